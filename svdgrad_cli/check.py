@@ -1,0 +1,174 @@
+"""The check pipeline: matrices in, one MatrixReport per matrix out, streamed in input order.
+
+Consecutive matrices of one source with the same shape and dtype (a stack) go to each backend in one
+batched call, chunked so that no call holds more than BATCH_ELEMENTS entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from svdgrad_cli import backends as registry
+from svdgrad_cli.budget import error_budget
+from svdgrad_cli.compare import judge_backend, matrix_verdict, pair_differences
+from svdgrad_cli.diagnostics import ill_conditioned, spectrum_findings
+from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.explain import explain
+from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
+from svdgrad_cli.losses import SpectralLoss, parse_loss
+from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
+from svdgrad_cli.reference import build_reference
+from svdgrad_cli.spectrum import default_dup_tol, default_zero_tol
+
+BATCH_ELEMENTS = 2**22
+
+
+def _error_report(error: InputError) -> MatrixReport:
+    return MatrixReport(
+        source=error.source,
+        index=(),
+        shape=(),
+        dtype=None,
+        status="error",
+        verdict="error",
+        explanation=error.problem,
+        error=error.problem,
+    )
+
+
+def _run_backend(name: str, stack: np.ndarray, loss: SpectralLoss) -> list[BackendResult]:
+    """One batched call; a backend that raises is ``failed`` for every matrix of the batch."""
+    try:
+        values, gradients = registry.load_backend(name).compute(stack, loss)
+        values, gradients = np.asarray(values), np.asarray(gradients)
+    except Exception as exc:  # a backend's own failure is a result, not a crash
+        message = f"{type(exc).__name__}: {exc}".strip()
+        return [BackendResult(name, "failed", message) for _ in range(len(stack))]
+    return [BackendResult(name, "ok", None, values[i], gradients[i]) for i in range(len(stack))]
+
+
+def _report_case(
+    case: MatrixCase,
+    raw: list[BackendResult],
+    loss: SpectralLoss,
+    settings: Settings,
+    versions: dict[str, str | None],
+) -> MatrixReport:
+    dtype = case.array.dtype
+    shape = case.array.shape
+    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
+    dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
+    reference, spectrum, u, v = build_reference(case.array, loss, zero_tol, settings.seed)
+    w = loss.weights(len(spectrum.values))
+    judged = [
+        judge_backend(
+            r,
+            reference,
+            spectrum,
+            u,
+            v,
+            w,
+            dtype,
+            settings.budget_factor,
+            settings.rtol,
+            settings.atol,
+        )
+        for r in raw
+    ]
+    findings = spectrum_findings(spectrum, loss, dup_tol)
+    reference_norm = float(np.linalg.norm(reference.gradient))
+    budget = error_budget(spectrum, w, dtype, settings.budget_factor)
+    findings += ill_conditioned(reference_norm, budget, str(dtype))
+    verdict = matrix_verdict(judged, reference)
+    return MatrixReport(
+        source=case.source,
+        index=case.index,
+        shape=tuple(shape),
+        dtype=str(dtype),
+        status="checked",
+        verdict=verdict,
+        explanation=explain(verdict, loss, reference, spectrum, judged, versions),
+        backends=tuple(judged),
+        reference=reference,
+        warnings=tuple(findings),
+        pairs=tuple(pair_differences(judged)),
+    )
+
+
+def _same_batch(case: MatrixCase, chunk: list[MatrixCase]) -> bool:
+    first = chunk[0]
+    return (case.source, case.array.shape, case.array.dtype) == (
+        first.source,
+        first.array.shape,
+        first.array.dtype,
+    ) and len(chunk) < max(1, BATCH_ELEMENTS // first.array.size)
+
+
+def _batches(items: Iterable[MatrixCase | InputError]) -> Iterator[list[MatrixCase] | InputError]:
+    """Consecutive same-source, same-shape, same-dtype matrices as bounded batches; errors alone."""
+    chunk: list[MatrixCase] = []
+    for item in items:
+        if chunk and (isinstance(item, InputError) or not _same_batch(item, chunk)):
+            yield chunk
+            chunk = []
+        if isinstance(item, InputError):
+            yield item
+        else:
+            chunk.append(item)
+    if chunk:
+        yield chunk
+
+
+def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
+    """One report per matrix or input error, in order; ``settings.backends`` must be resolved."""
+    loss = parse_loss(settings.loss)
+    versions = {name: registry.installed_version(name) for name in settings.backends}
+    for batch in _batches(items):
+        if isinstance(batch, InputError):
+            yield _error_report(batch)
+            continue
+        misfit = loss.check_fits(batch[0].array.shape)
+        if misfit:
+            yield from (_error_report(InputError(case.label, misfit)) for case in batch)
+            continue
+        stack = np.stack([case.array for case in batch])
+        per_backend = [_run_backend(name, stack, loss) for name in settings.backends]
+        for i, case in enumerate(batch):
+            raw = [results[i] for results in per_backend]
+            yield _report_case(case, raw, loss, settings, versions)
+
+
+def resolve_settings(settings: Settings) -> Settings:
+    """Validate the loss and options and fix the backend list (default: every installed one)."""
+    parse_loss(settings.loss)
+    for name in ("rtol", "atol", "zero_tol", "dup_tol"):
+        value = getattr(settings, name)
+        if value is not None and not value >= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if not settings.budget_factor > 0:
+        raise UsageError(f"--budget-factor must be > 0, got {settings.budget_factor}")
+    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+
+
+def check_paths(
+    paths: list[str], settings: Settings | None = None, max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> RunReport:
+    """Check every matrix in files, directories or ``-``; input errors become error results."""
+    settings = resolve_settings(settings or Settings())
+    cases = load_cases(paths, settings.dtype, max_elements)
+    return RunReport(settings, list(iter_reports(cases, settings)))
+
+
+def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:
+    """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport.
+
+    >>> report = check(np.eye(3))                      # doctest: +SKIP
+    >>> report.results[0].verdict                      # doctest: +SKIP
+    'agree'
+    """
+    settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
+    loaded = LoadedArray("<array>", np.asarray(array))
+    return RunReport(settings, list(iter_reports(matrices(loaded, settings.dtype), settings)))

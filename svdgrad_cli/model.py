@@ -1,0 +1,146 @@
+"""The report model: frozen dataclasses that every renderer reads and nothing else builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Per-backend verdicts, from best to worst news.
+BACKEND_VERDICTS = ("correct", "valid", "undefined", "wrong", "non-finite", "failed")
+# Matrix verdicts, in the order a summary lists them.
+MATRIX_VERDICTS = ("agree", "non-unique", "undefined", "wrong", "non-finite", "error")
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    """One matrix to check: where it came from and its values in the dtype the backends use."""
+
+    source: str
+    index: tuple[int, ...]
+    array: np.ndarray
+
+    @property
+    def label(self) -> str:
+        if not self.index:
+            return self.source
+        return f"{self.source}[{','.join(str(i) for i in self.index)}]"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning about the spectrum or the numerics, with the 1-based indices it concerns."""
+
+    code: str
+    message: str
+    indices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The float64 reference for one matrix and loss (see reference.py for the mathematics)."""
+
+    singular_values: np.ndarray
+    rank: int
+    unique: bool
+    method: str
+    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set.
+    gradient: np.ndarray
+    set_description: str
+    finite_difference: dict | None = None
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """What one backend returned for one matrix, and how it was judged."""
+
+    name: str
+    status: str  # "ok" | "non-finite" | "failed"
+    message: str | None = None
+    singular_values: np.ndarray | None = None
+    gradient: np.ndarray | None = None
+    verdict: str = "failed"
+    error: float | None = None  # Frobenius distance to the reference gradient or set
+    budget: float | None = None  # the error this backend's dtype and the spectrum allow
+
+    @property
+    def budget_multiple(self) -> float | None:
+        if self.error is None or not self.budget:
+            return None
+        return self.error / self.budget
+
+
+@dataclass(frozen=True)
+class PairDiff:
+    """Entrywise difference between two backends' gradients."""
+
+    first: str
+    second: str
+    max_abs_diff: float | None  # None when either gradient is missing or non-finite
+    relative: float | None  # max_abs_diff / max |entry| of the two gradients
+
+
+@dataclass(frozen=True)
+class MatrixReport:
+    """Everything svdgrad says about one matrix (or about one input that could not be read)."""
+
+    source: str
+    index: tuple[int, ...]
+    shape: tuple[int, ...]
+    dtype: str | None
+    status: str  # "checked" | "error"
+    verdict: str
+    explanation: str
+    error: str | None = None
+    backends: tuple[BackendResult, ...] = ()
+    reference: Reference | None = None
+    warnings: tuple[Finding, ...] = ()
+    pairs: tuple[PairDiff, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return MatrixCase(self.source, self.index, np.empty(0)).label
+
+    @property
+    def max_abs_diff(self) -> float | None:
+        values = [p.max_abs_diff for p in self.pairs if p.max_abs_diff is not None]
+        return max(values) if values else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options a run was made with, as they are echoed in every report."""
+
+    loss: str = "sum"
+    dtype: str = "auto"
+    backends: tuple[str, ...] = ()
+    rtol: float | None = None
+    atol: float | None = None
+    zero_tol: float | None = None
+    dup_tol: float | None = None
+    budget_factor: float = 10.0
+    fail_on: tuple[str, ...] = ("wrong", "non-finite")
+    seed: int = 0
+
+
+@dataclass
+class RunReport:
+    """All matrix reports of a run, in input order, with the settings and the exit code."""
+
+    settings: Settings
+    results: list[MatrixReport] = field(default_factory=list)
+
+    def verdict_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(MATRIX_VERDICTS, 0)
+        for result in self.results:
+            counts[result.verdict] = counts.get(result.verdict, 0) + 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing wrong, 1 findings (a verdict in fail_on), 2 an input or backend error."""
+        if any(r.status == "error" or r.verdict == "error" for r in self.results):
+            return 2
+        if any(r.verdict in self.settings.fail_on for r in self.results):
+            return 1
+        return 0

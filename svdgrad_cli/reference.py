@@ -1,0 +1,155 @@
+"""The float64 reference: gradient (or minimum-norm member of the gradient set) and its own check.
+
+Computed from the input upcast to float64 with NumPy's LAPACK SVD, independent of any backend's
+gradient code. For a spectral loss L = sum_i w_i s_i (Lewis 1995; Lewis and Sendov 2005):
+
+- L is differentiable at A iff w is constant on every cluster of tied positive singular values and
+  zero on the zero cluster; the gradient is then U diag(w) V^T, which is Townsend's (2016) rule with
+  Ubar = Vbar = 0 (svd_vjp.py) and is the same for every SVD of A.
+- Otherwise the gradient set is described in membership.py; its minimum-norm member replaces each
+  w_C by its mean on the cluster and puts nothing on the zero cluster: sum_C mean(w_C) U_C V_C^T
+  (for the nuclear norm at rank r, U_r V_r^T).
+
+The reference is then checked numerically, at a handful of extra SVDs (THEORY.md section 5):
+central differences along seeded random directions where L is differentiable, and where L is convex
+but not differentiable the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svdgrad_cli.losses import SpectralLoss
+from svdgrad_cli.model import Reference
+from svdgrad_cli.spectrum import Spectrum, analyse_spectrum
+from svdgrad_cli.svd_vjp import svd_vjp
+
+# Finite-difference directions by matrix size (each costs two to four extra SVDs without vectors).
+FD_DIRECTIONS_SMALL = 3  # up to FD_SMALL_ELEMENTS entries
+FD_SMALL_ELEMENTS = 256 * 256
+FD_DIRECTIONS_LARGE = 1  # up to FD_MAX_ELEMENTS entries; none above
+FD_MAX_ELEMENTS = 1024 * 1024
+
+
+def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """U (m x k), s (k), V (n x k) of a float64 matrix."""
+    u, s, vt = np.linalg.svd(np.asarray(a, dtype=np.float64), full_matrices=False)
+    return u, s, vt.T
+
+
+def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
+    """Lewis (1995): differentiable iff w is constant on each positive cluster and 0 on the zeros."""
+    constant = all(np.ptp(w[list(c)]) == 0 for c in spectrum.clusters)
+    return constant and not np.any(w[list(spectrum.zeros)])
+
+
+def minimum_norm_gradient(u: np.ndarray, v: np.ndarray, spectrum: Spectrum, w: np.ndarray) -> np.ndarray:
+    """sum_C mean(w_C) U_C V_C^T: the gradient when unique, else the least-norm set member."""
+    averaged = np.zeros_like(w)
+    for cluster in spectrum.clusters:
+        averaged[list(cluster)] = w[list(cluster)].mean()
+    return svd_vjp(u, spectrum.values, v, None, averaged, None)
+
+
+def describe_set(loss: SpectralLoss, spectrum: Spectrum, w: np.ndarray, unique: bool) -> str:
+    """One sentence naming the gradient (set) and its source."""
+    if unique:
+        return "unique gradient U diag(w) V^T (Lewis 1995)"
+    if loss.kind == "sum":
+        r = spectrum.rank
+        return (
+            f"nuclear-norm subdifferential at rank {r}: U{r} V{r}^T + W with U{r}^T W = 0, "
+            f"W V{r} = 0, ||W||_2 <= 1 (Watson 1992)"
+        )
+    if loss.kind == "topk":
+        return (
+            "Ky Fan subdifferential: U_a V_a^T + U_C M V_C^T over the tied cluster C, M symmetric, "
+            "0 <= M <= I, tr M = K - a (Watson 1993); null-space part with ||W||_2 <= 1, "
+            "||W||_* <= K - a"
+        )
+    return (
+        "Clarke gradient of s_K: U_C M V_C^T over the cluster C holding s_K, M symmetric positive "
+        "semidefinite with tr M = 1 (Lewis and Sendov 2005); at s_K = 0, W in the null spaces "
+        "with ||W||_* <= 1"
+    )
+
+
+def _loss_value(a: np.ndarray, w: np.ndarray) -> float:
+    return float(w @ np.linalg.svd(a, compute_uv=False))
+
+
+def _directions(a: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        e = rng.standard_normal(a.shape)
+        out.append(e / np.linalg.norm(e))
+    return out
+
+
+def finite_difference_check(
+    a: np.ndarray, w: np.ndarray, gradient: np.ndarray, unique: bool, convex: bool, seed: int
+) -> dict | None:
+    """Check the reference along a few seeded directions; None when no check applies.
+
+    Differentiable: central differences with h = eps^(1/3) * s_1; the truncation error is estimated
+    by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
+    Convex, non-differentiable: <G, E> <= (L(A + tE) - L(A)) / t + tol with t = sqrt(eps) * s_1.
+    Non-convex and non-differentiable (sv:K inside a tie): no inequality holds; not checked.
+    """
+    if a.size > FD_MAX_ELEMENTS or (not unique and not convex):
+        return None
+    count = FD_DIRECTIONS_SMALL if a.size <= FD_SMALL_ELEMENTS else FD_DIRECTIONS_LARGE
+    eps = np.finfo(np.float64).eps
+    top = float(np.linalg.norm(a, 2)) or 1.0
+    value = _loss_value(a, w)
+    worst_error, worst_tol = 0.0, 0.0
+    passed = True
+    for e in _directions(a, count, seed):
+        predicted = float(np.vdot(gradient, e))
+        if unique:
+            h = eps ** (1 / 3) * top
+            fd_h = (_loss_value(a + h * e, w) - _loss_value(a - h * e, w)) / (2 * h)
+            fd_2h = (_loss_value(a + 2 * h * e, w) - _loss_value(a - 2 * h * e, w)) / (4 * h)
+            error = abs(fd_h - predicted)
+            tol = 2 * abs(fd_2h - fd_h) + 100 * eps * (abs(value) / h + 1)
+        else:
+            t = np.sqrt(eps) * top
+            one_sided = (_loss_value(a + t * e, w) - value) / t
+            error = max(predicted - one_sided, 0.0)
+            tol = 100 * eps * (abs(value) / t + 1)
+        passed = passed and error <= tol
+        worst_error, worst_tol = max(worst_error, error), max(worst_tol, tol)
+    return {
+        "kind": "central" if unique else "one-sided",
+        "directions": count,
+        "max_error": float(worst_error),
+        "tolerance": float(worst_tol),
+        "passed": bool(passed),
+    }
+
+
+def build_reference(
+    a: np.ndarray, loss: SpectralLoss, zero_tol: float, seed: int = 0
+) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
+    """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64)."""
+    a64 = np.asarray(a, dtype=np.float64)
+    u, s, v = thin_svd(a64)
+    spectrum = analyse_spectrum(s, a64.shape, zero_tol)
+    w = loss.weights(len(s))
+    unique = is_unique(spectrum, w)
+    gradient = minimum_norm_gradient(u, v, spectrum, w)
+    fd = finite_difference_check(a64, w, gradient, unique, loss.convex, seed)
+    method = "closed form (float64)"
+    if fd is not None:
+        method += f" + {fd['kind']} differences along {fd['directions']} direction(s)"
+    reference = Reference(
+        singular_values=s,
+        rank=spectrum.rank,
+        unique=unique,
+        method=method,
+        gradient=gradient,
+        set_description=describe_set(loss, spectrum, w, unique),
+        finite_difference=fd,
+    )
+    return reference, spectrum, u, v

@@ -1,0 +1,124 @@
+"""The ``svdgrad/1`` JSON document: the machine-readable contract (field names are stable).
+
+Non-finite numbers are written as null (strict JSON has no NaN), and the dump uses allow_nan=False so
+a slip fails loudly instead of emitting invalid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from svdgrad_cli import __version__
+from svdgrad_cli.model import MATRIX_VERDICTS, BackendResult, MatrixReport, RunReport
+
+SCHEMA = "svdgrad/1"
+
+
+def _number(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _array(a: np.ndarray | None):
+    """Nested lists of Python floats, with null where the value is NaN or Inf."""
+    if a is None:
+        return None
+    values = np.asarray(a, dtype=np.float64)
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out.tolist()
+
+
+def _backend(result: BackendResult) -> dict:
+    return {
+        "status": result.status,
+        "message": result.message,
+        "verdict": result.verdict,
+        "error": _number(result.error),
+        "budget": _number(result.budget),
+        "budget_multiple": _number(result.budget_multiple),
+    }
+
+
+def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
+    out = {
+        "source": report.source,
+        "index": list(report.index),
+        "shape": list(report.shape),
+        "dtype": report.dtype,
+        "status": report.status,
+        "error": report.error,
+        "verdict": report.verdict,
+        "explanation": report.explanation,
+        "singular_values": {
+            b.name: _array(b.singular_values) for b in report.backends if b.singular_values is not None
+        },
+        "max_abs_diff": _number(report.max_abs_diff),
+        "pairs": [
+            {
+                "backends": [p.first, p.second],
+                "max_abs_diff": _number(p.max_abs_diff),
+                "relative": _number(p.relative),
+            }
+            for p in report.pairs
+        ],
+        "warnings": [
+            {"code": f.code, "message": f.message, "indices": list(f.indices)} for f in report.warnings
+        ],
+        "backends": {b.name: _backend(b) for b in report.backends},
+        "reference": None,
+    }
+    ref = report.reference
+    if ref is not None:
+        out["reference"] = {
+            "unique": ref.unique,
+            "rank": ref.rank,
+            "method": ref.method,
+            "set": ref.set_description,
+            "singular_values": _array(ref.singular_values),
+            "gradient_norm": _number(np.linalg.norm(ref.gradient)),
+            "finite_difference": ref.finite_difference,
+        }
+    if include_arrays:
+        out["gradients"] = {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None}
+        if ref is not None:
+            out["reference_gradient"] = _array(ref.gradient)
+    return out
+
+
+def summary_dict(run: RunReport) -> dict:
+    counts = run.verdict_counts()
+    return {
+        "matrices": sum(1 for r in run.results if r.status == "checked"),
+        "errors": sum(1 for r in run.results if r.status == "error"),
+        "verdicts": {v: counts.get(v, 0) for v in MATRIX_VERDICTS},
+    }
+
+
+def render_json(run: RunReport, include_arrays: bool = False) -> str:
+    s = run.settings
+    document = {
+        "schema": SCHEMA,
+        "version": __version__,
+        "settings": {
+            "loss": s.loss,
+            "dtype": s.dtype,
+            "backends": list(s.backends),
+            "rtol": s.rtol,
+            "atol": s.atol,
+            "zero_tol": s.zero_tol,
+            "dup_tol": s.dup_tol,
+            "budget_factor": s.budget_factor,
+            "fail_on": list(s.fail_on),
+            "seed": s.seed,
+        },
+        "results": [matrix_to_dict(r, include_arrays) for r in run.results],
+        "summary": summary_dict(run),
+        "exit_code": run.exit_code,
+    }
+    return json.dumps(document, allow_nan=False, indent=2)

@@ -1,0 +1,185 @@
+"""Human output with rich: per-matrix tables, warnings, a coloured verdict, and a run summary."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport
+
+VERDICT_STYLE = {
+    "agree": "bold green",
+    "non-unique": "bold yellow",
+    "undefined": "bold yellow",
+    "wrong": "bold red",
+    "non-finite": "bold red",
+    "error": "bold red",
+    "correct": "green",
+    "valid": "yellow",
+    "failed": "red",
+}
+BAR_WIDTH = 16
+MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
+MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
+LOG_FLOOR = np.log10(np.finfo(np.float64).eps)
+
+
+def _bar(value: float, top: float, style: str) -> Text:
+    """A bar whose length is log10(s_i / s_1) from 0 (full) down to log10(eps64) (empty)."""
+    if top <= 0 or value <= 0:
+        filled = 0
+    else:
+        filled = round(BAR_WIDTH * max(0.0, 1 - np.log10(value / top) / LOG_FLOOR))
+    return Text("█" * filled + "·" * (BAR_WIDTH - filled), style=style)
+
+
+def _value_rows(k: int) -> list[int | None]:
+    if k <= MAX_VALUE_ROWS:
+        return list(range(k))
+    half = MAX_VALUE_ROWS // 2
+    return [*range(half), None, *range(k - half, k)]
+
+
+def _singular_values(report: MatrixReport) -> Table:
+    ref = report.reference
+    flagged = {
+        i - 1: ("red" if f.code == "near-zero" else "yellow") for f in report.warnings for i in f.indices
+    }
+    table = Table(title="singular values", title_justify="left", box=None, padding=(0, 1))
+    table.add_column("i", justify="right", style="dim")
+    table.add_column("float64 ref", justify="right")
+    shown = [b for b in report.backends if b.singular_values is not None]
+    for b in shown:
+        table.add_column(b.name, justify="right")
+    table.add_column("log10(s_i/s_1)")
+    top = float(ref.singular_values[0])
+    for i in _value_rows(len(ref.singular_values)):
+        if i is None:
+            table.add_row("…", *["…"] * (len(shown) + 2))
+            continue
+        style = flagged.get(i, "green")
+        cells = [f"{float(b.singular_values[i]):.6g}" for b in shown]
+        value = float(ref.singular_values[i])
+        table.add_row(str(i + 1), Text(f"{value:.6g}", style=style), *cells, _bar(value, top, style))
+    return table
+
+
+def _backend_table(report: MatrixReport) -> Table:
+    ref = report.reference
+    title = "vs float64 reference: " + escape(ref.set_description)
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
+    for name, justify in (
+        ("backend", "left"),
+        ("verdict", "left"),
+        ("error", "right"),
+        ("budget", "right"),
+        ("x budget", "right"),
+        ("note", "left"),
+    ):
+        table.add_column(name, justify=justify)
+    for b in report.backends:
+
+        def fmt(x):
+            return "-" if x is None else f"{x:.2e}"
+
+        multiple = "-" if b.budget_multiple is None else f"{b.budget_multiple:.3g}x"
+        table.add_row(
+            b.name,
+            Text(b.verdict, style=VERDICT_STYLE.get(b.verdict, "")),
+            fmt(b.error),
+            fmt(b.budget),
+            multiple,
+            escape(b.message or ""),
+        )
+    return table
+
+
+def _pairs_table(report: MatrixReport) -> Table | None:
+    if not report.pairs:
+        return None
+    table = Table(title="between backends", title_justify="left", box=None, padding=(0, 1))
+    table.add_column("pair")
+    table.add_column("max |diff|", justify="right")
+    table.add_column("relative", justify="right")
+    for p in report.pairs:
+        table.add_row(
+            f"{p.first} vs {p.second}",
+            "-" if p.max_abs_diff is None else f"{p.max_abs_diff:.3e}",
+            "-" if p.relative is None else f"{p.relative:.3e}",
+        )
+    return table
+
+
+def _matrix(array: np.ndarray, title: str) -> Table | Text:
+    if max(array.shape) > MAX_SHOWN_MATRIX:
+        return Text(f"{title}: {array.shape[0]}x{array.shape[1]}, too large to print", style="dim")
+    table = Table(title=escape(title), title_justify="left", box=None, show_header=False)
+    for _ in range(array.shape[1]):
+        table.add_column(justify="right")
+    for row in np.asarray(array, dtype=np.float64):
+        table.add_row(*(f"{x:.4f}" for x in row))
+    return table
+
+
+def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, show_reference: bool) -> None:
+    header = f"{escape(report.label)}"
+    if report.status == "error":
+        console.print(Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}"))
+        return
+    m, n = report.shape
+    parts = [_singular_values(report), Text(""), _backend_table(report)]
+    pairs = _pairs_table(report)
+    if pairs is not None:
+        parts += [Text(""), pairs]
+    if report.warnings:
+        parts.append(Text(""))
+        for f in report.warnings:
+            parts.append(Text.assemble(("! ", "yellow"), (f.code, "bold yellow"), f": {f.message}"))
+    if show_reference:
+        label = "reference gradient" if report.reference.unique else "minimum-norm subgradient"
+        norm = np.linalg.norm(report.reference.gradient)
+        parts += [Text(""), _matrix(report.reference.gradient, f"{label} (norm {norm:.4g})")]
+    if show_gradients:
+        for b in report.backends:
+            if b.gradient is not None:
+                norm = np.linalg.norm(b.gradient)
+                parts += [Text(""), _matrix(b.gradient, f"{b.name} gradient (norm {norm:.4g})")]
+    verdict = Text.assemble((report.verdict.upper(), VERDICT_STYLE[report.verdict]), "  ", report.explanation)
+    parts += [Text(""), verdict]
+    title = f"{header}  [dim]{m}x{n} {report.dtype}[/dim]"
+    console.print(
+        Panel(
+            Group(*parts),
+            title=title,
+            title_align="left",
+            border_style=VERDICT_STYLE[report.verdict].replace("bold ", ""),
+        )
+    )
+
+
+def render_summary(console: Console, run: RunReport) -> None:
+    counts = run.verdict_counts()
+    table = Table(title="summary", title_justify="left", box=None, padding=(0, 1))
+    table.add_column("verdict")
+    table.add_column("matrices", justify="right")
+    for verdict in MATRIX_VERDICTS:
+        if counts.get(verdict):
+            table.add_row(Text(verdict, style=VERDICT_STYLE[verdict]), str(counts[verdict]))
+    console.print(table)
+    errors = [r for r in run.results if r.status == "error"]
+    for r in errors:
+        console.print(Text.assemble(("error ", "bold red"), (r.label, "bold"), f": {r.error}"))
+
+
+def render_table(
+    console: Console, run: RunReport, show_gradients: bool = False, show_reference: bool = False
+) -> None:
+    for report in run.results:
+        render_matrix(console, report, show_gradients, show_reference)
+    if len(run.results) > 1:
+        render_summary(console, run)
+    console.print(f"exit code {run.exit_code}", style="dim")

@@ -1,0 +1,81 @@
+"""The float64 spectrum of a matrix and its structure: numerical rank and clusters of tied values.
+
+Singular values are perfectly conditioned (Weyl): a backward-stable SVD in a dtype with unit roundoff
+eps returns each s_i to within about max(m, n) * eps * s_1. Values below that are indistinguishable
+from zero, and neighbours closer than that are indistinguishable from a tie. svdgrad therefore uses
+one relative tolerance for both decisions (numpy.linalg.matrix_rank's convention):
+
+    zero_tol = tie_tol = max(m, n) * eps(dtype)          (relative to s_1; override with --zero-tol)
+
+where dtype is the precision the backends compute in, since that is the precision at which the
+backends' gradients are determined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def machine_eps(dtype: np.dtype | str) -> float:
+    """Unit roundoff of a floating dtype (2**-23 for float32, 2**-52 for float64)."""
+    return float(np.finfo(np.dtype(dtype)).eps)
+
+
+def default_zero_tol(shape: tuple[int, int], dtype: np.dtype | str) -> float:
+    """max(m, n) * eps(dtype): numpy's matrix_rank tolerance, relative to s_1."""
+    return max(shape) * machine_eps(dtype)
+
+
+def default_dup_tol(dtype: np.dtype | str) -> float:
+    """sqrt(eps(dtype)), relative to s_1: the gap at which singular vectors keep half their digits.
+
+    Wedin: u_i and v_i move by about eps * s_1 / gap_i, so at gap_i <= sqrt(eps) * s_1 they carry
+    at most half the working precision; that is when a near-duplicate is worth a warning.
+    """
+    return float(np.sqrt(machine_eps(dtype)))
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Singular values in decreasing order, grouped into positive clusters and a zero cluster."""
+
+    values: np.ndarray
+    shape: tuple[int, int]
+    zero_tol: float  # relative to s_1
+    clusters: tuple[tuple[int, ...], ...]  # 0-based indices of each cluster of tied positive values
+    zeros: tuple[int, ...]  # 0-based indices of the numerically zero values
+
+    @property
+    def rank(self) -> int:
+        return len(self.values) - len(self.zeros)
+
+    @property
+    def top(self) -> float:
+        return float(self.values[0]) if len(self.values) else 0.0
+
+    def cluster_of(self, i: int) -> tuple[int, ...]:
+        if i in self.zeros:
+            return self.zeros
+        return next(c for c in self.clusters if i in c)
+
+
+def analyse_spectrum(values: np.ndarray, shape: tuple[int, int], zero_tol: float) -> Spectrum:
+    """Group decreasing singular ``values`` into tie clusters and the zero cluster.
+
+    A value is zero when s_i <= zero_tol * s_1; two neighbouring positive values are tied when
+    s_i - s_{i+1} <= zero_tol * s_1, and ties chain (single linkage), so a cluster is a maximal run.
+    An all-zero matrix has every value in the zero cluster.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    threshold = zero_tol * (values[0] if len(values) else 0.0)
+    zeros = tuple(int(i) for i in np.flatnonzero(values <= threshold))
+    positive = [i for i in range(len(values)) if i not in zeros]
+    clusters: list[list[int]] = []
+    for i in positive:
+        if clusters and values[clusters[-1][-1]] - values[i] <= threshold:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+    return Spectrum(values, shape, zero_tol, tuple(tuple(c) for c in clusters), zeros)

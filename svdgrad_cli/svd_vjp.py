@@ -1,0 +1,52 @@
+"""The reverse-mode rule of the thin SVD, in the overflow-free partial-fraction form.
+
+Source: Townsend (2016), "Differentiating the Singular Value Decomposition"; the same rule appears in
+Giles (2008) and Ionescu, Vantzos and Sminchisescu (2015). With A = U diag(s) V^T (thin, k = min(m, n))
+and cotangents Ubar (m x k), sbar (k), Vbar (n x k) of a real loss:
+
+    K_U = U^T Ubar - Ubar^T U,   K_V = V^T Vbar - Vbar^T V
+    J_ij = 1/2 (K_U + K_V)_ij / (s_j - s_i) + 1/2 (K_U - K_V)_ij / (s_j + s_i)   (i != j)
+    J_ii = sbar_i
+    Abar = U J V^T + [m > k] (I - U U^T) Ubar diag(1/s) V^T + [n > k] U diag(1/s) Vbar^T (I - V V^T)
+
+Splitting 1/(s_j^2 - s_i^2) into two partial fractions never squares s (no overflow near 1e160) and
+shows which term blows up: 1/(s_j - s_i) at a tie, 1/(s_j + s_i) and 1/s only at zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def svd_vjp(
+    u: np.ndarray,
+    s: np.ndarray,
+    v: np.ndarray,
+    u_bar: np.ndarray | None,
+    s_bar: np.ndarray,
+    v_bar: np.ndarray | None,
+) -> np.ndarray:
+    """Abar for one matrix A = u diag(s) v^T (v is n x k, not V^T), all in float64.
+
+    Assumes distinct positive singular values wherever u_bar or v_bar is non-zero; a caller at a
+    tie or a zero must first decide that the loss is gauge invariant there (THEORY.md section 4).
+    """
+    m, k = u.shape
+    n = v.shape[0]
+    if u_bar is None and v_bar is None:
+        return (u * s_bar) @ v.T
+    u_bar = np.zeros_like(u) if u_bar is None else u_bar
+    v_bar = np.zeros_like(v) if v_bar is None else v_bar
+    k_u = u.T @ u_bar - u_bar.T @ u
+    k_v = v.T @ v_bar - v_bar.T @ v
+    s_j, s_i = s[np.newaxis, :], s[:, np.newaxis]
+    off = ~np.eye(k, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j = np.where(off, 0.5 * (k_u + k_v) / (s_j - s_i) + 0.5 * (k_u - k_v) / (s_j + s_i), 0.0)
+    j[np.diag_indices(k)] = s_bar
+    a_bar = u @ j @ v.T
+    if m > k:
+        a_bar += (u_bar - u @ (u.T @ u_bar)) / s @ v.T
+    if n > k:
+        a_bar += (u / s) @ (v_bar.T - (v_bar.T @ v) @ v.T)
+    return a_bar
