@@ -1,0 +1,19 @@
+"""JSON Lines: one strict JSON object per matrix (``"type": "result"``), then one ``"type": "summary"``."""
+
+from __future__ import annotations
+
+import json
+
+from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.render.json_format import matrix_to_dict, summary_dict
+
+
+def render_jsonl_line(report: MatrixReport, include_arrays: bool = False) -> str:
+    """One matrix as a single line, with the fields of an ``svdgrad/1`` result."""
+    return json.dumps({"type": "result", **matrix_to_dict(report, include_arrays)}, allow_nan=False)
+
+
+def render_jsonl_summary(run: RunReport) -> str:
+    """The last line: verdict counts and the exit code of the whole run."""
+    document = {"type": "summary", "summary": summary_dict(run), "exit_code": run.exit_code}
+    return json.dumps(document, allow_nan=False)
