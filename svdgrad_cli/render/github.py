@@ -1,0 +1,47 @@
+"""GitHub Actions workflow commands: one ``::error`` or ``::warning`` annotation per line."""
+
+from __future__ import annotations
+
+from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.render.junit import source_path
+
+ERROR_VERDICTS = ("wrong", "non-finite", "error")
+WARNING_VERDICTS = ("non-unique", "undefined")
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message as the runner unescapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value: as a message, plus the ``:`` and ``,`` that delimit properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
+    path = source_path(report.source)
+    properties = [] if path is None else [f"file={escape_property(path)}"]
+    properties.append(f"title={escape_property(title)}")
+    return f"::{kind} {','.join(properties)}::{escape_data(message)}"
+
+
+def _verdict_command(report: MatrixReport) -> list[str]:
+    title = f"svdgrad {report.verdict}: {report.label}"
+    if report.verdict in ERROR_VERDICTS:
+        return [_command("error", report, title, report.error or report.explanation)]
+    if report.verdict in WARNING_VERDICTS:
+        return [_command("warning", report, title, report.explanation)]
+    return []
+
+
+def _matrix_commands(report: MatrixReport) -> list[str]:
+    findings = [
+        _command("warning", report, f"svdgrad {f.code}: {report.label}", f.message) for f in report.warnings
+    ]
+    return _verdict_command(report) + findings
+
+
+def render_github(run: RunReport) -> str:
+    """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
+    return "\n".join(line for report in run.results for line in _matrix_commands(report))

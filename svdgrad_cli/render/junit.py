@@ -1,0 +1,93 @@
+"""JUnit XML: one testcase per matrix and backend, and one ``load`` testcase per input error."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+
+FAILING = ("wrong", "non-finite")
+NOTED = ("valid", "undefined")
+# What XML 1.0 forbids even escaped: C0 controls other than tab, LF and CR; lone surrogates; U+FFFE/F.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# ``file.npz:member`` (or ``-:member`` for an archive on standard input): the file is the part before.
+NPZ_MEMBER = re.compile(r"(-|.*?\.npz):", re.IGNORECASE | re.DOTALL)
+
+
+def source_path(source: str) -> str | None:
+    """The file a source was read from, without an ``.npz`` member; None for standard input."""
+    match = NPZ_MEMBER.match(source)
+    path = match.group(1) if match else source
+    return None if path == "-" else path
+
+
+def _clean(text: str) -> str:
+    return NOT_XML.sub("\ufffd", text)
+
+
+def _verdict_message(result: BackendResult) -> str:
+    parts = [f"{result.name}: {result.verdict}"]
+    if result.budget_multiple is not None:
+        parts.append(f"{result.budget_multiple:.3g}x its error budget")
+    if result.message:
+        parts.append(result.message)
+    return ", ".join(parts)
+
+
+def _details(report: MatrixReport) -> str:
+    lines = [report.explanation, *(f"warning {f.code}: {f.message}" for f in report.warnings)]
+    return "\n".join(lines)
+
+
+def _testcase(suite: ET.Element, report: MatrixReport, name: str) -> ET.Element:
+    attributes = {"classname": _clean(report.label), "name": _clean(name)}
+    path = source_path(report.source)
+    if path is not None:
+        attributes["file"] = _clean(path)
+    return ET.SubElement(suite, "testcase", attributes)
+
+
+def _outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> None:
+    ET.SubElement(case, tag, {"message": _clean(message), "type": kind}).text = _clean(text)
+
+
+def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult) -> None:
+    case = _testcase(suite, report, result.name)
+    if result.verdict in FAILING:
+        _outcome(case, "failure", _verdict_message(result), result.verdict, _details(report))
+    elif result.verdict == "failed":
+        _outcome(case, "error", _verdict_message(result), "failed", _details(report))
+    elif result.verdict in NOTED or report.warnings:
+        ET.SubElement(case, "system-out").text = _clean(_details(report))
+
+
+def _matrix_cases(suite: ET.Element, report: MatrixReport) -> None:
+    if report.status == "error":
+        message = report.error or report.explanation
+        _outcome(_testcase(suite, report, "load"), "error", message, "input", message)
+        return
+    for result in report.backends:
+        _backend_case(suite, report, result)
+
+
+def _counts(suite: ET.Element) -> dict[str, str]:
+    return {
+        "tests": str(len(suite.findall("testcase"))),
+        "failures": str(len(suite.findall("testcase/failure"))),
+        "errors": str(len(suite.findall("testcase/error"))),
+        "skipped": "0",
+    }
+
+
+def render_junit(run: RunReport) -> str:
+    """The whole run as one ``svdgrad`` test suite, as a well-formed XML document."""
+    root = ET.Element("testsuites")
+    suite = ET.SubElement(root, "testsuite", {"name": "svdgrad"})
+    for report in run.results:
+        _matrix_cases(suite, report)
+    counts = _counts(suite)
+    root.attrib.update(counts)
+    suite.attrib.update(counts)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,100 @@
+"""Markdown for a PR comment or ``$GITHUB_STEP_SUMMARY``: verdict counts, worst matrices, errors."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport
+
+MAX_ROWS = 50
+# Markdown punctuation that could start emphasis, code, links, HTML or entities, or split a table cell.
+ACTIVE = re.compile(r"([\\`*_\[\]<>&|~#])")
+
+
+def inline(text: str) -> str:
+    """Text as one literal line of Markdown, safe inside a table cell (``|`` becomes ``\\|``)."""
+    return ACTIVE.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def worst_multiple(report: MatrixReport) -> float | None:
+    multiples = [b.budget_multiple for b in report.backends if b.budget_multiple is not None]
+    return max(multiples) if multiples else None
+
+
+def worst_first(reports: list[MatrixReport]) -> list[MatrixReport]:
+    """Later verdicts in MATRIX_VERDICTS first, then the largest budget multiple; ties keep input order."""
+
+    def key(report: MatrixReport) -> tuple[int, float]:
+        multiple = worst_multiple(report)
+        return -MATRIX_VERDICTS.index(report.verdict), math.inf if multiple is None else -multiple
+
+    return sorted(reports, key=key)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _verdict_counts(run: RunReport) -> list[str]:
+    counts = run.verdict_counts()
+    return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in MATRIX_VERDICTS])
+
+
+def _matrix_row(report: MatrixReport) -> list[str]:
+    backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
+    diff, multiple = report.max_abs_diff, worst_multiple(report)
+    return [
+        inline(report.label),
+        report.verdict,
+        inline(backends) or "-",
+        "-" if diff is None else f"{diff:.2e}",
+        "-" if multiple is None else f"{multiple:.3g}x",
+    ]
+
+
+def _matrix_table(run: RunReport) -> list[str]:
+    checked = worst_first([r for r in run.results if r.status == "checked"])
+    if not checked:
+        return []
+    header = ["matrix", "verdict", "backends", "max diff", "worst x budget"]
+    lines = _table(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
+    if len(checked) > MAX_ROWS:
+        lines += ["", f"... and {len(checked) - MAX_ROWS} more"]
+    return ["", *lines]
+
+
+def _errors_of(report: MatrixReport) -> list[str]:
+    label = inline(report.label)
+    if report.status == "error":
+        return [f"- **{label}**: {inline(report.error or report.explanation)}"]
+    return [
+        f"- **{label}**: {inline(b.name)} failed: {inline(b.message or '')}"
+        for b in report.backends
+        if b.verdict == "failed"
+    ]
+
+
+def _error_list(run: RunReport) -> list[str]:
+    lines = [line for report in run.results for line in _errors_of(report)]
+    return ["", "### Errors", "", *lines] if lines else []
+
+
+def render_markdown(run: RunReport) -> str:
+    """The summary as Markdown text ending in a newline."""
+    checked = sum(1 for r in run.results if r.status == "checked")
+    errors = len(run.results) - checked
+    lines = [
+        "## svdgrad report",
+        "",
+        f"Matrices checked: {checked}. Input errors: {errors}. Exit code: {run.exit_code}.",
+        "",
+        *_verdict_counts(run),
+        *_matrix_table(run),
+        *_error_list(run),
+    ]
+    return "\n".join(lines) + "\n"

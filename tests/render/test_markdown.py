@@ -1,0 +1,70 @@
+"""Markdown summary: counts, a capped worst-first matrix table with escaped cells, and the errors."""
+
+from __future__ import annotations
+
+import re
+
+from svdgrad_cli.render.markdown import MAX_ROWS, inline, render_markdown
+
+UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def matrix_rows(text: str) -> list[list[str]]:
+    """The data rows of the matrix table, split on unescaped pipes."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| matrix |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in UNESCAPED_PIPE.split(line)[1:-1]])
+    return rows
+
+
+def test_counts_table_lists_every_verdict(run):
+    text = render_markdown(run)
+    assert text.startswith("## ")
+    assert "Matrices checked: 5. Input errors: 1. Exit code: 2." in text
+    for verdict, count in run.verdict_counts().items():
+        assert f"| {verdict} | {count} |" in text
+
+
+def test_matrix_table_is_worst_first_with_escaped_pipes(run):
+    rows = matrix_rows(render_markdown(run))
+    assert all(len(row) == 5 for row in rows)
+    assert [row[1] for row in rows] == ["error", "non-finite", "wrong", "non-unique", "agree"]
+    assert rows[2][0] == r"in/b\|pipe.csv"
+    assert rows[2][2:] == ["autograd: correct, tensorflow: wrong", "3.00e-16", "52x"]
+    assert rows[1][3] == "-"
+
+
+def test_table_is_capped_worst_first(many_run):
+    text = render_markdown(many_run)
+    rows = matrix_rows(text)
+    assert len(rows) == MAX_ROWS
+    assert rows[0][:2] == ["in/z.npy", "wrong"]
+    multiples = [float(row[4].rstrip("x")) for row in rows[1:]]
+    assert multiples == sorted(multiples, reverse=True)
+    assert multiples[0] == 0.59
+    assert "... and 11 more" in text
+
+
+def test_errors_list_input_errors_and_failed_backends_on_one_line_each(run):
+    text = render_markdown(run)
+    errors = text.split("### Errors\n\n", 1)[1].splitlines()
+    assert errors == [
+        r"- **in/d.npy**: tensorflow failed: RuntimeError: boom",
+        r'- **in/odd%name,v1:x\<\&"\>\|.csv**: '
+        r'bad value "1,2" at line 3: 100% \<broken\> \& more second line',
+    ]
+
+
+def test_inline_escapes_markdown_and_html():
+    assert inline("a|b\\|c*d_e`f<g>&h\nnext") == r"a\|b\\\|c\*d\_e\`f\<g\>\&h next"
+
+
+def test_no_table_and_no_errors_when_there_is_nothing(run):
+    run.results = []
+    text = render_markdown(run)
+    assert "| matrix |" not in text
+    assert "### Errors" not in text
