@@ -1,19 +1,27 @@
 """Error budgets: how far a backend's gradient may honestly be from the float64 reference.
 
 A backward-stable SVD in a dtype with unit roundoff eps is exact for some A + E with
-||E|| <~ max(m, n) * eps * s_1. To first order the gradient G = U diag(w) V^T of a spectral loss then
-moves, in the SVD basis, by (Townsend 2016, the partial fractions of the reverse-mode rule)
+||E|| <~ max(m, n) * eps * s_1. To first order the gradient then moves by the perturbation amplified
+through the partial fractions of the reverse-mode rule (Townsend 2016).
 
-    dG_ij ~ E_ij * ( |w_i - w_j| / |s_i - s_j| + |w_i + w_j| / (s_i + s_j) )     (i != j)
-    dG    ~ E * |w_i| / s_i                                                     (m != n: the complement)
+Losses of the singular values, G = U diag(w) V^T: in the SVD basis
 
-so the amplification is  amp = max over pairs (and i, for m != n) of those factors, where pairs inside
-one tie cluster keep only the second term (the set absorbs rotations in the cluster) and pairs inside
-the zero cluster are skipped (they are the non-unique part). The budget of a backend in dtype d is
+    dG_ij ~ E_ij * ( |w_i - w_j| / |s_i - s_j| + |w_i + w_j| / (s_i + s_j) )   (i != j)
+    dG    ~ E * |w_i| / s_i                                                   (m != n: the complement)
 
-    budget = factor * eps(d) * max(m, n) * (sqrt(k) * max|w| + s_1 * amp)
+so amp = max over pairs (and i, for m != n) of those factors, where pairs inside one tie cluster keep
+only the second term (the set absorbs rotations inside a cluster) and pairs inside the zero cluster are
+skipped (they are the non-unique part). The budget is
 
-with factor = 10 by default (``--budget-factor``). ``--rtol``/``--atol`` replace the whole formula by
+    budget = factor * eps(dtype) * max(m, n) * (sqrt(k) * max|w| + s_1 * amp)
+
+Losses of U and V: singular vectors move by about eps * s_1 / gap (Wedin), so with
+amp = max over pairs of 1 / |s_i - s_j| + 1 / (s_i + s_j) (only the second term inside a cluster; the
+same skips as above) and 1 / s_i for m != n,
+
+    budget = factor * eps(dtype) * max(m, n) * ||G_ref||_F * (1 + s_1 * amp)
+
+factor = 10 by default (``--budget-factor``); ``--rtol``/``--atol`` replace either formula by
 atol + rtol * ||G_ref||_F. A result is reported as error / budget: "3.2x budget".
 """
 
@@ -24,8 +32,8 @@ import numpy as np
 from svdgrad_cli.spectrum import Spectrum, machine_eps
 
 
-def amplification(spectrum: Spectrum, w: np.ndarray) -> float:
-    """max factor by which a relative perturbation of A is amplified in the gradient (see above)."""
+def _pair_factors(spectrum: Spectrum, across_weight, along_weight, rect_weight) -> float:
+    """max over pairs of across / |s_i - s_j| (other clusters) + along / (s_i + s_j); rect / s_i."""
     s = spectrum.values
     k = len(s)
     cluster_id = np.empty(k, dtype=int)
@@ -37,30 +45,36 @@ def amplification(spectrum: Spectrum, w: np.ndarray) -> float:
     keep = ~(zero[i] & zero[j])
     i, j = i[keep], j[keep]
     with np.errstate(divide="ignore", invalid="ignore"):
-        across = np.where(cluster_id[i] != cluster_id[j], np.abs(w[i] - w[j]) / np.abs(s[i] - s[j]), 0.0)
-        along = np.abs(w[i] + w[j]) / (s[i] + s[j])
-        factors = np.nan_to_num(across + along, nan=0.0, posinf=np.inf)
-        amp = float(np.max(factors, initial=0.0))
+        across = np.where(cluster_id[i] != cluster_id[j], across_weight(i, j) / np.abs(s[i] - s[j]), 0.0)
+        along = along_weight(i, j) / (s[i] + s[j])
+        amp = float(np.max(np.nan_to_num(across + along, nan=0.0), initial=0.0))
         m, n = spectrum.shape
         if m != n:
-            rect = np.abs(w[~zero]) / s[~zero]
-            amp = max(amp, float(np.max(rect, initial=0.0)))
+            positive = ~zero
+            amp = max(amp, float(np.max(rect_weight(positive) / s[positive], initial=0.0)))
     return amp
 
 
-def error_budget(
-    spectrum: Spectrum,
-    w: np.ndarray,
-    dtype: np.dtype | str,
-    factor: float,
-    rtol: float | None = None,
-    atol: float | None = None,
-    reference_norm: float = 0.0,
-) -> float:
-    """The budget formula of this module's docstring, or atol + rtol * ||G_ref|| when overridden."""
-    if rtol is not None or atol is not None:
-        return (atol or 0.0) + (rtol or 0.0) * reference_norm
-    m, n = spectrum.shape
+def amplification(spectrum: Spectrum, w: np.ndarray) -> float:
+    """The amplification of a loss of the singular values with weights w (see above)."""
+    return _pair_factors(
+        spectrum, lambda i, j: np.abs(w[i] - w[j]), lambda i, j: np.abs(w[i] + w[j]), lambda i: np.abs(w[i])
+    )
+
+
+def vector_amplification(spectrum: Spectrum) -> float:
+    """The amplification of a loss of the singular vectors: 1 / gap and 1 / s terms (see above)."""
+    return _pair_factors(spectrum, lambda i, j: 1.0, lambda i, j: 1.0, lambda i: 1.0)
+
+
+def spectral_budget(spectrum: Spectrum, w: np.ndarray, dtype, factor: float) -> float:
     k = len(spectrum.values)
-    scale = np.sqrt(k) * float(np.max(np.abs(w), initial=0.0))
-    return factor * machine_eps(dtype) * max(m, n) * (scale + spectrum.top * amplification(spectrum, w))
+    base = np.sqrt(k) * float(np.max(np.abs(w), initial=0.0))
+    return (
+        factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amplification(spectrum, w))
+    )
+
+
+def vector_budget(spectrum: Spectrum, reference_norm: float, dtype, factor: float) -> float:
+    scale = 1.0 + spectrum.top * vector_amplification(spectrum)
+    return factor * machine_eps(dtype) * max(spectrum.shape) * reference_norm * scale

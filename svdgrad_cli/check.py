@@ -6,24 +6,25 @@ batched call, chunked so that no call holds more than BATCH_ELEMENTS entries.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
 
 from svdgrad_cli import backends as registry
-from svdgrad_cli.budget import error_budget
-from svdgrad_cli.compare import judge_backend, matrix_verdict, pair_differences
+from svdgrad_cli.compare import budget_for, distance_function, judge_backend, matrix_verdict, pair_differences
 from svdgrad_cli.diagnostics import ill_conditioned, spectrum_findings
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain import explain
 from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
-from svdgrad_cli.losses import SpectralLoss, parse_loss
+from svdgrad_cli.losses import Loss, parse_loss
 from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
 from svdgrad_cli.reference import build_reference
 from svdgrad_cli.spectrum import default_dup_tol, default_zero_tol
 
 BATCH_ELEMENTS = 2**22
+MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line
 
 
 def _error_report(error: InputError) -> MatrixReport:
@@ -39,13 +40,17 @@ def _error_report(error: InputError) -> MatrixReport:
     )
 
 
-def _run_backend(name: str, stack: np.ndarray, loss: SpectralLoss) -> list[BackendResult]:
+def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) -> list[BackendResult]:
     """One batched call; a backend that raises is ``failed`` for every matrix of the batch."""
     try:
-        values, gradients = registry.load_backend(name).compute(stack, loss)
+        # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            values, gradients = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
         values, gradients = np.asarray(values), np.asarray(gradients)
     except Exception as exc:  # a backend's own failure is a result, not a crash
-        message = f"{type(exc).__name__}: {exc}".strip()
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
         return [BackendResult(name, "failed", message) for _ in range(len(stack))]
     return [BackendResult(name, "ok", None, values[i], gradients[i]) for i in range(len(stack))]
 
@@ -53,7 +58,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: SpectralLoss) -> list[Backe
 def _report_case(
     case: MatrixCase,
     raw: list[BackendResult],
-    loss: SpectralLoss,
+    loss: Loss,
     settings: Settings,
     versions: dict[str, str | None],
 ) -> MatrixReport:
@@ -62,26 +67,12 @@ def _report_case(
     zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
     dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
     reference, spectrum, u, v = build_reference(case.array, loss, zero_tol, settings.seed)
-    w = loss.weights(len(spectrum.values))
-    judged = [
-        judge_backend(
-            r,
-            reference,
-            spectrum,
-            u,
-            v,
-            w,
-            dtype,
-            settings.budget_factor,
-            settings.rtol,
-            settings.atol,
-        )
-        for r in raw
-    ]
+    budget = budget_for(reference, spectrum, loss, dtype, settings)
+    distance = distance_function(reference, spectrum, loss, u, v)
+    judged = [judge_backend(r, reference, budget, distance) for r in raw]
     findings = spectrum_findings(spectrum, loss, dup_tol)
-    reference_norm = float(np.linalg.norm(reference.gradient))
-    budget = error_budget(spectrum, w, dtype, settings.budget_factor)
-    findings += ill_conditioned(reference_norm, budget, str(dtype))
+    if reference.gradient is not None:
+        findings += ill_conditioned(float(np.linalg.norm(reference.gradient)), budget, str(dtype))
     verdict = matrix_verdict(judged, reference)
     return MatrixReport(
         source=case.source,
@@ -95,6 +86,7 @@ def _report_case(
         reference=reference,
         warnings=tuple(findings),
         pairs=tuple(pair_differences(judged)),
+        loss_weights=loss.arrays,
     )
 
 
@@ -124,18 +116,19 @@ def _batches(items: Iterable[MatrixCase | InputError]) -> Iterator[list[MatrixCa
 
 def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
     """One report per matrix or input error, in order; ``settings.backends`` must be resolved."""
-    loss = parse_loss(settings.loss)
+    unbound = parse_loss(settings.loss)
     versions = {name: registry.installed_version(name) for name in settings.backends}
     for batch in _batches(items):
         if isinstance(batch, InputError):
             yield _error_report(batch)
             continue
-        misfit = loss.check_fits(batch[0].array.shape)
+        misfit = unbound.check_fits(batch[0].array.shape)
         if misfit:
             yield from (_error_report(InputError(case.label, misfit)) for case in batch)
             continue
+        loss = unbound.bind(batch[0].array.shape, settings.seed)
         stack = np.stack([case.array for case in batch])
-        per_backend = [_run_backend(name, stack, loss) for name in settings.backends]
+        per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
         for i, case in enumerate(batch):
             raw = [results[i] for results in per_backend]
             yield _report_case(case, raw, loss, settings, versions)

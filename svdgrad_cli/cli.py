@@ -15,7 +15,7 @@ from svdgrad_cli.errors import SvdgradError
 from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, DTYPE_CHOICES
 from svdgrad_cli.losses import LOSS_HELP
 from svdgrad_cli.model import Settings
-from svdgrad_cli.render import FORMATS
+from svdgrad_cli.render import FORMATS, render_document
 
 EXIT_CODES = """\b
 Exit codes:
@@ -65,7 +65,14 @@ def cli() -> None:
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="Report format on stdout.",
+    help="Report format: table (for people), json, jsonl, junit (JUnit XML), github (workflow "
+    "annotations) or markdown.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", lazy=True),
+    help="Write the --format report (json if --format is table) to this file and print the table on stdout.",
 )
 @click.option(
     "--zero-tol",
@@ -127,6 +134,7 @@ def check(
     backends,
     dtype,
     output_format,
+    output,
     zero_tol,
     dup_tol,
     budget_factor,
@@ -173,16 +181,22 @@ def check(
     for report in run.results:
         if report.status == "error":
             click.echo(f"svdgrad: error: {report.label}: {report.error}", err=True)
-    if output_format == "json":
-        from svdgrad_cli.render.json_format import render_json
-
-        click.echo(render_json(run, include_arrays))
-    else:
+    if output is not None:
+        output.write(
+            render_document(output_format if output_format != "table" else "json", run, include_arrays)
+        )
+        output.write("\n")
+        output_format = "table"
+    if output_format == "table":
         from rich.console import Console
 
         from svdgrad_cli.render.table import render_table
 
         render_table(Console(), run, show_gradients, show_reference)
+    else:
+        text = render_document(output_format, run, include_arrays)
+        if text:
+            click.echo(text)
     sys.exit(run.exit_code)
 
 

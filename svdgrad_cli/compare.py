@@ -1,52 +1,63 @@
 """Judge each backend against the float64 reference, compare backends pairwise, and decide a verdict.
 
-Per backend: ``correct`` (the gradient is unique and within budget of it), ``valid`` (not unique, and
-within budget of the gradient set), ``wrong`` (finite, neither), ``non-finite``, ``failed`` (raised),
-``undefined`` (no gradient and no set to test against). The matrix verdict is the worst news:
-``wrong`` > ``non-finite`` > ``error`` (a backend failed) > ``undefined`` > ``non-unique`` > ``agree``.
+Per backend: ``correct`` (the gradient is unique and within budget of it), ``valid`` (not unique,
+and within budget of the gradient set), ``wrong`` (finite, neither), ``non-finite``, ``failed``
+(raised), ``undefined`` (the loss has no gradient here: shown, not judged). The matrix verdict is the
+worst news: wrong > non-finite > error (a backend failed) > undefined > non-unique > agree.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.budget import error_budget
+from svdgrad_cli.budget import spectral_budget, vector_budget
+from svdgrad_cli.losses import Loss
 from svdgrad_cli.membership import distance_to_set
-from svdgrad_cli.model import BackendResult, PairDiff, Reference
+from svdgrad_cli.model import BackendResult, PairDiff, Reference, Settings
 from svdgrad_cli.spectrum import Spectrum
 
 
+def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
+    """The error budget of every backend of one matrix (they share its dtype); see budget.py."""
+    reference_norm = 0.0 if reference.gradient is None else float(np.linalg.norm(reference.gradient))
+    if settings.rtol is not None or settings.atol is not None:
+        return (settings.atol or 0.0) + (settings.rtol or 0.0) * reference_norm
+    if loss.needs_vectors:
+        return vector_budget(spectrum, reference_norm, dtype, settings.budget_factor)
+    return spectral_budget(spectrum, loss.weights(len(spectrum.values)), dtype, settings.budget_factor)
+
+
+def distance_function(
+    reference: Reference, spectrum: Spectrum, loss: Loss, u: np.ndarray, v: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    """Frobenius distance to the unique gradient, or to the gradient set where it is not unique."""
+    if reference.unique or not reference.defined:  # an undefined reference is never measured against
+        return lambda g: float(np.linalg.norm(g - reference.gradient))
+    w = loss.weights(len(spectrum.values))
+    return lambda g: distance_to_set(g, u, v, spectrum, w)
+
+
 def judge_backend(
-    result: BackendResult,
-    reference: Reference,
-    spectrum: Spectrum,
-    u: np.ndarray,
-    v: np.ndarray,
-    w: np.ndarray,
-    dtype: np.dtype,
-    budget_factor: float,
-    rtol: float | None,
-    atol: float | None,
+    result: BackendResult, reference: Reference, budget: float, distance: Callable[[np.ndarray], float]
 ) -> BackendResult:
     """The same result with verdict, error and budget filled in."""
     if result.status == "failed":
         return result
     gradient = result.gradient
-    if not np.all(np.isfinite(gradient)):
+    finite = bool(np.all(np.isfinite(gradient)))
+    status = "ok" if finite else "non-finite"
+    message = None
+    if not finite:
         count = int(np.sum(~np.isfinite(gradient)))
-        message = f"{count} of {gradient.size} gradient entries are NaN or Inf"
-        return BackendResult(
-            result.name, "non-finite", message, result.singular_values, gradient, "non-finite"
-        )
-    g64 = gradient.astype(np.float64)
-    if reference.unique:
-        error = float(np.linalg.norm(g64 - reference.gradient))
-    else:
-        error = distance_to_set(g64, u, v, spectrum, w)
-    reference_norm = float(np.linalg.norm(reference.gradient))
-    budget = error_budget(spectrum, w, dtype, budget_factor, rtol, atol, reference_norm)
+        message = f"{count}/{gradient.size} entries NaN/Inf"
+    if not reference.defined:
+        return BackendResult(result.name, status, message, result.singular_values, gradient, "undefined")
+    if not finite:
+        return BackendResult(result.name, status, message, result.singular_values, gradient, "non-finite")
+    error = distance(gradient.astype(np.float64))
     if error <= budget:
         verdict = "correct" if reference.unique else "valid"
     else:
@@ -79,4 +90,6 @@ def matrix_verdict(results: list[BackendResult], reference: Reference) -> str:
     ):
         if worst in verdicts:
             return matrix
+    if not reference.defined:
+        return "undefined"
     return "agree" if reference.unique else "non-unique"

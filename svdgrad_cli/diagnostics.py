@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.losses import SpectralLoss
+from svdgrad_cli.losses import Loss
 from svdgrad_cli.model import Finding
 from svdgrad_cli.spectrum import Spectrum
 
@@ -17,26 +17,56 @@ def _span(indices: list[int]) -> str:
     return ", ".join(f"s_{i}" for i in one_based)
 
 
-def near_zero(spectrum: Spectrum, loss: SpectralLoss, w: np.ndarray) -> list[Finding]:
+def _zero_effect(spectrum: Spectrum, loss: Loss) -> str:
     zeros = list(spectrum.zeros)
-    if not zeros:
-        return []
-    count = len(zeros)
-    noun = "singular value is" if count == 1 else "singular values are"
     if len(zeros) == len(spectrum.values):
-        effect = "the matrix is numerically zero: every singular vector is arbitrary"
-    elif np.any(w[zeros]):
-        effect = (
+        return "the matrix is numerically zero: every singular vector is arbitrary"
+    if loss.needs_vectors:
+        return (
+            "the 1/(s_i + s_j) and 1/s_i terms of the SVD's reverse-mode rule divide by zero there; "
+            f"{loss.name} has a gradient only if it ignores the null-space basis"
+        )
+    if np.any(loss.weights(len(spectrum.values))[zeros]):
+        return (
             f"the gradient of {loss.name} is not unique here; backends may legitimately differ "
             "and the null-space part of their answers depends on an arbitrary basis"
         )
-    else:
-        effect = f"{loss.name} puts no weight on them, so its gradient is still unique"
-    message = f"{count} {noun} numerically zero ({_span(zeros)} <= {spectrum.zero_tol:.1e} * s_1): {effect}."
+    return f"{loss.name} puts no weight on them, so its gradient is still unique"
+
+
+def near_zero(spectrum: Spectrum, loss: Loss) -> list[Finding]:
+    zeros = list(spectrum.zeros)
+    if not zeros:
+        return []
+    noun = "singular value is" if len(zeros) == 1 else "singular values are"
+    message = (
+        f"{len(zeros)} {noun} numerically zero ({_span(zeros)} <= {spectrum.zero_tol:.1e} * s_1): "
+        f"{_zero_effect(spectrum, loss)}."
+    )
     return [Finding("near-zero", message, tuple(i + 1 for i in zeros))]
 
 
-def near_duplicates(spectrum: Spectrum, loss: SpectralLoss, w: np.ndarray, dup_tol: float) -> list[Finding]:
+def _duplicate_effect(spectrum: Spectrum, loss: Loss, run: list[int], tied: bool, gap: float) -> str:
+    if loss.needs_vectors:
+        return (
+            "1/(s_i - s_j) terms of the SVD's reverse-mode rule blow up there (frameworks without a "
+            f"guard return NaN); {loss.name} has a gradient only if it ignores the basis inside the cluster"
+        )
+    w = loss.weights(len(spectrum.values))
+    if np.ptp(w[run]) == 0:
+        return (
+            f"{loss.name} weighs them equally, so its gradient is unique; singular vectors there "
+            "are arbitrary and 1/(s_i^2 - s_j^2) terms can blow up in losses that use U or V"
+        )
+    if tied:
+        return f"{loss.name} separates them, so its gradient is not unique here"
+    return (
+        f"{loss.name} separates them, so its gradient is ill-conditioned: singular vectors "
+        f"move by about eps * s_1 / {gap:.1e}"
+    )
+
+
+def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
     """One finding per run of positive neighbours whose gap is <= dup_tol * s_1."""
     s = spectrum.values
     runs: list[list[int]] = []
@@ -45,33 +75,21 @@ def near_duplicates(spectrum: Spectrum, loss: SpectralLoss, w: np.ndarray, dup_t
             runs[-1].append(i)
         else:
             runs.append([i])
-    return [_duplicate_finding(spectrum, loss, w, run) for run in runs if len(run) > 1]
-
-
-def _duplicate_finding(spectrum: Spectrum, loss: SpectralLoss, w: np.ndarray, run: list[int]) -> Finding:
-    s = spectrum.values
-    gap = float(np.min(-np.diff(s[run])))
-    tied = all(spectrum.cluster_of(i) == spectrum.cluster_of(run[0]) for i in run)
-    closeness = "equal to working precision" if tied else f"close (smallest gap {gap:.2e})"
-    if np.ptp(w[run]) == 0:
-        effect = (
-            f"{loss.name} weighs them equally, so its gradient is unique; singular vectors there "
-            "are arbitrary and 1/(s_i^2 - s_j^2) terms can blow up in losses that use U or V"
+    findings = []
+    for run in (r for r in runs if len(r) > 1):
+        gap = float(np.min(-np.diff(s[run])))
+        tied = all(spectrum.cluster_of(i) == spectrum.cluster_of(run[0]) for i in run)
+        closeness = "equal to working precision" if tied else f"close (smallest gap {gap:.2e})"
+        effect = _duplicate_effect(spectrum, loss, run, tied, gap)
+        findings.append(
+            Finding("near-duplicate", f"{_span(run)} are {closeness}: {effect}.", tuple(i + 1 for i in run))
         )
-    elif tied:
-        effect = f"{loss.name} separates them, so its gradient is not unique here"
-    else:
-        effect = (
-            f"{loss.name} separates them, so its gradient is ill-conditioned: singular vectors "
-            f"move by about eps * s_1 / {gap:.1e}"
-        )
-    message = f"{_span(run)} are {closeness}: {effect}."
-    return Finding("near-duplicate", message, tuple(i + 1 for i in run))
+    return findings
 
 
 def ill_conditioned(reference_norm: float, budget: float, dtype: str) -> list[Finding]:
     """Warn when rounding alone may move the gradient by a tenth of its own size."""
-    if budget <= 0.1 * reference_norm:
+    if reference_norm == 0 or budget <= 0.1 * reference_norm:
         return []
     message = (
         f"in {dtype} the gradient is determined only to about {budget:.1e} "
@@ -80,6 +98,5 @@ def ill_conditioned(reference_norm: float, budget: float, dtype: str) -> list[Fi
     return [Finding("ill-conditioned", message)]
 
 
-def spectrum_findings(spectrum: Spectrum, loss: SpectralLoss, dup_tol: float) -> list[Finding]:
-    w = loss.weights(len(spectrum.values))
-    return near_zero(spectrum, loss, w) + near_duplicates(spectrum, loss, w, dup_tol)
+def spectrum_findings(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
+    return near_zero(spectrum, loss) + near_duplicates(spectrum, loss, dup_tol)

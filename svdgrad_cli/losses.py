@@ -1,24 +1,44 @@
-"""Losses of the singular values: parsing ``--loss`` and the weights each loss puts on s.
+"""Losses: parsing ``--loss``, one definition evaluated identically in every framework, and cotangents.
 
-Every loss svdgrad knows today is linear in the sorted singular values, L(A) = sum_i w_i s_i(A):
+Each loss is written once against a tiny ``ops`` namespace (const, matmul, t, sum, sqrt) that every
+backend provides for its own framework, so autograd, TensorFlow, torch and JAX differentiate exactly
+the same expression, and the float64 reference evaluates it with NumPy (``NUMPY_OPS``).
 
-- ``sum``     w = (1, ..., 1)            the nuclear norm, what the seed post's ``elementwise_grad`` takes
-- ``sv:K``    w = e_K                    the K-th largest singular value (1-based)
+Losses of the singular values, linear in the sorted values, L(A) = sum_i w_i s_i(A):
+
+- ``sum``     w = (1, ..., 1)             the nuclear norm (what the seed post's elementwise_grad takes)
+- ``sv:K``    w = e_K                     the K-th largest singular value (1-based)
 - ``topk:K``  w = (1, ..., 1, 0, ..., 0)  the sum of the K largest (the Ky Fan K-norm)
 
-Writing them through one weight vector lets every backend evaluate the same expression
-``sum(w * s)`` and lets the reference and the membership tests reason about one object.
+Losses of the singular vectors (thin U, V; weights drawn once from ``--seed``):
+
+- ``polar``   <C, U V^T>                  the orthogonal polar factor; well defined iff full rank
+- ``recon``   ||U diag(s) V^T||_F         equals ||A||_F; always well defined, gradient A / ||A||_F
+- ``proj:K``  <C, U_K U_K^T>              the top-K left subspace; well defined iff s_K > s_{K+1}
+- ``uv``      <C_U, U> + <C_V, V>         depends on the sign of each pair (u_i, v_i): ill defined
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
 
-LOSS_HELP = "sum | sv:K | topk:K"
+LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+SPECTRAL_KINDS = ("sum", "sv", "topk")
+VECTOR_KINDS = ("polar", "recon", "proj", "uv")
+WITH_ORDER = ("sv", "topk", "proj")
+
+NUMPY_OPS = SimpleNamespace(
+    const=np.asarray,
+    matmul=np.matmul,
+    t=lambda x: np.swapaxes(x, -1, -2),
+    sum=lambda x, axes=None: np.sum(x, axis=axes),
+    sqrt=np.sqrt,
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +47,31 @@ class SpectralLoss:
 
     kind: str  # "sum", "sv" or "topk"
     order: int | None = None  # K for sv:K and topk:K
+    needs_vectors = False
 
     @property
     def name(self) -> str:
         return self.kind if self.order is None else f"{self.kind}:{self.order}"
 
+    @property
+    def convex(self) -> bool:
+        """sum and topk:K are norms (convex); sv:K for K > 1 is only Lipschitz."""
+        return self.kind != "sv" or self.order == 1
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
     def check_fits(self, shape: tuple[int, int]) -> str | None:
-        """Return why this loss cannot be applied to a matrix of ``shape``, or None if it can."""
-        k = min(shape)
-        if self.order is not None and self.order > k:
-            return f"loss {self.name} needs at least {self.order} singular values; the matrix has {k}"
+        """Why this loss cannot be applied to a matrix of ``shape``, or None if it can."""
+        if self.order is not None and self.order > min(shape):
+            return (
+                f"loss {self.name} needs at least {self.order} singular values; the matrix has {min(shape)}"
+            )
         return None
+
+    def bind(self, shape: tuple[int, int], seed: int) -> SpectralLoss:
+        return self
 
     def weights(self, k: int) -> np.ndarray:
         """The weight vector w (length k) such that the loss is sum(w * s)."""
@@ -50,24 +84,100 @@ class SpectralLoss:
             w[: self.order] = 1.0
         return w
 
+    def evaluate(self, ops, u, s, v):
+        """The total loss over a stack; u and v are unused."""
+        return ops.sum(s * ops.const(self.weights(s.shape[-1]).astype(_dtype_of(s))))
+
+
+@dataclass(frozen=True, eq=False)
+class VectorLoss:
+    """A loss of U (m x k), s and V (n x k), with its weight matrices once bound to a shape."""
+
+    kind: str  # "polar", "recon", "proj" or "uv"
+    order: int | None = None  # K for proj:K
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    needs_vectors = True
+    convex = False
+
     @property
-    def convex(self) -> bool:
-        """sum and topk:K are norms (convex); sv:K for K > 1 is only Lipschitz."""
-        return self.kind != "sv" or self.order == 1
+    def name(self) -> str:
+        return self.kind if self.order is None else f"{self.kind}:{self.order}"
+
+    def check_fits(self, shape: tuple[int, int]) -> str | None:
+        return SpectralLoss.check_fits(self, shape)
+
+    def bind(self, shape: tuple[int, int], seed: int) -> VectorLoss:
+        """The same loss with its weights drawn for ``shape`` from a generator seeded by ``seed``."""
+        rng = np.random.default_rng(seed)
+        m, n = shape
+        k = min(shape)
+        sizes = {
+            "polar": {"C": (m, n)},
+            "recon": {},
+            "proj": {"C": (m, m)},
+            "uv": {"C_U": (m, k), "C_V": (n, k)},
+        }[self.kind]
+        return VectorLoss(
+            self.kind, self.order, {key: rng.standard_normal(size) for key, size in sizes.items()}
+        )
+
+    def evaluate(self, ops, u, s, v):
+        """The total loss over a stack of thin factors u (..., m, k), s (..., k), v (..., n, k)."""
+        dtype = _dtype_of(s)
+        c = {key: ops.const(value.astype(dtype)) for key, value in self.arrays.items()}
+        if self.kind == "polar":
+            return ops.sum(c["C"] * ops.matmul(u, ops.t(v)))
+        if self.kind == "recon":
+            r = ops.matmul(u * s[..., None, :], ops.t(v))
+            return ops.sum(ops.sqrt(ops.sum(r * r, axes=(-2, -1))))
+        if self.kind == "proj":
+            top = u[..., :, : self.order]
+            return ops.sum(c["C"] * ops.matmul(top, ops.t(top)))
+        return ops.sum(c["C_U"] * u) + ops.sum(c["C_V"] * v)
+
+    def cotangents(self, u: np.ndarray, s: np.ndarray, v: np.ndarray):
+        """(Ubar, sbar, Vbar) of the loss at one float64 thin SVD: the input of svd_vjp."""
+        zeros_u, zeros_s, zeros_v = np.zeros_like(u), np.zeros_like(s), np.zeros_like(v)
+        if self.kind == "polar":
+            c = self.arrays["C"]
+            return c @ v, zeros_s, c.T @ u
+        if self.kind == "recon":
+            r = (u * s) @ v.T
+            norm = np.linalg.norm(r)
+            if norm == 0:
+                return zeros_u, zeros_s, zeros_v
+            return (r @ v) * s / norm, np.einsum("ij,ij->j", u, r @ v) / norm, (r.T @ u) * s / norm
+        if self.kind == "proj":
+            c = self.arrays["C"]
+            u_bar = zeros_u
+            u_bar[:, : self.order] = (c + c.T) @ u[:, : self.order]
+            return u_bar, zeros_s, zeros_v
+        return self.arrays["C_U"], zeros_s, self.arrays["C_V"]
 
 
-def parse_loss(spec: str) -> SpectralLoss:
+Loss = SpectralLoss | VectorLoss
+
+
+def _dtype_of(x) -> np.dtype:
+    """The NumPy dtype of a framework tensor (all four expose a dtype NumPy understands by name)."""
+    name = getattr(x.dtype, "name", None) or str(x.dtype).removeprefix("torch.")
+    return np.dtype(name)
+
+
+def parse_loss(spec: str) -> Loss:
     """Turn a ``--loss`` value into a loss, or raise UsageError naming what is accepted."""
     text = spec.strip().lower()
-    if text == "sum":
-        return SpectralLoss("sum")
     kind, sep, arg = text.partition(":")
-    if sep and kind in ("sv", "topk"):
+    if kind in WITH_ORDER:
         try:
-            order = int(arg)
+            order = int(arg) if sep else 0
         except ValueError:
             order = 0
-        if order >= 1:
-            return SpectralLoss(kind, order)
-        raise UsageError(f"loss {spec!r}: K must be a whole number >= 1 (e.g. {kind}:2)")
+        if order < 1:
+            raise UsageError(f"loss {spec!r}: K must be a whole number >= 1 (e.g. {kind}:2)")
+        return SpectralLoss(kind, order) if kind in SPECTRAL_KINDS else VectorLoss(kind, order)
+    if not sep and kind == "sum":
+        return SpectralLoss("sum")
+    if not sep and kind in VECTOR_KINDS:
+        return VectorLoss(kind)
     raise UsageError(f"unknown loss {spec!r}; expected one of: {LOSS_HELP}")

@@ -44,10 +44,13 @@ class Reference:
     rank: int
     unique: bool
     method: str
-    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set.
-    gradient: np.ndarray
+    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set;
+    # None where the loss has no gradient at all (it depends on the SVD's arbitrary gauge).
+    gradient: np.ndarray | None
     set_description: str
     finite_difference: dict | None = None
+    amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
+    defined: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class MatrixReport:
     reference: Reference | None = None
     warnings: tuple[Finding, ...] = ()
     pairs: tuple[PairDiff, ...] = ()
+    loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
 
     @property
     def label(self) -> str:
@@ -121,6 +125,7 @@ class Settings:
     budget_factor: float = 10.0
     fail_on: tuple[str, ...] = ("wrong", "non-finite")
     seed: int = 0
+    full_matrices: bool = False
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The float64 reference: gradient (or minimum-norm member of the gradient set) and its own check.
 
 Computed from the input upcast to float64 with NumPy's LAPACK SVD, independent of any backend's
-gradient code. For a spectral loss L = sum_i w_i s_i (Lewis 1995; Lewis and Sendov 2005):
+gradient code.
+
+Losses of the singular values, L = sum_i w_i s_i (Lewis 1995; Lewis and Sendov 2005):
 
 - L is differentiable at A iff w is constant on every cluster of tied positive singular values and
   zero on the zero cluster; the gradient is then U diag(w) V^T, which is Townsend's (2016) rule with
@@ -10,6 +12,9 @@ gradient code. For a spectral loss L = sum_i w_i s_i (Lewis 1995; Lewis and Send
   w_C by its mean on the cluster and puts nothing on the zero cluster: sum_C mean(w_C) U_C V_C^T
   (for the nuclear norm at rank r, U_r V_r^T).
 
+Losses of U and V: the loss's cotangents go through the reverse-mode rule with the gauge-aware
+treatment of clusters (gauge.py); where the loss depends on the gauge the gradient is ``undefined``.
+
 The reference is then checked numerically, at a handful of extra SVDs (THEORY.md section 5):
 central differences along seeded random directions where L is differentiable, and where L is convex
 but not differentiable the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t.
@@ -17,14 +22,18 @@ but not differentiable the one-sided subgradient inequality <G, E> <= (L(A + tE)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from svdgrad_cli.losses import SpectralLoss
+from svdgrad_cli.budget import amplification, vector_amplification
+from svdgrad_cli.gauge import cluster_masks, gauge_problems, sign_problems
+from svdgrad_cli.losses import NUMPY_OPS, Loss, SpectralLoss, VectorLoss
 from svdgrad_cli.model import Reference
 from svdgrad_cli.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.svd_vjp import svd_vjp
 
-# Finite-difference directions by matrix size (each costs two to four extra SVDs without vectors).
+# Finite-difference directions by matrix size (each costs two to four extra SVDs).
 FD_DIRECTIONS_SMALL = 3  # up to FD_SMALL_ELEMENTS entries
 FD_SMALL_ELEMENTS = 256 * 256
 FD_DIRECTIONS_LARGE = 1  # up to FD_MAX_ELEMENTS entries; none above
@@ -51,7 +60,7 @@ def minimum_norm_gradient(u: np.ndarray, v: np.ndarray, spectrum: Spectrum, w: n
     return svd_vjp(u, spectrum.values, v, None, averaged, None)
 
 
-def describe_set(loss: SpectralLoss, spectrum: Spectrum, w: np.ndarray, unique: bool) -> str:
+def describe_set(loss: SpectralLoss, spectrum: Spectrum, unique: bool) -> str:
     """One sentence naming the gradient (set) and its source."""
     if unique:
         return "unique gradient U diag(w) V^T (Lewis 1995)"
@@ -74,54 +83,53 @@ def describe_set(loss: SpectralLoss, spectrum: Spectrum, w: np.ndarray, unique: 
     )
 
 
-def _loss_value(a: np.ndarray, w: np.ndarray) -> float:
-    return float(w @ np.linalg.svd(a, compute_uv=False))
-
-
-def _directions(a: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
+def _directions(shape: tuple[int, int], count: int, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        e = rng.standard_normal(a.shape)
+        e = rng.standard_normal(shape)
         out.append(e / np.linalg.norm(e))
     return out
 
 
 def finite_difference_check(
-    a: np.ndarray, w: np.ndarray, gradient: np.ndarray, unique: bool, convex: bool, seed: int
+    a: np.ndarray,
+    value: Callable[[np.ndarray], float],
+    gradient: np.ndarray,
+    differentiable: bool,
+    convex: bool,
+    seed: int,
 ) -> dict | None:
-    """Check the reference along a few seeded directions; None when no check applies.
+    """Check a reference gradient along a few seeded directions; None when no check applies.
 
     Differentiable: central differences with h = eps^(1/3) * s_1; the truncation error is estimated
     by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
     Convex, non-differentiable: <G, E> <= (L(A + tE) - L(A)) / t + tol with t = sqrt(eps) * s_1.
     Non-convex and non-differentiable (sv:K inside a tie): no inequality holds; not checked.
     """
-    if a.size > FD_MAX_ELEMENTS or (not unique and not convex):
+    if a.size > FD_MAX_ELEMENTS or (not differentiable and not convex):
         return None
     count = FD_DIRECTIONS_SMALL if a.size <= FD_SMALL_ELEMENTS else FD_DIRECTIONS_LARGE
     eps = np.finfo(np.float64).eps
     top = float(np.linalg.norm(a, 2)) or 1.0
-    value = _loss_value(a, w)
-    worst_error, worst_tol = 0.0, 0.0
-    passed = True
-    for e in _directions(a, count, seed):
+    at_a = value(a)
+    worst_error, worst_tol, passed = 0.0, 0.0, True
+    for e in _directions(a.shape, count, seed):
         predicted = float(np.vdot(gradient, e))
-        if unique:
+        if differentiable:
             h = eps ** (1 / 3) * top
-            fd_h = (_loss_value(a + h * e, w) - _loss_value(a - h * e, w)) / (2 * h)
-            fd_2h = (_loss_value(a + 2 * h * e, w) - _loss_value(a - 2 * h * e, w)) / (4 * h)
+            fd_h = (value(a + h * e) - value(a - h * e)) / (2 * h)
+            fd_2h = (value(a + 2 * h * e) - value(a - 2 * h * e)) / (4 * h)
             error = abs(fd_h - predicted)
-            tol = 2 * abs(fd_2h - fd_h) + 100 * eps * (abs(value) / h + 1)
+            tol = 2 * abs(fd_2h - fd_h) + 100 * eps * (abs(at_a) / h + 1)
         else:
             t = np.sqrt(eps) * top
-            one_sided = (_loss_value(a + t * e, w) - value) / t
-            error = max(predicted - one_sided, 0.0)
-            tol = 100 * eps * (abs(value) / t + 1)
+            error = max(predicted - (value(a + t * e) - at_a) / t, 0.0)
+            tol = 100 * eps * (abs(at_a) / t + 1)
         passed = passed and error <= tol
         worst_error, worst_tol = max(worst_error, error), max(worst_tol, tol)
     return {
-        "kind": "central" if unique else "one-sided",
+        "kind": "central" if differentiable else "one-sided",
         "directions": count,
         "max_error": float(worst_error),
         "tolerance": float(worst_tol),
@@ -129,27 +137,78 @@ def finite_difference_check(
     }
 
 
-def build_reference(
-    a: np.ndarray, loss: SpectralLoss, zero_tol: float, seed: int = 0
-) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
-    """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64)."""
-    a64 = np.asarray(a, dtype=np.float64)
-    u, s, v = thin_svd(a64)
-    spectrum = analyse_spectrum(s, a64.shape, zero_tol)
-    w = loss.weights(len(s))
-    unique = is_unique(spectrum, w)
-    gradient = minimum_norm_gradient(u, v, spectrum, w)
-    fd = finite_difference_check(a64, w, gradient, unique, loss.convex, seed)
+def _method(fd: dict | None) -> str:
     method = "closed form (float64)"
     if fd is not None:
         method += f" + {fd['kind']} differences along {fd['directions']} direction(s)"
-    reference = Reference(
-        singular_values=s,
+    return method
+
+
+def _spectral_reference(a64, loss: SpectralLoss, spectrum, u, v, seed) -> Reference:
+    w = loss.weights(len(spectrum.values))
+    unique = is_unique(spectrum, w)
+    gradient = minimum_norm_gradient(u, v, spectrum, w)
+    fd = finite_difference_check(
+        a64, lambda x: float(w @ np.linalg.svd(x, compute_uv=False)), gradient, unique, loss.convex, seed
+    )
+    return Reference(
+        singular_values=spectrum.values,
         rank=spectrum.rank,
         unique=unique,
-        method=method,
+        method=_method(fd),
         gradient=gradient,
-        set_description=describe_set(loss, spectrum, w, unique),
+        set_description=describe_set(loss, spectrum, unique),
         finite_difference=fd,
+        amplification=amplification(spectrum, w),
     )
-    return reference, spectrum, u, v
+
+
+def _vector_value(loss: VectorLoss) -> Callable[[np.ndarray], float]:
+    def value(x: np.ndarray) -> float:
+        u, s, v = thin_svd(x)
+        return float(loss.evaluate(NUMPY_OPS, u, s, v))
+
+    return value
+
+
+def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
+    s = spectrum.values
+    u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
+    rotations = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
+    null_space_reported = any("null space" in p for p in rotations)
+    problems = sign_problems(loss, u, s, v, spectrum, check_alone=not null_space_reported) + rotations
+    common = {"singular_values": s, "rank": spectrum.rank, "amplification": vector_amplification(spectrum)}
+    if problems:
+        return Reference(
+            unique=False,
+            defined=False,
+            method="gauge analysis (float64)",
+            gradient=None,
+            set_description="undefined: " + "; ".join(problems),
+            **common,
+        )
+    tied, zero = cluster_masks(spectrum)
+    gradient = svd_vjp(u, s, v, u_bar, s_bar, v_bar, tied, zero)
+    fd = finite_difference_check(a64, _vector_value(loss), gradient, True, False, seed)
+    return Reference(
+        unique=True,
+        method=_method(fd).replace("closed form", "reverse-mode rule (Townsend 2016)"),
+        gradient=gradient,
+        set_description="unique gradient by the gauge-aware reverse-mode rule (Townsend 2016)",
+        finite_difference=fd,
+        **common,
+    )
+
+
+def build_reference(
+    a: np.ndarray, loss: Loss, zero_tol: float, seed: int = 0
+) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
+    """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64).
+
+    ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
+    """
+    a64 = np.asarray(a, dtype=np.float64)
+    u, s, v = thin_svd(a64)
+    spectrum = analyse_spectrum(s, a64.shape, zero_tol)
+    build = _vector_reference if loss.needs_vectors else _spectral_reference
+    return build(a64, loss, spectrum, u, v, seed), spectrum, u, v

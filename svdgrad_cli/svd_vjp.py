@@ -25,11 +25,16 @@ def svd_vjp(
     u_bar: np.ndarray | None,
     s_bar: np.ndarray,
     v_bar: np.ndarray | None,
+    tied: np.ndarray | None = None,
+    zero: np.ndarray | None = None,
 ) -> np.ndarray:
     """Abar for one matrix A = u diag(s) v^T (v is n x k, not V^T), all in float64.
 
-    Assumes distinct positive singular values wherever u_bar or v_bar is non-zero; a caller at a
-    tie or a zero must first decide that the loss is gauge invariant there (THEORY.md section 4).
+    ``tied`` (k x k, bool) marks pairs inside one cluster of equal positive values: their
+    1/(s_j - s_i) term is dropped and the 1/(s_j + s_i) term kept. ``zero`` (k, bool) marks the zero
+    cluster: every term dividing by its values is dropped. Both are right only where the caller has
+    checked that the loss is gauge invariant there (gauge.py, THEORY.md section 4); without them the
+    rule assumes distinct positive singular values wherever u_bar or v_bar is non-zero.
     """
     m, k = u.shape
     n = v.shape[0]
@@ -37,16 +42,21 @@ def svd_vjp(
         return (u * s_bar) @ v.T
     u_bar = np.zeros_like(u) if u_bar is None else u_bar
     v_bar = np.zeros_like(v) if v_bar is None else v_bar
+    tied = np.zeros((k, k), dtype=bool) if tied is None else tied
+    zero = np.zeros(k, dtype=bool) if zero is None else zero
     k_u = u.T @ u_bar - u_bar.T @ u
     k_v = v.T @ v_bar - v_bar.T @ v
     s_j, s_i = s[np.newaxis, :], s[:, np.newaxis]
-    off = ~np.eye(k, dtype=bool)
+    both_zero = zero[:, np.newaxis] & zero[np.newaxis, :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        j = np.where(off, 0.5 * (k_u + k_v) / (s_j - s_i) + 0.5 * (k_u - k_v) / (s_j + s_i), 0.0)
+        difference = np.where(tied | both_zero, 0.0, 0.5 * (k_u + k_v) / (s_j - s_i))
+        total = np.where(both_zero, 0.0, 0.5 * (k_u - k_v) / (s_j + s_i))
+        inverse_s = np.where(zero, 0.0, 1.0 / s)
+    j = difference + total
     j[np.diag_indices(k)] = s_bar
     a_bar = u @ j @ v.T
     if m > k:
-        a_bar += (u_bar - u @ (u.T @ u_bar)) / s @ v.T
+        a_bar += (u_bar - u @ (u.T @ u_bar)) * inverse_s @ v.T
     if n > k:
-        a_bar += (u / s) @ (v_bar.T - (v_bar.T @ v) @ v.T)
+        a_bar += (u * inverse_s) @ (v_bar.T - (v_bar.T @ v) @ v.T)
     return a_bar

@@ -80,7 +80,7 @@ def test_seed_rank2_is_non_unique_exit_0_unless_failed_on(runner, seed_files):
 
 
 def test_json_schema_fields(runner, seed_files):
-    result, doc = run_json(runner, [*map(str, seed_files), "--include-arrays"])
+    _result, doc = run_json(runner, [*map(str, seed_files), "--include-arrays"])
     assert doc["schema"] == "svdgrad/1"
     assert set(doc) >= {"schema", "version", "settings", "results", "summary", "exit_code"}
     assert set(doc["settings"]) >= {"loss", "dtype", "backends", "rtol", "atol"}
@@ -111,7 +111,7 @@ def test_repeated_singular_value_warns_but_agrees(runner, tmp_path):
 def test_repeated_kth_value_is_never_correct_nor_wrong(runner, tmp_path):
     path = tmp_path / "a.npy"
     np.save(path, with_singular_values([3, 2, 2, 1], (4, 4), seed=1))
-    result, doc = run_json(runner, [str(path), "--loss", "sv:2"])
+    _result, doc = run_json(runner, [str(path), "--loss", "sv:2"])
     verdicts = {b["verdict"] for b in doc["results"][0]["backends"].values()}
     assert verdicts <= {"valid", "undefined"}
     assert doc["results"][0]["verdict"] in ("non-unique", "undefined")

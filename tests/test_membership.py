@@ -53,7 +53,7 @@ def test_nuclear_norm_members_at_rank_two(shape):
 
 def test_any_full_svd_basis_gives_a_nuclear_member():
     """What every framework returns at rank deficiency: U V^T over all k columns, any basis."""
-    a, u, v, spectrum, w, *_ = setup([3, 2, 0, 0], (4, 4), "sum")
+    _a, u, v, spectrum, w, *_ = setup([3, 2, 0, 0], (4, 4), "sum")
     q = random_orthogonal(2, np.random.default_rng(3))
     u_rot, v_rot = u.copy(), v.copy()
     u_rot[:, 2:] = u[:, 2:] @ q

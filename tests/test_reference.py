@@ -60,7 +60,7 @@ def test_reference_matches_finite_differences(shape, spec, dtype):
 
 def test_sv_k_is_the_outer_product_of_the_kth_singular_vectors():
     a = np.random.default_rng(3).standard_normal((6, 4))
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    u, _s, vt = np.linalg.svd(a, full_matrices=False)
     reference, *_ = build_reference(a, parse_loss("sv:3"), zero_tol=1e-12)
     np.testing.assert_allclose(reference.gradient, np.outer(u[:, 2], vt[2]), atol=1e-12)
 
@@ -95,7 +95,7 @@ def test_uniqueness_follows_lewis(values, spec, unique):
 def test_rank_deficient_reference_is_the_minimum_norm_subgradient():
     a = with_singular_values([4.0, 2.5, 0.0, 0.0], (6, 4), seed=5)
     reference, *_ = build_reference(a, parse_loss("sum"), zero_tol=1e-12)
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    u, _s, vt = np.linalg.svd(a, full_matrices=False)
     np.testing.assert_allclose(reference.gradient, u[:, :2] @ vt[:2], atol=1e-10)
     assert reference.finite_difference["kind"] == "one-sided"
     assert reference.finite_difference["passed"]

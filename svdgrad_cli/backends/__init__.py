@@ -1,6 +1,6 @@
 """Backend registry: each framework's module is imported only when that backend is first used.
 
-A backend is anything with ``compute(stack, loss) -> (singular_values, gradients)`` for a float stack
+A backend is anything with ``compute(stack, loss, full_matrices) -> (singular_values, gradients)`` for a stack
 of shape (b, m, n), and ``version() -> str``. Built-in backends are listed by module path (as pip's
 ``commands_dict`` does) and probed with ``importlib.util.find_spec``, which imports nothing; tests and
 users can add their own with ``register_backend``.
@@ -31,15 +31,28 @@ class BuiltinBackend:
 BUILTIN: dict[str, BuiltinBackend] = {
     "autograd": BuiltinBackend("svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
     "tensorflow": BuiltinBackend("svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
+    "torch": BuiltinBackend("svdgrad_cli.backends.torch_backend", "torch", "torch"),
+    "jax": BuiltinBackend("svdgrad_cli.backends.jax_backend", "jax", "jax"),
+}
+# What to install for each optional backend; torch is pinned to the CPU wheel this project tests with.
+INSTALL = {
+    "torch": "pip install 'svdgrad[torch]'  (torch==2.13.0, CPU build)",
+    "jax": "pip install 'svdgrad[jax]'",
 }
 
 
 @dataclass(frozen=True)
 class CustomBackend:
-    """A backend registered from Python: a compute function and a version string."""
+    """A backend registered from Python: a compute function and a version string.
 
-    compute: Callable[[np.ndarray, object], tuple[np.ndarray, np.ndarray]]
+    The function takes (stack, loss) and decides its own SVD call, so --full-matrices does not reach it.
+    """
+
+    function: Callable[[np.ndarray, object], tuple[np.ndarray, np.ndarray]]
     version_text: str = "custom"
+
+    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False):
+        return self.function(stack, loss)
 
     def version(self) -> str:
         return self.version_text
@@ -81,7 +94,9 @@ def installed_version(name: str) -> str | None:
 
 def install_hint(name: str) -> str:
     spec = BUILTIN.get(name)
-    return f"pip install {spec.distribution}" if spec else "register it with register_backend()"
+    if spec is None:
+        return "register it with register_backend()"
+    return INSTALL.get(name, f"pip install {spec.distribution}")
 
 
 def default_backends() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -39,14 +40,30 @@ def version() -> str:
     return _tensorflow().__version__
 
 
-def compute(stack: np.ndarray, loss) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack."""
+def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values and d loss / d A for every matrix of a (b, m, n) stack.
+
+    Losses of s use ``tf.linalg.svd(x, compute_uv=False)``; losses of U and V use
+    ``tf.linalg.svd(x, full_matrices=full_matrices)`` and keep the first k columns.
+    """
     tf = _tensorflow()
+    ops = SimpleNamespace(
+        const=tf.constant,
+        matmul=tf.linalg.matmul,
+        t=tf.linalg.matrix_transpose,
+        sum=lambda x, axes=None: tf.reduce_sum(x, axis=axes),
+        sqrt=tf.sqrt,
+    )
     x = tf.constant(stack)
-    weights = tf.constant(loss.weights(min(stack.shape[-2:])), dtype=x.dtype)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        s = tf.linalg.svd(x, compute_uv=False)
-        value = tf.reduce_sum(s * weights)
+        if loss.needs_vectors:
+            s, u, v = tf.linalg.svd(x, full_matrices=full_matrices)
+            k = s.shape[-1]
+            u, v = u[..., :, :k], v[..., :, :k]
+        else:
+            s = tf.linalg.svd(x, compute_uv=False)
+            u = v = None
+        value = loss.evaluate(ops, u, s, v)
     gradient = tape.gradient(value, x)
     return s.numpy(), gradient.numpy()

@@ -77,17 +77,19 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
     if ref is not None:
         out["reference"] = {
             "unique": ref.unique,
+            "defined": ref.defined,
             "rank": ref.rank,
             "method": ref.method,
             "set": ref.set_description,
             "singular_values": _array(ref.singular_values),
-            "gradient_norm": _number(np.linalg.norm(ref.gradient)),
+            "gradient_norm": None if ref.gradient is None else _number(np.linalg.norm(ref.gradient)),
+            "amplification": _number(ref.amplification),
             "finite_difference": ref.finite_difference,
         }
     if include_arrays:
         out["gradients"] = {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None}
-        if ref is not None:
-            out["reference_gradient"] = _array(ref.gradient)
+        out["reference_gradient"] = None if ref is None else _array(ref.gradient)
+        out["loss_weights"] = {key: _array(value) for key, value in report.loss_weights.items()}
     return out
 
 
@@ -116,6 +118,7 @@ def render_json(run: RunReport, include_arrays: bool = False) -> str:
             "budget_factor": s.budget_factor,
             "fail_on": list(s.fail_on),
             "seed": s.seed,
+            "full_matrices": s.full_matrices,
         },
         "results": [matrix_to_dict(r, include_arrays) for r in run.results],
         "summary": summary_dict(run),

@@ -99,13 +99,14 @@ def _backend_table(report: MatrixReport) -> Table:
 
 
 def _pairs_table(report: MatrixReport) -> Table | None:
-    if not report.pairs:
+    measured = [p for p in report.pairs if p.max_abs_diff is not None]
+    if not measured:
         return None
     table = Table(title="between backends", title_justify="left", box=None, padding=(0, 1))
     table.add_column("pair")
     table.add_column("max |diff|", justify="right")
     table.add_column("relative", justify="right")
-    for p in report.pairs:
+    for p in measured:
         table.add_row(
             f"{p.first} vs {p.second}",
             "-" if p.max_abs_diff is None else f"{p.max_abs_diff:.3e}",
@@ -139,7 +140,7 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
         parts.append(Text(""))
         for f in report.warnings:
             parts.append(Text.assemble(("! ", "yellow"), (f.code, "bold yellow"), f": {f.message}"))
-    if show_reference:
+    if show_reference and report.reference.gradient is not None:
         label = "reference gradient" if report.reference.unique else "minimum-norm subgradient"
         norm = np.linalg.norm(report.reference.gradient)
         parts += [Text(""), _matrix(report.reference.gradient, f"{label} (norm {norm:.4g})")]

@@ -1,0 +1,105 @@
+"""Gauge: does a loss of U and V have a gradient at this matrix, and if not, which freedom breaks it?
+
+The SVD leaves a freedom (THEORY.md section 4): each pair (u_i, v_i) may flip sign together; inside a
+cluster C of equal positive values U_C -> U_C Q, V_C -> V_C Q for any orthogonal Q; inside the zero
+cluster Z, U_Z and V_Z rotate independently, and for rectangular A into the rest of the null space. A
+loss has a gradient only if it does not depend on that freedom (Townsend 2016, section on repeated
+singular values; the first-order conditions below follow from the reverse-mode rule in svd_vjp.py):
+
+- positive cluster C: invariant to first order iff (K_U + K_V)[C, C] = 0;
+- zero cluster Z: K_U[Z, Z] = 0, K_V[Z, Z] = 0, and (I - U U^T) Ubar[:, Z] = 0, (I - V V^T) Vbar[:, Z] = 0;
+- signs, a discrete symmetry with no first-order test: L(U D, s, V D) = L(U, s, V), checked directly
+  for D flipping each of the first SIGN_PAIRS pairs alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svdgrad_cli.losses import NUMPY_OPS
+from svdgrad_cli.spectrum import Spectrum
+
+SIGN_PAIRS = 8
+# Relative size of a gauge term that counts as zero: the cotangents are computed in float64, and a
+# term that should vanish does so to rounding, while a genuine dependence is of the cotangents' size.
+GAUGE_RTOL = 1e-8
+
+
+def _span(indices) -> str:
+    return ", ".join(f"s_{i + 1}" for i in indices)
+
+
+def sign_problems(
+    loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum, check_alone: bool
+) -> list[str]:
+    """Sentences naming the sign flips that change the loss value.
+
+    Every pair (u_i, v_i) may flip together; for a zero singular value u_i may also flip alone (a
+    reflection of the null-space basis, checked when ``check_alone``).
+    """
+    value = float(loss.evaluate(NUMPY_OPS, u, s, v))
+
+    def changes(flip_u: np.ndarray, flip_v: np.ndarray) -> bool:
+        flipped = float(loss.evaluate(NUMPY_OPS, u * flip_u, s, v * flip_v))
+        return abs(flipped - value) > GAUGE_RTOL * (1.0 + abs(value))
+
+    paired, alone = [], []
+    for i in range(min(len(s), SIGN_PAIRS)):
+        flip = np.ones(len(s))
+        flip[i] = -1.0
+        if changes(flip, flip):
+            paired.append(i)
+        elif check_alone and i in spectrum.zeros and changes(flip, np.ones(len(s))):
+            alone.append(i)
+    problems = []
+    if paired:
+        problems.append(
+            f"the loss is sign-dependent: it changes when (u_i, v_i) flip sign together, which any SVD "
+            f"may do ({_span(paired)})"
+        )
+    if alone:
+        problems.append(f"{_span(alone)} are zero and the loss depends on the sign of u_i alone")
+    return problems
+
+
+def gauge_problems(
+    u: np.ndarray,
+    v: np.ndarray,
+    u_bar: np.ndarray,
+    s_bar: np.ndarray,
+    v_bar: np.ndarray,
+    spectrum: Spectrum,
+) -> list[str]:
+    """Sentences naming each cluster on which the loss depends on the arbitrary basis."""
+    k_u = u.T @ u_bar - u_bar.T @ u
+    k_v = v.T @ v_bar - v_bar.T @ v
+    tol = GAUGE_RTOL * (np.linalg.norm(u_bar) + np.linalg.norm(v_bar) + np.linalg.norm(s_bar) + 1e-300)
+    problems = []
+    for cluster in spectrum.clusters:
+        idx = np.ix_(cluster, cluster)
+        if len(cluster) > 1 and np.linalg.norm((k_u + k_v)[idx]) > tol:
+            problems.append(
+                f"{_span(cluster)} are tied and the loss depends on the basis chosen inside that cluster"
+            )
+    zeros = list(spectrum.zeros)
+    if zeros:
+        idx = np.ix_(zeros, zeros)
+        outside_u = u_bar[:, zeros] - u @ (u.T @ u_bar[:, zeros])
+        outside_v = v_bar[:, zeros] - v @ (v.T @ v_bar[:, zeros])
+        terms = [k_u[idx], k_v[idx], outside_u, outside_v]
+        if any(np.linalg.norm(term) > tol for term in terms):
+            problems.append(
+                f"{_span(zeros)} are zero and the loss depends on the basis chosen for the null space"
+            )
+    return problems
+
+
+def cluster_masks(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
+    """(tied, zero) masks for svd_vjp: pairs inside one positive cluster, and the zero cluster."""
+    k = len(spectrum.values)
+    tied = np.zeros((k, k), dtype=bool)
+    for cluster in spectrum.clusters:
+        tied[np.ix_(cluster, cluster)] = True
+    zero = np.zeros(k, dtype=bool)
+    zero[list(spectrum.zeros)] = True
+    return tied, zero
