@@ -1,0 +1,159 @@
+"""Losses of U and V: references against closed forms and finite differences, gauge, and backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SEED_FULL_RANK, SEED_RANK2, with_singular_values
+from test_reference import central_difference, polar_factor
+
+from svdgrad_cli import check
+from svdgrad_cli.gauge import gauge_problems
+from svdgrad_cli.losses import parse_loss
+from svdgrad_cli.reference import build_reference, thin_svd
+from svdgrad_cli.spectrum import analyse_spectrum
+
+BACKENDS = ("autograd", "tensorflow", "torch", "jax")
+
+
+def reference_for(a, spec, seed=0):
+    loss = parse_loss(spec).bind(a.shape, seed)
+    reference, *_ = build_reference(a, loss, zero_tol=1e-12, seed=seed)
+    return reference, loss
+
+
+def top_left_projector(a: np.ndarray, k: int) -> np.ndarray:
+    """U_K U_K^T through the eigenvectors of A A^T, without an SVD."""
+    lam, q = np.linalg.eigh(a @ a.T)
+    top = q[:, np.argsort(lam)[::-1][:k]]
+    return top @ top.T
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (7, 4), (4, 7)])
+@pytest.mark.parametrize("values", [None, "tie"])
+def test_polar_reference_matches_finite_differences_of_an_svd_free_polar_factor(shape, values):
+    k = min(shape)
+    sv = None if values is None else [3.0, 2.0, 2.0, *np.linspace(1.5, 0.5, k - 3)]
+    a = np.random.default_rng(2).standard_normal(shape) if sv is None else with_singular_values(sv, shape, 3)
+    reference, loss = reference_for(a, "polar")
+    assert reference.defined and reference.unique
+    c = loss.arrays["C"]
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        e = rng.standard_normal(shape)
+        fd = central_difference(lambda x: np.sum(c * polar_factor(x)), a, e)
+        assert np.vdot(reference.gradient, e) == pytest.approx(fd, abs=1e-6)
+
+
+@pytest.mark.parametrize("a", [np.diag([1.0, 1.0, 2.0, 3.0]), with_singular_values([2, 2, 2], (5, 3), 1)])
+def test_recon_reference_is_a_over_its_norm_even_at_ties(a):
+    reference, _ = reference_for(a, "recon")
+    np.testing.assert_allclose(reference.gradient, a / np.linalg.norm(a), atol=1e-12)
+
+
+def test_projector_is_undefined_across_a_tie_and_defined_below_it():
+    undefined, _ = reference_for(np.diag([3.0, 2.0, 2.0, 1.0]), "proj:2")
+    assert not undefined.defined
+    assert "s_2, s_3 are tied" in undefined.set_description
+    a = np.diag([3.0, 2.0, 1.0, 1.0])
+    defined, loss = reference_for(a, "proj:2")
+    assert defined.defined and defined.unique
+    c = loss.arrays["C"]
+    for e in np.random.default_rng(1).standard_normal((3, 4, 4)):
+        fd = central_difference(lambda x: np.sum(c * top_left_projector(x, 2)), a, e)
+        assert np.vdot(defined.gradient, e) == pytest.approx(fd, abs=1e-6)
+
+
+def test_uv_is_sign_dependent_on_any_matrix():
+    reference, _ = reference_for(np.random.default_rng(0).standard_normal((4, 3)), "uv")
+    assert not reference.defined
+    assert "sign-dependent" in reference.set_description
+
+
+def test_polar_at_rank_deficiency_is_undefined():
+    reference, _ = reference_for(with_singular_values([3.0, 1.0, 0.0], (3, 3), 4), "polar")
+    assert not reference.defined
+    assert "zero" in reference.set_description
+
+
+def test_gauge_conditions_on_constructed_cotangents():
+    u, s, v = thin_svd(with_singular_values([3.0, 2.0, 2.0, 1.0], (4, 4), 6))
+    spectrum = analyse_spectrum(s, (4, 4), zero_tol=1e-12)
+    rng = np.random.default_rng(0)
+    c = rng.standard_normal((4, 4))
+    zero_s = np.zeros(4)
+    # Invariant: Ubar = C V, Vbar = C^T U (the polar loss) makes K_U + K_V vanish identically.
+    assert gauge_problems(u, v, c @ v, zero_s, c.T @ u, spectrum) == []
+    # Invariant: a symmetric-generated Ubar = S U with S symmetric (projector-like) inside the cluster.
+    sym = c + c.T
+    assert gauge_problems(u, v, sym @ u, zero_s, np.zeros_like(v), spectrum) == []
+    # Not invariant: a cotangent on one vector of the cluster only.
+    u_bar = np.zeros_like(u)
+    u_bar[:, 1] = rng.standard_normal(4)
+    (problem,) = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
+    assert "s_2, s_3 are tied" in problem
+
+
+def test_zero_cluster_gauge_conditions():
+    a = with_singular_values([3.0, 2.0, 0.0, 0.0], (5, 4), 7)
+    u, s, v = thin_svd(a)
+    spectrum = analyse_spectrum(s, a.shape, zero_tol=1e-12)
+    zero_s = np.zeros(4)
+    u_bar = np.zeros_like(u)
+    u_bar[:, :2] = np.random.default_rng(1).standard_normal((5, 2))  # touches only the positive part
+    assert gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum) == []
+    u_bar[:, 3] = np.random.default_rng(2).standard_normal(5)  # reaches into the null space
+    (problem,) = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
+    assert "null space" in problem
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_on_the_seed_matrices(backend):
+    full = check(SEED_FULL_RANK, loss="polar", backends=[backend]).results[0]
+    assert full.verdict == "agree"
+    assert full.backends[0].verdict == "correct"
+    rank2 = check(SEED_RANK2, loss="sum", backends=[backend]).results[0]
+    assert rank2.backends[0].verdict == "valid"
+    assert rank2.verdict == "non-unique"
+
+
+def test_recon_at_a_tie_judges_each_backend_by_what_it_returned():
+    a = np.diag([1.0, 1.0, 2.0, 3.0])
+    result = check(a, loss="recon").results[0]
+    expected = a / np.linalg.norm(a)
+    for backend in result.backends:
+        finite = np.all(np.isfinite(backend.gradient))
+        if not finite:
+            assert backend.verdict == "non-finite"
+        elif np.linalg.norm(backend.gradient - expected) <= backend.budget:
+            assert backend.verdict == "correct"
+        else:
+            assert backend.verdict == "wrong"
+    worst = {b.verdict for b in result.backends}
+    assert result.verdict == ("wrong" if "wrong" in worst else "non-finite" if "non-finite" in worst else "agree")
+
+
+def test_uv_is_never_judged_wrong():
+    result = check(np.random.default_rng(3).standard_normal((4, 4)), loss="uv").results[0]
+    assert result.verdict == "undefined"
+    assert {b.verdict for b in result.backends} == {"undefined"}
+    assert "sign-dependent" in result.explanation
+
+
+def test_full_matrices_failure_is_one_backends_failure_not_the_runs():
+    a = with_singular_values([3.0, 2.0, 1.0], (5, 3), 2)
+    result = check(a, loss="polar", full_matrices=True).results[0]
+    by_name = {b.name: b for b in result.backends}
+    assert by_name["autograd"].verdict == "failed"
+    assert "NotImplementedError" in by_name["autograd"].message
+    assert by_name["torch"].verdict == "correct"
+    assert result.verdict == "error"
+
+
+def test_loss_weights_are_reproducible_from_the_seed():
+    a = np.random.default_rng(0).standard_normal((3, 3))
+    first = check(a, loss="polar", seed=7).results[0].loss_weights["C"]
+    again = check(a, loss="polar", seed=7).results[0].loss_weights["C"]
+    other = check(a, loss="polar", seed=8).results[0].loss_weights["C"]
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
