@@ -1,8 +1,4 @@
-"""The check pipeline: matrices in, one MatrixReport per matrix out, streamed in input order.
-
-Consecutive matrices of one source with the same shape and dtype (a stack) go to each backend in one
-batched call, chunked so that no call holds more than BATCH_ELEMENTS entries.
-"""
+"""The check pipeline: matrices in, one MatrixReport per matrix out, streamed in input order."""
 
 from __future__ import annotations
 
@@ -13,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from svdgrad_cli import backends as registry
+from svdgrad_cli.batching import batched_in_order
 from svdgrad_cli.compare import budget_for, distance_function, judge_backend, matrix_verdict, pair_differences
 from svdgrad_cli.diagnostics import ill_conditioned, spectrum_findings
 from svdgrad_cli.errors import InputError, UsageError
@@ -23,7 +20,6 @@ from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport
 from svdgrad_cli.reference import build_reference
 from svdgrad_cli.spectrum import default_dup_tol, default_zero_tol
 
-BATCH_ELEMENTS = 2**22
 MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line
 
 
@@ -90,48 +86,28 @@ def _report_case(
     )
 
 
-def _same_batch(case: MatrixCase, chunk: list[MatrixCase]) -> bool:
-    first = chunk[0]
-    return (case.source, case.array.shape, case.array.dtype) == (
-        first.source,
-        first.array.shape,
-        first.array.dtype,
-    ) and len(chunk) < max(1, BATCH_ELEMENTS // first.array.size)
-
-
-def _batches(items: Iterable[MatrixCase | InputError]) -> Iterator[list[MatrixCase] | InputError]:
-    """Consecutive same-source, same-shape, same-dtype matrices as bounded batches; errors alone."""
-    chunk: list[MatrixCase] = []
-    for item in items:
-        if chunk and (isinstance(item, InputError) or not _same_batch(item, chunk)):
-            yield chunk
-            chunk = []
-        if isinstance(item, InputError):
-            yield item
-        else:
-            chunk.append(item)
-    if chunk:
-        yield chunk
-
-
 def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
-    """One report per matrix or input error, in order; ``settings.backends`` must be resolved."""
+    """One report per matrix or input error, in input order; ``settings.backends`` must be resolved.
+
+    Matrices of one shape and dtype, across files, are stacked into one call per backend
+    (batching.py).
+    """
     unbound = parse_loss(settings.loss)
     versions = {name: registry.installed_version(name) for name in settings.backends}
-    for batch in _batches(items):
-        if isinstance(batch, InputError):
-            yield _error_report(batch)
-            continue
+
+    def process(batch: list[MatrixCase]) -> list[MatrixReport]:
         misfit = unbound.check_fits(batch[0].array.shape)
         if misfit:
-            yield from (_error_report(InputError(case.label, misfit)) for case in batch)
-            continue
+            return [_error_report(InputError(case.label, misfit)) for case in batch]
         loss = unbound.bind(batch[0].array.shape, settings.seed)
         stack = np.stack([case.array for case in batch])
         per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
-        for i, case in enumerate(batch):
-            raw = [results[i] for results in per_backend]
-            yield _report_case(case, raw, loss, settings, versions)
+        return [
+            _report_case(case, [results[i] for results in per_backend], loss, settings, versions)
+            for i, case in enumerate(batch)
+        ]
+
+    return batched_in_order(items, process, _error_report)
 
 
 def resolve_settings(settings: Settings) -> Settings:
