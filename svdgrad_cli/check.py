@@ -12,9 +12,10 @@ from svdgrad_cli import backends as registry
 from svdgrad_cli.batching import batched_in_order
 from svdgrad_cli.compare import budget_for, distance_function, judge_backend, matrix_verdict, pair_differences
 from svdgrad_cli.diagnostics import ill_conditioned, spectrum_findings
+from svdgrad_cli.discovery import collect_files
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain import explain
-from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
+from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_files, matrices
 from svdgrad_cli.losses import Loss, parse_loss
 from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
 from svdgrad_cli.reference import build_reference
@@ -122,13 +123,33 @@ def resolve_settings(settings: Settings) -> Settings:
     return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
 
 
+def iter_reports_for_files(
+    files: list[str | InputError],
+    settings: Settings,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    jobs: int = 1,
+    keep_arrays: bool = True,
+) -> Iterator[MatrixReport]:
+    """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
+    worker processes (parallel.py) unless a file is stdin, which only this process can read."""
+    if jobs > 1 and "-" not in files and len(files) > 1:
+        from svdgrad_cli.parallel import parallel_reports
+
+        for item in parallel_reports(files, settings, max_elements, jobs, keep_arrays):
+            yield _error_report(item) if isinstance(item, InputError) else item
+        return
+    for report in iter_reports(load_files(files, settings.dtype, max_elements), settings):
+        yield report if keep_arrays else report.without_arrays()
+
+
 def check_paths(
     paths: list[str], settings: Settings | None = None, max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> RunReport:
     """Check every matrix in files, directories or ``-``; input errors become error results."""
     settings = resolve_settings(settings or Settings())
-    cases = load_cases(paths, settings.dtype, max_elements)
-    return RunReport(settings, list(iter_reports(cases, settings)))
+    files = collect_files(paths)
+    reports = iter_reports_for_files(files.entries, settings, max_elements)
+    return RunReport(settings, list(reports), skipped=len(files.skipped))
 
 
 def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:

@@ -44,7 +44,7 @@ def _non_unique(loss: Loss, reference: Reference, spectrum: Spectrum) -> str:
     return (
         f"The gradient of {loss.name} is not unique here ({why}); every backend returned a valid member "
         f"of the set, so differences between them are expected: {remedy}. The minimum-norm member "
-        f"(norm {np.linalg.norm(reference.gradient):.4g}) is printed by --show-reference."
+        f"(norm {reference.gradient_norm:.4g}) is printed by --show-reference."
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,6 +52,11 @@ class Reference:
     finite_difference: dict | None = None
     amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
     defined: bool = True
+    gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
+
+    def __post_init__(self) -> None:
+        if self.gradient is not None and self.gradient_norm is None:
+            object.__setattr__(self, "gradient_norm", float(np.linalg.norm(self.gradient)))
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,12 @@ class MatrixReport:
     def label(self) -> str:
         return MatrixCase(self.source, self.index, np.empty(0)).label
 
+    def without_arrays(self) -> MatrixReport:
+        """The same report without gradient matrices, so a long run holds only what it prints."""
+        backends = tuple(replace(b, gradient=None) for b in self.backends)
+        reference = None if self.reference is None else replace(self.reference, gradient=None)
+        return replace(self, backends=backends, reference=reference, loss_weights={})
+
     @property
     def max_abs_diff(self) -> float | None:
         values = [p.max_abs_diff for p in self.pairs if p.max_abs_diff is not None]
@@ -134,6 +146,7 @@ class RunReport:
 
     settings: Settings
     results: list[MatrixReport] = field(default_factory=list)
+    skipped: int = 0  # files inside directories passed over (other types, --glob, --exclude)
 
     def verdict_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(MATRIX_VERDICTS, 0)
@@ -141,11 +154,35 @@ class RunReport:
             counts[result.verdict] = counts.get(result.verdict, 0) + 1
         return counts
 
+    def warning_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            for code in {f.code for f in result.warnings}:
+                counts[code] = counts.get(code, 0) + 1
+        return counts
+
     @property
     def exit_code(self) -> int:
-        """0 nothing wrong, 1 findings (a verdict in fail_on), 2 an input or backend error."""
+        """0 nothing wrong, 1 findings (per fail_on), 2 an input or backend error."""
         if any(r.status == "error" or r.verdict == "error" for r in self.results):
             return 2
-        if any(r.verdict in self.settings.fail_on for r in self.results):
+        fail_on = self.settings.fail_on
+        if any(r.verdict in fail_on or ("warning" in fail_on and r.warnings) for r in self.results):
             return 1
         return 0
+
+
+def worst_multiple(report: MatrixReport) -> float | None:
+    """The largest error / budget among a matrix's judged backends."""
+    multiples = [b.budget_multiple for b in report.backends if b.budget_multiple is not None]
+    return max(multiples) if multiples else None
+
+
+def worst_first(reports: list[MatrixReport]) -> list[MatrixReport]:
+    """Later verdicts in MATRIX_VERDICTS first, then the largest budget multiple; ties keep input order."""
+
+    def key(report: MatrixReport) -> tuple[int, float]:
+        multiple = worst_multiple(report)
+        return -MATRIX_VERDICTS.index(report.verdict), math.inf if multiple is None else -multiple
+
+    return sorted(reports, key=key)

@@ -93,7 +93,7 @@ def test_json_schema_fields(runner, seed_files):
             assert set(backend) >= {"status", "message", "verdict", "error", "budget"}
         assert np.array(entry["gradients"]["autograd"]).shape == (5, 5)
     assert doc["summary"] == {
-        "matrices": 2, "errors": 0,
+        "matrices": 2, "errors": 0, "skipped_files": 0, "warnings": {"near-zero": 1},
         "verdicts": {"agree": 1, "non-unique": 1, "undefined": 0, "wrong": 0, "non-finite": 0, "error": 0},
     }  # fmt: skip
 

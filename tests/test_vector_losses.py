@@ -130,7 +130,9 @@ def test_recon_at_a_tie_judges_each_backend_by_what_it_returned():
         else:
             assert backend.verdict == "wrong"
     worst = {b.verdict for b in result.backends}
-    assert result.verdict == ("wrong" if "wrong" in worst else "non-finite" if "non-finite" in worst else "agree")
+    assert result.verdict == (
+        "wrong" if "wrong" in worst else "non-finite" if "non-finite" in worst else "agree"
+    )
 
 
 def test_uv_is_never_judged_wrong():

@@ -82,7 +82,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             "method": ref.method,
             "set": ref.set_description,
             "singular_values": _array(ref.singular_values),
-            "gradient_norm": None if ref.gradient is None else _number(np.linalg.norm(ref.gradient)),
+            "gradient_norm": _number(ref.gradient_norm),
             "amplification": _number(ref.amplification),
             "finite_difference": ref.finite_difference,
         }
@@ -98,6 +98,8 @@ def summary_dict(run: RunReport) -> dict:
     return {
         "matrices": sum(1 for r in run.results if r.status == "checked"),
         "errors": sum(1 for r in run.results if r.status == "error"),
+        "skipped_files": run.skipped,
+        "warnings": run.warning_counts(),
         "verdicts": {v: counts.get(v, 0) for v in MATRIX_VERDICTS},
     }
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import re
 
-from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport
+from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
 
 MAX_ROWS = 50
 # Markdown punctuation that could start emphasis, code, links, HTML or entities, or split a table cell.
@@ -15,21 +14,6 @@ ACTIVE = re.compile(r"([\\`*_\[\]<>&|~#])")
 def inline(text: str) -> str:
     """Text as one literal line of Markdown, safe inside a table cell (``|`` becomes ``\\|``)."""
     return ACTIVE.sub(r"\\\1", " ".join(text.splitlines()))
-
-
-def worst_multiple(report: MatrixReport) -> float | None:
-    multiples = [b.budget_multiple for b in report.backends if b.budget_multiple is not None]
-    return max(multiples) if multiples else None
-
-
-def worst_first(reports: list[MatrixReport]) -> list[MatrixReport]:
-    """Later verdicts in MATRIX_VERDICTS first, then the largest budget multiple; ties keep input order."""
-
-    def key(report: MatrixReport) -> tuple[int, float]:
-        multiple = worst_multiple(report)
-        return -MATRIX_VERDICTS.index(report.verdict), math.inf if multiple is None else -multiple
-
-    return sorted(reports, key=key)
 
 
 def _row(cells: list[str]) -> str:

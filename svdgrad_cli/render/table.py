@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport
+from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
 
 VERDICT_STYLE = {
     "agree": "bold green",
@@ -162,7 +162,39 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
     )
 
 
-def render_summary(console: Console, run: RunReport) -> None:
+def _summary_line(run: RunReport) -> Text:
+    counts = run.verdict_counts()
+    parts = [f"{n} {v}" for v, n in counts.items() if n]
+    checked = sum(1 for r in run.results if r.status == "checked")
+    text = Text.assemble(("svdgrad: ", "bold"), f"{checked} matrices checked")
+    if parts:
+        text.append(" (" + ", ".join(parts) + ")")
+    if run.skipped:
+        text.append(f"; {run.skipped} files skipped")
+    text.append(f"; exit code {run.exit_code}")
+    return text
+
+
+def _worst_table(run: RunReport, top: int) -> Table | None:
+    flagged = [r for r in worst_first(run.results) if r.status == "checked" and r.verdict != "agree"]
+    if not flagged or top == 0:
+        return None
+    table = Table(title=f"worst matrices (top {top})", title_justify="left", box=None, padding=(0, 1))
+    for name in ("matrix", "verdict", "backends", "max |diff|", "x budget"):
+        table.add_column(name)
+    for report in flagged[:top]:
+        multiple = worst_multiple(report)
+        table.add_row(
+            escape(report.label),
+            Text(report.verdict, style=VERDICT_STYLE[report.verdict]),
+            ", ".join(f"{b.name}: {b.verdict}" for b in report.backends),
+            "-" if report.max_abs_diff is None else f"{report.max_abs_diff:.3g}",
+            "-" if multiple is None else f"{multiple:.3g}x",
+        )
+    return table
+
+
+def render_summary(console: Console, run: RunReport, top: int) -> None:
     counts = run.verdict_counts()
     table = Table(title="summary", title_justify="left", box=None, padding=(0, 1))
     table.add_column("verdict")
@@ -170,17 +202,32 @@ def render_summary(console: Console, run: RunReport) -> None:
     for verdict in MATRIX_VERDICTS:
         if counts.get(verdict):
             table.add_row(Text(verdict, style=VERDICT_STYLE[verdict]), str(counts[verdict]))
+    for code, count in sorted(run.warning_counts().items()):
+        table.add_row(Text(f"warning {code}", style="yellow"), str(count))
+    if run.skipped:
+        table.add_row(Text("files skipped", style="dim"), str(run.skipped))
     console.print(table)
-    errors = [r for r in run.results if r.status == "error"]
-    for r in errors:
+    worst = _worst_table(run, top)
+    if worst is not None:
+        console.print(worst)
+    for r in (r for r in run.results if r.status == "error"):
         console.print(Text.assemble(("error ", "bold red"), (r.label, "bold"), f": {r.error}"))
 
 
 def render_table(
-    console: Console, run: RunReport, show_gradients: bool = False, show_reference: bool = False
+    console: Console,
+    run: RunReport,
+    show_gradients: bool = False,
+    show_reference: bool = False,
+    detailed: bool = True,
+    quiet: bool = False,
+    top: int = 10,
 ) -> None:
-    for report in run.results:
-        render_matrix(console, report, show_gradients, show_reference)
-    if len(run.results) > 1:
-        render_summary(console, run)
-    console.print(f"exit code {run.exit_code}", style="dim")
+    """Per-matrix panels (when ``detailed``), then a summary for runs of more than one matrix."""
+    if not quiet:
+        if detailed:
+            for report in run.results:
+                render_matrix(console, report, show_gradients, show_reference)
+        if len(run.results) > 1 or not detailed:
+            render_summary(console, run, top)
+    console.print(_summary_line(run))

@@ -1,0 +1,48 @@
+"""--jobs N: spread the files of a large run over worker processes, keeping the output in order.
+
+Each worker imports the frameworks once and checks whole files, so the cost is one framework import
+per worker; results come back in file order, without gradient arrays unless they are wanted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from svdgrad_cli.errors import InputError
+from svdgrad_cli.model import MatrixReport, Settings
+
+FILES_PER_TASK = 8
+
+
+def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
+    from svdgrad_cli.check import iter_reports
+    from svdgrad_cli.loading import load_files
+
+    files, settings, max_elements, keep_arrays = task
+    reports = iter_reports(load_files(files, settings.dtype, max_elements), settings)
+    return [r if keep_arrays else r.without_arrays() for r in reports]
+
+
+def parallel_reports(
+    files: list[str | InputError], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
+) -> Iterator[MatrixReport | InputError]:
+    """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
+    tasks: list[list[str] | InputError] = []
+    for item in files:
+        if isinstance(item, InputError) or not tasks or isinstance(tasks[-1], InputError):
+            tasks.append(item if isinstance(item, InputError) else [item])
+        elif len(tasks[-1]) < FILES_PER_TASK:
+            tasks[-1].append(item)
+        else:
+            tasks.append([item])
+    # spawn, not fork: a forked TensorFlow runtime is not safe, and workers import frameworks anyway.
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
+        results = pool.map(_check_files, work)
+        for task in tasks:
+            if isinstance(task, InputError):
+                yield task
+            else:
+                yield from next(results)
