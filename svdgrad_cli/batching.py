@@ -57,6 +57,6 @@ def batched_in_order(
             next_out += 1
     for key in sorted(buckets, key=lambda k: buckets[k][0][0]):
         flush(key)
-    while next_out in done:
-        yield done.pop(next_out)
-        next_out += 1
+        while next_out in done:  # as soon as possible, so an interrupted run keeps what it finished
+            yield done.pop(next_out)
+            next_out += 1

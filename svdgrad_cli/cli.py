@@ -5,6 +5,7 @@ This is the only module that imports click; rich is imported by the renderers th
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -24,9 +25,31 @@ Exit codes:
   1  findings: some verdict is in --fail-on (default: wrong, non-finite)
   2  usage error, unreadable or invalid input, or a backend that could not run
   130 interrupted (Ctrl-C); the partial summary is printed
+  141 stdout was closed by its reader (e.g. piped into head)
 """
 FAIL_ON = ("wrong", "non-finite", "non-unique", "undefined", "warning", "never")
 DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
+
+
+CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
+
+
+def quiet_on_closed_pipe(command):
+    """Exit CLOSED_PIPE without a word when stdout's reader goes away (``svdgrad check dir | head``).
+
+    Inside the command, because click would otherwise turn the error into exit code 1 (findings).
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(CLOSED_PIPE)
+
+    return wrapper
 
 
 class InputFailure(click.ClickException):
@@ -187,6 +210,7 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="Worker processes for large runs (each imports the frameworks once).",
 )
+@quiet_on_closed_pipe
 def check(paths, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
           recursive, globs, excludes, max_elements, jobs, **options) -> None:  # fmt: skip
     """Check the SVD gradients of the matrices in PATHS.
@@ -286,10 +310,6 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("svdgrad: interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
     except Exception as exc:  # never a traceback: one line, exit 2
         click.echo(f"svdgrad: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
