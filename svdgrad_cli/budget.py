@@ -67,14 +67,12 @@ def vector_amplification(spectrum: Spectrum) -> float:
     return _pair_factors(spectrum, lambda i, j: 1.0, lambda i, j: 1.0, lambda i: 1.0)
 
 
-def spectral_budget(spectrum: Spectrum, w: np.ndarray, dtype, factor: float) -> float:
-    k = len(spectrum.values)
-    base = np.sqrt(k) * float(np.max(np.abs(w), initial=0.0))
-    return (
-        factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amplification(spectrum, w))
-    )
+def spectral_budget(spectrum: Spectrum, w: np.ndarray, amp: float, dtype, factor: float) -> float:
+    """The budget of a loss of the singular values; ``amp`` = amplification(spectrum, w)."""
+    base = np.sqrt(len(spectrum.values)) * float(np.max(np.abs(w), initial=0.0))
+    return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amp)
 
 
-def vector_budget(spectrum: Spectrum, reference_norm: float, dtype, factor: float) -> float:
-    scale = 1.0 + spectrum.top * vector_amplification(spectrum)
-    return factor * machine_eps(dtype) * max(spectrum.shape) * reference_norm * scale
+def vector_budget(spectrum: Spectrum, amp: float, reference_norm: float, dtype, factor: float) -> float:
+    """The budget of a loss of U and V; ``amp`` = vector_amplification(spectrum)."""
+    return factor * machine_eps(dtype) * max(spectrum.shape) * reference_norm * (1.0 + spectrum.top * amp)

@@ -18,7 +18,7 @@ from svdgrad_cli.explain import explain
 from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_files, matrices
 from svdgrad_cli.losses import Loss, parse_loss
 from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
-from svdgrad_cli.reference import build_reference
+from svdgrad_cli.reference import build_reference, stack_svd
 from svdgrad_cli.spectrum import default_dup_tol, default_zero_tol
 
 MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line
@@ -54,6 +54,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
 
 def _report_case(
     case: MatrixCase,
+    svd: tuple[np.ndarray, np.ndarray, np.ndarray],
     raw: list[BackendResult],
     loss: Loss,
     settings: Settings,
@@ -63,7 +64,7 @@ def _report_case(
     shape = case.array.shape
     zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
     dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
-    reference, spectrum, u, v = build_reference(case.array, loss, zero_tol, settings.seed)
+    reference, spectrum, u, v = build_reference(case.array, loss, zero_tol, settings.seed, svd)
     budget = budget_for(reference, spectrum, loss, dtype, settings)
     distance = distance_function(reference, spectrum, loss, u, v)
     judged = [judge_backend(r, reference, budget, distance) for r in raw]
@@ -103,8 +104,9 @@ def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -
         loss = unbound.bind(batch[0].array.shape, settings.seed)
         stack = np.stack([case.array for case in batch])
         per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
+        svds = stack_svd(stack)
         return [
-            _report_case(case, [results[i] for results in per_backend], loss, settings, versions)
+            _report_case(case, svds[i], [results[i] for results in per_backend], loss, settings, versions)
             for i, case in enumerate(batch)
         ]
 

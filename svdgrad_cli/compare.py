@@ -22,12 +22,13 @@ from svdgrad_cli.spectrum import Spectrum
 
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
     """The error budget of every backend of one matrix (they share its dtype); see budget.py."""
-    reference_norm = 0.0 if reference.gradient is None else float(np.linalg.norm(reference.gradient))
+    reference_norm = reference.gradient_norm or 0.0
     if settings.rtol is not None or settings.atol is not None:
         return (settings.atol or 0.0) + (settings.rtol or 0.0) * reference_norm
+    amp, factor = reference.amplification, settings.budget_factor
     if loss.needs_vectors:
-        return vector_budget(spectrum, reference_norm, dtype, settings.budget_factor)
-    return spectral_budget(spectrum, loss.weights(len(spectrum.values)), dtype, settings.budget_factor)
+        return vector_budget(spectrum, amp, reference_norm, dtype, factor)
+    return spectral_budget(spectrum, loss.weights(len(spectrum.values)), amp, dtype, factor)
 
 
 def distance_function(
