@@ -85,6 +85,7 @@ def _report_case(
         warnings=tuple(findings),
         pairs=tuple(pair_differences(judged)),
         loss_weights=loss.arrays,
+        matrix=case.array,
     )
 
 

@@ -203,6 +203,12 @@ def cli(ctx: click.Context) -> None:
     help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
 )
 @click.option(
+    "--save-repro",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="For each backend judged wrong or non-finite, write the matrix and a stand-alone script that "
+    "reproduces it (for a bug report) into this directory.",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
@@ -212,7 +218,7 @@ def cli(ctx: click.Context) -> None:
 )
 @quiet_on_closed_pipe
 def check(paths, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
-          recursive, globs, excludes, max_elements, jobs, **options) -> None:  # fmt: skip
+          recursive, globs, excludes, max_elements, save_repro, jobs, **options) -> None:  # fmt: skip
     """Check the SVD gradients of the matrices in PATHS.
 
     PATHS are .npy, .npz, .csv, .tsv or .txt files, directories (searched recursively, in sorted
@@ -238,17 +244,20 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     keep_arrays = include_arrays or show_gradients or show_reference
+    reports_keep_arrays = keep_arrays or save_repro is not None
     stream_jsonl = output_format == "jsonl" and output is None
     run = RunReport(settings)
     interrupted = False
     files = collect_files(list(paths), recursive, globs, excludes)
     run.skipped = len(files.skipped)
-    reports = iter_reports_for_files(files.entries, settings, max_elements, jobs, keep_arrays)
+    reports = iter_reports_for_files(files.entries, settings, max_elements, jobs, reports_keep_arrays)
     with progress_on_stderr(enabled=not quiet) as advance:
         try:
             for report in reports:
                 if report.status == "error":
                     click.echo(f"svdgrad: error: {report.label}: {report.error}", err=True)
+                if save_repro is not None:
+                    _save_reproducers(report, settings, save_repro)
                 if stream_jsonl:
                     from svdgrad_cli.render.jsonl import render_jsonl_line
 
@@ -261,6 +270,15 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
     _render(run, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
             stream_jsonl, interrupted)  # fmt: skip
     sys.exit(130 if interrupted else run.exit_code)
+
+
+def _save_reproducers(report, settings: Settings, directory: Path) -> None:
+    from svdgrad_cli import backends as registry
+    from svdgrad_cli.repro import write_reproducers
+
+    versions = {name: registry.installed_version(name) for name in settings.backends}
+    for script in write_reproducers(report, settings.loss, directory, versions, settings.full_matrices):
+        click.echo(f"svdgrad: wrote reproducer {script}", err=True)
 
 
 def _render(run, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,

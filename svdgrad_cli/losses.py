@@ -1,8 +1,9 @@
 """Losses: parsing ``--loss``, one definition evaluated identically in every framework, and cotangents.
 
-Each loss is written once against a tiny ``ops`` namespace (const, matmul, t, sum, sqrt) that every
-backend provides for its own framework, so autograd, TensorFlow, torch and JAX differentiate exactly
-the same expression, and the float64 reference evaluates it with NumPy (``NUMPY_OPS``).
+Each loss is one expression written against a tiny ``ops`` namespace (const, matmul, t, sum, sqrt) that
+every backend provides for its own framework, so autograd, TensorFlow, torch and JAX differentiate
+exactly the same text, the float64 reference evaluates it with NumPy (``NUMPY_OPS``), and a reproducer
+script (repro.py) carries it verbatim.
 
 Losses of the singular values, linear in the sorted values, L(A) = sum_i w_i s_i(A):
 
@@ -20,6 +21,7 @@ Losses of the singular vectors (thin U, V; weights drawn once from ``--seed``):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -84,9 +86,15 @@ class SpectralLoss:
             w[: self.order] = 1.0
         return w
 
+    expression = "ops.sum(s * w)"
+
+    def constants(self, k: int) -> dict[str, np.ndarray]:
+        """The arrays the expression names besides u, s and v."""
+        return {"w": self.weights(k)}
+
     def evaluate(self, ops, u, s, v):
-        """The total loss over a stack; u and v are unused."""
-        return ops.sum(s * ops.const(self.weights(s.shape[-1]).astype(_dtype_of(s))))
+        """The total loss over a stack (u and v unused): ``expression`` in ``ops``."""
+        return _evaluate(self, ops, u, s, v)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,19 +129,25 @@ class VectorLoss:
             self.kind, self.order, {key: rng.standard_normal(size) for key, size in sizes.items()}
         )
 
-    def evaluate(self, ops, u, s, v):
-        """The total loss over a stack of thin factors u (..., m, k), s (..., k), v (..., n, k)."""
-        dtype = _dtype_of(s)
-        c = {key: ops.const(value.astype(dtype)) for key, value in self.arrays.items()}
+    @property
+    def expression(self) -> str:
+        """The loss over a stack of thin factors u (..., m, k), s (..., k), v (..., n, k)."""
         if self.kind == "polar":
-            return ops.sum(c["C"] * ops.matmul(u, ops.t(v)))
+            return "ops.sum(C * ops.matmul(u, ops.t(v)))"
         if self.kind == "recon":
-            r = ops.matmul(u * s[..., None, :], ops.t(v))
-            return ops.sum(ops.sqrt(ops.sum(r * r, axes=(-2, -1))))
+            return "ops.sum(ops.sqrt(ops.sum(ops.matmul(u * s[..., None, :], ops.t(v)) ** 2, axes=(-2, -1))))"
         if self.kind == "proj":
-            top = u[..., :, : self.order]
-            return ops.sum(c["C"] * ops.matmul(top, ops.t(top)))
-        return ops.sum(c["C_U"] * u) + ops.sum(c["C_V"] * v)
+            top = f"u[..., :, :{self.order}]"
+            return f"ops.sum(C * ops.matmul({top}, ops.t({top})))"
+        return "ops.sum(C_U * u) + ops.sum(C_V * v)"
+
+    def constants(self, k: int) -> dict[str, np.ndarray]:
+        """The arrays the expression names besides u, s and v (drawn by ``bind``)."""
+        return dict(self.arrays)
+
+    def evaluate(self, ops, u, s, v):
+        """The total loss over a stack: ``expression`` in ``ops``."""
+        return _evaluate(self, ops, u, s, v)
 
     def cotangents(self, u: np.ndarray, s: np.ndarray, v: np.ndarray):
         """(Ubar, sbar, Vbar) of the loss at one float64 thin SVD: the input of svd_vjp."""
@@ -156,6 +170,24 @@ class VectorLoss:
 
 
 Loss = SpectralLoss | VectorLoss
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(expression: str):
+    return compile(expression, "<loss>", "eval")
+
+
+def _evaluate(loss: Loss, ops, u, s, v):
+    """Evaluate the loss's own expression: the one text every backend and every reproducer runs.
+
+    The expression is svdgrad's constant text (never user input); its constants become tensors of
+    the framework, in the dtype of s.
+    """
+    dtype = _dtype_of(s)
+    names = {key: ops.const(value.astype(dtype)) for key, value in loss.constants(s.shape[-1]).items()}
+    return eval(
+        _compiled(loss.expression), {"__builtins__": {}}, {"ops": ops, "u": u, "s": s, "v": v, **names}
+    )
 
 
 def _dtype_of(x) -> np.dtype:

@@ -106,6 +106,7 @@ class MatrixReport:
     warnings: tuple[Finding, ...] = ()
     pairs: tuple[PairDiff, ...] = ()
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
+    matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
 
     @property
     def label(self) -> str:
@@ -115,7 +116,7 @@ class MatrixReport:
         """The same report without gradient matrices, so a long run holds only what it prints."""
         backends = tuple(replace(b, gradient=None) for b in self.backends)
         reference = None if self.reference is None else replace(self.reference, gradient=None)
-        return replace(self, backends=backends, reference=reference, loss_weights={})
+        return replace(self, backends=backends, reference=reference, loss_weights={}, matrix=None)
 
     @property
     def max_abs_diff(self) -> float | None:
