@@ -160,3 +160,24 @@ def test_closed_pipe_exits_quietly(mixed_dir):
     assert json.loads(first)["type"] == "result"
     assert b"Traceback" not in stderr
     assert producer.returncode == 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left
+
+
+def test_symlink_loops_end(runner, tmp_path):
+    root = tmp_path / "looped"
+    (root / "inner").mkdir(parents=True)
+    np.save(root / "inner" / "a.npy", np.eye(2))
+    (root / "inner" / "back").symlink_to(root, target_is_directory=True)
+    doc = strict_json(invoke(runner, root, "-f", "json").stdout)
+    assert [r["source"].rsplit("/", 1)[-1] for r in doc["results"]] == ["a.npy"]
+
+
+def test_a_missing_backend_names_the_pip_command(runner, rank2_file, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "torch" else real_find_spec(name)
+    )
+    result = runner.invoke(cli, ["check", str(rank2_file), "-b", "torch"])
+    assert result.exit_code == 2
+    assert "backend 'torch' is not installed; install it with: pip install 'svdgrad[torch]'" in result.stderr

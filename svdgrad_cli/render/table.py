@@ -69,9 +69,7 @@ def _singular_values(report: MatrixReport) -> Table:
 
 
 def _backend_table(report: MatrixReport) -> Table:
-    ref = report.reference
-    title = "vs float64 reference: " + escape(ref.set_description)
-    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
+    table = Table(box=None, padding=(0, 1))
     for name, justify in (
         ("backend", "left"),
         ("verdict", "left"),
@@ -132,7 +130,19 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
         console.print(Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}"))
         return
     m, n = report.shape
-    parts = [_singular_values(report), Text(""), _backend_table(report)]
+    ref = report.reference
+    relative_amp = ref.amplification * float(ref.singular_values[0]) if len(ref.singular_values) else 0.0
+    parts = [
+        _singular_values(report),
+        Text(""),
+        Text(f"vs float64 reference: {ref.set_description}"),
+        Text(
+            f"rounding in the SVD is amplified up to {relative_amp:.3g}x here (s_1/gap, s_1/s terms); "
+            f"reference by {ref.method}",
+            style="dim",
+        ),
+        _backend_table(report),
+    ]
     pairs = _pairs_table(report)
     if pairs is not None:
         parts += [Text(""), pairs]
