@@ -39,13 +39,18 @@ def test_sum_gradient_is_the_polar_factor(shape):
     np.testing.assert_allclose(reference.gradient, polar_factor(a), atol=1e-10)
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("spec", ["sum", "sv:1", "sv:2", "topk:1", "topk:2"])
+FITTING = [
+    (shape, spec)
+    for shape in SHAPES
+    for spec in ("sum", "sv:1", "sv:2", "topk:1", "topk:2")
+    if parse_loss(spec).check_fits(shape) is None
+]
+
+
+@pytest.mark.parametrize(("shape", "spec"), FITTING)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reference_matches_finite_differences(shape, spec, dtype):
     loss = parse_loss(spec)
-    if loss.check_fits(shape):
-        pytest.skip("loss needs more singular values than the shape has")
     rng = np.random.default_rng(hash((shape, spec)) % 2**32)
     a = rng.standard_normal(shape).astype(dtype)
     reference, *_ = build_reference(a, loss, zero_tol=1e-12)
