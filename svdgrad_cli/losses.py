@@ -177,17 +177,21 @@ def _compiled(expression: str):
     return compile(expression, "<loss>", "eval")
 
 
-def _evaluate(loss: Loss, ops, u, s, v):
-    """Evaluate the loss's own expression: the one text every backend and every reproducer runs.
+def evaluate_expression(expression: str, ops, u, s, v, constants: dict):
+    """Evaluate a loss expression: the one text every backend, the reference and a reproducer run.
 
-    The expression is svdgrad's constant text (never user input); its constants become tensors of
-    the framework, in the dtype of s.
+    The expression is svdgrad's own constant text (never user input); ``constants`` are the arrays
+    it names (w, C, C_U, C_V), already tensors of the framework.
     """
+    scope = {"ops": ops, "u": u, "s": s, "v": v, **constants}
+    return eval(_compiled(expression), {"__builtins__": {}}, scope)
+
+
+def _evaluate(loss: Loss, ops, u, s, v):
+    """The loss's expression with its constants as tensors of the framework, in the dtype of s."""
     dtype = _dtype_of(s)
-    names = {key: ops.const(value.astype(dtype)) for key, value in loss.constants(s.shape[-1]).items()}
-    return eval(
-        _compiled(loss.expression), {"__builtins__": {}}, {"ops": ops, "u": u, "s": s, "v": v, **names}
-    )
+    constants = {key: ops.const(value.astype(dtype)) for key, value in loss.constants(s.shape[-1]).items()}
+    return evaluate_expression(loss.expression, ops, u, s, v, constants)
 
 
 def _dtype_of(x) -> np.dtype:
