@@ -19,7 +19,10 @@ Losses of U and V: singular vectors move by about eps * s_1 / gap (Wedin), so wi
 amp = max over pairs of 1 / |s_i - s_j| + 1 / (s_i + s_j) (only the second term inside a cluster; the
 same skips as above) and 1 / s_i for m != n,
 
-    budget = factor * eps(dtype) * max(m, n) * ||G_ref||_F * (1 + s_1 * amp)
+    budget = factor * eps(dtype) * max(m, n) * scale * (1 + s_1 * amp),
+    scale = max(||G_ref||_F, (||Ubar|| + ||sbar|| + ||Vbar||) * amp)
+
+(the second term keeps a loss whose gradient is zero, such as U_k U_k^T = I, from a zero budget)
 
 factor = 10 by default (``--budget-factor``); ``--rtol``/``--atol`` replace either formula by
 atol + rtol * ||G_ref||_F. A result is reported as error / budget: "3.2x budget".
@@ -73,6 +76,6 @@ def spectral_budget(spectrum: Spectrum, w: np.ndarray, amp: float, dtype, factor
     return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amp)
 
 
-def vector_budget(spectrum: Spectrum, amp: float, reference_norm: float, dtype, factor: float) -> float:
-    """The budget of a loss of U and V; ``amp`` = vector_amplification(spectrum)."""
-    return factor * machine_eps(dtype) * max(spectrum.shape) * reference_norm * (1.0 + spectrum.top * amp)
+def vector_budget(spectrum: Spectrum, amp: float, scale: float, dtype, factor: float) -> float:
+    """The budget of a loss of U and V; ``amp`` = vector_amplification(spectrum), ``scale`` as above."""
+    return factor * machine_eps(dtype) * max(spectrum.shape) * scale * (1.0 + spectrum.top * amp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -11,7 +12,7 @@ import numpy as np
 from svdgrad_cli import backends as registry
 from svdgrad_cli.batching import batched_in_order
 from svdgrad_cli.compare import budget_for, distance_function, judge_backend, matrix_verdict, pair_differences
-from svdgrad_cli.diagnostics import ill_conditioned, spectrum_findings
+from svdgrad_cli.diagnostics import ill_conditioned, reference_check, spectrum_findings
 from svdgrad_cli.discovery import collect_files
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain import explain
@@ -45,6 +46,12 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
             warnings.simplefilter("ignore")
             values, gradients = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
         values, gradients = np.asarray(values), np.asarray(gradients)
+        k = min(stack.shape[-2:])
+        if values.shape != (len(stack), k) or gradients.shape != stack.shape:
+            raise ValueError(
+                f"returned singular values of shape {values.shape} and gradients of shape "
+                f"{gradients.shape} for a stack of shape {stack.shape}"
+            )
     except Exception as exc:  # a backend's own failure is a result, not a crash
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
@@ -68,9 +75,9 @@ def _report_case(
     budget = budget_for(reference, spectrum, loss, dtype, settings)
     distance = distance_function(reference, spectrum, loss, u, v)
     judged = [judge_backend(r, reference, budget, distance) for r in raw]
-    findings = spectrum_findings(spectrum, loss, dup_tol)
+    findings = spectrum_findings(spectrum, loss, dup_tol) + reference_check(reference)
     if reference.gradient is not None:
-        findings += ill_conditioned(float(np.linalg.norm(reference.gradient)), budget, str(dtype))
+        findings += ill_conditioned(reference.gradient_norm, budget, str(dtype))
     verdict = matrix_verdict(judged, reference)
     return MatrixReport(
         source=case.source,
@@ -119,10 +126,10 @@ def resolve_settings(settings: Settings) -> Settings:
     parse_loss(settings.loss)
     for name in ("rtol", "atol", "zero_tol", "dup_tol"):
         value = getattr(settings, name)
-        if value is not None and not value >= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
-    if not settings.budget_factor > 0:
-        raise UsageError(f"--budget-factor must be > 0, got {settings.budget_factor}")
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    if not (math.isfinite(settings.budget_factor) and settings.budget_factor > 0):
+        raise UsageError(f"--budget-factor must be a finite number > 0, got {settings.budget_factor}")
     return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
 
 

@@ -17,17 +17,21 @@ from svdgrad_cli.budget import spectral_budget, vector_budget
 from svdgrad_cli.losses import Loss
 from svdgrad_cli.membership import distance_to_set
 from svdgrad_cli.model import BackendResult, PairDiff, Reference, Settings
+from svdgrad_cli.norms import frobenius
 from svdgrad_cli.spectrum import Spectrum
 
 
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
     """The error budget of every backend of one matrix (they share its dtype); see budget.py."""
     reference_norm = reference.gradient_norm or 0.0
+    # A loss of U and V whose gradient is small or zero still moves with rounding through its
+    # cotangents: their size times the amplification bounds the gradient's sensitivity (budget.py).
+    scale = max(reference_norm, reference.cotangent_norm * reference.amplification)
     if settings.rtol is not None or settings.atol is not None:
         return (settings.atol or 0.0) + (settings.rtol or 0.0) * reference_norm
     amp, factor = reference.amplification, settings.budget_factor
     if loss.needs_vectors:
-        return vector_budget(spectrum, amp, reference_norm, dtype, factor)
+        return vector_budget(spectrum, amp, scale, dtype, factor)
     return spectral_budget(spectrum, loss.weights(len(spectrum.values)), amp, dtype, factor)
 
 
@@ -35,8 +39,10 @@ def distance_function(
     reference: Reference, spectrum: Spectrum, loss: Loss, u: np.ndarray, v: np.ndarray
 ) -> Callable[[np.ndarray], float]:
     """Frobenius distance to the unique gradient, or to the gradient set where it is not unique."""
+    if reference.ball_radius is not None:
+        return lambda g: max(0.0, frobenius(g) - reference.ball_radius)
     if reference.unique or not reference.defined:  # an undefined reference is never measured against
-        return lambda g: float(np.linalg.norm(g - reference.gradient))
+        return lambda g: frobenius(g - reference.gradient)
     w = loss.weights(len(spectrum.values))
     return lambda g: distance_to_set(g, u, v, spectrum, w)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.losses import Loss
-from svdgrad_cli.model import Finding
+from svdgrad_cli.model import Finding, Reference
 from svdgrad_cli.spectrum import Spectrum
 
 
@@ -96,6 +96,20 @@ def ill_conditioned(reference_norm: float, budget: float, dtype: str) -> list[Fi
         f"(its norm is {reference_norm:.2e}): differences below that are rounding, not signal."
     )
     return [Finding("ill-conditioned", message)]
+
+
+def reference_check(reference: Reference) -> list[Finding]:
+    """Warn when the reference failed its own finite-difference check: its verdicts need care."""
+    fd = reference.finite_difference
+    if fd is None or fd["passed"]:
+        return []
+    message = (
+        f"the float64 reference failed its {fd['kind']} finite-difference check "
+        f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}); the loss may be badly scaled "
+        "or near a kink here, so treat "
+        "the verdicts with care."
+    )
+    return [Finding("reference-check", message)]
 
 
 def spectrum_findings(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:

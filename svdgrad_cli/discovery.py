@@ -5,13 +5,13 @@ when its name matches one of ``globs`` (default: the known matrix suffixes) and 
 the other files are skipped and counted, never silently dropped. Patterns are matched against the
 name and against the path relative to the directory given. Symlinked directories are followed once:
 a directory already visited (same device and inode) is not entered again, so link loops end.
-Files named explicitly are always attempted, whatever their suffix.
+Only regular files are read from directories (a FIFO would block the run); files named explicitly are
+always attempted, whatever their suffix or kind.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -57,7 +57,7 @@ def _walk(root: Path, recursive: bool, globs, excludes, out: FileList) -> None:
                 continue
             if entry.is_dir():
                 subfolders.append(Path(entry.path))
-            elif _matches(entry.name, relative, globs):
+            elif entry.is_file() and _matches(entry.name, relative, globs):  # never a FIFO or a device
                 out.entries.append(entry.path)
             else:
                 out.skipped.append(entry.path)
@@ -86,8 +86,3 @@ def collect_files(
         else:
             out.entries.append(InputError(path, "no such file or directory"))
     return out
-
-
-def iter_files(paths: list[str]) -> Iterator[str | InputError]:
-    """The entries of ``collect_files(paths)`` with the default filters."""
-    yield from collect_files(paths).entries

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.losses import NUMPY_OPS
+from svdgrad_cli.norms import frobenius
 from svdgrad_cli.spectrum import Spectrum
 
 SIGN_PAIRS = 8
@@ -73,11 +74,11 @@ def gauge_problems(
     """Sentences naming each cluster on which the loss depends on the arbitrary basis."""
     k_u = u.T @ u_bar - u_bar.T @ u
     k_v = v.T @ v_bar - v_bar.T @ v
-    tol = GAUGE_RTOL * (np.linalg.norm(u_bar) + np.linalg.norm(v_bar) + np.linalg.norm(s_bar) + 1e-300)
+    tol = GAUGE_RTOL * (frobenius(u_bar) + frobenius(v_bar) + frobenius(s_bar)) or np.finfo(float).tiny
     problems = []
     for cluster in spectrum.clusters:
         idx = np.ix_(cluster, cluster)
-        if len(cluster) > 1 and np.linalg.norm((k_u + k_v)[idx]) > tol:
+        if len(cluster) > 1 and frobenius((k_u + k_v)[idx]) > tol:
             problems.append(
                 f"{_span(cluster)} are tied and the loss depends on the basis chosen inside that cluster"
             )
@@ -87,7 +88,7 @@ def gauge_problems(
         outside_u = u_bar[:, zeros] - u @ (u.T @ u_bar[:, zeros])
         outside_v = v_bar[:, zeros] - v @ (v.T @ v_bar[:, zeros])
         terms = [k_u[idx], k_v[idx], outside_u, outside_v]
-        if any(np.linalg.norm(term) > tol for term in terms):
+        if any(frobenius(term) > tol for term in terms):
             problems.append(
                 f"{_span(zeros)} are zero and the loss depends on the basis chosen for the null space"
             )

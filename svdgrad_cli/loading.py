@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from svdgrad_cli.discovery import iter_files
+from svdgrad_cli.discovery import collect_files
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixCase
 from svdgrad_cli.textparse import DELIMITERS, parse_text
@@ -330,4 +330,4 @@ def load_cases(
     paths: list[str], dtype: str = "auto", max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> Iterator[MatrixCase | InputError]:
     """Every matrix named by ``paths`` (files, directories, ``-``), or an InputError in its place."""
-    yield from load_files(iter_files(paths), dtype, max_elements)
+    yield from load_files(collect_files(paths).entries, dtype, max_elements)

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.norms import frobenius
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 SPECTRAL_KINDS = ("sum", "sv", "topk")
@@ -41,6 +42,13 @@ NUMPY_OPS = SimpleNamespace(
     sum=lambda x, axes=None: np.sum(x, axis=axes),
     sqrt=np.sqrt,
 )
+
+
+def _order_fits(loss, shape: tuple[int, int]) -> str | None:
+    """Why ``loss`` cannot be applied to a matrix of ``shape`` (K too large), or None if it can."""
+    if loss.order is not None and loss.order > min(shape):
+        return f"loss {loss.name} needs at least {loss.order} singular values; the matrix has {min(shape)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,7 @@ class SpectralLoss:
         return {}
 
     def check_fits(self, shape: tuple[int, int]) -> str | None:
-        """Why this loss cannot be applied to a matrix of ``shape``, or None if it can."""
-        if self.order is not None and self.order > min(shape):
-            return (
-                f"loss {self.name} needs at least {self.order} singular values; the matrix has {min(shape)}"
-            )
-        return None
+        return _order_fits(self, shape)
 
     def bind(self, shape: tuple[int, int], seed: int) -> SpectralLoss:
         return self
@@ -112,7 +115,12 @@ class VectorLoss:
         return self.kind if self.order is None else f"{self.kind}:{self.order}"
 
     def check_fits(self, shape: tuple[int, int]) -> str | None:
-        return SpectralLoss.check_fits(self, shape)
+        return _order_fits(self, shape)
+
+    @property
+    def zero_ball_radius(self) -> float | None:
+        """recon is ||A||_F, a norm: at A = 0 its subdifferential is the unit Frobenius ball."""
+        return 1.0 if self.kind == "recon" else None
 
     def bind(self, shape: tuple[int, int], seed: int) -> VectorLoss:
         """The same loss with its weights drawn for ``shape`` from a generator seeded by ``seed``."""
@@ -156,11 +164,13 @@ class VectorLoss:
             c = self.arrays["C"]
             return c @ v, zeros_s, c.T @ u
         if self.kind == "recon":
-            r = (u * s) @ v.T
-            norm = np.linalg.norm(r)
+            # R = U diag(s) V^T exactly, so dL/dR = R / ||s|| gives Ubar = U diag(s^2/||s||), sbar = s/||s||,
+            # Vbar = V diag(s^2/||s||), written as s * (s/||s||) so that nothing squares s (1e+-300 safe).
+            norm = frobenius(s)
             if norm == 0:
                 return zeros_u, zeros_s, zeros_v
-            return (r @ v) * s / norm, np.einsum("ij,ij->j", u, r @ v) / norm, (r.T @ u) * s / norm
+            ratio = s / norm
+            return u * (s * ratio), ratio, v * (s * ratio)
         if self.kind == "proj":
             c = self.arrays["C"]
             u_bar = zeros_u

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from svdgrad_cli.norms import frobenius
+
 # Per-backend verdicts, from best to worst news.
 BACKEND_VERDICTS = ("correct", "valid", "undefined", "wrong", "non-finite", "failed")
 # Matrix verdicts, in the order a summary lists them.
@@ -53,10 +55,12 @@ class Reference:
     amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
     defined: bool = True
     gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
+    cotangent_norm: float = 0.0  # ||Ubar|| + ||sbar|| + ||Vbar|| of a loss of U and V
+    ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
 
     def __post_init__(self) -> None:
         if self.gradient is not None and self.gradient_norm is None:
-            object.__setattr__(self, "gradient_norm", float(np.linalg.norm(self.gradient)))
+            object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,11 @@ class BackendResult:
 
     @property
     def budget_multiple(self) -> float | None:
-        if self.error is None or not self.budget:
+        """error / budget; inf for any error against a zero budget (--rtol 0 --atol 0)."""
+        if self.error is None or self.budget is None:
             return None
+        if self.budget == 0:
+            return 0.0 if self.error == 0 else math.inf
         return self.error / self.budget
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from svdgrad_cli.budget import amplification, vector_amplification
 from svdgrad_cli.gauge import cluster_masks, gauge_problems, sign_problems
 from svdgrad_cli.losses import NUMPY_OPS, Loss, SpectralLoss, VectorLoss
 from svdgrad_cli.model import Reference
+from svdgrad_cli.norms import frobenius
 from svdgrad_cli.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.svd_vjp import svd_vjp
 
@@ -187,7 +189,22 @@ def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
     rotations = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
     null_space_reported = any("null space" in p for p in rotations)
     problems = sign_problems(loss, u, s, v, spectrum, check_alone=not null_space_reported) + rotations
-    common = {"singular_values": s, "rank": spectrum.rank, "amplification": vector_amplification(spectrum)}
+    common = {
+        "singular_values": s,
+        "rank": spectrum.rank,
+        "amplification": vector_amplification(spectrum),
+        "cotangent_norm": frobenius(u_bar) + frobenius(s_bar) + frobenius(v_bar),
+    }
+    if spectrum.top == 0 and loss.zero_ball_radius is not None:
+        return Reference(
+            unique=False,
+            method="subdifferential of a norm at A = 0",
+            gradient=np.zeros_like(a64),
+            set_description=f"subdifferential of {loss.name} at A = 0: the Frobenius ball of radius "
+            f"{loss.zero_ball_radius:g} (the dual-norm unit ball)",
+            ball_radius=loss.zero_ball_radius,
+            **common,
+        )
     if problems:
         return Reference(
             unique=False,
@@ -226,7 +243,18 @@ def build_reference(
     u, s, v = thin_svd(a64) if svd is None else svd
     spectrum = analyse_spectrum(s, a64.shape, zero_tol)
     build = _vector_reference if loss.needs_vectors else _spectral_reference
-    return build(a64, loss, spectrum, u, v, seed), spectrum, u, v
+    with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
+        reference = build(a64, loss, spectrum, u, v, seed)
+    if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
+        reference = replace(
+            reference,
+            defined=False,
+            unique=False,
+            gradient=None,
+            gradient_norm=None,
+            set_description="undefined: the gradient overflows float64 at this scale (entries beyond 1e308)",
+        )
+    return reference, spectrum, u, v
 
 
 def stack_svd(stack: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

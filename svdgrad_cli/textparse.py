@@ -77,6 +77,11 @@ def _unquote(cell: str) -> str:
     return cell
 
 
+def _is_name(cell: str) -> bool:
+    """A header cell names a column: it has a letter (so '1 2' under the wrong delimiter is no name)."""
+    return any(ch.isalpha() for ch in cell)
+
+
 def _number(cell: str) -> float | None:
     try:
         return float(cell)
@@ -120,7 +125,8 @@ class _Table:
     def add(self, number: int, line: str) -> None:
         cells = self.cells(number, line)
         values = [_number(c) for c in cells]
-        if self.rows == 0 and not self.header and all(v is None for v in values):
+        names = all(v is None and _is_name(c) for c, v in zip(cells, values, strict=True))
+        if self.rows == 0 and not self.header and names:
             self.header = True  # one header row of column names
             return
         for column, (cell, value) in enumerate(zip(cells, values, strict=True), start=1):

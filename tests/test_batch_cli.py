@@ -181,3 +181,13 @@ def test_a_missing_backend_names_the_pip_command(runner, rank2_file, monkeypatch
     result = runner.invoke(cli, ["check", str(rank2_file), "-b", "torch"])
     assert result.exit_code == 2
     assert "backend 'torch' is not installed; install it with: pip install 'svdgrad[torch]'" in result.stderr
+
+
+def test_a_fifo_in_a_directory_is_skipped_not_waited_on(runner, tmp_path):
+    import os
+
+    np.save(tmp_path / "a.npy", np.eye(2))
+    os.mkfifo(tmp_path / "pipe.csv")
+    doc = strict_json(invoke(runner, tmp_path, "-f", "json").stdout)
+    assert [r["source"].rsplit("/", 1)[-1] for r in doc["results"]] == ["a.npy"]
+    assert doc["summary"]["skipped_files"] == 1

@@ -194,7 +194,8 @@ def test_directory_with_a_bad_file_still_checks_the_others(runner, tmp_path, see
         (["--loss", "median"], "unknown loss"),
         (["--loss", "sv:0"], "K must be a whole number"),
         (["--backend", "nosuch"], "unknown backend"),
-        (["--rtol", "-1"], "--rtol must be >= 0"),
+        (["--rtol", "-1"], "--rtol must be a finite number >= 0"),
+        (["--budget-factor", "inf"], "--budget-factor must be a finite number > 0"),
     ],
 )
 def test_usage_errors_exit_2(runner, seed_files, args, message):
@@ -225,3 +226,36 @@ def test_end_to_end_run_prints_no_tensorflow_log_lines(seed_files):
     assert out.returncode == 0
     assert out.stderr == ""
     assert strict_json(out.stdout)["results"][0]["backends"]["tensorflow"]["verdict"] == "correct"
+
+
+def test_colour_on_a_forced_terminal_and_none_with_no_color(runner, seed_files):
+    args = ["check", str(seed_files[0]), "-b", "autograd"]
+    coloured = runner.invoke(cli, args, env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    plain = runner.invoke(cli, args, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert "\x1b[33m" in coloured.stdout  # yellow: the non-unique verdict
+    assert "\x1b[33m" not in plain.stdout
+    assert "NON-UNIQUE" in plain.stdout
+
+
+def test_a_zero_budget_gives_an_infinite_multiple_not_a_crash(runner, seed_files):
+    result, doc = run_json(runner, [str(seed_files[1]), "-b", "tensorflow", "--rtol", "0", "--atol", "0"])
+    backend = doc["results"][0]["backends"]["tensorflow"]
+    assert backend["budget"] == 0.0
+    assert backend["verdict"] == "wrong"  # float32 rounding is over a zero budget
+    assert backend["budget_multiple"] is None  # inf, written as null
+    assert result.exit_code == 1
+
+
+def test_a_backend_returning_the_wrong_shape_is_failed(runner, tmp_path):
+    path = tmp_path / "r.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((4, 3)))
+    register_backend("transposed", lambda stack, loss: (
+        np.linalg.svd(stack, compute_uv=False), np.swapaxes(stack, -1, -2)))  # fmt: skip
+    try:
+        result, doc = run_json(runner, [str(path), "-b", "autograd", "-b", "transposed"])
+    finally:
+        unregister_backend("transposed")
+    backend = doc["results"][0]["backends"]["transposed"]
+    assert backend["verdict"] == "failed"
+    assert "gradients of shape (1, 3, 4)" in backend["message"]
+    assert result.exit_code == 2

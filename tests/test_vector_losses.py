@@ -7,7 +7,7 @@ import pytest
 from conftest import SEED_FULL_RANK, SEED_RANK2, with_singular_values
 from test_reference import central_difference, polar_factor
 
-from svdgrad_cli import check
+from svdgrad_cli import check, register_backend, unregister_backend
 from svdgrad_cli.gauge import gauge_problems
 from svdgrad_cli.losses import parse_loss
 from svdgrad_cli.reference import build_reference, thin_svd
@@ -118,21 +118,69 @@ def test_each_backend_on_the_seed_matrices(backend):
 
 
 def test_recon_at_a_tie_judges_each_backend_by_what_it_returned():
+    """Judged against A / ||A||_F with thresholds of its own, not the code's budget."""
     a = np.diag([1.0, 1.0, 2.0, 3.0])
     result = check(a, loss="recon").results[0]
     expected = a / np.linalg.norm(a)
     for backend in result.backends:
-        finite = np.all(np.isfinite(backend.gradient))
-        if not finite:
+        if not np.all(np.isfinite(backend.gradient)):
             assert backend.verdict == "non-finite"
-        elif np.linalg.norm(backend.gradient - expected) <= backend.budget:
+            continue
+        distance = np.linalg.norm(backend.gradient - expected)
+        if distance < 1e-12:
             assert backend.verdict == "correct"
-        else:
+        elif distance > 1e-6:
             assert backend.verdict == "wrong"
-    worst = {b.verdict for b in result.backends}
-    assert result.verdict == (
-        "wrong" if "wrong" in worst else "non-finite" if "non-finite" in worst else "agree"
-    )
+    verdicts = {b.verdict for b in result.backends}
+    expected_matrix = next((v for v in ("wrong", "non-finite") if v in verdicts), "agree")
+    assert result.verdict == expected_matrix
+
+
+def exact_backend(gradient_of):
+    """A backend returning a known exact gradient for every matrix of the stack."""
+
+    def compute(stack, loss):
+        values = np.linalg.svd(stack, compute_uv=False)
+        return values, np.stack([gradient_of(a) for a in stack])
+
+    return compute
+
+
+def test_a_loss_whose_gradient_is_zero_has_a_budget_and_correct_backends():
+    # U_3 U_3^T = I for a 3x3 matrix of full rank: the loss is constant, its gradient zero.
+    result = check(np.random.default_rng(1).standard_normal((3, 3)), loss="proj:3").results[0]
+    assert result.reference.gradient_norm < 1e-14  # zero up to rounding
+    assert all(b.budget > 0 for b in result.backends)
+    assert {b.verdict for b in result.backends} == {"correct"}
+
+
+def test_recon_at_zero_is_the_unit_ball(tmp_path):
+    register_backend("inside", exact_backend(lambda a: np.full(a.shape, 1 / 3)))  # ||G||_F = 1 in 3x3
+    register_backend("outside", exact_backend(lambda a: np.full(a.shape, 2 / 3)))
+    try:
+        result = check(np.zeros((3, 3)), loss="recon", backends=["inside", "outside"]).results[0]
+    finally:
+        unregister_backend("inside")
+        unregister_backend("outside")
+    assert not result.reference.unique and result.reference.defined
+    assert {b.name: b.verdict for b in result.backends} == {"inside": "valid", "outside": "wrong"}
+    assert result.backends[1].error == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e160, 1e300])
+def test_recon_and_polar_references_survive_extreme_magnitudes(scale):
+    a = scale * with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=5)
+    unit = a / scale
+    register_backend("exact", exact_backend(lambda x: unit / np.linalg.norm(unit)))
+    try:
+        recon = check(a, loss="recon", backends=["exact"]).results[0]
+    finally:
+        unregister_backend("exact")
+    np.testing.assert_allclose(recon.reference.gradient, unit / np.linalg.norm(unit), rtol=1e-12)
+    assert recon.backends[0].verdict == "correct"
+    polar = check(a, loss="polar", backends=["autograd"]).results[0]
+    assert polar.reference.defined
+    assert np.all(np.isfinite(polar.reference.gradient)) and polar.reference.gradient_norm > 0
 
 
 def test_uv_is_never_judged_wrong():

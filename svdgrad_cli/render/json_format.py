@@ -24,6 +24,13 @@ def _number(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _plain(record: dict | None) -> dict | None:
+    """A flat record with every float made JSON-safe (NaN/Inf as null)."""
+    if record is None:
+        return None
+    return {key: _number(value) if isinstance(value, float) else value for key, value in record.items()}
+
+
 def _array(a: np.ndarray | None):
     """Nested lists of Python floats, with null where the value is NaN or Inf."""
     if a is None:
@@ -84,7 +91,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             "singular_values": _array(ref.singular_values),
             "gradient_norm": _number(ref.gradient_norm),
             "amplification": _number(ref.amplification),
-            "finite_difference": ref.finite_difference,
+            "finite_difference": _plain(ref.finite_difference),
         }
     if include_arrays:
         out["gradients"] = {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None}

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.norms import frobenius
 
 VERDICT_STYLE = {
     "agree": "bold green",
@@ -152,12 +153,12 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
             parts.append(Text.assemble(("! ", "yellow"), (f.code, "bold yellow"), f": {f.message}"))
     if show_reference and report.reference.gradient is not None:
         label = "reference gradient" if report.reference.unique else "minimum-norm subgradient"
-        norm = np.linalg.norm(report.reference.gradient)
+        norm = report.reference.gradient_norm
         parts += [Text(""), _matrix(report.reference.gradient, f"{label} (norm {norm:.4g})")]
     if show_gradients:
         for b in report.backends:
             if b.gradient is not None:
-                norm = np.linalg.norm(b.gradient)
+                norm = frobenius(b.gradient)
                 parts += [Text(""), _matrix(b.gradient, f"{b.name} gradient (norm {norm:.4g})")]
     verdict = Text.assemble((report.verdict.upper(), VERDICT_STYLE[report.verdict]), "  ", report.explanation)
     parts += [Text(""), verdict]
