@@ -64,12 +64,17 @@ def _names(results: list[BackendResult], versions) -> str:
 
 def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> str:
     parts = []
-    for r in (r for r in results if r.verdict == "wrong"):
+    wrong = [r for r in results if r.verdict == "wrong"]
+    for r in wrong:
         target = "gradient" if reference.unique else "gradient set"
         parts.append(
             f"{_names([r], versions)} is {r.budget_multiple:.3g}x over its error budget from the reference "
-            f"{target} (error {r.error:.3g}, budget {r.budget:.3g}); report it with the backend's version "
-            "and the matrix (--format json --include-arrays records everything needed)."
+            f"{target} (error {r.error:.3g}, budget {r.budget:.3g})."
+        )
+    if wrong:
+        parts.append(
+            "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
+            "script that reproduces it with that framework alone."
         )
     non_finite = [r for r in results if r.verdict == "non-finite"]
     if non_finite:

@@ -2,12 +2,14 @@
 
 For every backend judged ``wrong`` or ``non-finite`` svdgrad writes ``<name>.npz`` (the matrix, the
 float64 reference gradient and the loss constants) and ``<name>.py``, a script that needs only NumPy
-and that framework: it makes the same SVD call as the backend, differentiates the loss's own
-expression (losses.py), and prints how far the result is from the reference.
+and that framework: it carries the backend's own SVD call and differentiation (their source, so the
+script cannot drift from what svdgrad ran), evaluates the loss's own expression (losses.py), and prints
+how far the result is from the reference.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -15,95 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from svdgrad_cli import __version__
+from svdgrad_cli import backends as registry
 from svdgrad_cli.losses import parse_loss
 from svdgrad_cli.model import MatrixReport
 
 FINDINGS = ("wrong", "non-finite")
-
-# How each backend computes thin factors and the gradient (the same calls as svdgrad_cli/backends).
-PRELUDES = {
-    "autograd": """\
-import autograd.numpy as anp
-from autograd import grad
-
-ops = SimpleNamespace(const=lambda x: x, matmul=anp.matmul, t=lambda x: anp.swapaxes(x, -1, -2),
-                      sum=lambda x, axes=None: anp.sum(x, axis=axes), sqrt=anp.sqrt)
-
-
-def factors(a):
-    if not NEEDS_VECTORS:
-        return None, anp.linalg.svd(a, compute_uv=False), None
-    u, s, vh = anp.linalg.svd(a, full_matrices=FULL_MATRICES)
-    k = s.shape[-1]
-    return u[..., :, :k], s, anp.swapaxes(vh, -1, -2)[..., :, :k]
-
-
-def gradient(a):
-    return grad(lambda x: loss(*factors(x)))(a)
-""",
-    "tensorflow": """\
-import tensorflow as tf
-
-ops = SimpleNamespace(const=tf.constant, matmul=tf.linalg.matmul, t=tf.linalg.matrix_transpose,
-                      sum=lambda x, axes=None: tf.reduce_sum(x, axis=axes), sqrt=tf.sqrt)
-
-
-def factors(x):
-    if not NEEDS_VECTORS:
-        return None, tf.linalg.svd(x, compute_uv=False), None
-    s, u, v = tf.linalg.svd(x, full_matrices=FULL_MATRICES)
-    k = s.shape[-1]
-    return u[..., :, :k], s, v[..., :, :k]
-
-
-def gradient(a):
-    x = tf.constant(a)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        value = loss(*factors(x))
-    return tape.gradient(value, x).numpy()
-""",
-    "torch": """\
-import torch
-
-ops = SimpleNamespace(const=torch.as_tensor, matmul=torch.matmul, t=lambda x: x.mT, sqrt=torch.sqrt,
-                      sum=lambda x, axes=None: torch.sum(x) if axes is None else torch.sum(x, dim=axes))
-
-
-def factors(x):
-    if not NEEDS_VECTORS:
-        return None, torch.linalg.svdvals(x), None
-    u, s, vh = torch.linalg.svd(x, full_matrices=FULL_MATRICES)
-    k = s.shape[-1]
-    return u[..., :, :k], s, vh.mT[..., :, :k]
-
-
-def gradient(a):
-    x = torch.from_numpy(a.copy()).requires_grad_(True)
-    loss(*factors(x)).backward()
-    return x.grad.numpy()
-""",
-    "jax": """\
-import jax
-
-jax.config.update("jax_enable_x64", True)
-jnp = jax.numpy
-ops = SimpleNamespace(const=jnp.asarray, matmul=jnp.matmul, t=lambda x: jnp.swapaxes(x, -1, -2),
-                      sum=lambda x, axes=None: jnp.sum(x, axis=axes), sqrt=jnp.sqrt)
-
-
-def factors(a):
-    if not NEEDS_VECTORS:
-        return None, jnp.linalg.svd(a, compute_uv=False), None
-    u, s, vh = jnp.linalg.svd(a, full_matrices=FULL_MATRICES)
-    k = s.shape[-1]
-    return u[..., :, :k], s, jnp.swapaxes(vh, -1, -2)[..., :, :k]
-
-
-def gradient(a):
-    return np.asarray(jax.grad(lambda x: loss(*factors(x)))(jnp.asarray(a)))
-""",
-}
 
 SCRIPT = '''\
 """svdgrad {version} reproducer: {backend} {backend_version}, loss {loss}, {label}: {verdict}.
@@ -111,6 +29,7 @@ SCRIPT = '''\
 {explanation}
 
 Run it beside {npz}: python {script}
+The SVD call, the ops and the differentiation below are svdgrad's {backend} backend, verbatim.
 """
 
 from types import SimpleNamespace
@@ -123,22 +42,36 @@ REFERENCE = data["reference_gradient"]
 CONSTANTS = {{name: data[name] for name in {constant_names!r}}}
 NEEDS_VECTORS = {needs_vectors!r}
 FULL_MATRICES = {full_matrices!r}
+EXPRESSION = {expression!r}  # the loss, exactly as svdgrad evaluates it in every backend
 
 
-def loss(u, s, v):
-    """The loss exactly as svdgrad evaluates it in every backend."""
+{framework}
+
+{backend_source}
+
+ops = framework_ops()
+
+
+def objective(x):
+    u, s, v = thin_factors(x, NEEDS_VECTORS, FULL_MATRICES)
     names = {{name: ops.const(value.astype(A.dtype)) for name, value in CONSTANTS.items()}}
-    return eval({expression!r}, {{"ops": ops, "u": u, "s": s, "v": v, **names}})
+    return eval(EXPRESSION, {{"ops": ops, "u": u, "s": s, "v": v, **names}}), s
 
 
-{prelude}
-
-g = np.asarray(gradient(A), dtype=np.float64)
+_, g = differentiate(A[None], objective)  # a stack of one matrix, as svdgrad calls it
+g = np.asarray(g[0], dtype=np.float64)
 print("{backend} gradient:")
 print(g)
 print("non-finite entries:", int(np.sum(~np.isfinite(g))))
 print("Frobenius distance to the float64 reference:", np.linalg.norm(g - REFERENCE))
 '''
+
+
+def _backend_source(name: str) -> tuple[str, str]:
+    """(framework() stand-in, source of framework_ops, thin_factors and differentiate) of a backend."""
+    module = registry.load_backend(name)
+    functions = (module.framework_ops, module.thin_factors, module.differentiate)
+    return module.SCRIPT_IMPORT, "\n\n".join(inspect.getsource(f) for f in functions)
 
 
 def _file_stem(report: MatrixReport, backend: str) -> str:
@@ -156,7 +89,7 @@ def write_reproducers(
 
     The report must still hold its arrays (the matrix and the reference gradient).
     """
-    findings = [b for b in report.backends if b.verdict in FINDINGS and b.name in PRELUDES]
+    findings = [b for b in report.backends if b.verdict in FINDINGS and b.name in registry.BUILTIN]
     if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
         return []
     matrix = report.matrix
@@ -175,6 +108,7 @@ def write_reproducers(
             **constants,
         )
         script = directory / f"{stem}.py"
+        framework, source = _backend_source(backend.name)
         script.write_text(
             SCRIPT.format(
                 version=__version__,
@@ -190,7 +124,8 @@ def write_reproducers(
                 needs_vectors=loss.needs_vectors,
                 full_matrices=full_matrices,
                 expression=loss.expression,
-                prelude=PRELUDES[backend.name],
+                framework=framework,
+                backend_source=source,
             )
         )
         written.append(script)

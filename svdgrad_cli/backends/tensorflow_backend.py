@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
 
+from svdgrad_cli.backends.common import compute_with
+
+SCRIPT_IMPORT = "def framework():\n    import tensorflow\n    return tensorflow\n"
 _tf = None
 
 
@@ -24,7 +28,8 @@ def _stderr_silenced():
         os.close(saved)
 
 
-def _tensorflow():
+def framework():
+    """TensorFlow, imported once with its C++ start-up lines silenced."""
     global _tf
     if _tf is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -37,33 +42,39 @@ def _tensorflow():
 
 
 def version() -> str:
-    return _tensorflow().__version__
+    return framework().__version__
 
 
-def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack.
-
-    Losses of s use ``tf.linalg.svd(x, compute_uv=False)``; losses of U and V use
-    ``tf.linalg.svd(x, full_matrices=full_matrices)`` and keep the first k columns.
-    """
-    tf = _tensorflow()
-    ops = SimpleNamespace(
+def framework_ops():
+    tf = framework()
+    return SimpleNamespace(
         const=tf.constant,
         matmul=tf.linalg.matmul,
         t=tf.linalg.matrix_transpose,
         sum=lambda x, axes=None: tf.reduce_sum(x, axis=axes),
         sqrt=tf.sqrt,
     )
+
+
+def thin_factors(a, needs_vectors, full_matrices):
+    """tf.linalg.svd(x, compute_uv=False) for losses of s; else U, s, V with the first k columns."""
+    tf = framework()
+    if not needs_vectors:
+        return None, tf.linalg.svd(a, compute_uv=False), None
+    s, u, v = tf.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    return u[..., :, :k], s, v[..., :, :k]
+
+
+def differentiate(stack, objective):
+    tf = framework()
     x = tf.constant(stack)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        if loss.needs_vectors:
-            s, u, v = tf.linalg.svd(x, full_matrices=full_matrices)
-            k = s.shape[-1]
-            u, v = u[..., :, :k], v[..., :, :k]
-        else:
-            s = tf.linalg.svd(x, compute_uv=False)
-            u = v = None
-        value = loss.evaluate(ops, u, s, v)
-    gradient = tape.gradient(value, x)
-    return s.numpy(), gradient.numpy()
+        loss, s = objective(x)
+    return s.numpy(), tape.gradient(loss, x).numpy()
+
+
+def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values and d loss / d A for every matrix of a (b, m, n) stack."""
+    return compute_with(sys.modules[__name__], stack, loss, full_matrices)
