@@ -75,6 +75,11 @@ class BackendResult:
     verdict: str = "failed"
     error: float | None = None  # Frobenius distance to the reference gradient or set
     budget: float | None = None  # the error this backend's dtype and the spectrum allow
+    gradient_norm: float | None = None  # ||G||_F, kept when the arrays are dropped from a long run
+
+    def __post_init__(self) -> None:
+        if self.gradient is not None and self.gradient_norm is None:
+            object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
     @property
     def budget_multiple(self) -> float | None:

@@ -49,6 +49,7 @@ def _backend(result: BackendResult) -> dict:
         "error": _number(result.error),
         "budget": _number(result.budget),
         "budget_multiple": _number(result.budget_multiple),
+        "gradient_norm": _number(result.gradient_norm),
     }
 
 

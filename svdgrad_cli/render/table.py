@@ -23,7 +23,7 @@ VERDICT_STYLE = {
     "valid": "yellow",
     "failed": "red",
 }
-BAR_WIDTH = 16
+BAR_WIDTH = 12
 MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
 MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
 LOG_FLOOR = np.log10(np.finfo(np.float64).eps)
@@ -56,16 +56,16 @@ def _singular_values(report: MatrixReport) -> Table:
     shown = [b for b in report.backends if b.singular_values is not None]
     for b in shown:
         table.add_column(b.name, justify="right")
-    table.add_column("log10(s_i/s_1)")
+    table.add_column("log s_i/s_1")
     top = float(ref.singular_values[0])
     for i in _value_rows(len(ref.singular_values)):
         if i is None:
             table.add_row("…", *["…"] * (len(shown) + 2))
             continue
         style = flagged.get(i, "green")
-        cells = [f"{float(b.singular_values[i]):.6g}" for b in shown]
+        cells = [f"{float(b.singular_values[i]):.5g}" for b in shown]
         value = float(ref.singular_values[i])
-        table.add_row(str(i + 1), Text(f"{value:.6g}", style=style), *cells, _bar(value, top, style))
+        table.add_row(str(i + 1), Text(f"{value:.5g}", style=style), *cells, _bar(value, top, style))
     return table
 
 
@@ -77,14 +77,15 @@ def _backend_table(report: MatrixReport) -> Table:
         ("error", "right"),
         ("budget", "right"),
         ("x budget", "right"),
+        ("||G||_F", "right"),
         ("note", "left"),
     ):
         table.add_column(name, justify=justify)
+
+    def fmt(x, spec=".2e"):
+        return "-" if x is None else format(x, spec)
+
     for b in report.backends:
-
-        def fmt(x):
-            return "-" if x is None else f"{x:.2e}"
-
         multiple = "-" if b.budget_multiple is None else f"{b.budget_multiple:.3g}x"
         table.add_row(
             b.name,
@@ -92,8 +93,13 @@ def _backend_table(report: MatrixReport) -> Table:
             fmt(b.error),
             fmt(b.budget),
             multiple,
+            fmt(b.gradient_norm, ".4g"),
             escape(b.message or ""),
         )
+    ref = report.reference
+    if ref.gradient_norm is not None:
+        label = "float64 reference" if ref.unique else "minimum-norm member"
+        table.add_row(Text(label, style="dim"), "", "", "", "", fmt(ref.gradient_norm, ".4g"), "")
     return table
 
 
