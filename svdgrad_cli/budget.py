@@ -15,14 +15,14 @@ skipped (they are the non-unique part). The budget is
 
     budget = factor * eps(dtype) * max(m, n) * (sqrt(k) * max|w| + s_1 * amp)
 
-Losses of U and V: singular vectors move by about eps * s_1 / gap (Wedin), so with
-amp = max over pairs of 1 / |s_i - s_j| + 1 / (s_i + s_j) (only the second term inside a cluster; the
-same skips as above) and 1 / s_i for m != n,
+Losses of U and V: the backend computes G = U J V^T + ... from its own SVD, with J built from
+K_U, K_V (its cotangents) divided by s_j - s_i and s_j + s_i. Rounding in K is of the size of the
+cotangents, eps * (||Ubar|| + ||sbar|| + ||Vbar||), and is divided by the smallest of those
+denominators (amp = max over pairs of 1/|s_i - s_j| + 1/(s_i + s_j), only the second term inside a
+cluster, and 1/s for m != n, reported as ``amplification``); rounding in A moves the exact gradient
+by the measured sensitivity L = ||dG|| / ||dA|| (reference.gradient_sensitivity). So
 
-    budget = factor * eps(dtype) * max(m, n) * scale * (1 + s_1 * amp),
-    scale = max(||G_ref||_F, (||Ubar|| + ||sbar|| + ||Vbar||) * amp)
-
-(the second term keeps a loss whose gradient is zero, such as U_k U_k^T = I, from a zero budget)
+    budget = factor * eps(dtype) * max(m, n) * (max(||G_ref||_F, ||cotangents|| * amp) + s_1 * L)
 
 factor = 10 by default (``--budget-factor``); ``--rtol``/``--atol`` replace either formula by
 atol + rtol * ||G_ref||_F. A result is reported as error / budget: "3.2x budget".
@@ -76,6 +76,7 @@ def spectral_budget(spectrum: Spectrum, w: np.ndarray, amp: float, dtype, factor
     return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amp)
 
 
-def vector_budget(spectrum: Spectrum, amp: float, scale: float, dtype, factor: float) -> float:
-    """The budget of a loss of U and V; ``amp`` = vector_amplification(spectrum), ``scale`` as above."""
-    return factor * machine_eps(dtype) * max(spectrum.shape) * scale * (1.0 + spectrum.top * amp)
+def vector_budget(spectrum: Spectrum, reference, dtype, factor: float) -> float:
+    """The budget of a loss of U and V from its reference (see above)."""
+    base = max(reference.gradient_norm or 0.0, reference.cotangent_norm * reference.amplification)
+    return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * reference.sensitivity)

@@ -24,14 +24,11 @@ from svdgrad_cli.spectrum import Spectrum
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
     """The error budget of every backend of one matrix (they share its dtype); see budget.py."""
     reference_norm = reference.gradient_norm or 0.0
-    # A loss of U and V whose gradient is small or zero still moves with rounding through its
-    # cotangents: their size times the amplification bounds the gradient's sensitivity (budget.py).
-    scale = max(reference_norm, reference.cotangent_norm * reference.amplification)
     if settings.rtol is not None or settings.atol is not None:
         return (settings.atol or 0.0) + (settings.rtol or 0.0) * reference_norm
     amp, factor = reference.amplification, settings.budget_factor
     if loss.needs_vectors:
-        return vector_budget(spectrum, amp, scale, dtype, factor)
+        return vector_budget(spectrum, reference, dtype, factor)
     return spectral_budget(spectrum, loss.weights(len(spectrum.values)), amp, dtype, factor)
 
 

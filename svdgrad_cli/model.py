@@ -56,6 +56,7 @@ class Reference:
     defined: bool = True
     gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
     cotangent_norm: float = 0.0  # ||Ubar|| + ||sbar|| + ||Vbar|| of a loss of U and V
+    sensitivity: float = 0.0  # measured ||dG|| / ||dA|| of a loss of U and V (reference.py)
     ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
 
     def __post_init__(self) -> None:

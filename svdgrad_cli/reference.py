@@ -41,6 +41,7 @@ FD_DIRECTIONS_SMALL = 2  # up to FD_SMALL_ELEMENTS entries
 FD_SMALL_ELEMENTS = 256 * 256
 FD_DIRECTIONS_LARGE = 1  # up to FD_MAX_ELEMENTS entries; none above
 FD_MAX_ELEMENTS = 1024 * 1024
+SENSITIVITY_DIRECTIONS = 2  # extra SVDs per matrix for the budget of a loss of U and V
 
 
 def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,6 +184,30 @@ def _vector_values(loss: VectorLoss) -> Callable[[np.ndarray], np.ndarray]:
     return values
 
 
+def _vector_gradient(loss: VectorLoss, spectrum: Spectrum, u, v, cotangents=None) -> np.ndarray:
+    """Townsend's rule with the cluster masks of gauge.py (the loss must be gauge invariant here)."""
+    u_bar, s_bar, v_bar = cotangents or loss.cotangents(u, spectrum.values, v)
+    tied, zero = cluster_masks(spectrum)
+    return svd_vjp(u, spectrum.values, v, u_bar, s_bar, v_bar, tied, zero)
+
+
+def gradient_sensitivity(a: np.ndarray, loss: VectorLoss, gradient: np.ndarray, spectrum, seed: int) -> float:
+    """How fast the reference gradient moves with A: max ||G(A + hE) - G(A)||_F / h over
+    SENSITIVITY_DIRECTIONS seeded unit directions, h = sqrt(eps) * s_1 (budget.py folds it in).
+
+    Measured rather than bounded: a loss of U and V may or may not feel the 1/gap terms, depending
+    on whether its cotangents couple the nearly tied vectors, and the bound would have to assume
+    they do (1/gap^2), which lets anything pass near a tie.
+    """
+    h = np.sqrt(np.finfo(np.float64).eps) * (spectrum.top or 1.0)
+    worst = 0.0
+    for e in _directions(a.shape, SENSITIVITY_DIRECTIONS, seed + 1):
+        u, s, v = thin_svd(a + h * e)
+        moved = _vector_gradient(loss, analyse_spectrum(s, a.shape, spectrum.zero_tol), u, v)
+        worst = max(worst, frobenius(moved - gradient) / h)
+    return worst
+
+
 def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
     s = spectrum.values
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
@@ -214,11 +239,11 @@ def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
             set_description="undefined: " + "; ".join(problems),
             **common,
         )
-    tied, zero = cluster_masks(spectrum)
-    gradient = svd_vjp(u, s, v, u_bar, s_bar, v_bar, tied, zero)
+    gradient = _vector_gradient(loss, spectrum, u, v, (u_bar, s_bar, v_bar))
     fd = finite_difference_check(a64, _vector_values(loss), gradient, True, False, seed, spectrum.top)
     return Reference(
         unique=True,
+        sensitivity=gradient_sensitivity(a64, loss, gradient, spectrum, seed),
         method=_method(fd).replace("closed form", "reverse-mode rule (Townsend 2016)"),
         gradient=gradient,
         set_description="unique gradient by the gauge-aware reverse-mode rule (Townsend 2016)",

@@ -17,6 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+ROUNDING_MULTIPLE = 100  # of eps times the cotangents' size: what counts as a zero coupling
+
+
+def _scale(u, u_bar, v, v_bar) -> float:
+    """The size of the terms that make up K_U and K_V (max |U^T Ubar| and |V^T Vbar| entries)."""
+    return float(max(np.max(np.abs(u.T @ u_bar), initial=0.0), np.max(np.abs(v.T @ v_bar), initial=0.0)))
+
 
 def svd_vjp(
     u: np.ndarray,
@@ -48,8 +55,18 @@ def svd_vjp(
     k_v = v.T @ v_bar - v_bar.T @ v
     s_j, s_i = s[np.newaxis, :], s[:, np.newaxis]
     both_zero = zero[:, np.newaxis] & zero[np.newaxis, :]
+    coupling = k_u + k_v
+    # A coupling that is zero up to rounding (as it is identically for the polar factor or ||A||_F)
+    # is rounding: divided by a small gap it would be noise, so it is dropped, as at an exact tie.
+    noise = (
+        ROUNDING_MULTIPLE
+        * np.finfo(np.float64).eps
+        * (np.abs(k_u) + np.abs(k_v) + _scale(u, u_bar, v, v_bar))
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        difference = np.where(tied | both_zero, 0.0, 0.5 * (k_u + k_v) / (s_j - s_i))
+        difference = np.where(
+            tied | both_zero | (np.abs(coupling) <= noise), 0.0, 0.5 * coupling / (s_j - s_i)
+        )
         total = np.where(both_zero, 0.0, 0.5 * (k_u - k_v) / (s_j + s_i))
         inverse_s = np.where(zero, 0.0, 1.0 / s)
     j = difference + total

@@ -207,3 +207,31 @@ def test_loss_weights_are_reproducible_from_the_seed():
     other = check(a, loss="polar", seed=8).results[0].loss_weights["C"]
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+@pytest.mark.parametrize("gap", [1e-6, 1e-9, 1e-12])
+def test_polar_reference_is_accurate_at_a_near_tie(gap):
+    """The polar factor is smooth through a tie: the reference must not divide rounding by the gap.
+
+    For square A, d<C, U V^T> = U [F o (X - X^T)] V^T with X = U^T C V and F_ij = 1/(s_i + s_j):
+    no 1/(s_i - s_j) anywhere (the derivative of the polar factor), so it is accurate at any gap.
+    """
+    a = with_singular_values([3.0, 2.0 + gap, 2.0, 1.0], (4, 4), seed=3)
+    reference, loss = reference_for(a, "polar")
+    u, s, vt = np.linalg.svd(a)
+    x = u.T @ loss.arrays["C"] @ vt.T
+    closed_form = u @ ((x - x.T) / (s[:, None] + s[None, :])) @ vt
+    np.testing.assert_allclose(reference.gradient, closed_form, atol=1e-12)
+
+
+def test_near_tie_budget_catches_a_gradient_that_is_off_by_a_thousandth():
+    a = with_singular_values([3.0, 2.0 + 1e-9, 2.0, 1.0], (4, 4), seed=3)
+    register_backend("off", exact_backend(lambda x: x / np.linalg.norm(x) + 1e-3))
+    try:
+        result = check(a, loss="recon", backends=["autograd", "off"]).results[0]
+    finally:
+        unregister_backend("off")
+    by_name = {b.name: b for b in result.backends}
+    assert by_name["off"].verdict == "wrong"
+    assert by_name["autograd"].verdict in ("correct", "non-finite")
+    assert by_name["off"].budget < 1e-3
