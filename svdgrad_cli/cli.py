@@ -296,12 +296,10 @@ def _render(run, output_format, output, include_arrays, show_gradients, show_ref
         if text:
             click.echo(text)
     else:
-        from rich.console import Console
-
-        from svdgrad_cli.render.table import render_table
+        from svdgrad_cli.render.table import ReportConsole, render_table
 
         detailed = (details or len(run.results) <= DETAIL_LIMIT) and not quiet and not interrupted
-        render_table(Console(), run, show_gradients, show_reference, detailed, quiet, top)
+        render_table(ReportConsole(), run, show_gradients, show_reference, detailed, quiet, top)
 
 
 @cli.command()

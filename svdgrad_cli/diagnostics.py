@@ -39,10 +39,8 @@ def near_zero(spectrum: Spectrum, loss: Loss) -> list[Finding]:
     if not zeros:
         return []
     noun = "singular value is" if len(zeros) == 1 else "singular values are"
-    message = (
-        f"{len(zeros)} {noun} numerically zero ({_span(zeros)} <= {spectrum.zero_tol:.1e} * s_1): "
-        f"{_zero_effect(spectrum, loss)}."
-    )
+    where = "every one" if spectrum.top == 0 else f"{_span(zeros)} <= {spectrum.zero_tol:.1e} * s_1"
+    message = f"{len(zeros)} {noun} numerically zero ({where}): {_zero_effect(spectrum, loss)}."
     return [Finding("near-zero", message, tuple(i + 1 for i in zeros))]
 
 

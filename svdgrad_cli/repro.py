@@ -117,7 +117,7 @@ def write_reproducers(
                 loss=loss.name,
                 label=report.label,
                 verdict=backend.verdict,
-                explanation=report.explanation.replace('"""', "'''"),
+                explanation=report.explanation.split(" Report it upstream")[0].replace('"""', "'''"),
                 npz=f"{stem}.npz",
                 script=script.name,
                 constant_names=tuple(constants),

@@ -34,11 +34,9 @@ BUILTIN: dict[str, BuiltinBackend] = {
     "torch": BuiltinBackend("svdgrad_cli.backends.torch_backend", "torch", "torch"),
     "jax": BuiltinBackend("svdgrad_cli.backends.jax_backend", "jax", "jax"),
 }
-# What to install for each optional backend; torch is pinned to the CPU wheel this project tests with.
-INSTALL = {
-    "torch": "pip install 'svdgrad[torch]'  (torch==2.13.0, CPU build)",
-    "jax": "pip install 'svdgrad[jax]'",
-}
+# What to install for each optional backend; torch is pinned to the CPU wheel this project tests with
+# (the extras svdgrad[torch] and svdgrad[jax] of a checkout install the same).
+INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax"}
 
 
 @dataclass(frozen=True)

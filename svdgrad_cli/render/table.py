@@ -29,6 +29,24 @@ MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows a
 LOG_FLOOR = np.log10(np.finfo(np.float64).eps)
 
 
+class ReportConsole(Console):
+    """rich's Console, but a closed stdout raises BrokenPipeError for the CLI to handle (exit 141),
+    where rich would exit 1, which here means findings."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _amplification_note(relative: float) -> str:
+    if not np.isfinite(relative):
+        return "a zero gap or zero singular value divides the rounding in the SVD"
+    return f"largest s_1/gap or s_1/s factor on the rounding in the SVD: {relative:.3g}"
+
+
 def _bar(value: float, top: float, style: str) -> Text:
     """A bar whose length is log10(s_i / s_1) from 0 (full) down to log10(eps64) (empty)."""
     if top <= 0 or value <= 0:
@@ -134,7 +152,7 @@ def _matrix(array: np.ndarray, title: str) -> Table | Text:
 def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, show_reference: bool) -> None:
     header = f"{escape(report.label)}"
     if report.status == "error":
-        console.print(Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}"))
+        console.print(_error_line(report), soft_wrap=True)
         return
     m, n = report.shape
     ref = report.reference
@@ -143,11 +161,7 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
         _singular_values(report),
         Text(""),
         Text(f"vs float64 reference: {ref.set_description}"),
-        Text(
-            f"rounding in the SVD is amplified up to {relative_amp:.3g}x here (s_1/gap, s_1/s terms); "
-            f"reference by {ref.method}",
-            style="dim",
-        ),
+        Text(f"reference by {ref.method}; {_amplification_note(relative_amp)}", style="dim"),
         _backend_table(report),
     ]
     pairs = _pairs_table(report)
@@ -183,11 +197,11 @@ def _summary_line(run: RunReport) -> Text:
     counts = run.verdict_counts()
     parts = [f"{n} {v}" for v, n in counts.items() if n]
     checked = sum(1 for r in run.results if r.status == "checked")
-    text = Text.assemble(("svdgrad: ", "bold"), f"{checked} matrices checked")
+    text = Text.assemble(("svdgrad: ", "bold"), f"{_plural(checked, 'matrix', 'matrices')} checked")
     if parts:
         text.append(" (" + ", ".join(parts) + ")")
     if run.skipped:
-        text.append(f"; {run.skipped} files skipped")
+        text.append(f"; {_plural(run.skipped, 'file', 'files')} skipped")
     text.append(f"; exit code {run.exit_code}")
     return text
 
@@ -211,7 +225,12 @@ def _worst_table(run: RunReport, top: int) -> Table | None:
     return table
 
 
-def render_summary(console: Console, run: RunReport, top: int) -> None:
+def _error_line(report: MatrixReport) -> Text:
+    return Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}")
+
+
+def render_summary(console: Console, run: RunReport, top: int, list_errors: bool) -> None:
+    """Counts per verdict and per warning, the worst matrices, and (``list_errors``) the input errors."""
     counts = run.verdict_counts()
     table = Table(title="summary", title_justify="left", box=None, padding=(0, 1))
     table.add_column("verdict")
@@ -219,16 +238,23 @@ def render_summary(console: Console, run: RunReport, top: int) -> None:
     for verdict in MATRIX_VERDICTS:
         if counts.get(verdict):
             table.add_row(Text(verdict, style=VERDICT_STYLE[verdict]), str(counts[verdict]))
-    for code, count in sorted(run.warning_counts().items()):
-        table.add_row(Text(f"warning {code}", style="yellow"), str(count))
     if run.skipped:
-        table.add_row(Text("files skipped", style="dim"), str(run.skipped))
+        table.add_row(Text("(files skipped)", style="dim"), str(run.skipped))
     console.print(table)
+    warnings = run.warning_counts()
+    if warnings:
+        warning_table = Table(box=None, padding=(0, 1))
+        warning_table.add_column("warning")
+        warning_table.add_column("matrices", justify="right")
+        for code, count in sorted(warnings.items()):
+            warning_table.add_row(Text(code, style="yellow"), str(count))
+        console.print(warning_table)
     worst = _worst_table(run, top)
     if worst is not None:
         console.print(worst)
-    for r in (r for r in run.results if r.status == "error"):
-        console.print(Text.assemble(("error ", "bold red"), (r.label, "bold"), f": {r.error}"))
+    if list_errors:
+        for report in (r for r in run.results if r.status == "error"):
+            console.print(_error_line(report), soft_wrap=True)
 
 
 def render_table(
@@ -246,5 +272,5 @@ def render_table(
             for report in run.results:
                 render_matrix(console, report, show_gradients, show_reference)
         if len(run.results) > 1 or not detailed:
-            render_summary(console, run, top)
-    console.print(_summary_line(run))
+            render_summary(console, run, top, list_errors=not detailed)
+    console.print(_summary_line(run), soft_wrap=True)
