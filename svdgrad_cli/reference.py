@@ -145,34 +145,16 @@ def finite_difference_check(
     }
 
 
-def _method(fd: dict | None) -> str:
-    method = "closed form (float64)"
-    if fd is not None:
-        method += f" + {fd['kind']} differences along {fd['directions']} direction(s)"
-    return method
-
-
 def _spectral_reference(a64, loss: SpectralLoss, spectrum, u, v, seed) -> Reference:
     w = loss.weights(len(spectrum.values))
     unique = is_unique(spectrum, w)
-    gradient = minimum_norm_gradient(u, v, spectrum, w)
-    fd = finite_difference_check(
-        a64,
-        lambda points: np.linalg.svd(points, compute_uv=False) @ w,
-        gradient,
-        unique,
-        loss.convex,
-        seed,
-        spectrum.top,
-    )
     return Reference(
         singular_values=spectrum.values,
         rank=spectrum.rank,
         unique=unique,
-        method=_method(fd),
-        gradient=gradient,
+        method="closed form (float64)",
+        gradient=minimum_norm_gradient(u, v, spectrum, w),
         set_description=describe_set(loss, spectrum, unique),
-        finite_difference=fd,
         amplification=amplification(spectrum, w),
     )
 
@@ -240,16 +222,42 @@ def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
             **common,
         )
     gradient = _vector_gradient(loss, spectrum, u, v, (u_bar, s_bar, v_bar))
-    fd = finite_difference_check(a64, _vector_values(loss), gradient, True, False, seed, spectrum.top)
     return Reference(
         unique=True,
         sensitivity=gradient_sensitivity(a64, loss, gradient, spectrum, seed),
-        method=_method(fd).replace("closed form", "reverse-mode rule (Townsend 2016)"),
+        method="reverse-mode rule (Townsend 2016, float64)",
         gradient=gradient,
         set_description="unique gradient by the gauge-aware reverse-mode rule (Townsend 2016)",
-        finite_difference=fd,
         **common,
     )
+
+
+def self_check(reference: Reference, a: np.ndarray, loss: Loss, spectrum: Spectrum, seed: int) -> Reference:
+    """The reference with its finite-difference check done and recorded (see finite_difference_check)."""
+    if reference.gradient is None:
+        return reference
+    a64 = np.asarray(a, dtype=np.float64)
+    if loss.needs_vectors:
+        values, differentiable, convex = (
+            _vector_values(loss),
+            reference.unique,
+            reference.ball_radius is not None,
+        )
+    else:
+        w = loss.weights(len(spectrum.values))
+        values, differentiable, convex = (
+            lambda points: np.linalg.svd(points, compute_uv=False) @ w,
+            reference.unique,
+            loss.convex,
+        )
+    with np.errstate(all="ignore"):
+        fd = finite_difference_check(
+            a64, values, reference.gradient, differentiable, convex, seed, spectrum.top
+        )
+    if fd is None:
+        return reference
+    method = f"{reference.method} + {fd['kind']} differences along {fd['directions']} direction(s)"
+    return replace(reference, finite_difference=fd, method=method)
 
 
 def build_reference(
@@ -258,11 +266,13 @@ def build_reference(
     zero_tol: float,
     seed: int = 0,
     svd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    check: bool = True,
 ) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
     """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64).
 
     ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
     ``svd`` is the float64 thin SVD (U, s, V) of ``a`` when the caller computed it for a whole stack.
+    ``check``: run the finite-difference self-check now (the pipeline decides later, see check.py).
     """
     a64 = np.asarray(a, dtype=np.float64)
     u, s, v = thin_svd(a64) if svd is None else svd
@@ -279,6 +289,8 @@ def build_reference(
             gradient_norm=None,
             set_description="undefined: the gradient overflows float64 at this scale (entries beyond 1e308)",
         )
+    if check:
+        reference = self_check(reference, a64, loss, spectrum, seed)
     return reference, spectrum, u, v
 
 
