@@ -8,6 +8,11 @@ from svdgrad_cli.losses import Loss
 from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.spectrum import Spectrum
 
+REPORT_UPSTREAM = (
+    "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
+    "script that reproduces it with that framework alone."
+)
+
 
 def _indices(indices) -> str:
     return ", ".join(f"s_{i + 1}" for i in indices)
@@ -72,10 +77,7 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
             f"{target} (error {r.error:.3g}, budget {r.budget:.3g})."
         )
     if wrong:
-        parts.append(
-            "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
-            "script that reproduces it with that framework alone."
-        )
+        parts.append(REPORT_UPSTREAM)
     non_finite = [r for r in results if r.verdict == "non-finite"]
     if non_finite:
         cause = ""

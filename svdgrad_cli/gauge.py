@@ -70,8 +70,8 @@ def gauge_problems(
     s_bar: np.ndarray,
     v_bar: np.ndarray,
     spectrum: Spectrum,
-) -> list[str]:
-    """Sentences naming each cluster on which the loss depends on the arbitrary basis."""
+) -> tuple[list[str], str | None]:
+    """(a sentence per positive cluster whose basis the loss depends on, the same for the null space)."""
     k_u = u.T @ u_bar - u_bar.T @ u
     k_v = v.T @ v_bar - v_bar.T @ v
     tol = GAUGE_RTOL * (frobenius(u_bar) + frobenius(v_bar) + frobenius(s_bar)) or np.finfo(float).tiny
@@ -82,6 +82,7 @@ def gauge_problems(
             problems.append(
                 f"{_span(cluster)} are tied and the loss depends on the basis chosen inside that cluster"
             )
+    null_space = None
     zeros = list(spectrum.zeros)
     if zeros:
         idx = np.ix_(zeros, zeros)
@@ -89,10 +90,10 @@ def gauge_problems(
         outside_v = v_bar[:, zeros] - v @ (v.T @ v_bar[:, zeros])
         terms = [k_u[idx], k_v[idx], outside_u, outside_v]
         if any(frobenius(term) > tol for term in terms):
-            problems.append(
+            null_space = (
                 f"{_span(zeros)} are zero and the loss depends on the basis chosen for the null space"
             )
-    return problems
+    return problems, null_space
 
 
 def cluster_masks(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:

@@ -193,9 +193,10 @@ def gradient_sensitivity(a: np.ndarray, loss: VectorLoss, gradient: np.ndarray, 
 def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
     s = spectrum.values
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
-    rotations = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
-    null_space_reported = any("null space" in p for p in rotations)
-    problems = sign_problems(loss, u, s, v, spectrum, check_alone=not null_space_reported) + rotations
+    clusters, null_space = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
+    problems = sign_problems(loss, u, s, v, spectrum, check_alone=null_space is None) + clusters
+    if null_space is not None:
+        problems.append(null_space)
     common = {
         "singular_values": s,
         "rank": spectrum.rank,

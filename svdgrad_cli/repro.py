@@ -18,6 +18,7 @@ import numpy as np
 
 from svdgrad_cli import __version__
 from svdgrad_cli import backends as registry
+from svdgrad_cli.explain import REPORT_UPSTREAM
 from svdgrad_cli.losses import parse_loss
 from svdgrad_cli.model import MatrixReport
 
@@ -117,7 +118,7 @@ def write_reproducers(
                 loss=loss.name,
                 label=report.label,
                 verdict=backend.verdict,
-                explanation=report.explanation.split(" Report it upstream")[0].replace('"""', "'''"),
+                explanation=report.explanation.replace(" " + REPORT_UPSTREAM, "").replace('"""', "'''"),
                 npz=f"{stem}.npz",
                 script=script.name,
                 constant_names=tuple(constants),
