@@ -14,8 +14,8 @@ import click
 
 from svdgrad_cli import __version__
 from svdgrad_cli.errors import SvdgradError
-from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, DTYPE_CHOICES
-from svdgrad_cli.losses import LOSS_HELP
+from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, DTYPE_CHOICES
+from svdgrad_cli.numerics.losses import LOSS_HELP
 from svdgrad_cli.model import RunReport, Settings
 from svdgrad_cli.render import FORMATS, render_document
 
@@ -232,8 +232,8 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
       svdgrad check fixtures/ --format junit > svdgrad.xml
       cat A.txt | svdgrad check -
     """
-    from svdgrad_cli.check import iter_reports_for_files, resolve_settings
-    from svdgrad_cli.discovery import collect_files
+    from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings
+    from svdgrad_cli.inputs.discovery import collect_files
     from svdgrad_cli.render.progress import progress_on_stderr
 
     fail_on = options.pop("fail_on")
@@ -273,8 +273,8 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
 
 
 def _save_reproducers(report, settings: Settings, directory: Path) -> None:
-    from svdgrad_cli import backends as registry
-    from svdgrad_cli.repro import write_reproducers
+    from svdgrad_cli.backends import registry
+    from svdgrad_cli.render.repro import write_reproducers
 
     versions = {name: registry.installed_version(name) for name in settings.backends}
     for script in write_reproducers(report, settings.loss, directory, versions, settings.full_matrices):
@@ -305,7 +305,7 @@ def _render(run, output_format, output, include_arrays, show_gradients, show_ref
 @cli.command()
 def backends() -> None:
     """List the backends, whether each is installed, and its version (imports no framework)."""
-    from svdgrad_cli import backends as registry
+    from svdgrad_cli.backends import registry
 
     for name in registry.backend_names():
         if registry.is_available(name):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from svdgrad_cli.norms import frobenius
+from svdgrad_cli.numerics.norms import frobenius
 
 # Per-backend verdicts, from best to worst news.
 BACKEND_VERDICTS = ("correct", "valid", "undefined", "wrong", "non-finite", "failed")

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdgrad_cli.batching import batched_in_order
+from svdgrad_cli.pipeline.batching import batched_in_order
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixCase
 

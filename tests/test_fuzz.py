@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.loading import DTYPE_CHOICES, load_cases
+from svdgrad_cli.inputs.loading import DTYPE_CHOICES, load_cases
 from svdgrad_cli.model import MatrixCase
 
 FUZZ = settings(

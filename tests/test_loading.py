@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
+from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
 from svdgrad_cli.model import MatrixCase
 
 TABLE = np.array([[1.0, 2.5, -3.0], [4e-3, 0.0, 6.25]])

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import random_orthogonal
 
-from svdgrad_cli.losses import parse_loss
-from svdgrad_cli.membership import distance_to_set
-from svdgrad_cli.reference import thin_svd
-from svdgrad_cli.spectrum import analyse_spectrum
+from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.numerics.membership import distance_to_set
+from svdgrad_cli.numerics.reference import thin_svd
+from svdgrad_cli.numerics.spectrum import analyse_spectrum
 
 TOL = 1e-10
 

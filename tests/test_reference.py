@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import random_orthogonal, with_singular_values
 
-from svdgrad_cli.budget import amplification
-from svdgrad_cli.losses import parse_loss
-from svdgrad_cli.reference import build_reference, is_unique
-from svdgrad_cli.spectrum import analyse_spectrum
-from svdgrad_cli.svd_vjp import svd_vjp
+from svdgrad_cli.numerics.budget import amplification
+from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.numerics.reference import build_reference, is_unique
+from svdgrad_cli.numerics.spectrum import analyse_spectrum
+from svdgrad_cli.numerics.svd_vjp import svd_vjp
 
 SHAPES = [(5, 5), (7, 4), (4, 7), (1, 6), (6, 1)]
 

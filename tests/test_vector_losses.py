@@ -8,10 +8,10 @@ from conftest import SEED_FULL_RANK, SEED_RANK2, with_singular_values
 from test_reference import central_difference, polar_factor
 
 from svdgrad_cli import check, register_backend, unregister_backend
-from svdgrad_cli.gauge import gauge_problems
-from svdgrad_cli.losses import parse_loss
-from svdgrad_cli.reference import build_reference, thin_svd
-from svdgrad_cli.spectrum import analyse_spectrum
+from svdgrad_cli.numerics.gauge import gauge_problems
+from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.numerics.reference import build_reference, thin_svd
+from svdgrad_cli.numerics.spectrum import analyse_spectrum
 
 BACKENDS = ("autograd", "tensorflow", "torch", "jax")
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from svdgrad_cli.losses import evaluate_expression
+from svdgrad_cli.numerics.losses import evaluate_expression
 
 SCRIPT_IMPORT = (
     'def framework():\n    import jax\n\n    jax.config.update("jax_enable_x64", True)\n    return jax\n'

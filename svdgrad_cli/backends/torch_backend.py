@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from svdgrad_cli.backends.common import compute_with
+from svdgrad_cli.backends.framework import compute_with
 
 SCRIPT_IMPORT = "def framework():\n    import torch\n    return torch\n"
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
-from svdgrad_cli.norms import frobenius
+from svdgrad_cli.numerics.norms import frobenius
 
 VERDICT_STYLE = {
     "agree": "bold green",

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.losses import NUMPY_OPS
-from svdgrad_cli.norms import frobenius
-from svdgrad_cli.spectrum import Spectrum
+from svdgrad_cli.numerics.losses import NUMPY_OPS
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.spectrum import Spectrum
 
 SIGN_PAIRS = 8
 # Relative size of a gauge term that counts as zero: the cotangents are computed in float64, and a

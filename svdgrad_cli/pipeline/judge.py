@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.budget import spectral_budget, vector_budget
-from svdgrad_cli.losses import Loss
-from svdgrad_cli.membership import distance_to_set
+from svdgrad_cli.numerics.budget import spectral_budget, vector_budget
+from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.model import BackendResult, PairDiff, Reference, Settings
-from svdgrad_cli.norms import frobenius
-from svdgrad_cli.spectrum import Spectrum
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.spectrum import Spectrum
 
 
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:

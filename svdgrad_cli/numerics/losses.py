@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
-from svdgrad_cli.norms import frobenius
+from svdgrad_cli.numerics.norms import frobenius
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 SPECTRAL_KINDS = ("sum", "sv", "topk")

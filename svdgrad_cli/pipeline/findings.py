@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.losses import Loss
+from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.model import Finding, Reference
-from svdgrad_cli.spectrum import Spectrum
+from svdgrad_cli.numerics.spectrum import Spectrum
 
 
 def _span(indices: list[int]) -> str:

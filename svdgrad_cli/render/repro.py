@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from svdgrad_cli import __version__
-from svdgrad_cli import backends as registry
-from svdgrad_cli.explain import REPORT_UPSTREAM
-from svdgrad_cli.losses import parse_loss
+from svdgrad_cli.backends import registry
+from svdgrad_cli.pipeline.explain import REPORT_UPSTREAM
+from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.model import MatrixReport
 
 FINDINGS = ("wrong", "non-finite")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.losses import Loss
+from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.model import BackendResult, Reference
-from svdgrad_cli.spectrum import Spectrum
+from svdgrad_cli.numerics.spectrum import Spectrum
 
 REPORT_UPSTREAM = (
     "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "

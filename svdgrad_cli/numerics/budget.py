@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.spectrum import Spectrum, machine_eps
+from svdgrad_cli.numerics.spectrum import Spectrum, machine_eps
 
 
 def _pair_factors(spectrum: Spectrum, across_weight, along_weight, rect_weight) -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.spectrum import Spectrum
+from svdgrad_cli.numerics.spectrum import Spectrum
 
 
 def _majorization_excess(x: np.ndarray, w: np.ndarray, weak: bool) -> float:
