@@ -9,9 +9,9 @@ The public API imports no framework and neither click nor rich::
 __version__ = "0.1.0"
 
 from svdgrad_cli.backends.registry import register_backend, unregister_backend
-from svdgrad_cli.pipeline.run import check, check_paths, iter_reports
 from svdgrad_cli.errors import BackendUnavailable, InputError, SvdgradError, UsageError
 from svdgrad_cli.model import MatrixReport, RunReport, Settings
+from svdgrad_cli.pipeline.run import check, check_paths, iter_reports
 
 __all__ = [
     "BackendUnavailable",

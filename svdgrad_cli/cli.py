@@ -15,8 +15,8 @@ import click
 from svdgrad_cli import __version__
 from svdgrad_cli.errors import SvdgradError
 from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, DTYPE_CHOICES
-from svdgrad_cli.numerics.losses import LOSS_HELP
 from svdgrad_cli.model import RunReport, Settings
+from svdgrad_cli.numerics.losses import LOSS_HELP
 from svdgrad_cli.render import FORMATS, render_document
 
 EXIT_CODES = """\b
@@ -232,8 +232,8 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
       svdgrad check fixtures/ --format junit > svdgrad.xml
       cat A.txt | svdgrad check -
     """
-    from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings
     from svdgrad_cli.inputs.discovery import collect_files
+    from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings
     from svdgrad_cli.render.progress import progress_on_stderr
 
     fail_on = options.pop("fail_on")

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdgrad_cli.pipeline.batching import batched_in_order
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixCase
+from svdgrad_cli.pipeline.batching import batched_in_order
 
 item_kinds = st.lists(st.one_of(st.sampled_from([(2, 2), (3, 2), (2, 3)]), st.none()), max_size=60)
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import svdgrad_cli
+from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs import loading
 from svdgrad_cli.inputs import text as textparse
-from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
 from svdgrad_cli.model import MatrixCase
 

@@ -26,10 +26,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.model import MatrixCase
+from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
+from svdgrad_cli.model import MatrixCase
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or the end record of an empty archive

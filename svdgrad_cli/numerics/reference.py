@@ -28,10 +28,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from svdgrad_cli.model import Reference
 from svdgrad_cli.numerics.budget import amplification, vector_amplification
 from svdgrad_cli.numerics.gauge import cluster_masks, gauge_problems, sign_problems
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, SpectralLoss, VectorLoss
-from svdgrad_cli.model import Reference
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd_vjp import svd_vjp

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.model import Finding, Reference
+from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum
 
 

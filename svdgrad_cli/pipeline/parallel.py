@@ -17,8 +17,8 @@ FILES_PER_TASK = 8
 
 
 def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
-    from svdgrad_cli.pipeline.run import iter_reports
     from svdgrad_cli.inputs.loading import load_files
+    from svdgrad_cli.pipeline.run import iter_reports
 
     files, settings, max_elements, keep_arrays = task
     reports = iter_reports(load_files(files, settings.dtype, max_elements), settings)

@@ -10,17 +10,23 @@ from dataclasses import replace
 import numpy as np
 
 from svdgrad_cli.backends import registry
-from svdgrad_cli.pipeline.batching import batched_in_order
-from svdgrad_cli.pipeline.judge import budget_for, distance_function, judge_backend, matrix_verdict, pair_differences
-from svdgrad_cli.pipeline.findings import ill_conditioned, reference_check, spectrum_findings
-from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.pipeline.explain import explain
+from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_files, matrices
-from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
+from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.reference import build_reference, self_check, stack_svd
 from svdgrad_cli.numerics.spectrum import default_dup_tol, default_zero_tol
+from svdgrad_cli.pipeline.batching import batched_in_order
+from svdgrad_cli.pipeline.explain import explain
+from svdgrad_cli.pipeline.findings import ill_conditioned, reference_check, spectrum_findings
+from svdgrad_cli.pipeline.judge import (
+    budget_for,
+    distance_function,
+    judge_backend,
+    matrix_verdict,
+    pair_differences,
+)
 
 SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is checked by finite differences
 MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line

@@ -18,9 +18,9 @@ import numpy as np
 
 from svdgrad_cli import __version__
 from svdgrad_cli.backends import registry
-from svdgrad_cli.pipeline.explain import REPORT_UPSTREAM
-from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.pipeline.explain import REPORT_UPSTREAM
 
 FINDINGS = ("wrong", "non-finite")
 
