@@ -8,11 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from svdgrad_cli.numerics.norms import frobenius
-
-# Per-backend verdicts, from best to worst news.
-BACKEND_VERDICTS = ("correct", "valid", "undefined", "wrong", "non-finite", "failed")
-# Matrix verdicts, in the order a summary lists them.
-MATRIX_VERDICTS = ("agree", "non-unique", "undefined", "wrong", "non-finite", "error")
+from svdgrad_cli.verdicts import FAILING, SEVERITY, BackendVerdict, MatrixVerdict
 
 
 @dataclass(frozen=True)
@@ -73,12 +69,13 @@ class BackendResult:
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
-    verdict: str = "failed"
+    verdict: BackendVerdict = BackendVerdict.FAILED
     error: float | None = None  # Frobenius distance to the reference gradient or set
     budget: float | None = None  # the error this backend's dtype and the spectrum allow
     gradient_norm: float | None = None  # ||G||_F, kept when the arrays are dropped from a long run
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", BackendVerdict(self.verdict))
         if self.gradient is not None and self.gradient_norm is None:
             object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
@@ -111,7 +108,7 @@ class MatrixReport:
     shape: tuple[int, ...]
     dtype: str | None
     status: str  # "checked" | "error"
-    verdict: str
+    verdict: MatrixVerdict
     explanation: str
     error: str | None = None
     backends: tuple[BackendResult, ...] = ()
@@ -120,6 +117,9 @@ class MatrixReport:
     pairs: tuple[PairDiff, ...] = ()
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", MatrixVerdict(self.verdict))
 
     @property
     def label(self) -> str:
@@ -149,7 +149,7 @@ class Settings:
     zero_tol: float | None = None
     dup_tol: float | None = None
     budget_factor: float = 10.0
-    fail_on: tuple[str, ...] = ("wrong", "non-finite")
+    fail_on: tuple[str, ...] = tuple(sorted(FAILING, key=lambda v: -v.severity))
     seed: int = 0
     full_matrices: bool = False
 
@@ -163,7 +163,7 @@ class RunReport:
     skipped: int = 0  # files inside directories passed over (other types, --glob, --exclude)
 
     def verdict_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(MATRIX_VERDICTS, 0)
+        counts = dict.fromkeys(SEVERITY, 0)
         for result in self.results:
             counts[result.verdict] = counts.get(result.verdict, 0) + 1
         return counts
@@ -178,7 +178,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """0 nothing wrong, 1 findings (per fail_on), 2 an input or backend error."""
-        if any(r.status == "error" or r.verdict == "error" for r in self.results):
+        if any(r.status == "error" or r.verdict == MatrixVerdict.ERROR for r in self.results):
             return 2
         fail_on = self.settings.fail_on
         if any(r.verdict in fail_on or ("warning" in fail_on and r.warnings) for r in self.results):
@@ -193,10 +193,10 @@ def worst_multiple(report: MatrixReport) -> float | None:
 
 
 def worst_first(reports: list[MatrixReport]) -> list[MatrixReport]:
-    """Later verdicts in MATRIX_VERDICTS first, then the largest budget multiple; ties keep input order."""
+    """The most severe verdicts first, then the largest budget multiple; ties keep input order."""
 
     def key(report: MatrixReport) -> tuple[int, float]:
         multiple = worst_multiple(report)
-        return -MATRIX_VERDICTS.index(report.verdict), math.inf if multiple is None else -multiple
+        return -report.verdict.severity, math.inf if multiple is None else -multiple
 
     return sorted(reports, key=key)

@@ -7,6 +7,7 @@ import numpy as np
 from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 REPORT_UPSTREAM = (
     "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
@@ -69,7 +70,7 @@ def _names(results: list[BackendResult], versions) -> str:
 
 def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> str:
     parts = []
-    wrong = [r for r in results if r.verdict == "wrong"]
+    wrong = [r for r in results if r.verdict == BackendVerdict.WRONG]
     for r in wrong:
         target = "gradient" if reference.unique else "gradient set"
         parts.append(
@@ -78,7 +79,7 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
         )
     if wrong:
         parts.append(REPORT_UPSTREAM)
-    non_finite = [r for r in results if r.verdict == "non-finite"]
+    non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
     if non_finite:
         cause = ""
         if spectrum.zeros or any(len(c) > 1 for c in spectrum.clusters):
@@ -86,7 +87,7 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
         parts.append(
             f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the float64 reference is finite."
         )
-    for r in (r for r in results if r.verdict == "failed"):
+    for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
         parts.append(f"{_names([r], versions)} failed: {r.message}")
     return " ".join(parts) or "No backend could be judged."
 
@@ -99,10 +100,10 @@ def explain(
     results: list[BackendResult],
     versions: dict[str, str | None],
 ) -> str:
-    if verdict == "agree":
+    if verdict == MatrixVerdict.AGREE:
         return _agree(loss, results)
-    if verdict == "non-unique":
+    if verdict == MatrixVerdict.NON_UNIQUE:
         return _non_unique(loss, reference, spectrum)
-    if verdict == "undefined":
+    if verdict == MatrixVerdict.UNDEFINED:
         return _undefined(loss, reference)
     return _problems(reference, spectrum, results, versions)

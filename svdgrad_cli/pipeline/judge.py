@@ -19,6 +19,7 @@ from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.verdicts import BackendVerdict
 
 
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
@@ -58,14 +59,16 @@ def judge_backend(
         count = int(np.sum(~np.isfinite(gradient)))
         message = f"{count}/{gradient.size} entries NaN/Inf"
     if not reference.defined:
-        return BackendResult(result.name, status, message, result.singular_values, gradient, "undefined")
+        verdict = BackendVerdict.UNDEFINED
+        return BackendResult(result.name, status, message, result.singular_values, gradient, verdict)
     if not finite:
-        return BackendResult(result.name, status, message, result.singular_values, gradient, "non-finite")
+        verdict = BackendVerdict.NON_FINITE
+        return BackendResult(result.name, status, message, result.singular_values, gradient, verdict)
     error = distance(gradient.astype(np.float64))
     if error <= budget:
-        verdict = "correct" if reference.unique else "valid"
+        verdict = BackendVerdict.CORRECT if reference.unique else BackendVerdict.VALID
     else:
-        verdict = "wrong"
+        verdict = BackendVerdict.WRONG
     return BackendResult(result.name, "ok", None, result.singular_values, gradient, verdict, error, budget)
 
 
@@ -82,18 +85,3 @@ def pair_differences(results: list[BackendResult]) -> list[PairDiff]:
         scale = float(max(np.max(np.abs(a)), np.max(np.abs(b))))
         pairs.append(PairDiff(first.name, second.name, diff, diff / scale if scale else None))
     return pairs
-
-
-def matrix_verdict(results: list[BackendResult], reference: Reference) -> str:
-    verdicts = {r.verdict for r in results}
-    for worst, matrix in (
-        ("wrong", "wrong"),
-        ("non-finite", "non-finite"),
-        ("failed", "error"),
-        ("undefined", "undefined"),
-    ):
-        if worst in verdicts:
-            return matrix
-    if not reference.defined:
-        return "undefined"
-    return "agree" if reference.unique else "non-unique"

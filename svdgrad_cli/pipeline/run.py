@@ -24,9 +24,9 @@ from svdgrad_cli.pipeline.judge import (
     budget_for,
     distance_function,
     judge_backend,
-    matrix_verdict,
     pair_differences,
 )
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
 
 SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is checked by finite differences
 MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line
@@ -39,7 +39,7 @@ def _error_report(error: InputError) -> MatrixReport:
         shape=(),
         dtype=None,
         status="error",
-        verdict="error",
+        verdict=MatrixVerdict.ERROR,
         explanation=error.problem,
         error=error.problem,
     )
@@ -62,7 +62,9 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
     except Exception as exc:  # a backend's own failure is a result, not a crash
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
-        return [BackendResult(name, "failed", message) for _ in range(len(stack))]
+        return [
+            BackendResult(name, "failed", message, verdict=BackendVerdict.FAILED) for _ in range(len(stack))
+        ]
     return [BackendResult(name, "ok", None, values[i], gradients[i]) for i in range(len(stack))]
 
 
@@ -89,8 +91,8 @@ def _report_case(
     findings = spectrum_findings(spectrum, loss, dup_tol)
     if reference.gradient is not None:
         findings += ill_conditioned(reference.gradient_norm, budget, str(dtype))
-    verdict = matrix_verdict(judged, reference)
-    if verdict != "agree" or findings or self_check_wanted():
+    verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
+    if verdict != MatrixVerdict.AGREE or findings or self_check_wanted():
         reference = self_check(reference, case.array, loss, spectrum, settings.seed)
         findings += reference_check(reference)
     return MatrixReport(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.render.junit import source_path
-
-ERROR_VERDICTS = ("wrong", "non-finite", "error")
-WARNING_VERDICTS = ("non-unique", "undefined")
+from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
 
 def escape_data(text: str) -> str:
@@ -28,9 +26,9 @@ def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
 
 def _verdict_command(report: MatrixReport) -> list[str]:
     title = f"svdgrad {report.verdict}: {report.label}"
-    if report.verdict in ERROR_VERDICTS:
+    if report.verdict in ALARMING:
         return [_command("error", report, title, report.error or report.explanation)]
-    if report.verdict in WARNING_VERDICTS:
+    if report.verdict in NOTEWORTHY:
         return [_command("warning", report, title, report.explanation)]
     return []
 

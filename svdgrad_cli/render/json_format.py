@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from svdgrad_cli import __version__
-from svdgrad_cli.model import MATRIX_VERDICTS, BackendResult, MatrixReport, RunReport
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+from svdgrad_cli.verdicts import SEVERITY
 
 SCHEMA = "svdgrad/1"
 
@@ -108,7 +109,7 @@ def summary_dict(run: RunReport) -> dict:
         "errors": sum(1 for r in run.results if r.status == "error"),
         "skipped_files": run.skipped,
         "warnings": run.warning_counts(),
-        "verdicts": {v: counts.get(v, 0) for v in MATRIX_VERDICTS},
+        "verdicts": {v: counts.get(v, 0) for v in SEVERITY},
     }
 
 

@@ -6,9 +6,9 @@ import re
 import xml.etree.ElementTree as ET
 
 from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+from svdgrad_cli.verdicts import BackendVerdict
 
-FAILING = ("wrong", "non-finite")
-NOTED = ("valid", "undefined")
+NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
 # What XML 1.0 forbids even escaped: C0 controls other than tab, LF and CR; lone surrogates; U+FFFE/F.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # ``file.npz:member`` (or ``-:member`` for an archive on standard input): the file is the part before.
@@ -54,9 +54,9 @@ def _outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> 
 
 def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult) -> None:
     case = _testcase(suite, report, result.name)
-    if result.verdict in FAILING:
+    if result.verdict.is_finding:
         _outcome(case, "failure", _verdict_message(result), result.verdict, _details(report))
-    elif result.verdict == "failed":
+    elif result.verdict == BackendVerdict.FAILED:
         _outcome(case, "error", _verdict_message(result), "failed", _details(report))
     elif result.verdict in NOTED or report.warnings:
         ET.SubElement(case, "system-out").text = _clean(_details(report))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
 MAX_ROWS = 50
 # Markdown punctuation that could start emphasis, code, links, HTML or entities, or split a table cell.
@@ -26,7 +27,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _verdict_counts(run: RunReport) -> list[str]:
     counts = run.verdict_counts()
-    return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in MATRIX_VERDICTS])
+    return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
 
 
 def _matrix_row(report: MatrixReport) -> list[str]:
@@ -59,7 +60,7 @@ def _errors_of(report: MatrixReport) -> list[str]:
     return [
         f"- **{label}**: {inline(b.name)} failed: {inline(b.message or '')}"
         for b in report.backends
-        if b.verdict == "failed"
+        if b.verdict == BackendVerdict.FAILED
     ]
 
 

@@ -22,8 +22,6 @@ from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.pipeline.explain import REPORT_UPSTREAM
 
-FINDINGS = ("wrong", "non-finite")
-
 SCRIPT = '''\
 """svdgrad {version} reproducer: {backend} {backend_version}, loss {loss}, {label}: {verdict}.
 
@@ -90,7 +88,7 @@ def write_reproducers(
 
     The report must still hold its arrays (the matrix and the reference gradient).
     """
-    findings = [b for b in report.backends if b.verdict in FINDINGS and b.name in registry.BUILTIN]
+    findings = [b for b in report.backends if b.verdict.is_finding and b.name in registry.BUILTIN]
     if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
         return []
     matrix = report.matrix

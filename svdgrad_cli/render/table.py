@@ -9,8 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from svdgrad_cli.model import MATRIX_VERDICTS, MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.verdicts import SEVERITY, MatrixVerdict
 
 VERDICT_STYLE = {
     "agree": "bold green",
@@ -207,7 +208,9 @@ def _summary_line(run: RunReport) -> Text:
 
 
 def _worst_table(run: RunReport, top: int) -> Table | None:
-    flagged = [r for r in worst_first(run.results) if r.status == "checked" and r.verdict != "agree"]
+    flagged = [
+        r for r in worst_first(run.results) if r.status == "checked" and r.verdict != MatrixVerdict.AGREE
+    ]
     if not flagged or top == 0:
         return None
     table = Table(title=f"worst matrices (top {top})", title_justify="left", box=None, padding=(0, 1))
@@ -235,7 +238,7 @@ def render_summary(console: Console, run: RunReport, top: int, list_errors: bool
     table = Table(title="summary", title_justify="left", box=None, padding=(0, 1))
     table.add_column("verdict")
     table.add_column("matrices", justify="right")
-    for verdict in MATRIX_VERDICTS:
+    for verdict in SEVERITY:
         if counts.get(verdict):
             table.add_row(Text(verdict, style=VERDICT_STYLE[verdict]), str(counts[verdict]))
     if run.skipped:

@@ -1,0 +1,81 @@
+"""Verdicts, defined once: per backend and per matrix, with their severity order and named groups.
+
+Every renderer, ``--fail-on``, the reproducers and the exit code read these; none spells a verdict.
+The values are the strings of the JSON contract (``StrEnum`` members compare equal to them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class BackendVerdict(StrEnum):
+    """What one backend's gradient is, judged against the reference (docs/theory.md §6)."""
+
+    CORRECT = "correct"  # unique gradient, within the error budget
+    VALID = "valid"  # the gradient is a set; the backend's answer lies in it
+    UNDEFINED = "undefined"  # the loss has no gradient here: shown, not judged
+    WRONG = "wrong"  # finite and neither of the above
+    NON_FINITE = "non-finite"  # NaN or Inf in the gradient
+    FAILED = "failed"  # the backend raised
+
+    @property
+    def is_finding(self) -> bool:
+        """A result worth a bug report upstream (a reproducer, a JUnit failure)."""
+        return self in FINDINGS
+
+
+class MatrixVerdict(StrEnum):
+    """The worst news about one matrix, in increasing severity (SEVERITY)."""
+
+    AGREE = "agree"
+    NON_UNIQUE = "non-unique"
+    UNDEFINED = "undefined"
+    ERROR = "error"
+    NON_FINITE = "non-finite"
+    WRONG = "wrong"
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY.index(self)
+
+
+# Least to most severe: the order of summaries and of "worst first".
+SEVERITY = (
+    MatrixVerdict.AGREE,
+    MatrixVerdict.NON_UNIQUE,
+    MatrixVerdict.UNDEFINED,
+    MatrixVerdict.ERROR,
+    MatrixVerdict.NON_FINITE,
+    MatrixVerdict.WRONG,
+)
+# The matrix verdict a backend verdict forces (the others leave it to the reference).
+RAISES = {
+    BackendVerdict.WRONG: MatrixVerdict.WRONG,
+    BackendVerdict.NON_FINITE: MatrixVerdict.NON_FINITE,
+    BackendVerdict.FAILED: MatrixVerdict.ERROR,
+    BackendVerdict.UNDEFINED: MatrixVerdict.UNDEFINED,
+}
+FINDINGS = frozenset({BackendVerdict.WRONG, BackendVerdict.NON_FINITE})
+# Named groups of matrix verdicts.
+FAILING = frozenset({MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE})  # --fail-on default
+ALARMING = frozenset(
+    {MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE, MatrixVerdict.ERROR}
+)  # annotated as errors
+NOTEWORTHY = frozenset({MatrixVerdict.NON_UNIQUE, MatrixVerdict.UNDEFINED})  # annotated as warnings
+
+
+def worst(verdicts: Iterable[MatrixVerdict]) -> MatrixVerdict:
+    """The most severe of ``verdicts`` (AGREE for none)."""
+    return max(verdicts, key=lambda v: v.severity, default=MatrixVerdict.AGREE)
+
+
+def matrix_verdict(backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool) -> MatrixVerdict:
+    """The worst news of one matrix: what its backends force, else what the reference says."""
+    forced = [RAISES[v] for v in backend_verdicts if v in RAISES]
+    if not defined:
+        forced.append(MatrixVerdict.UNDEFINED)
+    if forced:
+        return worst(forced)
+    return MatrixVerdict.AGREE if unique else MatrixVerdict.NON_UNIQUE
