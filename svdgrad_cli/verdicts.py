@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 
-class BackendVerdict(StrEnum):
+class _Verdict(StrEnum):
+    """A verdict prints and reprs as its plain string, as it appears in every report."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class BackendVerdict(_Verdict):
     """What one backend's gradient is, judged against the reference (docs/theory.md §6)."""
 
     CORRECT = "correct"  # unique gradient, within the error budget
@@ -26,7 +33,7 @@ class BackendVerdict(StrEnum):
         return self in FINDINGS
 
 
-class MatrixVerdict(StrEnum):
+class MatrixVerdict(_Verdict):
     """The worst news about one matrix, in increasing severity (SEVERITY)."""
 
     AGREE = "agree"
