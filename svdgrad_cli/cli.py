@@ -1,6 +1,7 @@
 """The ``svdgrad`` command: parse options, call the library, render, and set the exit code.
 
-This is the only module that imports click; rich is imported by the renderers that need it.
+This is the only module that imports click. Its options are built from options.py; at start-up it
+imports neither numpy nor the rest of the library, so ``svdgrad --help`` is immediate.
 """
 
 from __future__ import annotations
@@ -12,12 +13,8 @@ from pathlib import Path
 
 import click
 
-from svdgrad_cli import __version__
-from svdgrad_cli.errors import SvdgradError
-from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, DTYPE_CHOICES
-from svdgrad_cli.model import RunReport, Settings
-from svdgrad_cli.numerics.losses import LOSS_HELP
-from svdgrad_cli.render import FORMATS, render_document
+from svdgrad_cli._version import __version__
+from svdgrad_cli.options import Option, option_fields, split_options
 
 EXIT_CODES = """\b
 Exit codes:
@@ -27,11 +24,17 @@ Exit codes:
   130 interrupted (Ctrl-C); the partial summary is printed
   141 stdout was closed by its reader (e.g. piped into head)
 """
-FAIL_ON = ("wrong", "non-finite", "non-unique", "undefined", "warning", "never")
-DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
-
-
 CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
+INTERRUPTED = 130
+# Option types that click spells differently from options.py.
+CLICK_TYPES = {
+    "float": float,
+    "int": int,
+    "count": click.IntRange(min=0),
+    "positive": click.IntRange(min=1),
+    "path": click.Path(dir_okay=False, allow_dash=True),
+    "directory": click.Path(file_okay=False),
+}
 
 
 def quiet_on_closed_pipe(command):
@@ -61,6 +64,27 @@ class InputFailure(click.ClickException):
         click.echo(f"svdgrad: error: {self.format_message()}", err=True)
 
 
+def click_option(name: str, default, opt: Option):
+    """The click decorator of one option of options.py."""
+    details = {"help": opt.help, "show_default": opt.show_default, "default": default}
+    if opt.kind == "flag":
+        details["is_flag"] = True
+    elif opt.kind == "multiple":
+        details["multiple"] = True
+    if isinstance(opt.type, tuple):
+        details["type"] = click.Choice(opt.type)
+    elif opt.kind not in ("flag", "switch") and opt.type in CLICK_TYPES:
+        details["type"] = CLICK_TYPES[opt.type]
+    return click.option(*opt.flags, name, **details)
+
+
+def with_options(command):
+    """Add every option of options.py to a click command, in declaration order."""
+    for _, field, opt in reversed(option_fields()):
+        command = click_option(field.name, field.default, opt)(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="svdgrad")
 @click.pass_context
@@ -70,6 +94,7 @@ def cli(ctx: click.Context) -> None:
 
     Defaults for 'check' may be set under [tool.svdgrad] in the nearest pyproject.toml."""
     from svdgrad_cli.config import load_defaults
+    from svdgrad_cli.errors import SvdgradError
 
     try:
         defaults, _ = load_defaults(Path.cwd())
@@ -80,145 +105,9 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("--loss", default="sum", show_default=True, help=f"The loss to differentiate: {LOSS_HELP}.")
-@click.option(
-    "--backend",
-    "-b",
-    "backends",
-    multiple=True,
-    help="Backend to run (repeatable). Default: every installed one; see 'svdgrad backends'.",
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPE_CHOICES),
-    default="auto",
-    show_default=True,
-    help="Precision the backends compute in. auto: the file's float type (float64 for integers and text).",
-)
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Report format: table (for people), json, jsonl (streamed), junit "
-    "(JUnit XML), github (workflow annotations) or markdown.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w", lazy=True),
-    help="Write the --format report (json if --format is table) to this file; the table still "
-    "goes to stdout.",
-)
-@click.option(
-    "--zero-tol",
-    type=float,
-    default=None,
-    help="A singular value is zero, and two are tied, within this times s_1. "
-    "Default: max(m, n) * eps(dtype).",
-)
-@click.option(
-    "--dup-tol",
-    type=float,
-    default=None,
-    help="Warn about neighbours closer than this times s_1. Default: sqrt(eps(dtype)).",
-)
-@click.option(
-    "--budget-factor",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Safety factor of the error budget: factor * eps * max(m, n) * (scale + s_1 * amp); "
-    "see README, 'Tolerances'.",
-)
-@click.option(
-    "--rtol",
-    type=float,
-    default=None,
-    help="Replace the derived budget by atol + rtol * ||reference gradient||_F.",
-)
-@click.option("--atol", type=float, default=None, help="See --rtol.")
-@click.option(
-    "--fail-on",
-    multiple=True,
-    type=click.Choice(FAIL_ON),
-    help="What makes the exit code 1 (repeatable): matrix verdicts, 'warning' (any spectrum "
-    "warning) or 'never'. Default: wrong, non-finite.",
-)
-@click.option(
-    "--recursive/--no-recursive", default=True, show_default=True, help="Search directories recursively."
-)
-@click.option(
-    "--glob",
-    "globs",
-    multiple=True,
-    help="In directories, check only files whose name matches (repeatable), e.g. '*.npy'.",
-)
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    help="In directories, skip files or folders whose name matches (repeatable).",
-)
-@click.option("--details", is_flag=True, help=f"Per-matrix tables also in runs over {DETAIL_LIMIT} matrices.")
-@click.option("--quiet", "-q", is_flag=True, help="Table format: print the one-line summary only.")
-@click.option(
-    "--top",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    help="How many of the worst matrices the summary lists.",
-)
-@click.option("--show-gradients", is_flag=True, help="Print each backend's gradient (small matrices).")
-@click.option(
-    "--show-reference",
-    is_flag=True,
-    help="Print the reference gradient, or the minimum-norm member of the gradient set.",
-)
-@click.option(
-    "--include-arrays",
-    is_flag=True,
-    help="JSON: include gradients, the reference gradient and the loss weights.",
-)
-@click.option(
-    "--max-elements",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_ELEMENTS,
-    show_default=True,
-    help="Refuse arrays with more entries than this (.npy/.npz: from the header, before reading; "
-    "text: while reading).",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the weights of U/V losses and of the directions that check the reference.",
-)
-@click.option(
-    "--full-matrices",
-    is_flag=True,
-    help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
-)
-@click.option(
-    "--save-repro",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="For each backend judged wrong or non-finite, write the matrix and a stand-alone script that "
-    "reproduces it (for a bug report) into this directory.",
-)
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes for large runs (each imports the frameworks once).",
-)
+@with_options
 @quiet_on_closed_pipe
-def check(paths, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
-          recursive, globs, excludes, max_elements, save_repro, jobs, **options) -> None:  # fmt: skip
+def check(paths, **values) -> None:
     """Check the SVD gradients of the matrices in PATHS.
 
     PATHS are .npy, .npz, .csv, .tsv or .txt files, directories (searched recursively, in sorted
@@ -232,74 +121,25 @@ def check(paths, output_format, output, include_arrays, show_gradients, show_ref
       svdgrad check fixtures/ --format junit > svdgrad.xml
       cat A.txt | svdgrad check -
     """
-    from svdgrad_cli.inputs.discovery import collect_files
-    from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings
-    from svdgrad_cli.render.progress import progress_on_stderr
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.session import CheckSession
 
-    fail_on = options.pop("fail_on")
-    options["fail_on"] = () if "never" in fail_on else (tuple(fail_on) or Settings.fail_on)
-    options["backends"] = tuple(options["backends"])
+    settings, run_options = split_options(values)
     try:
-        settings = resolve_settings(Settings(**options))
+        session = CheckSession(list(paths), settings, run_options, notify=_notify)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    keep_arrays = include_arrays or show_gradients or show_reference
-    reports_keep_arrays = keep_arrays or save_repro is not None
-    stream_jsonl = output_format == "jsonl" and output is None
-    run = RunReport(settings)
-    interrupted = False
-    files = collect_files(list(paths), recursive, globs, excludes)
-    run.skipped = len(files.skipped)
-    reports = iter_reports_for_files(files.entries, settings, max_elements, jobs, reports_keep_arrays)
-    with progress_on_stderr(enabled=not quiet) as advance:
-        try:
-            for report in reports:
-                if report.status == "error":
-                    click.echo(f"svdgrad: error: {report.label}: {report.error}", err=True)
-                if save_repro is not None:
-                    _save_reproducers(report, settings, save_repro)
-                if stream_jsonl:
-                    from svdgrad_cli.render.jsonl import render_jsonl_line
-
-                    click.echo(render_jsonl_line(report, include_arrays))
-                run.results.append(report if keep_arrays else report.without_arrays())
-                advance(report.label)
-        except KeyboardInterrupt:
-            interrupted = True
-            click.echo("svdgrad: interrupted; the summary covers the matrices checked so far", err=True)
-    _render(run, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
-            stream_jsonl, interrupted)  # fmt: skip
-    sys.exit(130 if interrupted else run.exit_code)
+    run = session.run(_write_stdout)
+    sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
 
 
-def _save_reproducers(report, settings: Settings, directory: Path) -> None:
-    from svdgrad_cli.backends import registry
-    from svdgrad_cli.render.repro import write_reproducers
-
-    versions = {name: registry.installed_version(name) for name in settings.backends}
-    for script in write_reproducers(report, settings.loss, directory, versions, settings.full_matrices):
-        click.echo(f"svdgrad: wrote reproducer {script}", err=True)
+def _notify(message: str) -> None:
+    click.echo(f"svdgrad: {message}", err=True)
 
 
-def _render(run, output_format, output, include_arrays, show_gradients, show_reference, details, quiet, top,
-            stream_jsonl, interrupted) -> None:  # fmt: skip
-    if output is not None:
-        document_format = "json" if output_format == "table" else output_format
-        output.write(render_document(document_format, run, include_arrays) + "\n")
-        output_format = "table"
-    if stream_jsonl:
-        from svdgrad_cli.render.jsonl import render_jsonl_summary
-
-        click.echo(render_jsonl_summary(run))
-    elif output_format != "table":
-        text = render_document(output_format, run, include_arrays)
-        if text:
-            click.echo(text)
-    else:
-        from svdgrad_cli.render.table import ReportConsole, render_table
-
-        detailed = (details or len(run.results) <= DETAIL_LIMIT) and not quiet and not interrupted
-        render_table(ReportConsole(), run, show_gradients, show_reference, detailed, quiet, top)
+def _write_stdout(text: str) -> None:
+    if text:
+        click.echo(text, nl=False, color=True)  # colour codes are there only if rich chose a terminal
 
 
 @cli.command()
@@ -325,7 +165,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("svdgrad: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:  # never a traceback: one line, exit 2
         click.echo(f"svdgrad: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)

@@ -1,6 +1,6 @@
 """Defaults for ``svdgrad check`` from ``[tool.svdgrad]`` in the nearest pyproject.toml.
 
-The command line always wins. Keys are the long option names, with dashes or underscores:
+The command line always wins. Keys are the long option names (options.py), with dashes or underscores:
 
     [tool.svdgrad]
     loss = "sum"
@@ -15,27 +15,18 @@ import tomllib
 from pathlib import Path
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.options import Option, config_keys
 
-# key -> (check's parameter name, the Python types a value may have)
-KEYS = {
-    "loss": ("loss", (str,)),
-    "backends": ("backends", (list,)),
-    "dtype": ("dtype", (str,)),
-    "format": ("output_format", (str,)),
-    "zero_tol": ("zero_tol", (int, float)),
-    "dup_tol": ("dup_tol", (int, float)),
-    "budget_factor": ("budget_factor", (int, float)),
-    "rtol": ("rtol", (int, float)),
-    "atol": ("atol", (int, float)),
-    "fail_on": ("fail_on", (list,)),
-    "seed": ("seed", (int,)),
-    "max_elements": ("max_elements", (int,)),
-    "full_matrices": ("full_matrices", (bool,)),
-    "recursive": ("recursive", (bool,)),
-    "glob": ("globs", (list,)),
-    "exclude": ("excludes", (list,)),
-    "top": ("top", (int,)),
-}
+# What a TOML value of each option type may be (bool is an int in Python: excluded below).
+VALUE_TYPES = {"float": (int, float), "int": (int,), "count": (int,), "positive": (int,)}
+
+
+def accepted_types(opt: Option) -> tuple[type, ...]:
+    if opt.kind == "multiple":
+        return (list,)
+    if opt.kind in ("flag", "switch"):
+        return (bool,)
+    return VALUE_TYPES.get(opt.type, (str,)) if isinstance(opt.type, str) else (str,)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -47,8 +38,19 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+def _check_value(path: Path, raw_key: str, value, opt: Option):
+    types = accepted_types(opt)
+    if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
+        raise UsageError(f"{path}: [tool.svdgrad] {raw_key} = {value!r} has the wrong type")
+    choices = opt.type if isinstance(opt.type, tuple) else None
+    for item in value if isinstance(value, list) else [value]:
+        if choices and item not in choices:
+            raise UsageError(f"{path}: [tool.svdgrad] {raw_key}: {item!r} is not one of {', '.join(choices)}")
+    return tuple(value) if isinstance(value, list) else value
+
+
 def load_defaults(start: Path) -> tuple[dict, Path | None]:
-    """(defaults for check's parameters, the file they came from); empty when there is none."""
+    """(defaults by option field name, the file they came from); empty when there is none."""
     path = find_pyproject(start)
     if path is None:
         return {}, None
@@ -57,14 +59,13 @@ def load_defaults(start: Path) -> tuple[dict, Path | None]:
             table = tomllib.load(handle).get("tool", {}).get("svdgrad", {})
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read [tool.svdgrad] ({exc})") from None
+    keys = {key.replace("-", "_"): entry for key, entry in config_keys().items()}
     defaults = {}
     for raw_key, value in table.items():
-        key = raw_key.replace("-", "_")
-        if key not in KEYS:
-            known = ", ".join(k.replace("_", "-") for k in KEYS)
+        entry = keys.get(raw_key.replace("-", "_"))
+        if entry is None:
+            known = ", ".join(config_keys())
             raise UsageError(f"{path}: unknown key {raw_key!r} in [tool.svdgrad]; known: {known}")
-        name, types = KEYS[key]
-        if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
-            raise UsageError(f"{path}: [tool.svdgrad] {raw_key} = {value!r} has the wrong type")
-        defaults[name] = value
+        name, opt = entry
+        defaults[name] = _check_value(path, raw_key, value, opt)
     return defaults, path

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.verdicts import FAILING, SEVERITY, BackendVerdict, MatrixVerdict
+from svdgrad_cli.options import RunOptions, Settings
+from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict
+
+# ``file.npz:member`` (or ``-:member`` for an archive on standard input): the file is the part before.
+ARCHIVE_MEMBER = re.compile(r"(-|.*?\.npz):", re.IGNORECASE | re.DOTALL)
+
+
+def source_file(source: str) -> str | None:
+    """The file a source was read from, without an archive member; None for standard input."""
+    match = ARCHIVE_MEMBER.match(source)
+    path = match.group(1) if match else source
+    return None if path == "-" else path
 
 
 @dataclass(frozen=True)
@@ -137,23 +149,6 @@ class MatrixReport:
         return max(values) if values else None
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The options a run was made with, as they are echoed in every report."""
-
-    loss: str = "sum"
-    dtype: str = "auto"
-    backends: tuple[str, ...] = ()
-    rtol: float | None = None
-    atol: float | None = None
-    zero_tol: float | None = None
-    dup_tol: float | None = None
-    budget_factor: float = 10.0
-    fail_on: tuple[str, ...] = tuple(sorted(FAILING, key=lambda v: -v.severity))
-    seed: int = 0
-    full_matrices: bool = False
-
-
 @dataclass
 class RunReport:
     """All matrix reports of a run, in input order, with the settings and the exit code."""
@@ -161,6 +156,13 @@ class RunReport:
     settings: Settings
     results: list[MatrixReport] = field(default_factory=list)
     skipped: int = 0  # files inside directories passed over (other types, --glob, --exclude)
+    options: RunOptions = field(default_factory=RunOptions)
+    interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
+
+    @property
+    def checked(self) -> int:
+        """How many matrices were checked (the results that are not input errors)."""
+        return sum(1 for r in self.results if r.status == "checked")
 
     def verdict_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITY, 0)

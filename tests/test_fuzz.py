@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.loading import DTYPE_CHOICES, load_cases
+from svdgrad_cli.inputs.loading import load_cases
 from svdgrad_cli.model import MatrixCase
+from svdgrad_cli.options import DTYPE_CHOICES
 
 FUZZ = settings(
     derandomize=True,

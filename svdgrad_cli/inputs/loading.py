@@ -30,6 +30,7 @@ from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
 from svdgrad_cli.model import MatrixCase
+from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or the end record of an empty archive
@@ -38,9 +39,6 @@ NPY_HEADER_LENGTH = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}
 NPY_HEADER_KEYS = {"descr", "fortran_order", "shape"}
 MAX_HEADER_BYTES = 10_000  # numpy's own limit for headers it parses without being told otherwise
 READ_CHUNK = 2**24
-# 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
-DEFAULT_MAX_ELEMENTS = 2**26
-DTYPE_CHOICES = ("auto", "float32", "float64")
 KIND_NAMES = {"b": "bool", "S": "bytes", "U": "text (str)", "M": "datetime", "m": "timedelta", "V": "raw"}
 
 

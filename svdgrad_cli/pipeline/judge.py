@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.model import BackendResult, PairDiff, Reference, Settings
+from svdgrad_cli.model import BackendResult, PairDiff, Reference
 from svdgrad_cli.numerics.budget import spectral_budget, vector_budget
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.options import Settings
 from svdgrad_cli.verdicts import BackendVerdict
 
 

@@ -11,7 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.model import MatrixReport, Settings
+from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.options import Settings
 
 FILES_PER_TASK = 8
 

@@ -12,11 +12,12 @@ import numpy as np
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.discovery import collect_files
-from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_files, matrices
-from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport, Settings
+from svdgrad_cli.inputs.loading import LoadedArray, load_files, matrices
+from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.reference import build_reference, self_check, stack_svd
 from svdgrad_cli.numerics.spectrum import default_dup_tol, default_zero_tol
+from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
 from svdgrad_cli.pipeline.batching import batched_in_order
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import ill_conditioned, reference_check, spectrum_findings
@@ -162,7 +163,8 @@ def resolve_settings(settings: Settings) -> Settings:
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if not (math.isfinite(settings.budget_factor) and settings.budget_factor > 0):
         raise UsageError(f"--budget-factor must be a finite number > 0, got {settings.budget_factor}")
-    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+    fail_on = () if "never" in settings.fail_on else tuple(settings.fail_on)
+    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)), fail_on=fail_on)
 
 
 def iter_reports_for_files(

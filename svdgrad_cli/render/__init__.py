@@ -1,37 +1,37 @@
 """Renderers: each turns a RunReport into one output format; none of them computes anything.
 
-``table`` is rich's human report (render/table.py); every other format is a string made by
-``render_document``, whose modules are imported only when that format is asked for.
+Every format is a :class:`svdgrad_cli.render.base.Renderer` registered here by name (the module is
+imported only when its format is asked for, so this registry costs nothing at start-up). Streaming
+formats also write one piece per matrix as it finishes.
 """
 
 from __future__ import annotations
 
-from svdgrad_cli.model import RunReport
+import importlib
 
-FORMATS = ("table", "json", "jsonl", "junit", "github", "markdown")
+# format name -> "module:class"; the order is the order --help lists them.
+RENDERERS = {
+    "table": "svdgrad_cli.render.table:TableRenderer",
+    "json": "svdgrad_cli.render.json_format:JsonRenderer",
+    "jsonl": "svdgrad_cli.render.jsonl:JsonlRenderer",
+    "junit": "svdgrad_cli.render.junit:JunitRenderer",
+    "github": "svdgrad_cli.render.github:GithubRenderer",
+    "markdown": "svdgrad_cli.render.markdown:MarkdownRenderer",
+}
+FORMATS = tuple(RENDERERS)
 
 
-def render_document(output_format: str, run: RunReport, include_arrays: bool = False) -> str:
-    """The whole run in one of the machine-readable formats (every FORMATS entry but ``table``)."""
-    if output_format == "json":
-        from svdgrad_cli.render.json_format import render_json
+def renderer_class(output_format: str):
+    """The Renderer class of a format name (ValueError for an unknown one)."""
+    try:
+        module, name = RENDERERS[output_format].split(":")
+    except KeyError:
+        raise ValueError(f"no renderer for format {output_format!r}") from None
+    return getattr(importlib.import_module(module), name)
 
-        return render_json(run, include_arrays)
-    if output_format == "jsonl":
-        from svdgrad_cli.render.jsonl import render_jsonl_line, render_jsonl_summary
 
-        lines = [render_jsonl_line(report, include_arrays) for report in run.results]
-        return "\n".join([*lines, render_jsonl_summary(run)])
-    if output_format == "junit":
-        from svdgrad_cli.render.junit import render_junit
+def render_document(output_format: str, run, options=None) -> str:
+    """The whole run in one format, as one string (for files, tests and the Python API)."""
+    from svdgrad_cli.options import RunOptions
 
-        return render_junit(run)
-    if output_format == "github":
-        from svdgrad_cli.render.github import render_github
-
-        return render_github(run)
-    if output_format == "markdown":
-        from svdgrad_cli.render.markdown import render_markdown
-
-        return render_markdown(run)
-    raise ValueError(f"no document renderer for format {output_format!r}")
+    return renderer_class(output_format)(options or RunOptions()).finish(run, streamed=False)

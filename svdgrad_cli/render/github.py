@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from svdgrad_cli.model import MatrixReport, RunReport
-from svdgrad_cli.render.junit import source_path
+from svdgrad_cli.model import MatrixReport, RunReport, source_file
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
 
@@ -18,7 +18,7 @@ def escape_property(text: str) -> str:
 
 
 def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
-    path = source_path(report.source)
+    path = source_file(report.source)
     properties = [] if path is None else [f"file={escape_property(path)}"]
     properties.append(f"title={escape_property(title)}")
     return f"::{kind} {','.join(properties)}::{escape_data(message)}"
@@ -43,3 +43,13 @@ def _matrix_commands(report: MatrixReport) -> list[str]:
 def render_github(run: RunReport) -> str:
     """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
     return "\n".join(line for report in run.results for line in _matrix_commands(report))
+
+
+class GithubRenderer(Renderer):
+    """GitHub workflow annotations, one per line."""
+
+    name = "github"
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        text = render_github(run)
+        return text if not text or text.endswith("\n") else text + "\n"

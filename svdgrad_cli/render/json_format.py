@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
-from svdgrad_cli import __version__
+from svdgrad_cli._version import __version__
 from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+from svdgrad_cli.options import json_settings
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import SEVERITY
 
 SCHEMA = "svdgrad/1"
@@ -105,7 +107,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
 def summary_dict(run: RunReport) -> dict:
     counts = run.verdict_counts()
     return {
-        "matrices": sum(1 for r in run.results if r.status == "checked"),
+        "matrices": run.checked,
         "errors": sum(1 for r in run.results if r.status == "error"),
         "skipped_files": run.skipped,
         "warnings": run.warning_counts(),
@@ -114,25 +116,21 @@ def summary_dict(run: RunReport) -> dict:
 
 
 def render_json(run: RunReport, include_arrays: bool = False) -> str:
-    s = run.settings
     document = {
         "schema": SCHEMA,
         "version": __version__,
-        "settings": {
-            "loss": s.loss,
-            "dtype": s.dtype,
-            "backends": list(s.backends),
-            "rtol": s.rtol,
-            "atol": s.atol,
-            "zero_tol": s.zero_tol,
-            "dup_tol": s.dup_tol,
-            "budget_factor": s.budget_factor,
-            "fail_on": list(s.fail_on),
-            "seed": s.seed,
-            "full_matrices": s.full_matrices,
-        },
+        "settings": json_settings(run.settings, run.options),
         "results": [matrix_to_dict(r, include_arrays) for r in run.results],
         "summary": summary_dict(run),
         "exit_code": run.exit_code,
     }
     return json.dumps(document, allow_nan=False, indent=2)
+
+
+class JsonRenderer(Renderer):
+    """One ``svdgrad/1`` document for the whole run."""
+
+    name = "json"
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        return render_json(run, self.options.include_arrays)

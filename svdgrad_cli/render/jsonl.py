@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.json_format import matrix_to_dict, summary_dict
 
 
@@ -17,3 +18,17 @@ def render_jsonl_summary(run: RunReport) -> str:
     """The last line: verdict counts and the exit code of the whole run."""
     document = {"type": "summary", "summary": summary_dict(run), "exit_code": run.exit_code}
     return json.dumps(document, allow_nan=False)
+
+
+class JsonlRenderer(Renderer):
+    """A line per matrix as it finishes, then the summary line."""
+
+    name = "jsonl"
+    streaming = True
+
+    def item(self, report: MatrixReport) -> str:
+        return render_jsonl_line(report, self.options.include_arrays) + "\n"
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        lines = [] if streamed else [self.item(report) for report in run.results]
+        return "".join(lines) + render_jsonl_summary(run) + "\n"

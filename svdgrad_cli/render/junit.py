@@ -5,21 +5,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import BackendVerdict
 
 NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
 # What XML 1.0 forbids even escaped: C0 controls other than tab, LF and CR; lone surrogates; U+FFFE/F.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# ``file.npz:member`` (or ``-:member`` for an archive on standard input): the file is the part before.
-NPZ_MEMBER = re.compile(r"(-|.*?\.npz):", re.IGNORECASE | re.DOTALL)
-
-
-def source_path(source: str) -> str | None:
-    """The file a source was read from, without an ``.npz`` member; None for standard input."""
-    match = NPZ_MEMBER.match(source)
-    path = match.group(1) if match else source
-    return None if path == "-" else path
 
 
 def _clean(text: str) -> str:
@@ -42,7 +34,7 @@ def _details(report: MatrixReport) -> str:
 
 def _testcase(suite: ET.Element, report: MatrixReport, name: str) -> ET.Element:
     attributes = {"classname": _clean(report.label), "name": _clean(name)}
-    path = source_path(report.source)
+    path = source_file(report.source)
     if path is not None:
         attributes["file"] = _clean(path)
     return ET.SubElement(suite, "testcase", attributes)
@@ -91,3 +83,13 @@ def render_junit(run: RunReport) -> str:
     suite.attrib.update(counts)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+class JunitRenderer(Renderer):
+    """One JUnit XML document: a testcase per matrix and backend."""
+
+    name = "junit"
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        text = render_junit(run)
+        return text if not text or text.endswith("\n") else text + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
 MAX_ROWS = 50
@@ -71,7 +72,7 @@ def _error_list(run: RunReport) -> list[str]:
 
 def render_markdown(run: RunReport) -> str:
     """The summary as Markdown text ending in a newline."""
-    checked = sum(1 for r in run.results if r.status == "checked")
+    checked = run.checked
     errors = len(run.results) - checked
     lines = [
         "## svdgrad report",
@@ -83,3 +84,13 @@ def render_markdown(run: RunReport) -> str:
         *_error_list(run),
     ]
     return "\n".join(lines) + "\n"
+
+
+class MarkdownRenderer(Renderer):
+    """A Markdown summary for a PR comment or $GITHUB_STEP_SUMMARY."""
+
+    name = "markdown"
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        text = render_markdown(run)
+        return text if not text or text.endswith("\n") else text + "\n"

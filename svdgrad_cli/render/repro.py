@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svdgrad_cli import __version__
+from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.numerics.losses import parse_loss

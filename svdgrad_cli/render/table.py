@@ -11,6 +11,8 @@ from rich.text import Text
 
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.options import DETAIL_LIMIT
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import SEVERITY, MatrixVerdict
 
 VERDICT_STYLE = {
@@ -28,14 +30,6 @@ BAR_WIDTH = 12
 MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
 MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
 LOG_FLOOR = np.log10(np.finfo(np.float64).eps)
-
-
-class ReportConsole(Console):
-    """rich's Console, but a closed stdout raises BrokenPipeError for the CLI to handle (exit 141),
-    where rich would exit 1, which here means findings."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
 
 
 def _plural(count: int, singular: str, plural: str) -> str:
@@ -197,7 +191,7 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
 def _summary_line(run: RunReport) -> Text:
     counts = run.verdict_counts()
     parts = [f"{n} {v}" for v, n in counts.items() if n]
-    checked = sum(1 for r in run.results if r.status == "checked")
+    checked = run.checked
     text = Text.assemble(("svdgrad: ", "bold"), f"{_plural(checked, 'matrix', 'matrices')} checked")
     if parts:
         text.append(" (" + ", ".join(parts) + ")")
@@ -268,12 +262,49 @@ def render_table(
     detailed: bool = True,
     quiet: bool = False,
     top: int = 10,
+    panels_written: bool = False,
 ) -> None:
-    """Per-matrix panels (when ``detailed``), then a summary for runs of more than one matrix."""
+    """Per-matrix panels (when ``detailed``, unless already ``panels_written`` as they came), then a
+    summary for runs of more than one matrix."""
     if not quiet:
-        if detailed:
+        if detailed and not panels_written:
             for report in run.results:
                 render_matrix(console, report, show_gradients, show_reference)
         if len(run.results) > 1 or not detailed:
             render_summary(console, run, top, list_errors=not detailed)
     console.print(_summary_line(run), soft_wrap=True)
+
+
+class TableRenderer(Renderer):
+    """rich's human report, captured as text (with colour codes when stdout is a colour terminal).
+
+    With --details every matrix's panel is written as soon as it is checked; otherwise panels wait
+    for the end, where they are shown for runs of up to DETAIL_LIMIT matrices.
+    """
+
+    name = "table"
+
+    def __init__(self, options=None, console: Console | None = None) -> None:
+        super().__init__(options)
+        self.console = console or Console()
+        self.streaming = self.options.details and not self.options.quiet
+
+    def _captured(self, draw) -> str:
+        with self.console.capture() as capture:
+            draw()
+        return capture.get()
+
+    def item(self, report: MatrixReport) -> str:
+        if not self.streaming:
+            return ""
+        o = self.options
+        return self._captured(lambda: render_matrix(self.console, report, o.show_gradients, o.show_reference))
+
+    def finish(self, run: RunReport, streamed: bool = False) -> str:
+        o = self.options
+        detailed = (o.details or len(run.results) <= DETAIL_LIMIT) and not o.quiet and not run.interrupted
+        return self._captured(
+            lambda: render_table(
+                self.console, run, o.show_gradients, o.show_reference, detailed, o.quiet, o.top, streamed
+            )
+        )

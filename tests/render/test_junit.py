@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from svdgrad_cli.model import RunReport, Settings
-from svdgrad_cli.render.junit import render_junit, source_path
+from svdgrad_cli.model import source_file as source_path
+from svdgrad_cli.render.junit import render_junit
 
 from .conftest import NASTY_ERROR, NASTY_SOURCE, backend, input_error, matrix
 

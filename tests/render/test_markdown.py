@@ -32,7 +32,13 @@ def test_counts_table_lists_every_verdict(run):
 def test_matrix_table_is_worst_first_with_escaped_pipes(run):
     rows = matrix_rows(render_markdown(run))
     assert all(len(row) == 5 for row in rows)
-    assert [row[1] for row in rows] == ["wrong", "non-finite", "error", "non-unique", "agree"]  # severity order
+    assert [row[1] for row in rows] == [
+        "wrong",
+        "non-finite",
+        "error",
+        "non-unique",
+        "agree",
+    ]  # severity order
     assert rows[0][0] == r"in/b\|pipe.csv"
     assert rows[0][2:] == ["autograd: correct, tensorflow: wrong", "3.00e-16", "52x"]
     assert rows[1][3] == "-"

@@ -1,0 +1,281 @@
+"""Every option of ``svdgrad check``, defined once.
+
+Each is a dataclass field whose metadata (an :class:`Option`) carries its command-line flags, help,
+kind and whether ``[tool.svdgrad]`` and the JSON ``settings`` know it. From these fields cli.py builds
+the click command, config.py the pyproject keys and their types, render/json_format.py the settings
+block; a test checks the README's key list against them. Adding an option is one field here.
+
+``Settings`` holds what decides the verdicts (and travels to worker processes); ``RunOptions`` what
+decides which files are read and how the report is shown. This module imports neither numpy nor click,
+so ``svdgrad --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from svdgrad_cli.render import FORMATS
+from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
+
+LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+DTYPE_CHOICES = ("auto", "float32", "float64")
+FAIL_ON_CHOICES = (
+    *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
+    "warning",
+    "never",
+)
+DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
+# 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
+DEFAULT_MAX_ELEMENTS = 2**26
+DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one field is set from the command line and from ``[tool.svdgrad]``, and how it is echoed.
+
+    ``kind``: ``value`` (one value of ``type``), ``multiple`` (repeatable, a tuple), ``flag``
+    (boolean, off by default) or ``switch`` (``--x/--no-x``). ``type``: ``str``, ``float``, ``int``,
+    ``count`` (int >= 0), ``positive`` (int >= 1), ``path``, ``directory``, or a tuple of choices.
+    """
+
+    flags: tuple[str, ...]
+    help: str
+    kind: str = "value"
+    type: str | tuple[str, ...] = "str"
+    config: bool = True  # a [tool.svdgrad] key
+    json: bool = True  # echoed in the JSON ``settings``
+    show_default: bool = False
+    config_key: str | None = None  # when the key is not the long flag (``backends`` for ``--backend``)
+
+    @property
+    def long_flag(self) -> str:
+        return next(f for f in self.flags if f.startswith("--")).split("/")[0]
+
+    @property
+    def key(self) -> str:
+        """The ``[tool.svdgrad]`` key: the long flag without dashes, unless named otherwise."""
+        return self.config_key or self.long_flag.removeprefix("--")
+
+
+def option(default: Any, *flags: str, help: str, **details) -> Any:
+    """A dataclass field declared as a command-line option (see :class:`Option`)."""
+    meta = {"option": Option(flags, help, **details)}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("option defaults must be immutable (use a tuple)")
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What decides the verdicts: the loss, the backends, the precision and the tolerances."""
+
+    loss: str = option("sum", "--loss", help=f"The loss to differentiate: {LOSS_HELP}.", show_default=True)
+    backends: tuple[str, ...] = option(
+        (),
+        "--backend",
+        "-b",
+        kind="multiple",
+        config_key="backends",
+        help="Backend to run (repeatable). Default: every installed one; see 'svdgrad backends'.",
+    )
+    dtype: str = option(
+        "auto",
+        "--dtype",
+        type=DTYPE_CHOICES,
+        show_default=True,
+        help="Precision the backends compute in. auto: the file's float type "
+        "(float64 for integers and text).",
+    )
+    zero_tol: float | None = option(
+        None,
+        "--zero-tol",
+        type="float",
+        help="A singular value is zero, and two are tied, within this times s_1. "
+        "Default: max(m, n) * eps(dtype).",
+    )
+    dup_tol: float | None = option(
+        None,
+        "--dup-tol",
+        type="float",
+        help="Warn about neighbours closer than this times s_1. Default: sqrt(eps(dtype)).",
+    )
+    budget_factor: float = option(
+        10.0,
+        "--budget-factor",
+        type="float",
+        show_default=True,
+        help="Safety factor of the error budget: factor * eps * max(m, n) * (scale + s_1 * amp); "
+        "see README, 'Tolerances'.",
+    )
+    rtol: float | None = option(
+        None,
+        "--rtol",
+        type="float",
+        help="Replace the derived budget by atol + rtol * ||reference gradient||_F.",
+    )
+    atol: float | None = option(None, "--atol", type="float", help="See --rtol.")
+    fail_on: tuple[str, ...] = option(
+        DEFAULT_FAIL_ON,
+        "--fail-on",
+        kind="multiple",
+        type=FAIL_ON_CHOICES,
+        help="What makes the exit code 1 (repeatable): matrix verdicts, 'warning' (any spectrum "
+        "warning) or 'never'. Default: wrong, non-finite.",
+    )
+    seed: int = option(
+        0,
+        "--seed",
+        type="int",
+        show_default=True,
+        help="Seed of the weights of U/V losses and of the directions that check the reference.",
+    )
+    full_matrices: bool = option(
+        False,
+        "--full-matrices",
+        kind="flag",
+        help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
+    )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Which files a run reads and how its report is shown (nothing here changes a verdict)."""
+
+    output_format: str = option(
+        "table",
+        "--format",
+        "-f",
+        type=FORMATS,
+        show_default=True,
+        json=False,
+        help="Report format: table (for people), json, jsonl (streamed), junit "
+        "(JUnit XML), github (workflow annotations) or markdown.",
+    )
+    output: str | None = option(
+        None,
+        "--output",
+        "-o",
+        type="path",
+        config=False,
+        json=False,
+        help="Write the --format report (json if --format is table) to this file; the table still "
+        "goes to stdout.",
+    )
+    recursive: bool = option(True, "--recursive/--no-recursive", kind="switch", show_default=True,
+                             help="Search directories recursively.")  # fmt: skip
+    globs: tuple[str, ...] = option(
+        (),
+        "--glob",
+        kind="multiple",
+        help="In directories, check only files whose name matches (repeatable), e.g. '*.npy'.",
+    )
+    excludes: tuple[str, ...] = option(
+        (),
+        "--exclude",
+        kind="multiple",
+        help="In directories, skip files or folders whose name matches (repeatable).",
+    )
+    max_elements: int = option(
+        DEFAULT_MAX_ELEMENTS,
+        "--max-elements",
+        type="positive",
+        show_default=True,
+        help="Refuse arrays with more entries than this (.npy/.npz: from the header, before reading; "
+        "text: while reading).",
+    )
+    details: bool = option(
+        False,
+        "--details",
+        kind="flag",
+        json=False,
+        config=False,
+        help=f"Per-matrix tables also in runs over {DETAIL_LIMIT} matrices.",
+    )
+    quiet: bool = option(
+        False,
+        "--quiet",
+        "-q",
+        kind="flag",
+        json=False,
+        config=False,
+        help="Table format: print the one-line summary only.",
+    )
+    top: int = option(
+        10,
+        "--top",
+        type="count",
+        json=False,
+        show_default=True,
+        help="How many of the worst matrices the summary lists.",
+    )
+    show_gradients: bool = option(
+        False, "--show-gradients", kind="flag", json=False, config=False,
+        help="Print each backend's gradient (small matrices).",
+    )  # fmt: skip
+    show_reference: bool = option(
+        False, "--show-reference", kind="flag", json=False, config=False,
+        help="Print the reference gradient, or the minimum-norm member of the gradient set.",
+    )  # fmt: skip
+    include_arrays: bool = option(
+        False, "--include-arrays", kind="flag", json=False, config=False,
+        help="JSON: include gradients, the reference gradient and the loss weights.",
+    )  # fmt: skip
+    save_repro: str | None = option(
+        None,
+        "--save-repro",
+        type="directory",
+        json=False,
+        config=False,
+        help="For each backend judged wrong or non-finite, write the matrix and a stand-alone script that "
+        "reproduces it (for a bug report) into this directory.",
+    )
+    jobs: int = option(
+        1,
+        "--jobs",
+        "-j",
+        type="positive",
+        json=False,
+        show_default=True,
+        help="Worker processes for large runs (each imports the frameworks once).",
+    )
+
+    @property
+    def keep_arrays(self) -> bool:
+        """Whether the run keeps gradient matrices after a report is rendered."""
+        return self.include_arrays or self.show_gradients or self.show_reference
+
+
+OPTION_CLASSES = (Settings, RunOptions)
+
+
+def option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
+    """(owning class, field, option) of every option, in the order --help lists them."""
+    return [(cls, f, f.metadata["option"]) for cls in OPTION_CLASSES for f in dataclasses.fields(cls)]
+
+
+def config_keys() -> dict[str, tuple[str, Option]]:
+    """``[tool.svdgrad]`` key -> (field name, option), for every option a config file may set."""
+    return {o.key: (f.name, o) for _, f, o in option_fields() if o.config}
+
+
+def json_settings(settings: Settings, run_options: RunOptions | None = None) -> dict[str, Any]:
+    """The ``settings`` block of the JSON report: every option marked ``json``, by field name."""
+    out: dict[str, Any] = {}
+    for obj in (settings, run_options or RunOptions()):
+        for f in dataclasses.fields(obj):
+            if f.metadata["option"].json:
+                value = getattr(obj, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def split_options(values: dict[str, Any]) -> tuple[Settings, RunOptions]:
+    """Build Settings and RunOptions from a dict of field values (missing ones take defaults)."""
+    built = []
+    for cls in OPTION_CLASSES:
+        names = {f.name for f in dataclasses.fields(cls)}
+        built.append(cls(**{k: v for k, v in values.items() if k in names}))
+    return built[0], built[1]
