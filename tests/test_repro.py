@@ -57,3 +57,23 @@ def test_nothing_is_written_when_every_backend_is_right(runner, tmp_path):
     )
     assert result.exit_code == 0
     assert not repro.exists()
+
+
+@pytest.mark.parametrize("backend", ["autograd", "tensorflow", "torch", "jax"])
+def test_every_backends_script_reproduces_what_svdgrad_measured(runner, tmp_path, backend):
+    """recon at a tie (NaN in autograd, torch and jax) and polar at a tie (TensorFlow's safe reciprocal
+    drops the whole tie term): each script, run alone, prints svdgrad's own error or NaN count."""
+    matrix = tmp_path / "tie.npy"
+    np.save(matrix, np.diag([3.0, 2.0, 2.0, 1.0]))
+    repro = tmp_path / "repro"
+    loss = "polar" if backend == "tensorflow" else "recon"
+    result = runner.invoke(cli, ["check", str(matrix), "--loss", loss, "-b", backend, "-f", "json",
+                                 "--save-repro", str(repro)])  # fmt: skip
+    judged = json.loads(result.stdout)["results"][0]["backends"][backend]
+    assert judged["verdict"] in ("wrong", "non-finite")
+    (script,) = repro.glob("*.py")
+    output = run_script(script)
+    if judged["verdict"] == "non-finite":
+        assert "non-finite entries: 16" in output
+    else:
+        assert np.isclose(float(output.strip().rsplit(":", 1)[1]), judged["error"], rtol=1e-9)

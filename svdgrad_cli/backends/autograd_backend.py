@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import compute_with
-
-SCRIPT_IMPORT = "def framework():\n    import autograd\n    return autograd\n"
+SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "differentiate")
 
 
 def framework():
     import autograd
 
     return autograd
-
-
-def version() -> str:
-    return getattr(framework(), "__version__", "unknown")
 
 
 def framework_ops():
@@ -45,21 +38,17 @@ def thin_factors(a, needs_vectors, full_matrices):
     return u[..., :, :k], s, anp.swapaxes(vh, -1, -2)[..., :, :k]
 
 
-def differentiate(stack, objective):
+def differentiate(stack, objective, constants):
     from autograd import grad
     from autograd.tracer import getval
 
     seen = {}
 
     def value(x):
-        loss, s = objective(x)
-        seen["s"] = getval(s)
+        loss, factors = objective(x, constants)
+        seen["factors"] = [None if f is None else np.asarray(getval(f)) for f in factors]
         return loss
 
     gradient = grad(value)(stack)
-    return np.asarray(seen["s"]), np.asarray(gradient)
-
-
-def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack."""
-    return compute_with(sys.modules[__name__], stack, loss, full_matrices)
+    s, u, v = seen["factors"]
+    return s, np.asarray(gradient), u, v

@@ -1,25 +1,69 @@
-"""What every built-in backend shares: one objective built from the loss's expression.
+"""What every framework backend shares: one objective built from the loss's expression.
 
-A backend module provides four functions, written so that a reproducer script can carry their source
-verbatim (repro.py): ``framework()`` imports the framework, ``framework_ops()`` is the ops namespace of
-losses.py, ``thin_factors(a, needs_vectors, full_matrices)`` is the SVD call a user of the framework
-makes, and ``differentiate(stack, objective)`` returns (singular values, gradient) of
-``objective(x) -> (loss value, singular values)``.
+A framework module provides, written so that a reproducer script can carry their source verbatim
+(render/repro.py; the module's SCRIPT_FUNCTIONS lists them and any helper they call):
+``framework()`` imports the framework, ``framework_ops()`` is the ops namespace of losses.py,
+``thin_factors(a, needs_vectors, full_matrices)`` is the SVD call a user of the framework makes, and
+``differentiate(stack, objective, constants)`` returns NumPy (singular values, gradient, U, V) of
+``objective(x, constants) -> (loss value, (s, U, V))``, U and V being None where not computed.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 
+from svdgrad_cli.backends.protocol import BackendOutput
+from svdgrad_cli.numerics.losses import evaluate_expression
 
-def compute_with(backend: ModuleType, stack: np.ndarray, loss, full_matrices: bool):
-    """(singular values, gradients) of ``loss`` over a (b, m, n) stack with one backend module."""
-    ops = backend.framework_ops()
 
-    def objective(x):
-        u, s, v = backend.thin_factors(x, loss.needs_vectors, full_matrices)
-        return loss.evaluate(ops, u, s, v), s
+@functools.lru_cache(maxsize=64)
+def objective_for(module: ModuleType, expression: str, needs_vectors: bool, full_matrices: bool):
+    """The objective of one loss in one framework; cached so that JAX's jit sees the same function."""
+    ops = module.framework_ops()
 
-    return backend.differentiate(stack, objective)
+    def objective(x, constants):
+        u, s, v = module.thin_factors(x, needs_vectors, full_matrices)
+        return evaluate_expression(expression, ops, u, s, v, constants), (s, u, v)
+
+    return objective
+
+
+def compute_with(module: ModuleType, stack: np.ndarray, loss, full_matrices: bool) -> BackendOutput:
+    """Singular values, gradients and factors of ``loss`` over a (b, m, n) stack with one module."""
+    const = module.framework_ops().const
+    k = min(stack.shape[-2:])
+    constants = {name: const(value.astype(stack.dtype)) for name, value in loss.constants(k).items()}
+    objective = objective_for(module, loss.expression, loss.needs_vectors, full_matrices)
+    values, gradients, u, v = module.differentiate(stack, objective, constants)
+    return BackendOutput(values, gradients, u, v)
+
+
+@dataclass(frozen=True)
+class FrameworkBackend:
+    """A built-in backend: a framework module of this package, imported on first use."""
+
+    name: str
+    module_path: str  # svdgrad module with framework(), framework_ops(), thin_factors(), differentiate()
+    requires: str  # import name of the framework, probed without importing it
+    distribution: str  # the framework's PyPI name, for versions and install hints
+    origin: str = "built-in"
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_path)
+
+    def version(self) -> str | None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version(self.distribution)
+        except PackageNotFoundError:
+            return None
+
+    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
+        return compute_with(self.module, stack, loss, full_matrices)

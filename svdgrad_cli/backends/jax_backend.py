@@ -8,33 +8,21 @@ independent of the others) keeps the number of compilations to about one per mat
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 
 import numpy as np
 
-from svdgrad_cli.numerics.losses import evaluate_expression
-
-SCRIPT_IMPORT = (
-    'def framework():\n    import jax\n\n    jax.config.update("jax_enable_x64", True)\n    return jax\n'
-)
-_jax = None
-_compiled: dict[tuple, object] = {}
+SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "jitted", "differentiate")
 
 
 def framework():
     """JAX on the CPU with float64 enabled (else float64 input is silently computed in float32)."""
-    global _jax
-    if _jax is None:
-        import jax
+    import jax
 
-        jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_platforms", "cpu")
-        _jax = jax
-    return _jax
-
-
-def version() -> str:
-    return framework().__version__
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_platforms", "cpu")
+    return jax
 
 
 def framework_ops():
@@ -58,36 +46,18 @@ def thin_factors(a, needs_vectors, full_matrices):
     return u[..., :, :k], s, jnp.swapaxes(vh, -1, -2)[..., :, :k]
 
 
-def differentiate(stack, objective):
+@functools.lru_cache(maxsize=64)
+def jitted(objective):
+    """jit(value_and_grad) of an objective, compiled once per input shape and reused."""
     jax = framework()
-    (_, s), gradient = jax.value_and_grad(objective, has_aux=True)(jax.numpy.asarray(stack))
-    return np.asarray(s), np.asarray(gradient)
+    return jax.jit(jax.value_and_grad(objective, has_aux=True))
 
 
-def _gradient_function(expression: str, needs_vectors: bool, full_matrices: bool):
-    """jit(value_and_grad) of the loss over a stack, with the loss constants as arguments."""
-    key = (expression, needs_vectors, full_matrices)
-    if key not in _compiled:
-        jax = framework()
-        ops = framework_ops()
-
-        def objective(a, constants):
-            u, s, v = thin_factors(a, needs_vectors, full_matrices)
-            return evaluate_expression(expression, ops, u, s, v, constants), s
-
-        _compiled[key] = jax.jit(jax.value_and_grad(objective, has_aux=True))
-    return _compiled[key]
-
-
-def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack (jitted, padded)."""
-    jnp = framework().numpy
+def differentiate(stack, objective, constants):
     count = len(stack)
     padded = 1 << (count - 1).bit_length()
     if padded > count:
         stack = np.concatenate([stack, np.repeat(stack[:1], padded - count, axis=0)])
-    k = min(stack.shape[-2:])
-    constants = {name: jnp.asarray(value.astype(stack.dtype)) for name, value in loss.constants(k).items()}
-    function = _gradient_function(loss.expression, loss.needs_vectors, full_matrices)
-    (_, s), gradient = function(jnp.asarray(stack), constants)
-    return np.asarray(s)[:count], np.asarray(gradient)[:count]
+    (_, factors), gradient = jitted(objective)(framework().numpy.asarray(stack), constants)
+    s, u, v = (None if f is None else np.asarray(f)[:count] for f in factors)
+    return s, np.asarray(gradient)[:count], u, v

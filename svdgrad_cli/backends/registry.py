@@ -1,38 +1,30 @@
 """Backend registry: each framework's module is imported only when that backend is first used.
 
-A backend is anything with ``compute(stack, loss, full_matrices) -> (singular_values, gradients)`` for a stack
-of shape (b, m, n), and ``version() -> str``. Built-in backends are listed by module path (as pip's
-``commands_dict`` does) and probed with ``importlib.util.find_spec``, which imports nothing; tests and
-users can add their own with ``register_backend``.
+Built-in backends are listed by module path (as pip's ``commands_dict`` does) and probed with
+``importlib.util.find_spec``, which imports nothing; users add their own with ``register_backend``.
+Every entry follows the protocol of protocol.py.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from svdgrad_cli.backends.framework import FrameworkBackend
+from svdgrad_cli.backends.protocol import Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
-
-@dataclass(frozen=True)
-class BuiltinBackend:
-    """Where a built-in backend lives and what it needs."""
-
-    module: str  # svdgrad module implementing compute() and version()
-    requires: str  # import name of the framework, probed without importing it
-    distribution: str  # the framework's PyPI name, for versions and install hints
-
-
-BUILTIN: dict[str, BuiltinBackend] = {
-    "autograd": BuiltinBackend("svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
-    "tensorflow": BuiltinBackend("svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
-    "torch": BuiltinBackend("svdgrad_cli.backends.torch_backend", "torch", "torch"),
-    "jax": BuiltinBackend("svdgrad_cli.backends.jax_backend", "jax", "jax"),
+BUILTIN: dict[str, FrameworkBackend] = {
+    backend.name: backend
+    for backend in (
+        FrameworkBackend("autograd", "svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
+        FrameworkBackend("tensorflow", "svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
+        FrameworkBackend("torch", "svdgrad_cli.backends.torch_backend", "torch", "torch"),
+        FrameworkBackend("jax", "svdgrad_cli.backends.jax_backend", "jax", "jax"),
+    )
 }
 # What to install for each optional backend; torch is pinned to the CPU wheel this project tests with
 # (the extras svdgrad[torch] and svdgrad[jax] of a checkout install the same).
@@ -40,29 +32,31 @@ INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax"}
 
 
 @dataclass(frozen=True)
-class CustomBackend:
-    """A backend registered from Python: a compute function and a version string.
+class FunctionBackend:
+    """A backend registered from Python: ``function(stack, loss) -> (singular values, gradients)``.
 
-    The function takes (stack, loss) and decides its own SVD call, so --full-matrices does not reach it.
+    The function decides its own SVD call, so --full-matrices does not reach it.
     """
 
+    name: str
     function: Callable[[np.ndarray, object], tuple[np.ndarray, np.ndarray]]
     version_text: str = "custom"
+    origin: str = "register_backend"
 
-    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False):
-        return self.function(stack, loss)
-
-    def version(self) -> str:
+    def version(self) -> str | None:
         return self.version_text
 
+    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
+        values, gradients = self.function(stack, loss)
+        return BackendOutput(values, gradients)
 
-_custom: dict[str, CustomBackend] = {}
-_loaded: dict[str, object] = {}
+
+_custom: dict[str, FunctionBackend] = {}
 
 
 def register_backend(name: str, compute: Callable, version: str = "custom") -> None:
     """Add (or replace) a backend under ``name``; ``compute(stack, loss)`` as described above."""
-    _custom[name] = CustomBackend(compute, version)
+    _custom[name] = FunctionBackend(name, compute, version)
 
 
 def unregister_backend(name: str) -> None:
@@ -81,13 +75,9 @@ def is_available(name: str) -> bool:
 
 
 def installed_version(name: str) -> str | None:
-    """The framework's version from its package metadata, without importing it."""
-    if name in _custom:
-        return _custom[name].version()
-    try:
-        return importlib.metadata.version(BUILTIN[name].distribution)
-    except (KeyError, importlib.metadata.PackageNotFoundError):
-        return None
+    """The backend's version (a framework's from its package metadata, without importing it)."""
+    backend = _custom.get(name) or BUILTIN.get(name)
+    return None if backend is None else backend.version()
 
 
 def install_hint(name: str) -> str:
@@ -122,10 +112,6 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
     return resolved
 
 
-def load_backend(name: str):
-    """The object whose compute() runs ``name``; imports the framework on first use."""
-    if name in _custom:
-        return _custom[name]
-    if name not in _loaded:
-        _loaded[name] = importlib.import_module(BUILTIN[name].module)
-    return _loaded[name]
+def load_backend(name: str) -> Backend:
+    """The backend registered under ``name`` (a custom one wins over a built-in of that name)."""
+    return _custom.get(name) or BUILTIN[name]

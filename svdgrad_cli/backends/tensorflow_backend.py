@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-import numpy as np
-
-from svdgrad_cli.backends.framework import compute_with
-
-SCRIPT_IMPORT = "def framework():\n    import tensorflow\n    return tensorflow\n"
-_tf = None
+SCRIPT_FUNCTIONS = ("stderr_silenced", "framework", "framework_ops", "thin_factors", "differentiate")
 
 
 @contextmanager
-def _stderr_silenced():
+def stderr_silenced():
     """Send file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines bypass Python logging."""
     saved = os.dup(2)
     try:
@@ -29,20 +23,13 @@ def _stderr_silenced():
 
 
 def framework():
-    """TensorFlow, imported once with its C++ start-up lines silenced."""
-    global _tf
-    if _tf is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _stderr_silenced():
-            import tensorflow
+    """TensorFlow, imported with its C++ start-up lines silenced (a no-op once imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with stderr_silenced():
+        import tensorflow
 
-        tensorflow.get_logger().setLevel("ERROR")
-        _tf = tensorflow
-    return _tf
-
-
-def version() -> str:
-    return framework().__version__
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow
 
 
 def framework_ops():
@@ -66,15 +53,11 @@ def thin_factors(a, needs_vectors, full_matrices):
     return u[..., :, :k], s, v[..., :, :k]
 
 
-def differentiate(stack, objective):
+def differentiate(stack, objective, constants):
     tf = framework()
     x = tf.constant(stack)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        loss, s = objective(x)
-    return s.numpy(), tape.gradient(loss, x).numpy()
-
-
-def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack."""
-    return compute_with(sys.modules[__name__], stack, loss, full_matrices)
+        loss, factors = objective(x, constants)
+    s, u, v = (None if f is None else f.numpy() for f in factors)
+    return s, tape.gradient(loss, x).numpy(), u, v

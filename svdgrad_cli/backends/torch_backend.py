@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import compute_with
-
-SCRIPT_IMPORT = "def framework():\n    import torch\n    return torch\n"
+SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "differentiate")
 
 
 def framework():
     import torch
 
     return torch
-
-
-def version() -> str:
-    return framework().__version__
 
 
 def framework_ops():
@@ -43,13 +36,9 @@ def thin_factors(a, needs_vectors, full_matrices):
     return u[..., :, :k], s, vh.mT[..., :, :k]
 
 
-def differentiate(stack, objective):
+def differentiate(stack, objective, constants):
     x = framework().from_numpy(np.array(stack)).requires_grad_(True)
-    loss, s = objective(x)
+    loss, factors = objective(x, constants)
     loss.backward()
-    return s.detach().numpy(), x.grad.numpy()
-
-
-def compute(stack: np.ndarray, loss, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and d loss / d A for every matrix of a (b, m, n) stack."""
-    return compute_with(sys.modules[__name__], stack, loss, full_matrices)
+    s, u, v = (None if f is None else f.detach().numpy() for f in factors)
+    return s, x.grad.numpy(), u, v

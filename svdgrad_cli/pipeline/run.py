@@ -52,8 +52,8 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
         # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            values, gradients = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
-        values, gradients = np.asarray(values), np.asarray(gradients)
+            output = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
+        values, gradients = np.asarray(output.singular_values), np.asarray(output.gradients)
         k = min(stack.shape[-2:])
         if values.shape != (len(stack), k) or gradients.shape != stack.shape:
             raise ValueError(

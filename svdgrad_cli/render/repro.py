@@ -31,11 +31,15 @@ Run it beside {npz}: python {script}
 The SVD call, the ops and the differentiation below are svdgrad's {backend} backend, verbatim.
 """
 
+import functools
+import os
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-data = np.load("{npz}")
+data = np.load(Path(__file__).with_name("{npz}"))  # beside this script, wherever it is run from
 A = data["matrix"]
 REFERENCE = data["reference_gradient"]
 CONSTANTS = {{name: data[name] for name in {constant_names!r}}}
@@ -44,20 +48,18 @@ FULL_MATRICES = {full_matrices!r}
 EXPRESSION = {expression!r}  # the loss, exactly as svdgrad evaluates it in every backend
 
 
-{framework}
-
 {backend_source}
 
 ops = framework_ops()
 
 
-def objective(x):
+def objective(x, constants):
     u, s, v = thin_factors(x, NEEDS_VECTORS, FULL_MATRICES)
-    names = {{name: ops.const(value.astype(A.dtype)) for name, value in CONSTANTS.items()}}
-    return eval(EXPRESSION, {{"ops": ops, "u": u, "s": s, "v": v, **names}}), s
+    return eval(EXPRESSION, {{"ops": ops, "u": u, "s": s, "v": v, **constants}}), (s, u, v)
 
 
-_, g = differentiate(A[None], objective)  # a stack of one matrix, as svdgrad calls it
+constants = {{name: ops.const(value.astype(A.dtype)) for name, value in CONSTANTS.items()}}
+_, g, _, _ = differentiate(A[None], objective, constants)  # a stack of one matrix, as svdgrad calls it
 g = np.asarray(g[0], dtype=np.float64)
 print("{backend} gradient:")
 print(g)
@@ -66,11 +68,10 @@ print("Frobenius distance to the float64 reference:", np.linalg.norm(g - REFEREN
 '''
 
 
-def _backend_source(name: str) -> tuple[str, str]:
-    """(framework() stand-in, source of framework_ops, thin_factors and differentiate) of a backend."""
-    module = registry.load_backend(name)
-    functions = (module.framework_ops, module.thin_factors, module.differentiate)
-    return module.SCRIPT_IMPORT, "\n\n".join(inspect.getsource(f) for f in functions)
+def _backend_source(name: str) -> str:
+    """The source of the functions a built-in backend runs (its SCRIPT_FUNCTIONS), for a script."""
+    module = registry.BUILTIN[name].module
+    return "\n\n".join(inspect.getsource(getattr(module, function)) for function in module.SCRIPT_FUNCTIONS)
 
 
 def _file_stem(report: MatrixReport, backend: str) -> str:
@@ -107,7 +108,7 @@ def write_reproducers(
             **constants,
         )
         script = directory / f"{stem}.py"
-        framework, source = _backend_source(backend.name)
+        source = _backend_source(backend.name)
         script.write_text(
             SCRIPT.format(
                 version=__version__,
@@ -123,7 +124,6 @@ def write_reproducers(
                 needs_vectors=loss.needs_vectors,
                 full_matrices=full_matrices,
                 expression=loss.expression,
-                framework=framework,
                 backend_source=source,
             )
         )

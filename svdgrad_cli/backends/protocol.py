@@ -1,0 +1,36 @@
+"""The backend protocol: what every backend (built-in, registered from Python, or a plug-in) provides.
+
+A backend has a ``name``, an ``origin`` (where it comes from, for ``svdgrad backends``), a
+``version()`` read without importing its framework, and ``compute(stack, loss, full_matrices)``
+returning a :class:`BackendOutput` for a float stack of shape (b, m, n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BackendOutput:
+    """What one backend call returns, as NumPy arrays over the stack.
+
+    ``u`` (b, m, k) and ``v`` (b, n, k) are the singular vectors of the backend's own forward SVD
+    when its call computed them (losses of U and V), else None; svdgrad checks their accuracy.
+    """
+
+    singular_values: np.ndarray
+    gradients: np.ndarray
+    u: np.ndarray | None = None
+    v: np.ndarray | None = None
+
+
+class Backend(Protocol):
+    name: str
+    origin: str
+
+    def version(self) -> str | None: ...
+
+    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput: ...
