@@ -233,7 +233,9 @@ def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
     )
 
 
-def self_check(reference: Reference, a: np.ndarray, loss: Loss, spectrum: Spectrum, seed: int) -> Reference:
+def verify_reference(
+    reference: Reference, a: np.ndarray, loss: Loss, spectrum: Spectrum, seed: int
+) -> Reference:
     """The reference with its finite-difference check done and recorded (see finite_difference_check)."""
     if reference.gradient is None:
         return reference
@@ -291,7 +293,7 @@ def build_reference(
             set_description="undefined: the gradient overflows float64 at this scale (entries beyond 1e308)",
         )
     if check:
-        reference = self_check(reference, a64, loss, spectrum, seed)
+        reference = verify_reference(reference, a64, loss, spectrum, seed)
     return reference, spectrum, u, v
 
 

@@ -13,14 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.model import BackendResult, PairDiff, Reference
+from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport, PairDiff, Reference
 from svdgrad_cli.numerics.budget import spectral_budget, vector_budget
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.numerics.reference import build_reference, verify_reference
+from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.options import Settings
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.pipeline.explain import explain
+from svdgrad_cli.pipeline.findings import ill_conditioned, reference_check, spectrum_findings
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
 
 
 def budget_for(reference: Reference, spectrum: Spectrum, loss: Loss, dtype, settings: Settings) -> float:
@@ -86,3 +89,47 @@ def pair_differences(results: list[BackendResult]) -> list[PairDiff]:
         scale = float(max(np.max(np.abs(a)), np.max(np.abs(b))))
         pairs.append(PairDiff(first.name, second.name, diff, diff / scale if scale else None))
     return pairs
+
+
+def judge_matrix(
+    case: MatrixCase,
+    svd: tuple[np.ndarray, np.ndarray, np.ndarray],
+    raw: list[BackendResult],
+    loss: Loss,
+    settings: Settings,
+    versions: dict[str, str | None],
+    verification_wanted: Callable[[], bool],
+) -> MatrixReport:
+    """Judge one matrix. The reference's finite-difference self-check runs where it can change what
+    a user concludes: every matrix that is not a clean ``agree`` or has a warning, and the first
+    SELF_CHECKS_PER_SHAPE matrices of each shape (a bug in the closed form would show there)."""
+    dtype = case.array.dtype
+    shape = case.array.shape
+    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
+    dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
+    reference, spectrum, u, v = build_reference(case.array, loss, zero_tol, settings.seed, svd, check=False)
+    budget = budget_for(reference, spectrum, loss, dtype, settings)
+    distance = distance_function(reference, spectrum, loss, u, v)
+    judged = [judge_backend(r, reference, budget, distance) for r in raw]
+    findings = spectrum_findings(spectrum, loss, dup_tol)
+    if reference.gradient is not None:
+        findings += ill_conditioned(reference.gradient_norm, budget, str(dtype))
+    verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
+    if verdict != MatrixVerdict.AGREE or findings or verification_wanted():
+        reference = verify_reference(reference, case.array, loss, spectrum, settings.seed)
+        findings += reference_check(reference)
+    return MatrixReport(
+        source=case.source,
+        index=case.index,
+        shape=tuple(shape),
+        dtype=str(dtype),
+        status="checked",
+        verdict=verdict,
+        explanation=explain(verdict, loss, reference, spectrum, judged, versions),
+        backends=tuple(judged),
+        reference=reference,
+        warnings=tuple(findings),
+        pairs=tuple(pair_differences(judged)),
+        loss_weights=loss.arrays,
+        matrix=case.array,
+    )

@@ -13,17 +13,13 @@ from multiprocessing import get_context
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
+from svdgrad_cli.pipeline.worker import check_files
 
 FILES_PER_TASK = 8
 
 
 def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
-    from svdgrad_cli.inputs.loading import load_files
-    from svdgrad_cli.pipeline.run import iter_reports
-
-    files, settings, max_elements, keep_arrays = task
-    reports = iter_reports(load_files(files, settings.dtype, max_elements), settings)
-    return [r if keep_arrays else r.without_arrays() for r in reports]
+    return list(check_files(*task))
 
 
 def parallel_reports(

@@ -1,0 +1,102 @@
+"""Matrices in, one MatrixReport per matrix out, in input order: backends run once per batch.
+
+Matrices of one shape and dtype, across files, are stacked into one call per backend (batching.py);
+each matrix is then judged on its own (judge.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from svdgrad_cli.backends import registry
+from svdgrad_cli.errors import InputError
+from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport
+from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.reference import stack_svd
+from svdgrad_cli.options import Settings
+from svdgrad_cli.pipeline.batching import batched_in_order
+from svdgrad_cli.pipeline.judge import judge_matrix
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+
+SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is checked by finite differences
+MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; keep its first line
+
+
+def error_report(error: InputError) -> MatrixReport:
+    return MatrixReport(
+        source=error.source,
+        index=(),
+        shape=(),
+        dtype=None,
+        status="error",
+        verdict=MatrixVerdict.ERROR,
+        explanation=error.problem,
+        error=error.problem,
+    )
+
+
+def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) -> list[BackendResult]:
+    """One batched call; a backend that raises is ``failed`` for every matrix of the batch."""
+    try:
+        # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            output = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
+        values, gradients = np.asarray(output.singular_values), np.asarray(output.gradients)
+        k = min(stack.shape[-2:])
+        if values.shape != (len(stack), k) or gradients.shape != stack.shape:
+            raise ValueError(
+                f"returned singular values of shape {values.shape} and gradients of shape "
+                f"{gradients.shape} for a stack of shape {stack.shape}"
+            )
+    except Exception as exc:  # a backend's own failure is a result, not a crash
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
+        return [
+            BackendResult(name, "failed", message, verdict=BackendVerdict.FAILED) for _ in range(len(stack))
+        ]
+    return [BackendResult(name, "ok", None, values[i], gradients[i]) for i in range(len(stack))]
+
+
+def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
+    """One report per matrix or input error, in input order; ``settings.backends`` must be resolved.
+
+    Matrices of one shape and dtype, across files, are stacked into one call per backend
+    (batching.py).
+    """
+    unbound = parse_loss(settings.loss)
+    versions = {name: registry.installed_version(name) for name in settings.backends}
+    checks_done: dict[tuple[int, ...], int] = {}
+
+    def wanted(shape: tuple[int, ...]) -> Callable[[], bool]:
+        def take() -> bool:
+            checks_done[shape] = checks_done.get(shape, 0) + 1
+            return checks_done[shape] <= SELF_CHECKS_PER_SHAPE
+
+        return take
+
+    def process(batch: list[MatrixCase]) -> list[MatrixReport]:
+        misfit = unbound.check_fits(batch[0].array.shape)
+        if misfit:
+            return [error_report(InputError(case.label, misfit)) for case in batch]
+        loss = unbound.bind(batch[0].array.shape, settings.seed)
+        stack = np.stack([case.array for case in batch])
+        per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
+        svds = stack_svd(stack)
+        return [
+            judge_matrix(
+                case,
+                svds[i],
+                [results[i] for results in per_backend],
+                loss,
+                settings,
+                versions,
+                wanted(case.array.shape),
+            )
+            for i, case in enumerate(batch)
+        ]
+
+    return batched_in_order(items, process, error_report)
