@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict
 
@@ -45,31 +46,6 @@ class Finding:
     code: str
     message: str
     indices: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The float64 reference for one matrix and loss (see reference.py for the mathematics)."""
-
-    singular_values: np.ndarray
-    rank: int
-    unique: bool
-    method: str
-    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set;
-    # None where the loss has no gradient at all (it depends on the SVD's arbitrary gauge).
-    gradient: np.ndarray | None
-    set_description: str
-    finite_difference: dict | None = None
-    amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
-    defined: bool = True
-    gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
-    cotangent_norm: float = 0.0  # ||Ubar|| + ||sbar|| + ||Vbar|| of a loss of U and V
-    sensitivity: float = 0.0  # measured ||dG|| / ||dA|| of a loss of U and V (reference.py)
-    ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
-
-    def __post_init__(self) -> None:
-        if self.gradient is not None and self.gradient_norm is None:
-            object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,12 @@ import numpy as np
 
 from svdgrad_cli.numerics.losses import NUMPY_OPS
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.numerics.spectrum import Spectrum, span
 
 SIGN_PAIRS = 8
 # Relative size of a gauge term that counts as zero: the cotangents are computed in float64, and a
 # term that should vanish does so to rounding, while a genuine dependence is of the cotangents' size.
 GAUGE_RTOL = 1e-8
-
-
-def _span(indices) -> str:
-    return ", ".join(f"s_{i + 1}" for i in indices)
 
 
 def sign_problems(
@@ -56,10 +52,10 @@ def sign_problems(
     if paired:
         problems.append(
             f"the loss is sign-dependent: it changes when (u_i, v_i) flip sign together, which any SVD "
-            f"may do ({_span(paired)})"
+            f"may do ({span(paired)})"
         )
     if alone:
-        problems.append(f"{_span(alone)} are zero and the loss depends on the sign of u_i alone")
+        problems.append(f"{span(alone)} are zero and the loss depends on the sign of u_i alone")
     return problems
 
 
@@ -80,7 +76,7 @@ def gauge_problems(
         idx = np.ix_(cluster, cluster)
         if len(cluster) > 1 and frobenius((k_u + k_v)[idx]) > tol:
             problems.append(
-                f"{_span(cluster)} are tied and the loss depends on the basis chosen inside that cluster"
+                f"{span(cluster)} are tied and the loss depends on the basis chosen inside that cluster"
             )
     null_space = None
     zeros = list(spectrum.zeros)
@@ -90,9 +86,7 @@ def gauge_problems(
         outside_v = v_bar[:, zeros] - v @ (v.T @ v_bar[:, zeros])
         terms = [k_u[idx], k_v[idx], outside_u, outside_v]
         if any(frobenius(term) > tol for term in terms):
-            null_space = (
-                f"{_span(zeros)} are zero and the loss depends on the basis chosen for the null space"
-            )
+            null_space = f"{span(zeros)} are zero and the loss depends on the basis chosen for the null space"
     return problems, null_space
 
 

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from svdgrad_cli.model import Reference
 from svdgrad_cli.numerics.budget import amplification, vector_amplification
 from svdgrad_cli.numerics.gauge import cluster_masks, gauge_problems, sign_problems
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, SpectralLoss, VectorLoss
@@ -42,6 +41,31 @@ FD_SMALL_ELEMENTS = 256 * 256
 FD_DIRECTIONS_LARGE = 1  # up to FD_MAX_ELEMENTS entries; none above
 FD_MAX_ELEMENTS = 1024 * 1024
 SENSITIVITY_DIRECTIONS = 2  # extra SVDs per matrix for the budget of a loss of U and V
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The float64 reference for one matrix and loss (see reference.py for the mathematics)."""
+
+    singular_values: np.ndarray
+    rank: int
+    unique: bool
+    method: str
+    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set;
+    # None where the loss has no gradient at all (it depends on the SVD's arbitrary gauge).
+    gradient: np.ndarray | None
+    set_description: str
+    finite_difference: dict | None = None
+    amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
+    defined: bool = True
+    gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
+    cotangent_norm: float = 0.0  # ||Ubar|| + ||sbar|| + ||Vbar|| of a loss of U and V
+    sensitivity: float = 0.0  # measured ||dG|| / ||dA|| of a loss of U and V (reference.py)
+    ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
+
+    def __post_init__(self) -> None:
+        if self.gradient is not None and self.gradient_norm is None:
+            object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
 
 def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

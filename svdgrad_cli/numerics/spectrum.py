@@ -18,6 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def span(indices) -> str:
+    """0-based indices as 1-based names: 's_3-s_5' for a run of three or more, else 's_2, s_4'."""
+    one_based = [int(i) + 1 for i in indices]
+    if len(one_based) > 2 and one_based == list(range(one_based[0], one_based[-1] + 1)):
+        return f"s_{one_based[0]}-s_{one_based[-1]}"
+    return ", ".join(f"s_{i}" for i in one_based)
+
+
 def machine_eps(dtype: np.dtype | str) -> float:
     """Unit roundoff of a floating dtype (2**-23 for float32, 2**-52 for float64)."""
     return float(np.finfo(np.dtype(dtype)).eps)

@@ -6,7 +6,7 @@ import numpy as np
 
 from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.numerics.losses import Loss
-from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.numerics.spectrum import Spectrum, span
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 REPORT_UPSTREAM = (
@@ -15,20 +15,14 @@ REPORT_UPSTREAM = (
 )
 
 
-def _indices(indices) -> str:
-    return ", ".join(f"s_{i + 1}" for i in indices)
-
-
 def why_not_unique(spectrum: Spectrum, w: np.ndarray) -> str:
     """Name the clusters that make the gradient of a spectral loss set-valued."""
     reasons = []
     for cluster in spectrum.clusters:
         if np.ptp(w[list(cluster)]) > 0:
-            reasons.append(f"{_indices(cluster)} are tied but weighted differently")
+            reasons.append(f"{span(cluster)} are tied but weighted differently")
     if spectrum.zeros and np.any(w[list(spectrum.zeros)]):
-        reasons.append(
-            f"{len(spectrum.zeros)} weighted singular value(s) are zero ({_indices(spectrum.zeros)})"
-        )
+        reasons.append(f"{len(spectrum.zeros)} weighted singular value(s) are zero ({span(spectrum.zeros)})")
     return "; ".join(reasons)
 
 

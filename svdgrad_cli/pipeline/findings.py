@@ -6,15 +6,7 @@ import numpy as np
 
 from svdgrad_cli.model import Finding, Reference
 from svdgrad_cli.numerics.losses import Loss
-from svdgrad_cli.numerics.spectrum import Spectrum
-
-
-def _span(indices: list[int]) -> str:
-    """1-based indices as 's_3-s_5' for a run, or 's_2, s_4' otherwise."""
-    one_based = [i + 1 for i in indices]
-    if len(one_based) > 2 and one_based == list(range(one_based[0], one_based[-1] + 1)):
-        return f"s_{one_based[0]}-s_{one_based[-1]}"
-    return ", ".join(f"s_{i}" for i in one_based)
+from svdgrad_cli.numerics.spectrum import Spectrum, span
 
 
 def _zero_effect(spectrum: Spectrum, loss: Loss) -> str:
@@ -39,7 +31,7 @@ def near_zero(spectrum: Spectrum, loss: Loss) -> list[Finding]:
     if not zeros:
         return []
     noun = "singular value is" if len(zeros) == 1 else "singular values are"
-    where = "every one" if spectrum.top == 0 else f"{_span(zeros)} <= {spectrum.zero_tol:.1e} * s_1"
+    where = "every one" if spectrum.top == 0 else f"{span(zeros)} <= {spectrum.zero_tol:.1e} * s_1"
     message = f"{len(zeros)} {noun} numerically zero ({where}): {_zero_effect(spectrum, loss)}."
     return [Finding("near-zero", message, tuple(i + 1 for i in zeros))]
 
@@ -80,7 +72,7 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
         closeness = "equal to working precision" if tied else f"close (smallest gap {gap:.2e})"
         effect = _duplicate_effect(spectrum, loss, run, tied, gap)
         findings.append(
-            Finding("near-duplicate", f"{_span(run)} are {closeness}: {effect}.", tuple(i + 1 for i in run))
+            Finding("near-duplicate", f"{span(run)} are {closeness}: {effect}.", tuple(i + 1 for i in run))
         )
     return findings
 
