@@ -1,0 +1,43 @@
+"""What svdgrad reads an array as, and what an array must be to hold matrices (checked on file
+headers before any data is read, and again on arrays in memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KIND_NAMES = {"b": "bool", "S": "bytes", "U": "text (str)", "M": "datetime", "m": "timedelta", "V": "raw"}
+
+
+@dataclass(frozen=True)
+class LoadedArray:
+    """An array as read from one source, before it is split into matrices."""
+
+    source: str
+    array: np.ndarray
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def dtype_problem(dtype: np.dtype) -> str | None:
+    if dtype.hasobject:
+        return "holds Python objects; svdgrad never unpickles (numbers only)"
+    if dtype.fields is not None or dtype.subdtype is not None:
+        return f"has a structured dtype {dtype}, not plain numbers; save one numeric field as its own array"
+    if dtype.kind == "c":
+        return "complex matrices are not supported (real input only)"
+    if dtype.kind not in "iuf":
+        return f"holds {KIND_NAMES.get(dtype.kind, dtype.kind)} data ({dtype.str}), not real numbers"
+    return None
+
+
+def shape_problem(shape: tuple[int, ...]) -> str | None:
+    if len(shape) < 2:
+        what = "a single number" if not shape else f"a 1-D array of length {shape[0]}"
+        return f"{what}, not a matrix: svdgrad needs shape (m, n) or (..., m, n)"
+    if 0 in shape:
+        return f"shape {shape} has no entries"
+    return None
