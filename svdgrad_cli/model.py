@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from svdgrad_cli.inputs.arrays import MatrixCase
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
@@ -22,21 +23,6 @@ def source_file(source: str) -> str | None:
     match = ARCHIVE_MEMBER.match(source)
     path = match.group(1) if match else source
     return None if path == "-" else path
-
-
-@dataclass(frozen=True)
-class MatrixCase:
-    """One matrix to check: where it came from and its values in the dtype the backends use."""
-
-    source: str
-    index: tuple[int, ...]
-    array: np.ndarray
-
-    @property
-    def label(self) -> str:
-        if not self.index:
-            return self.source
-        return f"{self.source}[{','.join(str(i) for i in self.index)}]"
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,18 @@ def shape_problem(shape: tuple[int, ...]) -> str | None:
     if 0 in shape:
         return f"shape {shape} has no entries"
     return None
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    """One matrix to check: where it came from and its values in the dtype the backends use."""
+
+    source: str
+    index: tuple[int, ...]
+    array: np.ndarray
+
+    @property
+    def label(self) -> str:
+        if not self.index:
+            return self.source
+        return f"{self.source}[{','.join(str(i) for i in self.index)}]"

@@ -34,38 +34,51 @@ def _matches(name: str, relative: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch(name.lower(), p.lower()) or fnmatch(relative.lower(), p.lower()) for p in patterns)
 
 
-def _walk(root: Path, recursive: bool, globs, excludes, out: FileList) -> None:
-    seen: set[tuple[int, int]] = set()
-    found_before = len(out.entries)
+class _Walk:
+    """One directory argument walked in sorted order, each folder entered once."""
 
-    def visit(folder: Path) -> None:
+    def __init__(self, root: Path, recursive: bool, globs, excludes, out: FileList) -> None:
+        self.root, self.recursive, self.globs, self.excludes, self.out = root, recursive, globs, excludes, out
+        self.seen: set[tuple[int, int]] = set()
+
+    def _listing(self, folder: Path) -> list[os.DirEntry] | None:
+        """The folder's entries by name; None if it was visited before (a link loop) or cannot be read."""
         try:
             info = folder.stat()
-            if (info.st_dev, info.st_ino) in seen:
-                return
-            seen.add((info.st_dev, info.st_ino))
-            children = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            if (info.st_dev, info.st_ino) in self.seen:
+                return None
+            self.seen.add((info.st_dev, info.st_ino))
+            return sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as exc:
-            out.entries.append(InputError(str(folder), f"cannot list this directory ({exc.strerror or exc})"))
-            return
-        subfolders = []
-        for entry in children:
-            relative = os.path.relpath(entry.path, root)
-            if _matches(entry.name, relative, excludes):
-                if not entry.is_dir():
-                    out.skipped.append(entry.path)
-                continue
-            if entry.is_dir():
-                subfolders.append(Path(entry.path))
-            elif entry.is_file() and _matches(entry.name, relative, globs):  # never a FIFO or a device
-                out.entries.append(entry.path)
-            else:
-                out.skipped.append(entry.path)
-        if recursive:
-            for subfolder in subfolders:
-                visit(subfolder)
+            problem = f"cannot list this directory ({exc.strerror or exc})"
+            self.out.entries.append(InputError(str(folder), problem))
+            return None
 
-    visit(root)
+    def _take(self, entry: os.DirEntry) -> Path | None:
+        """File the entry as read or skipped; return it when it is a folder to enter."""
+        relative = os.path.relpath(entry.path, self.root)
+        if _matches(entry.name, relative, self.excludes):
+            if not entry.is_dir():
+                self.out.skipped.append(entry.path)
+            return None
+        if entry.is_dir():
+            return Path(entry.path)
+        if entry.is_file() and _matches(entry.name, relative, self.globs):  # never a FIFO or a device
+            self.out.entries.append(entry.path)
+        else:
+            self.out.skipped.append(entry.path)
+        return None
+
+    def visit(self, folder: Path) -> None:
+        subfolders = [sub for entry in self._listing(folder) or [] if (sub := self._take(entry))]
+        if self.recursive:
+            for subfolder in subfolders:
+                self.visit(subfolder)
+
+
+def _walk(root: Path, recursive: bool, globs, excludes, out: FileList) -> None:
+    found_before = len(out.entries)
+    _Walk(root, recursive, globs, excludes, out).visit(root)
     if len(out.entries) == found_before:
         wanted = ", ".join(globs)
         out.entries.append(InputError(str(root), f"no matrix files ({wanted}) in this directory"))

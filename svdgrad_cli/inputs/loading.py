@@ -18,12 +18,11 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import LoadedArray, describe, dtype_problem, shape_problem
+from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, describe, dtype_problem, shape_problem
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
-from svdgrad_cli.model import MatrixCase
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 __all__ = ["DEFAULT_MAX_ELEMENTS", "LoadedArray", "load_cases", "load_files", "matrices", "read_source"]

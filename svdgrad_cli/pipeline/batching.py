@@ -21,6 +21,41 @@ BATCH_ELEMENTS = 2**22  # entries per backend call: 32 MiB of float64
 MAX_WAITING = 256  # matrices (or finished results) held back to keep the output in input order
 
 
+class _Buckets:
+    """Matrices waiting per (shape, dtype), and finished results waiting for their turn."""
+
+    def __init__(self, process: Callable[[list[MatrixCase]], list[Result]]) -> None:
+        self.process = process
+        self.waiting: dict[tuple, list[tuple[int, MatrixCase]]] = {}
+        self.done: dict[int, Result] = {}
+        self.next_out = 0
+
+    def add(self, seq: int, case: MatrixCase, batch_elements: int) -> None:
+        key = (case.array.shape, case.array.dtype.str)
+        bucket = self.waiting.setdefault(key, [])
+        bucket.append((seq, case))
+        if len(bucket) * case.array.size >= batch_elements:
+            self.flush(key)
+
+    def flush(self, key: tuple) -> None:
+        entries = self.waiting.pop(key)
+        for (seq, _), result in zip(entries, self.process([case for _, case in entries]), strict=True):
+            self.done[seq] = result
+
+    def held(self) -> int:
+        return len(self.done) + sum(len(entries) for entries in self.waiting.values())
+
+    def flush_oldest(self) -> None:
+        """Process the bucket holding the next result due out."""
+        self.flush(next(key for key, entries in self.waiting.items() if entries[0][0] == self.next_out))
+
+    def ready(self) -> Iterator[Result]:
+        """Every finished result whose turn has come, in order."""
+        while self.next_out in self.done:
+            yield self.done.pop(self.next_out)
+            self.next_out += 1
+
+
 def batched_in_order(
     items: Iterable[MatrixCase | InputError],
     process: Callable[[list[MatrixCase]], list[Result]],
@@ -29,34 +64,15 @@ def batched_in_order(
     max_waiting: int = MAX_WAITING,
 ) -> Iterator[Result]:
     """``process`` each bucket of same-shape, same-dtype matrices; yield results in input order."""
-    buckets: dict[tuple, list[tuple[int, MatrixCase]]] = {}
-    done: dict[int, Result] = {}
-    next_out = 0
-
-    def flush(key: tuple) -> None:
-        entries = buckets.pop(key)
-        for (seq, _), result in zip(entries, process([case for _, case in entries]), strict=True):
-            done[seq] = result
-
-    def waiting() -> int:
-        return len(done) + sum(len(entries) for entries in buckets.values())
-
+    buckets = _Buckets(process)
     for seq, item in enumerate(items):
         if isinstance(item, InputError):
-            done[seq] = on_error(item)
+            buckets.done[seq] = on_error(item)
         else:
-            key = (item.array.shape, item.array.dtype.str)
-            bucket = buckets.setdefault(key, [])
-            bucket.append((seq, item))
-            if len(bucket) * item.array.size >= batch_elements:
-                flush(key)
-        if waiting() > max_waiting and next_out not in done:
-            flush(next(key for key, entries in buckets.items() if entries[0][0] == next_out))
-        while next_out in done:
-            yield done.pop(next_out)
-            next_out += 1
-    for key in sorted(buckets, key=lambda k: buckets[k][0][0]):
-        flush(key)
-        while next_out in done:  # as soon as possible, so an interrupted run keeps what it finished
-            yield done.pop(next_out)
-            next_out += 1
+            buckets.add(seq, item, batch_elements)
+        if buckets.held() > max_waiting and buckets.next_out not in buckets.done:
+            buckets.flush_oldest()
+        yield from buckets.ready()
+    while buckets.waiting:  # oldest first, and out as soon as possible: an interrupted run keeps them
+        buckets.flush_oldest()
+        yield from buckets.ready()
