@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from svdgrad_cli.inputs.arrays import MatrixCase
+from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
@@ -45,11 +46,17 @@ class BackendResult:
     gradient: np.ndarray | None = None
     verdict: BackendVerdict = BackendVerdict.FAILED
     error: float | None = None  # Frobenius distance to the reference gradient or set
-    budget: float | None = None  # the error this backend's dtype and the spectrum allow
+    budget: float | None = None  # the error this backend's dtype and the conditioning allow
     gradient_norm: float | None = None  # ||G||_F, kept when the arrays are dropped from a long run
+    digits: float | None = None  # -log10(relative error): the digits it got right
+    justified_digits: float | None = None  # -log10(relative budget): the digits the data justify
+    u: np.ndarray | None = None  # the backend's own forward SVD (when its call computed vectors)
+    v: np.ndarray | None = None
+    forward: ForwardCheck | None = None  # how accurate that forward SVD is
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "verdict", BackendVerdict(self.verdict))
+        if self.verdict is not None:
+            object.__setattr__(self, "verdict", BackendVerdict(self.verdict))
         if self.gradient is not None and self.gradient_norm is None:
             object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
@@ -101,7 +108,7 @@ class MatrixReport:
 
     def without_arrays(self) -> MatrixReport:
         """The same report without gradient matrices, so a long run holds only what it prints."""
-        backends = tuple(replace(b, gradient=None) for b in self.backends)
+        backends = tuple(replace(b, gradient=None, u=None, v=None) for b in self.backends)
         reference = None if self.reference is None else replace(self.reference, gradient=None)
         return replace(self, backends=backends, reference=reference, loss_weights={}, matrix=None)
 

@@ -21,12 +21,14 @@ from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64")
+REFERENCE_CHOICES = ("auto", "float64", "high")
 FAIL_ON_CHOICES = (
     *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
     "warning",
     "never",
 )
 DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
+DEFAULT_BUDGET_FACTOR = 30.0  # calibrated: bench/calibrate_budgets.py (numerics/budget.py says why)
 # 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
 DEFAULT_MAX_ELEMENTS = 2**26
 DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
@@ -103,12 +105,12 @@ class Settings:
         help="Warn about neighbours closer than this times s_1. Default: sqrt(eps(dtype)).",
     )
     budget_factor: float = option(
-        10.0,
+        DEFAULT_BUDGET_FACTOR,
         "--budget-factor",
         type="float",
         show_default=True,
-        help="Safety factor of the error budget: factor * eps * max(m, n) * (scale + s_1 * amp); "
-        "see README, 'Tolerances'.",
+        help="The calibrated constant of the error budget: factor * eps * (||A||_2 ||DG||_2 + "
+        "sqrt(max(m, n)) ||G||_F); see README, 'Tolerances'.",
     )
     rtol: float | None = option(
         None,
@@ -131,6 +133,21 @@ class Settings:
         type="int",
         show_default=True,
         help="Seed of the weights of U/V losses and of the directions that check the reference.",
+    )
+    reference: str = option(
+        "auto",
+        "--reference",
+        type=REFERENCE_CHOICES,
+        show_default=True,
+        help="The reference's precision. auto: float64, and mpmath where float64 cannot decide a "
+        "verdict, up to 4096 entries; float64: never mpmath; high: mpmath for every unique gradient.",
+    )
+    cotangents: str | None = option(
+        None,
+        "--cotangents",
+        type="path",
+        help="An .npz with the loss's weights (C; or C_U, C_V for uv) to use instead of random ones: "
+        "the upstream gradient of your model.",
     )
     full_matrices: bool = option(
         False,

@@ -22,8 +22,10 @@ class BackendVerdict(_Verdict):
 
     CORRECT = "correct"  # unique gradient, within the error budget
     VALID = "valid"  # the gradient is a set; the backend's answer lies in it
+    INDETERMINATE = "indeterminate"  # within the budget, but the data do not determine the gradient
     UNDEFINED = "undefined"  # the loss has no gradient here: shown, not judged
-    WRONG = "wrong"  # finite and neither of the above
+    INACCURATE = "inaccurate"  # beyond the budget by at most sqrt(eps): digits lost, not a wrong answer
+    WRONG = "wrong"  # finite and beyond both
     NON_FINITE = "non-finite"  # NaN or Inf in the gradient
     FAILED = "failed"  # the backend raised
 
@@ -39,6 +41,8 @@ class MatrixVerdict(_Verdict):
     AGREE = "agree"
     NON_UNIQUE = "non-unique"
     UNDEFINED = "undefined"
+    INDETERMINATE = "indeterminate"
+    INACCURATE = "inaccurate"
     ERROR = "error"
     NON_FINITE = "non-finite"
     WRONG = "wrong"
@@ -53,6 +57,8 @@ SEVERITY = (
     MatrixVerdict.AGREE,
     MatrixVerdict.NON_UNIQUE,
     MatrixVerdict.UNDEFINED,
+    MatrixVerdict.INDETERMINATE,
+    MatrixVerdict.INACCURATE,
     MatrixVerdict.ERROR,
     MatrixVerdict.NON_FINITE,
     MatrixVerdict.WRONG,
@@ -63,6 +69,8 @@ RAISES = {
     BackendVerdict.NON_FINITE: MatrixVerdict.NON_FINITE,
     BackendVerdict.FAILED: MatrixVerdict.ERROR,
     BackendVerdict.UNDEFINED: MatrixVerdict.UNDEFINED,
+    BackendVerdict.INACCURATE: MatrixVerdict.INACCURATE,
+    BackendVerdict.INDETERMINATE: MatrixVerdict.INDETERMINATE,
 }
 FINDINGS = frozenset({BackendVerdict.WRONG, BackendVerdict.NON_FINITE})
 # Named groups of matrix verdicts.
@@ -70,7 +78,9 @@ FAILING = frozenset({MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE})  # --fail-o
 ALARMING = frozenset(
     {MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE, MatrixVerdict.ERROR}
 )  # annotated as errors
-NOTEWORTHY = frozenset({MatrixVerdict.NON_UNIQUE, MatrixVerdict.UNDEFINED})  # annotated as warnings
+NOTEWORTHY = frozenset(  # annotated as warnings
+    {MatrixVerdict.NON_UNIQUE, MatrixVerdict.UNDEFINED, MatrixVerdict.INACCURATE, MatrixVerdict.INDETERMINATE}
+)
 
 
 def worst(verdicts: Iterable[MatrixVerdict]) -> MatrixVerdict:

@@ -8,8 +8,8 @@ from conftest import random_orthogonal
 
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.membership import distance_to_set
-from svdgrad_cli.numerics.reference import thin_svd
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
+from svdgrad_cli.numerics.svd import thin_svd
 
 TOL = 1e-10
 

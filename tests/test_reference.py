@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import random_orthogonal, with_singular_values
 
-from svdgrad_cli.numerics.budget import amplification
+from svdgrad_cli.numerics.conditioning import spectral_hessian_norm
+from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.reference import build_reference, is_unique
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
-from svdgrad_cli.numerics.svd_vjp import svd_vjp
 
 SHAPES = [(5, 5), (7, 4), (4, 7), (1, 6), (6, 1)]
 
@@ -107,8 +107,8 @@ def test_rank_deficient_reference_is_the_minimum_norm_subgradient():
 
 
 @pytest.mark.parametrize("shape", [(5, 5), (7, 4), (4, 7)])
-def test_reverse_mode_rule_matches_finite_differences_for_losses_of_u_and_v(shape):
-    """Townsend's rule on sign-invariant losses of U and V, which a full-rank random matrix has."""
+def test_closed_forms_match_finite_differences_for_losses_of_u_and_v(shape):
+    """The closed forms of gradients.py on sign-invariant losses of U and V, at a full-rank random matrix."""
     rng = np.random.default_rng(11)
     a = rng.standard_normal(shape)
     k = min(shape)
@@ -128,10 +128,8 @@ def test_reverse_mode_rule_matches_finite_differences_for_losses_of_u_and_v(shap
         return np.sum(p * (u[:, :2] @ u[:, :2].T))
 
     u, s, v = thin(a)
-    polar_grad = svd_vjp(u, s, v, c @ v, np.zeros(k), c.T @ u)
-    u_bar = np.zeros_like(u)
-    u_bar[:, :2] = (p + p.T) @ u[:, :2]
-    projector_grad = svd_vjp(u, s, v, u_bar, np.zeros(k), None)
+    polar_grad = polar_gradient(u, s, v, c, np.zeros(k, dtype=bool))
+    projector_grad = projector_gradient(u, s, v, p, 2)
     for _ in range(3):
         e = rng.standard_normal(shape)
         assert np.vdot(polar_grad, e) == pytest.approx(central_difference(polar, a, e), abs=1e-6)
@@ -139,32 +137,32 @@ def test_reverse_mode_rule_matches_finite_differences_for_losses_of_u_and_v(shap
 
 
 @pytest.mark.parametrize("scale", [1e-150, 1e150, 1e200])
-def test_reverse_mode_rule_scales_without_overflow(scale):
+def test_closed_form_scales_without_overflow(scale):
     """The polar loss is invariant to scaling A, so its gradient scales as 1/c: G(cA) = G(A) / c.
 
-    A generic Ubar, Vbar (K_U, K_V non-zero) exercises every partial fraction; the textbook
-    1/(s_j^2 - s_i^2) form overflows or underflows at these magnitudes.
+    The textbook 1/(s_j^2 - s_i^2) form overflows or underflows at these magnitudes.
     """
     a = with_singular_values([3.0, 2.0, 1.0], (4, 3), seed=2)
     c = np.random.default_rng(9).standard_normal((4, 3))
 
-    def polar_gradient(x):
+    def gradient_at(x):
         u, s, vt = np.linalg.svd(x, full_matrices=False)
-        return svd_vjp(u, s, vt.T, c @ vt.T, np.zeros(3), c.T @ u)
+        return polar_gradient(u, s, vt.T, c, np.zeros(3, dtype=bool))
 
-    scaled = polar_gradient(scale * a)
+    scaled = gradient_at(scale * a)
     assert np.all(np.isfinite(scaled))
-    np.testing.assert_allclose(scaled * scale, polar_gradient(a), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(scaled * scale, gradient_at(a), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("gap", [1e-2, 1e-4])
-def test_budget_amplification_bounds_the_observed_sensitivity(gap):
-    """First-order perturbation of u_1 v_1^T stays within amp * ||dA||_2 (Wedin)."""
+def test_hessian_norm_bounds_the_observed_sensitivity(gap):
+    """First-order perturbation of u_1 v_1^T stays within ||DG||_2 * ||dA||_F (Wedin)."""
     a = with_singular_values([1 + gap, 1.0, 0.5], (3, 3), seed=8)
     loss = parse_loss("sv:1")
     reference, spectrum, *_ = build_reference(a, loss, zero_tol=1e-12)
-    amp = amplification(spectrum, loss.weights(3))
-    assert amp == pytest.approx(1 / gap + 1 / (2 + gap), rel=1e-6)
+    amp = spectral_hessian_norm(spectrum.values, loss.weights(3), spectrum)
+    assert amp == pytest.approx(1 / gap, rel=1e-6)  # (w_1 - w_2) / (s_1 - s_2), the largest eigenvalue
+    assert reference.hessian_norm == pytest.approx(amp, rel=1e-12)
     rng = np.random.default_rng(0)
     for _ in range(10):
         e = rng.standard_normal((3, 3))

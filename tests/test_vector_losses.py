@@ -10,8 +10,9 @@ from test_reference import central_difference, polar_factor
 from svdgrad_cli import check, register_backend, unregister_backend
 from svdgrad_cli.numerics.gauge import gauge_problems
 from svdgrad_cli.numerics.losses import parse_loss
-from svdgrad_cli.numerics.reference import build_reference, thin_svd
+from svdgrad_cli.numerics.reference import build_reference
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
+from svdgrad_cli.numerics.svd import thin_svd
 
 BACKENDS = ("autograd", "tensorflow", "torch", "jax")
 

@@ -52,6 +52,7 @@ class FrameworkBackend:
     requires: str  # import name of the framework, probed without importing it
     distribution: str  # the framework's PyPI name, for versions and install hints
     origin: str = "built-in"
+    gives_factors: bool = True
 
     @property
     def module(self) -> ModuleType:

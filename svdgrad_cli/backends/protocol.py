@@ -1,6 +1,7 @@
 """The backend protocol: what every backend (built-in, registered from Python, or a plug-in) provides.
 
-A backend has a ``name``, an ``origin`` (where it comes from, for ``svdgrad backends``), a
+A backend has a ``name``, an ``origin`` (where it comes from, for ``svdgrad backends``), whether
+its output includes its SVD's singular vectors (``gives_factors``), a
 ``version()`` read without importing its framework, and ``compute(stack, loss, full_matrices)``
 returning a :class:`BackendOutput` for a float stack of shape (b, m, n).
 """
@@ -30,6 +31,7 @@ class BackendOutput:
 class Backend(Protocol):
     name: str
     origin: str
+    gives_factors: bool  # whether compute() returns U and V for a loss of U and V
 
     def version(self) -> str | None: ...
 

@@ -42,6 +42,7 @@ class FunctionBackend:
     function: Callable[[np.ndarray, object], tuple[np.ndarray, np.ndarray]]
     version_text: str = "custom"
     origin: str = "register_backend"
+    gives_factors: bool = False
 
     def version(self) -> str | None:
         return self.version_text

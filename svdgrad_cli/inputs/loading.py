@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from svdgrad_cli.errors import InputError
+from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, describe, dtype_problem, shape_problem
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
@@ -160,3 +160,25 @@ def load_cases(
 ) -> Iterator[MatrixCase | InputError]:
     """Every matrix named by ``paths`` (files, directories, ``-``), or an InputError in its place."""
     yield from load_files(collect_files(paths).entries, dtype, max_elements)
+
+
+def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays of a ``--cotangents`` file (an .npz, or an .npy for a loss with one weight), by
+    name, as float64; every array must be one of ``names`` and finite, else a UsageError."""
+    arrays: dict[str, np.ndarray] = {}
+    for loaded in read_source(path, DEFAULT_MAX_ELEMENTS):
+        if isinstance(loaded, InputError):
+            raise UsageError(f"--cotangents: {loaded}")
+        name = (
+            loaded.source.rsplit(":", 1)[1] if ":" in loaded.source else (names[0] if len(names) == 1 else "")
+        )
+        if name not in names:
+            expected = ", ".join(names) or "none (this loss has no weights)"
+            raise UsageError(
+                f"--cotangents: {loaded.source} is not a weight of this loss; expected {expected}"
+            )
+        problem = dtype_problem(loaded.array.dtype) or _first_bad(np.asarray(loaded.array, dtype=np.float64))
+        if problem:
+            raise UsageError(f"--cotangents: {loaded.source}: {problem}")
+        arrays[name] = np.asarray(loaded.array, dtype=np.float64)
+    return arrays

@@ -1,82 +1,94 @@
-"""Error budgets: how far a backend's gradient may honestly be from the float64 reference.
+"""Error budgets: what a backward-stable evaluation of the gradient would err by, in a given precision.
 
-A backward-stable SVD in a dtype with unit roundoff eps is exact for some A + E with
-||E|| <~ max(m, n) * eps * s_1. To first order the gradient then moves by the perturbation amplified
-through the partial fractions of the reverse-mode rule (Townsend 2016).
+A backward-stable SVD in a dtype with machine epsilon eps returns the exact factors of some A + E with
+||E||_2 <~ eps ||A||_2; the exact gradient there differs from G(A) by about ||DG||_2 ||E||, and
+forming G from the factors rounds it again by about eps ||G||. So (docs/theory.md §5)
 
-Losses of the singular values, G = U diag(w) V^T: in the SVD basis
+    budget = factor * eps * (||A||_2 ||DG||_2 + sqrt(max(m, n)) * scale)
 
-    dG_ij ~ E_ij * ( |w_i - w_j| / |s_i - s_j| + |w_i + w_j| / (s_i + s_j) )   (i != j)
-    dG    ~ E * |w_i| / s_i                                                   (m != n: the complement)
+where scale = max(||G||_F, natural scale),
+and ||DG||_2 is the operator norm of the true gradient's derivative (conditioning.py), never a
+backend's own formula: a framework that divides rounding by a gap the loss does not have is judged
+against what the data justify. The constants are calibrated (bench/calibrate_budgets.py): factor is
+about 3x the largest error the four frameworks make on matrices where their rules are stable, and
+the float64 reference's own error is REFERENCE_FACTOR times the same unit.
 
-so amp = max over pairs (and i, for m != n) of those factors, where pairs inside one tie cluster keep
-only the second term (the set absorbs rotations inside a cluster) and pairs inside the zero cluster are
-skipped (they are the non-unique part). The budget is
-
-    budget = factor * eps(dtype) * max(m, n) * (sqrt(k) * max|w| + s_1 * amp)
-
-Losses of U and V: the backend computes G = U J V^T + ... from its own SVD, with J built from
-K_U, K_V (its cotangents) divided by s_j - s_i and s_j + s_i. Rounding in K is of the size of the
-cotangents, eps * (||Ubar|| + ||sbar|| + ||Vbar||), and is divided by the smallest of those
-denominators (amp = max over pairs of 1/|s_i - s_j| + 1/(s_i + s_j), only the second term inside a
-cluster, and 1/s for m != n, reported as ``amplification``); rounding in A moves the exact gradient
-by the measured sensitivity L = ||dG|| / ||dA|| (reference.gradient_sensitivity). So
-
-    budget = factor * eps(dtype) * max(m, n) * (max(||G_ref||_F, ||cotangents|| * amp) + s_1 * L)
-
-factor = 10 by default (``--budget-factor``); ``--rtol``/``--atol`` replace either formula by
-atol + rtol * ||G_ref||_F. A result is reported as error / budget: "3.2x budget".
+The budget is relative to nothing: 2^k A has the same relative budget as A. Where it reaches
+UNDETERMINED of the gradient's scale, the data in that dtype do not determine the gradient.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-from svdgrad_cli.numerics.spectrum import Spectrum, machine_eps
+from svdgrad_cli.numerics.spectrum import machine_eps
+
+REFERENCE_FACTOR = 10.0  # the float64 reference's own error, in the same unit (calibrated with mpmath)
+UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
 
 
-def _pair_factors(spectrum: Spectrum, across_weight, along_weight, rect_weight) -> float:
-    """max over pairs of across / |s_i - s_j| (other clusters) + along / (s_i + s_j); rect / s_i."""
-    s = spectrum.values
-    k = len(s)
-    cluster_id = np.empty(k, dtype=int)
-    for c_id, cluster in enumerate((*spectrum.clusters, spectrum.zeros)):
-        cluster_id[list(cluster)] = c_id
-    zero = np.zeros(k, dtype=bool)
-    zero[list(spectrum.zeros)] = True
-    i, j = np.triu_indices(k, 1)
-    keep = ~(zero[i] & zero[j])
-    i, j = i[keep], j[keep]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        across = np.where(cluster_id[i] != cluster_id[j], across_weight(i, j) / np.abs(s[i] - s[j]), 0.0)
-        along = along_weight(i, j) / (s[i] + s[j])
-        amp = float(np.max(np.nan_to_num(across + along, nan=0.0), initial=0.0))
-        m, n = spectrum.shape
-        if m != n:
-            positive = ~zero
-            amp = max(amp, float(np.max(rect_weight(positive) / s[positive], initial=0.0)))
-    return amp
+def gradient_scale(reference) -> float:
+    """The size a gradient's error is measured against: ||G||_F, or the size of one of its terms
+    where they cancel, or the radius of the set at A = 0."""
+    return max(reference.gradient_norm or 0.0, reference.natural_scale, reference.ball_radius or 0.0)
 
 
-def amplification(spectrum: Spectrum, w: np.ndarray) -> float:
-    """The amplification of a loss of the singular values with weights w (see above)."""
-    return _pair_factors(
-        spectrum, lambda i, j: np.abs(w[i] - w[j]), lambda i, j: np.abs(w[i] + w[j]), lambda i: np.abs(w[i])
-    )
+def error_unit(reference, shape: tuple[int, ...]) -> float:
+    """||A||_2 ||DG||_2 + sqrt(max(m, n)) * scale: the error of one eps of backward error."""
+    return reference.matrix_norm * reference.hessian_norm + math.sqrt(max(shape)) * gradient_scale(reference)
 
 
-def vector_amplification(spectrum: Spectrum) -> float:
-    """The amplification of a loss of the singular vectors: 1 / gap and 1 / s terms (see above)."""
-    return _pair_factors(spectrum, lambda i, j: 1.0, lambda i, j: 1.0, lambda i: 1.0)
+@dataclass(frozen=True)
+class Budget:
+    """The error a backend may have here, and how sure the reference is of its own answer."""
+
+    allowed: float  # the budget: absolute Frobenius error
+    scale: float  # gradient_scale: the denominator of relative errors and of digits
+    uncertainty: float  # the reference's own error, by its precision
+    eps: float  # machine epsilon of the backend's dtype
+
+    @property
+    def relative(self) -> float:
+        return self.allowed / self.scale if self.scale else math.inf
+
+    @property
+    def determined(self) -> bool:
+        """Whether the data in this dtype determine the gradient at all (relative budget < 0.1)."""
+        return self.relative < UNDETERMINED
+
+    @property
+    def justified_digits(self) -> float:
+        """-log10(relative budget): the digits of the gradient that the data justify."""
+        return (
+            -math.log10(self.relative)
+            if 0 < self.relative < math.inf
+            else (math.inf if self.relative == 0 else 0.0)
+        )
+
+    def digits(self, error: float) -> float:
+        """-log10(error / scale): a result's correct digits (inf when exact)."""
+        if not self.scale:
+            return math.inf if error == 0 else 0.0
+        return -math.log10(error / self.scale) if error > 0 else math.inf
 
 
-def spectral_budget(spectrum: Spectrum, w: np.ndarray, amp: float, dtype, factor: float) -> float:
-    """The budget of a loss of the singular values; ``amp`` = amplification(spectrum, w)."""
-    base = np.sqrt(len(spectrum.values)) * float(np.max(np.abs(w), initial=0.0))
-    return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * amp)
+def reference_uncertainty(reference, shape: tuple[int, ...]) -> float:
+    """The estimated error of the reference itself: REFERENCE_FACTOR * eps(float64) * unit, or 0
+    for a high-precision reference (its error is below float64's rounding of the result)."""
+    if reference.precision != "float64":
+        return 0.0
+    return REFERENCE_FACTOR * machine_eps(np.float64) * error_unit(reference, shape)
 
 
-def vector_budget(spectrum: Spectrum, reference, dtype, factor: float) -> float:
-    """The budget of a loss of U and V from its reference (see above)."""
-    base = max(reference.gradient_norm or 0.0, reference.cotangent_norm * reference.amplification)
-    return factor * machine_eps(dtype) * max(spectrum.shape) * (base + spectrum.top * reference.sensitivity)
+def make_budget(reference, shape: tuple[int, ...], dtype, factor: float, rtol=None, atol=None) -> Budget:
+    """The budget of a backend computing in ``dtype``; rtol/atol replace the formula when given."""
+    scale = gradient_scale(reference)
+    eps = machine_eps(dtype)
+    if rtol is not None or atol is not None:
+        allowed = (atol or 0.0) + (rtol or 0.0) * (reference.gradient_norm or 0.0)
+    else:
+        allowed = factor * eps * error_unit(reference, shape)
+    return Budget(allowed, scale, reference_uncertainty(reference, shape), eps)

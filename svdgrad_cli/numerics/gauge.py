@@ -88,14 +88,3 @@ def gauge_problems(
         if any(frobenius(term) > tol for term in terms):
             null_space = f"{span(zeros)} are zero and the loss depends on the basis chosen for the null space"
     return problems, null_space
-
-
-def cluster_masks(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
-    """(tied, zero) masks for svd_vjp: pairs inside one positive cluster, and the zero cluster."""
-    k = len(spectrum.values)
-    tied = np.zeros((k, k), dtype=bool)
-    for cluster in spectrum.clusters:
-        tied[np.ix_(cluster, cluster)] = True
-    zero = np.zeros(k, dtype=bool)
-    zero[list(spectrum.zeros)] = True
-    return tied, zero

@@ -58,6 +58,7 @@ class SpectralLoss:
     kind: str  # "sum", "sv" or "topk"
     order: int | None = None  # K for sv:K and topk:K
     needs_vectors = False
+    gradient_degree = 0  # G(cA) = c**degree G(A) for c > 0: the loss is homogeneous of degree 1
 
     @property
     def name(self) -> str:
@@ -75,7 +76,10 @@ class SpectralLoss:
     def check_fits(self, shape: tuple[int, int]) -> str | None:
         return _order_fits(self, shape)
 
-    def bind(self, shape: tuple[int, int], seed: int) -> SpectralLoss:
+    def weight_shapes(self, shape: tuple[int, int]) -> dict[str, tuple[int, int]]:
+        return {}
+
+    def bind(self, shape: tuple[int, int], seed: int, given: dict | None = None) -> SpectralLoss:
         return self
 
     def weights(self, k: int) -> np.ndarray:
@@ -118,24 +122,44 @@ class VectorLoss:
         return _order_fits(self, shape)
 
     @property
+    def gradient_degree(self) -> int:
+        """G(cA) = c**degree G(A) for c > 0: recon is homogeneous of degree 1, the others of degree 0."""
+        return 0 if self.kind == "recon" else -1
+
+    @property
     def zero_ball_radius(self) -> float | None:
         """recon is ||A||_F, a norm: at A = 0 its subdifferential is the unit Frobenius ball."""
         return 1.0 if self.kind == "recon" else None
 
-    def bind(self, shape: tuple[int, int], seed: int) -> VectorLoss:
-        """The same loss with its weights drawn for ``shape`` from a generator seeded by ``seed``."""
-        rng = np.random.default_rng(seed)
+    def weight_shapes(self, shape: tuple[int, int]) -> dict[str, tuple[int, int]]:
+        """The name and shape of each weight array of the loss for a matrix of ``shape``."""
         m, n = shape
         k = min(shape)
-        sizes = {
+        return {
             "polar": {"C": (m, n)},
             "recon": {},
             "proj": {"C": (m, m)},
             "uv": {"C_U": (m, k), "C_V": (n, k)},
         }[self.kind]
-        return VectorLoss(
-            self.kind, self.order, {key: rng.standard_normal(size) for key, size in sizes.items()}
-        )
+
+    def bind(
+        self, shape: tuple[int, int], seed: int, given: dict[str, np.ndarray] | None = None
+    ) -> VectorLoss:
+        """The same loss with its weights for ``shape``: the ``given`` arrays (a user's cotangents),
+        else drawn from a generator seeded by ``seed``. A given array of another shape is a UsageError."""
+        rng = np.random.default_rng(seed)
+        arrays = {}
+        for key, size in self.weight_shapes(shape).items():
+            if given and key in given:
+                if given[key].shape != size:
+                    raise UsageError(
+                        f"cotangent {key} has shape {given[key].shape}; loss {self.name} on a "
+                        f"{shape[0]}x{shape[1]} matrix needs {size}"
+                    )
+                arrays[key] = np.asarray(given[key], dtype=np.float64)
+            else:
+                arrays[key] = rng.standard_normal(size)
+        return VectorLoss(self.kind, self.order, arrays)
 
     @property
     def expression(self) -> str:

@@ -1,51 +1,47 @@
-"""The float64 reference: gradient (or minimum-norm member of the gradient set) and its own check.
+"""The float64 reference: the gradient (or the minimum-norm member of the gradient set) and its conditioning.
 
 Computed from the input upcast to float64 with NumPy's LAPACK SVD, independent of any backend's
-gradient code.
+gradient code, on the matrix scaled by a power of two so that its largest entry is in [1, 2): the
+scaling is exact, so every result scales back exactly and relative budgets do not depend on the
+magnitude of A (docs/theory.md §5).
 
 Losses of the singular values, L = sum_i w_i s_i (Lewis 1995; Lewis and Sendov 2005):
 
 - L is differentiable at A iff w is constant on every cluster of tied positive singular values and
-  zero on the zero cluster; the gradient is then U diag(w) V^T, which is Townsend's (2016) rule with
-  Ubar = Vbar = 0 (svd_vjp.py) and is the same for every SVD of A.
+  zero on the zero cluster; the gradient is then U diag(w) V^T, the same for every SVD of A.
 - Otherwise the gradient set is described in membership.py; its minimum-norm member replaces each
   w_C by its mean on the cluster and puts nothing on the zero cluster: sum_C mean(w_C) U_C V_C^T
   (for the nuclear norm at rank r, U_r V_r^T).
 
-Losses of U and V: the loss's cotangents go through the reverse-mode rule with the gauge-aware
-treatment of clusters (gauge.py); where the loss depends on the gauge the gradient is ``undefined``.
-
-The reference is then checked numerically, at a handful of extra SVDs (THEORY.md section 5):
-central differences along seeded random directions where L is differentiable, and where L is convex
-but not differentiable the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t.
+Losses of U and V: where the loss depends on the SVD's gauge the gradient is ``undefined`` (gauge.py);
+elsewhere it is the closed form of gradients.py. Each reference carries ||DG||_2, the norm of the
+Hessian (conditioning.py), from which budget.py derives every error budget.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from svdgrad_cli.numerics.budget import amplification, vector_amplification
-from svdgrad_cli.numerics.gauge import cluster_masks, gauge_problems, sign_problems
-from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, SpectralLoss, VectorLoss
+from svdgrad_cli.numerics.conditioning import natural_scale, spectral_hessian_norm, vector_hessian_norm
+from svdgrad_cli.numerics.gauge import gauge_problems, sign_problems
+from svdgrad_cli.numerics.gradients import (
+    polar_gradient,
+    projector_gradient,
+    reconstruction_gradient,
+    spectral_gradient,
+)
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
-from svdgrad_cli.numerics.svd_vjp import svd_vjp
-
-# Finite-difference directions by matrix size (each costs two to four extra SVDs).
-FD_DIRECTIONS_SMALL = 2  # up to FD_SMALL_ELEMENTS entries
-FD_SMALL_ELEMENTS = 256 * 256
-FD_DIRECTIONS_LARGE = 1  # up to FD_MAX_ELEMENTS entries; none above
-FD_MAX_ELEMENTS = 1024 * 1024
-SENSITIVITY_DIRECTIONS = 2  # extra SVDs per matrix for the budget of a loss of U and V
+from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
+from svdgrad_cli.numerics.verification import verify_reference
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The float64 reference for one matrix and loss (see reference.py for the mathematics)."""
+    """The reference for one matrix and loss (see the module docstring for the mathematics)."""
 
     singular_values: np.ndarray
     rank: int
@@ -56,22 +52,27 @@ class Reference:
     gradient: np.ndarray | None
     set_description: str
     finite_difference: dict | None = None
-    amplification: float = 0.0  # factor by which rounding in the SVD is amplified in the gradient
     defined: bool = True
     gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
-    cotangent_norm: float = 0.0  # ||Ubar|| + ||sbar|| + ||Vbar|| of a loss of U and V
-    sensitivity: float = 0.0  # measured ||dG|| / ||dA|| of a loss of U and V (reference.py)
+    hessian_norm: float = 0.0  # ||DG||_2: how fast the true gradient moves with A (conditioning.py)
+    natural_scale: float = 0.0  # the size of one term of G's closed form (conditioning.py)
     ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
+    precision: str = "float64"  # or "mpmath, N digits" where float64 could not decide (highprec.py)
 
     def __post_init__(self) -> None:
         if self.gradient is not None and self.gradient_norm is None:
             object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
 
+    @property
+    def matrix_norm(self) -> float:
+        """||A||_2 = s_1."""
+        return float(self.singular_values[0]) if len(self.singular_values) else 0.0
 
-def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """U (m x k), s (k), V (n x k) of a float64 matrix."""
-    u, s, vt = np.linalg.svd(np.asarray(a, dtype=np.float64), full_matrices=False)
-    return u, s, vt.T
+    @property
+    def condition(self) -> float:
+        """||A||_2 ||DG||_2 / ||G||_F: the relative condition number of the gradient (inf for G = 0)."""
+        scale = max(self.gradient_norm or 0.0, self.natural_scale)
+        return self.matrix_norm * self.hessian_norm / scale if scale else float("inf")
 
 
 def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
@@ -80,12 +81,12 @@ def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
     return constant and not np.any(w[list(spectrum.zeros)])
 
 
-def minimum_norm_gradient(u: np.ndarray, v: np.ndarray, spectrum: Spectrum, w: np.ndarray) -> np.ndarray:
-    """sum_C mean(w_C) U_C V_C^T: the gradient when unique, else the least-norm set member."""
+def averaged_weights(spectrum: Spectrum, w: np.ndarray) -> np.ndarray:
+    """w averaged over each tied cluster and 0 on the zeros: the minimum-norm member's weights."""
     averaged = np.zeros_like(w)
     for cluster in spectrum.clusters:
         averaged[list(cluster)] = w[list(cluster)].sum() / len(cluster)
-    return svd_vjp(u, spectrum.values, v, None, averaged, None)
+    return averaged
 
 
 def describe_set(loss: SpectralLoss, spectrum: Spectrum, unique: bool) -> str:
@@ -111,132 +112,52 @@ def describe_set(loss: SpectralLoss, spectrum: Spectrum, unique: bool) -> str:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _directions(shape: tuple[int, int], count: int, seed: int) -> np.ndarray:
-    """``count`` seeded random directions of unit Frobenius norm, stacked (shared, read-only)."""
-    e = np.random.default_rng(seed).standard_normal((count, *shape))
-    e /= np.linalg.norm(e, axis=(1, 2), keepdims=True)
-    e.flags.writeable = False
-    return e
-
-
-def finite_difference_check(
-    a: np.ndarray,
-    values: Callable[[np.ndarray], np.ndarray],
-    gradient: np.ndarray,
-    differentiable: bool,
-    convex: bool,
-    seed: int,
-    top: float,
-) -> dict | None:
-    """Check a reference gradient along a few seeded directions; None when no check applies.
-
-    ``values`` maps a stack of matrices to their loss values (one batched SVD call for all points);
-    ``top`` is s_1, the scale of the steps (1 for a zero matrix).
-    Differentiable: central differences with h = eps^(1/3) * s_1; the truncation error is estimated
-    by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
-    Convex, non-differentiable: <G, E> <= (L(A + tE) - L(A)) / t + tol with t = sqrt(eps) * s_1.
-    Non-convex and non-differentiable (sv:K inside a tie): no inequality holds; not checked.
-    """
-    if a.size > FD_MAX_ELEMENTS or (not differentiable and not convex):
-        return None
-    top = top or 1.0
-    count = FD_DIRECTIONS_SMALL if a.size <= FD_SMALL_ELEMENTS else FD_DIRECTIONS_LARGE
-    eps = np.finfo(np.float64).eps
-    directions = _directions(a.shape, count, seed)
-    predicted = np.tensordot(directions, gradient, axes=2)
-    if differentiable:
-        h = eps ** (1 / 3) * top
-        steps = np.array([h, -h, 2 * h, -2 * h])
-        points = a[None] + steps[None, :, None, None] * directions[:, None]
-        at = values(points.reshape(-1, *a.shape)).reshape(count, 4)
-        fd_h = (at[:, 0] - at[:, 1]) / (2 * h)
-        fd_2h = (at[:, 2] - at[:, 3]) / (4 * h)
-        errors = np.abs(fd_h - predicted)
-        scale = float(np.max(np.abs(at)))
-        tolerances = 2 * np.abs(fd_2h - fd_h) + 100 * eps * (scale / h + 1)
-    else:
-        t = np.sqrt(eps) * top
-        at = values(np.concatenate([a[None], a[None] + t * directions]))
-        errors = np.maximum(predicted - (at[1:] - at[0]) / t, 0.0)
-        tolerances = np.full(count, 100 * eps * (abs(at[0]) / t + 1))
-    return {
-        "kind": "central" if differentiable else "one-sided",
-        "directions": count,
-        "max_error": float(np.max(errors)),
-        "tolerance": float(np.max(tolerances)),
-        "passed": bool(np.all(errors <= tolerances)),
-    }
-
-
-def _spectral_reference(a64, loss: SpectralLoss, spectrum, u, v, seed) -> Reference:
+def _spectral_reference(svd: ScaledSVD, loss: SpectralLoss, spectrum: Spectrum, seed: int) -> Reference:
     w = loss.weights(len(spectrum.values))
     unique = is_unique(spectrum, w)
+    hessian = spectral_hessian_norm(svd.s, w, spectrum)
     return Reference(
         singular_values=spectrum.values,
         rank=spectrum.rank,
         unique=unique,
         method="closed form (float64)",
-        gradient=minimum_norm_gradient(u, v, spectrum, w),
+        gradient=spectral_gradient(svd.u, svd.v, averaged_weights(spectrum, w)),
         set_description=describe_set(loss, spectrum, unique),
-        amplification=amplification(spectrum, w),
+        hessian_norm=float(np.ldexp(hessian, -svd.exponent)),  # G has degree 0 in A, DG degree -1
     )
 
 
-def _vector_values(loss: VectorLoss) -> Callable[[np.ndarray], np.ndarray]:
-    def values(points: np.ndarray) -> np.ndarray:
-        return np.array([float(loss.evaluate(NUMPY_OPS, *thin_svd(x))) for x in points])
-
-    return values
-
-
-def _vector_gradient(loss: VectorLoss, spectrum: Spectrum, u, v, cotangents=None) -> np.ndarray:
-    """Townsend's rule with the cluster masks of gauge.py (the loss must be gauge invariant here)."""
-    u_bar, s_bar, v_bar = cotangents or loss.cotangents(u, spectrum.values, v)
-    tied, zero = cluster_masks(spectrum)
-    return svd_vjp(u, spectrum.values, v, u_bar, s_bar, v_bar, tied, zero)
+def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
+    """The closed form of gradients.py for a loss of U and V that has a gradient here."""
+    if loss.kind == "polar":
+        return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
+    if loss.kind == "proj":
+        return projector_gradient(u, s, v, loss.arrays["C"], loss.order)
+    return reconstruction_gradient(u, s, v, frobenius(s))
 
 
-def gradient_sensitivity(a: np.ndarray, loss: VectorLoss, gradient: np.ndarray, spectrum, seed: int) -> float:
-    """How fast the reference gradient moves with A: max ||G(A + hE) - G(A)||_F / h over
-    SENSITIVITY_DIRECTIONS seeded unit directions, h = sqrt(eps) * s_1 (budget.py folds it in).
-
-    Measured rather than bounded: a loss of U and V may or may not feel the 1/gap terms, depending
-    on whether its cotangents couple the nearly tied vectors, and the bound would have to assume
-    they do (1/gap^2), which lets anything pass near a tie.
-    """
-    h = np.sqrt(np.finfo(np.float64).eps) * (spectrum.top or 1.0)
-    worst = 0.0
-    for e in _directions(a.shape, SENSITIVITY_DIRECTIONS, seed + 1):
-        u, s, v = thin_svd(a + h * e)
-        moved = _vector_gradient(loss, analyse_spectrum(s, a.shape, spectrum.zero_tol), u, v)
-        worst = max(worst, frobenius(moved - gradient) / h)
-    return worst
-
-
-def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
-    s = spectrum.values
+def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> list[str]:
+    """Sentences naming the gauge freedoms the loss depends on here (none: it has a gradient)."""
+    u, s, v = svd.u, svd.s, svd.v
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     clusters, null_space = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
     problems = sign_problems(loss, u, s, v, spectrum, check_alone=null_space is None) + clusters
-    if null_space is not None:
-        problems.append(null_space)
-    common = {
-        "singular_values": s,
-        "rank": spectrum.rank,
-        "amplification": vector_amplification(spectrum),
-        "cotangent_norm": frobenius(u_bar) + frobenius(s_bar) + frobenius(v_bar),
-    }
+    return problems if null_space is None else [*problems, null_space]
+
+
+def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed: int) -> Reference:
+    common = {"singular_values": spectrum.values, "rank": spectrum.rank}
     if spectrum.top == 0 and loss.zero_ball_radius is not None:
         return Reference(
             unique=False,
             method="subdifferential of a norm at A = 0",
-            gradient=np.zeros_like(a64),
+            gradient=np.zeros((len(svd.u), len(svd.v))),
             set_description=f"subdifferential of {loss.name} at A = 0: the Frobenius ball of radius "
             f"{loss.zero_ball_radius:g} (the dual-norm unit ball)",
             ball_radius=loss.zero_ball_radius,
             **common,
         )
+    problems = _vector_problems(loss, svd, spectrum)
     if problems:
         return Reference(
             unique=False,
@@ -246,45 +167,18 @@ def _vector_reference(a64, loss: VectorLoss, spectrum, u, v, seed) -> Reference:
             set_description="undefined: " + "; ".join(problems),
             **common,
         )
-    gradient = _vector_gradient(loss, spectrum, u, v, (u_bar, s_bar, v_bar))
+    degree = loss.gradient_degree  # G(2^e A) = 2^(e * degree) G(A)
+    gradient = vector_gradient(loss, svd.u, svd.s, svd.v, spectrum)
+    hessian = vector_hessian_norm(loss, svd.u, svd.s, svd.v, spectrum, seed)
     return Reference(
         unique=True,
-        sensitivity=gradient_sensitivity(a64, loss, gradient, spectrum, seed),
-        method="reverse-mode rule (Townsend 2016, float64)",
-        gradient=gradient,
-        set_description="unique gradient by the gauge-aware reverse-mode rule (Townsend 2016)",
+        method="closed form in the SVD basis (float64)",
+        gradient=np.ldexp(gradient, svd.exponent * degree),
+        set_description="unique gradient, closed form of the dilation's divided differences",
+        hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
+        natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
         **common,
     )
-
-
-def verify_reference(
-    reference: Reference, a: np.ndarray, loss: Loss, spectrum: Spectrum, seed: int
-) -> Reference:
-    """The reference with its finite-difference check done and recorded (see finite_difference_check)."""
-    if reference.gradient is None:
-        return reference
-    a64 = np.asarray(a, dtype=np.float64)
-    if loss.needs_vectors:
-        values, differentiable, convex = (
-            _vector_values(loss),
-            reference.unique,
-            reference.ball_radius is not None,
-        )
-    else:
-        w = loss.weights(len(spectrum.values))
-        values, differentiable, convex = (
-            lambda points: np.linalg.svd(points, compute_uv=False) @ w,
-            reference.unique,
-            loss.convex,
-        )
-    with np.errstate(all="ignore"):
-        fd = finite_difference_check(
-            a64, values, reference.gradient, differentiable, convex, seed, spectrum.top
-        )
-    if fd is None:
-        return reference
-    method = f"{reference.method} + {fd['kind']} differences along {fd['directions']} direction(s)"
-    return replace(reference, finite_difference=fd, method=method)
 
 
 def build_reference(
@@ -292,21 +186,21 @@ def build_reference(
     loss: Loss,
     zero_tol: float,
     seed: int = 0,
-    svd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    svd: ScaledSVD | None = None,
     check: bool = True,
 ) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
     """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64).
 
     ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
-    ``svd`` is the float64 thin SVD (U, s, V) of ``a`` when the caller computed it for a whole stack.
-    ``check``: run the finite-difference self-check now (the pipeline decides later, see check.py).
+    ``svd`` is the scaled SVD of ``a`` when the caller computed it for a whole stack (stack_svd).
+    ``check``: run the finite-difference self-check now (the pipeline decides later, judge.py).
     """
     a64 = np.asarray(a, dtype=np.float64)
-    u, s, v = thin_svd(a64) if svd is None else svd
-    spectrum = analyse_spectrum(s, a64.shape, zero_tol)
+    svd = svd or stack_svd(a64[None])[0]
+    spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
     build = _vector_reference if loss.needs_vectors else _spectral_reference
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
-        reference = build(a64, loss, spectrum, u, v, seed)
+        reference = build(svd, loss, spectrum, seed)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,
@@ -318,10 +212,4 @@ def build_reference(
         )
     if check:
         reference = verify_reference(reference, a64, loss, spectrum, seed)
-    return reference, spectrum, u, v
-
-
-def stack_svd(stack: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """thin_svd of every matrix of a (b, m, n) stack, in one LAPACK call."""
-    u, s, vt = np.linalg.svd(np.asarray(stack, dtype=np.float64), full_matrices=False)
-    return [(u[i], s[i], vt[i].T) for i in range(len(stack))]
+    return reference, spectrum, svd.u, svd.v

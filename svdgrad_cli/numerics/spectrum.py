@@ -63,6 +63,23 @@ class Spectrum:
     def top(self) -> float:
         return float(self.values[0]) if len(self.values) else 0.0
 
+    def cluster_ids(self) -> np.ndarray:
+        """For each index, a number shared by the members of its cluster (the zeros form one)."""
+        ids = np.empty(len(self.values), dtype=int)
+        for number, cluster in enumerate((*self.clusters, self.zeros)):
+            ids[list(cluster)] = number
+        return ids
+
+    def zero_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self.values), dtype=bool)
+        mask[list(self.zeros)] = True
+        return mask
+
+    def tied_mask(self) -> np.ndarray:
+        """(k x k) True for pairs inside one cluster of equal positive values (the diagonal included)."""
+        ids = np.where(self.zero_mask(), -1, self.cluster_ids())
+        return (ids[:, None] == ids[None, :]) & (ids[:, None] >= 0)
+
     def cluster_of(self, i: int) -> tuple[int, ...]:
         if i in self.zeros:
             return self.zeros

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from svdgrad_cli.model import Finding, Reference
+from svdgrad_cli.model import BackendResult, Finding, Reference
+from svdgrad_cli.numerics.budget import Budget
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
@@ -77,15 +80,50 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
     return findings
 
 
-def ill_conditioned(reference_norm: float, budget: float, dtype: str) -> list[Finding]:
-    """Warn when rounding alone may move the gradient by a tenth of its own size."""
-    if reference_norm == 0 or budget <= 0.1 * reference_norm:
+def ill_conditioned(budget: Budget, dtype: str) -> list[Finding]:
+    """Warn when the true gradient is ill-conditioned: the data justify fewer than half the digits of
+    the dtype (relative budget over sqrt(eps)); at 0.1 they do not determine it at all."""
+    if budget.relative <= math.sqrt(budget.eps):
         return []
-    message = (
-        f"in {dtype} the gradient is determined only to about {budget:.1e} "
-        f"(its norm is {reference_norm:.2e}): differences below that are rounding, not signal."
-    )
+    if not budget.determined:
+        message = (
+            f"in {dtype} the data do not determine the gradient here: rounding alone moves it by about "
+            f"{budget.relative:.0%} of its size; compute in float64 to get an answer worth comparing."
+        )
+    else:
+        message = (
+            f"the gradient is ill-conditioned here: in {dtype} the data justify only about "
+            f"{budget.justified_digits:.1f} digits of it (budget {budget.allowed:.2e} against a size of "
+            f"{budget.scale:.2e}); differences below that are rounding, not signal."
+        )
     return [Finding("ill-conditioned", message)]
+
+
+def forward_findings(results: list[BackendResult], reference: Reference, scale: float) -> list[Finding]:
+    """One finding per backend whose own forward SVD is inaccurate, saying whether that explains its
+    gradient's error (then the SVD, not the gradient rule, is at fault)."""
+    findings = []
+    for r in results:
+        check = r.forward
+        if check is None or check.accurate:
+            continue
+        measured = ", ".join(
+            f"{name} {value:.1e} ({value / check.eps:.2g} eps)"
+            for name, value in (
+                ("singular values", check.value_error),
+                ("residual ||A - U S V^T|| / ||A||", check.residual),
+                ("orthogonality", check.orthogonality),
+            )
+            if value is not None
+        )
+        blame = ""
+        if r.error is not None and check.explains(
+            r.error, reference.matrix_norm, reference.hessian_norm, scale
+        ):
+            blame = " That accounts for its gradient's error: the SVD, not the gradient rule, is at fault."
+        message = f"{r.name}'s forward SVD is inaccurate here: {measured}.{blame}"
+        findings.append(Finding("forward-svd", message))
+    return findings
 
 
 def reference_check(reference: Reference) -> list[Finding]:

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from svdgrad_cli.backends import registry
-from svdgrad_cli.errors import InputError
+from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.inputs.loading import load_cotangents
 from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport
 from svdgrad_cli.numerics.losses import Loss, parse_loss
-from svdgrad_cli.numerics.reference import stack_svd
+from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
+from svdgrad_cli.pipeline.assess import assess_matrix
 from svdgrad_cli.pipeline.batching import batched_in_order
-from svdgrad_cli.pipeline.judge import judge_matrix
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is checked by finite differences
@@ -58,7 +59,41 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
         return [
             BackendResult(name, "failed", message, verdict=BackendVerdict.FAILED) for _ in range(len(stack))
         ]
-    return [BackendResult(name, "ok", None, values[i], gradients[i]) for i in range(len(stack))]
+    u, v = output.u, output.v
+    return [
+        BackendResult(
+            name,
+            "ok",
+            None,
+            values[i],
+            gradients[i],
+            verdict=None,
+            u=None if u is None else np.asarray(u[i]),
+            v=None if v is None else np.asarray(v[i]),
+        )
+        for i in range(len(stack))
+    ]
+
+
+def forward_svd(name: str, matrix: np.ndarray):
+    """A backend's own SVD with vectors of one matrix, as (values, U, V); None if it gives none.
+
+    It is the call that backend makes for a loss of U and V (recon's), so its forward accuracy can be
+    measured where the run's own loss asked only for singular values.
+    """
+    backend = registry.load_backend(name)
+    if not backend.gives_factors:
+        return None
+    loss = parse_loss("recon").bind(matrix.shape, 0)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            output = backend.compute(matrix[None], loss)
+    except Exception:  # the run already judged this backend; no forward check is no news
+        return None
+    if output.u is None or output.v is None:
+        return None
+    return np.asarray(output.singular_values[0]), np.asarray(output.u[0]), np.asarray(output.v[0])
 
 
 def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
@@ -68,6 +103,8 @@ def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -
     (batching.py).
     """
     unbound = parse_loss(settings.loss)
+    names = tuple(unbound.weight_shapes((2, 2)))
+    cotangents = load_cotangents(settings.cotangents, names) if settings.cotangents else None
     versions = {name: registry.installed_version(name) for name in settings.backends}
     checks_done: dict[tuple[int, ...], int] = {}
 
@@ -82,12 +119,15 @@ def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -
         misfit = unbound.check_fits(batch[0].array.shape)
         if misfit:
             return [error_report(InputError(case.label, misfit)) for case in batch]
-        loss = unbound.bind(batch[0].array.shape, settings.seed)
+        try:
+            loss = unbound.bind(batch[0].array.shape, settings.seed, cotangents)
+        except UsageError as exc:
+            return [error_report(InputError(case.label, str(exc))) for case in batch]
         stack = np.stack([case.array for case in batch])
         per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
         svds = stack_svd(stack)
         return [
-            judge_matrix(
+            assess_matrix(
                 case,
                 svds[i],
                 [results[i] for results in per_backend],
@@ -95,6 +135,7 @@ def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -
                 settings,
                 versions,
                 wanted(case.array.shape),
+                lambda name, a=case.array: forward_svd(name, a),
             )
             for i, case in enumerate(batch)
         ]

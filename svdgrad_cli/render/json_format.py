@@ -53,6 +53,21 @@ def _backend(result: BackendResult) -> dict:
         "budget": _number(result.budget),
         "budget_multiple": _number(result.budget_multiple),
         "gradient_norm": _number(result.gradient_norm),
+        "digits": _number(result.digits),
+        "justified_digits": _number(result.justified_digits),
+        "forward": _forward(result.forward),
+    }
+
+
+def _forward(check) -> dict | None:
+    """The forward SVD's relative errors (residual and orthogonality null for a values-only call)."""
+    if check is None:
+        return None
+    return {
+        "value_error": _number(check.value_error),
+        "residual": _number(check.residual),
+        "orthogonality": _number(check.orthogonality),
+        "accurate": check.accurate,
     }
 
 
@@ -94,7 +109,10 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             "set": ref.set_description,
             "singular_values": _array(ref.singular_values),
             "gradient_norm": _number(ref.gradient_norm),
-            "amplification": _number(ref.amplification),
+            "hessian_norm": _number(ref.hessian_norm),
+            "condition": _number(ref.condition),
+            "natural_scale": _number(ref.natural_scale),
+            "precision": ref.precision,
             "finite_difference": _plain(ref.finite_difference),
         }
     if include_arrays:

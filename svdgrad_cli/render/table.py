@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from rich.console import Console, Group
 from rich.markup import escape
@@ -13,18 +15,22 @@ from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multip
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.options import DETAIL_LIMIT
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.verdicts import SEVERITY, MatrixVerdict
+from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict
 
 VERDICT_STYLE = {
-    "agree": "bold green",
-    "non-unique": "bold yellow",
-    "undefined": "bold yellow",
-    "wrong": "bold red",
-    "non-finite": "bold red",
-    "error": "bold red",
-    "correct": "green",
-    "valid": "yellow",
-    "failed": "red",
+    MatrixVerdict.AGREE: "bold green",
+    MatrixVerdict.NON_UNIQUE: "bold yellow",
+    MatrixVerdict.UNDEFINED: "bold yellow",
+    MatrixVerdict.INDETERMINATE: "bold yellow",
+    MatrixVerdict.INACCURATE: "bold magenta",
+    MatrixVerdict.WRONG: "bold red",
+    MatrixVerdict.NON_FINITE: "bold red",
+    MatrixVerdict.ERROR: "bold red",
+    BackendVerdict.CORRECT: "green",
+    BackendVerdict.VALID: "yellow",
+    BackendVerdict.INDETERMINATE: "yellow",
+    BackendVerdict.INACCURATE: "magenta",
+    BackendVerdict.FAILED: "red",
 }
 BAR_WIDTH = 12
 MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
@@ -36,10 +42,11 @@ def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
 
-def _amplification_note(relative: float) -> str:
-    if not np.isfinite(relative):
-        return "a zero gap or zero singular value divides the rounding in the SVD"
-    return f"largest s_1/gap or s_1/s factor on the rounding in the SVD: {relative:.3g}"
+def _conditioning_note(reference) -> str:
+    """How sensitive the true gradient is, in words, with the number for --details readers."""
+    if reference.gradient is None or not reference.unique:
+        return f"reference: {reference.precision}"
+    return f"reference: {reference.precision}; relative condition of the gradient {reference.condition:.3g}"
 
 
 def _bar(value: float, top: float, style: str) -> Text:
@@ -90,6 +97,7 @@ def _backend_table(report: MatrixReport) -> Table:
         ("error", "right"),
         ("budget", "right"),
         ("x budget", "right"),
+        ("digits", "right"),
         ("||G||_F", "right"),
         ("note", "left"),
     ):
@@ -106,14 +114,23 @@ def _backend_table(report: MatrixReport) -> Table:
             fmt(b.error),
             fmt(b.budget),
             multiple,
+            _digits(b.digits, b.justified_digits),
             fmt(b.gradient_norm, ".4g"),
             escape(b.message or ""),
         )
     ref = report.reference
     if ref.gradient_norm is not None:
-        label = "float64 reference" if ref.unique else "minimum-norm member"
-        table.add_row(Text(label, style="dim"), "", "", "", "", fmt(ref.gradient_norm, ".4g"), "")
+        label = "reference" if ref.unique else "min-norm member"
+        table.add_row(Text(label, style="dim"), "", "", "", "", "", fmt(ref.gradient_norm, ".4g"), "")
     return table
+
+
+def _digits(got: float | None, justified: float | None) -> str:
+    """'12.3/13.8': correct digits of the result over the digits the data justify."""
+    if got is None or justified is None:
+        return "-"
+    shown = [">16" if math.isinf(x) or x > 16 else f"{max(x, 0.0):.1f}" for x in (got, justified)]
+    return "/".join(shown)
 
 
 def _pairs_table(report: MatrixReport) -> Table | None:
@@ -151,12 +168,11 @@ def render_matrix(console: Console, report: MatrixReport, show_gradients: bool, 
         return
     m, n = report.shape
     ref = report.reference
-    relative_amp = ref.amplification * float(ref.singular_values[0]) if len(ref.singular_values) else 0.0
     parts = [
         _singular_values(report),
         Text(""),
         Text(f"vs float64 reference: {ref.set_description}"),
-        Text(f"reference by {ref.method}; {_amplification_note(relative_amp)}", style="dim"),
+        Text(f"{_conditioning_note(ref)}; {ref.method}", style="dim"),
         _backend_table(report),
     ]
     pairs = _pairs_table(report)

@@ -1,0 +1,66 @@
+"""How sensitive the true gradient is: ||DG||_2, the operator norm of the loss's Hessian (docs/theory.md §5).
+
+This, not any framework's formula, sets the error budget (budget.py): a backward-stable evaluation
+computes the exact gradient of a matrix within a rounding of A, so it errs by about ||A||_2 ||DG||_2
+times eps.
+
+- Losses of s, sum_i w_i s_i (Lewis and Sendov 2001, twice differentiable spectral functions): in the
+  SVD basis the Hessian is diagonal, with eigenvalues (w_i - w_j) / (s_i - s_j) on the symmetric and
+  (w_i + w_j) / (s_i + s_j) on the antisymmetric part of each pair, and w_i / s_i on the rectangular
+  rest. Where the gradient is a set, the directions that only move inside the set are left out
+  (the first kind inside a tie cluster, both kinds inside the zero cluster), as membership.py
+  measures distances to the whole set.
+- ``recon``, G = A / ||A||_F: DG = (I - G G^T) / ||A||_F, so ||DG||_2 = 1 / ||A||_F.
+- ``polar`` and ``proj:K``: power iteration on exact Hessian-vector products (dilation.py), which
+  stay exact at near ties (a secant across a gap far below sqrt(eps) would not).
+
+Also here: the natural scale of a gradient, the size of one term of its closed form (||C||_F / s_r),
+which stands in for ||G||_F where the terms cancel (proj:K with K = k has G = 0 everywhere).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svdgrad_cli.numerics.dilation import polar_hessian, projector_hessian
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.spectrum import Spectrum
+
+
+def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum) -> float:
+    """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set."""
+    k = len(s)
+    cluster = spectrum.cluster_ids()
+    zero = spectrum.zero_mask()
+    i, j = np.triu_indices(k, 1)
+    keep = ~(zero[i] & zero[j])
+    i, j = i[keep], j[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        across = np.where(cluster[i] != cluster[j], np.abs(w[i] - w[j]) / np.abs(s[i] - s[j]), 0.0)
+        along = np.abs(w[i] + w[j]) / (s[i] + s[j])
+        rect = np.where(zero, 0.0, np.abs(w) / s) if spectrum.shape[0] != spectrum.shape[1] else np.zeros(1)
+    values = np.nan_to_num(np.concatenate([across, along, rect]), nan=0.0)
+    return float(np.max(values, initial=0.0))
+
+
+def vector_hessian_norm(
+    loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum, seed: int
+) -> float:
+    """||DG||_2 of a loss of U and V that has a gradient here (the gauge was checked)."""
+    if loss.kind == "recon":
+        return 1.0 / frobenius(s)
+    if loss.kind == "polar":
+        hessian = polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
+    else:
+        hessian = projector_hessian(u, s, v, loss.arrays["C"], loss.order)
+    return hessian.norm(np.random.default_rng(seed + 1))
+
+
+def natural_scale(loss, s: np.ndarray) -> float:
+    """||C||_F / s_r for polar (r = k) and proj:K (r = K, with C + C^T): the size of one term of G."""
+    if loss.kind == "polar":
+        return frobenius(loss.arrays["C"]) / s[-1] if s[-1] > 0 else 0.0
+    if loss.kind == "proj":
+        c = loss.arrays["C"]
+        return frobenius(c + c.T) / s[loss.order - 1]
+    return 0.0

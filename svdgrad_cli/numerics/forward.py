@@ -1,0 +1,77 @@
+"""How accurate a backend's own forward SVD is, and whether that explains its gradient's error.
+
+A backward-stable SVD in a dtype with machine epsilon eps returns factors with (Demmel, Applied
+Numerical Linear Algebra, §5.2)
+
+    |s_i - s_i(A)| <~ eps ||A||_2,   ||A - U S V^T|| <~ eps ||A||,   ||U^T U - I||, ||V^T V - I|| <~ eps
+
+up to modest factors of the size. A forward SVD far beyond that (TensorFlow's SVD of some matrices
+with repeated singular values reconstructs them to 1e-10, not 1e-15) perturbs the gradient by about
+(residual + orthogonality) * ||A||_2 ||DG||_2 + orthogonality * ||G||: when that accounts for the
+observed error, the SVD is to blame, not the gradient rule (docs/theory.md §8).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from svdgrad_cli.numerics.norms import frobenius
+
+FORWARD_LIMIT = 100.0  # times sqrt(max(m, n)) * eps: beyond it a forward SVD is inaccurate
+EXPLAINS = 0.1  # the forward error explains a gradient error it predicts to this fraction at least
+
+
+@dataclass(frozen=True)
+class ForwardCheck:
+    """Relative errors of one backend's forward SVD of one matrix (None where not measured)."""
+
+    value_error: float  # max |s_i - s_i(ref)| / s_1
+    residual: float | None  # ||A - U S V^T||_F / ||A||_F
+    orthogonality: float | None  # max(||U^T U - I||_F, ||V^T V - I||_F)
+    eps: float  # machine epsilon of the dtype the backend computed in
+    size: int  # max(m, n)
+
+    @property
+    def limit(self) -> float:
+        """FORWARD_LIMIT * sqrt(max(m, n)) * eps: the most a backward-stable SVD errs by, generously."""
+        return FORWARD_LIMIT * math.sqrt(self.size) * self.eps
+
+    @property
+    def worst(self) -> float:
+        return max(x for x in (self.value_error, self.residual, self.orthogonality) if x is not None)
+
+    @property
+    def accurate(self) -> bool:
+        return self.worst <= self.limit
+
+    def predicted_gradient_error(
+        self, matrix_norm: float, hessian_norm: float, gradient_scale: float
+    ) -> float:
+        """About how far this forward error alone moves a gradient (see the module docstring)."""
+        backward = max(self.value_error, self.residual or 0.0, self.orthogonality or 0.0)
+        return backward * matrix_norm * hessian_norm + (self.orthogonality or 0.0) * gradient_scale
+
+    def explains(self, error: float, matrix_norm: float, hessian_norm: float, gradient_scale: float) -> bool:
+        """Whether the forward SVD's own error accounts for a gradient error."""
+        if self.accurate:
+            return False
+        return self.predicted_gradient_error(matrix_norm, hessian_norm, gradient_scale) >= EXPLAINS * error
+
+
+def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps: float) -> ForwardCheck:
+    """Measure one forward SVD (``u``, ``v`` may be None: a values-only call) against the float64 input."""
+    a64 = np.asarray(a, dtype=np.float64)
+    top = float(reference_values[0]) if len(reference_values) else 0.0
+    values = np.asarray(values, dtype=np.float64)
+    value_error = float(np.max(np.abs(values - reference_values))) / top if top else 0.0
+    if u is None or v is None:
+        return ForwardCheck(value_error, None, None, eps, max(a64.shape))
+    u64, v64 = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    size = frobenius(a64)
+    residual = frobenius(a64 - (u64 * values) @ v64.T) / size if size else 0.0
+    k = u64.shape[1]
+    orthogonality = max(frobenius(u64.T @ u64 - np.eye(k)), frobenius(v64.T @ v64 - np.eye(k)))
+    return ForwardCheck(value_error, residual, orthogonality, eps, max(a64.shape))

@@ -1,0 +1,63 @@
+"""A high-precision reference with mpmath, for the matrices where float64 cannot decide a verdict.
+
+The float64 reference errs by about eps(float64) ||A||_2 ||DG||_2 (budget.py); judging a float64
+backend whose error lies within that of its budget needs a reference that is better by orders of
+magnitude. mpmath's SVD (Golub-Kahan bidiagonalisation and implicit QR in arbitrary precision) of the
+exact input, then the closed forms of gradients.py evaluated on NumPy object arrays of mpmath
+numbers: the same formulas, another precision. The digits follow the conditioning: 30 more than the
+decimal exponent of the gradient's relative condition number, so that about 30 digits survive.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+
+from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient, spectral_gradient
+from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.numerics.svd import scale_exponents
+
+MAX_ELEMENTS = 4096  # automatically up to 64 x 64 (about 7 s at 50 digits); --reference high above
+MIN_DIGITS = 40
+SPARE_DIGITS = 30
+
+
+def digits_for(condition: float) -> int:
+    """Decimal digits that leave SPARE_DIGITS correct after a loss of log10(condition) of them."""
+    lost = math.log10(condition) if math.isfinite(condition) and condition > 1 else 0.0
+    return max(MIN_DIGITS, SPARE_DIGITS + math.ceil(lost))
+
+
+def _as_objects(matrix: mpmath.matrix) -> np.ndarray:
+    return np.array(matrix.tolist(), dtype=object)
+
+
+def high_precision_gradient(a: np.ndarray, loss: Loss, spectrum: Spectrum, digits: int) -> np.ndarray:
+    """The reference gradient of a loss with a unique gradient at ``a``, computed with ``digits``
+    decimal digits and rounded to float64. ``loss`` must be bound to the shape (losses of U and V)."""
+    a64 = np.asarray(a, dtype=np.float64)
+    exponent = int(scale_exponents(a64[None])[0])
+    scaled = np.ldexp(a64, -exponent)  # exact, so mpmath sees the input itself, scaled
+    with mpmath.workdps(digits):
+        u, s, vt = mpmath.svd_r(mpmath.matrix(scaled.tolist()), full_matrices=False)
+        u, v = _as_objects(u), _as_objects(vt).T
+        s = np.array([s[i] for i in range(s.rows)], dtype=object)
+        gradient = _gradient(loss, u, s, v, spectrum)
+        values = np.array([[float(x) for x in row] for row in gradient])
+    degree = getattr(loss, "gradient_degree", 0)
+    return np.ldexp(values, exponent * degree)
+
+
+def _gradient(loss: Loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum) -> np.ndarray:
+    if not loss.needs_vectors:
+        return spectral_gradient(u, v, loss.weights(len(s)).astype(object))
+    constants = {name: value.astype(object) for name, value in loss.arrays.items()}
+    if loss.kind == "polar":
+        return polar_gradient(u, s, v, constants["C"], spectrum.zero_mask())
+    if loss.kind == "proj":
+        return projector_gradient(u, s, v, constants["C"], loss.order)
+    norm = mpmath.sqrt(mpmath.fsum(x * x for x in s))
+    return spectral_gradient(u, v, s / norm)

@@ -1,0 +1,46 @@
+"""The float64 SVDs of the reference: of a whole stack at once, each matrix scaled by a power of two.
+
+Scaling by 2**-e with e the exponent of the largest entry is exact, so the singular vectors do not
+depend on the magnitude of A and every derived quantity scales back exactly (docs/theory.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScaledSVD:
+    """The thin SVD of A * 2**-exponent: A = U diag(s * 2**exponent) V^T, exactly."""
+
+    u: np.ndarray
+    s: np.ndarray
+    v: np.ndarray
+    exponent: int
+
+    @property
+    def values(self) -> np.ndarray:
+        """The singular values of A itself."""
+        return np.ldexp(self.s, self.exponent)
+
+
+def scale_exponents(stack: np.ndarray) -> np.ndarray:
+    """Per matrix of a (b, m, n) stack, the power of two that brings its largest entry into [1, 2)."""
+    largest = np.max(np.abs(stack), axis=(-2, -1))
+    return np.where(largest > 0, np.frexp(largest)[1] - 1, 0)
+
+
+def stack_svd(stack: np.ndarray) -> list[ScaledSVD]:
+    """The scaled thin SVD of every matrix of a (b, m, n) stack, in one LAPACK call."""
+    stack = np.asarray(stack, dtype=np.float64)
+    exponents = scale_exponents(stack)
+    u, s, vt = np.linalg.svd(np.ldexp(stack, -exponents[:, None, None]), full_matrices=False)
+    return [ScaledSVD(u[i], s[i], vt[i].T, int(exponents[i])) for i in range(len(stack))]
+
+
+def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """U (m x k), s (k), V (n x k) of a float64 matrix."""
+    u, s, vt = np.linalg.svd(np.asarray(a, dtype=np.float64), full_matrices=False)
+    return u, s, vt.T
