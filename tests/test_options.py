@@ -6,6 +6,7 @@ Modelled on sqlite-utils' test_docs.py: each test fails when a place that should
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 import re
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def test_every_format_has_a_renderer_with_that_name(name):
     cls = renderer_class(name)
     assert issubclass(cls, Renderer)
     assert cls.name == name
+
+
+BUDGET_FORMULA = "eps * (||A||_2 ||DG||_2 + sqrt(max(m, n))"
+
+
+def test_readme_help_and_budget_module_state_the_same_budget_formula():
+    from svdgrad_cli.numerics import budget
+    from svdgrad_cli.options import Settings
+
+    help_text = next(f.metadata["option"].help for f in fields(Settings) if f.name == "budget_factor")
+    for name, text in (("README", README.read_text()), ("budget.py", budget.__doc__), ("--help", help_text)):
+        assert BUDGET_FORMULA in " ".join(text.split()), name
+
+
+def test_every_section_the_code_cites_exists_in_docs_theory():
+    theory = (README.parent / "docs" / "theory.md").read_text()
+    sections = set(re.findall(r"^## (§\d+)", theory, re.MULTILINE))
+    for path in (README.parent / "svdgrad_cli").rglob("*.py"):
+        for cited in re.findall(r"docs/theory\.md (§\d+)", path.read_text()):
+            assert cited in sections, f"{path.name} cites {cited}"

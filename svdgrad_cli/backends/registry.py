@@ -33,23 +33,26 @@ INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax"}
 
 @dataclass(frozen=True)
 class FunctionBackend:
-    """A backend registered from Python: ``function(stack, loss) -> (singular values, gradients)``.
+    """A backend registered from Python: ``function(stack, loss)`` returns (singular values,
+    gradients), or (singular values, gradients, U, V) to have its forward SVD checked too.
 
     The function decides its own SVD call, so --full-matrices does not reach it.
     """
 
     name: str
-    function: Callable[[np.ndarray, object], tuple[np.ndarray, np.ndarray]]
+    function: Callable[[np.ndarray, object], tuple]
     version_text: str = "custom"
     origin: str = "register_backend"
-    gives_factors: bool = False
+
+    @property
+    def gives_factors(self) -> bool:
+        return False  # unknown until it runs: its factors are checked where it returns them
 
     def version(self) -> str | None:
         return self.version_text
 
     def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
-        values, gradients = self.function(stack, loss)
-        return BackendOutput(values, gradients)
+        return BackendOutput(*self.function(stack, loss))
 
 
 _custom: dict[str, FunctionBackend] = {}

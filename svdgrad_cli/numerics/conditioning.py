@@ -14,8 +14,8 @@ times eps.
 - ``polar`` and ``proj:K``: power iteration on exact Hessian-vector products (dilation.py), which
   stay exact at near ties (a secant across a gap far below sqrt(eps) would not).
 
-Also here: the natural scale of a gradient, the size of one term of its closed form (||C||_F / s_r),
-which stands in for ||G||_F where the terms cancel (proj:K with K = k has G = 0 everywhere).
+Also here: the natural scale of a gradient, the least size of the terms of its closed form
+(||C||_F / s_1), which stands in for ||G||_F where they cancel (proj:K with K = k has G = 0 everywhere).
 """
 
 from __future__ import annotations
@@ -57,10 +57,13 @@ def vector_hessian_norm(
 
 
 def natural_scale(loss, s: np.ndarray) -> float:
-    """||C||_F / s_r for polar (r = k) and proj:K (r = K, with C + C^T): the size of one term of G."""
+    """||C||_F / s_1 for polar, ||C + C^T||_F / s_1 for proj:K: the least size of the terms of G,
+    the scale of its rounding where they cancel (0 for the other losses, whose ||G|| never vanishes)."""
+    if not len(s) or s[0] == 0:
+        return 0.0
     if loss.kind == "polar":
-        return frobenius(loss.arrays["C"]) / s[-1] if s[-1] > 0 else 0.0
+        return frobenius(loss.arrays["C"]) / s[0]
     if loss.kind == "proj":
         c = loss.arrays["C"]
-        return frobenius(c + c.T) / s[loss.order - 1]
+        return frobenius(c + c.T) / s[0]
     return 0.0

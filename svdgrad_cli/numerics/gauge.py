@@ -1,6 +1,6 @@
 """Gauge: does a loss of U and V have a gradient at this matrix, and if not, which freedom breaks it?
 
-The SVD leaves a freedom (THEORY.md section 4): each pair (u_i, v_i) may flip sign together; inside a
+The SVD leaves a freedom (docs/theory.md §4): each pair (u_i, v_i) may flip sign together; inside a
 cluster C of equal positive values U_C -> U_C Q, V_C -> V_C Q for any orthogonal Q; inside the zero
 cluster Z, U_Z and V_Z rotate independently, and for rectangular A into the rest of the null space. A
 loss has a gradient only if it does not depend on that freedom (Townsend 2016, section on repeated

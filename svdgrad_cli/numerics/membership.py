@@ -16,8 +16,8 @@ of the signed permutations of w_Z is the set weakly majorized by |w_Z|. So G bel
     by |w_Z|.
 
 For the convex losses this is the subdifferential of Watson (1992, nuclear norm: ||W||_2 <= 1) and
-Watson (1993, Ky Fan norms: 0 <= M <= I, tr M = K - a); for sv:K it is the Clarke set of THEORY.md
-section 2 (M positive semidefinite, tr M = 1), extended to s_K = 0 (||W||_* <= 1).
+Watson (1993, Ky Fan norms: 0 <= M <= I, tr M = K - a); for sv:K it is the Clarke set of docs/theory.md
+§2 (M positive semidefinite, tr M = 1), extended to s_K = 0 (||W||_* <= 1).
 """
 
 from __future__ import annotations

@@ -26,11 +26,28 @@ def why_not_unique(spectrum: Spectrum, w: np.ndarray) -> str:
     return "; ".join(reasons)
 
 
-def _agree(loss: Loss, results: list[BackendResult]) -> str:
+def _digits(value: float | None) -> str:
+    return "all" if value is None or value == float("inf") or value > 16 else f"{max(value, 0.0):.1f}"
+
+
+def _agree(loss: Loss, reference: Reference, results: list[BackendResult]) -> str:
     worst = max((r.budget_multiple or 0.0 for r in results), default=0.0)
+    justified = next((r.justified_digits for r in results if r.justified_digits is not None), None)
     return (
-        f"The gradient of {loss.name} is unique here and every backend matches the float64 "
-        f"reference (worst: {worst:.2g}x its error budget)."
+        f"The gradient of {loss.name} is unique here and every backend matches the {reference.precision} "
+        f"reference to the {_digits(justified)} digits the data justify (worst: {worst:.2g}x its "
+        "error budget)."
+    )
+
+
+def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult]) -> str:
+    judged = [r for r in results if r.budget is not None]
+    relative = max(r.budget for r in judged) / (reference.gradient_norm or 1.0) if judged else 0.0
+    return (
+        f"In this precision the data do not determine the gradient of {loss.name} here: rounding A alone "
+        f"may move it by about {relative:.0%} of its size (relative condition {reference.condition:.3g}), "
+        "so no backend can be called correct, and none is wrong within that. Compute in float64 "
+        "(--dtype float64) to get an answer worth comparing."
     )
 
 
@@ -62,28 +79,70 @@ def _names(results: list[BackendResult], versions) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _gap_cause(reference: Reference, spectrum: Spectrum) -> str:
+    """Name a (near) tie that frameworks' rules divide by while the true gradient does not."""
+    if not reference.unique or not spectrum.top:
+        return ""
+    tied = next((c for c in spectrum.clusters if len(c) > 1), None)
+    if tied is not None:
+        where = f"At the repeated singular value {span(tied)}"
+    else:
+        positive = [i for cluster in spectrum.clusters for i in cluster]
+        gaps = np.abs(np.diff(spectrum.values[positive]))
+        if not len(gaps):
+            return ""
+        i = int(np.argmin(gaps))
+        if gaps[i] / spectrum.top * max(reference.condition, 1.0) >= 1e-3:  # the true gradient feels it
+            return ""
+        where = f"Near {span([positive[i], positive[i + 1]])} (gap {gaps[i]:.2g})"
+    return (
+        f"{where} frameworks' reverse-mode rules have 1/(s_i - s_j) terms, which divide the rounding of a "
+        "coupling that is zero in exact arithmetic by the gap (or are dropped whole by guards such as "
+        f"TensorFlow's safe reciprocal); the true gradient has no such term (its relative condition is "
+        f"{reference.condition:.3g})."
+    )
+
+
+def _forward_cause(r: BackendResult, reference: Reference) -> str:
+    check = r.forward
+    if check is None or r.error is None:
+        return ""
+    scale = max(reference.gradient_norm or 0.0, reference.natural_scale)
+    if check.explains(r.error, reference.matrix_norm, reference.hessian_norm, scale):
+        return (
+            f" Its forward SVD is itself inaccurate (worst relative error {check.worst:.1e}), "
+            "which accounts for it."
+        )
+    return ""
+
+
+def _deviation(r: BackendResult, reference: Reference, versions) -> str:
+    target = "gradient" if reference.unique else "gradient set"
+    relative = r.error / max(reference.gradient_norm or 0.0, reference.natural_scale, 1e-300)
+    kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
+    return (
+        f"{_names([r], versions)} is {kind}: {relative:.2g} relative error from the reference {target} "
+        f"({_digits(r.digits)} correct digits where the data justify {_digits(r.justified_digits)}; "
+        f"error {r.error:.3g}, budget {r.budget:.3g}).{_forward_cause(r, reference)}"
+    )
+
+
 def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> str:
     parts = []
-    wrong = [r for r in results if r.verdict == BackendVerdict.WRONG]
-    for r in wrong:
-        target = "gradient" if reference.unique else "gradient set"
-        parts.append(
-            f"{_names([r], versions)} is {r.budget_multiple:.3g}x over its error budget from the reference "
-            f"{target} (error {r.error:.3g}, budget {r.budget:.3g})."
-        )
-    if wrong:
+    off = [r for r in results if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)]
+    parts += [_deviation(r, reference, versions) for r in off]
+    if off:
+        parts.append(_gap_cause(reference, spectrum))
         parts.append(REPORT_UPSTREAM)
     non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
     if non_finite:
         cause = ""
         if spectrum.zeros or any(len(c) > 1 for c in spectrum.clusters):
             cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero"
-        parts.append(
-            f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the float64 reference is finite."
-        )
+        parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
     for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
         parts.append(f"{_names([r], versions)} failed: {r.message}")
-    return " ".join(parts) or "No backend could be judged."
+    return " ".join(p for p in parts if p) or "No backend could be judged."
 
 
 def explain(
@@ -95,7 +154,9 @@ def explain(
     versions: dict[str, str | None],
 ) -> str:
     if verdict == MatrixVerdict.AGREE:
-        return _agree(loss, results)
+        return _agree(loss, reference, results)
+    if verdict == MatrixVerdict.INDETERMINATE:
+        return _indeterminate(loss, reference, results)
     if verdict == MatrixVerdict.NON_UNIQUE:
         return _non_unique(loss, reference, spectrum)
     if verdict == MatrixVerdict.UNDEFINED:

@@ -15,7 +15,7 @@ import numpy as np
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.discovery import collect_files
-from svdgrad_cli.inputs.loading import LoadedArray, matrices
+from svdgrad_cli.inputs.loading import LoadedArray, load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
@@ -32,6 +32,11 @@ def resolve_settings(settings: Settings) -> Settings:
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if not (math.isfinite(settings.budget_factor) and settings.budget_factor > 0):
         raise UsageError(f"--budget-factor must be a finite number > 0, got {settings.budget_factor}")
+    if settings.cotangents is not None:  # read once here so that a bad file is a usage error up front
+        names = tuple(parse_loss(settings.loss).weight_shapes((2, 2)))
+        if not names:
+            raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
+        load_cotangents(settings.cotangents, names)
     fail_on = () if "never" in settings.fail_on else tuple(settings.fail_on)
     return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)), fail_on=fail_on)
 
