@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from svdgrad_cli.inputs.arrays import MatrixCase
+from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -26,13 +26,19 @@ def source_file(source: str) -> str | None:
     return None if path == "-" else path
 
 
+WARNING, NOTE = "warning", "note"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """A warning about the spectrum or the numerics, with the 1-based indices it concerns."""
+    """A warning about the spectrum or the numerics, with the 1-based indices it concerns. A ``note``
+    is information that cannot change the verdict (a near tie the loss does not separate); only
+    warnings count for --fail-on warning."""
 
     code: str
     message: str
     indices: tuple[int, ...] = ()
+    level: str = WARNING
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class BackendResult:
     """What one backend returned for one matrix, and how it was judged."""
 
     name: str
-    status: str  # "ok" | "non-finite" | "failed"
+    status: str  # "ok" | "non-finite" | "failed" | "unsupported"
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
@@ -97,6 +103,7 @@ class MatrixReport:
     warnings: tuple[Finding, ...] = ()
     pairs: tuple[PairDiff, ...] = ()
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
+    stored_dtype: str | None = None  # the file's dtype where the backends computed in another (float16)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
 
     def __post_init__(self) -> None:
@@ -124,37 +131,51 @@ class RunReport:
 
     settings: Settings
     results: list[MatrixReport] = field(default_factory=list)
-    skipped: int = 0  # files inside directories passed over (other types, --glob, --exclude)
+    skipped: list[Skipped] = field(default_factory=list)  # files and tensors passed over, with why
     options: RunOptions = field(default_factory=RunOptions)
     interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
+    versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
 
     @property
     def checked(self) -> int:
         """How many matrices were checked (the results that are not input errors)."""
         return sum(1 for r in self.results if r.status == "checked")
 
-    def verdict_counts(self) -> dict[str, int]:
+    @property
+    def unreadable(self) -> int:
+        """How many inputs could not be read (files, archive members, matrices refused)."""
+        return len(self.results) - self.checked
+
+    def verdict_counts(self) -> dict[MatrixVerdict, int]:
+        """Checked matrices per verdict, every verdict listed (input errors are not matrices)."""
         counts = dict.fromkeys(SEVERITY, 0)
         for result in self.results:
-            counts[result.verdict] = counts.get(result.verdict, 0) + 1
+            if result.status == "checked":
+                counts[result.verdict] += 1
         return counts
 
     def warning_counts(self) -> dict[str, int]:
+        """Matrices per warning code (notes excluded)."""
         counts: dict[str, int] = {}
         for result in self.results:
-            for code in {f.code for f in result.warnings}:
+            for code in {f.code for f in result.warnings if f.level == WARNING}:
                 counts[code] = counts.get(code, 0) + 1
         return counts
 
+    def fails(self, report: MatrixReport) -> bool:
+        """Whether this matrix makes the run exit 1 (per --fail-on and --fail-only-on)."""
+        failing = self.settings.failing
+        warned = any(f.level == WARNING for f in report.warnings)
+        return report.verdict in failing or ("warning" in failing and warned)
+
     @property
     def exit_code(self) -> int:
-        """0 nothing wrong, 1 findings (per fail_on), 2 an input or backend error."""
+        """130 interrupted, 2 an input or backend error, 1 findings (per fail-on), 0 nothing else."""
+        if self.interrupted:
+            return 130
         if any(r.status == "error" or r.verdict == MatrixVerdict.ERROR for r in self.results):
             return 2
-        fail_on = self.settings.fail_on
-        if any(r.verdict in fail_on or ("warning" in fail_on and r.warnings) for r in self.results):
-            return 1
-        return 0
+        return 1 if any(self.fails(r) for r in self.results) else 0
 
 
 def worst_multiple(report: MatrixReport) -> float | None:

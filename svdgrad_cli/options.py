@@ -25,7 +25,6 @@ REFERENCE_CHOICES = ("auto", "float64", "high")
 FAIL_ON_CHOICES = (
     *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
     "warning",
-    "never",
 )
 DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
 DEFAULT_BUDGET_FACTOR = 30.0  # calibrated: bench/calibrate_budgets.py (numerics/budget.py says why)
@@ -120,12 +119,19 @@ class Settings:
     )
     atol: float | None = option(None, "--atol", type="float", help="See --rtol.")
     fail_on: tuple[str, ...] = option(
-        DEFAULT_FAIL_ON,
+        (),
         "--fail-on",
         kind="multiple",
         type=FAIL_ON_CHOICES,
-        help="What makes the exit code 1 (repeatable): matrix verdicts, 'warning' (any spectrum "
-        "warning) or 'never'. Default: wrong, non-finite.",
+        help="Also exit 1 on this (repeatable; added to the defaults wrong, non-finite): a matrix "
+        "verdict, or 'warning' (any warning).",
+    )
+    fail_only_on: tuple[str, ...] = option(
+        (),
+        "--fail-only-on",
+        kind="multiple",
+        type=(*FAIL_ON_CHOICES, "never"),
+        help="Exit 1 on these only (repeatable; replaces the defaults), or 'never'.",
     )
     seed: int = option(
         0,
@@ -155,6 +161,12 @@ class Settings:
         kind="flag",
         help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
     )
+
+    @property
+    def failing(self) -> frozenset[str]:
+        """What makes the exit code 1: the defaults or --fail-only-on, plus --fail-on (resolved: run.py)."""
+        base = DEFAULT_FAIL_ON if not self.fail_only_on else self.fail_only_on
+        return frozenset(base) - {"never"} | frozenset(self.fail_on)
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,15 @@ class RunOptions:
         show_default=True,
         help="Refuse arrays with more entries than this (.npy/.npz: from the header, before reading; "
         "text: while reading).",
+    )
+    verbose: bool = option(
+        False,
+        "--verbose",
+        "-v",
+        kind="flag",
+        json=False,
+        config=False,
+        help="Name each skipped file and tensor on stderr, as it is passed over.",
     )
     details: bool = option(
         False,

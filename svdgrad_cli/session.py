@@ -4,22 +4,57 @@ The command line is a thin shell over this: it builds Settings and RunOptions, h
 standard output and a ``notify`` for one-line messages on standard error, and turns the RunReport
 into an exit code. ``-o FILE`` adds a second renderer that writes the chosen format to the file
 while the terminal gets the table.
+
+Ctrl-C ends the run promptly and reliably: a handler records it and raises KeyboardInterrupt, and the
+record is checked again after every matrix, because a framework may swallow the exception (JAX's
+garbage-collection callback prints and drops it). Every format then marks the run as interrupted.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
-from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings
+from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
 from svdgrad_cli.render.progress import progress_on_stderr
 
 Writer = Callable[[str], None]
+
+
+class Interrupt:
+    """Whether Ctrl-C was pressed during the run (survives a swallowed KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handler(self, signum, frame) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def catching_ctrl_c(interrupt: Interrupt):
+    """Route SIGINT to ``interrupt`` (signal handlers can only be set from the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, interrupt.handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class CheckSession:
@@ -46,35 +81,51 @@ class CheckSession:
         from svdgrad_cli.backends import registry
         from svdgrad_cli.render.repro import write_reproducers
 
-        versions = {name: registry.installed_version(name) for name in self.settings.backends}
         s = self.settings
-        for script in write_reproducers(
-            report, s.loss, Path(self.options.save_repro), versions, s.full_matrices
-        ):
+        versions = {name: registry.installed_version(name) for name in s.backends}
+        folder = Path(self.options.save_repro)
+        for script in write_reproducers(report, s.loss, folder, versions, s.full_matrices):
             self.notify(f"wrote reproducer {script}")
+
+    def _skip(self, run: RunReport, skipped: Skipped) -> None:
+        run.skipped.append(skipped)
+        if self.options.verbose:
+            self.notify(f"skipped {skipped.source}: {skipped.reason}")
+
+    def _take(self, run: RunReport, report: MatrixReport, outputs, advance) -> None:
+        if report.status == "error":
+            self.notify(f"error: {report.label}: {report.error}")
+        if self.options.save_repro is not None:
+            self._save_reproducers(report)
+        for renderer, write in outputs:
+            write(renderer.item(report))
+        run.results.append(report if self.options.keep_arrays else report.without_arrays())
+        advance(report.label)
 
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
         files = collect_files(self.paths, o.recursive, o.globs, o.excludes)
-        run = RunReport(self.settings, skipped=len(files.skipped), options=o)
+        run = RunReport(self.settings, options=o, versions=run_versions(self.settings))
+        for skipped in files.skipped:
+            self._skip(run, skipped)
         keep_for_repro = o.keep_arrays or o.save_repro is not None
         reports = iter_reports_for_files(files.entries, self.settings, o.max_elements, o.jobs, keep_for_repro)
+        interrupt = Interrupt()
         with ExitStack() as stack:
             outputs = self._outputs(stack, write_stdout)
-            with progress_on_stderr(enabled=not o.quiet) as advance:
+            with progress_on_stderr(enabled=not o.quiet) as advance, catching_ctrl_c(interrupt):
                 try:
-                    for report in reports:
-                        if report.status == "error":
-                            self.notify(f"error: {report.label}: {report.error}")
-                        if o.save_repro is not None:
-                            self._save_reproducers(report)
-                        for renderer, write in outputs:
-                            write(renderer.item(report))
-                        run.results.append(report if o.keep_arrays else report.without_arrays())
-                        advance(report.label)
+                    for item in reports:
+                        interrupt.check()
+                        if isinstance(item, Skipped):
+                            self._skip(run, item)
+                        else:
+                            self._take(run, item, outputs, advance)
+                    interrupt.check()
                 except KeyboardInterrupt:
                     run.interrupted = True
-                    self.notify("interrupted; the summary covers the matrices checked so far")
+                    reports.close()  # stops worker processes and frameworks' batches now
+                    self.notify("interrupted; the report covers the matrices checked so far")
             for renderer, write in outputs:
                 write(renderer.finish(run, streamed=renderer.streaming))
         return run

@@ -27,6 +27,7 @@ class BackendVerdict(_Verdict):
     INACCURATE = "inaccurate"  # beyond the budget by at most sqrt(eps): digits lost, not a wrong answer
     WRONG = "wrong"  # finite and beyond both
     NON_FINITE = "non-finite"  # NaN or Inf in the gradient
+    UNSUPPORTED = "unsupported"  # the framework does not implement this gradient (NotImplementedError)
     FAILED = "failed"  # the backend raised
 
     @property
@@ -42,6 +43,7 @@ class MatrixVerdict(_Verdict):
     NON_UNIQUE = "non-unique"
     UNDEFINED = "undefined"
     INDETERMINATE = "indeterminate"
+    UNSUPPORTED = "unsupported"
     INACCURATE = "inaccurate"
     ERROR = "error"
     NON_FINITE = "non-finite"
@@ -58,6 +60,7 @@ SEVERITY = (
     MatrixVerdict.NON_UNIQUE,
     MatrixVerdict.UNDEFINED,
     MatrixVerdict.INDETERMINATE,
+    MatrixVerdict.UNSUPPORTED,
     MatrixVerdict.INACCURATE,
     MatrixVerdict.ERROR,
     MatrixVerdict.NON_FINITE,
@@ -71,6 +74,7 @@ RAISES = {
     BackendVerdict.UNDEFINED: MatrixVerdict.UNDEFINED,
     BackendVerdict.INACCURATE: MatrixVerdict.INACCURATE,
     BackendVerdict.INDETERMINATE: MatrixVerdict.INDETERMINATE,
+    BackendVerdict.UNSUPPORTED: MatrixVerdict.UNSUPPORTED,
 }
 FINDINGS = frozenset({BackendVerdict.WRONG, BackendVerdict.NON_FINITE})
 # Named groups of matrix verdicts.
@@ -78,9 +82,7 @@ FAILING = frozenset({MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE})  # --fail-o
 ALARMING = frozenset(
     {MatrixVerdict.WRONG, MatrixVerdict.NON_FINITE, MatrixVerdict.ERROR}
 )  # annotated as errors
-NOTEWORTHY = frozenset(  # annotated as warnings
-    {MatrixVerdict.NON_UNIQUE, MatrixVerdict.UNDEFINED, MatrixVerdict.INACCURATE, MatrixVerdict.INDETERMINATE}
-)
+NOTEWORTHY = frozenset(SEVERITY) - ALARMING - {MatrixVerdict.AGREE}  # annotated as warnings
 
 
 def worst(verdicts: Iterable[MatrixVerdict]) -> MatrixVerdict:

@@ -67,13 +67,14 @@ def test_every_good_matrix_and_every_bad_file_is_in_every_format(runner, mixed_d
         assert suite.get("errors") == "4"
     elif output_format == "table":
         assert "30 matrices checked" in out
-        assert "1 file skipped" in out
+        assert "1 skipped" in out
 
 
 def test_directory_filters(runner, mixed_dir):
     flat = strict_json(invoke(runner, mixed_dir, "--no-recursive", "--glob", "m*.npy", "-f", "json").stdout)
     assert {r["source"].rsplit("/", 1)[-1] for r in flat["results"]} == {f"m{i:02d}.npy" for i in range(10)}
-    assert flat["summary"]["skipped_files"] == 5  # 4 bad files and the README
+    assert flat["summary"]["skipped"] == 5  # 4 bad files and the README
+    assert len(flat["skipped"]) == 5 and all(s["reason"] for s in flat["skipped"])
     excluded = strict_json(
         invoke(runner, mixed_dir, "--exclude", "nested", "--exclude", "m0*", "-f", "json").stdout
     )
@@ -97,11 +98,16 @@ def rank2_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("fail_on", "exit_code"),
-    [((), 0), (("non-unique",), 1), (("warning",), 1), (("never",), 0), (("wrong",), 0)],
+    ("args", "exit_code"),
+    [
+        ((), 0),
+        (("--fail-on", "non-unique"), 1),
+        (("--fail-on", "warning"), 1),
+        (("--fail-only-on", "never"), 0),
+        (("--fail-on", "wrong"), 0),
+    ],
 )
-def test_fail_on_controls_the_exit_code(runner, rank2_file, fail_on, exit_code):
-    args = [arg for choice in fail_on for arg in ("--fail-on", choice)]
+def test_fail_on_controls_the_exit_code(runner, rank2_file, args, exit_code):
     assert invoke(runner, rank2_file, *args).exit_code == exit_code
 
 
@@ -190,7 +196,7 @@ def test_a_fifo_in_a_directory_is_skipped_not_waited_on(runner, tmp_path):
     os.mkfifo(tmp_path / "pipe.csv")
     doc = strict_json(invoke(runner, tmp_path, "-f", "json").stdout)
     assert [r["source"].rsplit("/", 1)[-1] for r in doc["results"]] == ["a.npy"]
-    assert doc["summary"]["skipped_files"] == 1
+    assert doc["summary"]["skipped"] == 1
 
 
 def test_closed_pipe_in_the_table_format_also_exits_141(mixed_dir):

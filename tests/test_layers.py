@@ -17,7 +17,7 @@ ALLOWED = {
     "numerics": {"errors"},
     "inputs": {"errors", "options", "verdicts", "render"},  # options: constants; it imports verdicts, render
     "backends": {"errors", "numerics"},
-    "pipeline": {"errors", "numerics", "inputs", "backends", "model", "options", "verdicts", "render"},
+    "pipeline": {"errors", "numerics", "inputs", "backends", "model", "options", "verdicts", "_version"},
     "render": {
         "errors",
         "numerics",

@@ -36,7 +36,7 @@ def test_full_rank_gradients_match_the_posts_table(full_rank):
 def test_full_rank_agrees_within_the_float32_budget(full_rank):
     assert full_rank.verdict == "agree"
     assert full_rank.dtype == "float32"
-    assert full_rank.index == (0,)
+    assert full_rank.index == ()  # a stack of one is the matrix itself
     for backend in full_rank.backends:
         assert backend.verdict == "correct"
         assert backend.error <= backend.budget

@@ -14,6 +14,18 @@ from types import SimpleNamespace
 import numpy as np
 
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "jitted", "differentiate")
+# How a reproducer script (render/repro.py) writes the loss in JAX's own calls: the line that binds
+# the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
+# AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
+# ones svdgrad runs.
+SCRIPT_FRAMEWORK = "jnp = framework().numpy"
+SCRIPT_OPS = {
+    "const": "jnp.asarray(X)",
+    "matmul": "jnp.matmul(X, Y)",
+    "t": "jnp.swapaxes(X, -1, -2)",
+    "sum": "jnp.sum(X, axis=AXES)",
+    "sqrt": "jnp.sqrt(X)",
+}
 
 
 def framework():

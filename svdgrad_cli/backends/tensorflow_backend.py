@@ -7,6 +7,18 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 SCRIPT_FUNCTIONS = ("stderr_silenced", "framework", "framework_ops", "thin_factors", "differentiate")
+# How a reproducer script (render/repro.py) writes the loss in TensorFlow's own calls: the line that binds
+# the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
+# AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
+# ones svdgrad runs.
+SCRIPT_FRAMEWORK = "tf = framework()"
+SCRIPT_OPS = {
+    "const": "tf.constant(X)",
+    "matmul": "tf.linalg.matmul(X, Y)",
+    "t": "tf.linalg.matrix_transpose(X)",
+    "sum": "tf.reduce_sum(X, axis=AXES)",
+    "sqrt": "tf.sqrt(X)",
+}
 
 
 @contextmanager

@@ -7,6 +7,18 @@ from types import SimpleNamespace
 import numpy as np
 
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "differentiate")
+# How a reproducer script (render/repro.py) writes the loss in PyTorch's own calls: the line that binds
+# the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
+# AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
+# ones svdgrad runs.
+SCRIPT_FRAMEWORK = "torch = framework()"
+SCRIPT_OPS = {
+    "const": "torch.as_tensor(X)",
+    "matmul": "torch.matmul(X, Y)",
+    "t": "torch.transpose(X, -1, -2)",
+    "sum": "torch.sum(X, dim=AXES)",
+    "sqrt": "torch.sqrt(X)",
+}
 
 
 def framework():

@@ -16,6 +16,7 @@ class LoadedArray:
 
     source: str
     array: np.ndarray
+    member: bool = False  # one array of a container (an .npz member): a 1-D one is skipped, not an error
 
 
 def describe(exc: BaseException) -> str:
@@ -44,12 +45,21 @@ def shape_problem(shape: tuple[int, ...]) -> str | None:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A file or tensor passed over on purpose, and why (named in every report)."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MatrixCase:
     """One matrix to check: where it came from and its values in the dtype the backends use."""
 
     source: str
-    index: tuple[int, ...]
+    index: tuple[int, ...]  # in a stack of several; () for a lone matrix, a stack of one included
     array: np.ndarray
+    stored_dtype: str | None = None  # the file's dtype where it differs from the array's (float16)
 
     @property
     def label(self) -> str:

@@ -17,6 +17,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
 
 MATRIX_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt")
 DEFAULT_GLOBS = tuple(f"*{suffix}" for suffix in MATRIX_SUFFIXES)
@@ -27,11 +28,13 @@ class FileList:
     """The files to read (or errors in their place), in order, and the files passed over."""
 
     entries: list[str | InputError] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
-def _matches(name: str, relative: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch(name.lower(), p.lower()) or fnmatch(relative.lower(), p.lower()) for p in patterns)
+def _match(name: str, relative: str, patterns: tuple[str, ...]) -> str | None:
+    """The first pattern that matches the name or the relative path, case-insensitively."""
+    name, relative = name.lower(), relative.lower()
+    return next((p for p in patterns if fnmatch(name, p.lower()) or fnmatch(relative, p.lower())), None)
 
 
 class _Walk:
@@ -57,16 +60,19 @@ class _Walk:
     def _take(self, entry: os.DirEntry) -> Path | None:
         """File the entry as read or skipped; return it when it is a folder to enter."""
         relative = os.path.relpath(entry.path, self.root)
-        if _matches(entry.name, relative, self.excludes):
+        excluded = _match(entry.name, relative, self.excludes)
+        if excluded:
             if not entry.is_dir():
-                self.out.skipped.append(entry.path)
+                self.out.skipped.append(Skipped(entry.path, f"excluded by --exclude {excluded}"))
             return None
         if entry.is_dir():
             return Path(entry.path)
-        if entry.is_file() and _matches(entry.name, relative, self.globs):  # never a FIFO or a device
+        if not entry.is_file():  # never a FIFO or a device
+            self.out.skipped.append(Skipped(entry.path, "not a regular file"))
+        elif _match(entry.name, relative, self.globs):
             self.out.entries.append(entry.path)
         else:
-            self.out.skipped.append(entry.path)
+            self.out.skipped.append(Skipped(entry.path, f"matches no --glob ({', '.join(self.globs)})"))
         return None
 
     def visit(self, folder: Path) -> None:

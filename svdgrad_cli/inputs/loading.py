@@ -10,6 +10,7 @@ cannot seek (stdin, pipes) are read into memory.
 from __future__ import annotations
 
 import io
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, describe, dtype_problem, shape_problem
+from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped, describe, dtype_problem, shape_problem
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
@@ -122,22 +123,28 @@ def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
     return converted
 
 
-def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputError]:
-    """Split an array of shape (..., m, n) into matrices in the backends' dtype."""
+def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputError | Skipped]:
+    """Split an array of shape (..., m, n) into matrices in the backends' dtype. A 1-D member of a
+    container (a bias beside the weights) is skipped with a note; elsewhere it is an input error."""
     array, source = loaded.array, loaded.source
+    if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
+        yield Skipped(source, shape_problem(array.shape).split(":")[0])
+        return
     problem = dtype_problem(array.dtype) or shape_problem(array.shape)
     if problem:
         yield InputError(source, problem)
         return
     target = _target_dtype(array.dtype, dtype)
+    stored = str(array.dtype) if array.dtype != target and array.dtype.kind == "f" else None
+    lone = math.prod(array.shape[:-2]) == 1
     for index in np.ndindex(array.shape[:-2]):
-        raw = MatrixCase(source, tuple(int(i) for i in index), array[index])
+        raw = MatrixCase(source, () if lone else tuple(int(i) for i in index), array[index])
         try:
             converted = _converted(raw.array, target, raw.label)
         except InputError as exc:
             yield exc
             continue
-        yield MatrixCase(raw.source, raw.index, converted)
+        yield MatrixCase(raw.source, raw.index, converted, stored)
 
 
 def load_files(

@@ -31,7 +31,7 @@ def read_npz(stream: BinaryIO, source: str, max_elements: int) -> Iterator[Loade
             member = f"{source}:{info.filename.removesuffix('.npy')}"
             try:
                 with archive.open(info) as handle:
-                    yield LoadedArray(member, read_npy(handle, member, max_elements))
+                    yield LoadedArray(member, read_npy(handle, member, max_elements), member=True)
             except InputError as exc:
                 yield exc
             except Exception as exc:  # encrypted (RuntimeError), unknown method (NotImplementedError), ...

@@ -92,7 +92,7 @@ def _with_forward_checks(results, a, reference: Reference, budget: Budget, forwa
     finding also by asking the backend for its SVD with vectors."""
     checked = []
     for r in results:
-        if r.status == "failed" or r.singular_values is None:
+        if r.singular_values is None:
             checked.append(r)
             continue
         values, u, v = r.singular_values, r.u, r.v
@@ -138,6 +138,7 @@ def assess_matrix(
         index=case.index,
         shape=tuple(shape),
         dtype=str(dtype),
+        stored_dtype=case.stored_dtype,
         status="checked",
         verdict=verdict,
         explanation=explain(verdict, loss, reference, spectrum, judged, versions),

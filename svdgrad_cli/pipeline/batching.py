@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.model import MatrixCase
+from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 
 Result = TypeVar("Result")
 BATCH_ELEMENTS = 2**22  # entries per backend call: 32 MiB of float64
@@ -57,19 +57,20 @@ class _Buckets:
 
 
 def batched_in_order(
-    items: Iterable[MatrixCase | InputError],
+    items: Iterable[MatrixCase | InputError | Skipped],
     process: Callable[[list[MatrixCase]], list[Result]],
-    on_error: Callable[[InputError], Result],
+    passthrough: Callable[[InputError | Skipped], Result],
     batch_elements: int = BATCH_ELEMENTS,
     max_waiting: int = MAX_WAITING,
 ) -> Iterator[Result]:
-    """``process`` each bucket of same-shape, same-dtype matrices; yield results in input order."""
+    """``process`` each bucket of same-shape, same-dtype matrices; yield results in input order.
+    Anything else (input errors, skipped members) becomes ``passthrough(item)`` in its place."""
     buckets = _Buckets(process)
     for seq, item in enumerate(items):
-        if isinstance(item, InputError):
-            buckets.done[seq] = on_error(item)
-        else:
+        if isinstance(item, MatrixCase):
             buckets.add(seq, item, batch_elements)
+        else:
+            buckets.done[seq] = passthrough(item)
         if buckets.held() > max_waiting and buckets.next_out not in buckets.done:
             buckets.flush_oldest()
         yield from buckets.ready()

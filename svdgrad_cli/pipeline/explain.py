@@ -142,6 +142,8 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
         parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
     for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
         parts.append(f"{_names([r], versions)} failed: {r.message}")
+    for r in (r for r in results if r.verdict == BackendVerdict.UNSUPPORTED):
+        parts.append(f"{_names([r], versions)} does not implement this gradient ({r.message}).")
     return " ".join(p for p in parts if p) or "No backend could be judged."
 
 

@@ -84,14 +84,15 @@ def judge_backend(
     unique: bool,
 ) -> BackendResult:
     """The same result with verdict, error, budget and digits filled in (verdict None: uncertain)."""
-    if result.status == "failed":
+    if result.gradient is None:  # failed or unsupported: nothing to judge
         return result
     gradient = result.gradient
     finite = bool(np.all(np.isfinite(gradient)))
-    if not reference.defined or not finite:
-        message = None if finite else f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
-        verdict = BackendVerdict.UNDEFINED if not reference.defined else BackendVerdict.NON_FINITE
-        return replace(result, status="ok" if finite else "non-finite", message=message, verdict=verdict)
+    if not finite:  # shown as such whatever the reference says, undefined included
+        message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
+        return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
+    if not reference.defined:
+        return replace(result, verdict=BackendVerdict.UNDEFINED)
     error = distance(gradient.astype(np.float64))
     return replace(
         result,

@@ -6,8 +6,8 @@ per worker; results come back in file order, without gradient arrays unless they
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from svdgrad_cli.errors import InputError
@@ -35,11 +35,18 @@ def parallel_reports(
         else:
             tasks.append([item])
     # spawn, not fork: a forked TensorFlow runtime is not safe, and workers import frameworks anyway.
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    # Workers ignore Ctrl-C; this process stops them at once when it is interrupted (terminate).
+    pool = get_context("spawn").Pool(
+        jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    )
+    try:
         work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
-        results = pool.map(_check_files, work)
+        results = pool.imap(_check_files, work)
         for task in tasks:
             if isinstance(task, InputError):
                 yield task
             else:
                 yield from next(results)
+    finally:
+        pool.terminate()
+        pool.join()

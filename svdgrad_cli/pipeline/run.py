@@ -7,15 +7,19 @@ in worker processes (parallel.py).
 from __future__ import annotations
 
 import math
+import platform
 from collections.abc import Iterator
 from dataclasses import replace
 
+import mpmath
 import numpy as np
 
+from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
-from svdgrad_cli.inputs.loading import LoadedArray, load_cotangents, matrices
+from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
@@ -37,8 +41,16 @@ def resolve_settings(settings: Settings) -> Settings:
         if not names:
             raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
         load_cotangents(settings.cotangents, names)
-    fail_on = () if "never" in settings.fail_on else tuple(settings.fail_on)
-    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)), fail_on=fail_on)
+    _check_fail_on(settings)
+    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+
+
+def _check_fail_on(settings: Settings) -> None:
+    """Refuse combinations that contradict themselves: 'never' goes alone, with --fail-only-on."""
+    if "never" in settings.fail_only_on and len(settings.fail_only_on) > 1:
+        raise UsageError("--fail-only-on never cannot be combined with a verdict")
+    if "never" in settings.fail_only_on and settings.fail_on:
+        raise UsageError(f"--fail-only-on never contradicts --fail-on {', '.join(settings.fail_on)}")
 
 
 def iter_reports_for_files(
@@ -59,14 +71,23 @@ def iter_reports_for_files(
     yield from check_files(files, settings, max_elements, keep_arrays)
 
 
+def run_versions(settings: Settings) -> dict[str, str | None]:
+    """svdgrad's version, Python's, NumPy's and mpmath's, and each backend's (read without importing it)."""
+    versions = {"svdgrad": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    versions["mpmath"] = mpmath.__version__
+    return versions | {name: registry.installed_version(name) for name in settings.backends}
+
+
 def check_paths(
     paths: list[str], settings: Settings | None = None, max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> RunReport:
     """Check every matrix in files, directories or ``-``; input errors become error results."""
     settings = resolve_settings(settings or Settings())
     files = collect_files(paths)
-    reports = iter_reports_for_files(files.entries, settings, max_elements)
-    return RunReport(settings, list(reports), skipped=len(files.skipped))
+    run = RunReport(settings, skipped=list(files.skipped), versions=run_versions(settings))
+    for item in iter_reports_for_files(files.entries, settings, max_elements):
+        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+    return run
 
 
 def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:
@@ -78,4 +99,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     """
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
-    return RunReport(settings, list(iter_reports(matrices(loaded, settings.dtype), settings)))
+    run = RunReport(settings, versions=run_versions(settings))
+    for item in iter_reports(matrices(loaded, settings.dtype), settings):
+        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+    return run

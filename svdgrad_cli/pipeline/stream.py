@@ -13,8 +13,9 @@ import numpy as np
 
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.loading import load_cotangents
-from svdgrad_cli.model import BackendResult, MatrixCase, MatrixReport
+from svdgrad_cli.model import BackendResult, MatrixReport
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
@@ -56,9 +57,11 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
     except Exception as exc:  # a backend's own failure is a result, not a crash
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
-        return [
-            BackendResult(name, "failed", message, verdict=BackendVerdict.FAILED) for _ in range(len(stack))
-        ]
+        # A framework that does not implement this gradient is a finding about it, not a failure.
+        verdict = (
+            BackendVerdict.UNSUPPORTED if isinstance(exc, NotImplementedError) else BackendVerdict.FAILED
+        )
+        return [BackendResult(name, verdict.value, message, verdict=verdict) for _ in range(len(stack))]
     u, v = output.u, output.v
     return [
         BackendResult(
@@ -96,8 +99,11 @@ def forward_svd(name: str, matrix: np.ndarray):
     return np.asarray(output.singular_values[0]), np.asarray(output.u[0]), np.asarray(output.v[0])
 
 
-def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -> Iterator[MatrixReport]:
-    """One report per matrix or input error, in input order; ``settings.backends`` must be resolved.
+def iter_reports(
+    items: Iterable[MatrixCase | InputError | Skipped], settings: Settings
+) -> Iterator[MatrixReport | Skipped]:
+    """One report per matrix or input error, in input order, and skipped members as they come;
+    ``settings.backends`` must be resolved.
 
     Matrices of one shape and dtype, across files, are stacked into one call per backend
     (batching.py).
@@ -140,4 +146,9 @@ def iter_reports(items: Iterable[MatrixCase | InputError], settings: Settings) -
             for i, case in enumerate(batch)
         ]
 
-    return batched_in_order(items, process, error_report)
+    return batched_in_order(items, process, _passthrough)
+
+
+def _passthrough(item: InputError | Skipped) -> MatrixReport | Skipped:
+    """An input error becomes an error report in its place; a skipped member passes as it is."""
+    return error_report(item) if isinstance(item, InputError) else item

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
@@ -16,4 +17,4 @@ def check_files(
 ) -> Iterator[MatrixReport]:
     """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``."""
     for report in iter_reports(load_files(files, settings.dtype, max_elements), settings):
-        yield report if keep_arrays else report.without_arrays()
+        yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()

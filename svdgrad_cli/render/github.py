@@ -42,7 +42,13 @@ def _matrix_commands(report: MatrixReport) -> list[str]:
 
 def render_github(run: RunReport) -> str:
     """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
-    return "\n".join(line for report in run.results for line in _matrix_commands(report))
+    lines = [line for report in run.results for line in _matrix_commands(report)]
+    if run.interrupted:
+        message = (
+            f"the run was interrupted (Ctrl-C): {len(run.results)} results reported, the rest not checked"
+        )
+        lines.append(f"::error title=svdgrad interrupted::{escape_data(message)}")
+    return "\n".join(lines)
 
 
 class GithubRenderer(Renderer):

@@ -15,7 +15,6 @@ from svdgrad_cli._version import __version__
 from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
 from svdgrad_cli.options import json_settings
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.verdicts import SEVERITY
 
 SCHEMA = "svdgrad/1"
 
@@ -77,6 +76,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
         "index": list(report.index),
         "shape": list(report.shape),
         "dtype": report.dtype,
+        "stored_dtype": report.stored_dtype,
         "status": report.status,
         "error": report.error,
         "verdict": report.verdict,
@@ -94,7 +94,8 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             for p in report.pairs
         ],
         "warnings": [
-            {"code": f.code, "message": f.message, "indices": list(f.indices)} for f in report.warnings
+            {"code": f.code, "level": f.level, "message": f.message, "indices": list(f.indices)}
+            for f in report.warnings
         ],
         "backends": {b.name: _backend(b) for b in report.backends},
         "reference": None,
@@ -123,13 +124,24 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
 
 
 def summary_dict(run: RunReport) -> dict:
-    counts = run.verdict_counts()
+    """Counts that add up: checked matrices by verdict, inputs that could not be read, skipped ones."""
     return {
         "matrices": run.checked,
-        "errors": sum(1 for r in run.results if r.status == "error"),
-        "skipped_files": run.skipped,
+        "errors": run.unreadable,
+        "skipped": len(run.skipped),
         "warnings": run.warning_counts(),
-        "verdicts": {v: counts.get(v, 0) for v in SEVERITY},
+        "verdicts": dict(run.verdict_counts()),
+    }
+
+
+def run_dict(run: RunReport) -> dict:
+    """What describes the run as a whole: versions, skipped inputs, interruption, exit code."""
+    return {
+        "versions": run.versions,
+        "skipped": [{"source": s.source, "reason": s.reason} for s in run.skipped],
+        "interrupted": run.interrupted,
+        "summary": summary_dict(run),
+        "exit_code": run.exit_code,
     }
 
 
@@ -139,8 +151,7 @@ def render_json(run: RunReport, include_arrays: bool = False) -> str:
         "version": __version__,
         "settings": json_settings(run.settings, run.options),
         "results": [matrix_to_dict(r, include_arrays) for r in run.results],
-        "summary": summary_dict(run),
-        "exit_code": run.exit_code,
+        **run_dict(run),
     }
     return json.dumps(document, allow_nan=False, indent=2)
 

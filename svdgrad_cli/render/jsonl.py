@@ -6,7 +6,7 @@ import json
 
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.render.json_format import matrix_to_dict, summary_dict
+from svdgrad_cli.render.json_format import matrix_to_dict, run_dict
 
 
 def render_jsonl_line(report: MatrixReport, include_arrays: bool = False) -> str:
@@ -15,8 +15,8 @@ def render_jsonl_line(report: MatrixReport, include_arrays: bool = False) -> str
 
 
 def render_jsonl_summary(run: RunReport) -> str:
-    """The last line: verdict counts and the exit code of the whole run."""
-    document = {"type": "summary", "summary": summary_dict(run), "exit_code": run.exit_code}
+    """The last line: verdict counts, versions, skipped inputs, interruption and the exit code."""
+    document = {"type": "summary", **run_dict(run)}
     return json.dumps(document, allow_nan=False)
 
 

@@ -50,6 +50,8 @@ def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult
         _outcome(case, "failure", _verdict_message(result), result.verdict, _details(report))
     elif result.verdict == BackendVerdict.FAILED:
         _outcome(case, "error", _verdict_message(result), "failed", _details(report))
+    elif result.verdict == BackendVerdict.UNSUPPORTED:
+        ET.SubElement(case, "skipped", {"message": _clean(_verdict_message(result))})
     elif result.verdict in NOTED or report.warnings:
         ET.SubElement(case, "system-out").text = _clean(_details(report))
 
@@ -68,7 +70,7 @@ def _counts(suite: ET.Element) -> dict[str, str]:
         "tests": str(len(suite.findall("testcase"))),
         "failures": str(len(suite.findall("testcase/failure"))),
         "errors": str(len(suite.findall("testcase/error"))),
-        "skipped": "0",
+        "skipped": str(len(suite.findall("testcase/skipped"))),
     }
 
 
@@ -76,8 +78,15 @@ def render_junit(run: RunReport) -> str:
     """The whole run as one ``svdgrad`` test suite, as a well-formed XML document."""
     root = ET.Element("testsuites")
     suite = ET.SubElement(root, "testsuite", {"name": "svdgrad"})
+    properties = ET.SubElement(suite, "properties")
+    for name, version in run.versions.items():
+        ET.SubElement(properties, "property", {"name": f"version.{name}", "value": _clean(version or "")})
     for report in run.results:
         _matrix_cases(suite, report)
+    if run.interrupted:
+        case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": "run"})
+        message = f"interrupted (Ctrl-C) after {len(run.results)} results; the rest was not checked"
+        _outcome(case, "error", message, "interrupted", message)
     counts = _counts(suite)
     root.attrib.update(counts)
     suite.attrib.update(counts)

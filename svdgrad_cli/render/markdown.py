@@ -72,18 +72,40 @@ def _error_list(run: RunReport) -> list[str]:
 
 def render_markdown(run: RunReport) -> str:
     """The summary as Markdown text ending in a newline."""
-    checked = run.checked
-    errors = len(run.results) - checked
+    interrupted = (
+        ["", "**Interrupted** (Ctrl-C): the counts cover what was checked before."] if run.interrupted else []
+    )
     lines = [
         "## svdgrad report",
         "",
-        f"Matrices checked: {checked}. Input errors: {errors}. Exit code: {run.exit_code}.",
+        f"Matrices checked: {run.checked}. Inputs that could not be read: {run.unreadable}. "
+        f"Skipped: {len(run.skipped)}. Exit code: {run.exit_code}.",
+        *interrupted,
         "",
         *_verdict_counts(run),
         *_matrix_table(run),
         *_error_list(run),
+        *_skipped_list(run),
+        *_versions(run),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _skipped_list(run: RunReport) -> list[str]:
+    if not run.skipped:
+        return []
+    lines = [f"- {inline(s.source)}: {inline(s.reason)}" for s in run.skipped[:MAX_ROWS]]
+    more = [f"- ... and {len(run.skipped) - MAX_ROWS} more"] if len(run.skipped) > MAX_ROWS else []
+    return ["", "### Skipped", "", *lines, *more]
+
+
+def _versions(run: RunReport) -> list[str]:
+    if not run.versions:
+        return []
+    return [
+        "",
+        "Versions: " + ", ".join(f"{inline(k)} {inline(v or 'unknown')}" for k, v in run.versions.items()),
+    ]
 
 
 class MarkdownRenderer(Renderer):

@@ -1,81 +1,293 @@
 """--save-repro DIR: a matrix and a stand-alone script per finding, to attach to a framework bug report.
 
-For every backend judged ``wrong`` or ``non-finite`` svdgrad writes ``<name>.npz`` (the matrix, the
-float64 reference gradient and the loss constants) and ``<name>.py``, a script that needs only NumPy
-and that framework: it carries the backend's own SVD call and differentiation (their source, so the
-script cannot drift from what svdgrad ran), evaluates the loss's own expression (losses.py), and prints
-how far the result is from the reference.
+For every built-in backend judged ``wrong``, ``inaccurate`` or ``non-finite`` (REPRODUCED) svdgrad writes
+``<stem>.npz`` (the matrix, the float64 reference gradient and the loss's weight arrays) and
+``<stem>.py``, a script that needs only NumPy and that framework and reads the .npz beside itself, from
+any working directory. The script carries:
+
+- a docstring with that backend's own finding (verdict, relative error, correct and justified digits,
+  error and budget, loss, matrix, framework version);
+- the backend's SVD call and differentiation, verbatim (``inspect.getsource`` of the module's
+  SCRIPT_FUNCTIONS but ``framework_ops``), so that it runs the code svdgrad ran, JAX's jit included;
+- the loss as plain framework code, translated mechanically from the loss's one expression (losses.py)
+  with the module's SCRIPT_OPS templates (``framework_code``); an op or a construct outside that small
+  grammar is a ValueError, never a silent difference;
+- at the end, what svdgrad said beside what the run measures (error from the reference, NaN/Inf count).
+
+The stem is the input's file name without its suffix, then the archive member and the stack index, then
+the backend, joined by '-' (``stack.npy[1]`` -> ``stack-1-torch``, ``f.npz:m`` -> ``f-m-torch``), with
+any other character replaced by '_'. ``taken`` holds the stems of a run (case-folded): a stem taken
+already gets -2, -3, ... so that no script of a run overwrites another.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
+import json
+import math
 import re
+import textwrap
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
 from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
-from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.model import ARCHIVE_MEMBER, BackendResult, MatrixReport
 from svdgrad_cli.numerics.losses import parse_loss
-from svdgrad_cli.pipeline.explain import REPORT_UPSTREAM
+from svdgrad_cli.verdicts import BackendVerdict
+
+REPRODUCED = frozenset({BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE})
+NOTHING_TO_REPRODUCE = "nothing to reproduce: no backend was wrong, inaccurate or non-finite"
+NOT_EMBEDDED = frozenset({"framework_ops"})  # the script spells the loss in the framework's own calls
+IMPORTS = {  # a name the embedded backend source uses -> the import that binds it
+    "functools": "import functools",
+    "os": "import os",
+    "contextmanager": "from contextlib import contextmanager",
+    "SimpleNamespace": "from types import SimpleNamespace",
+}
+UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_STEM = 100  # characters of the matrix's part of a file name (file systems allow 255)
+OPERANDS = ("X", "Y")  # the positional operands of a SCRIPT_OPS template; AXES is the axes keyword
+# The loss grammar: ops.<op>(...) calls, names, numbers, None/..., + - * ** and indexing.
+GRAMMAR = (ast.Expression, ast.Call, ast.Attribute, ast.Name, ast.Load, ast.keyword, ast.BinOp, ast.UnaryOp)
+GRAMMAR += (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.USub, ast.Subscript, ast.Slice, ast.Tuple, ast.Constant)
 
 SCRIPT = '''\
-"""svdgrad {version} reproducer: {backend} {backend_version}, loss {loss}, {label}: {verdict}.
-
-{explanation}
-
-Run it beside {npz}: python {script}
-The SVD call, the ops and the differentiation below are svdgrad's {backend} backend, verbatim.
+"""{docstring}
 """
 
-import functools
-import os
-from contextlib import contextmanager
-from pathlib import Path
-from types import SimpleNamespace
+{imports}
 
 import numpy as np
 
-data = np.load(Path(__file__).with_name("{npz}"))  # beside this script, wherever it is run from
-A = data["matrix"]
-REFERENCE = data["reference_gradient"]
-CONSTANTS = {{name: data[name] for name in {constant_names!r}}}
-NEEDS_VECTORS = {needs_vectors!r}
-FULL_MATRICES = {full_matrices!r}
-EXPRESSION = {expression!r}  # the loss, exactly as svdgrad evaluates it in every backend
+data = np.load(Path(__file__).resolve().with_name("{npz}"))  # beside this script, from any directory
+A = data["matrix"]  # as svdgrad's backends saw it, in the dtype they computed in
+REFERENCE = data["reference_gradient"]  # svdgrad's reference gradient of the loss at A (float64)
+SVDGRAD_SAID = {said}
 
 
+# svdgrad's {backend} backend, verbatim: the framework, its SVD call and the differentiation.
 {backend_source}
 
-ops = framework_ops()
+{binding}
 
 
 def objective(x, constants):
-    u, s, v = thin_factors(x, NEEDS_VECTORS, FULL_MATRICES)
-    return eval(EXPRESSION, {{"ops": ops, "u": u, "s": s, "v": v, **constants}}), (s, u, v)
+    """The {loss} loss of the thin SVD of x, and the factors."""
+    u, s, v = thin_factors(x, needs_vectors={needs_vectors}, full_matrices={full_matrices})
+{unpack}    # svdgrad's expression of the loss (losses.py): {expression}
+    loss = {code}
+    return loss, (s, u, v)
 
 
-constants = {{name: ops.const(value.astype(A.dtype)) for name, value in CONSTANTS.items()}}
-_, g, _, _ = differentiate(A[None], objective, constants)  # a stack of one matrix, as svdgrad calls it
-g = np.asarray(g[0], dtype=np.float64)
-print("{backend} gradient:")
-print(g)
-print("non-finite entries:", int(np.sum(~np.isfinite(g))))
-print("Frobenius distance to the float64 reference:", np.linalg.norm(g - REFERENCE))
+constants = {{name: {const} for name in {names}}}
+_, gradients, _, _ = differentiate(A[None], objective, constants)  # a stack of one matrix, as svdgrad runs it
+g = np.asarray(gradients[0], dtype=np.float64)
+error = np.linalg.norm(g - REFERENCE)
+print("{backend} gradient:", g, "reference gradient:", REFERENCE, sep="\\n")
+print("svdgrad said:", SVDGRAD_SAID)
+non_finite = np.sum(~np.isfinite(g))
+print(f"this run: error {{error:.2e}} from the reference gradient; {{non_finite}} non-finite entries")
 '''
 
 
-def _backend_source(name: str) -> str:
+def _check_grammar(tree: ast.AST) -> None:
+    """Refuse anything but the loss grammar, and any attribute but ``ops.<op>`` called."""
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if not isinstance(node, GRAMMAR):
+            raise ValueError(f"{type(node).__name__} is outside the loss grammar: {ast.unparse(node)}")
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Attribute):
+            raise ValueError(f"only ops.<op>(...) may be called: {ast.unparse(node)}")
+        if isinstance(node, ast.Attribute) and (
+            id(node) not in called or not isinstance(node.value, ast.Name) or node.value.id != "ops"
+        ):
+            raise ValueError(f"only ops.<op>(...) may be called: {ast.unparse(node)}")
+
+
+class _Fill(ast.NodeTransformer):
+    """A template with its placeholders replaced; a keyword whose placeholder is not given goes."""
+
+    def __init__(self, operands: dict[str, ast.expr]) -> None:
+        self.operands = operands
+        self.used: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.operands:
+            self.used.add(node.id)
+            return self.operands[node.id]
+        if node.id in (*OPERANDS, "AXES"):
+            raise ValueError(f"the template needs {node.id}, which the loss does not give")
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.keyword | None:
+        if isinstance(node.value, ast.Name) and node.value.id == "AXES" and "AXES" not in self.operands:
+            return None
+        return self.generic_visit(node)
+
+
+def fill_template(template: str, operands: dict[str, ast.expr]) -> ast.expr:
+    """One SCRIPT_OPS template with its operands put in; an operand it has no place for is an error."""
+    filler = _Fill(operands)
+    node = filler.visit(ast.parse(template, mode="eval").body)
+    if set(operands) - filler.used:
+        raise ValueError(f"template {template!r} has no place for {sorted(set(operands) - filler.used)}")
+    return node
+
+
+class _ToFramework(ast.NodeTransformer):
+    """Each ``ops.<op>(...)`` call, innermost first, as the framework's own call (its template)."""
+
+    def __init__(self, templates: dict[str, str]) -> None:
+        self.templates = templates
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        node = self.generic_visit(node)
+        op = node.func.attr
+        if op not in self.templates:
+            raise ValueError(f"no template for ops.{op}")
+        if len(node.args) > len(OPERANDS) or any(k.arg != "axes" for k in node.keywords):
+            raise ValueError(f"ops.{op} takes at most {len(OPERANDS)} operands and axes=")
+        operands = dict(zip(OPERANDS, node.args, strict=False))
+        for keyword in node.keywords:
+            operands["AXES"] = keyword.value
+        return fill_template(self.templates[op], operands)
+
+
+def framework_code(expression: str, templates: dict[str, str]) -> str:
+    """A loss expression over ``ops`` as the code of one framework (a backend module's SCRIPT_OPS)."""
+    tree = ast.parse(expression, mode="eval")
+    _check_grammar(tree)
+    code = _ToFramework(templates).visit(tree).body
+    if any(isinstance(node, ast.Name) and node.id == "ops" for node in ast.walk(code)):
+        raise ValueError(f"ops used other than as ops.<op>(...): {expression}")
+    return ast.unparse(code)
+
+
+def _backend_source(module) -> str:
     """The source of the functions a built-in backend runs (its SCRIPT_FUNCTIONS), for a script."""
-    module = registry.BUILTIN[name].module
-    return "\n\n".join(inspect.getsource(getattr(module, function)) for function in module.SCRIPT_FUNCTIONS)
+    names = [name for name in module.SCRIPT_FUNCTIONS if name not in NOT_EMBEDDED]
+    return "\n\n".join(inspect.getsource(getattr(module, name)) for name in names)
 
 
-def _file_stem(report: MatrixReport, backend: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{report.label}-{backend}").strip("_")
+def _imports(source: str) -> str:
+    """The standard-library imports of a script: Path, and what the embedded source uses."""
+    used = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    lines = ["from pathlib import Path", *(line for name, line in IMPORTS.items() if name in used)]
+    return "\n".join(sorted(lines, key=lambda line: (line.startswith("from"), line)))
+
+
+def file_stem(report: MatrixReport, backend: str) -> str:
+    """``<file name without suffix>[-<member>][-<index>...]-<backend>``, safe on every file system."""
+    match = ARCHIVE_MEMBER.match(report.source)
+    path, member = (match.group(1), report.source[match.end() :]) if match else (report.source, "")
+    name = "stdin" if path == "-" else PurePath(path).stem
+    matrix = "-".join(part for part in (name, member, *map(str, report.index)) if part)
+    matrix = UNSAFE.sub("_", matrix).strip("._-")[:MAX_STEM] or "matrix"
+    return f"{matrix}-{UNSAFE.sub('_', backend)}"
+
+
+def claim(stem: str, taken: set[str]) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, ... if taken (compared case-folded); recorded in ``taken``."""
+    candidate, number = stem, 1
+    while candidate.casefold() in taken:
+        number += 1
+        candidate = f"{stem}-{number}"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _tuple(names: tuple[str, ...]) -> str:
+    """A tuple of strings as Python source, in double quotes."""
+    return f"({', '.join(json.dumps(name) for name in names)}{',' if len(names) == 1 else ''})"
+
+
+def _digits(value: float | None) -> str:
+    return "all" if value is None or math.isinf(value) else f"{max(value, 0.0):.1f}"
+
+
+def _non_finite(result: BackendResult) -> str:
+    if result.gradient is None:
+        return result.message or "NaN/Inf entries"
+    return f"{int(np.sum(~np.isfinite(result.gradient)))} of {result.gradient.size} entries NaN/Inf"
+
+
+def said(result: BackendResult) -> str:
+    """svdgrad's verdict, error and budget for one backend, on one line."""
+    if result.verdict == BackendVerdict.NON_FINITE or result.error is None:
+        return f"{result.verdict}, {_non_finite(result)}"
+    digits = f"{_digits(result.digits)} of {_digits(result.justified_digits)} justified digits"
+    return f"{result.verdict}, error {result.error:.2e}, budget {result.budget:.2e} ({digits})"
+
+
+def _values(s: np.ndarray) -> str:
+    text = [f"{x:.6g}" for x in s]
+    return ", ".join(text if len(text) <= 8 else [*text[:5], "...", *text[-2:]])
+
+
+def finding(report: MatrixReport, result: BackendResult, loss: str, framework: str) -> str:
+    """What svdgrad found about this one backend, in a paragraph."""
+    reference = report.reference
+    values = _values(reference.singular_values)
+    where = f"the {loss} loss at {report.label} ({report.dtype}; singular values {values})"
+    if result.error is None:
+        return f"{framework} returned {_non_finite(result)} in the gradient of {where}; svdgrad's is finite."
+    relative = 10.0**-result.digits if math.isfinite(result.digits) else 0.0
+    text = (
+        f"{framework} is {result.verdict} for the gradient of {where}: {relative:.2g} relative error from "
+        f"svdgrad's reference gradient ({reference.precision}), {_digits(result.digits)} correct digits "
+        f"where the data justify {_digits(result.justified_digits)} (error {result.error:.3g}, budget "
+        f"{result.budget:.3g}: the error that rounding in {report.dtype} and the gradient's conditioning "
+        "allow)."
+    )
+    if not reference.unique or reference.ball_radius is not None:
+        text += (
+            " The gradient is a set here: svdgrad measured the distance to the set; the reference saved "
+            "with this script is its minimum-norm member, so this run's error can be larger."
+        )
+    return text
+
+
+def docstring(report, result, loss: str, version: str | None, script: str, npz: str) -> str:
+    framework = f"{result.name} {version}" if version else result.name
+    paragraphs = [
+        f"svdgrad {__version__} reproducer: {framework}, loss {loss}, {report.label}: {result.verdict}.",
+        finding(report, result, loss, framework),
+        f"Run it from any directory: python {script} (it reads {npz} beside it: the matrix, the "
+        f"reference gradient and the loss's weights). It needs only NumPy and {result.name}. The SVD "
+        f"call and the differentiation are svdgrad's {result.name} backend, verbatim; the loss is "
+        f"svdgrad's own expression, written in {result.name}.",
+    ]
+    text = "\n\n".join(textwrap.fill(p, 100) for p in paragraphs)
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def script_text(report: MatrixReport, result: BackendResult, loss, stem: str, version, full_matrices) -> str:
+    """The stand-alone script of one finding (its data in ``<stem>.npz``)."""
+    module = registry.BUILTIN[result.name].module
+    source = _backend_source(module)
+    names = tuple(loss.constants(min(report.matrix.shape)))
+    value = ast.parse("data[name].astype(A.dtype)", mode="eval").body
+    return SCRIPT.format(
+        docstring=docstring(report, result, loss.name, version, f"{stem}.py", f"{stem}.npz"),
+        imports=_imports(source),
+        npz=f"{stem}.npz",
+        said=json.dumps(said(result)),  # a JSON string is a Python string literal
+        backend=result.name,
+        backend_source=source,
+        binding=module.SCRIPT_FRAMEWORK,
+        loss=loss.name,
+        expression=loss.expression,
+        needs_vectors=loss.needs_vectors,
+        full_matrices=full_matrices,
+        unpack="".join(f'    {name} = constants["{name}"]\n' for name in names),
+        code=framework_code(loss.expression, module.SCRIPT_OPS),
+        const=ast.unparse(fill_template(module.SCRIPT_OPS["const"], {"X": value})),
+        names=_tuple(names),
+    )
 
 
 def write_reproducers(
@@ -84,48 +296,29 @@ def write_reproducers(
     directory: Path,
     versions: dict[str, str | None],
     full_matrices: bool,
+    taken: set[str] | None = None,
 ) -> list[Path]:
     """Write the .npz and .py of each finding of one matrix; return the scripts written.
 
-    The report must still hold its arrays (the matrix and the reference gradient).
+    The report must still hold its arrays (the matrix and the reference gradient). ``taken``: the
+    stems written so far in this run (updated), so that no script overwrites another.
     """
-    findings = [b for b in report.backends if b.verdict.is_finding and b.name in registry.BUILTIN]
+    findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in registry.BUILTIN]
     if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
         return []
-    matrix = report.matrix
+    taken = set() if taken is None else taken
     loss = parse_loss(loss_spec)
     if loss.needs_vectors:
         loss = replace(loss, arrays=report.loss_weights)
     directory.mkdir(parents=True, exist_ok=True)
-    constants = loss.constants(min(matrix.shape))
+    constants = loss.constants(min(report.matrix.shape))
     written = []
-    for backend in findings:
-        stem = _file_stem(report, backend.name)
-        np.savez(
-            directory / f"{stem}.npz",
-            matrix=matrix,
-            reference_gradient=report.reference.gradient,
-            **constants,
-        )
+    for result in findings:
+        stem = claim(file_stem(report, result.name), taken)
+        arrays = {"matrix": report.matrix, "reference_gradient": report.reference.gradient, **constants}
+        np.savez(directory / f"{stem}.npz", **arrays)
         script = directory / f"{stem}.py"
-        source = _backend_source(backend.name)
-        script.write_text(
-            SCRIPT.format(
-                version=__version__,
-                backend=backend.name,
-                backend_version=versions.get(backend.name) or "",
-                loss=loss.name,
-                label=report.label,
-                verdict=backend.verdict,
-                explanation=report.explanation.replace(" " + REPORT_UPSTREAM, "").replace('"""', "'''"),
-                npz=f"{stem}.npz",
-                script=script.name,
-                constant_names=tuple(constants),
-                needs_vectors=loss.needs_vectors,
-                full_matrices=full_matrices,
-                expression=loss.expression,
-                backend_source=source,
-            )
-        )
+        text = script_text(report, result, loss, stem, versions.get(result.name), full_matrices)
+        script.write_text(text, encoding="utf-8")
         written.append(script)
     return written

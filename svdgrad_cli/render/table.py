@@ -211,8 +211,12 @@ def _summary_line(run: RunReport) -> Text:
     text = Text.assemble(("svdgrad: ", "bold"), f"{_plural(checked, 'matrix', 'matrices')} checked")
     if parts:
         text.append(" (" + ", ".join(parts) + ")")
+    if run.unreadable:
+        text.append(f"; {_plural(run.unreadable, 'input', 'inputs')} could not be read")
     if run.skipped:
-        text.append(f"; {_plural(run.skipped, 'file', 'files')} skipped")
+        text.append(f"; {len(run.skipped)} skipped")
+    if run.interrupted:
+        text.append("; interrupted")
     text.append(f"; exit code {run.exit_code}")
     return text
 
@@ -252,7 +256,7 @@ def render_summary(console: Console, run: RunReport, top: int, list_errors: bool
         if counts.get(verdict):
             table.add_row(Text(verdict, style=VERDICT_STYLE[verdict]), str(counts[verdict]))
     if run.skipped:
-        table.add_row(Text("(files skipped)", style="dim"), str(run.skipped))
+        table.add_row(Text("(skipped)", style="dim"), str(len(run.skipped)))
     console.print(table)
     warnings = run.warning_counts()
     if warnings:

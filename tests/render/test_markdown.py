@@ -24,7 +24,7 @@ def matrix_rows(text: str) -> list[list[str]]:
 def test_counts_table_lists_every_verdict(run):
     text = render_markdown(run)
     assert text.startswith("## ")
-    assert "Matrices checked: 5. Input errors: 1. Exit code: 2." in text
+    assert "Matrices checked: 5. Inputs that could not be read: 1. Skipped: 0. Exit code: 2." in text
     for verdict, count in run.verdict_counts().items():
         assert f"| {verdict} | {count} |" in text
 
