@@ -97,7 +97,8 @@ def _read_npy_header(stream: BinaryIO, source: str) -> tuple[tuple[int, ...], bo
 def read_npy(stream: BinaryIO, source: str, max_elements: int) -> np.ndarray:
     """One NPY stream: the header first (dtype, shape and size checked), then exactly the data it declares."""
     shape, fortran, dtype = _read_npy_header(stream, source)
-    problem = dtype_problem(dtype) or shape_problem(shape)
+    # an empty shape is refused here (its size may be absurd); 1-D is judged with the array (matrices())
+    problem = dtype_problem(dtype) or (shape_problem(shape) if 0 in shape else None)
     if problem:
         raise InputError(source, problem)
     count = math.prod(shape)
