@@ -79,6 +79,11 @@ class SpectralLoss:
     def weight_shapes(self, shape: tuple[int, int]) -> dict[str, tuple[int, int]]:
         return {}
 
+    def separates(self, i: int, j: int, k: int) -> bool:
+        """Whether the loss tells s_i from s_j (0-based): its gradient then turns with their gap."""
+        w = self.weights(k)
+        return bool(w[i] != w[j])
+
     def bind(self, shape: tuple[int, int], seed: int, given: dict | None = None) -> SpectralLoss:
         return self
 
@@ -120,6 +125,13 @@ class VectorLoss:
 
     def check_fits(self, shape: tuple[int, int]) -> str | None:
         return _order_fits(self, shape)
+
+    def separates(self, i: int, j: int, k: int) -> bool:
+        """Whether the loss tells s_i from s_j (0-based, i < j): proj:K across K; uv, which depends on
+        every basis; never the polar factor or ||A||_F, which are smooth through ties."""
+        if self.kind == "proj":
+            return i < self.order <= j
+        return self.kind == "uv"
 
     @property
     def gradient_degree(self) -> int:

@@ -18,12 +18,22 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def span(indices) -> str:
-    """0-based indices as 1-based names: 's_3-s_5' for a run of three or more, else 's_2, s_4'."""
-    one_based = [int(i) + 1 for i in indices]
-    if len(one_based) > 2 and one_based == list(range(one_based[0], one_based[-1] + 1)):
-        return f"s_{one_based[0]}-s_{one_based[-1]}"
-    return ", ".join(f"s_{i}" for i in one_based)
+def span(indices, most: int = 4) -> str:
+    """0-based indices as 1-based names, runs collapsed: 's_3-s_5', 's_2, s_4', 's_1-s_3, s_7'; beyond
+    ``most`` parts, the extremes and the count: 's_12-s_260 (45 values)'."""
+    one_based = sorted(int(i) + 1 for i in indices)
+    runs: list[list[int]] = []
+    for i in one_based:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if len(runs) > most:
+        return f"s_{one_based[0]}-s_{one_based[-1]} ({len(one_based)} values)"
+    parts = []
+    for run in runs:
+        parts += [f"s_{run[0]}-s_{run[-1]}"] if len(run) > 2 else [f"s_{i}" for i in run]
+    return ", ".join(parts)
 
 
 def machine_eps(dtype: np.dtype | str) -> float:

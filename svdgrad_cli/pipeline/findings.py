@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
-from svdgrad_cli.model import BackendResult, Finding, Reference
+from svdgrad_cli.model import NOTE, WARNING, BackendResult, Finding, Reference
 from svdgrad_cli.numerics.budget import Budget
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
 
-def _zero_effect(spectrum: Spectrum, loss: Loss) -> str:
+def _zero_effect(spectrum: Spectrum, loss: Loss) -> tuple[str, str]:
+    """(level, what the zeros do to the gradient of this loss)."""
     zeros = list(spectrum.zeros)
-    if len(zeros) == len(spectrum.values):
-        return "the matrix is numerically zero: every singular vector is arbitrary"
-    if loss.needs_vectors:
-        return (
-            "the 1/(s_i + s_j) and 1/s_i terms of the SVD's reverse-mode rule divide by zero there; "
-            f"{loss.name} has a gradient only if it ignores the null-space basis"
+    k = len(spectrum.values)
+    if len(zeros) == k:
+        return WARNING, "the matrix is numerically zero: every singular vector is arbitrary"
+    if loss.needs_vectors and loss.kind in ("polar", "uv"):
+        return WARNING, (
+            f"{loss.name} depends on the basis chosen for the null space unless its weights ignore it, "
+            "and frameworks' 1/s and 1/(s_i + s_j) terms divide by zero there"
         )
-    if np.any(loss.weights(len(spectrum.values))[zeros]):
-        return (
-            f"the gradient of {loss.name} is not unique here; backends may legitimately differ "
-            "and the null-space part of their answers depends on an arbitrary basis"
-        )
-    return f"{loss.name} puts no weight on them, so its gradient is still unique"
+    if loss.needs_vectors or not np.any(loss.weights(k)[zeros]):
+        return NOTE, f"{loss.name} does not depend on them, so its gradient is unaffected"
+    return WARNING, (
+        f"the gradient of {loss.name} is not unique here; backends may legitimately differ "
+        "and the null-space part of their answers depends on an arbitrary basis"
+    )
 
 
 def near_zero(spectrum: Spectrum, loss: Loss) -> list[Finding]:
@@ -35,49 +38,56 @@ def near_zero(spectrum: Spectrum, loss: Loss) -> list[Finding]:
         return []
     noun = "singular value is" if len(zeros) == 1 else "singular values are"
     where = "every one" if spectrum.top == 0 else f"{span(zeros)} <= {spectrum.zero_tol:.1e} * s_1"
-    message = f"{len(zeros)} {noun} numerically zero ({where}): {_zero_effect(spectrum, loss)}."
-    return [Finding("near-zero", message, tuple(i + 1 for i in zeros))]
+    level, effect = _zero_effect(spectrum, loss)
+    message = f"{len(zeros)} {noun} numerically zero ({where}): {effect}."
+    return [Finding("near-zero", message, tuple(i + 1 for i in zeros), level)]
 
 
-def _duplicate_effect(spectrum: Spectrum, loss: Loss, run: list[int], tied: bool, gap: float) -> str:
-    if loss.needs_vectors:
+def _close_pairs(spectrum: Spectrum, dup_tol: float) -> list[tuple[int, int]]:
+    """Neighbouring positive singular values within dup_tol * s_1 of each other (0-based pairs)."""
+    s = spectrum.values
+    positive = [i for cluster in spectrum.clusters for i in cluster]
+    return [(i, j) for i, j in itertools.pairwise(positive) if s[i] - s[j] <= dup_tol * spectrum.top]
+
+
+def _duplicate_effect(loss: Loss, separated: list[tuple[int, int]], tied: bool) -> str:
+    if not separated:
         return (
-            "1/(s_i - s_j) terms of the SVD's reverse-mode rule blow up there (frameworks without a "
-            f"guard return NaN); {loss.name} has a gradient only if it ignores the basis inside the cluster"
+            f"{loss.name} does not tell them apart, so its gradient is unaffected; frameworks whose "
+            "rules divide by the gap can still lose digits there"
         )
-    w = loss.weights(len(spectrum.values))
-    if np.ptp(w[run]) == 0:
-        return (
-            f"{loss.name} weighs them equally, so its gradient is unique; singular vectors there "
-            "are arbitrary and 1/(s_i^2 - s_j^2) terms can blow up in losses that use U or V"
-        )
+    where = span(sorted({i for pair in separated for i in pair}))
+    if loss.needs_vectors and loss.kind == "uv":
+        return f"{loss.name} depends on the singular vectors there ({where}), which are not determined"
     if tied:
-        return f"{loss.name} separates them, so its gradient is not unique here"
+        return f"{loss.name} separates {where}, so its gradient is not unique there"
     return (
-        f"{loss.name} separates them, so its gradient is ill-conditioned: singular vectors "
-        f"move by about eps * s_1 / {gap:.1e}"
+        f"{loss.name} separates {where}, so its gradient is ill-conditioned there: it turns by about "
+        "eps * s_1 / gap"
     )
 
 
 def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
-    """One finding per run of positive neighbours whose gap is <= dup_tol * s_1."""
-    s = spectrum.values
-    runs: list[list[int]] = []
-    for i in (i for c in spectrum.clusters for i in c):
-        if runs and s[runs[-1][-1]] - s[i] <= dup_tol * spectrum.top:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    findings = []
-    for run in (r for r in runs if len(r) > 1):
-        gap = float(np.min(-np.diff(s[run])))
-        tied = all(spectrum.cluster_of(i) == spectrum.cluster_of(run[0]) for i in run)
-        closeness = "equal to working precision" if tied else f"close (smallest gap {gap:.2e})"
-        effect = _duplicate_effect(spectrum, loss, run, tied, gap)
-        findings.append(
-            Finding("near-duplicate", f"{span(run)} are {closeness}: {effect}.", tuple(i + 1 for i in run))
-        )
-    return findings
+    """One finding for all neighbours closer than dup_tol * s_1: a warning where the loss separates
+    some of them (its gradient is ill-conditioned or a set there), else a note."""
+    pairs = _close_pairs(spectrum, dup_tol)
+    if not pairs:
+        return []
+    k = len(spectrum.values)
+    separated = [(i, j) for i, j in pairs if loss.separates(i, j, k)]
+    gaps = [float(spectrum.values[i] - spectrum.values[j]) for i, j in pairs]
+    closest = pairs[int(np.argmin(gaps))]
+    involved = sorted({i for pair in pairs for i in pair})
+    count = "1 pair of neighbours is" if len(pairs) == 1 else f"{len(pairs)} pairs of neighbours are"
+    tied = min(gaps) <= spectrum.zero_tol * spectrum.top
+    closeness = (
+        "tied to working precision" if tied else f"closer than sqrt(eps) * s_1 (smallest gap {min(gaps):.1e}"
+    )
+    closeness += "" if tied else f", {span(closest)})"
+    message = f"{count} {closeness} among {span(involved)}: {_duplicate_effect(loss, separated, tied)}."
+    return [
+        Finding("near-duplicate", message, tuple(i + 1 for i in involved), WARNING if separated else NOTE)
+    ]
 
 
 def ill_conditioned(budget: Budget, dtype: str) -> list[Finding]:

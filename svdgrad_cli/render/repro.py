@@ -261,7 +261,9 @@ def docstring(report, result, loss: str, version: str | None, script: str, npz: 
         f"call and the differentiation are svdgrad's {result.name} backend, verbatim; the loss is "
         f"svdgrad's own expression, written in {result.name}.",
     ]
-    text = "\n\n".join(textwrap.fill(p, 100) for p in paragraphs)
+    text = "\n\n".join(
+        textwrap.fill(p, 100, break_long_words=False, break_on_hyphens=False) for p in paragraphs
+    )
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
