@@ -267,8 +267,8 @@ class RunOptions:
         type="directory",
         json=False,
         config=False,
-        help="For each backend judged wrong or non-finite, write the matrix and a stand-alone script that "
-        "reproduces it (for a bug report) into this directory.",
+        help="For each backend judged wrong, inaccurate or non-finite, write the matrix and a stand-alone "
+        "script that reproduces it (for a bug report) into this directory.",
     )
     jobs: int = option(
         1,

@@ -65,6 +65,7 @@ class CheckSession:
         self.settings = resolve_settings(settings)
         self.options = options
         self.notify = notify
+        self.reproduced: set[str] = set()  # the stems of the reproducers written so far (render/repro.py)
 
     def _outputs(self, stack: ExitStack, write_stdout: Writer):
         """(renderer, writer) pairs: the report for stdout, and the -o file's (json for a table)."""
@@ -84,7 +85,7 @@ class CheckSession:
         s = self.settings
         versions = {name: registry.installed_version(name) for name in s.backends}
         folder = Path(self.options.save_repro)
-        for script in write_reproducers(report, s.loss, folder, versions, s.full_matrices):
+        for script in write_reproducers(report, s.loss, folder, versions, s.full_matrices, self.reproduced):
             self.notify(f"wrote reproducer {script}")
 
     def _skip(self, run: RunReport, skipped: Skipped) -> None:
@@ -128,4 +129,8 @@ class CheckSession:
                     self.notify("interrupted; the report covers the matrices checked so far")
             for renderer, write in outputs:
                 write(renderer.finish(run, streamed=renderer.streaming))
+        if o.save_repro is not None and not self.reproduced and not run.interrupted:
+            from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
+
+            self.notify(NOTHING_TO_REPRODUCE)
         return run

@@ -32,7 +32,7 @@ class BackendVerdict(_Verdict):
 
     @property
     def is_finding(self) -> bool:
-        """A result worth a bug report upstream (a reproducer, a JUnit failure)."""
+        """A result that is a finding against the framework (a JUnit failure)."""
         return self in FINDINGS
 
 

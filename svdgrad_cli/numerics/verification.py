@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, VectorLoss
+from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.svd import thin_svd
 
@@ -46,12 +47,13 @@ def finite_difference_check(
     convex: bool,
     seed: int,
     top: float,
+    extent: float,
 ) -> dict | None:
     """Check a reference gradient along a few seeded directions; None when no check applies.
 
     ``values`` maps a stack of matrices to their loss values (one batched SVD call for all points);
     ``top`` is the length over which the gradient is smooth: s_1, or s_1 / condition where the
-    gradient turns faster (a near tie the loss separates), and 1 for a zero matrix.
+    gradient turns faster (a near tie the loss separates), and 1 for a zero matrix; ``extent`` is s_1.
     Differentiable: central differences with h = eps^(1/3) * top; the truncation error is estimated
     by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
     Convex, non-differentiable: <G, E> <= (L(A + tE) - L(A)) / t + tol with t = sqrt(eps) * top.
@@ -72,7 +74,9 @@ def finite_difference_check(
         fd_h = (at[:, 0] - at[:, 1]) / (2 * h)
         fd_2h = (at[:, 2] - at[:, 3]) / (4 * h)
         errors = np.abs(fd_h - predicted)
-        scale = float(np.max(np.abs(at)))
+        # L is a sum of terms that may cancel: its rounding is eps times their size, about
+        # |L| + ||A||_2 ||G||_F (the change of L over a relative perturbation of order one).
+        scale = float(np.max(np.abs(at))) + extent * frobenius(gradient)
         tolerances = 2 * np.abs(fd_2h - fd_h) + 100 * eps * (scale / h + 1)
     else:
         t = np.sqrt(eps) * top
@@ -121,7 +125,9 @@ def verify_reference(
     if differentiable and np.finfo(np.float64).eps ** (1 / 3) * length < UNRESOLVED * spectrum.top:
         return replace(reference, method=f"{reference.method}; too ill-conditioned for finite differences")
     with np.errstate(all="ignore"):
-        fd = finite_difference_check(a64, values, reference.gradient, differentiable, convex, seed, length)
+        fd = finite_difference_check(
+            a64, values, reference.gradient, differentiable, convex, seed, length, spectrum.top
+        )
     if fd is None:
         return reference
     method = f"{reference.method} + {fd['kind']} differences along {fd['directions']} direction(s)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svdgrad_cli.model import MatrixReport, RunReport, source_file
+from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
@@ -35,7 +35,9 @@ def _verdict_command(report: MatrixReport) -> list[str]:
 
 def _matrix_commands(report: MatrixReport) -> list[str]:
     findings = [
-        _command("warning", report, f"svdgrad {f.code}: {report.label}", f.message) for f in report.warnings
+        _command("warning", report, f"svdgrad {f.code}: {report.label}", f.message)
+        for f in report.warnings
+        if f.level == WARNING  # notes cannot change a verdict: not worth an annotation
     ]
     return _verdict_command(report) + findings
 

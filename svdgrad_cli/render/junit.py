@@ -28,7 +28,7 @@ def _verdict_message(result: BackendResult) -> str:
 
 
 def _details(report: MatrixReport) -> str:
-    lines = [report.explanation, *(f"warning {f.code}: {f.message}" for f in report.warnings)]
+    lines = [report.explanation, *(f"{f.level} {f.code}: {f.message}" for f in report.warnings)]
     return "\n".join(lines)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.model import ARCHIVE_MEMBER, BackendResult, MatrixReport
-from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.verdicts import BackendVerdict
 
 REPRODUCED = frozenset({BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE})
@@ -251,12 +251,13 @@ def finding(report: MatrixReport, result: BackendResult, loss: str, framework: s
     return text
 
 
-def docstring(report, result, loss: str, version: str | None, script: str, npz: str) -> str:
+def docstring(report: MatrixReport, result: BackendResult, loss: str, version: str | None, stem: str) -> str:
+    """The script's docstring: this backend's finding, and how to run the script."""
     framework = f"{result.name} {version}" if version else result.name
     paragraphs = [
         f"svdgrad {__version__} reproducer: {framework}, loss {loss}, {report.label}: {result.verdict}.",
         finding(report, result, loss, framework),
-        f"Run it from any directory: python {script} (it reads {npz} beside it: the matrix, the "
+        f"Run it from any directory: python {stem}.py (it reads {stem}.npz beside it: the matrix, the "
         f"reference gradient and the loss's weights). It needs only NumPy and {result.name}. The SVD "
         f"call and the differentiation are svdgrad's {result.name} backend, verbatim; the loss is "
         f"svdgrad's own expression, written in {result.name}.",
@@ -267,14 +268,21 @@ def docstring(report, result, loss: str, version: str | None, script: str, npz: 
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def script_text(report: MatrixReport, result: BackendResult, loss, stem: str, version, full_matrices) -> str:
+def script_text(
+    report: MatrixReport,
+    result: BackendResult,
+    loss: Loss,
+    stem: str,
+    version: str | None,
+    full_matrices: bool,
+) -> str:
     """The stand-alone script of one finding (its data in ``<stem>.npz``)."""
     module = registry.BUILTIN[result.name].module
     source = _backend_source(module)
     names = tuple(loss.constants(min(report.matrix.shape)))
     value = ast.parse("data[name].astype(A.dtype)", mode="eval").body
     return SCRIPT.format(
-        docstring=docstring(report, result, loss.name, version, f"{stem}.py", f"{stem}.npz"),
+        docstring=docstring(report, result, loss.name, version, stem),
         imports=_imports(source),
         npz=f"{stem}.npz",
         said=json.dumps(said(result)),  # a JSON string is a Python string literal

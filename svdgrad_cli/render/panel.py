@@ -1,0 +1,235 @@
+"""One matrix as a rich panel: its spectrum, each backend's verdict and digits, warnings, the explanation.
+
+Plain words by default, at 80 columns; ``--details`` adds each backend's singular values, the
+pairwise differences, budget multiples and the reference's method.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from svdgrad_cli.model import NOTE, MatrixReport
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+
+VERDICT_STYLE = {
+    MatrixVerdict.AGREE: "bold green",
+    MatrixVerdict.NON_UNIQUE: "bold yellow",
+    MatrixVerdict.UNDEFINED: "bold yellow",
+    MatrixVerdict.INDETERMINATE: "bold yellow",
+    MatrixVerdict.UNSUPPORTED: "bold yellow",
+    MatrixVerdict.INACCURATE: "bold magenta",
+    MatrixVerdict.WRONG: "bold red",
+    MatrixVerdict.NON_FINITE: "bold red",
+    MatrixVerdict.ERROR: "bold red",
+    BackendVerdict.CORRECT: "green",
+    BackendVerdict.VALID: "yellow",
+    BackendVerdict.INDETERMINATE: "yellow",
+    BackendVerdict.UNSUPPORTED: "yellow",
+    BackendVerdict.INACCURATE: "magenta",
+    BackendVerdict.FAILED: "red",
+}
+MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
+MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
+MIN_DECADES = 3  # the bars always span at least this many decades below s_1
+PANEL_MARGIN = 24  # columns the panel's borders and the other spectrum columns take
+
+
+def style(verdict) -> str:
+    return VERDICT_STYLE.get(verdict, "")
+
+
+def _decades(values: np.ndarray, top: float) -> float:
+    """How many decades below s_1 the bars span: three at least, down to the smallest positive value."""
+    positive = values[values > 0]
+    if top <= 0 or not len(positive):
+        return MIN_DECADES
+    return min(16.0, max(MIN_DECADES, math.ceil(math.log10(top / float(positive.min())))))
+
+
+def bar(value: float, top: float, decades: float, width: int, colour: str) -> Text:
+    """log10(s_i / s_1) as a bar: full at 0, empty at -decades (and for zero)."""
+    filled = 0 if top <= 0 or value <= 0 else round(width * max(0.0, 1 - math.log10(top / value) / decades))
+    return Text("█" * filled + "·" * (width - filled), style=colour)
+
+
+def _value_rows(k: int) -> list[int | None]:
+    if k <= MAX_VALUE_ROWS:
+        return list(range(k))
+    half = MAX_VALUE_ROWS // 2
+    return [*range(half), None, *range(k - half, k)]
+
+
+def _singular_values(report: MatrixReport, details: bool, width: int) -> Table:
+    ref = report.reference
+    values = np.asarray(ref.singular_values, dtype=np.float64)
+    top = float(values[0]) if len(values) else 0.0
+    decades = _decades(values, top)
+    flagged = {
+        i - 1: ("red" if f.code == "near-zero" else "yellow") for f in report.warnings for i in f.indices
+    }
+    shown = [b for b in report.backends if b.singular_values is not None] if details else []
+    bar_width = max(10, width - PANEL_MARGIN - 11 * len(shown))
+    table = Table(box=None, padding=(0, 1), title="singular values", title_justify="left")
+    table.add_column("i", justify="right", style="dim")
+    table.add_column("s_i", justify="right")
+    for b in shown:
+        table.add_column(b.name, justify="right", overflow="fold")
+    table.add_column(f"log10 s_i/s_1, 0 to -{decades:g}")
+    for i in _value_rows(len(values)):
+        if i is None:
+            table.add_row("…", *["…"] * (len(shown) + 2))
+            continue
+        colour = flagged.get(i, "green")
+        cells = [f"{float(b.singular_values[i]):.5g}" for b in shown]
+        table.add_row(str(i + 1), Text(f"{values[i]:.5g}", style=colour), *cells,
+                      bar(values[i], top, decades, bar_width, colour))  # fmt: skip
+    return table
+
+
+def _digits(got: float | None, justified: float | None) -> str:
+    """'12.3/13.8': correct digits of the result over the digits the data justify."""
+    if got is None or justified is None:
+        return "-"
+    shown = [">16" if math.isinf(x) or x > 16 else f"{max(x, 0.0):.1f}" for x in (got, justified)]
+    return "/".join(shown)
+
+
+def _backends(report: MatrixReport, details: bool) -> Table:
+    table = Table(box=None, padding=(0, 1))
+    columns = [
+        "backend",
+        "verdict",
+        "digits",
+        "error",
+        "budget",
+        *(["x budget"] if details else []),
+        "||G||_F",
+    ]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("backend", "verdict") else "right", no_wrap=True)
+
+    def fmt(x, spec=".2e"):
+        return "-" if x is None else format(x, spec)
+
+    for b in report.backends:
+        multiple = ["-" if b.budget_multiple is None else f"{b.budget_multiple:.3g}x"] if details else []
+        verdict = Text(b.verdict or "-", style=style(b.verdict))
+        digits = _digits(b.digits, b.justified_digits)
+        table.add_row(
+            b.name, verdict, digits, fmt(b.error), fmt(b.budget), *multiple, fmt(b.gradient_norm, ".4g")
+        )
+    ref = report.reference
+    if ref.gradient_norm is not None:
+        label = "reference" if ref.unique else "min-norm member"
+        table.add_row(Text(label, style="dim"), *[""] * (len(columns) - 2), fmt(ref.gradient_norm, ".4g"))
+    return table
+
+
+def _backend_notes(report: MatrixReport) -> list[Text]:
+    """Messages that do not fit a table cell: failures, NaN counts, decisions in a backend's favour."""
+    return [
+        Text.assemble(("  ", ""), (f"{b.name}: ", "bold"), escape(b.message))
+        for b in report.backends
+        if b.message
+    ]
+
+
+def _reference_line(report: MatrixReport, details: bool) -> list[Text]:
+    ref = report.reference
+    if not ref.defined:
+        what = "no gradient here (it depends on the SVD's arbitrary basis)"
+    elif ref.unique:
+        what = f"the unique gradient, computed in {ref.precision}"
+    else:
+        what = f"the gradient set; its minimum-norm member ({ref.precision})"
+    lines = [Text(f"reference: {what}")]
+    if details:
+        lines.append(
+            Text(f"{ref.set_description}; {ref.method}; relative condition {ref.condition:.3g}", style="dim")
+        )
+    return lines
+
+
+def _pairs(report: MatrixReport) -> list:
+    measured = [p for p in report.pairs if p.max_abs_diff is not None]
+    if not measured:
+        return []
+    table = Table(title="between backends", title_justify="left", box=None, padding=(0, 1))
+    for name in ("pair", "max |diff|", "relative"):
+        table.add_column(name, justify="left" if name == "pair" else "right")
+    for p in measured:
+        relative = "-" if p.relative is None else f"{p.relative:.3e}"
+        table.add_row(f"{p.first} vs {p.second}", f"{p.max_abs_diff:.3e}", relative)
+    return [Text(""), table]
+
+
+def _findings(report: MatrixReport) -> list[Text]:
+    lines = []
+    for f in report.warnings:
+        if f.level == NOTE:
+            lines.append(
+                Text.assemble(("· ", "dim"), (f"{f.code} (note)", "dim bold"), (f": {f.message}", "dim"))
+            )
+        else:
+            lines.append(Text.assemble(("! ", "yellow"), (f.code, "bold yellow"), f": {f.message}"))
+    return [Text(""), *lines] if lines else []
+
+
+def _matrix(array: np.ndarray, title: str) -> Table | Text:
+    if max(array.shape) > MAX_SHOWN_MATRIX:
+        return Text(f"{title}: {array.shape[0]}x{array.shape[1]}, too large to print", style="dim")
+    table = Table(title=escape(title), title_justify="left", box=None, show_header=False)
+    for _ in range(array.shape[1]):
+        table.add_column(justify="right")
+    for row in np.asarray(array, dtype=np.float64):
+        table.add_row(*(f"{x:.4f}" for x in row))
+    return table
+
+
+def _arrays(report: MatrixReport, show_gradients: bool, show_reference: bool) -> list:
+    parts: list = []
+    ref = report.reference
+    if show_reference and ref.gradient is not None:
+        label = "reference gradient" if ref.unique else "minimum-norm subgradient"
+        parts += [Text(""), _matrix(ref.gradient, f"{label} (norm {ref.gradient_norm:.4g})")]
+    if show_gradients:
+        for b in (b for b in report.backends if b.gradient is not None):
+            parts += [Text(""), _matrix(b.gradient, f"{b.name} gradient (norm {frobenius(b.gradient):.4g})")]
+    return parts
+
+
+def error_line(report: MatrixReport) -> Text:
+    return Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}")
+
+
+def render_matrix(console: Console, report: MatrixReport, options) -> None:
+    """One matrix's panel (an input error as one line)."""
+    if report.status == "error":
+        console.print(error_line(report), soft_wrap=True)
+        return
+    details = options.details
+    parts = [
+        _singular_values(report, details, console.width),
+        Text(""),
+        *_reference_line(report, details),
+        _backends(report, details),
+        *_backend_notes(report),
+        *(_pairs(report) if details else []),
+        *_findings(report),
+        *_arrays(report, options.show_gradients, options.show_reference),
+        Text(""),
+        Text.assemble((report.verdict.upper(), style(report.verdict)), "  ", report.explanation),
+    ]
+    m, n = report.shape
+    stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
+    title = Text.assemble((report.label, "bold"), (f"  {m}x{n} {report.dtype}{stored}", "dim"))
+    colour = style(report.verdict).replace("bold ", "")
+    console.print(Panel(Group(*parts), title=title, title_align="left", border_style=colour))
