@@ -6,8 +6,8 @@ Modelled on sqlite-utils' test_docs.py: each test fails when a place that should
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
