@@ -13,6 +13,7 @@ garbage-collection callback prints and drops it). Every format then marks the ru
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
@@ -24,7 +25,7 @@ from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
-from svdgrad_cli.render.progress import progress_on_stderr
+from svdgrad_cli.render.progress import RunProgress
 
 Writer = Callable[[str], None]
 
@@ -93,7 +94,7 @@ class CheckSession:
         if self.options.verbose:
             self.notify(f"skipped {skipped.source}: {skipped.reason}")
 
-    def _take(self, run: RunReport, report: MatrixReport, outputs, advance) -> None:
+    def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
         if report.status == "error":
             self.notify(f"error: {report.label}: {report.error}")
         if self.options.save_repro is not None:
@@ -101,7 +102,7 @@ class CheckSession:
         for renderer, write in outputs:
             write(renderer.item(report))
         run.results.append(report if self.options.keep_arrays else report.without_arrays())
-        advance(report.label)
+        progress.matrix(report.label)
 
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
@@ -110,18 +111,23 @@ class CheckSession:
         for skipped in files.skipped:
             self._skip(run, skipped)
         keep_for_repro = o.keep_arrays or o.save_repro is not None
-        reports = iter_reports_for_files(files.entries, self.settings, o.max_elements, o.jobs, keep_for_repro)
+        progress = RunProgress(len(files.entries))
+        reports = iter_reports_for_files(
+            files.entries, self.settings, o.max_elements, o.jobs, keep_for_repro, progress
+        )
+        if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
+            self.notify("reading the matrix from standard input (end it with Ctrl-D)")
         interrupt = Interrupt()
         with ExitStack() as stack:
             outputs = self._outputs(stack, write_stdout)
-            with progress_on_stderr(enabled=not o.quiet) as advance, catching_ctrl_c(interrupt):
+            with progress, catching_ctrl_c(interrupt):
                 try:
                     for item in reports:
                         interrupt.check()
                         if isinstance(item, Skipped):
                             self._skip(run, item)
                         else:
-                            self._take(run, item, outputs, advance)
+                            self._take(run, item, outputs, progress)
                     interrupt.check()
                 except KeyboardInterrupt:
                     run.interrupted = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -148,13 +148,19 @@ def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputErro
 
 
 def load_files(
-    files: Iterable[str | InputError], dtype: str = "auto", max_elements: int = DEFAULT_MAX_ELEMENTS
-) -> Iterator[MatrixCase | InputError]:
-    """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order."""
+    files: Iterable[str | InputError],
+    dtype: str = "auto",
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    on_file: Callable[[str], None] | None = None,
+) -> Iterator[MatrixCase | InputError | Skipped]:
+    """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
+    ``on_file(path)`` hears of each file as it starts."""
     for path in files:
         if isinstance(path, InputError):
             yield path
             continue
+        if on_file is not None:
+            on_file(path)
         for loaded in read_source(path, max_elements):
             if isinstance(loaded, InputError):
                 yield loaded

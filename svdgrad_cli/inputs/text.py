@@ -1,18 +1,33 @@
 """Parse delimited or whitespace-separated numeric text into a 2-D float64 array.
 
 Accepted, because a user would mean it: a UTF-8 byte-order mark; LF, CRLF or lone CR line ends; blank
-lines; ``#`` comment lines and trailing ``# ...`` comments; one header row in which no cell is a number
-(column names); numbers in double or single quotes.
+lines; ``#`` comment lines and trailing ``# ...`` comments; whole-line ``%`` comments (MATLAB, Octave;
+a ``%`` after a number is refused); one header row in which no cell is a number (column names); numbers
+in double or single quotes.
+
+Also accepted, with evidence on more than one line so that a stray delimiter is not mistaken for it:
+
+* A trailing delimiter on every line (``1,2,3,``): when the first line with content and the one after it
+  both end with an empty cell, every line must, and that cell is dropped. One such line alone, or an
+  empty cell anywhere else, is refused as an empty cell.
+* pandas' ``DataFrame.to_csv()`` with its row index as the first column, which is then dropped: a
+  header of an empty first cell and then column names or exactly ``0,1,2,...`` (pandas' default labels),
+  or of a name (the index's) and then exactly ``0,1,2,...``; then rows whose first cell is exactly
+  ``0``, ``1``, ``2``, ... in order, each with one value per label. A row whose index breaks that count
+  is refused at the header's first cell. A plain header of names (``idx,a,b``) or no header at all means
+  the first column is data, whatever it holds.
 
 The delimiter is decided once, from the first line with content: tab if the file is a .tsv and the line
-has one; else ``;`` if the line has one (a .csv that is really semicolon-separated, perhaps with decimal
-commas, which are then refused); else ``,`` if it has one (also in a .txt); else whitespace (a .csv that
-is really whitespace-separated).
+has one (a leading tab then starts an empty first cell only if that makes it a pandas header); else ``;``
+if the line has one (a .csv that is really semicolon-separated, perhaps with decimal commas, which are
+then refused); else ``,`` if it has one (also in a .txt); else whitespace (a .csv that is really
+whitespace-separated).
 
 Everything else is refused with the row and column of the first bad cell: non-numeric or empty cells,
 ragged rows, decimal commas, a second header row, bytes that are not UTF-8 text, NUL bytes (binary data),
 lines longer than MAX_LINE_BYTES, and more values than ``max_elements`` (checked while reading). Rows are
-lines of the file, 1-based, so an editor's line number finds them; columns are 1-based cells.
+lines of the file, 1-based, so an editor's line number finds them; columns are 1-based cells of the
+line, the dropped ones included.
 """
 
 from __future__ import annotations
@@ -89,13 +104,33 @@ def _number(cell: str) -> float | None:
         return None
 
 
+def _shown(cell: str) -> str:
+    return repr(cell if len(cell) <= 20 else cell[:17] + "...")
+
+
 def _cell_problem(cell: str) -> str:
     if not cell:
         return "empty cell"
-    shown = repr(cell if len(cell) <= 20 else cell[:17] + "...")
+    shown = _shown(cell)
     if _number(cell.replace(",", ".", 1)) is not None:
         return f"cannot read {shown} as a number (decimal commas are not supported; use '.')"
     return f"cannot read {shown} as a number"
+
+
+def _is_names(cells: list[str]) -> bool:
+    return all(_number(c) is None and _is_name(c) for c in cells)
+
+
+def _is_index_header(cells: list[str]) -> bool:
+    """pandas' ``to_csv`` header: an empty cell (or the index's name) above the index column, then the
+    column labels: names, or exactly pandas' default ``0,1,2,...``."""
+    first, labels = cells[0], cells[1:]
+    if not labels:
+        return False
+    default = labels == [str(i) for i in range(len(labels))]
+    if not first:
+        return default or _is_names(labels)
+    return default and _is_names([first])
 
 
 class _Table:
@@ -110,6 +145,12 @@ class _Table:
         self.rows = 0
         self.header = False
         self.values = array("d")
+        # Every line ends with a delimiter: None until the first line with content says.
+        self.trailing: bool | None = None
+        # (row, column) of the first line's empty last cell, until the next line confirms it is trailing.
+        self.unconfirmed: tuple[int, int] | None = None
+        # (row, first cell) of a pandas header: the rows start with an index column to drop.
+        self.index_header: tuple[int, str] | None = None
 
     def cells(self, number: int, line: str) -> list[str]:
         if self.rows == 0 and not self.header:
@@ -122,17 +163,17 @@ class _Table:
             raise InputError(self.source, f"row {number}: {exc}") from None
         return [_unquote(c.strip()) for c in row]
 
-    def add(self, number: int, line: str) -> None:
-        cells = self.cells(number, line)
-        values = [_number(c) for c in cells]
-        names = all(v is None and _is_name(c) for c, v in zip(cells, values, strict=True))
-        if self.rows == 0 and not self.header and names:
-            self.header = True  # one header row of column names
+    def add(self, number: int, line: str, leading_tab: bool = False) -> None:
+        """Read one line with content; ``leading_tab``: the line began with a tab before it was stripped."""
+        cells = self._drop_trailing(number, self.cells(number, line))
+        if self.rows == 0 and not self.header and self._is_header(number, cells, leading_tab):
             return
-        for column, (cell, value) in enumerate(zip(cells, values, strict=True), start=1):
+        offset = self._drop_index(number, cells)
+        values = [_number(c) for c in cells[offset:]]
+        for column, (cell, value) in enumerate(zip(cells[offset:], values, strict=True), start=1 + offset):
             if value is None:
                 raise InputError(self.source, f"row {number}, column {column}: {_cell_problem(cell)}")
-        self._check_width(number, len(values))
+        self._check_width(number, len(values), offset)
         if (self.rows + 1) * self.width > self.max_elements:
             raise InputError(
                 self.source,
@@ -142,19 +183,70 @@ class _Table:
         self.values.extend(values)
         self.rows += 1
 
-    def _check_width(self, number: int, count: int) -> None:
-        if self.rows == 0:
-            self.width = count
-        elif count != self.width:
-            column = min(count, self.width) + 1
-            what = "an extra value" if count > self.width else "a missing value"
+    def _drop_trailing(self, number: int, cells: list[str]) -> list[str]:
+        """The cells without the empty last one that a trailing delimiter on every line makes."""
+        ends_empty = self.delimiter is not None and len(cells) > 1 and not cells[-1]
+        if self.trailing is None:
+            self.trailing = ends_empty
+            self.unconfirmed = (number, len(cells)) if ends_empty else None
+        elif self.unconfirmed is not None:
+            if not ends_empty:
+                self._refuse_unconfirmed()
+            self.unconfirmed = None
+        elif self.trailing and not ends_empty:
             raise InputError(
                 self.source,
-                f"row {number}, column {column}: {what}; this row has {count} values, "
-                f"the rows above have {self.width}",
+                f"row {number}, column {len(cells) + 1}: no trailing {self.delimiter!r}, "
+                "though the lines above end with one",
+            )
+        return cells[:-1] if self.trailing else cells
+
+    def _refuse_unconfirmed(self) -> None:
+        row, column = self.unconfirmed or (0, 0)
+        raise InputError(self.source, f"row {row}, column {column}: empty cell")
+
+    def _is_header(self, number: int, cells: list[str], leading_tab: bool) -> bool:
+        """Whether this first row is a header: column names, or pandas' header of an index column."""
+        if self.delimiter == "\t" and leading_tab and _is_index_header(["", *cells]):
+            cells = ["", *cells]  # to_csv(sep=TAB): the header's empty first cell is a leading tab
+            self.header = True
+        elif _is_names(cells):
+            self.header = True  # one header row of column names
+        elif _is_index_header(cells):
+            self.header = True
+        if self.header and not _is_names(cells):
+            self.index_header = (number, cells[0])
+            self.width = len(cells) - 1
+        return self.header
+
+    def _drop_index(self, number: int, cells: list[str]) -> int:
+        """How many cells start the row before its values: 1 for a pandas index column, else 0."""
+        if self.index_header is None:
+            return 0
+        if cells[0] != str(self.rows):
+            row, first = self.index_header
+            raise InputError(
+                self.source,
+                f"row {row}, column 1: {_cell_problem(first)} (a pandas index column would count "
+                f"0, 1, 2, ... but row {number} starts with {_shown(cells[0])}, not {self.rows})",
+            )
+        return 1
+
+    def _check_width(self, number: int, count: int, offset: int) -> None:
+        if self.rows == 0 and self.index_header is None:
+            self.width = count
+        elif count != self.width:
+            column = min(count, self.width) + 1 + offset
+            what = "an extra value" if count > self.width else "a missing value"
+            above = "the rows above have" if self.rows else "the header has labels for"
+            raise InputError(
+                self.source,
+                f"row {number}, column {column}: {what}; this row has {count} values, {above} {self.width}",
             )
 
     def result(self, any_lines: bool) -> np.ndarray:
+        if self.unconfirmed is not None:
+            self._refuse_unconfirmed()
         if self.rows == 0:
             if self.header:
                 raise InputError(self.source, "only a header row, no numbers")
@@ -170,6 +262,6 @@ def parse_text(stream: BinaryIO, source: str, delimiter: str | None, max_element
     for number, text in _lines(stream, source):
         any_lines = True
         content = text.split("#", 1)[0].strip()
-        if content:
-            table.add(number, content)
+        if content and not content.startswith("%"):  # '%': a MATLAB/Octave comment line
+            table.add(number, content, text.startswith("\t"))
     return table.result(any_lines)

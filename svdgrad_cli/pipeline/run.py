@@ -59,16 +59,18 @@ def iter_reports_for_files(
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     jobs: int = 1,
     keep_arrays: bool = True,
-) -> Iterator[MatrixReport]:
+    observer=None,
+) -> Iterator[MatrixReport | Skipped]:
     """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
-    worker processes (parallel.py) unless a file is stdin, which only this process can read."""
+    worker processes (parallel.py) unless a file is stdin, which only this process can read. An
+    ``observer`` hears of files and stages (in this process only)."""
     if jobs > 1 and "-" not in files and len(files) > 1:
         from svdgrad_cli.pipeline.parallel import parallel_reports
 
         for item in parallel_reports(files, settings, max_elements, jobs, keep_arrays):
             yield error_report(item) if isinstance(item, InputError) else item
         return
-    yield from check_files(files, settings, max_elements, keep_arrays)
+    yield from check_files(files, settings, max_elements, keep_arrays, observer)
 
 
 def run_versions(settings: Settings) -> dict[str, str | None]:

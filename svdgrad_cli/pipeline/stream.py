@@ -100,7 +100,9 @@ def forward_svd(name: str, matrix: np.ndarray):
 
 
 def iter_reports(
-    items: Iterable[MatrixCase | InputError | Skipped], settings: Settings
+    items: Iterable[MatrixCase | InputError | Skipped],
+    settings: Settings,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Iterator[MatrixReport | Skipped]:
     """One report per matrix or input error, in input order, and skipped members as they come;
     ``settings.backends`` must be resolved.
@@ -109,6 +111,7 @@ def iter_reports(
     (batching.py).
     """
     unbound = parse_loss(settings.loss)
+    stage = on_stage or (lambda what: None)
     names = tuple(unbound.weight_shapes((2, 2)))
     cotangents = load_cotangents(settings.cotangents, names) if settings.cotangents else None
     versions = {name: registry.installed_version(name) for name in settings.backends}
@@ -130,7 +133,12 @@ def iter_reports(
         except UsageError as exc:
             return [error_report(InputError(case.label, str(exc))) for case in batch]
         stack = np.stack([case.array for case in batch])
-        per_backend = [_run_backend(name, stack, loss, settings.full_matrices) for name in settings.backends]
+        what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
+        per_backend = []
+        for name in settings.backends:
+            stage(f"{name}: {what}")
+            per_backend.append(_run_backend(name, stack, loss, settings.full_matrices))
+        stage(f"reference and verdicts: {what}")
         svds = stack_svd(stack)
         return [
             assess_matrix(

@@ -13,8 +13,11 @@ from svdgrad_cli.pipeline.stream import iter_reports
 
 
 def check_files(
-    files: list[str | InputError], settings: Settings, max_elements: int, keep_arrays: bool
-) -> Iterator[MatrixReport]:
-    """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``."""
-    for report in iter_reports(load_files(files, settings.dtype, max_elements), settings):
+    files: list[str | InputError], settings: Settings, max_elements: int, keep_arrays: bool, observer=None
+) -> Iterator[MatrixReport | Skipped]:
+    """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``; an ``observer``
+    (render/progress.py) hears of each file and stage."""
+    on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
+    items = load_files(files, settings.dtype, max_elements, on_file)
+    for report in iter_reports(items, settings, on_stage):
         yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()

@@ -1,43 +1,82 @@
-"""A progress line on stderr for long runs; silent when stderr is not a terminal."""
+"""Progress on stderr for runs longer than about a second, on a terminal only (never in a CI log).
+
+It shows what is running now (loading a file, a backend's call on a batch, the reference), the file
+count with an estimate of the time left, and the matrices done. It appears after SHOW_AFTER seconds
+on a timer, so a single long matrix (a 3000x3000 SVD takes minutes) is not a blank screen.
+"""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+import time
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-SHOW_AFTER = 4  # matrices; shorter runs finish before a bar would help
+SHOW_AFTER = 1.0  # seconds
 
 
-@contextmanager
-def progress_on_stderr(enabled: bool = True):
-    """Yield ``advance(label)``; the bar appears once SHOW_AFTER matrices are done, on a terminal."""
-    console = Console(stderr=True)
-    active = enabled and console.is_terminal
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("checked {task.completed} matrices"),
-        TextColumn("[dim]{task.fields[label]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    task = None
-    done = 0
+class RunProgress:
+    """Receives the run's events (``file``, ``stage``, ``matrix``) and draws them once the run is slow."""
 
-    def advance(label: str) -> None:
-        nonlocal task, done
-        done += 1
-        if not active or done < SHOW_AFTER:
-            return
-        if task is None:
-            progress.start()
-            task = progress.add_task("check", total=None, completed=done - 1, label="")
-        progress.update(task, advance=1, label=label)
+    def __init__(self, files: int, enabled: bool = True, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.active = enabled and self.console.is_terminal
+        self.files = files
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=12),
+            TextColumn("file {task.fields[current]}/{task.total:.0f}"),
+            TextColumn("[dim]{task.fields[matrices]} done"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("starting", total=max(files, 1), matrices=0, current=0)
+        self.timer = threading.Timer(SHOW_AFTER, self._show)
+        self.shown = False
+        self.started = time.monotonic()
+        self.done_files = 0
 
-    try:
-        yield advance
-    finally:
-        if task is not None:
-            progress.stop()
+    def _show(self) -> None:
+        if self.active and not self.shown:
+            self.shown = True
+            self.progress.start()
+
+    def file(self, path: str) -> None:
+        """A file starts loading (the previous one is done)."""
+        self.progress.update(
+            self.task,
+            completed=self.done_files,
+            current=self.done_files + 1,
+            description=f"loading {escape(path)}",
+        )
+        self.done_files += 1
+
+    def stage(self, what: str) -> None:
+        self.progress.update(self.task, description=escape(what))
+
+    def matrix(self, label: str) -> None:
+        matrices = self.progress.tasks[0].fields["matrices"] + 1
+        self.progress.update(self.task, matrices=matrices)
+
+    def __enter__(self) -> RunProgress:
+        if self.active:
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.timer.cancel()
+        if self.shown:
+            self.progress.stop()
