@@ -1,0 +1,69 @@
+"""Progress on stderr (issue 10, item 10): at a terminal for runs over a second, naming the stage and
+the file; never where stderr is not a terminal (a CI log)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+SLOW_RUN = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from svdgrad_cli import register_backend
+    from svdgrad_cli.cli import main
+
+    def slow(stack, loss):  # the exact gradient of the nuclear norm, slowly
+        time.sleep(1.5)
+        u, s, vt = np.linalg.svd(stack)
+        return s, u @ vt
+
+    register_backend("slow", slow)
+    sys.argv = ["svdgrad", "check", *sys.argv[1:], "-b", "slow", "-q"]
+    main()
+    """
+)
+
+
+def _read_all(fd: int) -> str:
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    return out.decode(errors="replace")
+
+
+def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: svdgrad on a pseudo-terminal
+        os.environ["COLUMNS"] = "120"
+        os.execv(sys.executable, [sys.executable, "-c", SLOW_RUN, str(tmp_path)])
+    screen = _read_all(fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "slow: 1 matrix of 3x3" in screen  # the backend call that is running
+    assert "file 1/2" in screen
+    assert "2 matrices checked" in screen
+
+
+def test_no_progress_where_stderr_is_not_a_terminal(tmp_path):
+    np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    result = subprocess.run([sys.executable, "-c", SLOW_RUN, str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stderr == ""
