@@ -57,8 +57,8 @@ def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
     screen = _read_all(fd)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert "slow: 1 matrix of 3x3" in screen  # the backend call that is running
-    assert "file 1/2" in screen
+    assert "slow: 2 matrices of 3x3" in screen  # the backend call that is running (one batch)
+    assert "file 2/2" in screen
     assert "2 matrices checked" in screen
 
 
