@@ -144,14 +144,26 @@ def _write_stdout(text: str) -> None:
 
 @cli.command()
 def backends() -> None:
-    """List the backends, whether each is installed, and its version (imports no framework)."""
+    """List the backends: whether each imports here, its version, and how to install a missing one.
+
+    Each installed framework is imported in a child process, so a broken install is reported with its
+    error instead of being listed as available."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from svdgrad_cli.backends import registry
 
-    for name in registry.backend_names():
-        if registry.is_available(name):
-            click.echo(f"{name:<12} available   {registry.installed_version(name)}")
-        else:
+    names = registry.backend_names()
+    installed = [n for n in names if registry.is_available(n) and n in registry.BUILTIN]
+    with ThreadPoolExecutor(max(1, len(installed))) as pool:
+        problems = dict(zip(installed, pool.map(registry.import_problem, installed), strict=True))
+    for name in names:
+        version = registry.installed_version(name) or ""
+        if not registry.is_available(name):
             click.echo(f"{name:<12} missing     install with: {registry.install_hint(name)}")
+        elif problems.get(name):
+            click.echo(f"{name:<12} broken      {version}: {problems[name]}")
+        else:
+            click.echo(f"{name:<12} available   {version}")
 
 
 def main() -> None:

@@ -230,3 +230,16 @@ def test_ctrl_c_stops_promptly_and_the_stream_ends_with_an_interrupted_summary(t
     summary = json.loads(rest.strip().splitlines()[-1])
     assert summary["type"] == "summary" and summary["interrupted"] is True and summary["exit_code"] == 130
     assert "Traceback" not in stderr
+
+
+def test_backends_reports_a_framework_that_fails_to_import(tmp_path):
+    broken = tmp_path / "jax"
+    broken.mkdir()
+    (broken / "__init__.py").write_text('raise ImportError("jaxlib is missing (broken on purpose)")\n')
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "svdgrad_cli", "backends"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    (jax_line,) = [line for line in out.splitlines() if line.startswith("jax ")]
+    assert "broken" in jax_line and "ImportError: jaxlib is missing (broken on purpose)" in jax_line
+    assert any(line.startswith("autograd") and "available" in line for line in out.splitlines())

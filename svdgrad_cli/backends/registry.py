@@ -8,6 +8,8 @@ Every entry follows the protocol of protocol.py.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,6 +91,28 @@ def install_hint(name: str) -> str:
     if spec is None:
         return "register it with register_backend()"
     return INSTALL.get(name, f"pip install {spec.distribution}")
+
+
+IMPORT_TIMEOUT = 120  # seconds; TensorFlow alone takes several
+
+
+def import_problem(name: str) -> str | None:
+    """Why a built-in backend's framework fails to import here (its last error line), or None.
+
+    Imported in a child process, so a broken install (or a slow TensorFlow) costs this one nothing.
+    """
+    backend = BUILTIN[name]
+    code = f"import importlib; importlib.import_module({backend.module_path!r}).framework()"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=IMPORT_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {backend.requires} took over {IMPORT_TIMEOUT} s"
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {done.returncode}"
 
 
 def default_backends() -> list[str]:
