@@ -49,6 +49,8 @@ def vector_hessian_norm(
     """||DG||_2 of a loss of U and V that has a gradient here (the gauge was checked)."""
     if loss.kind == "recon":
         return 1.0 / frobenius(s)
+    if loss.kind == "proj" and loss.order >= len(u):  # U_K U_K^T = I: a constant loss, G = 0 everywhere
+        return 0.0
     if loss.kind == "polar":
         hessian = polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     else:

@@ -65,8 +65,11 @@ def polar_gradient(
 
 
 def projector_gradient(u: np.ndarray, s: np.ndarray, v: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
-    """The gradient of <C, U_K U_K^T> for K = ``order`` (s_K > s_K+1 >= 0 assumed: the loss is defined)."""
+    """The gradient of <C, U_K U_K^T> for K = ``order`` (s_K > s_K+1 >= 0 assumed: the loss is defined).
+    With K = m the projector is the identity whatever A is: the gradient is zero."""
     m, k = u.shape
+    if order >= m:
+        return np.zeros((m, v.shape[0]), dtype=u.dtype)
     symmetric = c + _transpose(c)
     y = _transpose(u) @ symmetric @ u
     top = np.arange(k) < order
