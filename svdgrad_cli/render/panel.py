@@ -85,7 +85,7 @@ def _singular_values(report: MatrixReport, details: bool, width: int) -> Table:
     table.add_column(f"log10 s_i/s_1, 0 to -{decades:g}")
     for i in _value_rows(len(values)):
         if i is None:
-            table.add_row("…", *["…"] * (len(shown) + 2))
+            table.add_row("⋮", *["⋮"] * (len(shown) + 2))
             continue
         colour = flagged.get(i, "green")
         cells = [f"{float(b.singular_values[i]):.5g}" for b in shown]
@@ -230,6 +230,10 @@ def render_matrix(console: Console, report: MatrixReport, options) -> None:
     ]
     m, n = report.shape
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
-    title = Text.assemble((report.label, "bold"), (f"  {m}x{n} {report.dtype}{stored}", "dim"))
+    shape = f"{m}x{n} {report.dtype}{stored}"
+    title = Text.assemble((report.label, "bold"), (f"  {shape}", "dim"))
+    if len(title) > console.width - 8:  # a title would be cut: the name goes inside, folded, in full
+        parts.insert(0, Text(report.label, style="bold", overflow="fold"))
+        title = Text(shape, style="dim")
     colour = style(report.verdict).replace("bold ", "")
     console.print(Panel(Group(*parts), title=title, title_align="left", border_style=colour))

@@ -1,0 +1,64 @@
+"""The table as a CI log prints it (issue 10, items 7, 8 and 11): the real console script, no terminal,
+80 columns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from conftest import SEED_RANK2, with_singular_values
+
+
+def svdgrad(*args, columns: int = 80) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "svdgrad_cli", *map(str, args)], capture_output=True,
+                          text=True, env=env)  # fmt: skip
+
+
+def unfolded(text: str) -> str:
+    """The text with every line's indentation and break removed, so a folded name reads whole."""
+    return "".join(line.strip() for line in text.splitlines())
+
+
+def test_long_names_are_never_cut_at_80_columns(tmp_path):
+    deep = tmp_path / "fixtures" / "layer09" / "attention.query_projection_weight_of_block_number_seventeen"
+    deep.mkdir(parents=True)
+    names = []
+    for i in range(12):
+        path = deep / f"checkpoint_{i:02d}_q_proj.npy"
+        np.save(path, with_singular_values([3.0, 2.0, 2.0 if i % 2 else 1.0], (3, 3), seed=i))  # ties: findings
+        names.append(str(path))
+    out = svdgrad("check", tmp_path, "-b", "autograd", "-b", "tensorflow", "--loss", "polar").stdout
+    assert "…" not in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    flagged = [name for name in names if name in unfolded(out)]
+    assert flagged  # the worst matrices are named in full
+    assert "12 matrices checked" in out
+
+
+def test_bars_show_three_decades_and_do_not_saturate(tmp_path):
+    np.savetxt(tmp_path / "d.csv", np.diag([3.0, 2.0, 1.0, 1.0]), delimiter=",")
+    out = svdgrad("check", tmp_path / "d.csv", "-b", "autograd").stdout
+    bars = [line.count("█") for line in out.splitlines() if "█" in line]
+    assert len(bars) == 4
+    assert bars[0] > bars[1] > bars[2] == bars[3] > 0  # s_3/s_1 = 1/3 is visibly shorter, not full
+    assert "0 to -3" in out
+
+
+def test_a_stack_of_one_has_no_index_and_float16_shows_its_stored_dtype(tmp_path):
+    np.save(tmp_path / "seed.npy", SEED_RANK2)  # shape (1, 5, 5)
+    np.save(tmp_path / "half.npy", np.diag([3.0, 2.0, 1.0]).astype(np.float16))
+    out = svdgrad("check", tmp_path / "seed.npy", tmp_path / "half.npy", "-b", "autograd").stdout
+    assert "seed.npy[0]" not in out and "seed.npy" in out
+    assert "3x3 float32 (stored float16)" in out
+
+
+def test_default_output_is_plain_words_and_details_add_the_numbers(tmp_path):
+    np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1))
+    plain = svdgrad("check", tmp_path / "a.npy", "-b", "autograd", "-b", "torch").stdout
+    assert "between backends" not in plain and "x budget" not in plain
+    assert "reference: the unique gradient, computed in float64" in plain
+    detailed = svdgrad("check", tmp_path / "a.npy", "-b", "autograd", "-b", "torch", "--details").stdout
+    assert "between backends" in detailed and "x budget" in detailed and "relative condition" in detailed
