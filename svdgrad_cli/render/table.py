@@ -8,6 +8,7 @@ skipped ones) and the exit code.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.text import Text
 
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first
@@ -57,6 +58,12 @@ def _backend_summary(report: MatrixReport) -> str:
     return "; ".join(parts)
 
 
+def _indented(text: Text, indent: int) -> Padding:
+    """Text folded at the console's width with every line indented (names are never cut)."""
+    text.overflow = "fold"
+    return Padding(text, (0, 0, 0, indent), expand=False)
+
+
 def _worst(console: Console, run: RunReport, top: int) -> None:
     flagged = [
         r for r in worst_first(run.results) if r.status == "checked" and r.verdict != MatrixVerdict.AGREE
@@ -65,10 +72,9 @@ def _worst(console: Console, run: RunReport, top: int) -> None:
         return
     console.print(Text(f"worst matrices (top {min(top, len(flagged))} of {len(flagged)})", style="bold"))
     for report in flagged[:top]:
-        console.print(Text("  " + report.label, overflow="fold"), soft_wrap=False)
-        console.print(
-            Text.assemble("      ", (report.verdict, style(report.verdict)), "  ", _backend_summary(report))
-        )
+        console.print(_indented(Text(report.label), 2))
+        verdict = Text.assemble((report.verdict, style(report.verdict)), "  ", _backend_summary(report))
+        console.print(_indented(verdict, 6))
 
 
 def _warnings(console: Console, run: RunReport) -> None:
@@ -85,7 +91,7 @@ def _skipped(console: Console, run: RunReport) -> None:
         return
     console.print(Text(f"skipped ({len(run.skipped)}):", style="bold"))
     for s in run.skipped[:SKIPPED_SHOWN]:
-        console.print(Text(f"  {s.source}: {s.reason}", overflow="fold", style="dim"))
+        console.print(_indented(Text(f"{s.source}: {s.reason}", style="dim"), 2))
     if len(run.skipped) > SKIPPED_SHOWN:
         console.print(
             Text(f"  ... and {len(run.skipped) - SKIPPED_SHOWN} more (-v names them all)", style="dim")
