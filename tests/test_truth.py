@@ -603,7 +603,8 @@ INJECTION_CASES = [
         n,
         dtype,
         loss,
-        marks=[pytest.mark.xfail(strict=True, reason=INJECTION_XFAIL[n, dtype, loss])]
+        # not strict: which side of 1e-3 the budget falls depends on the drawn weights (a tie, not a rule)
+        marks=[pytest.mark.xfail(strict=False, reason=INJECTION_XFAIL[n, dtype, loss])]
         if (n, dtype, loss) in INJECTION_XFAIL
         else [],
     )

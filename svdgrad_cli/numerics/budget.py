@@ -30,15 +30,25 @@ REFERENCE_FACTOR = 10.0  # the float64 reference's own error, in the same unit (
 UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
 
 
-def gradient_scale(reference) -> float:
-    """The size a gradient's error is measured against: ||G||_F, or the size of one of its terms
-    where they cancel, or the radius of the set at A = 0."""
+CANCELLED = 1e-8  # ||G|| below this times the size of its terms: the terms cancel, G is zero
+
+
+def term_size(reference) -> float:
+    """The size of the terms G is formed from: ||G||_F, the least size of one term (where they
+    cancel), or the radius of the set at A = 0. Forming G rounds it by eps times this."""
     return max(reference.gradient_norm or 0.0, reference.natural_scale, reference.ball_radius or 0.0)
 
 
+def gradient_scale(reference) -> float:
+    """What relative errors and digits are measured against: ||G||_F, unless G is zero because its
+    terms cancel (then the terms' size)."""
+    norm = reference.gradient_norm or 0.0
+    return norm if norm > CANCELLED * term_size(reference) else term_size(reference)
+
+
 def error_unit(reference, shape: tuple[int, ...]) -> float:
-    """||A||_2 ||DG||_2 + sqrt(max(m, n)) * scale: the error of one eps of backward error."""
-    return reference.matrix_norm * reference.hessian_norm + math.sqrt(max(shape)) * gradient_scale(reference)
+    """||A||_2 ||DG||_2 + sqrt(max(m, n)) * term size: the error of one eps of backward error."""
+    return reference.matrix_norm * reference.hessian_norm + math.sqrt(max(shape)) * term_size(reference)
 
 
 @dataclass(frozen=True)

@@ -47,18 +47,16 @@ class ForwardCheck:
     def accurate(self) -> bool:
         return self.worst <= self.limit
 
-    def predicted_gradient_error(
-        self, matrix_norm: float, hessian_norm: float, gradient_scale: float
-    ) -> float:
+    def predicted_gradient_error(self, matrix_norm: float, hessian_norm: float, term_size: float) -> float:
         """About how far this forward error alone moves a gradient (see the module docstring)."""
         backward = max(self.value_error, self.residual or 0.0, self.orthogonality or 0.0)
-        return backward * matrix_norm * hessian_norm + (self.orthogonality or 0.0) * gradient_scale
+        return backward * matrix_norm * hessian_norm + (self.orthogonality or 0.0) * term_size
 
-    def explains(self, error: float, matrix_norm: float, hessian_norm: float, gradient_scale: float) -> bool:
+    def explains(self, error: float, matrix_norm: float, hessian_norm: float, term_size: float) -> bool:
         """Whether the forward SVD's own error accounts for a gradient error."""
         if self.accurate:
             return False
-        return self.predicted_gradient_error(matrix_norm, hessian_norm, gradient_scale) >= EXPLAINS * error
+        return self.predicted_gradient_error(matrix_norm, hessian_norm, term_size) >= EXPLAINS * error
 
 
 def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps: float) -> ForwardCheck:

@@ -34,6 +34,7 @@ LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 SPECTRAL_KINDS = ("sum", "sv", "topk")
 VECTOR_KINDS = ("polar", "recon", "proj", "uv")
 WITH_ORDER = ("sv", "topk", "proj")
+WEIGHT_STREAM = 0x5D6  # the weights of U/V losses are drawn from default_rng((seed, WEIGHT_STREAM))
 
 NUMPY_OPS = SimpleNamespace(
     const=np.asarray,
@@ -159,7 +160,7 @@ class VectorLoss:
     ) -> VectorLoss:
         """The same loss with its weights for ``shape``: the ``given`` arrays (a user's cotangents),
         else drawn from a generator seeded by ``seed``. A given array of another shape is a UsageError."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng((seed, WEIGHT_STREAM))  # not the stream of default_rng(seed) matrices
         arrays = {}
         for key, size in self.weight_shapes(shape).items():
             if given and key in given:

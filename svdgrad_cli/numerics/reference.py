@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.conditioning import natural_scale, spectral_hessian_norm, vector_hessian_norm
 from svdgrad_cli.numerics.gauge import gauge_problems, sign_problems
 from svdgrad_cli.numerics.gradients import (
@@ -70,8 +71,9 @@ class Reference:
 
     @property
     def condition(self) -> float:
-        """||A||_2 ||DG||_2 / ||G||_F: the relative condition number of the gradient (inf for G = 0)."""
-        scale = max(self.gradient_norm or 0.0, self.natural_scale)
+        """||A||_2 ||DG||_2 / ||G||_F: the relative condition number of the gradient (budget.py's scale
+        where G is zero; inf without one)."""
+        scale = gradient_scale(self)
         return self.matrix_norm * self.hessian_norm / scale if scale else float("inf")
 
 

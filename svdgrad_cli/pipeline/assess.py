@@ -17,7 +17,7 @@ import numpy as np
 
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport
 from svdgrad_cli.numerics import highprec
-from svdgrad_cli.numerics.budget import Budget, gradient_scale, make_budget
+from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.reference import Reference, build_reference
@@ -128,7 +128,7 @@ def assess_matrix(
     findings: list[Finding] = spectrum_findings(spectrum, loss, dup_tol)
     if reference.gradient is not None and reference.unique:
         findings += ill_conditioned(budget, str(dtype))
-    findings += forward_findings(judged, reference, gradient_scale(reference))
+    findings += forward_findings(judged, reference, term_size(reference))
     verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
     if verdict != MatrixVerdict.AGREE or findings or verification_wanted():
         reference = verify_reference(reference, a, loss, spectrum, settings.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.model import BackendResult, Reference
+from svdgrad_cli.numerics.budget import gradient_scale, term_size
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
@@ -107,7 +108,7 @@ def _forward_cause(r: BackendResult, reference: Reference) -> str:
     check = r.forward
     if check is None or r.error is None:
         return ""
-    scale = max(reference.gradient_norm or 0.0, reference.natural_scale)
+    scale = term_size(reference)
     if check.explains(r.error, reference.matrix_norm, reference.hessian_norm, scale):
         return (
             f" Its forward SVD is itself inaccurate (worst relative error {check.worst:.1e}), "
@@ -118,7 +119,7 @@ def _forward_cause(r: BackendResult, reference: Reference) -> str:
 
 def _deviation(r: BackendResult, reference: Reference, versions) -> str:
     target = "gradient" if reference.unique else "gradient set"
-    relative = r.error / max(reference.gradient_norm or 0.0, reference.natural_scale, 1e-300)
+    relative = r.error / (gradient_scale(reference) or 1.0)
     kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
     return (
         f"{_names([r], versions)} is {kind}: {relative:.2g} relative error from the reference {target} "
