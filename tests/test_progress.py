@@ -50,13 +50,17 @@ def _read_all(fd: int) -> str:
 def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
     for name in ("a", "b"):
         np.save(tmp_path / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: svdgrad on a pseudo-terminal
-        os.environ["COLUMNS"] = "120"
-        os.execv(sys.executable, [sys.executable, "-c", SLOW_RUN, str(tmp_path)])
-    screen = _read_all(fd)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    main, child = pty.openpty()  # svdgrad's stdout and stderr on a pseudo-terminal
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, str(tmp_path)],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    os.close(child)
+    screen = _read_all(main)
+    assert process.wait(timeout=60) == 0
     assert "slow: 2 matrices of 3x3" in screen  # the backend call that is running (one batch)
     assert "file 2/2" in screen
     assert "2 matrices checked" in screen
