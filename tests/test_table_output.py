@@ -28,7 +28,9 @@ def test_long_names_are_never_cut_at_80_columns(tmp_path):
     names = []
     for i in range(12):
         path = deep / f"checkpoint_{i:02d}_q_proj.npy"
-        np.save(path, with_singular_values([3.0, 2.0, 2.0 if i % 2 else 1.0], (3, 3), seed=i))  # ties: findings
+        np.save(
+            path, with_singular_values([3.0, 2.0, 2.0 if i % 2 else 1.0], (3, 3), seed=i)
+        )  # ties: findings
         names.append(str(path))
     out = svdgrad("check", tmp_path, "-b", "autograd", "-b", "tensorflow", "--loss", "polar").stdout
     assert "…" not in out
@@ -62,3 +64,34 @@ def test_default_output_is_plain_words_and_details_add_the_numbers(tmp_path):
     assert "reference: the unique gradient, computed in float64" in plain
     detailed = svdgrad("check", tmp_path / "a.npy", "-b", "autograd", "-b", "torch", "--details").stdout
     assert "between backends" in detailed and "x budget" in detailed and "relative condition" in detailed
+
+
+def test_warnings_are_grouped_per_matrix_and_notes_are_not_annotated(tmp_path):
+    """A spectrum with many near-duplicates: one warning per matrix and kind, index ranges summarised;
+    a near tie that the loss does not separate is a note (no ::warning, not failing on 'warning')."""
+    values = np.repeat(np.linspace(2.0, 1.0, 40), 2) + np.tile([1e-9, 0.0], 40)  # 40 close pairs
+    np.save(tmp_path / "many.npy", with_singular_values(values, (80, 80), seed=3))
+    github = svdgrad("check", tmp_path / "many.npy", "-b", "autograd", "--loss", "sum", "-f", "github")
+    assert github.stdout.count("::warning") == 0  # sum does not separate them: notes only
+    assert svdgrad("check", tmp_path / "many.npy", "-b", "autograd", "--fail-on", "warning").returncode == 0
+    separated = svdgrad("check", tmp_path / "many.npy", "-b", "autograd", "--loss", "sv:3", "-f", "github")
+    warnings = [line for line in separated.stdout.splitlines() if "near-duplicate" in line]
+    assert len(warnings) == 1 and len(warnings[0]) < 600  # one per matrix and kind, not one per pair
+    assert "40 pairs of neighbours" in warnings[0] and "(80 values)" in warnings[0]
+
+
+def test_standard_input_at_a_terminal_says_it_is_waiting():
+    import pty
+
+    main, child = pty.openpty()
+    command = [sys.executable, "-m", "svdgrad_cli", "check", "-", "-b", "autograd", "-q"]
+    process = subprocess.Popen(
+        command, stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    os.close(child)
+    os.write(main, b"3 0\n0 1\n")
+    os.write(main, b"\x04")  # Ctrl-D: end of input
+    out, err = process.communicate(timeout=60)
+    os.close(main)
+    assert "reading the matrix from standard input" in err
+    assert "1 matrix checked" in out
