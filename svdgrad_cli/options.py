@@ -22,6 +22,7 @@ from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64")
 REFERENCE_CHOICES = ("auto", "float64", "high")
+RESHAPE_CHOICES = ("stack", "rows")
 FAIL_ON_CHOICES = (
     *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
     "warning",
@@ -71,7 +72,8 @@ def option(default: Any, *flags: str, help: str, **details) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    """What decides the verdicts: the loss, the backends, the precision and the tolerances."""
+    """What decides the verdicts (the loss, the backends, the precision and the tolerances) and which
+    tensors of a file are judged; it travels to worker processes."""
 
     loss: str = option("sum", "--loss", help=f"The loss to differentiate: {LOSS_HELP}.", show_default=True)
     backends: tuple[str, ...] = option(
@@ -154,6 +156,33 @@ class Settings:
         type="path",
         help="An .npz with the loss's weights (C; or C_U, C_V for uv) to use instead of random ones: "
         "the upstream gradient of your model.",
+    )
+    select: tuple[str, ...] = option(
+        (),
+        "--select",
+        kind="multiple",
+        help="In checkpoints and archives, check only tensors whose name matches (repeatable; fnmatch), "
+        "e.g. 'encoder.*.weight'.",
+    )
+    skip: tuple[str, ...] = option(
+        (),
+        "--skip",
+        kind="multiple",
+        help="In checkpoints and archives, skip tensors whose name matches (repeatable; fnmatch).",
+    )
+    reshape: str = option(
+        "stack",
+        "--reshape",
+        type=RESHAPE_CHOICES,
+        show_default=True,
+        help="Tensors of 3 or more dimensions: stack (leading axes are a stack of matrices) or rows "
+        "(a conv kernel (out, in, kh, kw) as one (out, in*kh*kw) matrix, as spectral norm does).",
+    )
+    timeout: float | None = option(
+        None,
+        "--timeout",
+        type="float",
+        help="Seconds one backend call may take (a plug-in that hangs is then 'failed'). Default: no limit.",
     )
     full_matrices: bool = option(
         False,
