@@ -17,6 +17,7 @@ from svdgrad_cli._version import __version__
 _EXPORTS = {
     "register_backend": "svdgrad_cli.backends.registry",
     "unregister_backend": "svdgrad_cli.backends.registry",
+    "assert_gradients_ok": "svdgrad_cli.pipeline.run",
     "check": "svdgrad_cli.pipeline.run",
     "check_paths": "svdgrad_cli.pipeline.run",
     "iter_reports": "svdgrad_cli.pipeline.run",

@@ -143,27 +143,17 @@ def _write_stdout(text: str) -> None:
 
 
 @cli.command()
-def backends() -> None:
-    """List the backends: whether each imports here, its version, and how to install a missing one.
+@click.argument("specs", nargs=-1)
+def backends(specs) -> None:
+    """List the backends (built-in, entry points, and any SPECS given, e.g.
+    torch:mypkg.linalg:safe_svd): whether each loads here, its version and its origin.
 
     Each installed framework is imported in a child process, so a broken install is reported with its
     error instead of being listed as available."""
-    from concurrent.futures import ThreadPoolExecutor
+    from svdgrad_cli.backends.listing import backend_rows
 
-    from svdgrad_cli.backends import registry
-
-    names = registry.backend_names()
-    installed = [n for n in names if registry.is_available(n) and n in registry.BUILTIN]
-    with ThreadPoolExecutor(max(1, len(installed))) as pool:
-        problems = dict(zip(installed, pool.map(registry.import_problem, installed), strict=True))
-    for name in names:
-        version = registry.installed_version(name) or ""
-        if not registry.is_available(name):
-            click.echo(f"{name:<12} missing     install with: {registry.install_hint(name)}")
-        elif problems.get(name):
-            click.echo(f"{name:<12} broken      {version}: {problems[name]}")
-        else:
-            click.echo(f"{name:<12} available   {version}")
+    for name, status, version, origin in backend_rows(list(specs)):
+        click.echo(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip())
 
 
 def main() -> None:

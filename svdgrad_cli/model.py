@@ -15,12 +15,16 @@ from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict
 
-# ``file.npz:member`` (or ``-:member`` for an archive on standard input): the file is the part before.
-ARCHIVE_MEMBER = re.compile(r"(-|.*?\.npz):", re.IGNORECASE | re.DOTALL)
+# ``file.npz:member``, ``model.safetensors:tensor.name`` (any container suffix), or ``-:member`` for
+# a container on standard input: the file is the part before.
+ARCHIVE_MEMBER = re.compile(
+    r"(-|.*?\.(?:npz|safetensors|pt|pth|bin|h5|hdf5|keras)):", re.IGNORECASE | re.DOTALL
+)
 
 
 def source_file(source: str) -> str | None:
-    """The file a source was read from, without an archive member; None for standard input."""
+    """The file a source was read from, without an archive member or checkpoint tensor; None for
+    standard input."""
     match = ARCHIVE_MEMBER.match(source)
     path = match.group(1) if match else source
     return None if path == "-" else path
@@ -59,6 +63,7 @@ class BackendResult:
     u: np.ndarray | None = None  # the backend's own forward SVD (when its call computed vectors)
     v: np.ndarray | None = None
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
+    origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

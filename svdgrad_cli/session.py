@@ -84,9 +84,13 @@ class CheckSession:
         from svdgrad_cli.render.repro import write_reproducers
 
         s = self.settings
-        versions = {name: registry.installed_version(name) for name in s.backends}
+        versions = registry.backend_versions(s.backends)
         folder = Path(self.options.save_repro)
-        for script in write_reproducers(report, s.loss, folder, versions, s.full_matrices, self.reproduced):
+        backends = {registry.display_name(name): registry.load_backend(name) for name in s.backends}
+        written = write_reproducers(
+            report, s.loss, folder, versions, s.full_matrices, self.reproduced, backends
+        )
+        for script in written:
             self.notify(f"wrote reproducer {script}")
 
     def _skip(self, run: RunReport, skipped: Skipped) -> None:

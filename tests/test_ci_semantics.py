@@ -118,18 +118,18 @@ def test_skipped_files_are_named_with_their_reason_in_every_format(runner, tmp_p
     folder = tmp_path / "fixtures"
     folder.mkdir()
     np.save(folder / "a.npy", np.diag([3.0, 2.0, 1.0]))
-    (folder / "model.pt").write_bytes(b"PK\x03\x04")
+    (folder / "model.onnx").write_bytes(b"\x08\x07")
     (folder / "notes.md").write_text("hello")
     (folder / "scratch.npy").write_bytes(b"")
     args = (folder, "-b", "autograd", "--exclude", "scratch*")
     verbose = run(runner, *args, "-v")
-    assert f"svdgrad: skipped {folder / 'model.pt'}: matches no --glob" in verbose.stderr
+    assert f"svdgrad: skipped {folder / 'model.onnx'}: matches no --glob" in verbose.stderr
     assert f"svdgrad: skipped {folder / 'scratch.npy'}: excluded by --exclude scratch*" in verbose.stderr
     assert "3 skipped" in verbose.stdout
     doc = json.loads(run(runner, *args, "-f", "json").stdout)
-    assert {s["source"].rsplit("/", 1)[1] for s in doc["skipped"]} == {"model.pt", "notes.md", "scratch.npy"}
+    assert {s["source"].rsplit("/", 1)[1] for s in doc["skipped"]} == {"model.onnx", "notes.md", "scratch.npy"}
     markdown = run(runner, *args, "-f", "markdown").stdout
-    assert "### Skipped" in markdown and "model.pt" in markdown
+    assert "### Skipped" in markdown and "model.onnx" in markdown
     assert "skipped" not in run(runner, *args).stderr  # named on stderr only with -v
 
 

@@ -22,23 +22,28 @@ from svdgrad_cli.numerics.losses import evaluate_expression
 
 
 @functools.lru_cache(maxsize=64)
-def objective_for(module: ModuleType, expression: str, needs_vectors: bool, full_matrices: bool):
-    """The objective of one loss in one framework; cached so that JAX's jit sees the same function."""
+def objective_for(module: ModuleType, factors, expression: str, needs_vectors: bool, full_matrices: bool):
+    """The objective of one loss in one framework, with ``factors`` as its SVD call (the module's
+    ``thin_factors``, or a plug-in's); cached so that JAX's jit sees the same function."""
     ops = module.framework_ops()
 
     def objective(x, constants):
-        u, s, v = module.thin_factors(x, needs_vectors, full_matrices)
+        u, s, v = factors(x, needs_vectors, full_matrices)
         return evaluate_expression(expression, ops, u, s, v, constants), (s, u, v)
 
     return objective
 
 
-def compute_with(module: ModuleType, stack: np.ndarray, loss, full_matrices: bool) -> BackendOutput:
-    """Singular values, gradients and factors of ``loss`` over a (b, m, n) stack with one module."""
+def compute_with(
+    module: ModuleType, stack: np.ndarray, loss, full_matrices: bool, factors=None
+) -> BackendOutput:
+    """Singular values, gradients and factors of ``loss`` over a (b, m, n) stack with one module,
+    its SVD call replaced by ``factors(x, needs_vectors, full_matrices)`` where given (plugins.py)."""
     const = module.framework_ops().const
     k = min(stack.shape[-2:])
     constants = {name: const(value.astype(stack.dtype)) for name, value in loss.constants(k).items()}
-    objective = objective_for(module, loss.expression, loss.needs_vectors, full_matrices)
+    svd = factors or module.thin_factors
+    objective = objective_for(module, svd, loss.expression, loss.needs_vectors, full_matrices)
     values, gradients, u, v = module.differentiate(stack, objective, constants)
     return BackendOutput(values, gradients, u, v)
 

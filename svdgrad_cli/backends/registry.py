@@ -1,8 +1,9 @@
 """Backend registry: each framework's module is imported only when that backend is first used.
 
 Built-in backends are listed by module path (as pip's ``commands_dict`` does) and probed with
-``importlib.util.find_spec``, which imports nothing; users add their own with ``register_backend``.
-Every entry follows the protocol of protocol.py.
+``importlib.util.find_spec``, which imports nothing; users add their own with ``register_backend``,
+with a spec on the command line (``-b torch:mypkg.linalg:safe_svd``, plugins.py) or through an entry
+point of the group ``svdgrad.backends``. Every entry follows the protocol of protocol.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from svdgrad_cli.backends import plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
 from svdgrad_cli.backends.protocol import Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
@@ -57,12 +59,21 @@ class FunctionBackend:
         return BackendOutput(*self.function(stack, loss))
 
 
-_custom: dict[str, FunctionBackend] = {}
+_custom: dict[str, Backend] = {}
+_loaded: dict[str, Backend] = {}  # specs and entry points, by the text that named them
 
 
-def register_backend(name: str, compute: Callable, version: str = "custom") -> None:
-    """Add (or replace) a backend under ``name``; ``compute(stack, loss)`` as described above."""
-    _custom[name] = FunctionBackend(name, compute, version)
+def register_backend(name: str, compute: Callable | str, version: str = "custom") -> None:
+    """Add (or replace) a backend under ``name``: ``compute(stack, loss)`` as described above, or a
+    spec string as on the command line (``"torch:mypkg.linalg:safe_svd"``, plugins.py)."""
+    if isinstance(compute, str):
+        spec = plugins.parse_spec(compute)
+        if spec is None:
+            raise UsageError(f"register_backend({name!r}, {compute!r}): not a spec FRAMEWORK:MODULE:FUNCTION")
+        named = plugins.Spec(spec.text, name, spec.contract, spec.module, spec.attribute, spec.layout)
+        _custom[name] = plugins.spec_backend(named, origin="register_backend")
+    else:
+        _custom[name] = FunctionBackend(name, compute, version)
 
 
 def unregister_backend(name: str) -> None:
@@ -70,20 +81,28 @@ def unregister_backend(name: str) -> None:
 
 
 def backend_names() -> list[str]:
-    return [*BUILTIN, *(n for n in _custom if n not in BUILTIN)]
+    """Built-in, registered and entry-point backends (specs are named where they are used)."""
+    names = [*BUILTIN, *(n for n in _custom if n not in BUILTIN)]
+    return names + [n for n in plugins.entry_point_backends() if n not in names]
 
 
 def is_available(name: str) -> bool:
-    if name in _custom:
+    if name in _custom or name in _loaded or name in plugins.entry_point_backends():
         return True
     spec = BUILTIN.get(name)
     return spec is not None and importlib.util.find_spec(spec.requires) is not None
 
 
+def origin(name: str) -> str:
+    return load_backend(name).origin if name not in BUILTIN or name in _custom else "built-in"
+
+
 def installed_version(name: str) -> str | None:
     """The backend's version (a framework's from its package metadata, without importing it)."""
-    backend = _custom.get(name) or BUILTIN.get(name)
-    return None if backend is None else backend.version()
+    try:
+        return load_backend(name).version()
+    except (KeyError, UsageError):
+        return None
 
 
 def install_hint(name: str) -> str:
@@ -130,8 +149,13 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
     resolved = []
     for name in names:
         if name not in BUILTIN and name not in _custom:
-            raise UsageError(f"unknown backend {name!r}; known: {', '.join(backend_names())}")
-        if not is_available(name):
+            backend = load_backend(name)  # a spec or an entry point: imported now, errors are usage errors
+            framework = getattr(backend, "framework", None)
+            if framework is not None and not is_available(framework.name):
+                raise BackendUnavailable(
+                    f"backend {name!r} needs {framework.name}: {install_hint(framework.name)}"
+                )
+        elif not is_available(name):
             raise BackendUnavailable(
                 f"backend {name!r} is not installed; install it with: {install_hint(name)}"
             )
@@ -141,5 +165,34 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
 
 
 def load_backend(name: str) -> Backend:
-    """The backend registered under ``name`` (a custom one wins over a built-in of that name)."""
-    return _custom.get(name) or BUILTIN[name]
+    """The backend registered under ``name`` (a custom one wins over a built-in of that name), or
+    the one a spec or an entry point of that name provides (loaded once)."""
+    if name in _custom:
+        return _custom[name]
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if name not in _loaded:
+        _loaded[name] = _load_plugin(name)
+    return _loaded[name]
+
+
+def _load_plugin(name: str) -> Backend:
+    spec = plugins.parse_spec(name)
+    if spec is not None:
+        return plugins.spec_backend(spec)
+    entries = plugins.entry_point_backends()
+    if name in entries:
+        return plugins.load_entry_point(name, entries[name])
+    raise UsageError(
+        f"unknown backend {name!r}; known: {', '.join(backend_names())}, or a spec FRAMEWORK:MODULE:FUNCTION"
+    )
+
+
+def backend_versions(names) -> dict[str, str | None]:
+    """Each backend's version by the name it is reported under."""
+    return {display_name(name): installed_version(name) for name in names}
+
+
+def display_name(name: str) -> str:
+    """The name a backend is reported under (a spec's NAME=, or FRAMEWORK:FUNCTION)."""
+    return load_backend(name).name

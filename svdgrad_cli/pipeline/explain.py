@@ -10,6 +10,10 @@ from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
+FIX_YOUR_OWN = (
+    "The backward pass is the plug-in's own: --save-repro DIR writes the matrix and a script that runs "
+    "it alone, to debug it."
+)
 REPORT_UPSTREAM = (
     "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
     "script that reproduces it with that framework alone."
@@ -134,7 +138,8 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
     parts += [_deviation(r, reference, versions) for r in off]
     if off:
         parts.append(_gap_cause(reference, spectrum))
-        parts.append(REPORT_UPSTREAM)
+        plugins = [r for r in off if r.origin != "built-in"]
+        parts.append(REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN)
     non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
     if non_finite:
         cause = ""

@@ -77,7 +77,7 @@ def run_versions(settings: Settings) -> dict[str, str | None]:
     """svdgrad's version, Python's, NumPy's and mpmath's, and each backend's (read without importing it)."""
     versions = {"svdgrad": __version__, "python": platform.python_version(), "numpy": np.__version__}
     versions["mpmath"] = mpmath.__version__
-    return versions | {name: registry.installed_version(name) for name in settings.backends}
+    return versions | registry.backend_versions(settings.backends)
 
 
 def check_paths(
@@ -105,3 +105,24 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     for item in iter_reports(matrices(loaded, settings.dtype), settings):
         (run.skipped if isinstance(item, Skipped) else run.results).append(item)
     return run
+
+
+def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("correct", "valid"), **options):
+    """Check ``matrices`` (an array of shape (..., m, n)) with one backend (a name or a spec such as
+    ``"torch:mypkg.linalg:safe_svd"``) and raise AssertionError, with svdgrad's explanation of each
+    matrix, unless every verdict is in ``accept``; returns the RunReport. For a library's own tests::
+
+        def test_safe_svd_gradients():
+            assert_gradients_ok("torch:mypkg.linalg:safe_svd", my_matrices, loss="proj:2")
+    """
+    report = check(matrices, loss=loss, backends=[backend], **options)
+    failures = [
+        f"{r.label}: {b.name} is {b.verdict}. {r.explanation}"
+        for r in report.results
+        for b in r.backends
+        if b.verdict not in accept
+    ]
+    failures += [f"{r.label}: {r.error}" for r in report.results if r.status == "error"]
+    if failures:
+        raise AssertionError("svdgrad: " + "\n".join(failures))
+    return report

@@ -6,6 +6,7 @@ each matrix is then judged on its own (judge.py).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 
@@ -40,13 +41,42 @@ def error_report(error: InputError) -> MatrixReport:
     )
 
 
-def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) -> list[BackendResult]:
-    """One batched call; a backend that raises is ``failed`` for every matrix of the batch."""
-    try:
+def _call(backend, stack: np.ndarray, loss: Loss, settings: Settings):
+    """backend.compute on the stack, given up after ``settings.timeout`` seconds (TimeoutError): the
+    call goes on in a daemon thread, abandoned, since Python cannot stop it."""
+
+    def call():
         # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            output = registry.load_backend(name).compute(stack, loss, full_matrices=full_matrices)
+            return backend.compute(stack, loss, full_matrices=settings.full_matrices)
+
+    if settings.timeout is None:
+        return call()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["output"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name=f"svdgrad {backend.name}")
+    thread.start()
+    thread.join(settings.timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within --timeout {settings.timeout:g} s (the call was abandoned)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["output"]
+
+
+def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -> list[BackendResult]:
+    """One batched call; a backend that raises is ``failed`` for every matrix of the batch."""
+    backend = registry.load_backend(name)
+    name = backend.name  # a spec is reported under its short name
+    try:
+        output = _call(backend, stack, loss, settings)
         values, gradients = np.asarray(output.singular_values), np.asarray(output.gradients)
         k = min(stack.shape[-2:])
         if values.shape != (len(stack), k) or gradients.shape != stack.shape:
@@ -61,7 +91,8 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
         verdict = (
             BackendVerdict.UNSUPPORTED if isinstance(exc, NotImplementedError) else BackendVerdict.FAILED
         )
-        return [BackendResult(name, verdict.value, message, verdict=verdict) for _ in range(len(stack))]
+        failed = BackendResult(name, verdict.value, message, verdict=verdict, origin=backend.origin)
+        return [failed] * len(stack)
     u, v = output.u, output.v
     return [
         BackendResult(
@@ -73,6 +104,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, full_matrices: bool) 
             verdict=None,
             u=None if u is None else np.asarray(u[i]),
             v=None if v is None else np.asarray(v[i]),
+            origin=backend.origin,
         )
         for i in range(len(stack))
     ]
@@ -114,7 +146,8 @@ def iter_reports(
     stage = on_stage or (lambda what: None)
     names = tuple(unbound.weight_shapes((2, 2)))
     cotangents = load_cotangents(settings.cotangents, names) if settings.cotangents else None
-    versions = {name: registry.installed_version(name) for name in settings.backends}
+    versions = registry.backend_versions(settings.backends)
+    by_display = {registry.display_name(name): name for name in settings.backends}
     checks_done: dict[tuple[int, ...], int] = {}
 
     def wanted(shape: tuple[int, ...]) -> Callable[[], bool]:
@@ -136,8 +169,8 @@ def iter_reports(
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
         per_backend = []
         for name in settings.backends:
-            stage(f"{name}: {what}")
-            per_backend.append(_run_backend(name, stack, loss, settings.full_matrices))
+            stage(f"{registry.display_name(name)}: {what}")
+            per_backend.append(_run_backend(name, stack, loss, settings))
         stage(f"reference and verdicts: {what}")
         svds = stack_svd(stack)
         return [
@@ -149,7 +182,7 @@ def iter_reports(
                 settings,
                 versions,
                 wanted(case.array.shape),
-                lambda name, a=case.array: forward_svd(name, a),
+                lambda shown, a=case.array: forward_svd(by_display[shown], a),
             )
             for i, case in enumerate(batch)
         ]

@@ -46,6 +46,7 @@ def _array(a: np.ndarray | None):
 def _backend(result: BackendResult) -> dict:
     return {
         "status": result.status,
+        "origin": result.origin,
         "message": result.message,
         "verdict": result.verdict,
         "error": _number(result.error),

@@ -26,6 +26,7 @@ import ast
 import inspect
 import json
 import math
+import os
 import re
 import textwrap
 from dataclasses import replace
@@ -34,7 +35,7 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from svdgrad_cli._version import __version__
-from svdgrad_cli.backends import registry
+from svdgrad_cli.backends import plugins, registry
 from svdgrad_cli.model import ARCHIVE_MEMBER, BackendResult, MatrixReport
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.verdicts import BackendVerdict
@@ -47,6 +48,8 @@ IMPORTS = {  # a name the embedded backend source uses -> the import that binds 
     "os": "import os",
     "contextmanager": "from contextlib import contextmanager",
     "SimpleNamespace": "from types import SimpleNamespace",
+    "inspect": "import inspect",
+    "sys": "import sys",
 }
 UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_STEM = 100  # characters of the matrix's part of a file name (file systems allow 255)
@@ -167,10 +170,32 @@ def framework_code(expression: str, templates: dict[str, str]) -> str:
     return ast.unparse(code)
 
 
-def _backend_source(module) -> str:
-    """The source of the functions a built-in backend runs (its SCRIPT_FUNCTIONS), for a script."""
-    names = [name for name in module.SCRIPT_FUNCTIONS if name not in NOT_EMBEDDED]
-    return "\n\n".join(inspect.getsource(getattr(module, name)) for name in names)
+def _backend_source(module, plugin=None) -> str:
+    """The source of the functions a built-in backend runs (its SCRIPT_FUNCTIONS), for a script; for
+    a plug-in (plugins.SpecBackend), its SVD call replaces the framework's."""
+    skipped = NOT_EMBEDDED | ({"thin_factors"} if plugin is not None else set())
+    names = [name for name in module.SCRIPT_FUNCTIONS if name not in skipped]
+    source = "\n\n".join(inspect.getsource(getattr(module, name)) for name in names)
+    return source if plugin is None else source + "\n\n" + _plugin_source(module, plugin)
+
+
+def _plugin_source(module, plugin) -> str:
+    """The plug-in imported from where svdgrad found it, and svdgrad's reading of its outputs."""
+    spec = plugin.spec
+    transpose = ast.unparse(fill_template(module.SCRIPT_OPS["t"], {"X": ast.Name("x", ast.Load())}))
+    helpers = "\n\n".join(inspect.getsource(f) for f in (plugins.accepts, plugins.plugin_factors))
+    return f"""# The plug-in svdgrad judged ({plugin.origin}), imported from where svdgrad found it:
+sys.path.insert(0, {os.getcwd()!r})
+from {spec.module} import {spec.attribute} as plugin_svd  # noqa: E402
+
+
+{helpers}
+
+def thin_factors(a, needs_vectors, full_matrices):
+    \"\"\"The plug-in's SVD where svdgrad's {spec.contract} backend calls the framework's.\"\"\"
+    layouts = {spec.layout!r}, {plugins.NATIVE_LAYOUT[spec.contract]!r}
+    return plugin_factors(plugin_svd, a, needs_vectors, full_matrices, *layouts, lambda x: {transpose})
+"""
 
 
 def _imports(source: str) -> str:
@@ -275,10 +300,13 @@ def script_text(
     stem: str,
     version: str | None,
     full_matrices: bool,
+    backend,
 ) -> str:
-    """The stand-alone script of one finding (its data in ``<stem>.npz``)."""
-    module = registry.BUILTIN[result.name].module
-    source = _backend_source(module)
+    """The stand-alone script of one finding (its data in ``<stem>.npz``); ``backend`` is a built-in
+    framework backend or a plug-in from a spec (plugins.SpecBackend)."""
+    plugin = backend if isinstance(backend, plugins.SpecBackend) else None
+    module = (plugin.framework if plugin is not None else backend).module
+    source = _backend_source(module, plugin)
     names = tuple(loss.constants(min(report.matrix.shape)))
     value = ast.parse("data[name].astype(A.dtype)", mode="eval").body
     return SCRIPT.format(
@@ -307,13 +335,20 @@ def write_reproducers(
     versions: dict[str, str | None],
     full_matrices: bool,
     taken: set[str] | None = None,
+    backends: dict | None = None,
 ) -> list[Path]:
     """Write the .npz and .py of each finding of one matrix; return the scripts written.
 
     The report must still hold its arrays (the matrix and the reference gradient). ``taken``: the
-    stems written so far in this run (updated), so that no script overwrites another.
+    stems written so far in this run (updated), so that no script overwrites another. ``backends``: the
+    run's backends by the name they are reported under (default: the built-in ones); a finding of a
+    plug-in from a spec gets a script that imports it, one of the python: contract none.
     """
-    findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in registry.BUILTIN]
+    known = {**registry.BUILTIN, **(backends or {})}
+    runnable = {
+        name: b for name, b in known.items() if hasattr(b, "module") or isinstance(b, plugins.SpecBackend)
+    }
+    findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in runnable]
     if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
         return []
     taken = set() if taken is None else taken
@@ -328,7 +363,8 @@ def write_reproducers(
         arrays = {"matrix": report.matrix, "reference_gradient": report.reference.gradient, **constants}
         np.savez(directory / f"{stem}.npz", **arrays)
         script = directory / f"{stem}.py"
-        text = script_text(report, result, loss, stem, versions.get(result.name), full_matrices)
+        version = versions.get(result.name)
+        text = script_text(report, result, loss, stem, version, full_matrices, runnable[result.name])
         script.write_text(text, encoding="utf-8")
         written.append(script)
     return written

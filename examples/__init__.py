@@ -1,0 +1,1 @@
+"""Examples for svdgrad users: plug-in backends under examples.backends."""
