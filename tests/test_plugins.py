@@ -1,0 +1,199 @@
+"""Bring your own SVD (issue 12): backends from specs and entry points, judged like the built-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import with_singular_values
+
+from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
+from svdgrad_cli.cli import cli
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = {
+    "torch": "torch:examples.backends.broadened:svd",
+    "jax": "jax:examples.backends.jax_broadened:svd",
+    "tensorflow": "tensorflow:examples.backends.tf_cutoff:svd",
+    "autograd": "autograd:examples.backends.autograd_plain:svd",
+}
+H2 = np.array([[1.0, 1.0], [1.0, -1.0]])
+H4 = np.kron(H2, H2) / 2
+V4 = (np.eye(4)[[2, 0, 3, 1]] * np.array([1.0, -1.0, 1.0, 1.0])) @ H4
+
+
+def exact(values) -> np.ndarray:
+    return H4 @ np.diag(values) @ V4.T
+
+
+@pytest.fixture(autouse=True)
+def from_the_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # examples.backends resolves from the current directory, as python -m
+
+
+@pytest.mark.parametrize("framework", list(EXAMPLES))
+@pytest.mark.parametrize("shape", [(5, 5), (6, 4), (4, 6)])
+def test_each_frameworks_spec_is_judged_like_a_builtin(framework, shape):
+    a = with_singular_values([5.0, 4.0, 3.0, 2.0, 1.0][: min(shape)], shape, seed=3)
+    for loss in ("sum", "recon"):
+        result = check(a, loss=loss, backends=[EXAMPLES[framework], framework]).results[0]
+        verdicts = {b.name: b.verdict for b in result.backends}
+        assert verdicts == {f"{framework}:svd": "correct", framework: "correct"}, (loss, verdicts)
+        assert result.backends[0].origin == f"spec {EXAMPLES[framework]}"
+
+
+def test_broadening_is_wrong_at_a_near_tie_and_its_bias_is_reported_as_digits_lost():
+    """Lorentzian broadening eps = 1e-12 on 1/(s_j^2 - s_i^2), proj:2 across the gap s_2 - s_3."""
+    spec = "broadened=" + EXAMPLES["torch"]
+    near = check(exact([2, 1 + 1e-7, 1, 0.5]), loss="proj:2", backends=[spec]).results[0].backends[0]
+    assert near.verdict == "wrong" and near.digits < 1  # the term shrinks to about 4%
+    apart = check(exact([2, 1.1, 1, 0.5]), loss="proj:2", backends=[spec, "torch"]).results[0].backends
+    assert apart[0].verdict == "inaccurate" and apart[1].verdict == "correct"
+    assert 9.5 < apart[0].digits < 11.5 < apart[0].justified_digits  # bias eps / gap^2 ~ 2.5e-11
+    single = check(exact([2, 1.1, 1, 0.5]).astype(np.float32), loss="proj:2", backends=[spec]).results[0]
+    assert single.backends[0].verdict == "correct"  # float32's budget is larger than the bias
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "junit", "github", "markdown", "table"])
+def test_a_named_spec_appears_in_every_format(runner, tmp_path, fmt):
+    np.save(tmp_path / "near.npy", exact([2, 1 + 1e-7, 1, 0.5]))
+    args = ["check", str(tmp_path / "near.npy"), "--loss", "proj:2", "-b", f"lorentz={EXAMPLES['torch']}"]
+    result = runner.invoke(cli, [*args, "-b", "autograd", "-f", fmt])
+    assert result.exit_code == 1, result.output
+    assert "lorentz" in result.stdout
+
+
+def test_the_python_contract_and_register_backend_with_a_spec(tmp_path, monkeypatch):
+    (tmp_path / "my_backend.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            def compute(stack, loss):
+                u, s, vt = np.linalg.svd(stack, full_matrices=False)
+                return s, (u * loss.weights(s.shape[-1])[..., None, :]) @ vt
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    a = with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
+    result = check(a, backends=["mine=python:my_backend:compute"]).results[0]
+    assert [(b.name, b.verdict) for b in result.backends] == [("mine", "correct")]
+    monkeypatch.chdir(ROOT)
+    register_backend("lorentz", EXAMPLES["torch"])
+    try:
+        assert check(a, backends=["lorentz"]).results[0].backends[0].verdict == "correct"
+    finally:
+        unregister_backend("lorentz")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tf:x:y", "unknown framework 'tf'"),
+        (
+            "torch:examples.backends.nowhere:svd",
+            "cannot import examples.backends.nowhere (ModuleNotFoundError",
+        ),
+        ("torch:examples.backends.broadened:nothing", "has no 'nothing'"),
+        ("torch:examples.backends.broadened:EPSILON", "is not callable"),
+        ("torch:examples.backends.broadened:svd:w", "expected [NAME=]torch:MODULE:FUNCTION[:v|:vh]"),
+        ("name=", "after NAME= comes a spec"),
+    ],
+)
+def test_a_bad_spec_is_one_line_and_exit_2(runner, tmp_path, spec, message):
+    np.save(tmp_path / "a.npy", np.eye(3))
+    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), "-b", spec])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_module_whose_import_fails_shows_the_errors_first_line(runner, tmp_path, monkeypatch):
+    (tmp_path / "broken_backend.py").write_text('raise RuntimeError("needs a GPU\\nsecond line")\n')
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "a.npy", np.eye(3))
+    result = runner.invoke(cli, ["check", "a.npy", "-b", "torch:broken_backend:svd"])
+    assert result.exit_code == 2
+    assert "cannot import broken_backend (RuntimeError: needs a GPU)" in result.stderr
+
+
+def test_a_plugin_that_fails_at_run_time_is_failed_while_the_others_run(tmp_path, monkeypatch):
+    (tmp_path / "odd_backends.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            import torch
+
+            def no_arguments():
+                return None
+
+            def wrong_values(a):
+                u, s, vh = torch.linalg.svd(a, full_matrices=False)
+                return u, s[..., :1], vh
+
+            def sleepy(stack, loss):
+                time.sleep(30)
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    a = with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
+    specs = ["args=torch:odd_backends:no_arguments", "values=torch:odd_backends:wrong_values", "autograd"]
+    result = check(a, loss="polar", backends=specs).results[0]
+    by_name = {b.name: b for b in result.backends}
+    assert by_name["args"].verdict == "failed" and "TypeError" in by_name["args"].message
+    assert by_name["values"].verdict == "failed"
+    assert by_name["autograd"].verdict == "correct"
+    slow = check(a, backends=["sleepy=python:odd_backends:sleepy", "autograd"], timeout=0.5).results[0]
+    assert {b.name: b.verdict for b in slow.backends} == {"sleepy": "failed", "autograd": "correct"}
+    assert "no answer within --timeout 0.5 s" in slow.backends[0].message
+
+
+def test_entry_points_are_discovered_listed_and_run(tmp_path):
+    """An installed distribution (a .dist-info on the path) registering two backends."""
+    package = tmp_path / "acme_svd"
+    package.mkdir()
+    (package / "__init__.py").write_text('SPEC = "torch:examples.backends.broadened:svd"\n')
+    info = tmp_path / "acme_svd-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-svd\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[svdgrad.backends]\nacme = acme_svd:SPEC\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    svdgrad = [sys.executable, "-m", "svdgrad_cli"]
+    listing = subprocess.run(
+        [*svdgrad, "backends"], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    )
+    (acme,) = [line for line in listing.stdout.splitlines() if line.startswith("acme")]
+    assert "available" in acme and "entry point acme_svd:SPEC" in acme
+    np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1))
+    args = ["check", str(tmp_path / "a.npy"), "-b", "acme", "-f", "json"]
+    run = subprocess.run([*svdgrad, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    backend = json.loads(run.stdout)["results"][0]["backends"]["acme"]
+    assert backend["verdict"] == "correct" and backend["origin"] == "entry point acme_svd:SPEC"
+
+
+def test_assert_gradients_ok_raises_with_the_explanation():
+    good = np.stack([with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=i) for i in range(3)])
+    assert_gradients_ok(EXAMPLES["torch"], good, loss="sum")
+    with pytest.raises(AssertionError, match=r"is wrong.*plug-in's own"):
+        assert_gradients_ok(EXAMPLES["torch"], exact([2, 1 + 1e-7, 1, 0.5]), loss="proj:2")
+
+
+def test_a_plugins_reproducer_imports_it_and_runs_from_anywhere(runner, tmp_path):
+    np.save(tmp_path / "near.npy", exact([2, 1 + 1e-7, 1, 0.5]))
+    repro = tmp_path / "repro"
+    args = ["check", str(tmp_path / "near.npy"), "--loss", "proj:2", "-b", f"lorentz={EXAMPLES['torch']}"]
+    assert runner.invoke(cli, [*args, "--save-repro", str(repro)]).exit_code == 1
+    (script,) = repro.glob("*.py")
+    assert "from examples.backends.broadened import svd as plugin_svd" in script.read_text()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    said, measured = out.stdout.strip().splitlines()[-2:]
+    error = float(said.split("error ")[1].split(",")[0])
+    assert float(measured.split("error ")[1].split(" ")[0]) == pytest.approx(error, rel=1e-2)
