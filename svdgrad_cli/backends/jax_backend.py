@@ -9,6 +9,7 @@ independent of the others) keeps the number of compilations to about one per mat
 from __future__ import annotations
 
 import functools
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -29,7 +30,12 @@ SCRIPT_OPS = {
 
 
 def framework():
-    """JAX on the CPU with float64 enabled (else float64 input is silently computed in float32)."""
+    """JAX on the CPU with float64 enabled (else float64 input is silently computed in float32).
+
+    JAX and TensorFlow share XLA's C++ logging, configured once by whichever loads first: quiet it
+    here too, or TensorFlow's CUDA probe prints to stderr when JAX came first.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import jax
 
     jax.config.update("jax_enable_x64", True)
