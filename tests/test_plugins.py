@@ -103,6 +103,8 @@ def test_the_python_contract_and_register_backend_with_a_spec(tmp_path, monkeypa
         ),
         ("torch:examples.backends.broadened:nothing", "has no 'nothing'"),
         ("torch:examples.backends.broadened:EPSILON", "is not callable"),
+        ("torch:examples.backends.broadened:broadened_inverse", "cannot be called as broadened_inverse("),
+        ("python:examples.backends.broadened:svd", "cannot be called as svd(stack, loss)"),
         ("torch:examples.backends.broadened:svd:w", "expected [NAME=]torch:MODULE:FUNCTION[:v|:vh]"),
         ("name=", "after NAME= comes a spec"),
     ],
@@ -130,8 +132,8 @@ def test_a_plugin_that_fails_at_run_time_is_failed_while_the_others_run(tmp_path
             import time
             import torch
 
-            def no_arguments():
-                return None
+            def no_convergence(a):
+                raise ValueError("SVD did not converge")
 
             def wrong_values(a):
                 u, s, vh = torch.linalg.svd(a, full_matrices=False)
@@ -144,10 +146,10 @@ def test_a_plugin_that_fails_at_run_time_is_failed_while_the_others_run(tmp_path
     )
     monkeypatch.chdir(tmp_path)
     a = with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
-    specs = ["args=torch:odd_backends:no_arguments", "values=torch:odd_backends:wrong_values", "autograd"]
+    specs = ["raises=torch:odd_backends:no_convergence", "values=torch:odd_backends:wrong_values", "autograd"]
     result = check(a, loss="polar", backends=specs).results[0]
     by_name = {b.name: b for b in result.backends}
-    assert by_name["args"].verdict == "failed" and "TypeError" in by_name["args"].message
+    assert by_name["raises"].verdict == "failed" and "did not converge" in by_name["raises"].message
     assert by_name["values"].verdict == "failed"
     assert by_name["autograd"].verdict == "correct"
     slow = check(a, backends=["sleepy=python:odd_backends:sleepy", "autograd"], timeout=0.5).results[0]

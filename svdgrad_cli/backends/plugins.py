@@ -82,9 +82,7 @@ def import_function(spec: Spec):
     """The function a spec names, imported with the current directory on the path (as python -m)."""
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    if (
-        spec.contract in FRAMEWORKS
-    ):  # first, the way svdgrad imports it (TensorFlow's start-up lines silenced)
+    if spec.contract in FRAMEWORKS:  # first, as svdgrad imports it (TensorFlow's start-up quieted)
         _framework(spec.contract).module.framework()
     try:
         module = importlib.import_module(spec.module)
@@ -98,7 +96,24 @@ def import_function(spec: Spec):
         raise UsageError(f"backend {spec.text!r}: module {spec.module} has no {spec.attribute!r}")
     if not callable(function):
         raise UsageError(f"backend {spec.text!r}: {spec.module}.{spec.attribute} is not callable")
+    _check_signature(spec, function)
     return function
+
+
+def _check_signature(spec: Spec, function) -> None:
+    """Refuse a function that cannot be called as the contract calls it: f(stack), or f(stack, loss)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # builtins and C functions without a signature: tried at run time
+        return
+    arguments = ("stack", "loss") if spec.contract == "python" else ("stack",)
+    try:
+        signature.bind(*arguments)
+    except TypeError as exc:
+        raise UsageError(
+            f"backend {spec.text!r}: {spec.attribute}{signature} cannot be called as "
+            f"{spec.attribute}({', '.join(arguments)}) ({exc})"
+        ) from None
 
 
 def accepts(function, parameter: str) -> bool:
