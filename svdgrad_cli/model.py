@@ -50,7 +50,7 @@ class BackendResult:
     """What one backend returned for one matrix, and how it was judged."""
 
     name: str
-    status: str  # "ok" | "non-finite" | "failed" | "unsupported"
+    status: str  # "ok" | "non-finite" | "failed" | "unsupported" | "undefined" (the framework refused)
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
@@ -64,6 +64,7 @@ class BackendResult:
     v: np.ndarray | None = None
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
     origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
+    convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

@@ -20,7 +20,7 @@ from svdgrad_cli.render import FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
-DTYPE_CHOICES = ("auto", "float32", "float64")
+DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
 REFERENCE_CHOICES = ("auto", "float64", "high")
 RESHAPE_CHOICES = ("stack", "rows")
 FAIL_ON_CHOICES = (
@@ -89,8 +89,8 @@ class Settings:
         "--dtype",
         type=DTYPE_CHOICES,
         show_default=True,
-        help="Precision the backends compute in. auto: the file's float type "
-        "(float64 for integers and text).",
+        help="Precision the backends compute in. auto: the file's float or complex type "
+        "(float64 for integers and real text, complex128 for complex text).",
     )
     zero_tol: float | None = option(
         None,

@@ -84,14 +84,14 @@ def test_gauge_conditions_on_constructed_cotangents():
     c = rng.standard_normal((4, 4))
     zero_s = np.zeros(4)
     # Invariant: Ubar = C V, Vbar = C^T U (the polar loss) makes K_U + K_V vanish identically.
-    assert gauge_problems(u, v, c @ v, zero_s, c.T @ u, spectrum) == ([], None)
+    assert gauge_problems(u, v, c @ v, zero_s, c.T @ u, spectrum) == ([], None, ())
     # Invariant: a symmetric-generated Ubar = S U with S symmetric (projector-like) inside the cluster.
     sym = c + c.T
-    assert gauge_problems(u, v, sym @ u, zero_s, np.zeros_like(v), spectrum) == ([], None)
+    assert gauge_problems(u, v, sym @ u, zero_s, np.zeros_like(v), spectrum) == ([], None, ())
     # Not invariant: a cotangent on one vector of the cluster only.
     u_bar = np.zeros_like(u)
     u_bar[:, 1] = rng.standard_normal(4)
-    (problem,), null_space = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
+    (problem,), null_space, _ = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
     assert "s_2, s_3 are tied" in problem
     assert null_space is None
 
@@ -103,9 +103,9 @@ def test_zero_cluster_gauge_conditions():
     zero_s = np.zeros(4)
     u_bar = np.zeros_like(u)
     u_bar[:, :2] = np.random.default_rng(1).standard_normal((5, 2))  # touches only the positive part
-    assert gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum) == ([], None)
+    assert gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum) == ([], None, ())
     u_bar[:, 3] = np.random.default_rng(2).standard_normal(5)  # reaches into the null space
-    clusters, problem = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
+    clusters, problem, _ = gauge_problems(u, v, u_bar, zero_s, np.zeros_like(v), spectrum)
     assert clusters == []
     assert "null space" in problem
 

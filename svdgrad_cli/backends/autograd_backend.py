@@ -6,6 +6,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+# A real loss of complex input: whether the framework's gradient is the conjugate of svdgrad's
+# steepest-ascent convention (numerics/field.py), and why (docs/theory.md §9).
+CONJUGATES_COMPLEX_GRADIENT = True
+COMPLEX_GRADIENT = "autograd.grad gives dL/dRe A - i dL/dIm A, the conjugate of the steepest ascent, as JAX"
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "differentiate")
 # How a reproducer script (render/repro.py) writes the loss in autograd's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
@@ -18,6 +22,10 @@ SCRIPT_OPS = {
     "t": "anp.swapaxes(X, -1, -2)",
     "sum": "anp.sum(X, axis=AXES)",
     "sqrt": "anp.sqrt(X)",
+    "real": "anp.real(X)",
+    "imag": "anp.imag(X)",
+    "conj": "anp.conj(X)",
+    "cplx": "X + 0j",
 }
 
 
@@ -36,6 +44,10 @@ def framework_ops():
         t=lambda x: anp.swapaxes(x, -1, -2),
         sum=lambda x, axes=None: anp.sum(x, axis=axes),
         sqrt=anp.sqrt,
+        real=anp.real,
+        imag=anp.imag,
+        conj=anp.conj,
+        cplx=lambda x: x + 0j,
     )
 
 
@@ -47,7 +59,7 @@ def thin_factors(a, needs_vectors, full_matrices):
         return None, anp.linalg.svd(a, compute_uv=False), None
     u, s, vh = anp.linalg.svd(a, full_matrices=full_matrices)
     k = s.shape[-1]
-    return u[..., :, :k], s, anp.swapaxes(vh, -1, -2)[..., :, :k]
+    return u[..., :, :k], s, anp.conj(anp.swapaxes(vh, -1, -2))[..., :, :k]
 
 
 def differentiate(stack, objective, constants):

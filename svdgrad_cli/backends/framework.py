@@ -6,6 +6,10 @@ A framework module provides, written so that a reproducer script can carry their
 ``thin_factors(a, needs_vectors, full_matrices)`` is the SVD call a user of the framework makes, and
 ``differentiate(stack, objective, constants)`` returns NumPy (singular values, gradient, U, V) of
 ``objective(x, constants) -> (loss value, (s, U, V))``, U and V being None where not computed.
+``CONJUGATES_COMPLEX_GRADIENT`` and ``COMPLEX_GRADIENT`` say how it returns the gradient of a real
+loss of complex input; compute_with maps it to svdgrad's convention and records the mapping.
+``GAUGE_ERRORS`` (optional): texts of the framework's errors that mean "this loss depends on the SVD's
+gauge", raised as GaugeDependence (the loss is undefined there, which the framework noticed).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from types import ModuleType
 
 import numpy as np
 
-from svdgrad_cli.backends.protocol import BackendOutput
-from svdgrad_cli.numerics.losses import evaluate_expression
+from svdgrad_cli.backends.protocol import BackendOutput, GaugeDependence
+from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED, is_complex
+from svdgrad_cli.numerics.losses import constant_dtype, evaluate_expression
 
 
 @functools.lru_cache(maxsize=64)
@@ -41,11 +46,23 @@ def compute_with(
     its SVD call replaced by ``factors(x, needs_vectors, full_matrices)`` where given (plugins.py)."""
     const = module.framework_ops().const
     k = min(stack.shape[-2:])
-    constants = {name: const(value.astype(stack.dtype)) for name, value in loss.constants(k).items()}
+    constants = {
+        name: const(value.astype(constant_dtype(value, stack.dtype)))
+        for name, value in loss.constants(k).items()
+    }
     svd = factors or module.thin_factors
     objective = objective_for(module, svd, loss.expression, loss.needs_vectors, full_matrices)
-    values, gradients, u, v = module.differentiate(stack, objective, constants)
-    return BackendOutput(values, gradients, u, v)
+    try:
+        values, gradients, u, v = module.differentiate(stack, objective, constants)
+    except Exception as exc:
+        if any(marker in str(exc) for marker in getattr(module, "GAUGE_ERRORS", ())):
+            raise GaugeDependence(str(exc).strip().splitlines()[0]) from None
+        raise
+    if not is_complex(stack):
+        return BackendOutput(values, gradients, u, v)
+    conjugated = module.CONJUGATES_COMPLEX_GRADIENT
+    convention = f"{CONJUGATED if conjugated else AS_RETURNED}: {module.COMPLEX_GRADIENT}"
+    return BackendOutput(values, np.conj(gradients) if conjugated else gradients, u, v, convention)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+# A real loss of complex input: whether the framework's gradient is the conjugate of svdgrad's
+# steepest-ascent convention (numerics/field.py), and why (docs/theory.md §9).
+CONJUGATES_COMPLEX_GRADIENT = True
+COMPLEX_GRADIENT = "jax.grad gives dL/dRe A - i dL/dIm A for a real loss (JAX FAQ, complex differentiation)"
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "jitted", "differentiate")
 # How a reproducer script (render/repro.py) writes the loss in JAX's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
@@ -26,6 +30,10 @@ SCRIPT_OPS = {
     "t": "jnp.swapaxes(X, -1, -2)",
     "sum": "jnp.sum(X, axis=AXES)",
     "sqrt": "jnp.sqrt(X)",
+    "real": "jnp.real(X)",
+    "imag": "jnp.imag(X)",
+    "conj": "jnp.conj(X)",
+    "cplx": "X + 0j",
 }
 
 
@@ -51,6 +59,10 @@ def framework_ops():
         t=lambda x: jnp.swapaxes(x, -1, -2),
         sum=lambda x, axes=None: jnp.sum(x, axis=axes),
         sqrt=jnp.sqrt,
+        real=jnp.real,
+        imag=jnp.imag,
+        conj=jnp.conj,
+        cplx=lambda x: x + 0j,
     )
 
 
@@ -61,7 +73,7 @@ def thin_factors(a, needs_vectors, full_matrices):
         return None, jnp.linalg.svd(a, compute_uv=False), None
     u, s, vh = jnp.linalg.svd(a, full_matrices=full_matrices)
     k = s.shape[-1]
-    return u[..., :, :k], s, jnp.swapaxes(vh, -1, -2)[..., :, :k]
+    return u[..., :, :k], s, jnp.conj(jnp.swapaxes(vh, -1, -2))[..., :, :k]
 
 
 @functools.lru_cache(maxsize=64)

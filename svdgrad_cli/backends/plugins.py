@@ -124,10 +124,11 @@ def accepts(function, parameter: str) -> bool:
         return False
 
 
-def plugin_factors(function, x, needs_vectors, full_matrices, layout, native, transpose):
+def plugin_factors(function, x, needs_vectors, full_matrices, layout, native, adjoint):
     """(U, s, V) with the first k columns, from a user's SVD function however it returns them: the
-    singular values are the output with one dimension less; V or V^T by ``layout`` ("v", "vh"), or by
-    shape where it is not square, else the framework's ``native`` one. Stand-alone: reproducers embed it."""
+    singular values are the output with one dimension less; V or V^H by ``layout`` ("v", "vh"), or by
+    shape where it is not square, else the framework's ``native`` one; ``adjoint`` is the framework's
+    conjugate transpose. Stand-alone: reproducers embed it."""
     keywords = {}
     if not needs_vectors and accepts(function, "compute_uv"):
         keywords["compute_uv"] = False
@@ -153,7 +154,7 @@ def plugin_factors(function, x, needs_vectors, full_matrices, layout, native, tr
         rows, columns = last.shape[-2], last.shape[-1]
         thin_v = rows == n and columns == k
         layout = native if rows == columns else ("v" if thin_v else "vh")
-    v = last if layout == "v" else transpose(last)
+    v = last if layout == "v" else adjoint(last)
     return u[..., :, :k], s, v[..., :, :k]
 
 
@@ -181,10 +182,16 @@ class SpecBackend:
 
     def factors(self, x, needs_vectors: bool, full_matrices: bool):
         """(U, s, V) with the first k columns, from whatever the user's function returns."""
-        transpose = self.framework.module.framework_ops().t
+        ops = self.framework.module.framework_ops()
         native = NATIVE_LAYOUT[self.spec.contract]
         return plugin_factors(
-            self.function, x, needs_vectors, full_matrices, self.spec.layout, native, transpose
+            self.function,
+            x,
+            needs_vectors,
+            full_matrices,
+            self.spec.layout,
+            native,
+            lambda y: ops.conj(ops.t(y)),
         )
 
     def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:

@@ -3,7 +3,8 @@
 A backend has a ``name``, an ``origin`` (where it comes from, for ``svdgrad backends``), whether
 its output includes its SVD's singular vectors (``gives_factors``), a
 ``version()`` read without importing its framework, and ``compute(stack, loss, full_matrices)``
-returning a :class:`BackendOutput` for a float stack of shape (b, m, n).
+returning a :class:`BackendOutput` for a float or complex stack of shape (b, m, n). On complex input
+the gradients are in svdgrad's convention, G = dL/dRe A + i dL/dIm A (numerics/field.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ class BackendOutput:
     gradients: np.ndarray
     u: np.ndarray | None = None
     v: np.ndarray | None = None
+    convention: str | None = None  # complex input: how the framework's gradient was read (field.py)
+
+
+class GaugeDependence(Exception):
+    """Raised by a backend whose framework refuses a loss that depends on the SVD's gauge (torch's
+    phase check on complex input): the loss is ``undefined`` there, with the framework's message."""
 
 
 class Backend(Protocol):

@@ -6,6 +6,10 @@ import os
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+# A real loss of complex input: whether the framework's gradient is the conjugate of svdgrad's
+# steepest-ascent convention (numerics/field.py), and why (docs/theory.md §9).
+CONJUGATES_COMPLEX_GRADIENT = False
+COMPLEX_GRADIENT = "tf.GradientTape gives dL/dRe A + i dL/dIm A for a real loss (measured: the same as torch)"
 SCRIPT_FUNCTIONS = ("stderr_silenced", "framework", "framework_ops", "thin_factors", "differentiate")
 # How a reproducer script (render/repro.py) writes the loss in TensorFlow's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
@@ -18,6 +22,10 @@ SCRIPT_OPS = {
     "t": "tf.linalg.matrix_transpose(X)",
     "sum": "tf.reduce_sum(X, axis=AXES)",
     "sqrt": "tf.sqrt(X)",
+    "real": "tf.math.real(X)",
+    "imag": "tf.math.imag(X)",
+    "conj": "tf.math.conj(X)",
+    "cplx": "tf.complex(X, tf.zeros_like(X))",
 }
 
 
@@ -52,6 +60,10 @@ def framework_ops():
         t=tf.linalg.matrix_transpose,
         sum=lambda x, axes=None: tf.reduce_sum(x, axis=axes),
         sqrt=tf.sqrt,
+        real=tf.math.real,
+        imag=tf.math.imag,
+        conj=tf.math.conj,
+        cplx=lambda x: tf.complex(x, tf.zeros_like(x)),
     )
 
 

@@ -28,10 +28,8 @@ def dtype_problem(dtype: np.dtype) -> str | None:
         return "holds Python objects; svdgrad never unpickles (numbers only)"
     if dtype.fields is not None or dtype.subdtype is not None:
         return f"has a structured dtype {dtype}, not plain numbers; save one numeric field as its own array"
-    if dtype.kind == "c":
-        return "complex matrices are not supported (real input only)"
-    if dtype.kind not in "iuf":
-        return f"holds {KIND_NAMES.get(dtype.kind, dtype.kind)} data ({dtype.str}), not real numbers"
+    if dtype.kind not in "iufc":
+        return f"holds {KIND_NAMES.get(dtype.kind, dtype.kind)} data ({dtype.str}), not numbers"
     return None
 
 

@@ -93,9 +93,18 @@ def read_source(path: str, max_elements: int) -> Iterator[LoadedArray | InputErr
 # ---- arrays to matrices
 
 
-def _target_dtype(array_dtype: np.dtype, dtype: str) -> np.dtype:
+def _target_dtype(array_dtype: np.dtype, dtype: str, label: str) -> np.dtype:
+    """The dtype the backends compute in: ``dtype``, or with "auto" the array's own (float16 as
+    float32, integers as float64, complex as complex64 or complex128). Complex input cannot be made
+    real: that would change the matrix."""
+    if array_dtype.kind == "c" and dtype in ("float32", "float64"):
+        raise InputError(
+            label, f"complex input cannot be checked as {dtype}; use --dtype complex64 or complex128"
+        )
     if dtype != "auto":
         return np.dtype(dtype)
+    if array_dtype.kind == "c":
+        return np.dtype(np.complex64 if array_dtype.itemsize <= 8 else np.complex128)
     if array_dtype.kind == "f" and array_dtype.itemsize <= 4:
         return np.dtype(np.float32)  # float16 too: no backend differentiates a half-precision SVD
     return np.dtype(np.float64)
@@ -134,8 +143,13 @@ def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputErro
     if problem:
         yield InputError(source, problem)
         return
-    target = _target_dtype(array.dtype, dtype)
-    stored = str(array.dtype) if array.dtype != target and array.dtype.kind == "f" else None
+    try:
+        target = _target_dtype(array.dtype, dtype, source)
+    except InputError as exc:
+        yield exc
+        return
+    widened = array.dtype != target and array.dtype.kind in "fc" and array.dtype.kind == target.kind
+    stored = str(array.dtype) if widened else None
     lone = math.prod(array.shape[:-2]) == 1
     for index in np.ndindex(array.shape[:-2]):
         raw = MatrixCase(source, () if lone else tuple(int(i) for i in index), array[index])

@@ -1,9 +1,10 @@
-"""Parse delimited or whitespace-separated numeric text into a 2-D float64 array.
+"""Parse delimited or whitespace-separated numeric text into a 2-D float64 (or complex128) array.
 
 Accepted, because a user would mean it: a UTF-8 byte-order mark; LF, CRLF or lone CR line ends; blank
 lines; ``#`` comment lines and trailing ``# ...`` comments; whole-line ``%`` comments (MATLAB, Octave;
 a ``%`` after a number is refused); one header row in which no cell is a number (column names); numbers
-in double or single quotes.
+in double or single quotes; Python complex literals (``1+2j``, ``-3.5e-2j``, NumPy's ``savetxt`` form
+``(1+2j)``), which make the whole matrix complex.
 
 Also accepted, with evidence on more than one line so that a stray delimiter is not mistaken for it:
 
@@ -97,9 +98,17 @@ def _is_name(cell: str) -> bool:
     return any(ch.isalpha() for ch in cell)
 
 
-def _number(cell: str) -> float | None:
+def _number(cell: str) -> float | complex | None:
+    """The cell's value: a float, a complex number (a Python literal with a digit: 'j' alone is a
+    name), or None."""
     try:
         return float(cell)
+    except ValueError:
+        pass
+    if not any(ch.isdigit() for ch in cell):
+        return None
+    try:
+        return complex(cell)
     except ValueError:
         return None
 
@@ -145,6 +154,7 @@ class _Table:
         self.rows = 0
         self.header = False
         self.values = array("d")
+        self.imaginary: array | None = None  # the imaginary parts, from the first complex value on
         # Every line ends with a delimiter: None until the first line with content says.
         self.trailing: bool | None = None
         # (row, column) of the first line's empty last cell, until the next line confirms it is trailing.
@@ -180,8 +190,17 @@ class _Table:
                 f"more than {self.max_elements:,} values (at row {number}); "
                 "raise --max-elements to check it anyway",
             )
-        self.values.extend(values)
+        self._extend(values)
         self.rows += 1
+
+    def _extend(self, values: list[float | complex]) -> None:
+        if self.imaginary is None and any(isinstance(v, complex) for v in values):
+            self.imaginary = array("d", bytes(8 * len(self.values)))
+        if self.imaginary is None:
+            self.values.extend(values)
+            return
+        self.values.extend(v.real for v in values)
+        self.imaginary.extend(v.imag for v in values)
 
     def _drop_trailing(self, number: int, cells: list[str]) -> list[str]:
         """The cells without the empty last one that a trailing delimiter on every line makes."""
@@ -252,7 +271,10 @@ class _Table:
                 raise InputError(self.source, "only a header row, no numbers")
             what = "only comments and blank lines" if any_lines else "empty"
             raise InputError(self.source, f"{what}, no numbers")
-        return np.frombuffer(self.values, dtype=np.float64).reshape(self.rows, self.width)
+        real = np.frombuffer(self.values, dtype=np.float64).reshape(self.rows, self.width)
+        if self.imaginary is None:
+            return real
+        return real + 1j * np.frombuffer(self.imaginary, dtype=np.float64).reshape(self.rows, self.width)
 
 
 def parse_text(stream: BinaryIO, source: str, delimiter: str | None, max_elements: int) -> np.ndarray:

@@ -7,7 +7,8 @@ times eps.
 - Losses of s, sum_i w_i s_i (Lewis and Sendov 2001, twice differentiable spectral functions): in the
   SVD basis the Hessian is diagonal, with eigenvalues (w_i - w_j) / (s_i - s_j) on the symmetric and
   (w_i + w_j) / (s_i + s_j) on the antisymmetric part of each pair, and w_i / s_i on the rectangular
-  rest. Where the gradient is a set, the directions that only move inside the set are left out
+  rest; on complex input also w_i / s_i along the phase of each pair, i u_i v_i^H (docs/theory.md
+  §9). Where the gradient is a set, the directions that only move inside the set are left out
   (the first kind inside a tie cluster, both kinds inside the zero cluster), as membership.py
   measures distances to the whole set.
 - ``recon``, G = A / ||A||_F: DG = (I - G G^T) / ||A||_F, so ||DG||_2 = 1 / ||A||_F.
@@ -23,12 +24,14 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.numerics.dilation import polar_hessian, projector_hessian
+from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
 
 
-def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum) -> float:
-    """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set."""
+def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phases: bool = False) -> float:
+    """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set
+    (``phases``: complex input, whose phase directions add w_i / s_i)."""
     k = len(s)
     cluster = spectrum.cluster_ids()
     zero = spectrum.zero_mask()
@@ -38,7 +41,8 @@ def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum) -> f
     with np.errstate(divide="ignore", invalid="ignore"):
         across = np.where(cluster[i] != cluster[j], np.abs(w[i] - w[j]) / np.abs(s[i] - s[j]), 0.0)
         along = np.abs(w[i] + w[j]) / (s[i] + s[j])
-        rect = np.where(zero, 0.0, np.abs(w) / s) if spectrum.shape[0] != spectrum.shape[1] else np.zeros(1)
+        rectangular = spectrum.shape[0] != spectrum.shape[1]
+        rect = np.where(zero, 0.0, np.abs(w) / s) if rectangular or phases else np.zeros(1)
     values = np.nan_to_num(np.concatenate([across, along, rect]), nan=0.0)
     return float(np.max(values, initial=0.0))
 
@@ -59,7 +63,7 @@ def vector_hessian_norm(
 
 
 def natural_scale(loss, s: np.ndarray) -> float:
-    """||C||_F / s_1 for polar, ||C + C^T||_F / s_1 for proj:K: the least size of the terms of G,
+    """||C||_F / s_1 for polar, ||C + C^H||_F / s_1 for proj:K: the least size of the terms of G,
     the scale of its rounding where they cancel (0 for the other losses, whose ||G|| never vanishes)."""
     if not len(s) or s[0] == 0:
         return 0.0
@@ -67,5 +71,5 @@ def natural_scale(loss, s: np.ndarray) -> float:
         return frobenius(loss.arrays["C"]) / s[0]
     if loss.kind == "proj":
         c = loss.arrays["C"]
-        return frobenius(c + c.T) / s[0]
+        return frobenius(c + adjoint(c)) / s[0]
     return 0.0

@@ -20,11 +20,17 @@ The polar loss <C, U V^T> is half of <dil(C), sign(B)>; the projector loss <C, U
 <[[C, 0], [0, 0]], 1[|l| >= s_K](B)>. The gradient in A is the off-diagonal block of grad_B folded
 back: G = (grad_B)_12 + (grad_B)_21^T. gradients.py has the same gradients in closed form; here the
 point is the second derivative, whose norm sets the error budget (budget.py).
+
+Complex A (docs/theory.md §9): B = [[0, A], [A^H, 0]] is Hermitian with the same real eigenvalues,
+Z unitary, and the formulas hold with ^H for ^T (Daleckii and Krein's for Hermitian matrices); the
+directions E are complex and the norm is that of the real-linear map E -> DG[E].
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from svdgrad_cli.numerics.field import adjoint, is_complex, standard_normal
 
 POWER_STEPS = 12  # power iterations for the operator norm at most
 POWER_RTOL = 0.03  # stop when the estimate moves by less than this
@@ -34,16 +40,16 @@ def complete_basis(q: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the complement of the columns of ``q`` (m x k -> m x (m - k))."""
     m, k = q.shape
     if m == k:
-        return np.zeros((m, 0))
+        return np.zeros((m, 0), dtype=q.dtype)
     full, _ = np.linalg.qr(q, mode="complete")
     return full[:, k:]
 
 
 def _dilation(top_right: np.ndarray, top_left: np.ndarray | None = None) -> np.ndarray:
     m, n = top_right.shape
-    out = np.zeros((m + n, m + n))
+    out = np.zeros((m + n, m + n), dtype=top_right.dtype)
     out[:m, m:] = top_right
-    out[m:, :m] = top_right.T
+    out[m:, :m] = adjoint(top_right)
     if top_left is not None:
         out[:m, :m] = top_left
     return out
@@ -77,7 +83,7 @@ class DilationHessian:
         with np.errstate(divide="ignore", invalid="ignore"):
             self.r = np.where(self.same, 0.0, 1.0 / (lam[:, None] - lam[None, :]))
         self.f1 = (f[:, None] - f[None, :]) * self.r
-        self.c_hat = self.z.T @ c_b @ self.z
+        self.c_hat = adjoint(self.z) @ c_b @ self.z
 
     def _term(self, x: np.ndarray, y: np.ndarray, rows=slice(None)) -> np.ndarray:
         """Rows ``rows`` of sum_q f[2](p, q, r) x_pq y_qr, as six matrix products (see above)."""
@@ -87,19 +93,19 @@ class DilationHessian:
 
     def _second_derivative(self, h: np.ndarray) -> np.ndarray:
         """T for a direction H^ in the eigenbasis. Only the rows of the +-s_i are computed: T is
-        symmetric, and the block between null vectors (all of one kind) is folded away (_fold)."""
+        Hermitian, and the block between null vectors (all of one kind) is folded away (_fold)."""
         pairs = slice(0, self.pairs)
         top = self._term(self.c_hat, h, pairs) + self._term(h, self.c_hat, pairs)
         t = np.zeros_like(h)
         t[pairs] = top
-        t[self.pairs :, pairs] = top[:, self.pairs :].T
+        t[self.pairs :, pairs] = adjoint(top[:, self.pairs :])
         return t
 
     def apply(self, e: np.ndarray) -> np.ndarray:
         """DG[E] for a direction E of the shape of A."""
-        h = self.z.T @ _dilation(e) @ self.z
-        d = self.z @ self._second_derivative(h) @ self.z.T
-        return d[: self.m, self.m :] + d[self.m :, : self.m].T
+        h = adjoint(self.z) @ _dilation(e) @ self.z
+        d = self.z @ self._second_derivative(h) @ adjoint(self.z)
+        return d[: self.m, self.m :] + adjoint(d[self.m :, : self.m])
 
     def _fold(self, t: np.ndarray) -> np.ndarray:
         """Z^T dil(D_12 + D_21^T) Z for D = Z T Z^T, without leaving the eigenbasis: T - Q T Q with
@@ -111,7 +117,7 @@ class DilationHessian:
         """||DG||_2 (operator norm on Frobenius-normed directions) by power iteration in the
         eigenbasis: a direction E is H^ = Z^T dil(E) Z, with ||H^||_F = sqrt(2) ||E||_F."""
         m, n = self.m, self.z.shape[0] - self.m
-        h = self.z.T @ _dilation(rng.standard_normal((m, n))) @ self.z
+        h = adjoint(self.z) @ _dilation(standard_normal(rng, (m, n), is_complex(self.z))) @ self.z
         h /= np.linalg.norm(h)
         estimate = 0.0
         for _ in range(POWER_STEPS):
@@ -139,5 +145,6 @@ def projector_hessian(
 ) -> DilationHessian:
     """The Hessian of <C, U_K U_K^T>: f = 1 on +-s_1..s_K, 0 elsewhere."""
     f = (np.arange(len(s)) < order).astype(float)
-    c_b = _dilation(np.zeros((u.shape[0], v.shape[0])), top_left=0.5 * (c + c.T))  # <C, P> = <sym C, P>
+    zero = np.zeros((u.shape[0], v.shape[0]), dtype=c.dtype)
+    c_b = _dilation(zero, top_left=0.5 * (c + adjoint(c)))  # <C, P> = <Herm C, P>
     return DilationHessian(u, s, v, f, f, c_b)

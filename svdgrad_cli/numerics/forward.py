@@ -3,7 +3,7 @@
 A backward-stable SVD in a dtype with machine epsilon eps returns factors with (Demmel, Applied
 Numerical Linear Algebra, §5.2)
 
-    |s_i - s_i(A)| <~ eps ||A||_2,   ||A - U S V^T|| <~ eps ||A||,   ||U^T U - I||, ||V^T V - I|| <~ eps
+    |s_i - s_i(A)| <~ eps ||A||_2,   ||A - U S V^H|| <~ eps ||A||,   ||U^H U - I||, ||V^H V - I|| <~ eps
 
 up to modest factors of the size. A forward SVD far beyond that (TensorFlow's SVD of some matrices
 with repeated singular values reconstructs them to 1e-10, not 1e-15) perturbs the gradient by about
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from svdgrad_cli.numerics.field import adjoint, working
 from svdgrad_cli.numerics.norms import frobenius
 
 FORWARD_LIMIT = 100.0  # times sqrt(max(m, n)) * eps: beyond it a forward SVD is inaccurate
@@ -61,15 +62,15 @@ class ForwardCheck:
 
 def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps: float) -> ForwardCheck:
     """Measure one forward SVD (``u``, ``v`` may be None: a values-only call) against the float64 input."""
-    a64 = np.asarray(a, dtype=np.float64)
+    a64 = working(a)
     top = float(reference_values[0]) if len(reference_values) else 0.0
     values = np.asarray(values, dtype=np.float64)
     value_error = float(np.max(np.abs(values - reference_values))) / top if top else 0.0
     if u is None or v is None:
         return ForwardCheck(value_error, None, None, eps, max(a64.shape))
-    u64, v64 = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    u64, v64 = working(u), working(v)
     size = frobenius(a64)
-    residual = frobenius(a64 - (u64 * values) @ v64.T) / size if size else 0.0
+    residual = frobenius(a64 - (u64 * values) @ adjoint(v64)) / size if size else 0.0
     k = u64.shape[1]
-    orthogonality = max(frobenius(u64.T @ u64 - np.eye(k)), frobenius(v64.T @ v64 - np.eye(k)))
+    orthogonality = max(frobenius(adjoint(u64) @ u64 - np.eye(k)), frobenius(adjoint(v64) @ v64 - np.eye(k)))
     return ForwardCheck(value_error, residual, orthogonality, eps, max(a64.shape))

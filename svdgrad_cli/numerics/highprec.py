@@ -6,6 +6,7 @@ magnitude. mpmath's SVD (Golub-Kahan bidiagonalisation and implicit QR in arbitr
 exact input, then the closed forms of gradients.py evaluated on NumPy object arrays of mpmath
 numbers: the same formulas, another precision. The digits follow the conditioning: 30 more than the
 decimal exponent of the gradient's relative condition number, so that about 30 digits survive.
+Complex input uses mpmath's complex SVD (svd_c) and the same formulas with adjoints (field.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import mpmath
 import numpy as np
 
+from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient, spectral_gradient
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum
@@ -38,17 +40,20 @@ def _as_objects(matrix: mpmath.matrix) -> np.ndarray:
 def high_precision_gradient(a: np.ndarray, loss: Loss, spectrum: Spectrum, digits: int) -> np.ndarray:
     """The reference gradient of a loss with a unique gradient at ``a``, computed with ``digits``
     decimal digits and rounded to float64. ``loss`` must be bound to the shape (losses of U and V)."""
-    a64 = np.asarray(a, dtype=np.float64)
+    a64 = working(a)
     exponent = int(scale_exponents(a64[None])[0])
-    scaled = np.ldexp(a64, -exponent)  # exact, so mpmath sees the input itself, scaled
+    scaled = scale_by_power_of_two(a64, -exponent)  # exact, so mpmath sees the input itself, scaled
+    on_complex = is_complex(a64)
+    svd = mpmath.svd_c if on_complex else mpmath.svd_r
+    to_number = complex if on_complex else float
     with mpmath.workdps(digits):
-        u, s, vt = mpmath.svd_r(mpmath.matrix(scaled.tolist()), full_matrices=False)
-        u, v = _as_objects(u), _as_objects(vt).T
+        u, s, vh = svd(mpmath.matrix(scaled.tolist()), full_matrices=False)
+        u, v = _as_objects(u), adjoint(_as_objects(vh))
         s = np.array([s[i] for i in range(s.rows)], dtype=object)
         gradient = _gradient(loss, u, s, v, spectrum)
-        values = np.array([[float(x) for x in row] for row in gradient])
+        values = np.array([[to_number(x) for x in row] for row in gradient])
     degree = getattr(loss, "gradient_degree", 0)
-    return np.ldexp(values, exponent * degree)
+    return scale_by_power_of_two(values, exponent * degree)
 
 
 def _gradient(loss: Loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum) -> np.ndarray:

@@ -17,6 +17,12 @@ Losses of the singular vectors (thin U, V; weights drawn once from ``--seed``):
 - ``recon``   ||U diag(s) V^T||_F         equals ||A||_F; always well defined, gradient A / ||A||_F
 - ``proj:K``  <C, U_K U_K^T>              the top-K left subspace; well defined iff s_K > s_{K+1}
 - ``uv``      <C_U, U> + <C_V, V>         depends on the sign of each pair (u_i, v_i): ill defined
+
+On complex input (docs/theory.md §9) the losses of s are unchanged (s is real); the others are real
+parts with the adjoint, <X, Y> = Re sum conj(X) Y and V^H for V^T, their weights complex: polar is
+Re <C, U V^H>, proj:K Re <C, U_K U_K^H>, recon ||U diag(s) V^H||_F, and uv depends on the phase
+e^{i phi} of each pair (u_i, v_i), not only its sign. The expressions use four more ops: real, imag,
+conj and cplx (a real tensor as complex, for the products with s that TensorFlow will not mix).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.numerics.field import adjoint, is_complex, standard_normal
 from svdgrad_cli.numerics.norms import frobenius
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
@@ -42,7 +49,26 @@ NUMPY_OPS = SimpleNamespace(
     t=lambda x: np.swapaxes(x, -1, -2),
     sum=lambda x, axes=None: np.sum(x, axis=axes),
     sqrt=np.sqrt,
+    real=np.real,
+    imag=np.imag,
+    conj=np.conj,
+    cplx=lambda x: x + 0j,
 )
+# The expressions of the losses of U and V, by field: one text for every framework and the reference.
+REAL_EXPRESSIONS = {
+    "polar": "ops.sum(C * ops.matmul(u, ops.t(v)))",
+    "recon": "ops.sum(ops.sqrt(ops.sum(ops.matmul(u * s[..., None, :], ops.t(v)) ** 2, axes=(-2, -1))))",
+    "proj": "ops.sum(C * ops.matmul(TOP, ops.t(TOP)))",
+    "uv": "ops.sum(C_U * u) + ops.sum(C_V * v)",
+}
+COMPLEX_EXPRESSIONS = {
+    "polar": "ops.sum(ops.real(ops.conj(C) * ops.matmul(u, ops.conj(ops.t(v)))))",
+    "recon": "ops.sum(ops.sqrt(ops.sum(ops.real(X) ** 2 + ops.imag(X) ** 2, axes=(-2, -1))))".replace(
+        "X", "ops.matmul(u * ops.cplx(s)[..., None, :], ops.conj(ops.t(v)))"
+    ),
+    "proj": "ops.sum(ops.real(ops.conj(C) * ops.matmul(TOP, ops.conj(ops.t(TOP)))))",
+    "uv": "ops.sum(ops.real(ops.conj(C_U) * u)) + ops.sum(ops.real(ops.conj(C_V) * v))",
+}
 
 
 def _order_fits(loss, shape: tuple[int, int]) -> str | None:
@@ -85,7 +111,7 @@ class SpectralLoss:
         w = self.weights(k)
         return bool(w[i] != w[j])
 
-    def bind(self, shape: tuple[int, int], seed: int, given: dict | None = None) -> SpectralLoss:
+    def bind(self, shape: tuple[int, int], seed: int, given=None, on_complex: bool = False) -> SpectralLoss:
         return self
 
     def weights(self, k: int) -> np.ndarray:
@@ -117,6 +143,7 @@ class VectorLoss:
     kind: str  # "polar", "recon", "proj" or "uv"
     order: int | None = None  # K for proj:K
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    on_complex: bool = False  # bound to complex matrices: complex weights, real parts, adjoints
     needs_vectors = True
     convex = False
 
@@ -156,10 +183,15 @@ class VectorLoss:
         }[self.kind]
 
     def bind(
-        self, shape: tuple[int, int], seed: int, given: dict[str, np.ndarray] | None = None
+        self,
+        shape: tuple[int, int],
+        seed: int,
+        given: dict[str, np.ndarray] | None = None,
+        on_complex: bool = False,
     ) -> VectorLoss:
-        """The same loss with its weights for ``shape``: the ``given`` arrays (a user's cotangents),
-        else drawn from a generator seeded by ``seed``. A given array of another shape is a UsageError."""
+        """The same loss with its weights for ``shape`` (complex ones ``on_complex``): the ``given``
+        arrays (a user's cotangents), else drawn from a generator seeded by ``seed``. A given array of
+        another shape, or a complex one for real matrices, is a UsageError."""
         rng = np.random.default_rng((seed, WEIGHT_STREAM))  # not the stream of default_rng(seed) matrices
         arrays = {}
         for key, size in self.weight_shapes(shape).items():
@@ -169,22 +201,18 @@ class VectorLoss:
                         f"cotangent {key} has shape {given[key].shape}; loss {self.name} on a "
                         f"{shape[0]}x{shape[1]} matrix needs {size}"
                     )
-                arrays[key] = np.asarray(given[key], dtype=np.float64)
+                if is_complex(given[key]) and not on_complex:
+                    raise UsageError(f"cotangent {key} is complex; the matrices are real")
+                arrays[key] = np.asarray(given[key], dtype=np.complex128 if on_complex else np.float64)
             else:
-                arrays[key] = rng.standard_normal(size)
-        return VectorLoss(self.kind, self.order, arrays)
+                arrays[key] = standard_normal(rng, size, on_complex)
+        return VectorLoss(self.kind, self.order, arrays, on_complex)
 
     @property
     def expression(self) -> str:
         """The loss over a stack of thin factors u (..., m, k), s (..., k), v (..., n, k)."""
-        if self.kind == "polar":
-            return "ops.sum(C * ops.matmul(u, ops.t(v)))"
-        if self.kind == "recon":
-            return "ops.sum(ops.sqrt(ops.sum(ops.matmul(u * s[..., None, :], ops.t(v)) ** 2, axes=(-2, -1))))"
-        if self.kind == "proj":
-            top = f"u[..., :, :{self.order}]"
-            return f"ops.sum(C * ops.matmul({top}, ops.t({top})))"
-        return "ops.sum(C_U * u) + ops.sum(C_V * v)"
+        text = (COMPLEX_EXPRESSIONS if self.on_complex else REAL_EXPRESSIONS)[self.kind]
+        return text.replace("TOP", f"u[..., :, :{self.order}]")
 
     def constants(self, k: int) -> dict[str, np.ndarray]:
         """The arrays the expression names besides u, s and v (drawn by ``bind``)."""
@@ -195,11 +223,12 @@ class VectorLoss:
         return _evaluate(self, ops, u, s, v)
 
     def cotangents(self, u: np.ndarray, s: np.ndarray, v: np.ndarray):
-        """(Ubar, sbar, Vbar) of the loss at one float64 thin SVD: the input of svd_vjp."""
+        """(Ubar, sbar, Vbar) of the loss at one float64 (complex128) thin SVD, in field.py's
+        convention: dL = Re <Ubar, dU> + <sbar, ds> + Re <Vbar, dV> (gauge.py tests them)."""
         zeros_u, zeros_s, zeros_v = np.zeros_like(u), np.zeros_like(s), np.zeros_like(v)
         if self.kind == "polar":
             c = self.arrays["C"]
-            return c @ v, zeros_s, c.T @ u
+            return c @ v, zeros_s, adjoint(c) @ u
         if self.kind == "recon":
             # R = U diag(s) V^T exactly, so dL/dR = R / ||s|| gives Ubar = U diag(s^2/||s||), sbar = s/||s||,
             # Vbar = V diag(s^2/||s||), written as s * (s/||s||) so that nothing squares s (1e+-300 safe).
@@ -211,7 +240,7 @@ class VectorLoss:
         if self.kind == "proj":
             c = self.arrays["C"]
             u_bar = zeros_u
-            u_bar[:, : self.order] = (c + c.T) @ u[:, : self.order]
+            u_bar[:, : self.order] = (c + adjoint(c)) @ u[:, : self.order]
             return u_bar, zeros_s, zeros_v
         return self.arrays["C_U"], zeros_s, self.arrays["C_V"]
 
@@ -234,10 +263,21 @@ def evaluate_expression(expression: str, ops, u, s, v, constants: dict):
     return eval(_compiled(expression), {"__builtins__": {}}, scope)
 
 
+def constant_dtype(value: np.ndarray, dtype) -> np.dtype:
+    """The dtype of a loss constant in a computation in ``dtype``: the matrices' own for complex
+    weights, its real component type for real ones (w, which multiplies the real s)."""
+    dtype = np.dtype(dtype)
+    return dtype if is_complex(value) else np.dtype(np.finfo(dtype).dtype)
+
+
 def _evaluate(loss: Loss, ops, u, s, v):
-    """The loss's expression with its constants as tensors of the framework, in the dtype of s."""
-    dtype = _dtype_of(s)
-    constants = {key: ops.const(value.astype(dtype)) for key, value in loss.constants(s.shape[-1]).items()}
+    """The loss's expression with its constants as tensors of the framework, in the dtype of the
+    factors (of s for a loss of s)."""
+    dtype = _dtype_of(u if u is not None else s)
+    constants = {
+        key: ops.const(value.astype(constant_dtype(value, dtype)))
+        for key, value in loss.constants(s.shape[-1]).items()
+    }
     return evaluate_expression(loss.expression, ops, u, s, v, constants)
 
 

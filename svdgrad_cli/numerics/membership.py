@@ -18,12 +18,16 @@ of the signed permutations of w_Z is the set weakly majorized by |w_Z|. So G bel
 For the convex losses this is the subdifferential of Watson (1992, nuclear norm: ||W||_2 <= 1) and
 Watson (1993, Ky Fan norms: 0 <= M <= I, tr M = K - a); for sv:K it is the Clarke set of docs/theory.md
 §2 (M positive semidefinite, tr M = 1), extended to s_K = 0 (||W||_* <= 1).
+
+On complex input the same holds with unitary U, V, ^H for ^T and M Hermitian (the skew part is then
+the skew-Hermitian one): f is the same function of the same real s (docs/theory.md §9).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from svdgrad_cli.numerics.field import adjoint, is_complex, working
 from svdgrad_cli.numerics.spectrum import Spectrum
 
 
@@ -45,20 +49,22 @@ def distance_to_set(
     It adds in quadrature the parts of G that no member has (cross terms between clusters), the
     skew part of each cluster block, and the (weak) majorization excess of each block's spectrum.
     """
-    g = np.asarray(gradient, dtype=np.float64)
+    g = working(gradient)
+    if is_complex(u):
+        g = g.astype(np.complex128)
     parts = []
     covered = np.zeros_like(g)
     for cluster in spectrum.clusters:
         idx = list(cluster)
-        block = u[:, idx].T @ g @ v[:, idx]
-        covered += u[:, idx] @ block @ v[:, idx].T
-        skew = 0.5 * (block - block.T)
-        eigs = np.linalg.eigvalsh(0.5 * (block + block.T))
+        block = adjoint(u[:, idx]) @ g @ v[:, idx]
+        covered += u[:, idx] @ block @ adjoint(v[:, idx])
+        skew = 0.5 * (block - adjoint(block))
+        eigs = np.linalg.eigvalsh(0.5 * (block + adjoint(block)))
         parts += [np.linalg.norm(skew), _majorization_excess(eigs, w[idx], weak=False)]
     positive = [i for c in spectrum.clusters for i in c]
     u_pos, v_pos = u[:, positive], v[:, positive]
-    null_part = g - u_pos @ (u_pos.T @ g)
-    null_part = null_part - (null_part @ v_pos) @ v_pos.T
+    null_part = g - u_pos @ (adjoint(u_pos) @ g)
+    null_part = null_part - (null_part @ v_pos) @ adjoint(v_pos)
     covered += null_part
     if spectrum.zeros:
         sigma = np.linalg.svd(null_part, compute_uv=False)[: len(spectrum.zeros)]

@@ -14,8 +14,10 @@ Losses of the singular values, L = sum_i w_i s_i (Lewis 1995; Lewis and Sendov 2
   (for the nuclear norm at rank r, U_r V_r^T).
 
 Losses of U and V: where the loss depends on the SVD's gauge the gradient is ``undefined`` (gauge.py);
-elsewhere it is the closed form of gradients.py. Each reference carries ||DG||_2, the norm of the
-Hessian (conditioning.py), from which budget.py derives every error budget.
+elsewhere it is the closed form of gradients.py. Complex input (field.py, docs/theory.md §9) takes
+the same path in complex128: the sets hold with unitary U, V, ^H for ^T and Hermitian M. Each
+reference carries ||DG||_2, the norm of the Hessian (conditioning.py), from which budget.py derives
+every error budget.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.conditioning import natural_scale, spectral_hessian_norm, vector_hessian_norm
+from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gauge import gauge_problems, sign_problems
 from svdgrad_cli.numerics.gradients import (
     polar_gradient,
@@ -114,17 +117,24 @@ def describe_set(loss: SpectralLoss, spectrum: Spectrum, unique: bool) -> str:
     )
 
 
+def for_field(description: str, on_complex: bool) -> str:
+    """A set's description for complex input: adjoints and Hermitian blocks."""
+    if not on_complex:
+        return description
+    return description.replace("^T", "^H").replace("symmetric", "Hermitian")
+
+
 def _spectral_reference(svd: ScaledSVD, loss: SpectralLoss, spectrum: Spectrum, seed: int) -> Reference:
     w = loss.weights(len(spectrum.values))
     unique = is_unique(spectrum, w)
-    hessian = spectral_hessian_norm(svd.s, w, spectrum)
+    hessian = spectral_hessian_norm(svd.s, w, spectrum, phases=is_complex(svd.u))
     return Reference(
         singular_values=spectrum.values,
         rank=spectrum.rank,
         unique=unique,
         method="closed form (float64)",
         gradient=spectral_gradient(svd.u, svd.v, averaged_weights(spectrum, w)),
-        set_description=describe_set(loss, spectrum, unique),
+        set_description=for_field(describe_set(loss, spectrum, unique), is_complex(svd.u)),
         hessian_norm=float(np.ldexp(hessian, -svd.exponent)),  # G has degree 0 in A, DG degree -1
     )
 
@@ -142,8 +152,8 @@ def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> li
     """Sentences naming the gauge freedoms the loss depends on here (none: it has a gradient)."""
     u, s, v = svd.u, svd.s, svd.v
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
-    clusters, null_space = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
-    problems = sign_problems(loss, u, s, v, spectrum, check_alone=null_space is None) + clusters
+    clusters, null_space, phases = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
+    problems = clusters + sign_problems(loss, u, s, v, spectrum, null_space is None, known=phases)
     return problems if null_space is None else [*problems, null_space]
 
 
@@ -153,7 +163,7 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
         return Reference(
             unique=False,
             method="subdifferential of a norm at A = 0",
-            gradient=np.zeros((len(svd.u), len(svd.v))),
+            gradient=np.zeros((len(svd.u), len(svd.v)), dtype=svd.u.dtype),
             set_description=f"subdifferential of {loss.name} at A = 0: the Frobenius ball of radius "
             f"{loss.zero_ball_radius:g} (the dual-norm unit ball)",
             ball_radius=loss.zero_ball_radius,
@@ -175,7 +185,7 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
     return Reference(
         unique=True,
         method="closed form in the SVD basis (float64)",
-        gradient=np.ldexp(gradient, svd.exponent * degree),
+        gradient=scale_by_power_of_two(gradient, svd.exponent * degree),
         set_description="unique gradient, closed form of the dilation's divided differences",
         hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
         natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
@@ -191,13 +201,14 @@ def build_reference(
     svd: ScaledSVD | None = None,
     check: bool = True,
 ) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
-    """Reference, spectrum, U and V for one matrix (any float dtype; computed in float64).
+    """Reference, spectrum, U and V for one matrix (any float or complex dtype; computed in float64
+    or complex128).
 
     ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
     ``svd`` is the scaled SVD of ``a`` when the caller computed it for a whole stack (stack_svd).
     ``check``: run the finite-difference self-check now (the pipeline decides later, judge.py).
     """
-    a64 = np.asarray(a, dtype=np.float64)
+    a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
     build = _vector_reference if loss.needs_vectors else _spectral_reference

@@ -1,4 +1,5 @@
-"""The float64 SVDs of the reference: of a whole stack at once, each matrix scaled by a power of two.
+"""The float64 (complex128) SVDs of the reference: of a whole stack at once, each matrix scaled by a
+power of two.
 
 Scaling by 2**-e with e the exponent of the largest entry is exact, so the singular vectors do not
 depend on the magnitude of A and every derived quantity scales back exactly (docs/theory.md §5).
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from svdgrad_cli.numerics.field import adjoint, scale_by_power_of_two, working
+
 
 @dataclass(frozen=True)
 class ScaledSVD:
-    """The thin SVD of A * 2**-exponent: A = U diag(s * 2**exponent) V^T, exactly."""
+    """The thin SVD of A * 2**-exponent: A = U diag(s * 2**exponent) V^H, exactly."""
 
     u: np.ndarray
     s: np.ndarray
@@ -34,13 +37,14 @@ def scale_exponents(stack: np.ndarray) -> np.ndarray:
 
 def stack_svd(stack: np.ndarray) -> list[ScaledSVD]:
     """The scaled thin SVD of every matrix of a (b, m, n) stack, in one LAPACK call."""
-    stack = np.asarray(stack, dtype=np.float64)
+    stack = working(stack)
     exponents = scale_exponents(stack)
-    u, s, vt = np.linalg.svd(np.ldexp(stack, -exponents[:, None, None]), full_matrices=False)
-    return [ScaledSVD(u[i], s[i], vt[i].T, int(exponents[i])) for i in range(len(stack))]
+    scaled = scale_by_power_of_two(stack, -exponents[:, None, None])
+    u, s, vh = np.linalg.svd(scaled, full_matrices=False)
+    return [ScaledSVD(u[i], s[i], adjoint(vh[i]), int(exponents[i])) for i in range(len(stack))]
 
 
 def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """U (m x k), s (k), V (n x k) of a float64 matrix."""
-    u, s, vt = np.linalg.svd(np.asarray(a, dtype=np.float64), full_matrices=False)
-    return u, s, vt.T
+    """U (m x k), s (k), V (n x k) of a matrix, in float64 or complex128."""
+    u, s, vh = np.linalg.svd(working(a), full_matrices=False)
+    return u, s, adjoint(vh)

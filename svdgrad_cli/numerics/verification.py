@@ -2,7 +2,9 @@
 
 A few extra SVDs per matrix (docs/theory.md §7): central differences where L is differentiable, with
 the truncation error measured by Richardson's comparison of steps h and 2h; where L is convex but not
-differentiable, the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t.
+differentiable, the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t. On complex
+input the directions alternate between real and imaginary ones and <G, E> = Re sum conj(G) E: the
+steepest-ascent convention of field.py, checked along both parts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from svdgrad_cli.numerics.field import is_complex, standard_normal, working
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
@@ -31,9 +34,16 @@ UNRESOLVED = 100 * np.finfo(np.float64).eps  # relative steps below this are los
 
 
 @functools.lru_cache(maxsize=64)
-def _directions(shape: tuple[int, int], count: int, seed: int) -> np.ndarray:
-    """``count`` seeded random directions of unit Frobenius norm, stacked (shared, read-only)."""
-    e = np.random.default_rng(seed).standard_normal((count, *shape))
+def _directions(shape: tuple[int, int], count: int, seed: int, on_complex: bool = False) -> np.ndarray:
+    """``count`` seeded random directions of unit Frobenius norm, stacked (shared, read-only); on
+    complex input real and imaginary in turn (one alone is complex in both parts)."""
+    rng = np.random.default_rng(seed)
+    if on_complex and count == 1:
+        e = standard_normal(rng, (count, *shape), True)
+    elif on_complex:
+        e = rng.standard_normal((count, *shape)) * np.where(np.arange(count) % 2, 1j, 1)[:, None, None]
+    else:
+        e = rng.standard_normal((count, *shape))
     e /= np.linalg.norm(e, axis=(1, 2), keepdims=True)
     e.flags.writeable = False
     return e
@@ -64,8 +74,8 @@ def finite_difference_check(
     top = top or 1.0
     count = FD_DIRECTIONS_SMALL if a.size <= FD_SMALL_ELEMENTS else FD_DIRECTIONS_LARGE
     eps = np.finfo(np.float64).eps
-    directions = _directions(a.shape, count, seed)
-    predicted = np.tensordot(directions, gradient, axes=2)
+    directions = _directions(a.shape, count, seed, is_complex(a))
+    predicted = np.real(np.tensordot(np.conj(directions), gradient, axes=2))
     if differentiable:
         h = eps ** (1 / 3) * top
         steps = np.array([h, -h, 2 * h, -2 * h])
@@ -105,7 +115,7 @@ def verify_reference(
     """The reference with its finite-difference check done and recorded (see finite_difference_check)."""
     if reference.gradient is None:
         return reference
-    a64 = np.asarray(a, dtype=np.float64)
+    a64 = working(a)
     if loss.needs_vectors:
         values, differentiable, convex = (
             _vector_values(loss),

@@ -27,6 +27,7 @@ from svdgrad_cli.numerics.verification import verify_reference
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
+    convention_note,
     forward_findings,
     ill_conditioned,
     reference_check,
@@ -128,7 +129,7 @@ def assess_matrix(
     findings: list[Finding] = spectrum_findings(spectrum, loss, dup_tol)
     if reference.gradient is not None and reference.unique:
         findings += ill_conditioned(budget, str(dtype))
-    findings += forward_findings(judged, reference, term_size(reference))
+    findings += forward_findings(judged, reference, term_size(reference)) + convention_note(judged)
     verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
     if verdict != MatrixVerdict.AGREE or findings or verification_wanted():
         reference = verify_reference(reference, a, loss, spectrum, settings.seed)

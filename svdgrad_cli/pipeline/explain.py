@@ -74,8 +74,8 @@ def _undefined(loss: Loss, reference: Reference) -> str:
     reason = reference.set_description.removeprefix("undefined: ")
     return (
         f"{loss.name} has no gradient here: {reason}. Every backend's number depends on an arbitrary "
-        "choice inside its SVD, so none is judged; fix the gauge in the loss (e.g. a sign convention, "
-        "or a loss of subspaces rather than vectors) before differentiating it."
+        "choice inside its SVD, so none is judged; fix the gauge in the loss (e.g. a sign or phase "
+        "convention, or a loss of subspaces rather than vectors) before differentiating it."
     )
 
 

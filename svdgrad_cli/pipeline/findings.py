@@ -9,6 +9,7 @@ import numpy as np
 
 from svdgrad_cli.model import NOTE, WARNING, BackendResult, Finding, Reference
 from svdgrad_cli.numerics.budget import Budget
+from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
@@ -148,6 +149,23 @@ def reference_check(reference: Reference) -> list[Finding]:
         "the verdicts with care."
     )
     return [Finding("reference-check", message)]
+
+
+def convention_note(results: list[BackendResult]) -> list[Finding]:
+    """On complex input, a note naming the backends whose gradient is the conjugate of svdgrad's
+    convention (field.py): judged after conjugation, never wrong for it, but code ported between
+    frameworks must conjugate too."""
+    conjugated = [r.name for r in results if r.convention and r.convention.startswith(CONJUGATED)]
+    if not conjugated:
+        return []
+    steepest = [r.name for r in results if r.convention and r.convention.startswith(AS_RETURNED)]
+    message = (
+        f"{', '.join(conjugated)} return{'s' if len(conjugated) == 1 else ''} the complex conjugate of "
+        "the steepest-ascent gradient dL/dRe A + i dL/dIm A"
+        + (f" that {', '.join(steepest)} return{'s' if len(steepest) == 1 else ''}" if steepest else "")
+        + "; svdgrad conjugated before judging. Code ported between these frameworks must conjugate too."
+    )
+    return [Finding("convention", message, level=NOTE)]
 
 
 def spectrum_findings(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from svdgrad_cli.model import BackendResult, PairDiff
 from svdgrad_cli.numerics.budget import Budget
+from svdgrad_cli.numerics.field import working
 from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -93,7 +94,7 @@ def judge_backend(
         return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
     if not reference.defined:
         return replace(result, verdict=BackendVerdict.UNDEFINED)
-    error = distance(gradient.astype(np.float64))
+    error = distance(working(gradient))
     return replace(
         result,
         verdict=classify(error, budget, unique),
@@ -117,8 +118,8 @@ def pair_differences(results: list[BackendResult]) -> list[PairDiff]:
         if first.status != "ok" or second.status != "ok":
             pairs.append(PairDiff(first.name, second.name, None, None))
             continue
-        a = first.gradient.astype(np.float64)
-        b = second.gradient.astype(np.float64)
+        a = working(first.gradient)
+        b = working(second.gradient)
         diff = float(np.max(np.abs(a - b)))
         scale = float(max(np.max(np.abs(a)), np.max(np.abs(b))))
         pairs.append(PairDiff(first.name, second.name, diff, diff / scale if scale else None))

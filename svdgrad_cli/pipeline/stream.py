@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from svdgrad_cli.backends import registry
+from svdgrad_cli.backends.protocol import GaugeDependence
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.loading import load_cotangents
 from svdgrad_cli.model import BackendResult, MatrixReport
+from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
@@ -84,6 +86,12 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
                 f"returned singular values of shape {values.shape} and gradients of shape "
                 f"{gradients.shape} for a stack of shape {stack.shape}"
             )
+    except GaugeDependence as exc:  # the framework noticed that the loss has no gradient here
+        message = f"{backend.name} refused: {exc}"[:MESSAGE_CHARS]
+        refused = BackendResult(
+            name, "undefined", message, verdict=BackendVerdict.UNDEFINED, origin=backend.origin
+        )
+        return [refused] * len(stack)
     except Exception as exc:  # a backend's own failure is a result, not a crash
         first_line = (str(exc).strip().splitlines() or [""])[0]
         message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
@@ -105,6 +113,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
             u=None if u is None else np.asarray(u[i]),
             v=None if v is None else np.asarray(v[i]),
             origin=backend.origin,
+            convention=output.convention,
         )
         for i in range(len(stack))
     ]
@@ -162,7 +171,7 @@ def iter_reports(
         if misfit:
             return [error_report(InputError(case.label, misfit)) for case in batch]
         try:
-            loss = unbound.bind(batch[0].array.shape, settings.seed, cotangents)
+            loss = unbound.bind(batch[0].array.shape, settings.seed, cotangents, is_complex(batch[0].array))
         except UsageError as exc:
             return [error_report(InputError(case.label, str(exc))) for case in batch]
         stack = np.stack([case.array for case in batch])

@@ -34,10 +34,14 @@ def _plain(record: dict | None) -> dict | None:
 
 
 def _array(a: np.ndarray | None):
-    """Nested lists of Python floats, with null where the value is NaN or Inf."""
+    """Nested lists of Python floats, with null where the value is NaN or Inf; a complex entry is the
+    pair [real, imaginary]."""
     if a is None:
         return None
-    values = np.asarray(a, dtype=np.float64)
+    values = np.asarray(a)
+    if np.iscomplexobj(values):
+        values = np.stack([values.real, values.imag], axis=-1)
+    values = values.astype(np.float64)
     out = values.astype(object)
     out[~np.isfinite(values)] = None
     return out.tolist()
@@ -47,6 +51,7 @@ def _backend(result: BackendResult) -> dict:
     return {
         "status": result.status,
         "origin": result.origin,
+        "convention": result.convention,
         "message": result.message,
         "verdict": result.verdict,
         "error": _number(result.error),

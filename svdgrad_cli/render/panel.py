@@ -189,8 +189,10 @@ def _matrix(array: np.ndarray, title: str) -> Table | Text:
     table = Table(title=escape(title), title_justify="left", box=None, show_header=False)
     for _ in range(array.shape[1]):
         table.add_column(justify="right")
-    for row in np.asarray(array, dtype=np.float64):
-        table.add_row(*(f"{x:.4f}" for x in row))
+    values = np.asarray(array)
+    entry = "{:.4f}" if not np.iscomplexobj(values) else "{0.real:.4f}{0.imag:+.4f}j"
+    for row in values:
+        table.add_row(*(entry.format(x) for x in row))
     return table
 
 

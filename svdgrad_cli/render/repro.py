@@ -68,7 +68,7 @@ import numpy as np
 
 data = np.load(Path(__file__).resolve().with_name("{npz}"))  # beside this script, from any directory
 A = data["matrix"]  # as svdgrad's backends saw it, in the dtype they computed in
-REFERENCE = data["reference_gradient"]  # svdgrad's reference gradient of the loss at A (float64)
+REFERENCE = data["reference_gradient"]  # svdgrad's reference gradient of the loss at A (float64/complex128)
 SVDGRAD_SAID = {said}
 
 
@@ -88,7 +88,7 @@ def objective(x, constants):
 
 constants = {{name: {const} for name in {names}}}
 _, gradients, _, _ = differentiate(A[None], objective, constants)  # a stack of one matrix, as svdgrad runs it
-g = np.asarray(gradients[0], dtype=np.float64)
+{reading}
 error = np.linalg.norm(g - REFERENCE)
 print("{backend} gradient:", g, "reference gradient:", REFERENCE, sep="\\n")
 print("svdgrad said:", SVDGRAD_SAID)
@@ -182,7 +182,8 @@ def _backend_source(module, plugin=None) -> str:
 def _plugin_source(module, plugin) -> str:
     """The plug-in imported from where svdgrad found it, and svdgrad's reading of its outputs."""
     spec = plugin.spec
-    transpose = ast.unparse(fill_template(module.SCRIPT_OPS["t"], {"X": ast.Name("x", ast.Load())}))
+    transposed = fill_template(module.SCRIPT_OPS["t"], {"X": ast.Name("x", ast.Load())})
+    adjoint = ast.unparse(fill_template(module.SCRIPT_OPS["conj"], {"X": transposed}))
     helpers = "\n\n".join(inspect.getsource(f) for f in (plugins.accepts, plugins.plugin_factors))
     return f"""# The plug-in svdgrad judged ({plugin.origin}), imported from where svdgrad found it:
 sys.path.insert(0, {os.getcwd()!r})
@@ -194,7 +195,7 @@ from {spec.module} import {spec.attribute} as plugin_svd  # noqa: E402
 def thin_factors(a, needs_vectors, full_matrices):
     \"\"\"The plug-in's SVD where svdgrad's {spec.contract} backend calls the framework's.\"\"\"
     layouts = {spec.layout!r}, {plugins.NATIVE_LAYOUT[spec.contract]!r}
-    return plugin_factors(plugin_svd, a, needs_vectors, full_matrices, *layouts, lambda x: {transpose})
+    return plugin_factors(plugin_svd, a, needs_vectors, full_matrices, *layouts, lambda x: {adjoint})
 """
 
 
@@ -308,7 +309,10 @@ def script_text(
     module = (plugin.framework if plugin is not None else backend).module
     source = _backend_source(module, plugin)
     names = tuple(loss.constants(min(report.matrix.shape)))
-    value = ast.parse("data[name].astype(A.dtype)", mode="eval").body
+    # complex weights in A's dtype, real ones (w, which multiplies the real s) in its real part's
+    value = ast.parse(
+        "data[name].astype(A.dtype if data[name].dtype.kind == 'c' else A.real.dtype)", mode="eval"
+    ).body
     return SCRIPT.format(
         docstring=docstring(report, result, loss.name, version, stem),
         imports=_imports(source),
@@ -325,7 +329,21 @@ def script_text(
         code=framework_code(loss.expression, module.SCRIPT_OPS),
         const=ast.unparse(fill_template(module.SCRIPT_OPS["const"], {"X": value})),
         names=_tuple(names),
+        reading=_reading(module, np.iscomplexobj(report.matrix)),
     )
+
+
+def _reading(module, on_complex: bool) -> str:
+    """The line that reads the framework's gradient in svdgrad's convention (numerics/field.py)."""
+    if not on_complex:
+        return "g = np.asarray(gradients[0], dtype=np.float64)"
+    if module.CONJUGATES_COMPLEX_GRADIENT:
+        return (
+            f"# {module.COMPLEX_GRADIENT};\n"
+            "# svdgrad's convention is dL/dRe A + i dL/dIm A, so it conjugates:\n"
+            "g = np.conj(np.asarray(gradients[0]))"
+        )
+    return f"g = np.asarray(gradients[0])  # {module.COMPLEX_GRADIENT}, svdgrad's convention"
 
 
 def write_reproducers(
@@ -354,7 +372,7 @@ def write_reproducers(
     taken = set() if taken is None else taken
     loss = parse_loss(loss_spec)
     if loss.needs_vectors:
-        loss = replace(loss, arrays=report.loss_weights)
+        loss = replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(report.matrix))
     directory.mkdir(parents=True, exist_ok=True)
     constants = loss.constants(min(report.matrix.shape))
     written = []
