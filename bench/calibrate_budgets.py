@@ -14,8 +14,9 @@ grows with the matrix and it is *not* calibrated on: those are the digits svdgra
 are backward stable. It also measures the float64 reference against mpmath (REFERENCE_FACTOR) and
 the forward SVDs' residuals (FORWARD_LIMIT).
 
-    python bench/calibrate_budgets.py          # 4x4 .. 256x256 (a few minutes)
-    python bench/calibrate_budgets.py --full   # up to 1024x1024
+    python bench/calibrate_budgets.py            # 4x4 .. 256x256 (a few minutes)
+    python bench/calibrate_budgets.py --full     # up to 1024x1024
+    python bench/calibrate_budgets.py --complex  # complex128/complex64, Haar unitary factors
 """
 
 from __future__ import annotations
@@ -42,21 +43,28 @@ SQUARE = [4, 8, 16, 32, 64, 128, 256]
 RECTANGULAR = [(16, 4), (4, 16), (64, 16), (16, 64), (256, 64)]
 
 
-def well_conditioned(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+def gaussian(rng: np.random.Generator, shape, on_complex: bool = False) -> np.ndarray:
+    return rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if on_complex else 0)
+
+
+def well_conditioned(
+    rng: np.random.Generator, shape: tuple[int, int], on_complex: bool = False
+) -> np.ndarray:
     m, n = shape
     k = min(shape)
-    q1, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    q2, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    q1, _ = np.linalg.qr(gaussian(rng, (m, m), on_complex))
+    q2, _ = np.linalg.qr(gaussian(rng, (n, n), on_complex))
     s = np.linspace(2.0, 1.0, k) if k > 1 else np.ones(1)
-    return (q1[:, :k] * s) @ q2[:, :k].T
+    return (q1[:, :k] * s) @ q2[:, :k].conj().T
 
 
 def measure(shapes, count_for, dtypes=(np.float64, np.float32)) -> dict:
     """(loss, dtype) -> list of (shape, backend, error in units, forward worst / (sqrt(n) eps))."""
     rng = np.random.default_rng(2026)
     rows = defaultdict(list)
+    on_complex = np.dtype(dtypes[0]).kind == "c"
     for shape in shapes:
-        stack = np.array([well_conditioned(rng, shape) for _ in range(count_for(shape))])
+        stack = np.array([well_conditioned(rng, shape, on_complex) for _ in range(count_for(shape))])
         for dtype in dtypes:
             eps = float(np.finfo(dtype).eps)
             for loss in LOSSES:
@@ -92,18 +100,18 @@ def report(rows: dict) -> None:
     print(f"forward SVDs: worst error / (sqrt(n) eps) = {max(forward):.1f} (median {np.median(forward):.2f})")
 
 
-def reference_against_mpmath() -> None:
+def reference_against_mpmath(on_complex: bool = False) -> None:
     """The float64 reference's own error, in the same unit, near ties and at random matrices."""
     rng = np.random.default_rng(7)
     worst = 0.0
     for trial in range(24):
         gap = 2.0 ** -rng.integers(1, 40)
         s = np.array([2.0, 1.0 + gap, 1.0, 0.5]) if trial % 2 else 1 + rng.random(4)
-        a = well_conditioned(rng, (4, 4)) @ np.diag(np.ones(4))
+        a = well_conditioned(rng, (4, 4), on_complex)
         u, _, vt = np.linalg.svd(a)
         a = (u * np.sort(s)[::-1]) @ vt
         for name in ("polar", "proj:1", "sv:1", "recon"):
-            loss = parse_loss(name).bind(a.shape, trial)
+            loss = parse_loss(name).bind(a.shape, trial, on_complex=on_complex)
             reference, spectrum, *_ = build_reference(a, loss, 4 * 2.2e-16, check=False)
             if not (reference.unique and reference.defined):
                 continue
@@ -118,14 +126,16 @@ def reference_against_mpmath() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also 512x512 and 1024x1024")
+    parser.add_argument("--complex", action="store_true", help="complex128 and complex64 matrices")
     args = parser.parse_args()
+    dtypes = (np.complex128, np.complex64) if args.complex else (np.float64, np.float32)
     warnings.filterwarnings("ignore")
     square = SQUARE + ([512, 1024] if args.full else [])
     shapes = [(n, n) for n in square] + RECTANGULAR
     start = time.perf_counter()
-    rows = measure(shapes, lambda shape: 8 if max(shape) <= 64 else (2 if max(shape) <= 256 else 1))
+    rows = measure(shapes, lambda shape: 8 if max(shape) <= 64 else (2 if max(shape) <= 256 else 1), dtypes)
     report(rows)
-    reference_against_mpmath()
+    reference_against_mpmath(args.complex)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
