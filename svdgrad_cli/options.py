@@ -241,8 +241,8 @@ class RunOptions:
         "--max-elements",
         type="positive",
         show_default=True,
-        help="Refuse arrays with more entries than this (.npy/.npz: from the header, before reading; "
-        "text: while reading).",
+        help="Refuse arrays with more entries than this (.npy/.npz and checkpoints: from each "
+        "header, before reading; text: while reading).",
     )
     verbose: bool = option(
         False,

@@ -71,3 +71,14 @@ def test_no_progress_where_stderr_is_not_a_terminal(tmp_path):
     result = subprocess.run([sys.executable, "-c", SLOW_RUN, str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+def test_the_tensors_of_a_checkpoint_count_as_one_file():
+    from svdgrad_cli.render.progress import RunProgress
+
+    progress = RunProgress(files=2, enabled=False)
+    for name in ("m.safetensors", "m.safetensors:a.weight", "m.safetensors:b.weight", "n.npz"):
+        progress.file(name)
+    task = progress.progress.tasks[0]
+    assert task.fields["current"] == 2 and progress.done_files == 2
+    assert task.description == "loading n.npz"

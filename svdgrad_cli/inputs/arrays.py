@@ -17,6 +17,8 @@ class LoadedArray:
     source: str
     array: np.ndarray
     member: bool = False  # one array of a container (an .npz member): a 1-D one is skipped, not an error
+    stored_dtype: str | None = None  # the file's dtype where ``array`` holds another (bfloat16 as float32)
+    out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
 
 
 def describe(exc: BaseException) -> str:

@@ -20,7 +20,8 @@ from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
 
 MATRIX_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt")
-DEFAULT_GLOBS = tuple(f"*{suffix}" for suffix in MATRIX_SUFFIXES)
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".h5", ".keras")
+DEFAULT_GLOBS = tuple(f"*{suffix}" for suffix in MATRIX_SUFFIXES + CHECKPOINT_SUFFIXES)
 
 
 @dataclass

@@ -1,10 +1,20 @@
 """Turn paths (files, directories, ``-`` for stdin) into matrices to check, or input errors.
 
 Formats: ``.npy`` (npy.py), ``.npz`` (every member, as ``file.npz:member``; npz.py), ``.csv``,
-``.tsv``, ``.txt`` (text.py). The content decides over the name: NPY magic means .npy, ZIP magic
-means .npz; other content is read as the name says, and as text when the name says nothing (stdin,
-other suffixes). Every path yields matrices or :class:`InputError` and nothing else. Streams that
-cannot seek (stdin, pipes) are read into memory.
+``.tsv``, ``.txt`` (text.py), and checkpoints, every tensor as ``file:tensor.name``: ``.safetensors``
+and PyTorch ``.pt``/``.pth``/``.bin`` (checkpoints.py), Keras ``.keras`` and ``.h5`` (hdf5.py).
+The content decides over the name: NPY magic means .npy; ZIP magic means a PyTorch checkpoint, a
+.keras file or an .npz, by the archive's members; HDF5 magic, a safetensors header or a pickle mean
+those. Other content is read as the name says, and as text when the name says nothing (stdin, other
+suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (tensors passed
+over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are read
+into memory.
+
+Tensors of 3 or more dimensions become matrices by ``reshape``: ``stack`` (the default; leading axes
+are a stack of (m, n) matrices, as for .npy) or ``rows``: a kernel becomes one matrix of its output
+axis by everything else, as spectral normalisation takes it. The output axis is the first (PyTorch's
+conv kernels (out, in, kh, kw) become (out, in*kh*kw); .npy, .npz and safetensors too), except in
+Keras files, whose kernels (kh, kw, in, out) keep it last: it is moved first, giving (out, kh*kw*in).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import io
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,36 +31,85 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped, describe, dtype_problem, shape_problem
+from svdgrad_cli.inputs.checkpoints import (
+    is_pickle,
+    is_safetensors,
+    read_safetensors,
+    read_torch,
+    read_torch_pickle,
+    zip_kind,
+)
 from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
+from svdgrad_cli.inputs.tensors import Selection
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
-__all__ = ["DEFAULT_MAX_ELEMENTS", "LoadedArray", "load_cases", "load_files", "matrices", "read_source"]
+__all__ = [
+    "DEFAULT_MAX_ELEMENTS",
+    "LoadedArray",
+    "Selection",
+    "load_cases",
+    "load_files",
+    "matrices",
+    "read_source",
+]
+
+
+HEAD_BYTES = 16  # enough for every magic below
+# What a file is read as when its content matches no magic: by its name, else text.
+SUFFIX_KINDS = {
+    ".npy": "npy",
+    ".npz": "zip",
+    ".keras": "zip",
+    ".pt": "zip",
+    ".pth": "zip",
+    ".safetensors": "safetensors",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+}
+CONTAINERS = {
+    "npz": read_npz,
+    "torch": read_torch,
+    "pickle": read_torch_pickle,
+    "keras": read_keras,
+    "safetensors": read_safetensors,
+    "hdf5": read_hdf5,
+}
 
 
 def _kind(head: bytes, suffix: str) -> str:
     if head.startswith(NPY_MAGIC):
-        return ".npy"
+        return "npy"
     if head.startswith(ZIP_MAGICS):
-        return ".npz"
-    return suffix if suffix in (".npy", ".npz") else "text"
+        return "zip"
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if is_safetensors(head):
+        return "safetensors"
+    if is_pickle(head):
+        return "pickle"
+    return SUFFIX_KINDS.get(suffix, "text")
 
 
 def _read_stream(
-    stream: BinaryIO, source: str, suffix: str, max_elements: int
-) -> Iterator[LoadedArray | InputError]:
+    stream: BinaryIO, source: str, suffix: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped]:
     try:
-        head = stream.read(len(NPY_MAGIC))
+        head = stream.read(HEAD_BYTES)
         stream.seek(0)
         kind = _kind(head, suffix)
-        if kind == ".npy":
-            yield LoadedArray(source, read_npy(stream, source, max_elements))
-        elif kind == ".npz":
-            yield from read_npz(stream, source, max_elements)
+        if kind == "zip":
+            kind = zip_kind(stream, suffix)
+        if kind == "npy":
+            yield LoadedArray(source, read_npy(stream, source, selection.max_elements))
+        elif kind in CONTAINERS:
+            yield from CONTAINERS[kind](stream, source, selection)
         else:
-            yield LoadedArray(source, parse_text(stream, source, DELIMITERS.get(suffix), max_elements))
+            text = parse_text(stream, source, DELIMITERS.get(suffix), selection.max_elements)
+            yield LoadedArray(source, text)
     except InputError as exc:
         yield exc
     except OSError as exc:
@@ -76,8 +136,12 @@ def _open(path: str) -> BinaryIO:
         return io.BytesIO(stream.read())
 
 
-def read_source(path: str, max_elements: int) -> Iterator[LoadedArray | InputError]:
-    """Arrays (or errors) from one file path or ``-``; never raises for bad input."""
+def read_source(
+    path: str, max_elements: int, selection: Selection | None = None
+) -> Iterator[LoadedArray | InputError | Skipped]:
+    """Arrays (or errors, or tensors passed over) from one file path or ``-``; never raises for bad
+    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``."""
+    selection = replace(selection or Selection(), max_elements=max_elements)
     try:
         stream = _open(path)
     except InputError as exc:
@@ -87,7 +151,7 @@ def read_source(path: str, max_elements: int) -> Iterator[LoadedArray | InputErr
         yield InputError(path, getattr(exc, "strerror", None) or describe(exc))
         return
     with stream:
-        yield from _read_stream(stream, path, "" if path == "-" else Path(path).suffix.lower(), max_elements)
+        yield from _read_stream(stream, path, "" if path == "-" else Path(path).suffix.lower(), selection)
 
 
 # ---- arrays to matrices
@@ -132,9 +196,17 @@ def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
     return converted
 
 
-def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputError | Skipped]:
-    """Split an array of shape (..., m, n) into matrices in the backends' dtype. A 1-D member of a
-    container (a bias beside the weights) is skipped with a note; elsewhere it is an input error."""
+def as_rows(array: np.ndarray, out_axis: int) -> np.ndarray:
+    """A kernel of 3 or more dimensions as one matrix: its output axis by everything else."""
+    return np.moveaxis(array, out_axis, 0).reshape(array.shape[out_axis], -1)
+
+
+def matrices(
+    loaded: LoadedArray, dtype: str, reshape: str = "stack"
+) -> Iterator[MatrixCase | InputError | Skipped]:
+    """Split an array of shape (..., m, n) into matrices in the backends' dtype (``reshape="rows"``:
+    one matrix per array, see the module's docstring). A 1-D member of a container (a bias beside
+    the weights) is skipped with a note; elsewhere it is an input error."""
     array, source = loaded.array, loaded.source
     if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
         yield Skipped(source, shape_problem(array.shape).split(":")[0])
@@ -143,13 +215,15 @@ def matrices(loaded: LoadedArray, dtype: str) -> Iterator[MatrixCase | InputErro
     if problem:
         yield InputError(source, problem)
         return
+    if reshape == "rows" and array.ndim > 2:
+        array = as_rows(array, loaded.out_axis)
     try:
         target = _target_dtype(array.dtype, dtype, source)
     except InputError as exc:
         yield exc
         return
     widened = array.dtype != target and array.dtype.kind in "fc" and array.dtype.kind == target.kind
-    stored = str(array.dtype) if widened else None
+    stored = loaded.stored_dtype or (str(array.dtype) if widened else None)
     lone = math.prod(array.shape[:-2]) == 1
     for index in np.ndindex(array.shape[:-2]):
         raw = MatrixCase(source, () if lone else tuple(int(i) for i in index), array[index])
@@ -166,20 +240,25 @@ def load_files(
     dtype: str = "auto",
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     on_file: Callable[[str], None] | None = None,
+    select: tuple[str, ...] = (),
+    skip: tuple[str, ...] = (),
+    reshape: str = "stack",
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
-    ``on_file(path)`` hears of each file as it starts."""
+    ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
+    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings)."""
+    selection = Selection(select, skip, max_elements, on_file)
     for path in files:
         if isinstance(path, InputError):
             yield path
             continue
         if on_file is not None:
             on_file(path)
-        for loaded in read_source(path, max_elements):
-            if isinstance(loaded, InputError):
-                yield loaded
+        for loaded in read_source(path, max_elements, selection):
+            if isinstance(loaded, LoadedArray):
+                yield from matrices(loaded, dtype, reshape)
             else:
-                yield from matrices(loaded, dtype)
+                yield loaded
 
 
 def load_cases(
@@ -196,6 +275,8 @@ def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     for loaded in read_source(path, DEFAULT_MAX_ELEMENTS):
         if isinstance(loaded, InputError):
             raise UsageError(f"--cotangents: {loaded}")
+        if isinstance(loaded, Skipped):
+            raise UsageError(f"--cotangents: {loaded.source}: {loaded.reason}")
         name = (
             loaded.source.rsplit(":", 1)[1] if ":" in loaded.source else (names[0] if len(names) == 1 else "")
         )

@@ -1,6 +1,7 @@
 """.npz archives: every member read as an .npy stream, in archive order, as ``file.npz:member``.
 
-Members are checked from their own headers before they are decompressed (npy.py).
+Members are checked from their own headers before they are decompressed (npy.py); a member that
+``--select``/``--skip`` pass over (by its name without .npy) is never opened.
 """
 
 from __future__ import annotations
@@ -10,13 +11,28 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import LoadedArray, describe
+from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, describe
 from svdgrad_cli.inputs.npy import read_npy
+from svdgrad_cli.inputs.tensors import Selection
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or the end record of an empty archive
 
 
-def read_npz(stream: BinaryIO, source: str, max_elements: int) -> Iterator[LoadedArray | InputError]:
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, max_elements: int
+) -> LoadedArray | InputError:
+    try:
+        with archive.open(info) as handle:
+            return LoadedArray(member, read_npy(handle, member, max_elements), member=True)
+    except InputError as exc:
+        return exc
+    except Exception as exc:  # encrypted (RuntimeError), unknown method (NotImplementedError), ...
+        return InputError(member, f"cannot open this .npz member ({describe(exc)})")
+
+
+def read_npz(
+    stream: BinaryIO, source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped]:
     """Every member of a zip archive, in archive order, as ``source:name`` (a trailing .npy dropped)."""
     try:
         archive = zipfile.ZipFile(stream)
@@ -28,11 +44,11 @@ def read_npz(stream: BinaryIO, source: str, max_elements: int) -> Iterator[Loade
         yield InputError(source, "the .npz archive has no members")
     with archive:
         for info in members:
-            member = f"{source}:{info.filename.removesuffix('.npy')}"
-            try:
-                with archive.open(info) as handle:
-                    yield LoadedArray(member, read_npy(handle, member, max_elements), member=True)
-            except InputError as exc:
-                yield exc
-            except Exception as exc:  # encrypted (RuntimeError), unknown method (NotImplementedError), ...
-                yield InputError(member, f"cannot open this .npz member ({describe(exc)})")
+            name = info.filename.removesuffix(".npy")
+            member = f"{source}:{name}"
+            reason = selection.passed_over(name)
+            if reason:
+                yield Skipped(member, reason)
+                continue
+            selection.started(member)
+            yield _read_member(archive, info, member, selection.max_elements)

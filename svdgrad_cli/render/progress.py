@@ -47,6 +47,7 @@ class RunProgress:
         self.shown = False
         self.started = time.monotonic()
         self.done_files = 0
+        self.current: str | None = None  # the file being read (its tensors are announced as file:name)
 
     def _show(self) -> None:
         if self.active and not self.shown:
@@ -54,7 +55,12 @@ class RunProgress:
             self.progress.start()
 
     def file(self, path: str) -> None:
-        """A file starts loading (the previous one is done)."""
+        """A file starts loading (the previous one is done), or a tensor of the current file
+        (``file:name``)."""
+        if self.current is not None and path.startswith(self.current + ":"):
+            self.progress.update(self.task, description=f"loading {escape(path)}")
+            return
+        self.current = path
         self.progress.update(
             self.task,
             completed=self.done_files,

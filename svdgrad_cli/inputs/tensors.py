@@ -1,0 +1,147 @@
+"""Named tensors of a container (checkpoint or archive): which are read, refused or passed over, and why.
+
+Every container reader describes its tensors from the file's header (name, shape, and a dtype problem
+if any) with a function that reads one; :func:`read_tensors` decides from that description alone,
+so a tensor that is not selected, not a matrix or too large is never read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import numpy as np
+
+from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, describe
+from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
+
+MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which tensors of a container are read (``--select``/``--skip``, fnmatch globs matched
+    case-sensitively against tensor names), the size limit per tensor, and who hears of each tensor
+    as it starts (``on_tensor(label)``, for the progress line)."""
+
+    select: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    on_tensor: Callable[[str], None] | None = None
+
+    def passed_over(self, name: str) -> str | None:
+        """Why the tensor ``name`` is not read, or None when it is selected."""
+        if self.select and not any(fnmatchcase(name, pattern) for pattern in self.select):
+            return f"not selected by --select {' or '.join(repr(p) for p in self.select)}"
+        hit = next((pattern for pattern in self.skip if fnmatchcase(name, pattern)), None)
+        return None if hit is None else f"skipped by --skip {hit!r}"
+
+    def started(self, label: str) -> None:
+        if self.on_tensor is not None:
+            self.on_tensor(label)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor as a container's header describes it, and how to read it: ``read()`` returns the
+    array and the stored dtype where the array holds another one (bfloat16 read as float32)."""
+
+    name: str
+    shape: tuple[int, ...]
+    read: Callable[[], tuple[np.ndarray, str | None]]
+    problem: str | None = None  # why it cannot be checked, known from the header (its dtype)
+    out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
+
+
+class NotRead(Exception):
+    """Raised by a :class:`Tensor`'s ``read()`` to pass the tensor over, with the reason why."""
+
+
+def library(module: str, source: str, what: str, package: str):
+    """The optional library that reads a format, imported now; missing, a one-line InputError."""
+    try:
+        return importlib.import_module(module)
+    except (ImportError, OSError):  # OSError: a wheel whose shared libraries do not load
+        raise InputError(source, f"{what}; reading it needs {package} (pip install {package})") from None
+
+
+def member_label(source: str, name: str) -> str:
+    """``file:name``; the file alone for a container that holds one unnamed tensor."""
+    return f"{source}:{name}" if name else source
+
+
+def short(exc: BaseException) -> str:
+    """The exception's type and the start of its first line, for a one-line message."""
+    text = describe(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
+
+
+def not_a_matrix(shape: tuple[int, ...]) -> str | None:
+    """Why a tensor of this shape is skipped (a bias, a scalar), or None for 2 or more dimensions."""
+    if not shape:
+        return "a scalar, not a matrix"
+    return f"a 1-D tensor of length {shape[0]:,}, not a matrix" if len(shape) == 1 else None
+
+
+def size_problem(shape: tuple[int, ...], max_elements: int) -> str | None:
+    count = math.prod(shape)
+    if count <= max_elements:
+        return None
+    return (
+        f"declares shape {shape} ({count:,} values), over the limit of {max_elements:,}; "
+        "raise --max-elements to check it anyway"
+    )
+
+
+def _read(label: str, tensor: Tensor) -> LoadedArray | InputError | Skipped:
+    try:
+        array, stored = tensor.read()
+    except NotRead as exc:
+        return Skipped(label, str(exc))
+    except InputError as exc:
+        return exc
+    except MemoryError:
+        return InputError(label, "not enough memory to load it; lower --max-elements to refuse it early")
+    except Exception as exc:  # each library raises its own types for a corrupt or truncated tensor
+        return InputError(label, f"cannot read this tensor ({short(exc)})")
+    if tuple(array.shape) != tensor.shape:
+        return InputError(label, f"holds shape {tuple(array.shape)}, but the header declares {tensor.shape}")
+    return LoadedArray(label, array, member=True, stored_dtype=stored, out_axis=tensor.out_axis)
+
+
+def read_tensor(source: str, tensor: Tensor, selection: Selection) -> LoadedArray | InputError | Skipped:
+    """One tensor: passed over (not selected, not a matrix), refused from its header (dtype, size), or
+    read (its reader may still pass it over: no library here reads its dtype)."""
+    label = member_label(source, tensor.name)
+    reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape)
+    if reason:
+        return Skipped(label, reason)
+    problem = tensor.problem or size_problem(tensor.shape, selection.max_elements)
+    if problem:
+        return InputError(label, problem)
+    selection.started(label)
+    return _read(label, tensor)
+
+
+def read_tensors(
+    source: str, tensors: Iterable[Tensor | Skipped | InputError], selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped]:
+    """Every tensor of a container, in the container's order (Skipped and errors pass through); a
+    failure while listing them (a corrupt header met half-way) ends the container with one error."""
+    listing = iter(tensors)
+    while True:
+        try:
+            tensor = next(listing)
+        except StopIteration:
+            return
+        except InputError as exc:
+            yield exc
+            return
+        except Exception as exc:  # each library raises its own types for a corrupt listing
+            yield InputError(source, f"cannot list its tensors ({short(exc)})")
+            return
+        yield read_tensor(source, tensor, selection) if isinstance(tensor, Tensor) else tensor
