@@ -206,3 +206,17 @@ def test_a_complex_reproducer_maps_the_convention_as_svdgrad_did(runner, tmp_pat
         said, measured = out.stdout.strip().splitlines()[-2:]
         error = float(said.split("error ")[1].split(",")[0])
         assert float(measured.split("error ")[1].split(" ")[0]) == pytest.approx(error, rel=1e-2), script.name
+
+
+def test_complex_tensors_in_checkpoints(runner, tmp_path):
+    torch = pytest.importorskip("torch")
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    weight = random_complex((4, 3), 12)
+    torch.save({"layer": {"weight": torch.from_numpy(weight)}}, tmp_path / "model.pt")
+    safetensors_numpy.save_file({"layer.weight": weight.astype(np.complex64)}, tmp_path / "model.safetensors")
+    result = runner.invoke(cli, ["check", str(tmp_path), "--loss", "polar", "-b", "torch", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    reports = {r["source"].split("/")[-1]: r for r in json.loads(result.stdout)["results"]}
+    assert reports["model.pt:layer.weight"]["dtype"] == "complex128"
+    assert reports["model.safetensors:layer.weight"]["dtype"] == "complex64"
+    assert {r["verdict"] for r in reports.values()} == {"agree"}
