@@ -16,13 +16,13 @@ SVDGRAD = [PYTHON, "-m", "svdgrad_cli"]
 QUIET_TF = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def run(command: list[str], repeat: int = 3) -> tuple[float, float]:
+def run(command: list[str], repeat: int = 3, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(median wall seconds, largest peak RSS in MiB) of a command run ``repeat`` times."""
     times, peaks = [], []
     for _ in range(repeat):
         start = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=QUIET_TF
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**QUIET_TF, **(env or {})}
         )
         _, status, usage = os.wait4(process.pid, 0)
         times.append(time.perf_counter() - start)

@@ -121,6 +121,7 @@ def check(paths, **values) -> None:
       svdgrad check fixtures/ --format junit > svdgrad.xml
       cat A.txt | svdgrad check -
     """
+    _configure_runtime(values)
     from svdgrad_cli.errors import SvdgradError
     from svdgrad_cli.session import CheckSession
 
@@ -131,6 +132,13 @@ def check(paths, **values) -> None:
         raise InputFailure(str(exc)) from None
     run = session.run(_write_stdout)
     sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
+
+
+def _configure_runtime(values: dict) -> None:
+    """Thread pools and caches for this run, before NumPy or a framework is imported (runtime.py)."""
+    from svdgrad_cli.backends.runtime import configure
+
+    configure(values.get("jobs", 1), values.get("cache", True))
 
 
 def _notify(message: str) -> None:

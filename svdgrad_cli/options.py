@@ -308,6 +308,9 @@ class RunOptions:
         show_default=True,
         help="Worker processes for large runs (each imports the frameworks once).",
     )
+    cache: bool = option(True, "--cache/--no-cache", kind="switch", show_default=True, json=False,
+                         help="Keep JAX's compiled programs in svdgrad's cache directory "
+                         "($SVDGRAD_CACHE_DIR, else ~/.cache/svdgrad) for later runs.")  # fmt: skip
 
     @property
     def keep_arrays(self) -> bool:

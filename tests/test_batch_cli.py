@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from multiprocessing import get_context
 
 import numpy as np
 import pytest
@@ -149,12 +150,40 @@ def test_ctrl_c_prints_the_partial_summary_and_exits_130(runner, mixed_dir):
     assert "2 matrices checked" in result.stdout
 
 
-def test_jobs_give_the_same_results_as_one_process(runner, mixed_dir):
+def test_jobs_give_the_same_results_as_one_process(runner, mixed_dir, monkeypatch):
+    from svdgrad_cli.pipeline import parallel
+
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)  # workers even for this small run
+    monkeypatch.setattr(parallel, "threads_per_process", lambda jobs: 2)  # as if two cores were idle
+    started = []
+    monkeypatch.setattr(parallel, "get_context", lambda kind: started.append(kind) or get_context(kind))
     one = strict_json(invoke(runner, mixed_dir, "-f", "json").stdout)
     two = strict_json(invoke(runner, mixed_dir, "-f", "json", "--jobs", "2").stdout)
+    assert started == ["spawn"]  # the second run did use worker processes
     assert [(r["source"], r["index"], r["verdict"]) for r in one["results"]] == [
         (r["source"], r["index"], r["verdict"]) for r in two["results"]
     ]
+
+
+def test_workers_only_where_they_pay(tmp_path, monkeypatch):
+    from svdgrad_cli.errors import InputError
+    from svdgrad_cli.pipeline import parallel
+
+    files = []
+    for i in range(6):
+        np.save(tmp_path / f"{i}.npy", np.zeros((64, 64)))
+        files.append(str(tmp_path / f"{i}.npy"))
+    monkeypatch.setattr(parallel, "threads_per_process", lambda jobs: 2)
+    assert parallel.workers_for(files, 4) == 1  # 200 KB: a worker's start-up costs more than it saves
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
+    assert parallel.workers_for(files, 4) == 2  # no more than the idle cores
+    assert parallel.workers_for([*files, "-"], 4) == 1  # stdin is read here
+    monkeypatch.setattr(parallel, "threads_per_process", lambda jobs: 1)
+    assert parallel.workers_for(files, 4) == 1  # the cores are busy
+    tasks = parallel._tasks([*files[:3], InputError("x", "bad"), *files[3:]], 2)
+    assert [t if isinstance(t, InputError) else len(t) for t in tasks][3].source == "x"
+    assert sum(len(t) for t in tasks if not isinstance(t, InputError)) == 6
+    assert len(tasks) >= 4  # two tasks per worker at least
 
 
 def test_closed_pipe_exits_quietly(mixed_dir):

@@ -78,7 +78,11 @@ class FrameworkBackend:
 
     @property
     def module(self) -> ModuleType:
-        return importlib.import_module(self.module_path)
+        """The framework module, prepared for svdgrad's calls (its optional ``prepare()``)."""
+        module = importlib.import_module(self.module_path)
+        if hasattr(module, "prepare"):
+            module.prepare()
+        return module
 
     def version(self) -> str | None:
         from importlib.metadata import PackageNotFoundError, version

@@ -51,6 +51,22 @@ def framework():
     return jax
 
 
+@functools.cache
+def prepare() -> None:
+    """Before svdgrad's first JAX call (not a reproducer's): JAX's persistent compilation cache in
+    svdgrad's cache directory (runtime.py), for every compilation however short (JAX's default keeps
+    only those over a second), so that a shape compiled in an earlier run is loaded, not compiled."""
+    from svdgrad_cli.backends.runtime import cache_directory
+
+    jax = framework()
+    directory = cache_directory()
+    if directory is None:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(directory / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def framework_ops():
     jnp = framework().numpy
     return SimpleNamespace(

@@ -62,12 +62,13 @@ def iter_reports_for_files(
     observer=None,
 ) -> Iterator[MatrixReport | Skipped]:
     """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
-    worker processes (parallel.py) unless a file is stdin, which only this process can read. An
-    ``observer`` hears of files and stages (in this process only)."""
-    if jobs > 1 and "-" not in files and len(files) > 1:
-        from svdgrad_cli.pipeline.parallel import parallel_reports
+    worker processes (parallel.py) where they pay, never for stdin, which only this process can read.
+    An ``observer`` hears of files and stages (in this process only)."""
+    from svdgrad_cli.pipeline.parallel import parallel_reports, workers_for
 
-        for item in parallel_reports(files, settings, max_elements, jobs, keep_arrays):
+    workers = workers_for(files, jobs)
+    if workers > 1:
+        for item in parallel_reports(files, settings, max_elements, workers, keep_arrays):
             yield error_report(item) if isinstance(item, InputError) else item
         return
     yield from check_files(files, settings, max_elements, keep_arrays, observer)
