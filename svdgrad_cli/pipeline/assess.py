@@ -5,7 +5,7 @@ own error of a threshold, a high-precision reference (numerics/highprec.py) deci
 highprec.MAX_ELEMENTS entries (``--reference high``: always, at any size; ``--reference float64``:
 never, and such results are judged in the backend's favour). The finite-difference self-check of the
 reference runs where it can change what a user concludes: every matrix that is not a clean
-``agree`` or has a warning, and the first few matrices of each shape.
+``agree`` or has a warning, and the first few matrices of each shape up to 256x256 (stream.py).
 """
 
 from __future__ import annotations
