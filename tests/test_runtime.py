@@ -22,7 +22,8 @@ def test_each_process_gets_its_share_of_the_idle_cores(jobs, cores, load, thread
 
 
 def test_the_users_own_settings_win(monkeypatch):
-    environment = {k: v for k, v in os.environ.items() if k not in runtime.THREAD_VARIABLES}
+    ours = {*runtime.THREAD_VARIABLES, "OMP_WAIT_POLICY", "XLA_FLAGS"}
+    environment = {k: v for k, v in os.environ.items() if k not in ours}
     monkeypatch.setattr(os, "environ", {**environment, "OMP_NUM_THREADS": "3"})  # this test's own
     chosen = runtime.configure(jobs=1)
     assert os.environ["OMP_NUM_THREADS"] == "3" and "OMP_NUM_THREADS" not in chosen
