@@ -127,7 +127,11 @@ def test_skipped_files_are_named_with_their_reason_in_every_format(runner, tmp_p
     assert f"svdgrad: skipped {folder / 'scratch.npy'}: excluded by --exclude scratch*" in verbose.stderr
     assert "3 skipped" in verbose.stdout
     doc = json.loads(run(runner, *args, "-f", "json").stdout)
-    assert {s["source"].rsplit("/", 1)[1] for s in doc["skipped"]} == {"model.onnx", "notes.md", "scratch.npy"}
+    assert {s["source"].rsplit("/", 1)[1] for s in doc["skipped"]} == {
+        "model.onnx",
+        "notes.md",
+        "scratch.npy",
+    }
     markdown = run(runner, *args, "-f", "markdown").stdout
     assert "### Skipped" in markdown and "model.onnx" in markdown
     assert "skipped" not in run(runner, *args).stderr  # named on stderr only with -v
