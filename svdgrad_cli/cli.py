@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from svdgrad_cli._version import __version__
-from svdgrad_cli.options import Option, option_fields, split_options
+from svdgrad_cli.options import Option, Settings, option_fields, split_options, sweep_option_fields
 
 EXIT_CODES = """\b
 Exit codes:
@@ -78,11 +78,15 @@ def click_option(name: str, default, opt: Option):
     return click.option(*opt.flags, name, **details)
 
 
-def with_options(command):
-    """Add every option of options.py to a click command, in declaration order."""
-    for _, field, opt in reversed(option_fields()):
+def with_options(command, fields=option_fields):
+    """Add every option of options.py (or of ``fields()``) to a click command, in declaration order."""
+    for _, field, opt in reversed(fields()):
         command = click_option(field.name, field.default, opt)(command)
     return command
+
+
+def with_sweep_options(command):
+    return with_options(command, sweep_option_fields)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -100,7 +104,9 @@ def cli(ctx: click.Context) -> None:
         defaults, _ = load_defaults(Path.cwd())
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    ctx.default_map = {"check": defaults}
+    sweep_keys = {f.name for cls, f, _ in sweep_option_fields() if cls is Settings} | {"jobs", "max_elements"}
+    ctx.default_map = {"check": defaults, "sweep": {k: v for k, v in defaults.items() if k in sweep_keys}}
+    ctx.default_map["merge"] = {k: v for k, v in defaults.items() if k in MERGE_FIELDS}  # format, top
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -131,6 +137,81 @@ def check(paths, **values) -> None:
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     run = session.run(_write_stdout)
+    sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
+
+
+@cli.command(epilog=EXIT_CODES)
+@with_sweep_options
+@quiet_on_closed_pipe
+def sweep(**values) -> None:
+    """Check a family of matrices with exactly known spectra, point by point, as 'check' does:
+    where does each framework's gradient stop being right?
+
+    A synthetic family is A = U diag(s) V^T with exactly orthogonal dyadic factors (seeded QR below
+    4); --from starts from your matrix. Each point's realised spectrum is reported beside the
+    requested one. The table draws one row per backend and one cell per point.
+
+    \b
+    Examples:
+      svdgrad sweep --loss polar --vary gap --at 2 --shape 6x6
+      svdgrad sweep --from weights.npy --vary zero --at 3 --plot sweep.png
+      svdgrad sweep --vary scale -b torch -b jax --format json -o sweep.json
+      svdgrad sweep --vary gap -b torch:mypkg.linalg:safe_svd --points 24 --jobs 2
+    """
+    _configure_runtime(values)
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.options import SweepOptions
+    from svdgrad_cli.sweep_session import SweepSession
+
+    settings, run_options = split_options(values)
+    names = SweepOptions.__dataclass_fields__
+    sweep_options = SweepOptions(**{k: v for k, v in values.items() if k in names})
+    try:
+        report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(INTERRUPTED if report.run.interrupted else report.run.exit_code)
+
+
+MERGE_FIELDS = ("output_format", "output", "details", "quiet", "top", "include_arrays")  # how merge shows
+
+
+def with_merge_options(command):
+    """The RunOptions of MERGE_FIELDS: what decided the results comes from the shards' reports."""
+
+    def fields():
+        return [(c, f, o) for c, f, o in option_fields() if f.name in MERGE_FIELDS]
+
+    return with_options(command, fields)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@with_merge_options
+@quiet_on_closed_pipe
+def merge(reports, **values) -> None:
+    """Combine the jsonl reports of the shards of one run (check --shard K/N -f jsonl) into one
+    report in any format, with the summary and exit code of a single run.
+
+    Refused (exit 2): reports of different settings or versions, a shard given twice or missing, and
+    files that are not whole jsonl reports.
+
+    \b
+    Examples:
+      for k in 1 2 3 4; do svdgrad check w/ --shard $k/4 -f jsonl -o part$k.jsonl -q & done; wait
+      svdgrad merge part*.jsonl -f junit -o report.xml
+      svdgrad merge part*.jsonl -f markdown >> "$GITHUB_STEP_SUMMARY"
+    """
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.merge import merge_files, write_report
+    from svdgrad_cli.options import RunOptions
+
+    options = RunOptions(**values)
+    try:
+        run = merge_files(list(reports), options)
+        write_report(run, options, _write_stdout)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
     sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
 
 

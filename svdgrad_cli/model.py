@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
+from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -111,6 +112,7 @@ class MatrixReport:
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
     stored_dtype: str | None = None  # the file's dtype where the backends computed in another (float16)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
+    position: tuple[int, ...] | None = field(default=None, compare=False)  # a shard's (inputs/shards.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", MatrixVerdict(self.verdict))
@@ -141,6 +143,7 @@ class RunReport:
     options: RunOptions = field(default_factory=RunOptions)
     interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
     versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
+    shard: ShardInfo | None = None  # --shard K/N: which part of a larger run this is (inputs/shards.py)
 
     @property
     def checked(self) -> int:

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from svdgrad_cli.render import FORMATS
+from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
@@ -210,7 +210,7 @@ class RunOptions:
         show_default=True,
         json=False,
         help="Report format: table (for people), json, jsonl (streamed), junit "
-        "(JUnit XML), github (workflow annotations) or markdown.",
+        "(JUnit XML), github (workflow annotations), markdown or html (one file with pictures).",
     )
     output: str | None = option(
         None,
@@ -244,6 +244,8 @@ class RunOptions:
         help="Refuse arrays with more entries than this (.npy/.npz and checkpoints: from each "
         "header, before reading; text: while reading).",
     )
+    shard: str | None = option(None, "--shard", config=False, help="K/N: check part K of N, balanced by "
+        "size and alike on every machine; 'svdgrad merge' joins the parts' -f jsonl reports.")  # fmt: skip
     verbose: bool = option(
         False,
         "--verbose",
@@ -311,6 +313,9 @@ class RunOptions:
     cache: bool = option(True, "--cache/--no-cache", kind="switch", show_default=True, json=False,
                          help="Keep JAX's compiled programs in svdgrad's cache directory "
                          "($SVDGRAD_CACHE_DIR, else ~/.cache/svdgrad) for later runs.")  # fmt: skip
+    plot: str | None = option(None, "--plot", type="directory", json=False, config=False,
+        help="Draw each matrix's spectrum, each backend's error against its budget and |G - G_ref| as "
+        "PNG files into this directory (needs svdgrad[plot]).")  # fmt: skip
 
     @property
     def keep_arrays(self) -> bool:
@@ -319,6 +324,43 @@ class RunOptions:
 
 
 OPTION_CLASSES = (Settings, RunOptions)
+VARY_CHOICES = ("gap", "zero", "scale")
+SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs")  # sweep's
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """What ``svdgrad sweep`` varies, over which matrices, and where it draws them (no config keys)."""
+
+    vary: str = option("gap", "--vary", type=VARY_CHOICES, show_default=True, config=False,
+        help="gap: s_K and s_K+1 pulled together, (s_K - s_K+1)/s_1 from 0.1 down to exact 0; zero: s_K "
+        "and below toward 0, ending at 0; scale: A * 2^e, e from -100 to 100.")  # fmt: skip
+    at: int | None = option(None, "--at", type="positive", config=False,
+        help="K. Default: the closest pair of non-zero values (gap); the first zero value, else the "
+        "smallest (zero).")  # fmt: skip
+    points: int = option(16, "--points", type="positive", show_default=True, config=False,
+        help="Points, log-spaced (the last at exact 0 for gap and zero).")  # fmt: skip
+    shape: str = option("8x8", "--shape", show_default=True, config=False,
+        help="MxN of the synthetic family: exactly orthogonal dyadic factors where M, N >= 4, "
+        "else seeded QR ones.")  # fmt: skip
+    source: str | None = option(None, "--from", type="path", config=False,
+        help="Start from this matrix (its singular vectors and values), not a synthetic one.")  # fmt: skip
+    plot_file: str | None = option(None, "--plot", type="path", config=False,
+        help="Draw the sweep into FILE.png or FILE.svg (needs svdgrad[plot]).")  # fmt: skip
+    save_matrices: str | None = option(None, "--save-matrices", type="directory", config=False,
+        help="Keep each point's matrix as an .npy file in this directory.")  # fmt: skip
+
+
+def sweep_option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
+    """(owning class, field, option) of ``svdgrad sweep``: SweepOptions, Settings, and the RunOptions
+    of SWEEP_RUN_FIELDS (--format offering SWEEP_FORMATS)."""
+    fields = [(c, f, o) for c, f, o in option_fields() if c is Settings or f.name in SWEEP_RUN_FIELDS]
+    fields = [
+        (c, f, dataclasses.replace(o, type=SWEEP_FORMATS, help="Report format: table, json or jsonl."))
+        if f.name == "output_format" else (c, f, o)
+        for c, f, o in fields
+    ]  # fmt: skip
+    return [(SweepOptions, f, f.metadata["option"]) for f in dataclasses.fields(SweepOptions)] + fields
 
 
 def option_fields() -> list[tuple[type, dataclasses.Field, Option]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
@@ -66,7 +67,13 @@ class CheckSession:
         self.settings = resolve_settings(settings)
         self.options = options
         self.notify = notify
+        self.shard = parse_shard(options.shard, paths)  # (K, N) of --shard K/N, else None
         self.reproduced: set[str] = set()  # the stems of the reproducers written so far (render/repro.py)
+        self.pictured: set[str] = set()  # the stems of the pictures written so far (--plot)
+        if options.plot is not None:
+            from svdgrad_cli.render.plots import require_matplotlib
+
+            require_matplotlib()
 
     def _outputs(self, stack: ExitStack, write_stdout: Writer):
         """(renderer, writer) pairs: the report for stdout, and the -o file's (json for a table)."""
@@ -103,22 +110,38 @@ class CheckSession:
             self.notify(f"error: {report.label}: {report.error}")
         if self.options.save_repro is not None:
             self._save_reproducers(report)
+        if self.options.plot is not None:
+            from svdgrad_cli.render.matrix_plots import save_matrix_pictures
+
+            save_matrix_pictures(report, self.settings, self.options.plot, self.pictured)
         for renderer, write in outputs:
             write(renderer.item(report))
         run.results.append(report if self.options.keep_arrays else report.without_arrays())
         progress.matrix(report.label)
 
+    def _discover(self):
+        """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
+        o = self.options
+        if self.shard is None:
+            return collect_files(self.paths, o.recursive, o.globs, o.excludes), None
+        plan = plan_shard(self.shard, self.paths, self.settings, o)
+        self.notify(plan.summary())
+        return plan.files, plan
+
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
-        files = collect_files(self.paths, o.recursive, o.globs, o.excludes)
+        files, plan = self._discover()
         run = RunReport(self.settings, options=o, versions=run_versions(self.settings))
+        run.shard = None if plan is None else plan.info
         for skipped in files.skipped:
             self._skip(run, skipped)
-        keep_for_repro = o.keep_arrays or o.save_repro is not None
+        draws = o.plot is not None or o.output_format == "html"  # drawn as they come, from the gradients
+        keep_for_repro = o.keep_arrays or o.save_repro is not None or draws
         progress = RunProgress(len(files.entries))
         reports = iter_reports_for_files(
             files.entries, self.settings, o.max_elements, o.jobs, keep_for_repro, progress
         )
+        reports = reports if plan is None else plan.positioned(reports)  # each result's place in the run
         if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
             self.notify("reading the matrix from standard input (end it with Ctrl-D)")
         interrupt = Interrupt()
@@ -143,4 +166,6 @@ class CheckSession:
             from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
 
             self.notify(NOTHING_TO_REPRODUCE)
+        if o.plot is not None:
+            self.notify(f"wrote the pictures of {len(self.pictured)} matrices into {o.plot}")
         return run

@@ -3,7 +3,7 @@ headers before any data is read, and again on arrays in memory)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,11 +45,24 @@ def shape_problem(shape: tuple[int, ...]) -> str | None:
 
 
 @dataclass(frozen=True)
+class Described:
+    """An array known from its header only, its data not read: a shard's plan (shards.py) describes
+    every array so, and a shard passes over the arrays it does not check. ``shape`` is None for text
+    (known only by reading it all), whose size in bytes is ``nbytes``."""
+
+    source: str
+    shape: tuple[int, ...] | None
+    out_axis: int = 0
+    nbytes: int = 0
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A file or tensor passed over on purpose, and why (named in every report)."""
 
     source: str
     reason: str
+    position: tuple[int, ...] | None = field(default=None, compare=False)  # in a sharded run (shards.py)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -30,7 +30,15 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped, describe, dtype_problem, shape_problem
+from svdgrad_cli.inputs.arrays import (
+    Described,
+    LoadedArray,
+    MatrixCase,
+    Skipped,
+    describe,
+    dtype_problem,
+    shape_problem,
+)
 from svdgrad_cli.inputs.checkpoints import (
     is_pickle,
     is_safetensors,
@@ -43,6 +51,7 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
+from svdgrad_cli.inputs.parts import ShardFile
 from svdgrad_cli.inputs.tensors import Selection
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
@@ -94,22 +103,31 @@ def _kind(head: bytes, suffix: str) -> str:
     return SUFFIX_KINDS.get(suffix, "text")
 
 
+def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Selection):
+    """The one array of an .npy or text file, or its description where ``selection`` does not read it
+    (text is described by its size alone: its shape is known only by reading it)."""
+    if kind == "npy":
+        array = read_npy(stream, source, selection.max_elements, header_only=not selection.reads(source))
+    elif not selection.reads(source):
+        return Described(source, None, nbytes=stream.seek(0, io.SEEK_END))
+    else:
+        array = parse_text(stream, source, DELIMITERS.get(suffix), selection.max_elements)
+    return array if isinstance(array, Described) else LoadedArray(source, array)
+
+
 def _read_stream(
     stream: BinaryIO, source: str, suffix: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     try:
         head = stream.read(HEAD_BYTES)
         stream.seek(0)
         kind = _kind(head, suffix)
         if kind == "zip":
             kind = zip_kind(stream, suffix)
-        if kind == "npy":
-            yield LoadedArray(source, read_npy(stream, source, selection.max_elements))
-        elif kind in CONTAINERS:
+        if kind in CONTAINERS:
             yield from CONTAINERS[kind](stream, source, selection)
         else:
-            text = parse_text(stream, source, DELIMITERS.get(suffix), selection.max_elements)
-            yield LoadedArray(source, text)
+            yield _single(stream, source, suffix, kind, selection)
     except InputError as exc:
         yield exc
     except OSError as exc:
@@ -138,9 +156,10 @@ def _open(path: str) -> BinaryIO:
 
 def read_source(
     path: str, max_elements: int, selection: Selection | None = None
-) -> Iterator[LoadedArray | InputError | Skipped]:
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Arrays (or errors, or tensors passed over) from one file path or ``-``; never raises for bad
-    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``."""
+    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``; arrays
+    it does not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
     selection = replace(selection or Selection(), max_elements=max_elements)
     try:
         stream = _open(path)
@@ -201,32 +220,45 @@ def as_rows(array: np.ndarray, out_axis: int) -> np.ndarray:
     return np.moveaxis(array, out_axis, 0).reshape(array.shape[out_axis], -1)
 
 
+def matrix_indices(shape: tuple[int, ...], reshape: str = "stack") -> list[tuple[int, ...]]:
+    """The stack indices of the matrices an array of this shape holds, in order: ``[()]`` for one
+    matrix (a stack of one, ``reshape="rows"``) and for an array that is no matrix at all."""
+    if len(shape) < 2 or 0 in shape or math.prod(shape[:-2]) == 1 or (reshape == "rows" and len(shape) > 2):
+        return [()]
+    return [tuple(int(i) for i in index) for index in np.ndindex(shape[:-2])]
+
+
 def matrices(
-    loaded: LoadedArray, dtype: str, reshape: str = "stack"
+    loaded: LoadedArray,
+    dtype: str,
+    reshape: str = "stack",
+    wanted: Collection[tuple[int, ...]] | None = None,
+    lead: bool = True,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Split an array of shape (..., m, n) into matrices in the backends' dtype (``reshape="rows"``:
     one matrix per array, see the module's docstring). A 1-D member of a container (a bias beside
-    the weights) is skipped with a note; elsewhere it is an input error."""
+    the weights) is skipped with a note; elsewhere it is an input error. A shard (parts.py) takes the
+    matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
     array, source = loaded.array, loaded.source
     if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
-        yield Skipped(source, shape_problem(array.shape).split(":")[0])
+        yield from [Skipped(source, shape_problem(array.shape).split(":")[0])] if lead else []
         return
     problem = dtype_problem(array.dtype) or shape_problem(array.shape)
     if problem:
-        yield InputError(source, problem)
+        yield from [InputError(source, problem)] if lead else []
         return
+    indices = matrix_indices(array.shape, reshape)
     if reshape == "rows" and array.ndim > 2:
         array = as_rows(array, loaded.out_axis)
     try:
         target = _target_dtype(array.dtype, dtype, source)
     except InputError as exc:
-        yield exc
+        yield from [exc] if lead else []
         return
     widened = array.dtype != target and array.dtype.kind in "fc" and array.dtype.kind == target.kind
     stored = loaded.stored_dtype or (str(array.dtype) if widened else None)
-    lone = math.prod(array.shape[:-2]) == 1
-    for index in np.ndindex(array.shape[:-2]):
-        raw = MatrixCase(source, () if lone else tuple(int(i) for i in index), array[index])
+    for index in indices if wanted is None else [i for i in indices if i in wanted]:
+        raw = MatrixCase(source, index, array[index] if index else array.reshape(array.shape[-2:]))
         try:
             converted = _converted(raw.array, target, raw.label)
         except InputError as exc:
@@ -235,8 +267,19 @@ def matrices(
         yield MatrixCase(raw.source, raw.index, converted, stored)
 
 
+def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str):
+    """The matrices and events of one file that this shard checks and reports (parts.py)."""
+    part = entry.part
+    for loaded in read_source(entry.path, selection.max_elements, replace(selection, part=part)):
+        if isinstance(loaded, LoadedArray):
+            label = loaded.source
+            yield from matrices(loaded, dtype, reshape, part.indices(label), part.reports(label))
+        elif not isinstance(loaded, Described) and part.reports(loaded.source):
+            yield loaded
+
+
 def load_files(
-    files: Iterable[str | InputError],
+    files: Iterable[str | InputError | ShardFile],
     dtype: str = "auto",
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     on_file: Callable[[str], None] | None = None,
@@ -246,11 +289,17 @@ def load_files(
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
-    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings)."""
+    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings). A
+    :class:`ShardFile` gives only what its shard checks of the file (``--shard``, shards.py)."""
     selection = Selection(select, skip, max_elements, on_file)
     for path in files:
         if isinstance(path, InputError):
             yield path
+            continue
+        if isinstance(path, ShardFile):
+            if on_file is not None:
+                on_file(path.path)
+            yield from _read_part(path, selection, dtype, reshape)
             continue
         if on_file is not None:
             on_file(path)

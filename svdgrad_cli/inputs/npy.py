@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import describe, dtype_problem, shape_problem
+from svdgrad_cli.inputs.arrays import Described, describe, dtype_problem, shape_problem
 
 NPY_MAGIC = b"\x93NUMPY"
 # Format version -> struct format of the header length; 3.0 differs from 2.0 only in a UTF-8 header.
@@ -94,8 +94,11 @@ def _read_npy_header(stream: BinaryIO, source: str) -> tuple[tuple[int, ...], bo
     return _parse_header(text, source)
 
 
-def read_npy(stream: BinaryIO, source: str, max_elements: int) -> np.ndarray:
-    """One NPY stream: the header first (dtype, shape and size checked), then exactly the data it declares."""
+def read_npy(
+    stream: BinaryIO, source: str, max_elements: int, header_only: bool = False
+) -> np.ndarray | Described:
+    """One NPY stream: the header first (dtype, shape and size checked), then exactly the data it
+    declares; with ``header_only`` not the data: the array as its header describes it."""
     shape, fortran, dtype = _read_npy_header(stream, source)
     # an empty shape is refused here (its size may be absurd); 1-D is judged with the array (matrices())
     problem = dtype_problem(dtype) or (shape_problem(shape) if 0 in shape else None)
@@ -108,6 +111,8 @@ def read_npy(stream: BinaryIO, source: str, max_elements: int) -> np.ndarray:
             f"declares shape {shape} ({count:,} values), over the limit of "
             f"{max_elements:,}; raise --max-elements to check it anyway",
         )
+    if header_only:
+        return Described(source, shape)
     data = _read_exact(stream, count * dtype.itemsize, source, f"data of shape {shape} ({dtype.str})")
     try:
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")

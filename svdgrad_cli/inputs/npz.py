@@ -1,7 +1,8 @@
 """.npz archives: every member read as an .npy stream, in archive order, as ``file.npz:member``.
 
 Members are checked from their own headers before they are decompressed (npy.py); a member that
-``--select``/``--skip`` pass over (by its name without .npy) is never opened.
+``--select``/``--skip`` pass over (by its name without .npy), or that another shard checks, is never
+opened.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
 from svdgrad_cli.inputs.npy import read_npy
 from svdgrad_cli.inputs.tensors import Selection
 
@@ -19,11 +20,12 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or the end record
 
 
 def _read_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, max_elements: int
-) -> LoadedArray | InputError:
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, max_elements: int, header_only: bool
+) -> LoadedArray | InputError | Described:
     try:
         with archive.open(info) as handle:
-            return LoadedArray(member, read_npy(handle, member, max_elements), member=True)
+            array = read_npy(handle, member, max_elements, header_only)
+            return array if isinstance(array, Described) else LoadedArray(member, array, member=True)
     except InputError as exc:
         return exc
     except Exception as exc:  # encrypted (RuntimeError), unknown method (NotImplementedError), ...
@@ -32,7 +34,7 @@ def _read_member(
 
 def read_npz(
     stream: BinaryIO, source: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every member of a zip archive, in archive order, as ``source:name`` (a trailing .npy dropped)."""
     try:
         archive = zipfile.ZipFile(stream)
@@ -50,5 +52,8 @@ def read_npz(
             if reason:
                 yield Skipped(member, reason)
                 continue
+            if not (selection.describe or selection.reads(member)):  # another shard's member
+                yield Described(member, None)
+                continue
             selection.started(member)
-            yield _read_member(archive, info, member, selection.max_elements)
+            yield _read_member(archive, info, member, selection.max_elements, selection.describe)

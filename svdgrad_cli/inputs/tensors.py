@@ -16,7 +16,8 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.parts import FilePart
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
@@ -26,12 +27,20 @@ MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the
 class Selection:
     """Which tensors of a container are read (``--select``/``--skip``, fnmatch globs matched
     case-sensitively against tensor names), the size limit per tensor, and who hears of each tensor
-    as it starts (``on_tensor(label)``, for the progress line)."""
+    as it starts (``on_tensor(label)``, for the progress line). ``describe``: read headers only, every
+    array becoming a :class:`Described` (a shard's plan); ``part``: a shard's part of the file, whose
+    other arrays are not read (described instead)."""
 
     select: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     max_elements: int = DEFAULT_MAX_ELEMENTS
     on_tensor: Callable[[str], None] | None = None
+    describe: bool = False
+    part: FilePart | None = None
+
+    def reads(self, label: str) -> bool:
+        """Whether the data of the array ``label`` is read (else it is only described)."""
+        return not self.describe and (self.part is None or self.part.reads(label))
 
     def passed_over(self, name: str) -> str | None:
         """Why the tensor ``name`` is not read, or None when it is selected."""
@@ -113,9 +122,12 @@ def _read(label: str, tensor: Tensor) -> LoadedArray | InputError | Skipped:
     return LoadedArray(label, array, member=True, stored_dtype=stored, out_axis=tensor.out_axis)
 
 
-def read_tensor(source: str, tensor: Tensor, selection: Selection) -> LoadedArray | InputError | Skipped:
-    """One tensor: passed over (not selected, not a matrix), refused from its header (dtype, size), or
-    read (its reader may still pass it over: no library here reads its dtype)."""
+def read_tensor(
+    source: str, tensor: Tensor, selection: Selection
+) -> LoadedArray | InputError | Skipped | Described:
+    """One tensor: passed over (not selected, not a matrix), refused from its header (dtype, size),
+    described (``selection.reads`` says no), or read (its reader may still pass it over: no library
+    here reads its dtype)."""
     label = member_label(source, tensor.name)
     reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape)
     if reason:
@@ -123,13 +135,15 @@ def read_tensor(source: str, tensor: Tensor, selection: Selection) -> LoadedArra
     problem = tensor.problem or size_problem(tensor.shape, selection.max_elements)
     if problem:
         return InputError(label, problem)
+    if not selection.reads(label):
+        return Described(label, tensor.shape, tensor.out_axis)
     selection.started(label)
     return _read(label, tensor)
 
 
 def read_tensors(
     source: str, tensors: Iterable[Tensor | Skipped | InputError], selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every tensor of a container, in the container's order (Skipped and errors pass through); a
     failure while listing them (a corrupt header met half-way) ends the container with one error."""
     listing = iter(tensors)

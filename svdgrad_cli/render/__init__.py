@@ -17,14 +17,23 @@ RENDERERS = {
     "junit": "svdgrad_cli.render.junit:JunitRenderer",
     "github": "svdgrad_cli.render.github:GithubRenderer",
     "markdown": "svdgrad_cli.render.markdown:MarkdownRenderer",
+    "html": "svdgrad_cli.render.html:HtmlRenderer",
 }
 FORMATS = tuple(RENDERERS)
+# The formats of ``svdgrad sweep`` (render/sweep_table.py, render/sweep_json.py): item(point), finish(sweep).
+SWEEP_RENDERERS = {
+    "table": "svdgrad_cli.render.sweep_table:SweepTableRenderer",
+    "json": "svdgrad_cli.render.sweep_json:SweepJsonRenderer",
+    "jsonl": "svdgrad_cli.render.sweep_json:SweepJsonlRenderer",
+}
+SWEEP_FORMATS = tuple(SWEEP_RENDERERS)
 
 
-def renderer_class(output_format: str):
-    """The Renderer class of a format name (ValueError for an unknown one)."""
+def renderer_class(output_format: str, registry: dict[str, str] = RENDERERS):
+    """The Renderer class of a format name (ValueError for an unknown one); ``registry``
+    SWEEP_RENDERERS for a sweep's."""
     try:
-        module, name = RENDERERS[output_format].split(":")
+        module, name = registry[output_format].split(":")
     except KeyError:
         raise ValueError(f"no renderer for format {output_format!r}") from None
     return getattr(importlib.import_module(module), name)

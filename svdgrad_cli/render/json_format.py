@@ -33,6 +33,17 @@ def _plain(record: dict | None) -> dict | None:
     return {key: _number(value) if isinstance(value, float) else value for key, value in record.items()}
 
 
+def _flagged(record: dict, source, names: tuple[str, ...]) -> dict:
+    """``record`` with ``non_finite``: what each of ``names`` that is NaN or Inf (written as null) was,
+    as "inf", "-inf" or "nan", so that a reader restores it (render/json_read.py); absent if none is."""
+    flags = {}
+    for name in names:
+        value = getattr(source, name)
+        if value is not None and not math.isfinite(value):
+            flags[name] = repr(float(value))
+    return {**record, "non_finite": flags} if flags else record
+
+
 def _array(a: np.ndarray | None):
     """Nested lists of Python floats, with null where the value is NaN or Inf; a complex entry is the
     pair [real, imaginary]."""
@@ -48,7 +59,7 @@ def _array(a: np.ndarray | None):
 
 
 def _backend(result: BackendResult) -> dict:
-    return {
+    record = {
         "status": result.status,
         "origin": result.origin,
         "convention": result.convention,
@@ -62,6 +73,7 @@ def _backend(result: BackendResult) -> dict:
         "justified_digits": _number(result.justified_digits),
         "forward": _forward(result.forward),
     }
+    return _flagged(record, result, ("error", "budget", "gradient_norm", "digits", "justified_digits"))
 
 
 def _forward(check) -> dict | None:
@@ -119,9 +131,14 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             "hessian_norm": _number(ref.hessian_norm),
             "condition": _number(ref.condition),
             "natural_scale": _number(ref.natural_scale),
+            "ball_radius": _number(ref.ball_radius),
             "precision": ref.precision,
             "finite_difference": _plain(ref.finite_difference),
         }
+        names = ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius")
+        out["reference"] = _flagged(out["reference"], ref, names)
+    if report.position is not None:  # a shard's result: its place in the whole run (inputs/shards.py)
+        out["position"] = list(report.position)
     if include_arrays:
         out["gradients"] = {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None}
         out["reference_gradient"] = None if ref is None else _array(ref.gradient)
@@ -142,13 +159,20 @@ def summary_dict(run: RunReport) -> dict:
 
 def run_dict(run: RunReport) -> dict:
     """What describes the run as a whole: versions, skipped inputs, interruption, exit code."""
+    shard = {} if run.shard is None else {"shard": vars(run.shard)}  # index, count, plan (shards.py)
     return {
+        **shard,
         "versions": run.versions,
-        "skipped": [{"source": s.source, "reason": s.reason} for s in run.skipped],
+        "skipped": [_skipped(s) for s in run.skipped],
         "interrupted": run.interrupted,
         "summary": summary_dict(run),
         "exit_code": run.exit_code,
     }
+
+
+def _skipped(skipped) -> dict:
+    position = {} if skipped.position is None else {"position": list(skipped.position)}
+    return {"source": skipped.source, "reason": skipped.reason, **position}
 
 
 def render_json(run: RunReport, include_arrays: bool = False) -> str:

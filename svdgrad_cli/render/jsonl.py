@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from svdgrad_cli._version import __version__
 from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.options import json_settings
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.render.json_format import matrix_to_dict, run_dict
+from svdgrad_cli.render.json_format import SCHEMA, matrix_to_dict, run_dict
 
 
 def render_jsonl_line(report: MatrixReport, include_arrays: bool = False) -> str:
@@ -15,8 +17,10 @@ def render_jsonl_line(report: MatrixReport, include_arrays: bool = False) -> str
 
 
 def render_jsonl_summary(run: RunReport) -> str:
-    """The last line: verdict counts, versions, skipped inputs, interruption and the exit code."""
-    document = {"type": "summary", **run_dict(run)}
+    """The last line: verdict counts, versions, skipped inputs, interruption and the exit code, and what
+    ``svdgrad merge`` needs to rebuild the run (schema, version, settings; a shard's ``shard``)."""
+    header = {"schema": SCHEMA, "version": __version__, "settings": json_settings(run.settings, run.options)}
+    document = {"type": "summary", **header, **run_dict(run)}
     return json.dumps(document, allow_nan=False)
 
 

@@ -1,0 +1,213 @@
+"""``svdgrad merge``: the jsonl reports of a run's shards (``check --shard K/N -f jsonl``) as one run.
+
+Each file must be a whole jsonl report (result lines, then the summary line that ends every run)
+from the same svdgrad and library versions, with the same settings (the shard aside), planned over
+the same inputs (the plan digest of inputs/shards.py), every shard 1..N exactly once; anything else is
+refused with one line naming the files. The merged RunReport has the shards' results and skipped
+inputs in the order one unsharded run gives them (by the positions the shards recorded) and no
+trace of the sharding, so every format renders it as if one run had produced it: the summary and the
+exit code are derived from it as for any run. One report without ``--shard`` is taken as it is (a
+format conversion: ``svdgrad merge run.jsonl -f junit``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+
+from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.options import RunOptions, option_fields
+from svdgrad_cli.render import render_document
+from svdgrad_cli.render.json_format import SCHEMA
+from svdgrad_cli.render.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
+
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+SUMMARY_KEYS = ("settings", "versions", "skipped", "interrupted")
+
+
+@dataclass
+class ShardReport:
+    """One jsonl report as read: its results and its summary line."""
+
+    path: str
+    summary: dict
+    results: list[MatrixReport] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        shard = self.summary.get("shard")
+        return None if shard is None else (shard["index"], shard["count"])
+
+    @property
+    def settings(self) -> dict:
+        return {key: value for key, value in self.summary["settings"].items() if key != "shard"}
+
+
+def _problem(exc: BaseException) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+
+
+def _records(path: str, handle):
+    """(line number, record) of every non-blank line; an InputError at the first that is not a record."""
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        if number == 1 and line.strip() == "{":  # how a -f json document starts
+            raise InputError(path, "a -f json document; merge takes the shards' -f jsonl reports")
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise InputError(path, f"line {number} is not JSON ({getattr(exc, 'msg', exc)})") from None
+        if not isinstance(record, dict) or record.get("type") not in ("result", "summary"):
+            raise InputError(path, f"line {number} is not a result or summary line of svdgrad check -f jsonl")
+        yield number, record
+
+
+def _summary(path: str, record: dict) -> dict:
+    missing = [key for key in SUMMARY_KEYS if key not in record]
+    if missing:
+        raise InputError(
+            path, f"its summary line has no {missing[0]} (written by an svdgrad older than merge?)"
+        )
+    if record.get("schema", SCHEMA) != SCHEMA:
+        raise InputError(path, f"schema {record.get('schema')!r}, not {SCHEMA}")
+    if not isinstance(record["settings"], dict) or not isinstance(record["versions"], dict):
+        raise InputError(path, "its summary line is not valid (settings and versions must be objects)")
+    return record
+
+
+def read_report(path: str) -> ShardReport:
+    """One jsonl report, its results rebuilt (render/json_read.py); an InputError if malformed."""
+    results, summary = [], None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, record in _records(path, handle):
+                if summary is not None:
+                    raise InputError(path, f"line {number} follows the summary line, which ends a report")
+                if record["type"] == "summary":
+                    summary = _summary(path, record)
+                    continue
+                try:
+                    results.append(matrix_from_dict(record))
+                except MALFORMED as exc:
+                    raise InputError(path, f"line {number} is not a valid result ({_problem(exc)})") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not a jsonl report: not UTF-8 text") from None
+    if summary is None:
+        raise InputError(path, "no summary line: the shard did not finish, or this is not a jsonl report")
+    try:
+        skipped = [skipped_from_dict(s) for s in summary["skipped"]]
+        _ = ShardReport(path, summary).shard
+    except MALFORMED as exc:
+        raise InputError(path, f"its summary line is not valid ({_problem(exc)})") from None
+    return ShardReport(path, summary, results, skipped)
+
+
+def _first_difference(first: dict, other: dict) -> str | None:
+    for key in [*first, *(k for k in other if k not in first)]:
+        if first.get(key) != other.get(key):
+            return key
+    return None
+
+
+def _check_alike(reports: list[ShardReport]) -> None:
+    """The same versions and settings everywhere (the shard aside)."""
+    flags = {f.name: o.long_flag for _, f, o in option_fields()}
+    first = reports[0]
+    for other in reports[1:]:
+        key = _first_difference(first.summary["versions"], other.summary["versions"])
+        if key is not None:
+            a, b = first.summary["versions"].get(key), other.summary["versions"].get(key)
+            raise UsageError(
+                f"{first.path} and {other.path} come from different versions ({key} {a} and {b}); "
+                "merge the shards of one run only"
+            )
+        key = _first_difference(first.settings, other.settings)
+        if key is not None:
+            a, b = first.settings.get(key), other.settings.get(key)
+            raise UsageError(
+                f"{first.path} and {other.path} were run with different settings ({flags.get(key, key)} "
+                f"{json.dumps(a)} and {json.dumps(b)}); merge the shards of one run only"
+            )
+
+
+def _check_shards(reports: list[ShardReport]) -> None:
+    """Every shard 1..N of one plan, each once."""
+    unsharded = next((r for r in reports if r.shard is None), None)
+    if unsharded is not None:
+        if len(reports) == 1:
+            return
+        raise UsageError(f"{unsharded.path} is not a shard's report (check ran without --shard K/N)")
+    first, count = reports[0], reports[0].shard[1]
+    seen: dict[int, str] = {}
+    for report in reports:
+        index, n = report.shard
+        if n != count:
+            raise UsageError(f"{first.path} is one of {count} shards but {report.path} one of {n}")
+        if report.summary["shard"].get("plan") != first.summary["shard"].get("plan"):
+            raise UsageError(
+                f"{first.path} and {report.path} planned different inputs (the files, tensors or shapes "
+                "differ between the shards); every shard must check the same paths"
+            )
+        if index in seen:
+            raise UsageError(f"shard {index}/{count} is given twice: {seen[index]} and {report.path}")
+        seen[index] = report.path
+    missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in seen]
+    if missing:
+        if len(missing) == 1:
+            raise UsageError(f"shard {missing[0]} is missing")
+        raise UsageError(f"shards {', '.join(missing[:-1])} and {missing[-1]} are missing")
+
+
+def _in_order(items: list) -> list:
+    """Items by their position in the whole run (stable: unsharded items keep their order), positions
+    cleared so that the merged report is that of one run."""
+    return [replace(item, position=None) for item in sorted(items, key=lambda item: item.position or ())]
+
+
+def merge_reports(reports: list[ShardReport], display: RunOptions | None = None) -> RunReport:
+    """One RunReport of the shards' reports (checked alike and complete first: a UsageError if not);
+    ``display`` supplies how it is shown (format, -o, --top, ...)."""
+    _check_alike(reports)
+    _check_shards(reports)
+    settings, recorded = options_from_settings(reports[0].settings)
+    echoed = {f.name: getattr(recorded, f.name) for f in fields(recorded) if f.metadata["option"].json}
+    options = replace(display or RunOptions(), **echoed)  # the shards' file selection, shown as asked
+    return RunReport(
+        settings,
+        results=_in_order([r for report in reports for r in report.results]),
+        skipped=_in_order([s for report in reports for s in report.skipped]),
+        options=options,
+        interrupted=any(report.summary["interrupted"] for report in reports),
+        versions=dict(reports[0].summary["versions"]),
+    )
+
+
+def merge_files(paths: list[str], display: RunOptions | None = None) -> RunReport:
+    """Read and merge jsonl reports (see the module docstring)."""
+    return merge_reports([read_report(path) for path in paths], display)
+
+
+def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[str], None]) -> None:
+    """As ``check`` writes: the format on stdout, or with ``-o FILE`` the table on stdout and the
+    format (json for a table) into the file."""
+    if options.output is None:
+        write_stdout(render_document(options.output_format, run, options))
+        return
+    file_format = "json" if options.output_format == "table" else options.output_format
+    if options.output == "-":
+        write_stdout(render_document(file_format, run, options))
+        return
+    text = render_document(file_format, run, options)
+    try:
+        with open(options.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"-o {options.output}: cannot write it ({exc.strerror or exc})") from None
+    write_stdout(render_document("table", run, options))

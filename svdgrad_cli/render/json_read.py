@@ -1,0 +1,145 @@
+"""Reports rebuilt from their ``svdgrad/1`` records: the inverse of json_format.py, for ``svdgrad merge``.
+
+A result record (an element of ``-f json``'s ``results``, a ``-f jsonl`` result line) becomes the
+MatrixReport it was written from, as far as every renderer reads it: verdicts, errors, budgets,
+digits, warnings, pairs, the reference and each backend's forward check. Numbers written as null
+because they were NaN or Inf come back from the record's ``non_finite``; arrays come back as float64
+(complex from ``[re, im]`` pairs, null entries as NaN), the gradients and loss weights only where the
+record holds them (``--include-arrays``). A forward check's epsilon and size are the report's dtype
+and shape, as the run measured them. Settings come back through options.py, like the command line's.
+
+A malformed record raises KeyError, TypeError, ValueError or AttributeError: the caller names the file
+and line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.model import BackendResult, Finding, MatrixReport, PairDiff
+from svdgrad_cli.numerics.forward import ForwardCheck
+from svdgrad_cli.numerics.reference import Reference
+from svdgrad_cli.numerics.spectrum import machine_eps
+from svdgrad_cli.options import RunOptions, Settings, split_options
+
+BACKEND_NUMBERS = ("error", "budget", "gradient_norm", "digits", "justified_digits")
+REFERENCE_NUMBERS = ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius")
+
+
+def _numbers(record: dict, names: tuple[str, ...]) -> dict[str, float | None]:
+    """The fields ``names`` as floats: null is None, unless ``non_finite`` says what it was."""
+    flags = record.get("non_finite") or {}
+    out = {}
+    for name in names:
+        value = record.get(name)
+        out[name] = float(flags[name]) if value is None and name in flags else value
+        if out[name] is not None:
+            out[name] = float(out[name])
+    return out
+
+
+def _array(value, matrix: bool = True) -> np.ndarray | None:
+    """A nested list back as an array: null entries NaN; a matrix of [re, im] pairs complex."""
+    if value is None:
+        return None
+    array = np.array(value, dtype=np.float64)
+    if matrix and array.ndim == 3 and array.shape[-1] == 2:
+        return array[..., 0] + 1j * array[..., 1]
+    return array
+
+
+def _forward(record: dict | None, dtype: str, shape: tuple[int, ...]) -> ForwardCheck | None:
+    if record is None:
+        return None
+    value_error = record["value_error"]
+    return ForwardCheck(
+        float("nan") if value_error is None else float(value_error),
+        record["residual"],
+        record["orthogonality"],
+        machine_eps(np.dtype(dtype)),
+        max(shape),
+    )
+
+
+def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> BackendResult:
+    return BackendResult(
+        name,
+        record["status"],
+        record["message"],
+        singular_values=values,
+        gradient=gradient,
+        verdict=record["verdict"],
+        forward=_forward(record.get("forward"), dtype, shape),
+        origin=record.get("origin", "built-in"),
+        convention=record.get("convention"),
+        **_numbers(record, BACKEND_NUMBERS),
+    )
+
+
+def _reference(record: dict | None, gradient) -> Reference | None:
+    if record is None:
+        return None
+    numbers = _numbers(record, REFERENCE_NUMBERS)
+    return Reference(
+        singular_values=_array(record["singular_values"], matrix=False),
+        rank=record["rank"],
+        unique=record["unique"],
+        method=record["method"],
+        gradient=gradient,
+        set_description=record["set"],
+        finite_difference=record["finite_difference"],
+        defined=record["defined"],
+        gradient_norm=numbers["gradient_norm"],
+        hessian_norm=numbers["hessian_norm"] or 0.0,
+        natural_scale=numbers["natural_scale"] or 0.0,
+        ball_radius=numbers["ball_radius"],
+        precision=record["precision"],
+    )
+
+
+def matrix_from_dict(record: dict) -> MatrixReport:
+    """The MatrixReport of one result record."""
+    shape, dtype = tuple(record["shape"]), record["dtype"]
+    values = record.get("singular_values") or {}
+    gradients = record.get("gradients") or {}
+    backends = tuple(
+        _backend(name, r, _array(values.get(name), False), _array(gradients.get(name)), dtype, shape)
+        for name, r in record["backends"].items()
+    )
+    warnings = tuple(
+        Finding(w["code"], w["message"], tuple(w["indices"]), w["level"]) for w in record["warnings"]
+    )
+    pairs = tuple(PairDiff(*p["backends"], p["max_abs_diff"], p["relative"]) for p in record["pairs"])
+    position = record.get("position")
+    return MatrixReport(
+        source=record["source"],
+        index=tuple(record["index"]),
+        shape=shape,
+        dtype=dtype,
+        status=record["status"],
+        verdict=record["verdict"],
+        explanation=record["explanation"],
+        error=record["error"],
+        backends=backends,
+        reference=_reference(record["reference"], _array(record.get("reference_gradient"))),
+        warnings=warnings,
+        pairs=pairs,
+        loss_weights={k: _array(v) for k, v in (record.get("loss_weights") or {}).items()},
+        stored_dtype=record.get("stored_dtype"),
+        position=None if position is None else tuple(position),
+    )
+
+
+def skipped_from_dict(record: dict) -> Skipped:
+    position = record.get("position")
+    return Skipped(record["source"], record["reason"], None if position is None else tuple(position))
+
+
+def options_from_settings(settings: dict[str, Any], **display) -> tuple[Settings, RunOptions]:
+    """Settings and RunOptions from a report's ``settings`` block (lists as tuples), with ``display``
+    (the RunOptions of how to show the report) on top."""
+    values = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
+    return split_options({**values, **display})

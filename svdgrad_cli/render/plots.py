@@ -1,0 +1,229 @@
+"""Pictures with matplotlib (the optional extra ``svdgrad[plot]``), imported only when one is asked for.
+
+A sweep is drawn as each backend's relative error ||G - G_ref||_F / ||G_ref||_F against the swept
+parameter on log-log axes: one line per backend with its own marker, colour and dash (the Okabe-Ito
+palette, which survives the common colour-blindnesses, and shapes that survive greyscale; Okabe and
+Ito 2008, "Color Universal Design"), the error budget as a band (below it, the digits the data
+justify), sqrt(eps) where ``inaccurate`` ends and ``wrong`` begins, non-finite results as markers
+in a strip above the axes, and the points where the gradient is a set or undefined shaded. An exact
+zero of the parameter, which a log axis cannot place, gets its own tick past a break. Figures are
+drawn with the Agg backend (no display needed) and closed after saving.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+from svdgrad_cli.errors import UsageError
+from svdgrad_cli.pipeline.sweep import Family, SweepReport
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+
+MADE = {"dyadic": "exact dyadic factors", "qr": "seeded QR factors", "svd": "its own vectors"}
+INSTALL = "pip install 'svdgrad[plot]' (or pip install matplotlib)"
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+DASHES = ("-", "--", "-.", ":")
+SHADES = {  # matrix verdicts whose points are shaded: (colour, hatch, label)
+    MatrixVerdict.NON_UNIQUE: ("#56B4E9", "", "gradient is a set (non-unique)"),
+    MatrixVerdict.UNDEFINED: ("#999999", "//", "no gradient (undefined)"),
+    MatrixVerdict.INDETERMINATE: ("#E69F00", "..", "data do not determine it\n(indeterminate)"),
+}
+
+
+def require_matplotlib() -> None:
+    """A UsageError that says how to install matplotlib, where it is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(f"pictures need matplotlib, which is not installed: {INSTALL}")
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, with svdgrad's defaults (legible at 100%)."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 9, "svg.fonttype": "none"})
+    return plt
+
+
+def style(i: int) -> dict:
+    """The i-th backend's colour, marker and dash."""
+    return {
+        "color": COLOURS[i % len(COLOURS)],
+        "marker": MARKERS[i % len(MARKERS)],
+        "linestyle": DASHES[i % len(DASHES)],
+    }
+
+
+def figure_bytes(fig, fmt: str = "png", dpi: int = 100) -> bytes:
+    """A figure saved to bytes (and closed)."""
+    plt = pyplot()
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Software": None}
+                    if fmt == "png" else None)  # fmt: skip
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _positions(family: Family, xs: list[float]) -> tuple[list[float], float | None]:
+    """Where each point goes on a log axis: itself, or for an exact 0 a place past the smallest
+    positive point (returned too, for its tick)."""
+    positive = [x for x in xs if x > 0]
+    if family.vary == "scale" or len(positive) == len(xs) or not positive:
+        return ([x if x > 0 else 1.0 for x in xs], None)
+    low = min(positive)
+    step = (max(positive) / low) ** (1 / max(len(positive) - 1, 1)) if len(positive) > 1 else 10.0
+    zero_at = low / max(step, 10.0) ** 1.2
+    return [x if x > 0 else zero_at for x in xs], zero_at
+
+
+def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -> None:
+    ax.set_xscale("log", base=2 if family.vary == "scale" else 10)
+    if family.vary == "scale":
+        exps = sorted({round(math.log2(x)) for x in positions})
+        every = 25 if exps[-1] - exps[0] > 100 else 10 if exps[-1] - exps[0] > 40 else 5
+        ticks = [e for e in range(exps[0] - exps[0] % every, exps[-1] + 1, every) if exps[0] <= e]
+        ax.set_xticks([2.0**e for e in ticks], [f"$2^{{{e}}}$" for e in ticks])
+        ax.set_xlabel("scale x: the matrix is 2^e A (dimensionless)")
+        return
+    positive = [x for x in positions if x != zero_at]
+    lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    every = max(1, math.ceil((hi - lo) / 8))
+    ticks = [10.0**e for e in range(hi, lo - 1, -every)]
+    labels = [f"$10^{{{round(math.log10(t))}}}$" for t in ticks]
+    if zero_at is not None:
+        ticks.append(zero_at)
+        labels.append("0")
+        ax.axvline(math.sqrt(zero_at * min(positive)), color="0.3", linewidth=0.8, linestyle=(0, (2, 2)))
+    ax.set_xticks(ticks, labels)
+    ax.minorticks_off()
+    ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
+    what = "relative gap" if family.vary == "gap" else "relative size"
+    ax.set_xlabel(f"{what} x = {family.parameter} (dimensionless)")
+
+
+def _shade(ax, report: SweepReport, positions: list[float]) -> None:
+    labelled = set()
+    for i, point in enumerate(report.points):
+        shade = SHADES.get(point.report.verdict)
+        if shade is None:
+            continue
+        colour, hatch, label = shade
+        left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
+        right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
+        ax.axvspan(left, right, color=colour, alpha=0.22, hatch=hatch, linewidth=0,
+                   label=None if label in labelled else label)  # fmt: skip
+        labelled.add(label)
+
+
+def _errors(report: SweepReport, name: str) -> tuple[list[float | None], list[bool]]:
+    """A backend's relative errors (None where it has none) and where it is non-finite."""
+    errors, nonfinite = [], []
+    for p in report.points:
+        b = next((r for r in p.report.backends if r.name == name), None)
+        has = b is not None and b.digits is not None
+        errors.append(10.0**-b.digits if has and math.isfinite(b.digits) else (0.0 if has else None))
+        nonfinite.append(b is not None and b.verdict == BackendVerdict.NON_FINITE)
+    return errors, nonfinite
+
+
+def _budget(report: SweepReport) -> list[float | None]:
+    out = []
+    for p in report.points:
+        digits = [b.justified_digits for b in p.report.backends if b.justified_digits is not None]
+        out.append(10.0 ** -min(digits) if digits and math.isfinite(min(digits)) else None)
+    return out
+
+
+def _limits(values: list[float]) -> tuple[float, float]:
+    finite = [v for v in values if v and v > 0 and math.isfinite(v)]
+    low = min(finite, default=1e-16) / 10
+    high = max(max(finite, default=1.0), 1.0) * 10
+    return 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
+
+
+def sweep_figure(report: SweepReport):
+    """The sweep as a matplotlib Figure (see the module docstring)."""
+    from svdgrad_cli.render.sweep_table import backend_names
+
+    plt = pyplot()
+    family = report.family
+    xs = [p.member.requested for p in report.points]
+    positions, zero_at = _positions(family, xs)
+    names = backend_names(report)
+    fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
+    budget = _budget(report)
+    series = {name: _errors(report, name) for name in names}
+    low, high = _limits([*budget, *(e for errors, _ in series.values() for e in errors)])
+    _shade(ax, report, positions)
+    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
+    if edges:
+        ax.fill_between([x for x, _ in edges], low, [b for _, b in edges], color="0.85", step="mid",
+                        label="within the error budget:\nthe digits the data justify")  # fmt: skip
+    eps = float(np.finfo(family.dtype).eps)
+    ax.axhline(
+        math.sqrt(eps),
+        color="0.35",
+        linewidth=1,
+        linestyle=":",
+        label="sqrt(eps): wrong above,\ninaccurate below",
+    )
+    top = high * 4  # non-finite results are drawn in a strip above the axes' range
+    for i, name in enumerate(names):
+        errors, nonfinite = series[name]
+        look = style(i)
+        ys = [None if e is None else max(e, low * 1.5) for e in errors]
+        version = report.run.versions.get(name)
+        label = f"{name} {version}" if version else name
+        ax.plot(positions, [math.nan if y is None else y for y in ys], markerfacecolor="none", markersize=7,
+                markeredgewidth=1.5, linewidth=1.4, label=label, **look)  # fmt: skip
+        flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
+        if flagged:
+            ax.plot(flagged, [top * 1.6**i] * len(flagged), linestyle="none", marker=look["marker"],
+                    color=look["color"], markersize=7, markeredgewidth=1.5)  # fmt: skip
+    ceiling = high
+    if any(any(bad) for _, bad in series.values()):
+        ceiling = top * 1.6 ** len(names) * 2
+        ax.axhspan(high, ceiling, color="#D55E00", alpha=0.08, linewidth=0)
+        ax.text(0.01, 0.985, "non-finite (NaN or Inf)", transform=ax.transAxes, va="top", color="0.25")
+    ax.set_yscale("log")
+    ax.set_ylim(low, ceiling)
+    ax.set_ylabel("relative error ||G - G_ref||_F / ||G_ref||_F\n(dimensionless; 10^-d: d correct digits)")
+    _x_axis(ax, family, positions, zero_at)
+    _original(ax, family, zero_at)
+    s = report.run.settings
+    m, n = family.shape
+    where = family.source or f"{m}x{n} {MADE[family.factors.kind]}"
+    ax.set_title(f"svdgrad sweep: loss {s.loss}, {where}, {family.dtype}")
+    ax.grid(True, which="major", color="0.9", linewidth=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _original(ax, family: Family, zero_at: float | None) -> None:
+    """A vertical line at the user's own matrix (--from), where it lies on the axis."""
+    x = family.original
+    if x is None or family.vary == "scale":
+        return
+    if x <= family.zero_level:
+        x = zero_at
+    low, high = sorted(ax.get_xlim())
+    if x is not None and low <= x <= high:
+        ax.axvline(x, color="black", linewidth=1.2, linestyle="--", label="your matrix")
+
+
+def save_sweep_plot(report: SweepReport, path: str) -> None:
+    """Draw a sweep into a .png or .svg file."""
+    fmt = "svg" if str(path).lower().endswith(".svg") else "png"
+    data = figure_bytes(sweep_figure(report), fmt)
+    with open(path, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,312 @@
+"""A sweep as a terminal picture: one row per backend, one cell per point, then where each verdict holds.
+
+Each cell is a letter for the verdict (so that the picture reads without colour, in a CI log or in
+greyscale) and the backend's correct digits, on a background coloured by the verdict; a row of the
+matrix verdicts follows. Points wrap into blocks that fit the console (80 columns in a log), and every
+line is folded rather than cut.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
+from svdgrad_cli.render.table import _summary_line
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+
+CELL = 4  # three characters and a space
+MAX_NAME = 16  # longer backend names are listed under short aliases
+# verdict -> (letter, style): the letter carries the meaning, the colour repeats it.
+BACKEND_GLYPHS = {
+    BackendVerdict.CORRECT: ("c", "black on green3"),
+    BackendVerdict.VALID: ("v", "black on dark_sea_green2"),
+    BackendVerdict.INDETERMINATE: ("?", "black on yellow3"),
+    BackendVerdict.UNDEFINED: ("-", "black on grey70"),
+    BackendVerdict.INACCURATE: ("i", "black on orchid1"),
+    BackendVerdict.WRONG: ("W", "bold white on red3"),
+    BackendVerdict.NON_FINITE: ("N", "bold white on dark_red"),
+    BackendVerdict.UNSUPPORTED: ("u", "black on grey50"),
+    BackendVerdict.FAILED: ("F", "bold white on grey23"),
+}
+MATRIX_GLYPHS = {
+    MatrixVerdict.AGREE: ("=", "black on green3"),
+    MatrixVerdict.NON_UNIQUE: ("~", "black on dark_sea_green2"),
+    MatrixVerdict.UNDEFINED: ("-", "black on grey70"),
+    MatrixVerdict.INDETERMINATE: ("?", "black on yellow3"),
+    MatrixVerdict.UNSUPPORTED: ("u", "black on grey50"),
+    MatrixVerdict.INACCURATE: ("i", "black on orchid1"),
+    MatrixVerdict.ERROR: ("E", "bold white on grey23"),
+    MatrixVerdict.NON_FINITE: ("N", "bold white on dark_red"),
+    MatrixVerdict.WRONG: ("W", "bold white on red3"),
+}
+REALISED_SHOWN = 4  # points whose realised parameter differs that are named (JSON has them all)
+REALISED_CLOSE = 0.05  # relative difference below which realised and requested are the same
+
+
+def axis_value(family: Family, x: float) -> str:
+    """A point's column heading: -log10 x for gap and zero (inf at exact 0), log10 x for scale."""
+    if family.vary == "scale":
+        return f"{math.log10(x):.0f}"
+    if x <= 0:
+        return "∞"
+    v = -math.log10(x)
+    return f"{v:.0f}" if v >= 9.95 or abs(v - round(v)) < 0.05 else f"{v:.1f}"
+
+
+def axis_label(family: Family) -> str:
+    return "log10 x" if family.vary == "scale" else "-log10 x"
+
+
+def x_text(family: Family, x: float) -> str:
+    """A parameter value in prose: 1e-3, 1.4e-12, 2^-100, 0."""
+    if family.vary == "scale":
+        return f"2^{round(math.log2(x))}" if x > 0 else "0"
+    if not x:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+def _digits(value: float | None) -> str:
+    if value is None:
+        return ""
+    if math.isinf(value) or value >= 99.5:
+        return "∞"
+    return f"{max(0, math.floor(value)):>2d}"
+
+
+def backend_cell(point: SweepPoint, name: str) -> Text:
+    result = next((b for b in point.report.backends if b.name == name), None)
+    if result is None:
+        return Text("   ", style="dim")
+    letter, style = BACKEND_GLYPHS.get(result.verdict, ("?", ""))
+    digits = _digits(result.digits) if result.verdict not in (BackendVerdict.NON_FINITE,) else ""
+    return Text(f"{letter}{digits:>2}"[:3].ljust(3), style=style)
+
+
+def matrix_cell(point: SweepPoint) -> Text:
+    letter, style = MATRIX_GLYPHS.get(point.report.verdict, ("E", ""))
+    return Text(f" {letter} ", style=style)
+
+
+def backend_names(report: SweepReport) -> list[str]:
+    names: list[str] = []
+    for point in report.points:
+        names += [b.name for b in point.report.backends if b.name not in names]
+    return names
+
+
+def _aliases(names: list[str]) -> dict[str, str]:
+    return {n: (n if len(n) <= MAX_NAME else f"b{i + 1}") for i, n in enumerate(names)}
+
+
+def _block(console: Console, report: SweepReport, points: list[SweepPoint], width: int) -> None:
+    family = report.family
+    names = backend_names(report)
+    aliases = _aliases(names)
+    header = Text(axis_label(family).ljust(width), style="bold")
+    for p in points:
+        header.append(f"{axis_value(family, p.member.requested):>3} ")
+    console.print(header, soft_wrap=False, overflow="ignore", crop=False)
+    for name in names:
+        row = Text(aliases[name].ljust(width))
+        for p in points:
+            row.append(backend_cell(p, name))
+            row.append(" ")
+        console.print(row, soft_wrap=False, overflow="ignore", crop=False)
+    row = Text("matrix".ljust(width), style="bold")
+    for p in points:
+        row.append(matrix_cell(p))
+        row.append(" ")
+    console.print(row, soft_wrap=False, overflow="ignore", crop=False)
+    if len(names) > 1:
+        row = Text("log10 diff".ljust(width), style="dim")
+        for p in points:
+            row.append(f"{diff_cell(p):>3} ")
+        console.print(row, soft_wrap=False, overflow="ignore", crop=False)
+
+
+def diff_cell(point: SweepPoint) -> str:
+    """log10 of the largest relative difference between two backends' gradients ('-' for none)."""
+    values = [p.relative for p in point.report.pairs if p.relative is not None]
+    if not values:
+        return "-"
+    largest = max(values)
+    return "-∞" if largest == 0 else f"{max(-99, math.floor(math.log10(largest) + 0.5)):d}"
+
+
+def folded(console: Console, text: Text, label: str = "", width: int = 0, style: str = "") -> None:
+    """``label`` in a column of ``width``, then ``text`` folded beside it (continuation lines align)."""
+    text.overflow = "fold"
+    if not width:
+        console.print(text)
+        return
+    grid = Table.grid()
+    grid.add_column(width=width, no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label, style=style), text)
+    console.print(grid)
+
+
+def _legend(console: Console, report: SweepReport) -> None:
+    seen_b = {b.verdict for p in report.points for b in p.report.backends}
+    seen_m = {p.report.verdict for p in report.points}
+    legend = Text()
+    for verdict, (letter, style) in BACKEND_GLYPHS.items():
+        if verdict in seen_b:
+            legend.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    folded(console, legend)
+    justified = [b.justified_digits for p in report.points for b in p.report.backends]
+    justified = [math.floor(max(0.0, d)) for d in justified if d is not None and math.isfinite(d)]
+    span = f"{min(justified)}" if justified else ""
+    span += f" to {max(justified)}" if justified and max(justified) != min(justified) else ""
+    digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
+    folded(console, Text(digits, style="dim"))
+    matrix = Text("matrix: ", style="dim")
+    for verdict, (letter, style) in MATRIX_GLYPHS.items():
+        if verdict in seen_m:
+            matrix.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    folded(console, matrix)
+    if len(backend_names(report)) > 1:
+        note = "log10 diff: the largest relative difference between two backends' gradients"
+        folded(console, Text(note, style="dim"))
+    names = backend_names(report)
+    for name, alias in _aliases(names).items():
+        if alias != name:
+            folded(console, Text(f"{alias} = {name}", style="dim"))
+
+
+def runs(report: SweepReport, name: str | None) -> list[tuple[str, float, float]]:
+    """(verdict, first x, last x) over consecutive points with one verdict: a backend's (``name``),
+    or the matrix's (None)."""
+    out: list[tuple[str, float, float]] = []
+    for p in report.points:
+        if name is None:
+            verdict = p.report.verdict
+        else:
+            verdict = next((b.verdict for b in p.report.backends if b.name == name), "-")
+        x = p.member.requested
+        if out and out[-1][0] == verdict:
+            out[-1] = (verdict, out[-1][1], x)
+        else:
+            out.append((verdict, x, x))
+    return out
+
+
+def _transitions(console: Console, report: SweepReport) -> None:
+    """Where each verdict holds, per backend (once for all of them where they agree) and per matrix."""
+    family = report.family
+    names = backend_names(report)
+    texts = {}
+    for name in [*names, None]:
+        parts = []
+        for verdict, first, last in runs(report, name):
+            where = x_text(family, first) + (f" to {x_text(family, last)}" if last != first else "")
+            parts.append(f"{verdict} {where}")
+        texts[name] = "; ".join(parts)
+    if len(names) > 1 and len({texts[n] for n in names}) == 1:
+        texts = {"every backend": texts[names[0]], None: texts[None]}
+    width = max(len(str(n)) for n in [*texts, "matrix"]) + 2
+    for name, text in texts.items():
+        folded(console, Text(text), name or "matrix", width, "bold")
+
+
+def differing(report: SweepReport) -> list[SweepPoint]:
+    """Points whose realised parameter is not the requested one (within REALISED_CLOSE)."""
+    out = []
+    for p in report.points:
+        want, got = p.member.requested, p.realised_parameter
+        if want == 0:
+            close = got == 0 or (not math.isnan(got) and got <= report.family.zero_level)
+        else:
+            close = abs(got - want) <= REALISED_CLOSE * want
+        if not close:
+            out.append(p)
+    return out
+
+
+def _realised(console: Console, report: SweepReport) -> None:
+    family = report.family
+    off = differing(report)
+    methods = sorted({p.method for p in report.points})
+    how = " and ".join(methods)
+    if not off:
+        text = f"realised x of the stored matrices ({how}): as requested (within {REALISED_CLOSE:.0%})"
+        folded(console, Text(text, style="dim"))
+        return
+    shown = ", ".join(
+        f"{x_text(family, p.member.requested)} -> {p.realised_parameter:.3g}" for p in off[:REALISED_SHOWN]
+    )
+    more = (
+        f", and {len(off) - REALISED_SHOWN} more (JSON lists every point)"
+        if len(off) > REALISED_SHOWN
+        else ""
+    )
+    text = f"realised x ({how}) differs at {len(off)} point(s), where the stored matrix rounds: {shown}{more}"
+    folded(console, Text(text, style="dim"))
+
+
+def _title(console: Console, report: SweepReport) -> None:
+    f = report.family
+    m, n = f.shape
+    s = report.run.settings
+    unitary = "unitary" if f.dtype.startswith("complex") else "orthogonal"
+    made = {
+        "dyadic": f"exactly {unitary} dyadic factors",
+        "qr": "seeded QR factors",
+        "svd": "its own singular vectors",
+    }[f.factors.kind]
+    title = Text.assemble(
+        ("sweep ", "bold"), (f"x = {f.parameter}", "bold"), f" over {len(f.members)} points, loss {s.loss}"
+    )
+    folded(console, title)
+    values = f.spectrum if f.spectrum is not None else f.base
+    zero = f.zero_level * float(values[0])
+    shown = [f"{v:.4g}" if v > zero else "≈0" for v in values[:6]]
+    base = ", ".join(shown) + (", ..." if len(values) > 6 else "")
+    what = f"{f.source}, {m}x{n} {f.dtype}" if f.source else f"{m}x{n} {f.dtype}"
+    seeded = "" if f.factors.kind == "svd" else f" (seed {f.seed})"
+    folded(console, Text(f"{what}, {made}{seeded}; s_i = {base}", style="dim"))
+    if f.original is not None and f.vary != "scale":
+        x = "≈ 0 (numerically zero)" if f.original <= f.zero_level else f"= {f.original:.3g}"
+        folded(console, Text(f"the matrix itself has x {x}", style="dim"))
+
+
+def render_sweep(console: Console, report: SweepReport, quiet: bool = False) -> None:
+    if not quiet and report.points:
+        _title(console, report)
+        console.print()
+        names = backend_names(report)
+        width = max(len(a) for a in [*_aliases(names).values(), "matrix", axis_label(report.family)]) + 2
+        per_block = max(1, (console.width - width) // CELL)
+        for start in range(0, len(report.points), per_block):
+            _block(console, report, report.points[start : start + per_block], width)
+            console.print()
+        _legend(console, report)
+        console.print()
+        _transitions(console, report)
+        _realised(console, report)
+    console.print(_summary_line(report.run), soft_wrap=False)
+
+
+class SweepTableRenderer:
+    """The picture, written once the sweep is done (captured as text, with colour on a terminal)."""
+
+    name = "table"
+    streaming = False
+
+    def __init__(self, options=None, console: Console | None = None) -> None:
+        self.quiet = bool(options and options.quiet)
+        self.console = console or Console()
+
+    def item(self, point: SweepPoint) -> str:
+        return ""
+
+    def finish(self, report: SweepReport) -> str:
+        with self.console.capture() as capture:
+            render_sweep(self.console, report, self.quiet)
+        return capture.get()

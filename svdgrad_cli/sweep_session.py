@@ -1,0 +1,97 @@
+"""One run of ``svdgrad sweep``: the family built, its points checked (pipeline/sweep.py), rendered.
+
+As session.py does for ``check``: the command line hands over a writer for standard output and a
+``notify`` for one-line messages on standard error; ``-o FILE`` writes the chosen format (json for a
+table) to the file while the terminal gets the picture; Ctrl-C ends the run and every format says so.
+``--plot FILE`` draws the points checked (matplotlib, imported only then).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+from svdgrad_cli.errors import UsageError
+from svdgrad_cli.model import RunReport
+from svdgrad_cli.options import RunOptions, Settings, SweepOptions
+from svdgrad_cli.pipeline.run import resolve_settings, run_versions
+from svdgrad_cli.pipeline.sweep import SweepReport, SweepSpec, build_family, iter_points, parse_shape
+from svdgrad_cli.render import SWEEP_RENDERERS, renderer_class
+from svdgrad_cli.render.progress import RunProgress
+from svdgrad_cli.session import Interrupt, Writer, catching_ctrl_c
+
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+class SweepSession:
+    """Everything one ``svdgrad sweep`` needs; ``run(write)`` does it and returns the SweepReport."""
+
+    def __init__(self, settings: Settings, options: RunOptions, sweep: SweepOptions, notify: Writer) -> None:
+        self.settings = resolve_settings(settings)
+        self.options = options
+        self.sweep = sweep
+        self.notify = notify
+        if options.output_format not in SWEEP_RENDERERS:
+            raise UsageError(f"sweep writes {', '.join(SWEEP_RENDERERS)}; not {options.output_format}")
+        if sweep.plot_file is not None:
+            if Path(sweep.plot_file).suffix.lower() not in PLOT_SUFFIXES:
+                raise UsageError(f"--plot {sweep.plot_file}: the file must end in .png or .svg")
+            from svdgrad_cli.render.plots import require_matplotlib
+
+            require_matplotlib()
+        spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
+        self.family = build_family(spec, self.settings, options.max_elements)
+
+    def _outputs(self, stack: ExitStack, write_stdout: Writer):
+        o = self.options
+
+        def make(name: str):
+            return renderer_class(name, SWEEP_RENDERERS)(o)
+
+        if o.output is None or o.output == "-":
+            return [(make(o.output_format), write_stdout)]
+        file_format = "json" if o.output_format == "table" else o.output_format
+        handle = stack.enter_context(open(o.output, "w", encoding="utf-8"))  # noqa: SIM115
+        return [(make("table"), write_stdout), (make(file_format), handle.write)]
+
+    def _draw(self, report: SweepReport) -> None:
+        from svdgrad_cli.render.plots import save_sweep_plot
+
+        try:
+            save_sweep_plot(report, self.sweep.plot_file)
+        except OSError as exc:
+            raise UsageError(f"--plot {self.sweep.plot_file}: {exc.strerror or exc}") from None
+        self.notify(f"wrote {self.sweep.plot_file}")
+
+    def run(self, write_stdout: Writer) -> SweepReport:
+        o, family = self.options, self.family
+        run = RunReport(self.settings, options=o, versions=run_versions(self.settings))
+        report = SweepReport(family, run)
+        progress = RunProgress(len(family.members))
+        points = iter_points(
+            family, self.settings, o.jobs, o.include_arrays, progress, self.sweep.save_matrices
+        )
+        interrupt = Interrupt()
+        with ExitStack() as stack:
+            outputs = self._outputs(stack, write_stdout)
+            with progress, catching_ctrl_c(interrupt):
+                try:
+                    for point in points:
+                        interrupt.check()
+                        report.points.append(point)
+                        run.results.append(point.report)
+                        for renderer, write in outputs:
+                            write(renderer.item(point))
+                        progress.matrix(point.report.label)
+                    interrupt.check()
+                except KeyboardInterrupt:
+                    run.interrupted = True
+                    points.close()
+                    self.notify("interrupted; the report covers the points checked so far")
+            for renderer, write in outputs:
+                write(renderer.finish(report))
+        if self.sweep.plot_file is not None and report.points:
+            self._draw(report)
+        if self.sweep.save_matrices is not None:
+            self.notify(f"saved the matrices in {self.sweep.save_matrices}")
+        return report
