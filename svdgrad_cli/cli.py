@@ -20,7 +20,7 @@ EXIT_CODES = """\b
 Exit codes:
   0  every matrix checked; no verdict in --fail-on (warnings alone never fail)
   1  findings: some verdict is in --fail-on (default: wrong, non-finite)
-  2  usage error, unreadable or invalid input, or a backend that could not run
+  2  usage error, unreadable or invalid input, a backend that could not run, or nothing to check
   130 interrupted (Ctrl-C); the partial summary is printed
   141 stdout was closed by its reader (e.g. piped into head)
 """

@@ -178,10 +178,19 @@ class RunReport:
         return report.verdict in failing or ("warning" in failing and warned)
 
     @property
+    def nothing_checked(self) -> bool:
+        """Every input was skipped (a --select that matched nothing, only 1-D tensors): a gate that
+        checked nothing must not pass."""
+        return not self.results and bool(self.skipped) and not self.interrupted
+
+    @property
     def exit_code(self) -> int:
-        """130 interrupted, 2 an input or backend error, 1 findings (per fail-on), 0 nothing else."""
+        """130 interrupted, 2 an input or backend error or nothing to check, 1 findings (per
+        fail-on), 0 nothing else."""
         if self.interrupted:
             return 130
+        if self.nothing_checked:
+            return 2
         if any(r.status == "error" or r.verdict == MatrixVerdict.ERROR for r in self.results):
             return 2
         return 1 if any(self.fails(r) for r in self.results) else 0

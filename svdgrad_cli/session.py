@@ -162,6 +162,8 @@ class CheckSession:
                     self.notify("interrupted; the report covers the matrices checked so far")
             for renderer, write in outputs:
                 write(renderer.finish(run, streamed=renderer.streaming))
+        if run.nothing_checked:
+            self.notify("nothing was checked: every input was skipped (-v names each, with the reason)")
         if o.save_repro is not None and not self.reproduced and not run.interrupted:
             from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
 

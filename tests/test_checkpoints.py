@@ -579,3 +579,11 @@ def test_the_sample_checkpoint_is_tiny_and_shows_a_skip_and_a_tie():
         cases[f"{SAMPLE}:encoder.layer1.weight"].array.astype(np.float64), compute_uv=False
     )
     np.testing.assert_allclose(values, [3.0, 1.0, 1.0, 0.5], rtol=1e-14)
+
+
+def test_a_selection_that_matches_nothing_checks_nothing_and_exits_2(runner):
+    sample = str(Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors")
+    result = runner.invoke(cli, ["check", sample, "--select", "no.such.tensor*", "-v"])
+    assert result.exit_code == 2
+    assert "nothing was checked" in result.stderr
+    assert "not selected by --select 'no.such.tensor*'" in result.stderr

@@ -130,7 +130,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
 
 
 def _summary(run: RunReport) -> str:
-    from svdgrad_cli.render.table import _summary_line
+    from svdgrad_cli.render.table import summary_line
 
     counts = " ".join(f"{badge(v)} {n}" for v, n in run.verdict_counts().items() if n)
     s = run.settings
@@ -144,7 +144,7 @@ def _summary(run: RunReport) -> str:
     if run.warning_counts():
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))
     rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items())
-    line = html.escape(_summary_line(run).plain.removeprefix("svdgrad: "))
+    line = html.escape(summary_line(run).plain.removeprefix("svdgrad: "))
     return f'<p class="lead">{line}</p><p>{counts}</p><dl>{rows}</dl>'
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
-from svdgrad_cli.render.table import _summary_line
+from svdgrad_cli.render.table import summary_line
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 CELL = 4  # three characters and a space
@@ -290,7 +290,7 @@ def render_sweep(console: Console, report: SweepReport, quiet: bool = False) -> 
         console.print()
         _transitions(console, report)
         _realised(console, report)
-    console.print(_summary_line(report.run), soft_wrap=False)
+    console.print(summary_line(report.run), soft_wrap=False)
 
 
 class SweepTableRenderer:

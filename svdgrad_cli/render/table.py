@@ -25,7 +25,7 @@ def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
 
-def _summary_line(run: RunReport) -> Text:
+def summary_line(run: RunReport) -> Text:
     counts = run.verdict_counts()
     parts = [f"{n} {v}" for v, n in counts.items() if n]
     text = Text.assemble(("svdgrad: ", "bold"), f"{_plural(run.checked, 'matrix', 'matrices')} checked")
@@ -141,7 +141,7 @@ class TableRenderer(Renderer):
                     render_matrix(self.console, report, o)
             if len(run.results) > 1 or not detailed:
                 render_summary(self.console, run, o.top, list_errors=not detailed)
-        self.console.print(_summary_line(run), soft_wrap=False)
+        self.console.print(summary_line(run), soft_wrap=False)
 
     def finish(self, run: RunReport, streamed: bool = False) -> str:
         return self._captured(lambda: self._draw(run, streamed))
