@@ -20,10 +20,12 @@ EXIT_CODES = """\b
 Exit codes:
   0  every matrix checked; no verdict in --fail-on (warnings alone never fail)
   1  findings: some verdict is in --fail-on (default: wrong, non-finite)
-  2  usage error, unreadable or invalid input, a backend that could not run, or nothing to check
+  2  usage error, unreadable or invalid input, a backend that could not run,
+     or nothing to check
   130 interrupted (Ctrl-C); the partial summary is printed
   141 stdout was closed by its reader (e.g. piped into head)
 """
+LONGEST_CHOICE_LIST = 60  # longer [a|b|...] lists would overflow an 80-column terminal's help
 CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 INTERRUPTED = 130
 # Option types that click spells differently from options.py.
@@ -73,6 +75,9 @@ def click_option(name: str, default, opt: Option):
         details["multiple"] = True
     if isinstance(opt.type, tuple):
         details["type"] = click.Choice(opt.type)
+        if len("|".join(opt.type)) > LONGEST_CHOICE_LIST:  # listed in the help text, which wraps
+            details["metavar"] = "CHOICE"
+            details["help"] = f"{opt.help} Choices: {', '.join(opt.type)}."
     elif opt.kind not in ("flag", "switch") and opt.type in CLICK_TYPES:
         details["type"] = CLICK_TYPES[opt.type]
     return click.option(*opt.flags, name, **details)
@@ -116,8 +121,9 @@ def cli(ctx: click.Context) -> None:
 def check(paths, **values) -> None:
     """Check the SVD gradients of the matrices in PATHS.
 
-    PATHS are .npy, .npz, .csv, .tsv or .txt files, directories (searched recursively, in sorted
-    order), or - for standard input. An array of shape (..., m, n) is a stack of matrices.
+    PATHS are .npy, .npz, .csv, .tsv or .txt files, checkpoints (.safetensors, .pt, .pth, .bin,
+    .h5, .keras), directories (searched recursively, in sorted order), or - for standard input. An
+    array of shape (..., m, n) is a stack of matrices; a checkpoint's tensors are reported by name.
 
     \b
     Examples:
@@ -198,7 +204,9 @@ def merge(reports, **values) -> None:
 
     \b
     Examples:
-      for k in 1 2 3 4; do svdgrad check w/ --shard $k/4 -f jsonl -o part$k.jsonl -q & done; wait
+      for k in 1 2 3 4; do
+        svdgrad check w/ --shard $k/4 -f jsonl -o part$k.jsonl -q &
+      done; wait
       svdgrad merge part*.jsonl -f junit -o report.xml
       svdgrad merge part*.jsonl -f markdown >> "$GITHUB_STEP_SUMMARY"
     """
@@ -219,7 +227,7 @@ def _configure_runtime(values: dict) -> None:
     """Thread pools and caches for this run, before NumPy or a framework is imported (runtime.py)."""
     from svdgrad_cli.backends.runtime import configure
 
-    configure(values.get("jobs", 1), values.get("cache", True))
+    configure(values.get("cache", True))
 
 
 def _notify(message: str) -> None:

@@ -180,8 +180,9 @@ class RunReport:
     @property
     def nothing_checked(self) -> bool:
         """Every input was skipped (a --select that matched nothing, only 1-D tensors): a gate that
-        checked nothing must not pass."""
-        return not self.results and bool(self.skipped) and not self.interrupted
+        checked nothing must not pass. Not said of one shard, whose part may be all skipped files:
+        the merged run says it."""
+        return not self.results and bool(self.skipped) and not self.interrupted and self.shard is None
 
     @property
     def exit_code(self) -> int:

@@ -12,6 +12,7 @@ garbage-collection callback prints and drops it). Every format then marks the ru
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
-from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -59,6 +61,17 @@ def catching_ctrl_c(interrupt: Interrupt):
         signal.signal(signal.SIGINT, previous)
 
 
+def require_writable(path: str | None, option: str) -> None:
+    """A file the run will write must have a directory to go into, checked before any work is done."""
+    if path is None or path == "-":
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: cannot write into {folder}")
+
+
 class CheckSession:
     """Everything one ``svdgrad check`` needs; ``run(write)`` does it and returns the RunReport."""
 
@@ -68,6 +81,7 @@ class CheckSession:
         self.options = options
         self.notify = notify
         self.shard = parse_shard(options.shard, paths)  # (K, N) of --shard K/N, else None
+        require_writable(options.output, "-o")
         self.reproduced: set[str] = set()  # the stems of the reproducers written so far (render/repro.py)
         self.pictured: set[str] = set()  # the stems of the pictures written so far (--plot)
         if options.plot is not None:
@@ -162,12 +176,20 @@ class CheckSession:
                     self.notify("interrupted; the report covers the matrices checked so far")
             for renderer, write in outputs:
                 write(renderer.finish(run, streamed=renderer.streaming))
+        self._closing_notes(run)
+        return run
+
+    def _closing_notes(self, run: RunReport) -> None:
+        """What the run did not do that a user may have expected, and where its files went."""
+        o = self.options
         if run.nothing_checked:
             self.notify("nothing was checked: every input was skipped (-v names each, with the reason)")
+        elif self.settings.select and not any(ARCHIVE_MEMBER.match(r.source) for r in run.results):
+            patterns = " or ".join(repr(p) for p in self.settings.select)
+            self.notify(f"--select {patterns} matched no tensor of any archive or checkpoint")
         if o.save_repro is not None and not self.reproduced and not run.interrupted:
             from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
 
             self.notify(NOTHING_TO_REPRODUCE)
         if o.plot is not None:
             self.notify(f"wrote the pictures of {len(self.pictured)} matrices into {o.plot}")
-        return run

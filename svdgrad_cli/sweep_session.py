@@ -18,7 +18,7 @@ from svdgrad_cli.pipeline.run import resolve_settings, run_versions
 from svdgrad_cli.pipeline.sweep import SweepReport, SweepSpec, build_family, iter_points, parse_shape
 from svdgrad_cli.render import SWEEP_RENDERERS, renderer_class
 from svdgrad_cli.render.progress import RunProgress
-from svdgrad_cli.session import Interrupt, Writer, catching_ctrl_c
+from svdgrad_cli.session import Interrupt, Writer, catching_ctrl_c, require_writable
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -33,6 +33,8 @@ class SweepSession:
         self.notify = notify
         if options.output_format not in SWEEP_RENDERERS:
             raise UsageError(f"sweep writes {', '.join(SWEEP_RENDERERS)}; not {options.output_format}")
+        require_writable(options.output, "-o")
+        require_writable(sweep.plot_file, "--plot")
         if sweep.plot_file is not None:
             if Path(sweep.plot_file).suffix.lower() not in PLOT_SUFFIXES:
                 raise UsageError(f"--plot {sweep.plot_file}: the file must end in .png or .svg")

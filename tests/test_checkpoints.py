@@ -587,3 +587,12 @@ def test_a_selection_that_matches_nothing_checks_nothing_and_exits_2(runner):
     assert result.exit_code == 2
     assert "nothing was checked" in result.stderr
     assert "not selected by --select 'no.such.tensor*'" in result.stderr
+
+
+def test_a_selection_that_matches_no_tensor_beside_plain_files_is_said(runner, tmp_path):
+    sample = Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
+    (tmp_path / "model.safetensors").write_bytes(sample.read_bytes())
+    np.save(tmp_path / "plain.npy", np.eye(3))
+    result = runner.invoke(cli, ["check", str(tmp_path), "--select", "encoderr*", "-b", "autograd"])
+    assert result.exit_code == 0  # the plain file was checked
+    assert "--select 'encoderr*' matched no tensor of any archive or checkpoint" in result.stderr

@@ -220,3 +220,34 @@ def test_complex_tensors_in_checkpoints(runner, tmp_path):
     assert reports["model.pt:layer.weight"]["dtype"] == "complex128"
     assert reports["model.safetensors:layer.weight"]["dtype"] == "complex64"
     assert {r["verdict"] for r in reports.values()} == {"agree"}
+
+
+def test_complex_cotangents_are_used_as_given_and_refused_for_real_matrices(runner, tmp_path):
+    a = random_complex((3, 3), 21)
+    c = random_complex((3, 3), 22)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "real.npy", a.real)
+    np.savez(tmp_path / "c.npz", C=c)
+    args = ["--loss", "polar", "--cotangents", str(tmp_path / "c.npz"), "-b", "torch"]
+    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), *args, "-f", "json", "--include-arrays"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)["results"]
+    weights = np.array(report["loss_weights"]["C"])
+    np.testing.assert_array_equal(weights[..., 0] + 1j * weights[..., 1], c)
+    reference = np.array(report["reference_gradient"])
+    truth = oracle.gradient(a, "polar", c)
+    np.testing.assert_allclose(reference[..., 0] + 1j * reference[..., 1], truth, atol=1e-13)
+    refused = runner.invoke(cli, ["check", str(tmp_path / "real.npy"), *args])
+    assert refused.exit_code == 2
+    assert "cotangent C is complex; the matrices are real" in refused.output
+
+
+def test_the_difference_picture_of_a_complex_gradient_is_of_its_modulus():
+    pytest.importorskip("matplotlib")
+    from svdgrad_cli.render.matrix_plots import difference_figure
+
+    result = check(random_complex((4, 4), 23), loss="polar", backends=("torch",)).results[0]
+    figure = difference_figure(result)
+    (image,) = figure.axes[0].images
+    largest = float(np.nanmax(image.get_array()))
+    assert largest == pytest.approx(np.max(np.abs(result.backends[0].gradient - result.reference.gradient)))

@@ -44,7 +44,8 @@ def test_each_frameworks_spec_is_judged_like_a_builtin(framework, shape):
     for loss in ("sum", "recon"):
         result = check(a, loss=loss, backends=[EXAMPLES[framework], framework]).results[0]
         verdicts = {b.name: b.verdict for b in result.backends}
-        assert verdicts == {f"{framework}:svd": "correct", framework: "correct"}, (loss, verdicts)
+        short = EXAMPLES[framework].split(":")[1].rsplit(".", 1)[1] + ".svd"  # e.g. broadened.svd
+        assert verdicts == {short: "correct", framework: "correct"}, (loss, verdicts)
         assert result.backends[0].origin == f"spec {EXAMPLES[framework]}"
 
 
@@ -99,7 +100,9 @@ def test_the_python_contract_and_register_backend_with_a_spec(tmp_path, monkeypa
         ("tf:x:y", "unknown framework 'tf'"),
         (
             "torch:examples.backends.nowhere:svd",
-            "cannot import examples.backends.nowhere (ModuleNotFoundError",
+            "cannot import examples.backends.nowhere (ModuleNotFoundError: No module named "
+            "'examples.backends.nowhere'); run from the directory that holds it, or add that directory to "
+            "PYTHONPATH",
         ),
         ("torch:examples.backends.broadened:nothing", "has no 'nothing'"),
         ("torch:examples.backends.broadened:EPSILON", "is not callable"),
@@ -199,3 +202,14 @@ def test_a_plugins_reproducer_imports_it_and_runs_from_anywhere(runner, tmp_path
     said, measured = out.stdout.strip().splitlines()[-2:]
     error = float(said.split("error ")[1].split(",")[0])
     assert float(measured.split("error ")[1].split(" ")[0]) == pytest.approx(error, rel=1e-2)
+
+
+def test_two_backends_reported_under_one_name_are_refused(runner, tmp_path):
+    np.save(tmp_path / "a.npy", np.eye(3))
+    result = runner.invoke(
+        cli, ["check", str(tmp_path / "a.npy"), "-b", f"torch={EXAMPLES['torch']}", "-b", "torch"]
+    )
+    assert result.exit_code == 2
+    assert "would both be reported as 'torch'; name one with NAME=SPEC" in result.stderr
+    twins = ["-b", EXAMPLES["torch"], "-b", "other=" + EXAMPLES["torch"]]
+    assert runner.invoke(cli, ["check", str(tmp_path / "a.npy"), *twins, "-q"]).exit_code == 0

@@ -17,13 +17,13 @@ from svdgrad_cli.backends import registry
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics.losses import SPECTRAL_KINDS, VECTOR_KINDS, WITH_ORDER, parse_loss
 from svdgrad_cli.pipeline.run import check
-from svdgrad_cli.render.repro import claim, file_stem, framework_code, write_reproducers
+from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, claim, file_stem, framework_code, write_reproducers
 from svdgrad_cli.verdicts import BackendVerdict
 
 FRAMEWORKS = ("autograd", "tensorflow", "torch", "jax")
 # Every loss of losses.py, with an order where it takes one.
 LOSSES = [kind + (":2" if kind in WITH_ORDER else "") for kind in (*SPECTRAL_KINDS, *VECTOR_KINDS)]
-NOTHING = "svdgrad: nothing to reproduce: no backend was wrong, inaccurate or non-finite"
+NOTHING = "svdgrad: " + NOTHING_TO_REPRODUCE
 
 
 def run_script(script, cwd=None) -> str:

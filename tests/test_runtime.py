@@ -25,10 +25,14 @@ def test_the_users_own_settings_win(monkeypatch):
     ours = {*runtime.THREAD_VARIABLES, "OMP_WAIT_POLICY", "XLA_FLAGS"}
     environment = {k: v for k, v in os.environ.items() if k not in ours}
     monkeypatch.setattr(os, "environ", {**environment, "OMP_NUM_THREADS": "3"})  # this test's own
-    chosen = runtime.configure(jobs=1)
+    monkeypatch.setattr(runtime, "_CHOSEN", set())
+    chosen = runtime.configure()
     assert os.environ["OMP_NUM_THREADS"] == "3" and "OMP_NUM_THREADS" not in chosen
     assert chosen["OMP_WAIT_POLICY"] == "PASSIVE"
     assert chosen["OPENBLAS_NUM_THREADS"] == chosen["TF_NUM_INTRAOP_THREADS"]
+    monkeypatch.setattr(runtime, "threads_per_process", lambda jobs: 8 // jobs)  # eight idle cores
+    workers = runtime.worker_environment(4)
+    assert workers["OPENBLAS_NUM_THREADS"] == "2" and "OMP_NUM_THREADS" not in workers  # the user's stays
 
 
 def test_cache_directory(monkeypatch, tmp_path):

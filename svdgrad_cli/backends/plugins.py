@@ -75,7 +75,9 @@ def parse_spec(text: str) -> Spec | None:
     layout = parts[3].lower() if len(parts) == 4 else None
     if len(parts) not in (3, 4) or not all(parts[1:3]) or (layout is not None and layout not in LAYOUTS):
         raise UsageError(f"backend {text!r}: expected [NAME=]{contract}:MODULE:FUNCTION[:v|:vh]")
-    return Spec(text, name or f"{contract}:{parts[2]}", contract, parts[1], parts[2], layout)
+    # the short name says whose function it is: broadened.svd, not torch:svd (which reads as torch's own)
+    default = f"{parts[1].rsplit('.', 1)[-1]}.{parts[2]}"
+    return Spec(text, name or default, contract, parts[1], parts[2], layout)
 
 
 def import_function(spec: Spec):
@@ -88,8 +90,13 @@ def import_function(spec: Spec):
         module = importlib.import_module(spec.module)
     except Exception as exc:  # the user's module: any error is theirs, reported as one line
         first = (str(exc).strip().splitlines() or [""])[0]
+        hint = (
+            "; run from the directory that holds it, or add that directory to PYTHONPATH"
+            if isinstance(exc, ModuleNotFoundError) and exc.name and spec.module.startswith(exc.name)
+            else ""
+        )
         raise UsageError(
-            f"backend {spec.text!r}: cannot import {spec.module} ({type(exc).__name__}: {first})"
+            f"backend {spec.text!r}: cannot import {spec.module} ({type(exc).__name__}: {first}){hint}"
         ) from None
     function = getattr(module, spec.attribute, None)
     if function is None:

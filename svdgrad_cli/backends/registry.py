@@ -161,7 +161,21 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
             )
         if name not in resolved:
             resolved.append(name)
+    _refuse_shared_names(resolved)
     return resolved
+
+
+def _refuse_shared_names(names: list[str]) -> None:
+    """Two backends reported under one name would merge in every report: a usage error."""
+    seen: dict[str, str] = {}
+    for name in names:
+        shown = display_name(name)
+        if shown in seen:
+            raise UsageError(
+                f"backends {seen[shown]!r} and {name!r} would both be reported as {shown!r}; "
+                "name one with NAME=SPEC"
+            )
+        seen[shown] = name
 
 
 def load_backend(name: str) -> Backend:
@@ -194,5 +208,5 @@ def backend_versions(names) -> dict[str, str | None]:
 
 
 def display_name(name: str) -> str:
-    """The name a backend is reported under (a spec's NAME=, or FRAMEWORK:FUNCTION)."""
+    """The name a backend is reported under (a spec's NAME=, or MODULE.FUNCTION)."""
     return load_backend(name).name

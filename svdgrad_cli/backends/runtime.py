@@ -6,9 +6,10 @@ processes that each start such pools, the spinning threads fight for the cores: 
 under two busy processes, ``-b torch`` on 1,000 small matrices took 10.7 s with the default pools and
 2.5 s with one thread. So each process gets its share of the cores it may actually run on
 (``os.sched_getaffinity``) that are not already busy (the one-minute load average), at least one, and
-waiting threads sleep (OMP_WAIT_POLICY=PASSIVE). The choice is made once, before NumPy or any framework
-is imported, through the environment variables they read at start-up, so worker processes inherit it;
-a variable the user has set is left alone.
+waiting threads sleep (OMP_WAIT_POLICY=PASSIVE). The choice is made before NumPy or any framework is
+imported, through the environment variables they read at start-up: for this process by configure(),
+for ``--jobs`` workers (parallel.py) by worker_environment() as they start. A variable the user has
+set is left alone.
 
 Compilations. JAX compiles a program per input shape (about 0.15 s each); its persistent compilation
 cache, under the user's cache directory, keeps them across runs (``--no-cache`` disables it).
@@ -52,19 +53,34 @@ def threads_per_process(jobs: int, cores: int | None = None, load: float | None 
     return max(1, int(idle // max(1, jobs)))
 
 
-def configure(jobs: int = 1, cache: bool = True) -> dict[str, str]:
-    """Size the thread pools of this process and of its workers, and choose the cache; before NumPy
-    or a framework is imported. Returns the variables it set (the user's own are kept)."""
-    threads = str(threads_per_process(jobs))
+_CHOSEN: set[str] = set()  # the variables configure() set, which worker_environment() may resize
+
+
+def _thread_settings(processes: int) -> dict[str, str]:
+    threads = str(threads_per_process(processes))
     wanted = dict.fromkeys(THREAD_VARIABLES, threads)
     wanted["OMP_WAIT_POLICY"] = "PASSIVE"
     if threads == "1":
         wanted["XLA_FLAGS"] = SINGLE_THREADED_XLA
-    chosen = {key: value for key, value in wanted.items() if key not in os.environ}
+    return wanted
+
+
+def configure(cache: bool = True) -> dict[str, str]:
+    """Size this process's thread pools and choose the cache, before NumPy or a framework is
+    imported; worker processes get theirs from worker_environment(). Returns the variables it set
+    (the user's own are kept)."""
+    chosen = {key: value for key, value in _thread_settings(1).items() if key not in os.environ}
     if not cache:
         chosen[CACHE_VARIABLE] = ""  # --no-cache wins over the environment
     os.environ.update(chosen)
+    _CHOSEN.update(chosen)
     return chosen
+
+
+def worker_environment(workers: int) -> dict[str, str]:
+    """The thread settings of each of ``workers`` processes started now (those configure() chose;
+    the user's own stay as they are)."""
+    return {key: value for key, value in _thread_settings(workers).items() if key in _CHOSEN}
 
 
 def cache_directory() -> Path | None:

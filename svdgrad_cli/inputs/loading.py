@@ -334,8 +334,12 @@ def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
             raise UsageError(
                 f"--cotangents: {loaded.source} is not a weight of this loss; expected {expected}"
             )
-        problem = dtype_problem(loaded.array.dtype) or _first_bad(np.asarray(loaded.array, dtype=np.float64))
+        problem = dtype_problem(loaded.array.dtype)
+        if problem is None:
+            arrays[name] = np.asarray(
+                loaded.array, dtype=np.complex128 if loaded.array.dtype.kind == "c" else np.float64
+            )
+            problem = _first_bad(arrays[name])
         if problem:
             raise UsageError(f"--cotangents: {loaded.source}: {problem}")
-        arrays[name] = np.asarray(loaded.array, dtype=np.float64)
     return arrays

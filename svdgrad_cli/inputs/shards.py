@@ -136,7 +136,9 @@ def _file_items(
 def assign(items: list[Item], count: int) -> list[int]:
     """The shard (0-based) of each item: longest processing time first, ties by key and lowest shard."""
     owners = [0] * len(items)
-    loads = [(0, shard) for shard in range(count)]
+    # Shards beyond the number of items would get nothing (the first items go to shards 0, 1, 2, ...):
+    # leaving them out gives the same plan without a list of N entries (--shard 1/1000000000).
+    loads = [(0, shard) for shard in range(min(count, len(items)))]
     for i in sorted(range(len(items)), key=lambda i: (-items[i].work, items[i].key)):
         load, shard = heapq.heappop(loads)
         owners[i] = shard

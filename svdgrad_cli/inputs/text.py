@@ -274,7 +274,9 @@ class _Table:
         real = np.frombuffer(self.values, dtype=np.float64).reshape(self.rows, self.width)
         if self.imaginary is None:
             return real
-        return real + 1j * np.frombuffer(self.imaginary, dtype=np.float64).reshape(self.rows, self.width)
+        out = np.empty((self.rows, self.width), dtype=np.complex128)  # part by part: 1j * inf is nan + infj
+        out.real, out.imag = real, np.frombuffer(self.imaginary, dtype=np.float64).reshape(real.shape)
+        return out
 
 
 def parse_text(stream: BinaryIO, source: str, delimiter: str | None, max_elements: int) -> np.ndarray:

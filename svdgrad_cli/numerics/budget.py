@@ -88,7 +88,7 @@ class Budget:
 def reference_uncertainty(reference, shape: tuple[int, ...]) -> float:
     """The estimated error of the reference itself: REFERENCE_FACTOR * eps(float64) * unit, or 0
     for a high-precision reference (its error is below float64's rounding of the result)."""
-    if reference.precision != "float64":
+    if reference.high_precision:
         return 0.0
     return REFERENCE_FACTOR * machine_eps(np.float64) * error_unit(reference, shape)
 

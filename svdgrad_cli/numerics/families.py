@@ -25,6 +25,9 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
+from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
+from svdgrad_cli.numerics.svd import scale_exponents, thin_svd
+
 PARAMETERS = ("gap", "zero", "scale")
 START = 0.1  # the largest relative gap or s_K / s_1 of a sweep (less where neighbours leave no room)
 SCALE_EXPONENTS = (-100, 100)  # --vary scale: A * 2^e
@@ -90,10 +93,8 @@ def synthetic_factors(shape: tuple[int, int], seed: int, complex_: bool = False)
 
 def factors_of(matrix: np.ndarray) -> tuple[Factors, np.ndarray]:
     """A user's matrix as (its singular vectors, its singular values), in double precision."""
-    a = np.asarray(matrix)
-    a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
-    u, s, vh = np.linalg.svd(a, full_matrices=False)
-    return Factors(u, vh.conj().T, None, "svd"), s
+    u, s, v = thin_svd(matrix)
+    return Factors(u, v, None, "svd"), s
 
 
 def base_spectrum(k: int) -> np.ndarray:
@@ -145,20 +146,19 @@ def is_exact(factors: Factors, values: np.ndarray, dtype: str) -> bool:
 
 def assemble(factors: Factors, values: np.ndarray, dtype: str) -> np.ndarray:
     """U diag(values) V^H, computed in double precision and stored in ``dtype``."""
-    product = (factors.u * np.asarray(values, dtype=np.float64)) @ factors.v.conj().T
+    product = (factors.u * np.asarray(values, dtype=np.float64)) @ adjoint(factors.v)
     return product.astype(dtype)
 
 
 def high_precision_values(matrix: np.ndarray, digits: int = REALISED_DIGITS) -> np.ndarray:
     """The singular values of a stored matrix with mpmath (each float entry converted exactly),
     rounded to float64, in decreasing order."""
-    a = np.asarray(matrix)
-    a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
+    a = working(matrix)
     if a.size == 0:
         return np.zeros(0)
-    exponent = int(np.frexp(np.max(np.abs(a)))[1]) if np.any(a) else 0
-    scaled = a * 2.0**-exponent  # exact; keeps mpmath away from its own exponent range
-    svd = mpmath.svd_c if np.iscomplexobj(a) else mpmath.svd_r
+    exponent = int(scale_exponents(a[None])[0])
+    scaled = scale_by_power_of_two(a, -exponent)  # exact; keeps mpmath away from its own exponent range
+    svd = mpmath.svd_c if is_complex(a) else mpmath.svd_r
     with mpmath.workdps(digits):
         values = svd(mpmath.matrix(scaled.tolist()), compute_uv=False)
         out = np.array([float(mpmath.re(values[i])) for i in range(len(values))])

@@ -38,11 +38,6 @@ def adjoint(x: np.ndarray) -> np.ndarray:
     return np.conj(swapped) if swapped.dtype.kind in "cO" else swapped
 
 
-def pairing(x: np.ndarray, y: np.ndarray) -> float:
-    """Re <X, Y> = Re sum conj(X_ij) Y_ij: the real inner product that defines gradients."""
-    return float(np.real(np.vdot(x, y)))
-
-
 def scale_by_power_of_two(x: np.ndarray, exponent) -> np.ndarray:
     """x * 2**exponent, exact (np.ldexp, part by part for complex x)."""
     if is_complex(x):

@@ -28,7 +28,7 @@ import numpy as np
 
 from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.conditioning import natural_scale, spectral_hessian_norm, vector_hessian_norm
-from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working
+from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working, working_dtype
 from svdgrad_cli.numerics.gauge import gauge_problems, sign_problems
 from svdgrad_cli.numerics.gradients import (
     polar_gradient,
@@ -61,11 +61,16 @@ class Reference:
     hessian_norm: float = 0.0  # ||DG||_2: how fast the true gradient moves with A (conditioning.py)
     natural_scale: float = 0.0  # the size of one term of G's closed form (conditioning.py)
     ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
-    precision: str = "float64"  # or "mpmath, N digits" where float64 could not decide (highprec.py)
+    precision: str = "float64"  # complex128 for complex input; "mpmath, N digits" where that could not decide
 
     def __post_init__(self) -> None:
         if self.gradient is not None and self.gradient_norm is None:
             object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
+
+    @property
+    def high_precision(self) -> bool:
+        """Whether this is a high-precision reference (highprec.py), whose own error is negligible."""
+        return self.precision.startswith("mpmath")
 
     @property
     def matrix_norm(self) -> float:
@@ -213,7 +218,7 @@ def build_reference(
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
     build = _vector_reference if loss.needs_vectors else _spectral_reference
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
-        reference = build(svd, loss, spectrum, seed)
+        reference = replace(build(svd, loss, spectrum, seed), precision=working_dtype(a64).name)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,

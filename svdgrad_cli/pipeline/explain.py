@@ -38,10 +38,10 @@ def _digits(value: float | None) -> str:
 def _agree(loss: Loss, reference: Reference, results: list[BackendResult]) -> str:
     worst = max((r.budget_multiple or 0.0 for r in results), default=0.0)
     justified = next((r.justified_digits for r in results if r.justified_digits is not None), None)
+    margin = f"worst: {worst:.2g}x its error budget" if worst else "every one exactly"
     return (
         f"The gradient of {loss.name} is unique here and every backend matches the {reference.precision} "
-        f"reference to the {_digits(justified)} digits the data justify (worst: {worst:.2g}x its "
-        "error budget)."
+        f"reference to the {_digits(justified)} digits the data justify ({margin})."
     )
 
 
@@ -145,7 +145,14 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
         cause = ""
         if spectrum.zeros or any(len(c) > 1 for c in spectrum.clusters):
             cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero"
-        parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
+        if reference.defined:
+            parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
+        else:
+            reason = reference.set_description.removeprefix("undefined: ")
+            parts.append(
+                f"{_names(non_finite, versions)} returned NaN/Inf{cause}. The loss has no gradient here "
+                f"either ({reason}): change the loss or the matrix, not the framework."
+            )
     for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
         parts.append(f"{_names([r], versions)} failed: {r.message}")
     for r in (r for r in results if r.verdict == BackendVerdict.UNSUPPORTED):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing import get_context
 
-from svdgrad_cli.backends.runtime import threads_per_process
+from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
@@ -56,6 +57,21 @@ def _tasks(files: list[str | InputError], workers: int) -> list[list[str] | Inpu
     return tasks
 
 
+@contextmanager
+def environment(variables: dict[str, str]):
+    """``variables`` set in os.environ for the duration, then restored."""
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
     return list(check_files(*task))
 
@@ -67,9 +83,10 @@ def parallel_reports(
     tasks = _tasks(files, jobs)
     # spawn, not fork: a forked TensorFlow runtime is not safe, and workers import frameworks anyway.
     # Workers ignore Ctrl-C; this process stops them at once when it is interrupted (terminate).
-    pool = get_context("spawn").Pool(
-        jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-    )
+    with environment(worker_environment(jobs)):  # the workers' share of the cores, read as they start
+        pool = get_context("spawn").Pool(
+            jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+        )
     try:
         work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
         results = pool.imap(_check_files, work)

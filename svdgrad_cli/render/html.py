@@ -15,7 +15,8 @@ import math
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import Settings
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.render.table import _backend_summary
+from svdgrad_cli.render.colours import colours
+from svdgrad_cli.render.table import backend_summary
 from svdgrad_cli.verdicts import MatrixVerdict
 
 PICTURE_LIMIT = 20  # matrices drawn (the most severe); about half a second each
@@ -26,12 +27,6 @@ CAPTIONS = {
     "and sqrt(eps), beyond which a result is wrong.",
     "differences": "Where each backend's gradient differs from the reference, entry by entry.",
 }
-COLOURS = {  # verdict -> (background, text): the terminal picture's colours
-    "agree": ("#1a9850", "#fff"), "correct": ("#1a9850", "#fff"), "non-unique": ("#a6d96a", "#000"),
-    "valid": ("#a6d96a", "#000"), "indeterminate": ("#e6c229", "#000"), "undefined": ("#bbbbbb", "#000"),
-    "unsupported": ("#888888", "#fff"), "inaccurate": ("#e78ac3", "#000"), "error": ("#444444", "#fff"),
-    "failed": ("#444444", "#fff"), "non-finite": ("#7f0000", "#fff"), "wrong": ("#c62828", "#fff"),
-}  # fmt: skip
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;
 background:#f6f7f9;color:#1b1f24;line-height:1.45;font-size:15px}
@@ -57,7 +52,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14
 
 
 def badge(verdict: str) -> str:
-    background, text = COLOURS.get(str(verdict), ("#999", "#fff"))
+    background, text = colours(verdict)
     return (
         f'<span class="badge" style="background:{background};color:{text}">{html.escape(str(verdict))}</span>'
     )
@@ -109,7 +104,7 @@ def _figures(pictures: dict[str, bytes], label: str) -> str:
 def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, why_none: str = "") -> str:
     """One matrix's panel (an input error as a short one)."""
     label = html.escape(report.label)
-    colour = COLOURS.get(str(report.verdict), ("#999", ""))[0]
+    colour = colours(report.verdict)[0]
     start = f'<article class="panel" id="m{number}" style="border-left-color:{colour}">'
     if report.status == "error":
         problem = html.escape(report.error or "")
@@ -157,7 +152,7 @@ def _worst(run: RunReport, numbers: dict[int, int]) -> str:
     rows = "".join(
         f'<tr><td><a href="#m{numbers[id(r)]}">{html.escape(r.label)}</a></td>'
         f"<td class=text>{badge(r.verdict)}</td>"
-        f'<td class="text">{html.escape(_backend_summary(r))}</td></tr>'
+        f'<td class="text">{html.escape(backend_summary(r))}</td></tr>'
         for r in flagged[:20]
     )
     return f"<h3>worst matrices</h3><table><tr><th>matrix</th><th>verdict</th><th>why</th></tr>{rows}</table>"

@@ -100,9 +100,23 @@ def _reference(record: dict | None, gradient) -> Reference | None:
     )
 
 
+def _integers(values, what: str) -> tuple[int, ...]:
+    """A list of whole numbers (a shape, an index, a position); ValueError for anything else."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(f"{what} {values!r} is not a list of whole numbers")
+    return tuple(values)
+
+
+def _position(record: dict) -> tuple[int, ...] | None:
+    position = record.get("position")
+    return None if position is None else _integers(position, "position")
+
+
 def matrix_from_dict(record: dict) -> MatrixReport:
     """The MatrixReport of one result record."""
-    shape, dtype = tuple(record["shape"]), record["dtype"]
+    shape, dtype = _integers(record["shape"], "shape"), record["dtype"]
     values = record.get("singular_values") or {}
     gradients = record.get("gradients") or {}
     backends = tuple(
@@ -113,10 +127,9 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         Finding(w["code"], w["message"], tuple(w["indices"]), w["level"]) for w in record["warnings"]
     )
     pairs = tuple(PairDiff(*p["backends"], p["max_abs_diff"], p["relative"]) for p in record["pairs"])
-    position = record.get("position")
     return MatrixReport(
         source=record["source"],
-        index=tuple(record["index"]),
+        index=_integers(record["index"], "index"),
         shape=shape,
         dtype=dtype,
         status=record["status"],
@@ -129,13 +142,12 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         pairs=pairs,
         loss_weights={k: _array(v) for k, v in (record.get("loss_weights") or {}).items()},
         stored_dtype=record.get("stored_dtype"),
-        position=None if position is None else tuple(position),
+        position=_position(record),
     )
 
 
 def skipped_from_dict(record: dict) -> Skipped:
-    position = record.get("position")
-    return Skipped(record["source"], record["reason"], None if position is None else tuple(position))
+    return Skipped(record["source"], record["reason"], _position(record))
 
 
 def options_from_settings(settings: dict[str, Any], **display) -> tuple[Settings, RunOptions]:

@@ -19,18 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.numerics.field import working
 from svdgrad_cli.numerics.spectrum import analyse_spectrum, default_dup_tol, default_zero_tol, machine_eps
 from svdgrad_cli.options import Settings
+from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.render.plots import figure_bytes, pyplot
 from svdgrad_cli.verdicts import BackendVerdict
 
-# verdict -> (colour, hatch): both tell the verdicts apart
-BAR_LOOK = {
-    BackendVerdict.CORRECT: ("#009E73", ""),
-    BackendVerdict.VALID: ("#56B4E9", ".."),
-    BackendVerdict.INDETERMINATE: ("#E69F00", "--"),
-    BackendVerdict.INACCURATE: ("#CC79A7", "//"),
-    BackendVerdict.WRONG: ("#D55E00", "xx"),
+# verdict -> hatch: with the colour (colours.py) it tells the verdicts apart, in greyscale too
+BAR_HATCH = {
+    BackendVerdict.CORRECT: "",
+    BackendVerdict.VALID: "..",
+    BackendVerdict.INDETERMINATE: "--",
+    BackendVerdict.INACCURATE: "//",
+    BackendVerdict.WRONG: "xx",
 }
 MAX_HEATMAPS = 8  # backends drawn side by side
 
@@ -135,11 +137,11 @@ def errors_figure(report: MatrixReport):
     high = 10.0 ** math.ceil(math.log10(max([*judged, *budgets, 1.0]) * 10))
     labels = []
     for row, b in enumerate(backends):
-        colour, hatch = BAR_LOOK.get(b.verdict, ("#999999", ""))
-        if b.digits is not None and b.verdict in BAR_LOOK and not math.isfinite(b.digits):
+        colour, hatch = verdict_colour(b.verdict), BAR_HATCH.get(b.verdict, "")
+        if b.digits is not None and b.verdict in BAR_HATCH and not math.isfinite(b.digits):
             ax.plot([low], [row], marker="|", markersize=18, color="black")
             labels.append(f"{b.name}\n{b.verdict}, exact")
-        elif b.digits is not None and b.verdict in BAR_LOOK:
+        elif b.digits is not None and b.verdict in BAR_HATCH:
             error = 10.0**-b.digits
             ax.barh(row, error - low, left=low, color=colour, hatch=hatch, edgecolor="black", height=0.6)
             labels.append(f"{b.name}\n{b.verdict}, {max(b.digits, 0):.1f} digits")
@@ -149,12 +151,14 @@ def errors_figure(report: MatrixReport):
             ax.text(low * 1.3, row, message, va="center", bbox={"facecolor": "white", "edgecolor": "none"})
     if budgets:
         ax.axvline(max(budgets), color="black", linewidth=1.5, label="error budget (relative)")
-    ax.axvline(math.sqrt(eps), color="0.4", linestyle=":", label="sqrt(eps): wrong beyond")
+    ax.axvline(math.sqrt(eps), color="0.4", linestyle=":", label="sqrt(eps): past the budget, wrong beyond")
     ax.set_xscale("log")
     ax.set_xlim(low, high)
     ax.set_yticks(range(len(backends)), labels)
     ax.set_ylim(len(backends) - 0.5, -0.5)  # every row inside the frame, the first on top
-    ax.set_xlabel("relative error ||G - G_ref||_F / ||G_ref||_F (dimensionless)")
+    unique = report.reference is None or report.reference.unique
+    what = "||G - G_ref||_F" if unique else "distance to the gradient set"
+    ax.set_xlabel(f"relative error: {what} / ||G_ref||_F (dimensionless)")
     ax.set_title("each backend's error against its budget")
     fig.legend(loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     return fig
@@ -169,7 +173,7 @@ def difference_figure(report: MatrixReport):
     drawn = [b for b in report.backends if b.gradient is not None][:MAX_HEATMAPS]
     if reference is None or not drawn:
         return None
-    diffs = [np.abs(np.asarray(b.gradient, dtype=np.float64) - reference) for b in drawn]
+    diffs = [np.abs(working(b.gradient) - reference) for b in drawn]  # complex: |difference|
     finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
     positive = finite[finite > 0]
     top = float(positive.max()) if positive.size else 1.0

@@ -16,26 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from svdgrad_cli.model import NOTE, MatrixReport
+from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+from svdgrad_cli.render.colours import colour
+from svdgrad_cli.verdicts import MatrixVerdict
 
-VERDICT_STYLE = {
-    MatrixVerdict.AGREE: "bold green",
-    MatrixVerdict.NON_UNIQUE: "bold yellow",
-    MatrixVerdict.UNDEFINED: "bold yellow",
-    MatrixVerdict.INDETERMINATE: "bold yellow",
-    MatrixVerdict.UNSUPPORTED: "bold yellow",
-    MatrixVerdict.INACCURATE: "bold magenta",
-    MatrixVerdict.WRONG: "bold red",
-    MatrixVerdict.NON_FINITE: "bold red",
-    MatrixVerdict.ERROR: "bold red",
-    BackendVerdict.CORRECT: "green",
-    BackendVerdict.VALID: "yellow",
-    BackendVerdict.INDETERMINATE: "yellow",
-    BackendVerdict.UNSUPPORTED: "yellow",
-    BackendVerdict.INACCURATE: "magenta",
-    BackendVerdict.FAILED: "red",
-}
 MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
 MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
 MIN_DECADES = 3  # the bars always span at least this many decades below s_1
@@ -43,7 +28,8 @@ PANEL_MARGIN = 24  # columns the panel's borders and the other spectrum columns 
 
 
 def style(verdict) -> str:
-    return VERDICT_STYLE.get(verdict, "")
+    """A verdict's rich style (colours.py): bold for a matrix's verdict."""
+    return f"bold {colour(verdict)}" if isinstance(verdict, MatrixVerdict) else colour(verdict)
 
 
 def _decades(values: np.ndarray, top: float) -> float:
@@ -204,7 +190,10 @@ def _arrays(report: MatrixReport, show_gradients: bool, show_reference: bool) ->
         parts += [Text(""), _matrix(ref.gradient, f"{label} (norm {ref.gradient_norm:.4g})")]
     if show_gradients:
         for b in (b for b in report.backends if b.gradient is not None):
-            parts += [Text(""), _matrix(b.gradient, f"{b.name} gradient (norm {frobenius(b.gradient):.4g})")]
+            conjugated = b.convention is not None and b.convention.startswith(CONJUGATED)
+            mapped = f"; the conjugate of what {b.name} returned" if conjugated else ""
+            title = f"{b.name} gradient (norm {frobenius(b.gradient):.4g}{mapped})"
+            parts += [Text(""), _matrix(b.gradient, title)]
     return parts
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.pipeline.sweep import Family, SweepReport
+from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 MADE = {"dyadic": "exact dyadic factors", "qr": "seeded QR factors", "svd": "its own vectors"}
@@ -26,10 +27,10 @@ INSTALL = "pip install 'svdgrad[plot]' (or pip install matplotlib)"
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
-SHADES = {  # matrix verdicts whose points are shaded: (colour, hatch, label)
-    MatrixVerdict.NON_UNIQUE: ("#56B4E9", "", "gradient is a set (non-unique)"),
-    MatrixVerdict.UNDEFINED: ("#999999", "//", "no gradient (undefined)"),
-    MatrixVerdict.INDETERMINATE: ("#E69F00", "..", "data do not determine it\n(indeterminate)"),
+SHADES = {  # matrix verdicts whose points are shaded (in their colours.py colour): (hatch, label)
+    MatrixVerdict.NON_UNIQUE: ("", "gradient is a set (non-unique)"),
+    MatrixVerdict.UNDEFINED: ("//", "no gradient (undefined)"),
+    MatrixVerdict.INDETERMINATE: ("..", "data do not determine it\n(indeterminate)"),
 }
 
 
@@ -103,7 +104,8 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
     if zero_at is not None:
         ticks.append(zero_at)
         labels.append("0")
-        ax.axvline(math.sqrt(zero_at * min(positive)), color="0.3", linewidth=0.8, linestyle=(0, (2, 2)))
+        ax.axvline(math.sqrt(zero_at * min(positive)), color="0.3", linewidth=0.8, linestyle=(0, (2, 2)),
+                   label="axis break: x = 0 on its right")  # fmt: skip
     ax.set_xticks(ticks, labels)
     ax.minorticks_off()
     ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
@@ -117,7 +119,7 @@ def _shade(ax, report: SweepReport, positions: list[float]) -> None:
         shade = SHADES.get(point.report.verdict)
         if shade is None:
             continue
-        colour, hatch, label = shade
+        (hatch, label), colour = shade, verdict_colour(point.report.verdict)
         left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
         right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
         ax.axvspan(left, right, color=colour, alpha=0.22, hatch=hatch, linewidth=0,
@@ -175,7 +177,7 @@ def sweep_figure(report: SweepReport):
         color="0.35",
         linewidth=1,
         linestyle=":",
-        label="sqrt(eps): wrong above,\ninaccurate below",
+        label="sqrt(eps): beyond the budget,\nwrong above, inaccurate below",
     )
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):

@@ -41,7 +41,9 @@ from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.verdicts import BackendVerdict
 
 REPRODUCED = frozenset({BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE})
-NOTHING_TO_REPRODUCE = "nothing to reproduce: no backend was wrong, inaccurate or non-finite"
+NOTHING_TO_REPRODUCE = (
+    "nothing to reproduce: no backend was wrong, inaccurate or non-finite where the loss has a gradient"
+)
 NOT_EMBEDDED = frozenset({"framework_ops"})  # the script spells the loss in the framework's own calls
 IMPORTS = {  # a name the embedded backend source uses -> the import that binds it
     "functools": "import functools",

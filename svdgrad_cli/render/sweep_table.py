@@ -15,34 +15,43 @@ from rich.table import Table
 from rich.text import Text
 
 from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
+from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import summary_line
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 CELL = 4  # three characters and a space
 MAX_NAME = 16  # longer backend names are listed under short aliases
-# verdict -> (letter, style): the letter carries the meaning, the colour repeats it.
-BACKEND_GLYPHS = {
-    BackendVerdict.CORRECT: ("c", "black on green3"),
-    BackendVerdict.VALID: ("v", "black on dark_sea_green2"),
-    BackendVerdict.INDETERMINATE: ("?", "black on yellow3"),
-    BackendVerdict.UNDEFINED: ("-", "black on grey70"),
-    BackendVerdict.INACCURATE: ("i", "black on orchid1"),
-    BackendVerdict.WRONG: ("W", "bold white on red3"),
-    BackendVerdict.NON_FINITE: ("N", "bold white on dark_red"),
-    BackendVerdict.UNSUPPORTED: ("u", "black on grey50"),
-    BackendVerdict.FAILED: ("F", "bold white on grey23"),
+# verdict -> letter: the letter carries the meaning, the colour (colours.py) repeats it.
+BACKEND_LETTERS = {
+    BackendVerdict.CORRECT: "c",
+    BackendVerdict.VALID: "v",
+    BackendVerdict.INDETERMINATE: "?",
+    BackendVerdict.UNDEFINED: "-",
+    BackendVerdict.INACCURATE: "i",
+    BackendVerdict.WRONG: "W",
+    BackendVerdict.NON_FINITE: "N",
+    BackendVerdict.UNSUPPORTED: "u",
+    BackendVerdict.FAILED: "F",
 }
-MATRIX_GLYPHS = {
-    MatrixVerdict.AGREE: ("=", "black on green3"),
-    MatrixVerdict.NON_UNIQUE: ("~", "black on dark_sea_green2"),
-    MatrixVerdict.UNDEFINED: ("-", "black on grey70"),
-    MatrixVerdict.INDETERMINATE: ("?", "black on yellow3"),
-    MatrixVerdict.UNSUPPORTED: ("u", "black on grey50"),
-    MatrixVerdict.INACCURATE: ("i", "black on orchid1"),
-    MatrixVerdict.ERROR: ("E", "bold white on grey23"),
-    MatrixVerdict.NON_FINITE: ("N", "bold white on dark_red"),
-    MatrixVerdict.WRONG: ("W", "bold white on red3"),
+MATRIX_LETTERS = {
+    MatrixVerdict.AGREE: "=",
+    MatrixVerdict.NON_UNIQUE: "~",
+    MatrixVerdict.UNDEFINED: "-",
+    MatrixVerdict.INDETERMINATE: "?",
+    MatrixVerdict.UNSUPPORTED: "u",
+    MatrixVerdict.INACCURATE: "i",
+    MatrixVerdict.ERROR: "E",
+    MatrixVerdict.NON_FINITE: "N",
+    MatrixVerdict.WRONG: "W",
 }
+
+
+def glyph(verdict, letters: dict) -> tuple[str, str]:
+    """(letter, rich style) of a verdict in the picture."""
+    background, text = colours(verdict)
+    return letters[verdict], f"{text} on {background}"
+
+
 REALISED_SHOWN = 4  # points whose realised parameter differs that are named (JSON has them all)
 REALISED_CLOSE = 0.05  # relative difference below which realised and requested are the same
 
@@ -83,13 +92,13 @@ def backend_cell(point: SweepPoint, name: str) -> Text:
     result = next((b for b in point.report.backends if b.name == name), None)
     if result is None:
         return Text("   ", style="dim")
-    letter, style = BACKEND_GLYPHS.get(result.verdict, ("?", ""))
+    letter, style = glyph(result.verdict, BACKEND_LETTERS)
     digits = _digits(result.digits) if result.verdict not in (BackendVerdict.NON_FINITE,) else ""
     return Text(f"{letter}{digits:>2}"[:3].ljust(3), style=style)
 
 
 def matrix_cell(point: SweepPoint) -> Text:
-    letter, style = MATRIX_GLYPHS.get(point.report.verdict, ("E", ""))
+    letter, style = glyph(point.report.verdict, MATRIX_LETTERS)
     return Text(f" {letter} ", style=style)
 
 
@@ -156,9 +165,9 @@ def _legend(console: Console, report: SweepReport) -> None:
     seen_b = {b.verdict for p in report.points for b in p.report.backends}
     seen_m = {p.report.verdict for p in report.points}
     legend = Text()
-    for verdict, (letter, style) in BACKEND_GLYPHS.items():
-        if verdict in seen_b:
-            legend.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    for verdict in (v for v in BACKEND_LETTERS if v in seen_b):
+        letter, style = glyph(verdict, BACKEND_LETTERS)
+        legend.append(f" {letter} ", style=style).append(f" {verdict}  ")
     folded(console, legend)
     justified = [b.justified_digits for p in report.points for b in p.report.backends]
     justified = [math.floor(max(0.0, d)) for d in justified if d is not None and math.isfinite(d)]
@@ -167,9 +176,9 @@ def _legend(console: Console, report: SweepReport) -> None:
     digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
     folded(console, Text(digits, style="dim"))
     matrix = Text("matrix: ", style="dim")
-    for verdict, (letter, style) in MATRIX_GLYPHS.items():
-        if verdict in seen_m:
-            matrix.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    for verdict in (v for v in MATRIX_LETTERS if v in seen_m):
+        letter, style = glyph(verdict, MATRIX_LETTERS)
+        matrix.append(f" {letter} ", style=style).append(f" {verdict}  ")
     folded(console, matrix)
     if len(backend_names(report)) > 1:
         note = "log10 diff: the largest relative difference between two backends' gradients"

@@ -41,7 +41,7 @@ def summary_line(run: RunReport) -> Text:
     return text
 
 
-def _backend_summary(report: MatrixReport) -> str:
+def backend_summary(report: MatrixReport) -> str:
     """The backends that are not fine, grouped by verdict: 'wrong: tensorflow 2.6e+13x budget; ...'."""
     groups: dict[str, list[str]] = {}
     for b in report.backends:
@@ -73,7 +73,7 @@ def _worst(console: Console, run: RunReport, top: int) -> None:
     console.print(Text(f"worst matrices (top {min(top, len(flagged))} of {len(flagged)})", style="bold"))
     for report in flagged[:top]:
         console.print(_indented(Text(report.label), 2))
-        verdict = Text.assemble((report.verdict, style(report.verdict)), "  ", _backend_summary(report))
+        verdict = Text.assemble((report.verdict, style(report.verdict)), "  ", backend_summary(report))
         console.print(_indented(verdict, 6))
 
 
