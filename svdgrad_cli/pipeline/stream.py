@@ -6,10 +6,12 @@ each matrix is then judged on its own (judge.py).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -75,6 +77,14 @@ def _call(backend, stack: np.ndarray, loss: Loss, settings: Settings):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["output"]
+
+
+@functools.cache
+def background() -> ThreadPoolExecutor:
+    """One thread for the reference's SVDs, which NumPy computes without the GIL: they overlap the
+    backends' calls and a framework's import (1024x1024: its 0.45 s SVD hides inside TensorFlow's 3 s
+    import)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="svdgrad-reference")
 
 
 def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -> list[BackendResult]:
@@ -180,12 +190,13 @@ def iter_reports(
             return [error_report(InputError(case.label, str(exc))) for case in batch]
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
+        reference_svds = background().submit(stack_svd, stack)  # LAPACK lets the backends run meanwhile
         per_backend = []
         for name in settings.backends:
             stage(f"{registry.display_name(name)}: {what}")
             per_backend.append(_run_backend(name, stack, loss, settings))
         stage(f"reference and verdicts: {what}")
-        svds = stack_svd(stack)
+        svds = reference_svds.result()
         return [
             assess_matrix(
                 case,
