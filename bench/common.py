@@ -13,7 +13,10 @@ import numpy as np
 
 PYTHON = sys.executable
 SVDGRAD = [PYTHON, "-m", "svdgrad_cli"]
-QUIET_TF = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+# Bytecode caching on, as a user's install has it (pip compiles the frameworks' at install time; an
+# editable svdgrad's is written on its first run), whatever this shell says.
+QUIET_TF = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+QUIET_TF["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
 def run(command: list[str], repeat: int = 3, env: dict[str, str] | None = None) -> tuple[float, float]:

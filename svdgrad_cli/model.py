@@ -123,6 +123,10 @@ class MatrixReport:
 
     def without_arrays(self) -> MatrixReport:
         """The same report without gradient matrices, so a long run holds only what it prints."""
+        held = [self.matrix, self.reference and self.reference.gradient, *self.loss_weights.values()]
+        held += [array for b in self.backends for array in (b.gradient, b.u, b.v)]
+        if all(array is None for array in held):  # dropped already (in a worker)
+            return self
         backends = tuple(replace(b, gradient=None, u=None, v=None) for b in self.backends)
         reference = None if self.reference is None else replace(self.reference, gradient=None)
         return replace(self, backends=backends, reference=reference, loss_weights={}, matrix=None)

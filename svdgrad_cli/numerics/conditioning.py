@@ -32,18 +32,17 @@ from svdgrad_cli.numerics.spectrum import Spectrum
 def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phases: bool = False) -> float:
     """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set
     (``phases``: complex input, whose phase directions add w_i / s_i)."""
-    k = len(s)
     cluster = spectrum.cluster_ids()
     zero = spectrum.zero_mask()
-    i, j = np.triu_indices(k, 1)
-    keep = ~(zero[i] & zero[j])
-    i, j = i[keep], j[keep]
+    # each pair i < j once, without pairs of zeros (both kinds of direction stay in the set)
+    pairs = np.triu(~(zero[:, None] & zero[None, :]), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        across = np.where(cluster[i] != cluster[j], np.abs(w[i] - w[j]) / np.abs(s[i] - s[j]), 0.0)
-        along = np.abs(w[i] + w[j]) / (s[i] + s[j])
+        across = np.abs(w[:, None] - w[None, :]) / np.abs(s[:, None] - s[None, :])
+        along = np.abs(w[:, None] + w[None, :]) / (s[:, None] + s[None, :])
         rectangular = spectrum.shape[0] != spectrum.shape[1]
-        rect = np.where(zero, 0.0, np.abs(w) / s) if rectangular or phases else np.zeros(1)
-    values = np.nan_to_num(np.concatenate([across, along, rect]), nan=0.0)
+        rect = np.abs(w[~zero]) / s[~zero] if rectangular or phases else np.zeros(0)
+    across = across[pairs & (cluster[:, None] != cluster[None, :])]
+    values = np.nan_to_num(np.concatenate([across, along[pairs], rect]), nan=0.0)
     return float(np.max(values, initial=0.0))
 
 

@@ -12,8 +12,8 @@ Complex input uses mpmath's complex SVD (svd_c) and the same formulas with adjoi
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import mpmath
 import numpy as np
 
 from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
@@ -21,6 +21,9 @@ from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient, s
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.svd import scale_exponents
+
+if TYPE_CHECKING:  # mpmath is imported where it is used: most runs never need it
+    import mpmath
 
 MAX_ELEMENTS = 4096  # automatically up to 64 x 64 (about 7 s at 50 digits); --reference high above
 MIN_DIGITS = 40
@@ -40,6 +43,8 @@ def _as_objects(matrix: mpmath.matrix) -> np.ndarray:
 def high_precision_gradient(a: np.ndarray, loss: Loss, spectrum: Spectrum, digits: int) -> np.ndarray:
     """The reference gradient of a loss with a unique gradient at ``a``, computed with ``digits``
     decimal digits and rounded to float64. ``loss`` must be bound to the shape (losses of U and V)."""
+    import mpmath
+
     a64 = working(a)
     exponent = int(scale_exponents(a64[None])[0])
     scaled = scale_by_power_of_two(a64, -exponent)  # exact, so mpmath sees the input itself, scaled
@@ -64,5 +69,7 @@ def _gradient(loss: Loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum:
         return polar_gradient(u, s, v, constants["C"], spectrum.zero_mask())
     if loss.kind == "proj":
         return projector_gradient(u, s, v, constants["C"], loss.order)
+    import mpmath
+
     norm = mpmath.sqrt(mpmath.fsum(x * x for x in s))
     return spectral_gradient(u, v, s / norm)

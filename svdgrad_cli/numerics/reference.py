@@ -93,10 +93,9 @@ def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
 
 def averaged_weights(spectrum: Spectrum, w: np.ndarray) -> np.ndarray:
     """w averaged over each tied cluster and 0 on the zeros: the minimum-norm member's weights."""
-    averaged = np.zeros_like(w)
-    for cluster in spectrum.clusters:
-        averaged[list(cluster)] = w[list(cluster)].sum() / len(cluster)
-    return averaged
+    ids = spectrum.cluster_ids()
+    averaged = (np.bincount(ids, weights=w) / np.bincount(ids))[ids]
+    return np.where(spectrum.zero_mask(), 0.0, averaged)
 
 
 def describe_set(loss: SpectralLoss, spectrum: Spectrum, unique: bool) -> str:

@@ -13,6 +13,7 @@ backends' gradients are determined.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,9 +76,11 @@ class Spectrum:
 
     def cluster_ids(self) -> np.ndarray:
         """For each index, a number shared by the members of its cluster (the zeros form one)."""
+        groups = (*self.clusters, self.zeros)
         ids = np.empty(len(self.values), dtype=int)
-        for number, cluster in enumerate((*self.clusters, self.zeros)):
-            ids[list(cluster)] = number
+        ids[np.fromiter(itertools.chain(*groups), dtype=int)] = np.repeat(
+            np.arange(len(groups)), [len(group) for group in groups]
+        )
         return ids
 
     def zero_mask(self) -> np.ndarray:
@@ -105,12 +108,10 @@ def analyse_spectrum(values: np.ndarray, shape: tuple[int, int], zero_tol: float
     """
     values = np.asarray(values, dtype=np.float64)
     threshold = zero_tol * (values[0] if len(values) else 0.0)
-    zeros = tuple(int(i) for i in np.flatnonzero(values <= threshold))
-    positive = [i for i in range(len(values)) if i not in zeros]
-    clusters: list[list[int]] = []
-    for i in positive:
-        if clusters and values[clusters[-1][-1]] - values[i] <= threshold:
-            clusters[-1].append(i)
-        else:
-            clusters.append([i])
-    return Spectrum(values, shape, zero_tol, tuple(tuple(c) for c in clusters), zeros)
+    zero = values <= threshold
+    positive = np.flatnonzero(~zero)
+    apart = values[positive[:-1]] - values[positive[1:]] > threshold  # neighbours that are not tied
+    cuts = [0, *(np.flatnonzero(apart) + 1).tolist(), len(positive)]
+    order = positive.tolist()
+    clusters = tuple(tuple(order[start:end]) for start, end in itertools.pairwise(cuts) if end > start)
+    return Spectrum(values, shape, zero_tol, clusters, tuple(np.flatnonzero(zero).tolist()))

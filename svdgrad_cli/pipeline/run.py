@@ -6,12 +6,12 @@ in worker processes (parallel.py).
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 from collections.abc import Iterator
 from dataclasses import replace
 
-import mpmath
 import numpy as np
 
 from svdgrad_cli._version import __version__
@@ -77,7 +77,7 @@ def iter_reports_for_files(
 def run_versions(settings: Settings) -> dict[str, str | None]:
     """svdgrad's version, Python's, NumPy's and mpmath's, and each backend's (read without importing it)."""
     versions = {"svdgrad": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    versions["mpmath"] = mpmath.__version__
+    versions["mpmath"] = importlib.metadata.version("mpmath")  # imported only where it is needed
     return versions | registry.backend_versions(settings.backends)
 
 
