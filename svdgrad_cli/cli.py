@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from svdgrad_cli._version import __version__
-from svdgrad_cli.options import Option, Settings, option_fields, split_options, sweep_option_fields
+from svdgrad_cli.options import Option, option_fields, split_options, sweep_option_fields
 
 EXIT_CODES = """\b
 Exit codes:
@@ -109,7 +109,8 @@ def cli(ctx: click.Context) -> None:
         defaults, _ = load_defaults(Path.cwd())
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    sweep_keys = {f.name for cls, f, _ in sweep_option_fields() if cls is Settings} | {"jobs", "max_elements"}
+    # a configured format may be one sweep does not offer (junit): sweep's is given on its command line
+    sweep_keys = {f.name for _, f, o in sweep_option_fields() if o.config} - {"output_format"}
     ctx.default_map = {"check": defaults, "sweep": {k: v for k, v in defaults.items() if k in sweep_keys}}
     ctx.default_map["merge"] = {k: v for k, v in defaults.items() if k in MERGE_FIELDS}  # format, top
 

@@ -325,7 +325,7 @@ class RunOptions:
 
 OPTION_CLASSES = (Settings, RunOptions)
 VARY_CHOICES = ("gap", "zero", "scale")
-SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs")  # sweep's
+SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs", "cache")
 
 
 @dataclass(frozen=True)

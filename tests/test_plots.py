@@ -44,6 +44,20 @@ def test_sweep_figure_has_one_line_per_backend_with_versions(polar_sweep):
     plots.pyplot().close(fig)
 
 
+def test_a_point_without_a_gradient_is_shaded_undefined_whatever_a_backend_returned():
+    """proj:2 at an exact tie s_2 = s_3 has no gradient; torch returns NaN there, and the matrix
+    verdict says non-finite, but the picture shades what the gradient is."""
+    report = sweep("gap", at=2, points=3, shape="6x6", loss="proj:2", backends=["torch"])
+    tie = report.points[-1].report
+    assert report.points[-1].member.requested == 0 and not tie.reference.defined
+    assert plots.region(tie) == "undefined"
+    assert plots.region(report.points[0].report) is None  # x = 0.1: a unique, determined gradient
+    fig = plots.sweep_figure(report)
+    labels = [patch.get_label() for patch in fig.axes[0].patches]
+    assert any("undefined" in label for label in labels)
+    plots.pyplot().close(fig)
+
+
 def test_sweep_plot_files_are_png_and_svg(polar_sweep, tmp_path):
     png, svg = tmp_path / "s.png", tmp_path / "s.svg"
     plots.save_sweep_plot(polar_sweep, str(png))

@@ -46,12 +46,14 @@ def test_cache_directory(monkeypatch, tmp_path):
     assert runtime.cache_directory() is None
 
 
+@pytest.mark.parametrize("command", ["check", "sweep"])
 @pytest.mark.parametrize("flag", ["--cache", "--no-cache"])
-def test_jax_compilations_are_kept_for_the_next_run_unless_told_not_to(tmp_path, flag):
+def test_jax_compilations_are_kept_for_the_next_run_unless_told_not_to(tmp_path, flag, command):
     pytest.importorskip("jax")
     np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
     env = {**os.environ, runtime.CACHE_VARIABLE: str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "svdgrad_cli", "check", str(tmp_path / "a.npy"), "-b", "jax", "-q", flag]
+    what = [str(tmp_path / "a.npy")] if command == "check" else ["--points", "2", "--shape", "3x3"]
+    command = [sys.executable, "-m", "svdgrad_cli", command, *what, "-b", "jax", "-q", flag]
     assert subprocess.run(command, env=env, capture_output=True).returncode == 0
     kept = list((tmp_path / "cache").rglob("*"))
     assert bool(kept) == (flag == "--cache")

@@ -171,11 +171,19 @@ def test_terminal_picture_fits_80_columns_with_a_row_per_backend(runner):
     assert lines[-1].startswith("svdgrad: 6 matrices checked")
 
 
-def test_many_points_wrap_into_blocks(runner):
-    result = runner.invoke(cli, ["sweep", "--points", "30", "-b", "autograd", "--shape", "4x4"])
+def test_many_points_wrap_into_blocks_with_each_heading_over_its_own_column(runner):
+    args = ["sweep", "--points", "30", "-b", "autograd", "-b", "torch", "--shape", "4x4"]
+    result = runner.invoke(cli, args, env={"COLUMNS": "80"})
     lines = result.stdout.splitlines()
     assert sum(bool(PICTURE_ROW.match(line)) for line in lines) == 2  # 30 cells: two blocks
     assert all(len(line) <= 80 for line in lines)
+    assert all(re.match(r"log10 diff +-?[\d∞]+ ", line) for line in lines if line.startswith("log10 diff "))
+    # -log10 x = 1, 1.5, ..., 15 and then x = 0; the second block starts at 9.5. Rounded to fit three
+    # characters, 10.5 would read 10 (and 11.5 read 12): each integer heads its own column only.
+    header = [line for line in lines if line.startswith("-log10 x")][1]
+    width = len("log10 diff") + 2  # the label column
+    cells = [header[i : i + 4].strip() for i in range(width, len(header), 4)]
+    assert cells == ["9.5", "10", "", "11", "", "12", "", "13", "", "14", "", "15", "∞"]
 
 
 def test_jsonl_streams_a_line_per_point_then_a_summary(runner):

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.pipeline.sweep import Family, SweepReport
 from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
@@ -27,7 +28,7 @@ INSTALL = "pip install 'svdgrad[plot]' (or pip install matplotlib)"
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
-SHADES = {  # matrix verdicts whose points are shaded (in their colours.py colour): (hatch, label)
+SHADES = {  # what the gradient is at a point (region()), shaded in its colours.py colour: (hatch, label)
     MatrixVerdict.NON_UNIQUE: ("", "gradient is a set (non-unique)"),
     MatrixVerdict.UNDEFINED: ("//", "no gradient (undefined)"),
     MatrixVerdict.INDETERMINATE: ("..", "data do not determine it\n(indeterminate)"),
@@ -113,13 +114,26 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
     ax.set_xlabel(f"{what} x = {family.parameter} (dimensionless)")
 
 
+def region(report: MatrixReport) -> MatrixVerdict | None:
+    """What the gradient is at a point, whatever a backend returned there (a NaN outranks undefined in
+    the matrix verdict, not in the picture): undefined, a set, not determined by the data, or None."""
+    reference = report.reference
+    if reference is not None and not reference.defined:
+        return MatrixVerdict.UNDEFINED
+    if reference is not None and not reference.unique:
+        return MatrixVerdict.NON_UNIQUE
+    if any(b.verdict == BackendVerdict.INDETERMINATE for b in report.backends):
+        return MatrixVerdict.INDETERMINATE
+    return None
+
+
 def _shade(ax, report: SweepReport, positions: list[float]) -> None:
     labelled = set()
     for i, point in enumerate(report.points):
-        shade = SHADES.get(point.report.verdict)
-        if shade is None:
+        kind = region(point.report)
+        if kind is None:
             continue
-        (hatch, label), colour = shade, verdict_colour(point.report.verdict)
+        (hatch, label), colour = SHADES[kind], verdict_colour(kind)
         left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
         right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
         ax.axvspan(left, right, color=colour, alpha=0.22, hatch=hatch, linewidth=0,

@@ -66,6 +66,24 @@ def axis_value(family: Family, x: float) -> str:
     return f"{v:.0f}" if v >= 9.95 or abs(v - round(v)) < 0.05 else f"{v:.1f}"
 
 
+def axis_labels(family: Family, points: list[SweepPoint]) -> list[str]:
+    """The column headings: where rounding gives several columns one heading, only the column
+    nearest to it keeps it (10 10 10 11 for 9.97, 10.5, 10.9, 11 would mislead)."""
+    labels = [axis_value(family, p.member.requested) for p in points]
+    signed = -1.0 if family.vary != "scale" else 1.0
+
+    def off(i: int) -> float:
+        x = points[i].member.requested
+        return abs(signed * math.log10(x) - float(labels[i])) if x > 0 else 0.0
+
+    for label in set(labels):
+        columns = [i for i, other in enumerate(labels) if other == label]
+        nearest = min(columns, key=off)
+        for i in columns:
+            labels[i] = label if i == nearest else ""
+    return labels
+
+
 def axis_label(family: Family) -> str:
     return "log10 x" if family.vary == "scale" else "-log10 x"
 
@@ -118,8 +136,8 @@ def _block(console: Console, report: SweepReport, points: list[SweepPoint], widt
     names = backend_names(report)
     aliases = _aliases(names)
     header = Text(axis_label(family).ljust(width), style="bold")
-    for p in points:
-        header.append(f"{axis_value(family, p.member.requested):>3} ")
+    for label in axis_labels(family, points):
+        header.append(f"{label:>3} ")
     console.print(header, soft_wrap=False, overflow="ignore", crop=False)
     for name in names:
         row = Text(aliases[name].ljust(width))
@@ -290,7 +308,8 @@ def render_sweep(console: Console, report: SweepReport, quiet: bool = False) -> 
         _title(console, report)
         console.print()
         names = backend_names(report)
-        width = max(len(a) for a in [*_aliases(names).values(), "matrix", axis_label(report.family)]) + 2
+        labels = [*_aliases(names).values(), "matrix", "log10 diff", axis_label(report.family)]
+        width = max(len(label) for label in labels) + 2
         per_block = max(1, (console.width - width) // CELL)
         for start in range(0, len(report.points), per_block):
             _block(console, report, report.points[start : start + per_block], width)
