@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from svdgrad_cli._version import __version__
 from svdgrad_cli.options import Option, option_fields, split_options, sweep_option_fields
 
 EXIT_CODES = """\b
 Exit codes:
-  0  every matrix checked; no verdict in --fail-on (warnings alone never fail)
+  0  every matrix checked; no verdict in --fail-on (by default, warnings never fail)
   1  findings: some verdict is in --fail-on (default: wrong, non-finite)
   2  usage error, unreadable or invalid input, a backend that could not run,
      or nothing to check
@@ -138,12 +139,11 @@ def check(paths, **values) -> None:
     from svdgrad_cli.errors import SvdgradError
     from svdgrad_cli.session import CheckSession
 
-    settings, run_options = split_options(values)
+    settings, run_options = split_options(_fail_on_layers(values))
     try:
-        session = CheckSession(list(paths), settings, run_options, notify=_notify)
+        run = CheckSession(list(paths), settings, run_options, notify=_notify).run(_write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    run = session.run(_write_stdout)
     sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
 
 
@@ -170,7 +170,7 @@ def sweep(**values) -> None:
     from svdgrad_cli.options import SweepOptions
     from svdgrad_cli.sweep_session import SweepSession
 
-    settings, run_options = split_options(values)
+    settings, run_options = split_options(_fail_on_layers(values))
     names = SweepOptions.__dataclass_fields__
     sweep_options = SweepOptions(**{k: v for k, v in values.items() if k in names})
     try:
@@ -222,6 +222,24 @@ def merge(reports, **values) -> None:
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
+
+
+def _fail_on_layers(values: dict) -> dict:
+    """[tool.svdgrad]'s fail-on and fail-only-on are what the command line builds on, as ruff's select
+    and extend-select: --fail-only-on replaces the file's choice, --fail-on adds to it."""
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+    if given("fail_only_on"):
+        return values | ({} if given("fail_on") else {"fail_on": ()})
+    if not given("fail_on"):
+        return values
+    added = tuple(ctx.lookup_default("fail_on") or ()) + values["fail_on"]
+    if values["fail_only_on"] == ("never",):  # the file's 'never', then these
+        return values | {"fail_only_on": added, "fail_on": ()}
+    return values | {"fail_on": added}
 
 
 def _configure_runtime(values: dict) -> None:

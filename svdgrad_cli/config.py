@@ -68,4 +68,8 @@ def load_defaults(start: Path) -> tuple[dict, Path | None]:
             raise UsageError(f"{path}: unknown key {raw_key!r} in [tool.svdgrad]; known: {known}")
         name, opt = entry
         defaults[name] = _check_value(path, raw_key, value, opt)
+    only, also = defaults.get("fail_only_on", ()), defaults.get("fail_on", ())
+    others = [verdict for verdict in (*only, *also) if verdict != "never"]
+    if "never" in only and others:
+        raise UsageError(f"{path}: [tool.svdgrad] fail-only-on 'never' contradicts {', '.join(others)}")
     return defaults, path

@@ -14,7 +14,7 @@ from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
-from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict
+from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict, verdicts_present
 
 # ``file.npz:member``, ``model.safetensors:tensor.name`` (any container suffix), or ``-:member`` for
 # a container on standard input: the file is the part before.
@@ -132,6 +132,15 @@ class MatrixReport:
         return replace(self, backends=backends, reference=reference, loss_weights={}, matrix=None)
 
     @property
+    def verdicts(self) -> frozenset[MatrixVerdict]:
+        """Every matrix verdict true of this matrix, its own (the worst) included (verdicts.py)."""
+        if self.status != "checked":
+            return frozenset({self.verdict})
+        reference = self.reference
+        unique, defined = (True, True) if reference is None else (reference.unique, reference.defined)
+        return verdicts_present((b.verdict for b in self.backends), unique, defined) | {self.verdict}
+
+    @property
     def max_abs_diff(self) -> float | None:
         values = [p.max_abs_diff for p in self.pairs if p.max_abs_diff is not None]
         return max(values) if values else None
@@ -167,6 +176,16 @@ class RunReport:
                 counts[result.verdict] += 1
         return counts
 
+    def hidden_counts(self) -> dict[MatrixVerdict, int]:
+        """Matrices per verdict that decides the exit code (an error, or one --fail-on names) but is
+        not the one they are reported under: a failed backend beside a wrong one."""
+        deciding = self.settings.failing | {MatrixVerdict.ERROR}
+        counts = dict.fromkeys(SEVERITY, 0)
+        for result in self.results:
+            for verdict in result.verdicts - {result.verdict}:
+                counts[verdict] += verdict in deciding
+        return {verdict: n for verdict, n in counts.items() if n}
+
     def warning_counts(self) -> dict[str, int]:
         """Matrices per warning code (notes excluded)."""
         counts: dict[str, int] = {}
@@ -179,7 +198,7 @@ class RunReport:
         """Whether this matrix makes the run exit 1 (per --fail-on and --fail-only-on)."""
         failing = self.settings.failing
         warned = any(f.level == WARNING for f in report.warnings)
-        return report.verdict in failing or ("warning" in failing and warned)
+        return bool(failing & report.verdicts) or ("warning" in failing and warned)
 
     @property
     def nothing_checked(self) -> bool:
@@ -196,7 +215,7 @@ class RunReport:
             return 130
         if self.nothing_checked:
             return 2
-        if any(r.status == "error" or r.verdict == MatrixVerdict.ERROR for r in self.results):
+        if any(MatrixVerdict.ERROR in r.verdicts for r in self.results):  # a backend failed: a tool error
             return 2
         return 1 if any(self.fails(r) for r in self.results) else 0
 

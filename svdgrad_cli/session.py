@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from svdgrad_cli.errors import UsageError
@@ -72,6 +72,35 @@ def require_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path}: cannot write into {folder}")
 
 
+def _close_quietly(handle) -> None:
+    with suppress(OSError):
+        handle.close()
+
+
+def report_file(stack: ExitStack, path: str) -> Writer:
+    """A writer into the -o file, open for the run: every write is flushed (a streamed jsonl survives
+    an interrupted run), and a file that cannot be opened or written is one line, not a crash."""
+
+    def refused(exc: OSError) -> UsageError:
+        return UsageError(f"-o {path}: cannot write it ({exc.strerror or exc})")
+
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise refused(exc) from None
+    # Each write is flushed, so closing has nothing left to write unless a write failed (and said so).
+    stack.callback(_close_quietly, handle)
+
+    def write(text: str) -> None:
+        try:
+            handle.write(text)
+            handle.flush()
+        except OSError as exc:
+            raise refused(exc) from None
+
+    return write
+
+
 class CheckSession:
     """Everything one ``svdgrad check`` needs; ``run(write)`` does it and returns the RunReport."""
 
@@ -97,8 +126,10 @@ class CheckSession:
         file_format = "json" if o.output_format == "table" else o.output_format
         if o.output == "-":
             return [(renderer_class(file_format)(o), write_stdout)]
-        handle = stack.enter_context(open(o.output, "w", encoding="utf-8"))  # noqa: SIM115
-        return [(renderer_class("table")(o), write_stdout), (renderer_class(file_format)(o), handle.write)]
+        return [
+            (renderer_class("table")(o), write_stdout),
+            (renderer_class(file_format)(o), report_file(stack, o.output)),
+        ]
 
     def _save_reproducers(self, report: MatrixReport) -> None:
         from svdgrad_cli.backends import registry

@@ -18,7 +18,7 @@ from svdgrad_cli.pipeline.run import resolve_settings, run_versions
 from svdgrad_cli.pipeline.sweep import SweepReport, SweepSpec, build_family, iter_points, parse_shape
 from svdgrad_cli.render import SWEEP_RENDERERS, renderer_class
 from svdgrad_cli.render.progress import RunProgress
-from svdgrad_cli.session import Interrupt, Writer, catching_ctrl_c, require_writable
+from svdgrad_cli.session import Interrupt, Writer, catching_ctrl_c, report_file, require_writable
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -53,8 +53,7 @@ class SweepSession:
         if o.output is None or o.output == "-":
             return [(make(o.output_format), write_stdout)]
         file_format = "json" if o.output_format == "table" else o.output_format
-        handle = stack.enter_context(open(o.output, "w", encoding="utf-8"))  # noqa: SIM115
-        return [(make("table"), write_stdout), (make(file_format), handle.write)]
+        return [(make("table"), write_stdout), (make(file_format), report_file(stack, o.output))]
 
     def _draw(self, report: SweepReport) -> None:
         from svdgrad_cli.render.plots import save_sweep_plot

@@ -90,11 +90,20 @@ def worst(verdicts: Iterable[MatrixVerdict]) -> MatrixVerdict:
     return max(verdicts, key=lambda v: v.severity, default=MatrixVerdict.AGREE)
 
 
-def matrix_verdict(backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool) -> MatrixVerdict:
-    """The worst news of one matrix: what its backends force, else what the reference says."""
-    forced = [RAISES[v] for v in backend_verdicts if v in RAISES]
+def verdicts_present(
+    backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool
+) -> frozenset[MatrixVerdict]:
+    """Every matrix verdict that is true of one matrix: what each backend forces and what the
+    reference says. ``--fail-on`` and the exit code read all of them, so a backend that failed or
+    returned NaN is not hidden behind another backend's worse verdict."""
+    present = {RAISES[v] for v in backend_verdicts if v in RAISES}
     if not defined:
-        forced.append(MatrixVerdict.UNDEFINED)
-    if forced:
-        return worst(forced)
-    return MatrixVerdict.AGREE if unique else MatrixVerdict.NON_UNIQUE
+        present.add(MatrixVerdict.UNDEFINED)
+    elif not unique:
+        present.add(MatrixVerdict.NON_UNIQUE)
+    return frozenset(present or {MatrixVerdict.AGREE})
+
+
+def matrix_verdict(backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool) -> MatrixVerdict:
+    """The worst news of one matrix (the verdict it is reported under)."""
+    return worst(verdicts_present(backend_verdicts, unique, defined))

@@ -74,13 +74,19 @@ def test_every_good_matrix_and_every_bad_file_is_in_every_format(runner, mixed_d
 def test_directory_filters(runner, mixed_dir):
     flat = strict_json(invoke(runner, mixed_dir, "--no-recursive", "--glob", "m*.npy", "-f", "json").stdout)
     assert {r["source"].rsplit("/", 1)[-1] for r in flat["results"]} == {f"m{i:02d}.npy" for i in range(10)}
-    assert flat["summary"]["skipped"] == 5  # 4 bad files and the README
-    assert len(flat["skipped"]) == 5 and all(s["reason"] for s in flat["skipped"])
+    assert flat["summary"]["skipped"] == 6  # 4 bad files, the README and the folder not entered
+    assert len(flat["skipped"]) == 6 and all(s["reason"] for s in flat["skipped"])
+    assert [s["reason"] for s in flat["skipped"] if s["source"].endswith("nested")] == [
+        "a directory, not entered (--no-recursive)"
+    ]
     excluded = strict_json(
         invoke(runner, mixed_dir, "--exclude", "nested", "--exclude", "m0*", "-f", "json").stdout
     )
     assert not any("nested" in r["source"] or "/m0" in r["source"] for r in excluded["results"])
     assert sum(r["status"] == "error" for r in excluded["results"]) == 4
+    reasons = {s["source"].rsplit("/", 1)[-1]: s["reason"] for s in excluded["skipped"]}
+    assert reasons["nested"] == "directory excluded by --exclude nested"  # named once, not its files
+    assert not any(name.startswith("t") for name in reasons)
 
 
 def test_output_file_gets_the_format_and_the_terminal_gets_the_table(runner, mixed_dir, tmp_path):
@@ -119,7 +125,12 @@ def test_defaults_from_pyproject_are_overridden_by_the_command_line(
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")  # the nearest pyproject.toml is found upwards
     assert invoke(runner, rank2_file).exit_code == 1
-    assert invoke(runner, rank2_file, "--fail-on", "wrong").exit_code == 0
+    assert invoke(runner, rank2_file, "--fail-on", "wrong").exit_code == 1  # adds to the file's choice
+    assert invoke(runner, rank2_file, "--fail-only-on", "wrong").exit_code == 0  # replaces it
+    assert invoke(runner, rank2_file, "--fail-only-on", "never").exit_code == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.svdgrad]\nfail-only-on = ["never"]\n')
+    assert invoke(runner, rank2_file).exit_code == 0
+    assert invoke(runner, rank2_file, "--fail-on", "non-unique").exit_code == 1  # 'never', then this
 
 
 def test_a_bad_pyproject_key_is_a_usage_error(runner, rank2_file, tmp_path, monkeypatch):

@@ -48,7 +48,9 @@ def test_fail_on_adds_to_the_defaults_and_fail_only_on_replaces_them(runner, ran
     # the seed's rank-2 matrix: `doubled` is wrong, autograd valid -> matrix verdict wrong
     assert run(runner, rank2, "-b", doubled, "-b", "autograd").exit_code == 1
     assert run(runner, rank2, "-b", doubled, "--fail-on", "non-unique").exit_code == 1  # wrong still fails
-    assert run(runner, rank2, "-b", doubled, "--fail-only-on", "non-unique").exit_code == 0
+    assert run(runner, rank2, "-b", doubled, "--fail-only-on", "inaccurate").exit_code == 0  # replaced
+    # reported as wrong, and also a point where the gradient is a set: every verdict of a matrix counts
+    assert run(runner, rank2, "-b", doubled, "--fail-only-on", "non-unique").exit_code == 1
     assert run(runner, rank2, "-b", "autograd", "--fail-only-on", "non-unique").exit_code == 1
     assert run(runner, rank2, "-b", doubled, "--fail-only-on", "never").exit_code == 0
 
@@ -75,6 +77,7 @@ def test_fail_on_in_pyproject_follows_the_same_rules(runner, rank2, doubled, tmp
     )
     contradiction = run(runner, rank2, "-b", "autograd")
     assert contradiction.exit_code == 2 and "contradicts" in contradiction.stderr
+    assert "pyproject.toml" in contradiction.stderr  # where the contradiction is
 
 
 def test_a_non_finite_backend_shows_and_fails_where_the_loss_is_undefined(runner, tmp_path):
@@ -99,6 +102,49 @@ def test_a_non_finite_backend_shows_and_fails_where_the_loss_is_undefined(runner
     assert result["verdict"] == "non-finite"
     assert doc["exit_code"] == 1
     assert ET.fromstring(junit.stdout.split("?>", 1)[1]).find("testsuite").get("failures") == "1"
+
+
+@pytest.mark.parametrize(
+    ("failure", "fail_only_on", "exit_code", "also"),
+    [
+        (RuntimeError("boom"), "never", 2, "1 also error"),  # a crash is a tool error whatever fails
+        (RuntimeError("boom"), "wrong", 2, "1 also error"),
+        ("nan", "non-finite", 1, "1 also non-finite"),
+        ("nan", "inaccurate", 0, None),
+        (NotImplementedError("no"), "unsupported", 1, "1 also unsupported"),
+        (NotImplementedError("no"), "non-finite", 0, None),
+    ],
+)
+def test_every_verdict_of_a_matrix_counts_not_only_the_worst(runner, rank2, doubled, failure, fail_only_on,
+                                                              exit_code, also):  # fmt: skip
+    """`doubled` makes the matrix `wrong`; a second backend's failure, NaN or missing gradient is not
+    hidden behind it (issue 10, items 2 and 3)."""
+
+    def second(stack, loss):
+        if failure == "nan":
+            return np.linalg.svd(stack, compute_uv=False), np.full(stack.shape, np.nan)
+        raise failure
+
+    register_backend("second", second)
+    try:
+        result = run(runner, rank2, "-b", doubled, "-b", "second", "--fail-only-on", fail_only_on, "-q")
+    finally:
+        unregister_backend("second")
+    assert result.exit_code == exit_code
+    assert "(1 wrong" in result.stdout
+    assert (also in result.stdout) if also else " also " not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("/proc/report.json", "No such file or directory"), ("/dev/full", "No space left on device")],
+)
+def test_a_report_file_that_cannot_be_written_is_one_line(tmp_path, target, problem):
+    np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    command = [sys.executable, "-m", "svdgrad_cli", "check", str(tmp_path / "a.npy"), "-b", "autograd"]
+    done = subprocess.run([*command, "-f", "jsonl", "-o", target], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == f"svdgrad: error: -o {target}: cannot write it ({problem})"
 
 
 def test_unsupported_is_a_backend_verdict_that_does_not_force_exit_2(runner, tmp_path):

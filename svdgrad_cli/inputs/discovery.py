@@ -63,10 +63,12 @@ class _Walk:
         relative = os.path.relpath(entry.path, self.root)
         excluded = _match(entry.name, relative, self.excludes)
         if excluded:
-            if not entry.is_dir():
-                self.out.skipped.append(Skipped(entry.path, f"excluded by --exclude {excluded}"))
+            what = "directory excluded" if entry.is_dir() else "excluded"  # a directory: once, not its files
+            self.out.skipped.append(Skipped(entry.path, f"{what} by --exclude {excluded}"))
             return None
         if entry.is_dir():
+            if not self.recursive:
+                self.out.skipped.append(Skipped(entry.path, "a directory, not entered (--no-recursive)"))
             return Path(entry.path)
         if not entry.is_file():  # never a FIFO or a device
             self.out.skipped.append(Skipped(entry.path, "not a regular file"))

@@ -28,6 +28,7 @@ def _plural(count: int, singular: str, plural: str) -> str:
 def summary_line(run: RunReport) -> Text:
     counts = run.verdict_counts()
     parts = [f"{n} {v}" for v, n in counts.items() if n]
+    parts += [f"{n} also {v}" for v, n in run.hidden_counts().items()]  # under a worse verdict
     text = Text.assemble(("svdgrad: ", "bold"), f"{_plural(run.checked, 'matrix', 'matrices')} checked")
     if parts:
         text.append(" (" + ", ".join(parts) + ")")
