@@ -160,6 +160,72 @@ def test_a_plugin_that_fails_at_run_time_is_failed_while_the_others_run(tmp_path
     assert "no answer within --timeout 0.5 s" in slow.backends[0].message
 
 
+def test_results_of_the_wrong_kind_fail_and_nan_singular_values_are_non_finite(tmp_path, monkeypatch):
+    (tmp_path / "kinds.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            import torch
+
+            def texts(stack, loss):
+                return np.linalg.svd(stack, compute_uv=False), np.full(stack.shape, "0.5")
+
+            def single(a):  # computes in float32: its singular values say so
+                return torch.linalg.svd(a.float(), full_matrices=False)
+
+            def complex_gradient(stack, loss):
+                u, s, vh = np.linalg.svd(stack, full_matrices=False)
+                return s, (u @ vh).astype(complex)
+
+            def nan_values(stack, loss):
+                u, s, vh = np.linalg.svd(stack, full_matrices=False)
+                return s * np.nan, u @ vh
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    a = with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
+    names = ["texts", "single", "complex_gradient", "nan_values"]
+    specs = [f"{n}={'torch' if n == 'single' else 'python'}:kinds:{n}" for n in names]
+    by_name = {b.name: b for b in check(a, backends=[*specs, "autograd"]).results[0].backends}
+    assert by_name["texts"].verdict == "failed" and "dtype <U3" in by_name["texts"].message
+    assert (
+        by_name["single"].verdict == "failed" and "float32 for a float64 stack" in by_name["single"].message
+    )
+    assert (
+        by_name["complex_gradient"].verdict == "failed"
+        and "complex128" in by_name["complex_gradient"].message
+    )
+    assert by_name["nan_values"].verdict == "non-finite"
+    assert by_name["nan_values"].message == "3/3 singular values NaN/Inf"
+    assert by_name["autograd"].verdict == "correct"
+
+
+def test_timeout_bounds_the_forward_call_that_explains_a_finding(tmp_path, monkeypatch):
+    """Wrong singular values, fast; its SVD with vectors (asked to explain the finding) takes 3 s."""
+    (tmp_path / "slow_vectors.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            import torch
+
+            def svd(a, compute_uv=True):
+                if not compute_uv:
+                    return 1.5 * torch.linalg.svdvals(a)
+                time.sleep(3)
+                return torch.linalg.svd(a, full_matrices=False)
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    a = with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
+    (result,) = check(a, backends=["torch:slow_vectors:svd"], timeout=1.0).results[0].backends
+    assert result.verdict == "wrong"
+    assert result.forward.residual is None  # the call with vectors was abandoned after 1 s ...
+    (measured,) = check(a, backends=["torch:slow_vectors:svd"]).results[0].backends
+    assert measured.forward.residual is not None  # ... and without --timeout measured, 3 s later
+
+
 def test_entry_points_are_discovered_listed_and_run(tmp_path):
     """An installed distribution (a .dist-info on the path) registering two backends."""
     package = tmp_path / "acme_svd"
@@ -181,6 +247,25 @@ def test_entry_points_are_discovered_listed_and_run(tmp_path):
     run = subprocess.run([*svdgrad, *args], capture_output=True, text=True, env=env, cwd=ROOT)
     backend = json.loads(run.stdout)["results"][0]["backends"]["acme"]
     assert backend["verdict"] == "correct" and backend["origin"] == "entry point acme_svd:SPEC"
+
+
+def test_an_entry_point_that_cannot_load_fails_alone_in_a_default_run(tmp_path):
+    """A package registering a module (not a spec, function or backend): with -b it is a usage error;
+    in a run of the default backends it is `failed` and the others are judged."""
+    info = tmp_path / "broken_svd-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-svd\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[svdgrad.backends]\nbroken = json\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1))
+    svdgrad = [sys.executable, "-m", "svdgrad_cli", "check", str(tmp_path / "a.npy")]
+    run = subprocess.run([*svdgrad, "-f", "json"], capture_output=True, text=True, env=env)
+    backends = json.loads(run.stdout)["results"][0]["backends"]
+    assert backends["broken"]["verdict"] == "failed" and "neither a spec" in backends["broken"]["message"]
+    assert all(b["verdict"] == "correct" for name, b in backends.items() if name != "broken")
+    assert len(backends) > 1 and run.returncode == 2  # a backend that could not run
+    named = subprocess.run([*svdgrad, "-b", "broken"], capture_output=True, text=True, env=env)
+    assert named.returncode == 2 and named.stderr.count("\n") == 1 and "neither a spec" in named.stderr
 
 
 def test_assert_gradients_ok_raises_with_the_explanation():

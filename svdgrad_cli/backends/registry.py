@@ -59,6 +59,23 @@ class FunctionBackend:
         return BackendOutput(*self.function(stack, loss))
 
 
+@dataclass(frozen=True)
+class UnloadableBackend:
+    """An entry point that cannot be loaded. Named with -b it is a usage error (resolve_backends);
+    among the default backends it fails every call, so one broken package does not stop the others."""
+
+    name: str
+    problem: str
+    origin: str = "entry point that cannot be loaded"
+    gives_factors: bool = False
+
+    def version(self) -> str | None:
+        return None
+
+    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
+        raise RuntimeError(self.problem)
+
+
 _custom: dict[str, Backend] = {}
 _loaded: dict[str, Backend] = {}  # specs and entry points, by the text that named them
 
@@ -150,6 +167,8 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
     for name in names:
         if name not in BUILTIN and name not in _custom:
             backend = load_backend(name)  # a spec or an entry point: imported now, errors are usage errors
+            if isinstance(backend, UnloadableBackend):
+                raise UsageError(backend.problem)
             framework = getattr(backend, "framework", None)
             if framework is not None and not is_available(framework.name):
                 raise BackendUnavailable(
@@ -196,7 +215,10 @@ def _load_plugin(name: str) -> Backend:
         return plugins.spec_backend(spec)
     entries = plugins.entry_point_backends()
     if name in entries:
-        return plugins.load_entry_point(name, entries[name])
+        try:
+            return plugins.load_entry_point(name, entries[name])
+        except UsageError as exc:
+            return UnloadableBackend(name, str(exc))
     raise UsageError(
         f"unknown backend {name!r}; known: {', '.join(backend_names())}, or a spec FRAMEWORK:MODULE:FUNCTION"
     )

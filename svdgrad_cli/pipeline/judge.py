@@ -92,6 +92,10 @@ def judge_backend(
     if not finite:  # shown as such whatever the reference says, undefined included
         message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
         return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
+    values = result.singular_values
+    if values is not None and not np.all(np.isfinite(values)):  # the forward call is broken, whatever G is
+        message = f"{int(np.sum(~np.isfinite(values)))}/{values.size} singular values NaN/Inf"
+        return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
     if not reference.defined:
         return replace(result, verdict=BackendVerdict.UNDEFINED)
     error = distance(working(gradient))

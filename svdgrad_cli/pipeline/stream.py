@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -100,6 +101,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
                 f"returned singular values of shape {values.shape} and gradients of shape "
                 f"{gradients.shape} for a stack of shape {stack.shape}"
             )
+        _check_dtypes(values, gradients, stack.dtype)
     except GaugeDependence as exc:  # the framework noticed that the loss has no gradient here
         message = f"{backend.name} refused: {exc}"[:MESSAGE_CHARS]
         refused = BackendResult(
@@ -133,20 +135,35 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
     ]
 
 
-def forward_svd(name: str, matrix: np.ndarray):
+def _check_dtypes(values: np.ndarray, gradients: np.ndarray, dtype: np.dtype) -> None:
+    """A ValueError (the backend ``failed``) for results that are not numbers of the stack's field in at
+    least its precision: a float32 answer to a float64 question would be judged against the wrong
+    budget, and a complex gradient of real input carries an imaginary part nothing asked for."""
+    kind = "c" if is_complex(dtype) else "f"
+    if values.dtype.kind not in "fc" or gradients.dtype.kind != kind:
+        raise ValueError(
+            f"returned singular values of dtype {values.dtype} and gradients of dtype {gradients.dtype} "
+            f"for a {dtype} stack"
+        )
+    for what, array in (("singular values", values), ("gradients", gradients)):
+        if np.finfo(array.dtype).eps > np.finfo(dtype).eps:
+            raise ValueError(f"returned {what} in {array.dtype} for a {dtype} stack (less precision)")
+
+
+def forward_svd(name: str, matrix: np.ndarray, settings: Settings):
     """A backend's own SVD with vectors of one matrix, as (values, U, V); None if it gives none.
 
     It is the call that backend makes for a loss of U and V (recon's), so its forward accuracy can be
-    measured where the run's own loss asked only for singular values.
+    measured where the run's own loss asked only for singular values; --timeout bounds it too.
     """
     backend = registry.load_backend(name)
     if not backend.gives_factors:
         return None
     loss = parse_loss("recon").bind(matrix.shape, 0)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            output = backend.compute(matrix[None], loss)
+        output = _call(backend, matrix[None], loss, replace(settings, full_matrices=False))
+    except TimeoutError:
+        raise  # the caller stops asking this backend
     except Exception:  # the run already judged this backend; no forward check is no news
         return None
     if output.u is None or output.v is None:
@@ -172,6 +189,17 @@ def iter_reports(
     versions = registry.backend_versions(settings.backends)
     by_display = {registry.display_name(name): name for name in settings.backends}
     checks_done: dict[tuple[int, ...], int] = {}
+    hung: set[str] = set()  # backends whose forward call outlived --timeout: not asked again
+
+    def forward(shown: str, a: np.ndarray):
+        name = by_display[shown]
+        if name in hung:
+            return None
+        try:
+            return forward_svd(name, a, settings)
+        except TimeoutError:
+            hung.add(name)
+            return None
 
     def wanted(shape: tuple[int, ...]) -> Callable[[], bool]:
         def take() -> bool:
@@ -206,7 +234,7 @@ def iter_reports(
                 settings,
                 versions,
                 wanted(case.array.shape),
-                lambda shown, a=case.array: forward_svd(by_display[shown], a),
+                functools.partial(forward, a=case.array),
             )
             for i, case in enumerate(batch)
         ]
