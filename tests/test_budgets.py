@@ -141,6 +141,26 @@ def test_indeterminate_where_float32_cannot_resolve_the_gradient():
     assert by_name64["autograd"].verdict == "correct"  # float64 does determine it
 
 
+@pytest.mark.parametrize(
+    ("dtype", "gap", "advice"),
+    [
+        (np.float32, 2**-16, "compute in float64 (--dtype float64)"),
+        (np.complex64, 2**-16, "compute in complex128 (--dtype complex128)"),
+        (np.float64, 2**-44, "no framework computes in more than float64"),
+        (np.complex128, 2**-44, "no framework computes in more than complex128"),
+    ],
+)
+def test_the_advice_where_the_data_do_not_determine_the_gradient_names_a_wider_dtype_or_none(
+    dtype, gap, advice
+):
+    """sv:2 at a relative gap far below eps / 0.1 of the dtype, above its tie tolerance."""
+    a = exact([2, 1 + gap, 1, 0.5]).astype(dtype)
+    result, by_name = judged(a, "sv:2", ["autograd"])
+    assert by_name["autograd"].verdict == "indeterminate"
+    assert advice in result.explanation
+    assert any(advice in finding.message for finding in result.warnings)
+
+
 def test_an_error_within_the_references_own_uncertainty_asks_mpmath():
     a = exact([2, 1 + 2**-30, 1, 0.5])
     loss = parse_loss("proj:2").bind(a.shape, 0)

@@ -142,7 +142,7 @@ def assess_matrix(
         stored_dtype=case.stored_dtype,
         status="checked",
         verdict=verdict,
-        explanation=explain(verdict, loss, reference, spectrum, judged, versions),
+        explanation=explain(verdict, loss, reference, spectrum, judged, versions, str(dtype)),
         backends=tuple(judged),
         reference=reference,
         warnings=tuple(findings),

@@ -8,6 +8,7 @@ from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.numerics.budget import gradient_scale, term_size
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
+from svdgrad_cli.pipeline.findings import precision_advice
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 FIX_YOUR_OWN = (
@@ -45,14 +46,13 @@ def _agree(loss: Loss, reference: Reference, results: list[BackendResult]) -> st
     )
 
 
-def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult]) -> str:
+def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult], dtype: str) -> str:
     judged = [r for r in results if r.budget is not None]
     relative = max(r.budget for r in judged) / (reference.gradient_norm or 1.0) if judged else 0.0
     return (
         f"In this precision the data do not determine the gradient of {loss.name} here: rounding A alone "
         f"may move it by about {relative:.0%} of its size (relative condition {reference.condition:.3g}), "
-        "so no backend can be called correct, and none is wrong within that. Compute in float64 "
-        "(--dtype float64) to get an answer worth comparing."
+        f"so no backend can be called correct, and none is wrong within that: {precision_advice(dtype)}."
     )
 
 
@@ -167,11 +167,13 @@ def explain(
     spectrum: Spectrum,
     results: list[BackendResult],
     versions: dict[str, str | None],
+    dtype: str,
 ) -> str:
+    """What the verdict means for this matrix, in sentences (``dtype``: the one the backends used)."""
     if verdict == MatrixVerdict.AGREE:
         return _agree(loss, reference, results)
     if verdict == MatrixVerdict.INDETERMINATE:
-        return _indeterminate(loss, reference, results)
+        return _indeterminate(loss, reference, results, dtype)
     if verdict == MatrixVerdict.NON_UNIQUE:
         return _non_unique(loss, reference, spectrum)
     if verdict == MatrixVerdict.UNDEFINED:

@@ -91,6 +91,15 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
     ]
 
 
+def precision_advice(dtype: str) -> str:
+    """What to do where the data in ``dtype`` do not determine the gradient: a wider dtype where the
+    frameworks have one, else say that none helps."""
+    wider = {"float32": "float64", "complex64": "complex128"}.get(dtype)
+    if wider:
+        return f"compute in {wider} (--dtype {wider}) to get an answer worth comparing"
+    return f"no framework computes in more than {dtype}, so no answer here is worth comparing"
+
+
 def ill_conditioned(budget: Budget, dtype: str) -> list[Finding]:
     """Warn when the true gradient is ill-conditioned: the data justify fewer than half the digits of
     the dtype (relative budget over sqrt(eps)); at 0.1 they do not determine it at all."""
@@ -99,7 +108,7 @@ def ill_conditioned(budget: Budget, dtype: str) -> list[Finding]:
     if not budget.determined:
         message = (
             f"in {dtype} the data do not determine the gradient here: rounding alone moves it by about "
-            f"{budget.relative:.0%} of its size; compute in float64 to get an answer worth comparing."
+            f"{budget.relative:.0%} of its size; {precision_advice(dtype)}."
         )
     else:
         message = (
