@@ -455,8 +455,6 @@ def malformed_files(folder: Path) -> dict[str, tuple[bytes, str]]:
     buffer = io.BytesIO()
     torch.save({"w": torch.eye(3)}, buffer, _use_new_zipfile_serialization=False)
     legacy = buffer.getvalue()
-    buffer = io.BytesIO()
-    torch.save({"w": torch.eye(3), "mask": torch.ones(3, 3, dtype=torch.bool)}, buffer)
     with h5py.File(folder / "absurd.weights.h5", "w") as handle:
         handle.create_dataset("layers/dense/vars/0", shape=(10**6, 10**6), dtype="f4")  # never written
         handle.create_dataset("layers/dense_1/vars/0", data=np.eye(3, dtype="f4"))
@@ -472,15 +470,8 @@ def malformed_files(folder: Path) -> dict[str, tuple[bytes, str]]:
             safetensors_bytes({"w": {**good["w"], "shape": [10**12, 10**12]}}, eye),
             "not a valid safetensors file",
         ),
-        "bool.safetensors": (
-            safetensors_bytes(
-                {**good, "mask": {"dtype": "BOOL", "shape": [3, 3], "data_offsets": [36, 45]}}, eye + bytes(9)
-            ),
-            "bool.safetensors:mask: holds bool data",
-        ),
         "truncated.pt": (zipped[: len(zipped) // 2], "not a valid pytorch checkpoint"),
         "truncated_legacy.pt": (legacy[:-20], "not a valid pytorch checkpoint"),
-        "bool.pt": (buffer.getvalue(), "bool.pt:mask: holds bool data"),
         "truncated.weights.h5": (whole_h5[: len(whole_h5) // 2], "not a valid hdf5 file"),
         "absurd.weights.h5": (
             (folder / "absurd.weights.h5").read_bytes(),
@@ -506,10 +497,8 @@ def malformed(tmp_path_factory):
         "corrupt_header.safetensors",
         "unknown_dtype.safetensors",
         "absurd_shape.safetensors",
-        "bool.safetensors",
         "truncated.pt",
         "truncated_legacy.pt",
-        "bool.pt",
         "truncated.weights.h5",
         "absurd.weights.h5",
         "truncated.keras",
@@ -535,7 +524,7 @@ def test_good_tensors_and_files_beside_malformed_ones_are_still_checked(runner, 
     assert doc["summary"]["errors"] == len(cases)
     prefix = f"{folder}/"
     checked = sorted(r["source"].removeprefix(prefix) for r in doc["results"] if r["status"] == "checked")
-    assert checked == ["absurd.weights.h5:layers/dense_1/vars/0", "bool.pt:w", "bool.safetensors:w"]
+    assert checked == ["absurd.weights.h5:layers/dense_1/vars/0"]
 
 
 def test_a_listing_that_fails_half_way_keeps_the_tensors_before_it():

@@ -137,9 +137,10 @@ def _safetensors_tensors(handle, path: str) -> Iterator[Tensor]:
         code, shape = info.get_dtype(), tuple(int(d) for d in info.get_shape())
         if code in SAFETENSORS_NUMPY:
             problem = dtype_problem(np.dtype(SAFETENSORS_NUMPY[code]))
-            yield Tensor(name, shape, partial(_numpy_read, handle, name), problem)
+            dtype = SAFETENSORS_NUMPY[code]
+            yield Tensor(name, shape, partial(_numpy_read, handle, name), problem, dtype=dtype)
         else:
-            yield Tensor(name, shape, partial(torch_side.read, name, code))
+            yield Tensor(name, shape, partial(torch_side.read, name, code), dtype=code.lower())
 
 
 def read_safetensors(
@@ -206,7 +207,8 @@ def _leaves(value, name: str, tensor_type) -> Iterator[tuple[str, object]]:
 def _torch_tensors(torch, state, source: str, selection: Selection) -> Iterator[Tensor | Skipped]:
     for name, value in _leaves(state, "", torch.Tensor):
         if isinstance(value, torch.Tensor):
-            yield Tensor(name, tuple(int(d) for d in value.shape), partial(torch_array, value))
+            shape, dtype = tuple(int(d) for d in value.shape), str(value.dtype).removeprefix("torch.")
+            yield Tensor(name, shape, partial(torch_array, value), dtype=dtype)
         else:
             reason = selection.passed_over(name) or f"not a tensor but a Python {type(value).__name__}"
             yield Skipped(member_label(source, name), reason)

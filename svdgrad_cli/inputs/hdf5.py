@@ -81,7 +81,8 @@ def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | 
             found.append(Skipped(member_label(source, name), reason))
             return
         shape = tuple(int(d) for d in item.shape)
-        found.append(Tensor(name, shape, partial(_read_dataset, item), _dtype_problem(item.dtype), -1))
+        read = partial(_read_dataset, item)
+        found.append(Tensor(name, shape, read, _dtype_problem(item.dtype), -1, item.dtype.name))
 
     handle.visititems(visit)
     return found

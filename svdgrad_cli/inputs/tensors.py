@@ -2,13 +2,16 @@
 
 Every container reader describes its tensors from the file's header (name, shape, and a dtype problem
 if any) with a function that reads one; :func:`read_tensors` decides from that description alone,
-so a tensor that is not selected, not a matrix or too large is never read.
+so a tensor that is not selected, not a matrix or too large is never read. Bool and integer tensors
+are passed over: in a checkpoint they are bookkeeping (attention masks, BERT's ``position_ids``,
+step counters), not weights. A plain .npy or .npz of integers is a matrix (loading.py).
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -21,6 +24,7 @@ from svdgrad_cli.inputs.parts import FilePart
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
+INTEGER_DTYPE = re.compile(r"u?int\d+")  # NumPy's, safetensors' (lowered) and torch's names alike
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Tensor:
     read: Callable[[], tuple[np.ndarray, str | None]]
     problem: str | None = None  # why it cannot be checked, known from the header (its dtype)
     out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
+    dtype: str = ""  # the stored dtype's name as the header gives it ("float32", "bool", "int64")
 
 
 class NotRead(Exception):
@@ -96,6 +101,15 @@ def not_a_matrix(shape: tuple[int, ...]) -> str | None:
     return f"a 1-D tensor of length {shape[0]:,}, not a matrix" if len(shape) == 1 else None
 
 
+def not_weights(dtype: str) -> str | None:
+    """Why a tensor of this stored dtype is skipped (a mask, indices, counts), or None."""
+    if dtype == "bool":
+        return "a bool tensor (a mask), not a matrix of numbers"
+    if INTEGER_DTYPE.fullmatch(dtype):
+        return f"an integer tensor ({dtype}: indices or counts), not weights"
+    return None
+
+
 def size_problem(shape: tuple[int, ...], max_elements: int) -> str | None:
     count = math.prod(shape)
     if count <= max_elements:
@@ -125,11 +139,12 @@ def _read(label: str, tensor: Tensor) -> LoadedArray | InputError | Skipped:
 def read_tensor(
     source: str, tensor: Tensor, selection: Selection
 ) -> LoadedArray | InputError | Skipped | Described:
-    """One tensor: passed over (not selected, not a matrix), refused from its header (dtype, size),
+    """One tensor: passed over (not selected, not a matrix, bool or integer), refused from its header
+    (dtype, size),
     described (``selection.reads`` says no), or read (its reader may still pass it over: no library
     here reads its dtype)."""
     label = member_label(source, tensor.name)
-    reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape)
+    reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape) or not_weights(tensor.dtype)
     if reason:
         return Skipped(label, reason)
     problem = tensor.problem or size_problem(tensor.shape, selection.max_elements)
