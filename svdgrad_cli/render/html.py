@@ -101,6 +101,20 @@ def _figures(pictures: dict[str, bytes], label: str) -> str:
     return "".join(out)
 
 
+NO_DIFFERENCES = (
+    "No picture of |G - G_ref|: this report holds no gradients (a merged report has them only where "
+    "the shards ran with --include-arrays)."
+)
+
+
+def _without_differences(report: MatrixReport, pictures: dict[str, bytes] | None) -> bool:
+    """Pictures without |G - G_ref| where a gradient existed to draw: a report read back from jsonl
+    without its arrays."""
+    reference = report.reference
+    missing = bool(pictures) and "differences" not in pictures
+    return missing and reference is not None and reference.defined and reference.gradient is None
+
+
 def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, why_none: str = "") -> str:
     """One matrix's panel (an input error as a short one)."""
     label = html.escape(report.label)
@@ -120,6 +134,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
         _backends_table(report),
         _findings(report),
         _figures(pictures, report.label) if pictures else f'<p class="meta">{html.escape(why_none)}</p>',
+        f'<p class="meta">{NO_DIFFERENCES}</p>' if _without_differences(report, pictures) else "",
     ]
     return "".join(parts) + "</article>"
 
