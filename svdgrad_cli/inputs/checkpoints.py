@@ -4,9 +4,16 @@
   names, dtypes and shapes come from the header, and only selected tensors are read. Dtypes the NumPy
   API cannot return (bfloat16, float8) are read through its PyTorch API when torch is installed,
   else passed over with the reason.
-* PyTorch ``.pt``/``.pth``/``.bin`` only through ``torch.load(weights_only=True, map_location="cpu")``,
-  memory-mapped for zip checkpoints: a file that needs arbitrary Python objects is refused, never
-  unpickled. Nested dicts (and lists holding tensors) become dotted names: ``model.encoder.weight``.
+* PyTorch ``.pt``/``.pth``/``.bin`` only through ``torch.load(weights_only=True, map_location="cpu")``:
+  a file that needs arbitrary Python objects is refused, never unpickled. Nested dicts (and lists
+  holding tensors) become dotted names: ``model.encoder.weight``. Zip checkpoints (what torch.save
+  writes) are memory-mapped. torch checks none of the archive's CRC-32s, so svdgrad checks those of
+  what it reads: ``data.pkl`` (names and layout) before loading, and each tensor's storage when the
+  tensor is read, streamed from the mapped memory against the CRC the central directory holds for a
+  record of its size; a mismatch is that tensor's error, and tensors not read are never checked.
+  Legacy checkpoints (``_use_new_zipfile_serialization=False``, pickle protocol 2 or later) cannot be
+  mapped and are loaded whole; they hold no checksums. A file with a PyTorch suffix that is neither
+  (garbage, a protocol 0 or 1 pickle, which the weights-only loader cannot read) is said to be so.
 
 Both libraries are optional extras: a missing one is a one-line input error naming the pip command.
 A ZIP file is a PyTorch checkpoint when it holds ``<name>/data.pkl``, a Keras file when it holds
@@ -20,9 +27,11 @@ import pickle
 import re
 import shutil
 import struct
+import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -53,6 +62,9 @@ SAFETENSORS_NUMPY = {
 }
 TORCH_SUFFIXES = (".pt", ".pth", ".bin")
 PICKLE_PROTOCOL = 0x80  # the PROTO opcode that starts every pickle of protocol 2 or later, then its number
+# torch.save's magic number 0x1950a86a20f9469cfc6c as pickle protocols 0 and 1 write it: a legacy file.
+LEGACY_TEXT_MAGIC = b"L119547037146038801333356L"
+CRC_CHUNK = 1 << 20  # bytes of a storage hashed at a time: memory stays flat
 
 
 def is_safetensors(head: bytes) -> bool:
@@ -204,11 +216,86 @@ def _leaves(value, name: str, tensor_type) -> Iterator[tuple[str, object]]:
         yield from _leaves(item, f"{name}.{key}" if name else key, tensor_type)
 
 
-def _torch_tensors(torch, state, source: str, selection: Selection) -> Iterator[Tensor | Skipped]:
+class _Checksums:
+    """The CRC-32s of a zip checkpoint's records, from its central directory, and the storages whose
+    bytes matched one (each is hashed once, however many tensors view it)."""
+
+    def __init__(self, path: str, source: str) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+                _check_layout(archive, source)
+                order = next((i for i in infos if i.filename.endswith("/byteorder")), None)
+                self.swapped = order is not None and archive.read(order).decode() != sys.byteorder
+        except InputError:
+            raise
+        except Exception as exc:  # BadZipFile, OSError, struct.error, ... for a truncated or corrupt file
+            problem = f"its zip archive is truncated or damaged ({short(exc)})"
+            raise InputError(source, f"not a valid PyTorch checkpoint: {problem}") from None
+        self.records = {(info.file_size, info.CRC) for info in infos if "/data/" in info.filename}
+        self.verified: set[int] = set()
+
+    def matches(self, tensor) -> bool:
+        """Whether the tensor's storage, as mapped, has the size and CRC-32 of a record."""
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() in self.verified or storage.nbytes() == 0:
+            return True
+        found = (storage.nbytes(), _storage_crc(tensor, self.swapped)) in self.records
+        if found:
+            self.verified.add(storage.data_ptr())
+        return found
+
+
+def _check_layout(archive: zipfile.ZipFile, source: str) -> None:
+    """Stream the archive's data.pkl to its end, where zipfile compares its CRC-32."""
+    layout = next((i for i in archive.infolist() if i.filename.endswith("/data.pkl")), None)
+    if layout is None:
+        return  # torch.load says what is missing
+    try:
+        with archive.open(layout) as member:
+            while member.read(CRC_CHUNK):
+                pass
+    except zipfile.BadZipFile:
+        raise InputError(
+            source,
+            f"{layout.filename} (the tensors' names and layout) fails its CRC-32 check: "
+            "the file was damaged after it was saved",
+        ) from None
+
+
+def _storage_crc(tensor, swapped: bool) -> int:
+    """The CRC-32 of the bytes of the tensor's whole storage as the file holds them: torch swaps a
+    checkpoint of the other byte order in memory as it loads, so it is swapped back chunk by chunk."""
+    import torch
+
+    data = torch.empty(0, dtype=torch.uint8).set_(tensor.untyped_storage()).numpy()
+    width = tensor.element_size() // (2 if tensor.is_complex() else 1)  # torch swaps complex by halves
+    crc = 0
+    for start in range(0, data.size, CRC_CHUNK):
+        chunk = data[start : start + CRC_CHUNK]
+        crc = zlib.crc32(chunk.view(f"u{width}").byteswap() if swapped and width > 1 else chunk, crc)
+    return crc
+
+
+def _verified_array(checksums: _Checksums, label: str, tensor) -> tuple[np.ndarray, str | None]:
+    if not checksums.matches(tensor):
+        raise InputError(
+            label,
+            "its data fails the checkpoint's CRC-32 check: the file was damaged after it was saved",
+        )
+    return torch_array(tensor)
+
+
+def _torch_tensors(
+    torch, state, source: str, selection: Selection, checksums: _Checksums | None
+) -> Iterator[Tensor | Skipped]:
     for name, value in _leaves(state, "", torch.Tensor):
         if isinstance(value, torch.Tensor):
             shape, dtype = tuple(int(d) for d in value.shape), str(value.dtype).removeprefix("torch.")
-            yield Tensor(name, shape, partial(torch_array, value), dtype=dtype)
+            read = partial(torch_array, value)
+            if checksums is not None:
+                read = partial(_verified_array, checksums, member_label(source, name), value)
+            yield Tensor(name, shape, read, dtype=dtype)
         else:
             reason = selection.passed_over(name) or f"not a tensor but a Python {type(value).__name__}"
             yield Skipped(member_label(source, name), reason)
@@ -228,17 +315,38 @@ def _torch_load(torch, path: str, source: str, zipped: bool):
 def read_torch(
     stream: BinaryIO, source: str, selection: Selection, zipped: bool = True
 ) -> Iterator[LoadedArray | InputError | Skipped]:
-    """Every tensor of a PyTorch checkpoint (``zipped``: the zip format, memory-mapped; else a legacy
-    pickle), loaded with weights_only=True only."""
+    """Every tensor of a PyTorch checkpoint (``zipped``: the zip format, memory-mapped, its CRC-32s
+    checked; else a legacy pickle), loaded with weights_only=True only."""
     torch = library("torch", source, "a PyTorch checkpoint", "torch")
     with on_disk(stream) as path:
+        checksums = _Checksums(path, source) if zipped else None
         state = _torch_load(torch, path, source, zipped)
-        yield from read_tensors(source, _torch_tensors(torch, state, source, selection), selection)
+        tensors = _torch_tensors(torch, state, source, selection, checksums)
+        yield from read_tensors(source, tensors, selection)
+
+
+def not_a_torch_pickle(head: bytes) -> str:
+    """Why a file named as a PyTorch checkpoint, neither a zip nor a pickle of protocol 2 or later,
+    is not read."""
+    if head.startswith(LEGACY_TEXT_MAGIC):
+        return (
+            "a legacy torch.save file of pickle protocol 0 or 1, which torch.load(weights_only=True) "
+            "cannot read; save it again with torch.save to check it"
+        )
+    return (
+        "not a readable PyTorch checkpoint: neither a zip checkpoint (what torch.save writes) "
+        "nor a legacy torch.save pickle"
+    )
 
 
 def read_torch_pickle(
     stream: BinaryIO, source: str, selection: Selection
 ) -> Iterator[LoadedArray | InputError | Skipped]:
-    """A legacy (pre-zip) PyTorch checkpoint, or any pickle: torch's weights-only loader refuses
-    whatever is not plain tensors."""
+    """A legacy (pre-zip) PyTorch checkpoint, or any pickle of protocol 2 or later: torch's
+    weights-only loader refuses whatever is not plain tensors. Other content is said not to be one."""
+    head = stream.read(len(LEGACY_TEXT_MAGIC))
+    stream.seek(0)
+    if not is_pickle(head):
+        yield InputError(source, not_a_torch_pickle(head))
+        return
     yield from read_torch(stream, source, selection, zipped=False)

@@ -73,8 +73,9 @@ SUFFIX_KINDS = {
     ".npy": "npy",
     ".npz": "zip",
     ".keras": "zip",
-    ".pt": "zip",
-    ".pth": "zip",
+    ".pt": "pickle",  # neither zip nor pickle content: read_torch_pickle says what it is not
+    ".pth": "pickle",
+    ".bin": "pickle",
     ".safetensors": "safetensors",
     ".h5": "hdf5",
     ".hdf5": "hdf5",
