@@ -321,6 +321,34 @@ def test_keras_kernels_become_rows_with_outputs_first(tmp_path):
     assert len(split(load(path))[0]) == 9  # stack: (kh, kw) of (in, out) matrices
 
 
+def test_keras_names_are_storage_paths_and_optimizer_slots_are_checked_unless_skipped(tmp_path):
+    """What the README says of Keras names: storage paths, not the layer names given; the optimizer's
+    slots are checked like any tensor, and --skip 'optimizer/*' leaves them out."""
+    import zipfile
+
+    import h5py
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="my_projection")])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((2, 4)), np.ones((2, 3)), verbose=0)
+    path = tmp_path / "trained.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as handle:
+        matrices = []
+        handle.visititems(lambda name, item: matrices.append(name) if getattr(item, "ndim", 0) == 2 else None)
+    optimizer = [name for name in matrices if name.startswith("optimizer/")]
+    assert len(optimizer) == 2 and "layers/dense/vars/0" in matrices  # Adam's two moments of the kernel
+    assert not any("my_projection" in name for name in matrices)
+    cases, skipped, errors = split(load(path))
+    assert errors == [] and set(cases) == {f"{path}:{name}" for name in matrices}
+    np.testing.assert_array_equal(cases[f"{path}:layers/dense/vars/0"].array, model.layers[0].kernel.numpy())
+    cases, skipped, _ = split(load(path, skip=("optimizer/*",)))
+    assert set(cases) == {f"{path}:layers/dense/vars/0"}
+    assert all(skipped[f"{path}:{name}"] == "skipped by --skip 'optimizer/*'" for name in optimizer)
+
+
 def test_a_keras_archive_with_compressed_weights_reads_the_same(checkpoints, tmp_path):
     import zipfile
 
