@@ -72,6 +72,21 @@ def require_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path}: cannot write into {folder}")
 
 
+NO_SCRIPT = (
+    "no reproducer for {names}: a python: function or a register_backend plug-in has no framework code "
+    "to script; -f json --include-arrays holds each matrix and its gradients"
+)
+
+
+def _nothing_written(reports: list[MatrixReport]) -> str:
+    """Why --save-repro wrote no script: no finding, or findings of plug-ins svdgrad cannot script."""
+    from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, REPRODUCED
+
+    defined = [r for r in reports if r.reference is not None and r.reference.defined]
+    names = sorted({b.name for r in defined for b in r.backends if b.verdict in REPRODUCED})
+    return NO_SCRIPT.format(names=", ".join(names)) if names else NOTHING_TO_REPRODUCE
+
+
 def _close_quietly(handle) -> None:
     with suppress(OSError):
         handle.close()
@@ -219,8 +234,6 @@ class CheckSession:
             patterns = " or ".join(repr(p) for p in self.settings.select)
             self.notify(f"--select {patterns} matched no tensor of any archive or checkpoint")
         if o.save_repro is not None and not self.reproduced and not run.interrupted:
-            from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
-
-            self.notify(NOTHING_TO_REPRODUCE)
+            self.notify(_nothing_written(run.results))
         if o.plot is not None:
             self.notify(f"wrote the pictures of {len(self.pictured)} matrices into {o.plot}")

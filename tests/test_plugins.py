@@ -201,6 +201,36 @@ def test_results_of_the_wrong_kind_fail_and_nan_singular_values_are_non_finite(t
     assert by_name["autograd"].verdict == "correct"
 
 
+def test_v_given_for_vh_on_a_tall_matrix_is_named_and_the_spec_suffix_fixes_it(tmp_path, monkeypatch):
+    """On a tall matrix V and V^T are both k x k: the layout cannot tell them apart, the forward check can."""
+    (tmp_path / "layouts.py").write_text(
+        "import torch\n\n\ndef v_not_vh(a):\n"
+        "    u, s, vh = torch.linalg.svd(a, full_matrices=False)\n    return u, s, vh.mT\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    a = with_singular_values([3.0, 2.0, 1.0], (5, 3), seed=4)
+    result = check(a, loss="polar", backends=["torch:layouts:v_not_vh"]).results[0]
+    assert result.backends[0].verdict == "wrong"
+    (finding,) = [f for f in result.warnings if f.code == "forward-svd"]
+    assert "declare which with :v or :vh" in finding.message
+    declared = check(a, loss="polar", backends=["torch:layouts:v_not_vh:v"]).results[0]
+    assert declared.backends[0].verdict == "correct" and not declared.warnings
+
+
+def test_save_repro_says_why_a_python_plugins_finding_has_no_script(runner, tmp_path, monkeypatch):
+    (tmp_path / "doubling.py").write_text(
+        "import numpy as np\n\n\ndef wrong(stack, loss):\n"
+        "    u, s, vh = np.linalg.svd(stack, full_matrices=False)\n    return s, 2 * u @ vh\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1))
+    args = ["check", "a.npy", "-b", "dbl=python:doubling:wrong", "--save-repro", "repro", "-q"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1 and not list((tmp_path / "repro").glob("*.py"))
+    assert "no reproducer for dbl: a python: function" in result.stderr
+    assert "nothing to reproduce" not in result.stderr
+
+
 def test_timeout_bounds_the_forward_call_that_explains_a_finding(tmp_path, monkeypatch):
     """Wrong singular values, fast; its SVD with vectors (asked to explain the finding) takes 3 s."""
     (tmp_path / "slow_vectors.py").write_text(

@@ -34,6 +34,13 @@ class ForwardCheck:
     orthogonality: float | None  # max(||U^T U - I||_F, ||V^T V - I||_F)
     eps: float  # machine epsilon of the dtype the backend computed in
     size: int  # max(m, n)
+    transposed_residual: float | None = None  # the residual with V^H in place of V (a square V only)
+
+    @property
+    def transposed(self) -> bool:
+        """Whether the factors reconstruct A only with the last one transposed: V^T given for V."""
+        swapped = self.transposed_residual
+        return swapped is not None and swapped <= self.limit < (self.residual or 0.0)
 
     @property
     def limit(self) -> float:
@@ -73,4 +80,7 @@ def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps
     residual = frobenius(a64 - (u64 * values) @ adjoint(v64)) / size if size else 0.0
     k = u64.shape[1]
     orthogonality = max(frobenius(adjoint(u64) @ u64 - np.eye(k)), frobenius(adjoint(v64) @ v64 - np.eye(k)))
-    return ForwardCheck(value_error, residual, orthogonality, eps, max(a64.shape))
+    swapped = None
+    if v64.shape[0] == v64.shape[1] and size:  # V and V^H have one shape: the layout cannot tell them
+        swapped = frobenius(a64 - (u64 * values) @ v64) / size
+    return ForwardCheck(value_error, residual, orthogonality, eps, max(a64.shape), swapped)

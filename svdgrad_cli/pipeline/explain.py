@@ -13,7 +13,8 @@ from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 FIX_YOUR_OWN = (
     "The backward pass is the plug-in's own: --save-repro DIR writes the matrix and a script that runs "
-    "it alone, to debug it."
+    "it alone, to debug it (for a plug-in that replaces a framework's SVD call; of a python: function, "
+    "-f json --include-arrays keeps the matrix and its gradients)."
 )
 REPORT_UPSTREAM = (
     "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "

@@ -141,6 +141,11 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
             r.error, reference.matrix_norm, reference.hessian_norm, scale
         ):
             blame = " That accounts for its gradient's error: the SVD, not the gradient rule, is at fault."
+        if check.transposed:
+            blame += (
+                " Its factors do reconstruct A with the last one transposed: it returns V^T where V is "
+                "expected (or the reverse); declare which with :v or :vh at the end of its spec."
+            )
         message = f"{r.name}'s forward SVD is inaccurate here: {measured}.{blame}"
         findings.append(Finding("forward-svd", message))
     return findings
