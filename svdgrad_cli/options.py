@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
@@ -29,8 +30,6 @@ FAIL_ON_CHOICES = (
 )
 DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
 DEFAULT_BUDGET_FACTOR = 30.0  # calibrated: bench/calibrate_budgets.py (numerics/budget.py says why)
-# 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
-DEFAULT_MAX_ELEMENTS = 2**26
 DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
 
 

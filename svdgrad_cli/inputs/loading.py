@@ -40,6 +40,7 @@ from svdgrad_cli.inputs.arrays import (
     shape_problem,
 )
 from svdgrad_cli.inputs.checkpoints import (
+    LEGACY_TEXT_MAGIC,
     is_pickle,
     is_safetensors,
     read_safetensors,
@@ -49,12 +50,12 @@ from svdgrad_cli.inputs.checkpoints import (
 )
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
 from svdgrad_cli.inputs.parts import ShardFile
 from svdgrad_cli.inputs.tensors import Selection
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
-from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",
@@ -101,7 +102,21 @@ def _kind(head: bytes, suffix: str) -> str:
         return "safetensors"
     if is_pickle(head):
         return "pickle"
+    if suffix == ".bin" and _looks_like_text(head):  # .bin names any binary data, and text too
+        return "text"
     return SUFFIX_KINDS.get(suffix, "text")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """No NUL byte and UTF-8 (but for a character cut at the end): how a text matrix begins, and not
+    a legacy torch.save of protocol 0 (text too)."""
+    if b"\x00" in head or head.startswith(LEGACY_TEXT_MAGIC):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3
+    return True
 
 
 def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Selection):

@@ -20,8 +20,8 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.parts import FilePart
-from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 
 MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
 INTEGER_DTYPE = re.compile(r"u?int\d+")  # NumPy's, safetensors' (lowered) and torch's names alike
