@@ -265,11 +265,14 @@ def backends(specs) -> None:
     torch:mypkg.linalg:safe_svd): whether each loads here, its version and its origin.
 
     Each installed framework is imported in a child process, so a broken install is reported with its
-    error instead of being listed as available."""
+    error instead of being listed as available. Exit code 2 if a SPEC given does not load."""
     from svdgrad_cli.backends.listing import backend_rows
 
-    for name, status, version, origin in backend_rows(list(specs)):
+    rows = backend_rows(list(specs))
+    for name, status, version, origin in rows:
         click.echo(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip())
+    if any(status == "broken" and name in specs for name, status, _, _ in rows):
+        sys.exit(2)  # a spec asked about does not load
 
 
 def main() -> None:

@@ -296,6 +296,12 @@ def test_an_entry_point_that_cannot_load_fails_alone_in_a_default_run(tmp_path):
     assert len(backends) > 1 and run.returncode == 2  # a backend that could not run
     named = subprocess.run([*svdgrad, "-b", "broken"], capture_output=True, text=True, env=env)
     assert named.returncode == 2 and named.stderr.count("\n") == 1 and "neither a spec" in named.stderr
+    listing = [sys.executable, "-m", "svdgrad_cli", "backends"]
+    listed = subprocess.run(listing, capture_output=True, text=True, env=env)
+    (row,) = [line for line in listed.stdout.splitlines() if line.startswith("broken ")]
+    assert "broken" in row.split()[1] and "neither a spec" in row and listed.returncode == 0  # not asked
+    asked = subprocess.run([*listing, "torch:no_such_module:svd"], capture_output=True, text=True, env=env)
+    assert asked.returncode == 2 and "torch:no_such_module:svd broken" in " ".join(asked.stdout.split())
 
 
 def test_assert_gradients_ok_raises_with_the_explanation():

@@ -29,6 +29,8 @@ def _plugin_row(name: str) -> tuple[str, str, str, str]:
         backend = registry.load_backend(name)
     except SvdgradError as exc:
         return name, "broken", "", str(exc)
+    if isinstance(backend, registry.UnloadableBackend):
+        return name, "broken", "", backend.problem
     return backend.name, "available", backend.version() or "", backend.origin
 
 
