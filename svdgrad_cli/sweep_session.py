@@ -83,7 +83,7 @@ class SweepSession:
                         run.results.append(point.report)
                         for renderer, write in outputs:
                             write(renderer.item(point))
-                        progress.matrix(point.report.label)
+                        progress.matrix(point.report.source)
                     interrupt.check()
                 except KeyboardInterrupt:
                     run.interrupted = True

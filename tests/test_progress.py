@@ -73,12 +73,30 @@ def test_no_progress_where_stderr_is_not_a_terminal(tmp_path):
     assert result.stderr == ""
 
 
-def test_the_tensors_of_a_checkpoint_count_as_one_file():
+def test_the_tensors_of_a_checkpoint_count_as_one_file_and_the_bar_follows_judged_matrices():
     from svdgrad_cli.render.progress import RunProgress
 
-    progress = RunProgress(files=2, enabled=False)
-    for name in ("m.safetensors", "m.safetensors:a.weight", "m.safetensors:b.weight", "n.npz"):
-        progress.file(name)
+    progress = RunProgress(files=3, enabled=False)
+    for name in ("m.safetensors", "m.safetensors:a.weight", "m.safetensors:b.weight", "n.npz", "o.npy"):
+        progress.file(name)  # all three load before any matrix is judged
     task = progress.progress.tasks[0]
-    assert task.fields["current"] == 2 and progress.done_files == 2
-    assert task.description == "loading n.npz"
+    assert task.description == "loading o.npy" and task.completed == 0 and task.fields["current"] == 1
+    progress.matrix("m.safetensors")
+    progress.matrix("m.safetensors")
+    assert task.completed == 0 and task.fields["matrices"] == 2
+    progress.matrix("o.npy")  # n.npz had none: the first two files are done
+    assert task.completed == 2 and task.fields["current"] == 3 and task.fields["matrices"] == 3
+
+
+def test_at_80_columns_the_counts_and_times_are_never_cut(tmp_path):
+    from rich.console import Console
+
+    from svdgrad_cli.render.progress import RunProgress
+
+    console = Console(width=80, force_terminal=True, record=True, color_system=None)
+    progress = RunProgress(files=4, console=console)
+    progress.stage("reference and verdicts: 3 matrices of 700x700 in fixtures/a/very/long/path/" + "x" * 60)
+    console.print(progress.progress.make_tasks_table(progress.progress.tasks))
+    (line,) = [line for line in console.export_text().splitlines() if line.strip()]
+    assert len(line) <= 80 and "file 1/4" in line and "0 done" in line and "0:00:00" in line
+    assert "…" in line  # the description gave way

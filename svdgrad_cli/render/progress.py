@@ -20,12 +20,18 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 SHOW_AFTER = 1.0  # seconds
 
 
 class RunProgress:
-    """Receives the run's events (``file``, ``stage``, ``matrix``) and draws them once the run is slow."""
+    """Receives the run's events (``file``, ``stage``, ``matrix``) and draws them once the run is slow.
+
+    Files load ahead of the matrices being judged (batches gather across files), so the bar and its
+    time left follow the files whose matrices are done: reports come in input order, so a matrix of
+    the k-th file means the k - 1 before it are finished.
+    """
 
     def __init__(self, files: int, enabled: bool = True, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
@@ -33,7 +39,7 @@ class RunProgress:
         self.files = files
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
             BarColumn(bar_width=12),
             TextColumn("file {task.fields[current]}/{task.total:.0f}"),
             TextColumn("[dim]{task.fields[matrices]} done"),
@@ -41,12 +47,13 @@ class RunProgress:
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
+            expand=True,  # the description takes the room left, so the counts and times are never cut
         )
-        self.task = self.progress.add_task("starting", total=max(files, 1), matrices=0, current=0)
+        self.task = self.progress.add_task("starting", total=max(files, 1), matrices=0, current=1)
         self.timer = threading.Timer(SHOW_AFTER, self._show)
         self.shown = False
         self.started = time.monotonic()
-        self.done_files = 0
+        self.order: dict[str, int] = {}  # each file's place in the run, as it starts loading
         self.current: str | None = None  # the file being read (its tensors are announced as file:name)
 
     def _show(self) -> None:
@@ -55,26 +62,23 @@ class RunProgress:
             self.progress.start()
 
     def file(self, path: str) -> None:
-        """A file starts loading (the previous one is done), or a tensor of the current file
-        (``file:name``)."""
-        if self.current is not None and path.startswith(self.current + ":"):
-            self.progress.update(self.task, description=f"loading {escape(path)}")
-            return
-        self.current = path
-        self.progress.update(
-            self.task,
-            completed=self.done_files,
-            current=self.done_files + 1,
-            description=f"loading {escape(path)}",
-        )
-        self.done_files += 1
+        """A file starts loading, or a tensor of the current file (``file:name``)."""
+        if self.current is None or not path.startswith(self.current + ":"):
+            self.current = path
+            self.order.setdefault(path, len(self.order))
+        self.progress.update(self.task, description=f"loading {escape(path)}")
 
     def stage(self, what: str) -> None:
         self.progress.update(self.task, description=escape(what))
 
-    def matrix(self, label: str) -> None:
-        matrices = self.progress.tasks[0].fields["matrices"] + 1
-        self.progress.update(self.task, matrices=matrices)
+    def matrix(self, file: str | None) -> None:
+        """A matrix of ``file`` is judged: the files before it are done."""
+        task = self.progress.tasks[0]
+        place = self.order.get(file) if file is not None else None
+        done = task.completed if place is None else place
+        self.progress.update(
+            self.task, completed=done, current=int(done) + 1, matrices=task.fields["matrices"] + 1
+        )
 
     def __enter__(self) -> RunProgress:
         if self.active:
