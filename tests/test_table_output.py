@@ -95,3 +95,14 @@ def test_standard_input_at_a_terminal_says_it_is_waiting():
     os.close(main)
     assert "reading the matrix from standard input" in err
     assert "1 matrix checked" in out
+
+
+def test_many_skipped_inputs_are_counted_by_reason(tmp_path):
+    arrays = {f"bias{i}": np.ones(3 + i) for i in range(6)} | {"weight": np.eye(3), "scale": np.float64(2.0)}
+    np.savez(tmp_path / "layer.npz", **arrays)
+    (tmp_path / "notes.md").write_text("not a matrix file\n")
+    out = svdgrad("check", tmp_path, "-b", "autograd").stdout
+    assert "skipped (8):" in out and "... and 3 more" in out
+    assert "    6 x a 1-D array, not a matrix\n" in out  # six lengths, one reason
+    assert "    1 x a single number, not a matrix\n" in out
+    assert out.count(" x ") == 3  # and the file that matches no --glob

@@ -140,9 +140,8 @@ def read_tensor(
     source: str, tensor: Tensor, selection: Selection
 ) -> LoadedArray | InputError | Skipped | Described:
     """One tensor: passed over (not selected, not a matrix, bool or integer), refused from its header
-    (dtype, size),
-    described (``selection.reads`` says no), or read (its reader may still pass it over: no library
-    here reads its dtype)."""
+    (dtype, size), described (``selection.reads`` says no), or read (its reader may still pass it
+    over: no library here reads its dtype)."""
     label = member_label(source, tensor.name)
     reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape) or not_weights(tensor.dtype)
     if reason:

@@ -7,6 +7,9 @@ skipped ones) and the exit code.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
@@ -95,8 +98,14 @@ def _skipped(console: Console, run: RunReport) -> None:
         console.print(_indented(Text(f"{s.source}: {s.reason}", style="dim"), 2))
     if len(run.skipped) > SKIPPED_SHOWN:
         console.print(
-            Text(f"  ... and {len(run.skipped) - SKIPPED_SHOWN} more (-v names them all)", style="dim")
+            Text(
+                f"  ... and {len(run.skipped) - SKIPPED_SHOWN} more (-v names them all); by reason:",
+                style="dim",
+            )
         )
+        reasons = Counter(re.sub(r" of length \d+", "", s.reason) for s in run.skipped)  # 1-D of any length
+        for reason, count in reasons.most_common():
+            console.print(_indented(Text(f"{count} x {reason}", style="dim"), 4))
 
 
 def render_summary(console: Console, run: RunReport, top: int, list_errors: bool) -> None:
@@ -142,6 +151,8 @@ class TableRenderer(Renderer):
                     render_matrix(self.console, report, o)
             if len(run.results) > 1 or not detailed:
                 render_summary(self.console, run, o.top, list_errors=not detailed)
+            else:  # one matrix, shown above: what was passed over beside it is still named
+                _skipped(self.console, run)
         self.console.print(summary_line(run), soft_wrap=False)
 
     def finish(self, run: RunReport, streamed: bool = False) -> str:
