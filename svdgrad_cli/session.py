@@ -24,7 +24,7 @@ from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
-from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport, source_file
+from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -83,7 +83,9 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
     from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, REPRODUCED
 
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
-    names = sorted({b.name for r in defined for b in r.backends if b.verdict in REPRODUCED})
+    names = sorted(
+        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"}
+    )
     return NO_SCRIPT.format(names=", ".join(names)) if names else NOTHING_TO_REPRODUCE
 
 
@@ -177,7 +179,7 @@ class CheckSession:
         for renderer, write in outputs:
             write(renderer.item(report))
         run.results.append(report if self.options.keep_arrays else report.without_arrays())
-        progress.matrix(source_file(report.source))
+        progress.matrix(report.source)
 
     def _discover(self):
         """The files to read and, with --shard, this shard's part of them and its plan (else None)."""

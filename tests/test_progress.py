@@ -88,6 +88,19 @@ def test_the_tensors_of_a_checkpoint_count_as_one_file_and_the_bar_follows_judge
     assert task.completed == 2 and task.fields["current"] == 3 and task.fields["matrices"] == 3
 
 
+def test_the_bar_finds_a_matrixs_file_by_content_named_archives_colons_and_workers():
+    from svdgrad_cli.render.progress import RunProgress
+
+    progress = RunProgress(files=4, enabled=False)
+    for name in ("a:b.npy", "x.dat", "x.dat:w"):  # a colon in a file name; an .npz saved as .dat
+        progress.file(name)
+    task = progress.progress.tasks[0]
+    progress.matrix("x.dat:w")
+    assert task.completed == 1
+    progress.matrix("later.npz:bias")  # loaded in a worker process: numbered as it comes
+    assert task.completed == 2 and progress.order["later.npz"] == 2
+
+
 def test_at_80_columns_the_counts_and_times_are_never_cut(tmp_path):
     from rich.console import Console
 

@@ -98,11 +98,15 @@ def test_standard_input_at_a_terminal_says_it_is_waiting():
 
 
 def test_many_skipped_inputs_are_counted_by_reason(tmp_path):
+    from safetensors.numpy import save_file
+
     arrays = {f"bias{i}": np.ones(3 + i) for i in range(6)} | {"weight": np.eye(3), "scale": np.float64(2.0)}
     np.savez(tmp_path / "layer.npz", **arrays)
+    save_file({"ln.weight": np.ones(3072), "proj.bias": np.ones(1000)}, tmp_path / "block.safetensors")
     (tmp_path / "notes.md").write_text("not a matrix file\n")
     out = svdgrad("check", tmp_path, "-b", "autograd").stdout
-    assert "skipped (8):" in out and "... and 3 more" in out
+    assert "skipped (10):" in out and "... and 5 more (-v names them all); all 10 by reason:" in out
     assert "    6 x a 1-D array, not a matrix\n" in out  # six lengths, one reason
+    assert "    2 x a 1-D tensor, not a matrix\n" in out  # 3,072 and 1,000 alike
     assert "    1 x a single number, not a matrix\n" in out
-    assert out.count(" x ") == 3  # and the file that matches no --glob
+    assert out.count(" x ") == 4  # and the file that matches no --glob

@@ -115,7 +115,7 @@ def _looks_like_text(head: bytes) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3
+        return exc.reason == "unexpected end of data"  # a character cut by the head's end
     return True
 
 

@@ -22,6 +22,8 @@ from rich.progress import (
 )
 from rich.table import Column
 
+from svdgrad_cli.model import source_file
+
 SHOW_AFTER = 1.0  # seconds
 
 
@@ -71,11 +73,20 @@ class RunProgress:
     def stage(self, what: str) -> None:
         self.progress.update(self.task, description=escape(what))
 
-    def matrix(self, file: str | None) -> None:
-        """A matrix of ``file`` is judged: the files before it are done."""
+    def _place(self, source: str) -> int:
+        """The place of the file a matrix's source names (``file``, ``file:member``; a file name may
+        hold colons); files never announced (worker processes load them) are numbered as they come."""
+        parts = source.split(":")
+        for end in range(1, len(parts) + 1):
+            place = self.order.get(":".join(parts[:end]))
+            if place is not None:
+                return place
+        return self.order.setdefault(source_file(source) or source, len(self.order))
+
+    def matrix(self, source: str) -> None:
+        """A matrix is judged: the files before its file are done."""
         task = self.progress.tasks[0]
-        place = self.order.get(file) if file is not None else None
-        done = task.completed if place is None else place
+        done = self._place(source)
         self.progress.update(
             self.task, completed=done, current=int(done) + 1, matrices=task.fields["matrices"] + 1
         )

@@ -99,11 +99,12 @@ def _skipped(console: Console, run: RunReport) -> None:
     if len(run.skipped) > SKIPPED_SHOWN:
         console.print(
             Text(
-                f"  ... and {len(run.skipped) - SKIPPED_SHOWN} more (-v names them all); by reason:",
+                f"  ... and {len(run.skipped) - SKIPPED_SHOWN} more (-v names them all); all "
+                f"{len(run.skipped)} by reason:",
                 style="dim",
             )
         )
-        reasons = Counter(re.sub(r" of length \d+", "", s.reason) for s in run.skipped)  # 1-D of any length
+        reasons = Counter(re.sub(r" of length \d+(,\d{3})*", "", s.reason) for s in run.skipped)  # any length
         for reason, count in reasons.most_common():
             console.print(_indented(Text(f"{count} x {reason}", style="dim"), 4))
 
