@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+from svdgrad_cli import register_backend, unregister_backend
 
 # The two matrices of ../shared/seed, exactly as the post builds them (shape 1x5x5, float32).
 SEED_RANK2 = np.array(
@@ -55,6 +59,23 @@ def with_singular_values(values, shape, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def interrupting():
+    """A backend that answers its first call (zeros for a gradient) and meets Ctrl-C at its second:
+    ``.name`` to pass to -b, ``.reset()`` to count from the first call again."""
+    calls = []
+
+    def compute(stack, loss):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return np.linalg.svd(stack, compute_uv=False), np.zeros_like(stack)
+
+    register_backend("interrupting", compute)
+    yield SimpleNamespace(name="interrupting", reset=calls.clear)
+    unregister_backend("interrupting")
 
 
 @pytest.fixture

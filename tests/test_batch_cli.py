@@ -13,7 +13,6 @@ import pytest
 from conftest import SEED_RANK2
 from test_cli import strict_json
 
-from svdgrad_cli import register_backend, unregister_backend
 from svdgrad_cli.cli import cli
 
 FORMATS = ("table", "json", "jsonl", "junit", "github", "markdown")
@@ -141,21 +140,9 @@ def test_a_bad_pyproject_key_is_a_usage_error(runner, rank2_file, tmp_path, monk
     assert "unknown key 'los'" in result.stderr
 
 
-def test_ctrl_c_prints_the_partial_summary_and_exits_130(runner, mixed_dir):
-    calls = []
-
-    def interrupting(stack, loss):
-        calls.append(1)
-        if len(calls) > 1:
-            raise KeyboardInterrupt
-        return np.linalg.svd(stack, compute_uv=False), np.zeros_like(stack)
-
-    register_backend("interrupting", interrupting)
-    try:
-        result = runner.invoke(cli, ["check", str(mixed_dir / "m00.npy"), str(mixed_dir / "nested"),
-                                     "-b", "interrupting"])  # fmt: skip
-    finally:
-        unregister_backend("interrupting")
+def test_ctrl_c_prints_the_partial_summary_and_exits_130(runner, mixed_dir, interrupting):
+    paths = [str(mixed_dir / "m00.npy"), str(mixed_dir / "nested")]
+    result = runner.invoke(cli, ["check", *paths, "-b", interrupting.name])
     assert result.exit_code == 130
     assert "interrupted" in result.stderr
     assert "2 matrices checked" in result.stdout

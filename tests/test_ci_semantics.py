@@ -212,28 +212,16 @@ def test_counts_add_up_matrices_and_unreadable_inputs_apart(runner, tmp_path):
     assert sum(summary["verdicts"].values()) == summary["matrices"]
 
 
-def test_an_interrupted_run_is_marked_in_every_format(runner, tmp_path):
+def test_an_interrupted_run_is_marked_in_every_format(runner, tmp_path, interrupting):
     for i in range(3):
         np.save(tmp_path / f"m{i}.npy", np.diag([3.0 + i, 2.0, 1.0]) if i != 1 else np.eye(4))
-    calls = []
-
-    def interrupting(stack, loss):
-        calls.append(1)
-        if len(calls) > 1:
-            raise KeyboardInterrupt
-        return np.linalg.svd(stack, compute_uv=False), np.zeros_like(stack)
-
-    register_backend("interrupting", interrupting)
-    try:
-        outputs = {}
-        for fmt in ("json", "jsonl", "junit", "markdown", "github"):
-            calls.clear()
-            result = run(runner, tmp_path, "-b", "interrupting", "-f", fmt, "-o", tmp_path / f"out.{fmt}")
-            assert result.exit_code == 130
-            assert "interrupted" in result.stdout  # the table's summary line
-            outputs[fmt] = (tmp_path / f"out.{fmt}").read_text()
-    finally:
-        unregister_backend("interrupting")
+    outputs = {}
+    for fmt in ("json", "jsonl", "junit", "markdown", "github"):
+        interrupting.reset()
+        result = run(runner, tmp_path, "-b", interrupting.name, "-f", fmt, "-o", tmp_path / f"out.{fmt}")
+        assert result.exit_code == 130
+        assert "interrupted" in result.stdout  # the table's summary line
+        outputs[fmt] = (tmp_path / f"out.{fmt}").read_text()
     assert json.loads(outputs["json"])["interrupted"] is True
     assert json.loads(outputs["json"])["exit_code"] == 130
     assert json.loads(outputs["jsonl"].splitlines()[-1])["interrupted"] is True
