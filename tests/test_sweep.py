@@ -145,13 +145,15 @@ def test_the_seed_post_as_a_curve_correct_far_from_zero_non_unique_at_zero(runne
     assert max(p["relative"] for p in first["pairs"]) < 1e-4  # correct, and the same
 
 
-def test_polar_at_a_closing_gap_tensorflow_biased_the_others_nan_at_the_tie():
+def test_polar_at_a_closing_gap_tensorflow_biased_the_others_fail_at_the_tie():
     report = sweep("gap", at=2, points=16, shape="6x6", loss="polar")
     at = {p.member.requested: {b.name: b.verdict for b in p.report.backends} for p in report.points}
     tie, far = at[0.0], at[report.points[0].member.requested]
     assert set(far.values()) == {"correct"}
     assert tie["tensorflow"] == "wrong"  # finite, biased by its safe reciprocal
-    assert {tie["autograd"], tie["torch"], tie["jax"]} == {"non-finite"}
+    # at the exact tie the true gradient is finite; 1/(s_i - s_j) makes NaN, or garbage where the
+    # computed singular values split by rounding (numpy 2.4 and jax 0.10 split them, older ones did not)
+    assert {tie["autograd"], tie["torch"], tie["jax"]} <= {"non-finite", "wrong"}
     # the bias region: tensorflow wrong while the others are still at least inaccurate, not wrong
     region = [v for v in at.values() if v["tensorflow"] == "wrong" and v["autograd"] != "wrong"]
     assert region
@@ -168,7 +170,10 @@ def test_terminal_picture_fits_80_columns_with_a_row_per_backend(runner):
     assert sum(bool(re.match(r"torch +[cviW?N-][ 0-9∞]{2} ", line)) for line in lines) == 1
     assert any(line.startswith("matrix ") for line in lines)
     assert " c " in result.stdout and "correct" in result.stdout  # the legend
-    assert lines[-1].startswith("svdgrad: 6 matrices checked")
+    summary = result.stdout[result.stdout.rindex("svdgrad: ") :]  # folded at 80 columns where long
+    assert summary.startswith("svdgrad: 6 matrices checked") and summary.rstrip().endswith(
+        f"exit code {result.exit_code}"
+    )
 
 
 def test_many_points_wrap_into_blocks_with_each_heading_over_its_own_column(runner):

@@ -234,10 +234,9 @@ def test_near_tie_budget_catches_a_gradient_that_is_off_by_a_thousandth():
     a = with_singular_values([3.0, 2.0 + 1e-9, 2.0, 1.0], (4, 4), seed=3)
     register_backend("off", exact_backend(lambda x: x / np.linalg.norm(x) + 1e-3))
     try:
-        result = check(a, loss="recon", backends=["autograd", "off"]).results[0]
+        (off,) = check(a, loss="recon", backends=["off"]).results[0].backends
     finally:
         unregister_backend("off")
-    by_name = {b.name: b for b in result.backends}
-    assert by_name["off"].verdict == "wrong"
-    assert by_name["autograd"].verdict in ("correct", "non-finite")
-    assert by_name["off"].budget < 1e-3
+    # (a framework's own 1/(s_i - s_j) at this gap errs by 1e-8 or more, or not, as its LAPACK rounds)
+    assert off.verdict == "wrong"
+    assert off.budget < 1e-3
