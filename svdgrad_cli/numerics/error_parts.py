@@ -100,21 +100,29 @@ def free_blocks(spectrum: Spectrum, w: np.ndarray | None) -> tuple[tuple[tuple[i
 
 
 def _cluster_energy(x: np.ndarray, spectrum: Spectrum) -> tuple[float, float, float, np.ndarray]:
-    """(values^2, phases^2, tied^2, the c x c matrix of |X_CD|^2) of X over the positive clusters."""
-    clusters = spectrum.clusters
-    values = phases = tied = 0.0
-    for c in clusters:
-        block = x[np.ix_(c, c)]
-        mean = np.trace(block) / len(c)
-        values += len(c) * float(np.real(mean)) ** 2
-        phases += len(c) * float(np.imag(mean)) ** 2
-        tied += float(np.sum(np.abs(block - mean * np.eye(len(c))) ** 2))
-    ids = np.concatenate([np.full(len(c), i) for i, c in enumerate(clusters)]) if clusters else np.zeros(0)
-    order = np.concatenate([np.asarray(c) for c in clusters]) if clusters else np.zeros(0, dtype=int)
-    indicator = np.zeros((len(order), len(clusters)))
-    indicator[np.arange(len(order)), ids.astype(int)] = 1.0
-    energy = indicator.T @ (np.abs(x[np.ix_(order, order)]) ** 2) @ indicator
+    """(values^2, phases^2, tied^2, the c x c matrix of ||X_CD||_F^2) of X (r x r) over the positive
+    clusters, which are runs of consecutive indices (the values are sorted)."""
+    if not spectrum.clusters:
+        return 0.0, 0.0, 0.0, np.zeros((0, 0))
+    sizes = np.array([len(c) for c in spectrum.clusters])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    energy = np.add.reduceat(np.add.reduceat(np.abs(x) ** 2, starts, axis=0), starts, axis=1)
+    means = np.add.reduceat(np.diagonal(x), starts) / sizes  # tr X_CC / |C|
+    values = float(np.sum(sizes * np.real(means) ** 2))
+    phases = float(np.sum(sizes * np.imag(means) ** 2))
+    tied_blocks = np.diagonal(energy) - sizes * np.abs(means) ** 2  # ||X_CC - mean I||_F^2
+    tied = float(np.sum(np.maximum(tied_blocks[sizes > 1], 0.0)))
     return values, phases, tied, energy
+
+
+def _blocks(delta: np.ndarray, u_r: np.ndarray, v_r: np.ndarray):
+    """X = U_r^H ΔG V_r and the blocks (I - U_r U_r^H) ΔG V_r, U_r^H ΔG (I - V_r V_r^H) and
+    (I - U_r U_r^H) ΔG (I - V_r V_r^H), from projections only (six products)."""
+    ut_delta = adjoint(u_r) @ delta
+    left_of = delta - u_r @ ut_delta  # (I - U_r U_r^H) ΔG
+    x = ut_delta @ v_r
+    left = left_of @ v_r
+    return x, left, ut_delta - x @ adjoint(v_r), left_of - left @ adjoint(v_r)
 
 
 def _scaling(dx: np.ndarray, ref: np.ndarray, x2: float) -> tuple[float | None, float | None]:
@@ -129,8 +137,9 @@ def _scaling(dx: np.ndarray, ref: np.ndarray, x2: float) -> tuple[float | None, 
     return rho, eps
 
 
-def _worst_pair(energy, x, x_ref, spectrum: Spectrum, total2: float) -> WorstPair | None:
-    """The pair of clusters with the largest coupling energy (both orders)."""
+def _worst_pair(energy, x, reference, spectrum: Spectrum, total2: float) -> WorstPair | None:
+    """The pair of clusters with the largest coupling energy (both orders); ``reference``: (U_r, G_ref,
+    V_r), whose coupling there is compared with the error's."""
     pair_energy = np.triu(energy + energy.T, 1)
     if not pair_energy.size or pair_energy.max() < SIGNIFICANT * total2:
         return None
@@ -142,7 +151,9 @@ def _worst_pair(energy, x, x_ref, spectrum: Spectrum, total2: float) -> WorstPai
     if len(first) == len(second) == 1:
         i, j = first[0], second[0]
         x2 = float((s[i] ** 2 - s[j] ** 2) ** 2)
-        lost, eps = _scaling(np.array([x[i, j], x[j, i]]), np.array([x_ref[i, j], x_ref[j, i]]), x2)
+        u_r, g_ref, v_r = reference
+        true = np.array([np.vdot(u_r[:, i], g_ref @ v_r[:, j]), np.vdot(u_r[:, j], g_ref @ v_r[:, i])])
+        lost, eps = _scaling(np.array([x[i, j], x[j, i]]), true, x2)
     share = float(pair_energy[a, b]) / total2
     return WorstPair(first, second, gap, gap / spectrum.top, share, lost, eps)
 
@@ -163,19 +174,12 @@ def decompose(
     """
     delta = working(gradient) - working(reference)
     complex_ = is_complex(delta) or is_complex(u)
-    positive = [i for c in spectrum.clusters for i in c]
-    u_r, v_r = u[:, positive], v[:, positive]
-    x = np.zeros((len(spectrum.values),) * 2, dtype=np.result_type(delta, u))
-    left_of = delta - u_r @ (adjoint(u_r) @ delta)  # (I - U_r U_r^H) ΔG
-    x[np.ix_(positive, positive)] = adjoint(u_r) @ delta @ v_r
-    x_ref = np.zeros_like(x)
-    x_ref[np.ix_(positive, positive)] = adjoint(u_r) @ working(reference) @ v_r
-    left = left_of @ v_r
-    right = adjoint(u_r) @ delta - x[np.ix_(positive, positive)] @ adjoint(v_r)
-    both = left_of - left @ adjoint(v_r)
+    r = spectrum.rank  # the positive values come first: s is sorted
+    u_r, v_r = u[:, :r], v[:, :r]
+    x, left, right, both = _blocks(delta, u_r, v_r)
     free_clusters, free_null = free
     for c in free_clusters:
-        x[np.ix_(c, c)] = 0.0
+        x[c[0] : c[-1] + 1, c[0] : c[-1] + 1] = 0.0
     values, phases, tied, energy = _cluster_energy(x, spectrum)
     squares = {
         "values": values,
@@ -195,12 +199,14 @@ def decompose(
         for name, square in squares.items()
         if _applies(name, spectrum, delta.shape, complex_, free)
     )
+    g_ref = working(reference)
+    pair = _worst_pair(energy, x, (u_r, g_ref, v_r), spectrum, total2) if total2 else None
     return ErrorParts(
         total=float(np.sqrt(total2)),
-        reference_norm=float(np.linalg.norm(reference)),
-        rank=len(positive),
+        reference_norm=float(np.linalg.norm(g_ref)),
+        rank=r,
         parts=tuple(sorted(parts, key=lambda p: -p.share)),
-        worst_pair=_worst_pair(energy, x, x_ref, spectrum, total2) if total2 else None,
+        worst_pair=pair,
         on_complex=complex_,
         free=_free_text(spectrum, free),
     )
