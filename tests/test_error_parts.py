@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from svdgrad_cli import assert_gradients_ok
+from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.json_format import matrix_to_dict
 from svdgrad_cli.render.json_read import matrix_from_dict
 
@@ -213,3 +214,23 @@ def test_assert_gradients_ok_says_where_and_advises_the_python_call(monkeypatch)
     call = "svdgrad_cli.check(matrices, loss='polar', backends=['autograd:faulty_rules:noproj'], seed=3)"
     assert call in message
     assert "--" not in message.replace("100%", "")  # no command-line flag
+
+
+def test_a_complex_gradient_without_the_phase_term_is_named_through_the_pipeline():
+    """A registered backend that returns G_ref + i t U V^H for the nuclear norm (G_ref = U V^H) of a
+    complex matrix: its error is all on the imaginary diagonal, of size t ||G_ref||."""
+    a = (H4 @ PHASES) @ np.diag([4.0, 3.0, 2.0, 1.0]) @ (V4 @ PHASES.conj()).conj().T
+
+    def phase_off(stack, loss):
+        u, s, vh = np.linalg.svd(stack, full_matrices=False)
+        return s, (1 + 0.01j) * (u @ vh)
+
+    register_backend("phase_off", phase_off)
+    try:
+        (result,) = check(a, loss="sum", backends=["phase_off"]).results[0].backends
+    finally:
+        unregister_backend("phase_off")
+    parts = result.error_parts
+    assert result.verdict == "wrong" and parts.on_complex and parts.dominant.name == "phases"
+    assert parts.dominant.norm == pytest.approx(0.01 * parts.reference_norm, rel=1e-9)
+    assert "on the imaginary diagonal of U^H ΔG V" in parts_sentence(parts)

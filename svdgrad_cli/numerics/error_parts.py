@@ -1,6 +1,7 @@
 """Where a gradient is wrong: its error ΔG = G - G_ref split into the parts of the SVD backward rule.
 
-With A = U S V^H, U = [U_r U⊥] (m x m) and V = [V_r V⊥] (n x n) unitary and r the numerical rank,
+(docs/theory.md §10.) With A = U S V^H, U = [U_r U⊥] (m x m) and V = [V_r V⊥] (n x n) unitary and
+r the numerical rank,
 
     ΔG = U_r X V_r^H + U⊥ (U⊥^H ΔG V_r) V_r^H + U_r (U_r^H ΔG V⊥) V⊥^H + U⊥ (U⊥^H ΔG V⊥) V⊥^H,
 
