@@ -203,6 +203,12 @@ def test_error_parts_come_back_from_json_as_they_went(runner, saved):
     back = matrix_from_dict(record)
     assert matrix_to_dict(back, False)["backends"] == record["backends"]
     assert back.backends[0].error_parts.worst_pair.first == (1,)
+    said = parts_sentence(back.backends[0].error_parts)
+    assert (
+        "worst pair s_2 and s_3 (gap 1e-07" in said
+        and "falls short of the true one by a fraction 0.96" in said
+    )
+    assert "with eps 1e-12 would make it" in said
 
 
 def test_assert_gradients_ok_says_where_and_advises_the_python_call(monkeypatch):

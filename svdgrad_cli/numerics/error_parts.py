@@ -8,14 +8,14 @@ r the numerical rank,
 X = U_r^H ΔG V_r, four blocks orthogonal in the trace inner product, so their ||.||_F^2 add up to
 ||ΔG||_F^2 (Pythagoras). Only projections are formed: (I - U_r U_r^H) ΔG V_r has the norm of
 U⊥^H ΔG V_r, so no basis of U⊥ is needed. Each block is one term of the reverse-mode rule for the thin
-SVD (Giles 2008, §3.2; Townsend 2016, eq. for A_bar), F_ij = 1 / (s_j^2 - s_i^2):
+SVD (Giles 2008; Townsend 2016), F_ij = 1 / (s_j^2 - s_i^2):
 
     A_bar = U [diag(s_bar) + (F o (U^T U_bar - U_bar^T U)) S + S (F o (V^T V_bar - V_bar^T V))] V^T
             + (I - U U^T) U_bar S^-1 V^T + U S^-1 V_bar^T (I - V V^T),
 
 - ``values``: the diagonal of X, diag(s_bar): the singular-value rule;
-- ``phases`` (complex input only): the imaginary diagonal of X, which the complex rule carries from
-  Im diag(U^H U_bar) / s_i (Wan and Zhang 2019; docs/theory.md §9) and the real rule has not;
+- ``phases`` (complex input only): the imaginary diagonal of X, where the complex rule adds
+  i Im(u_i^H ubar_i) / s_i (Wan and Zhang 2019; docs/theory.md §9), a term the real rule has not;
 - ``coupling``: X_ij, i != j, the F terms. Lorentzian broadening replaces F_ij = 1/x (x = s_j^2 - s_i^2)
   by x / (x^2 + eps), which multiplies the coupling of (i, j) by x^2 / (x^2 + eps): the error there is
   -rho X_ref,ij with rho = eps / (x^2 + eps), a bias growing like eps / gap^2, and eps = rho x^2 / (1 - rho)

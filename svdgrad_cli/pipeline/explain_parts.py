@@ -50,8 +50,9 @@ def pair_words(pair: WorstPair) -> str:
         return words + ": the coupling is missing there, as where a cutoff zeroes 1/(s_i^2 - s_j^2)"
     if pair.broadening is not None:
         return words + (
-            f": {percent(pair.lost)} of the true coupling is missing there, as Lorentzian broadening "
-            f"x/(x^2 + eps) of x = s_i^2 - s_j^2 with eps {pair.broadening:.2g} gives (a bias eps/x^2)"
+            f": the coupling there falls short of the true one by a fraction {pair.lost:.2g}, as "
+            f"Lorentzian broadening x/(x^2 + eps) of x = s_i^2 - s_j^2 with eps {pair.broadening:.2g} "
+            "would make it (a bias eps/x^2)"
         )
     return words + f": ΔG there is {-pair.lost:.3g} times the true coupling"
 
