@@ -47,7 +47,6 @@ import numpy as np
 from svdgrad_cli.numerics.field import adjoint, is_complex, working
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
-PART_NAMES = ("values", "phases", "tied", "coupling", "left", "right", "both", "free")
 SIGNIFICANT = 0.01  # a worst pair is named where it holds at least this share of ||ΔG||_F^2
 PARALLEL = 0.1  # ΔX of the worst pair within this relative distance of a multiple of X_ref: a scaling
 
@@ -56,7 +55,7 @@ PARALLEL = 0.1  # ΔX of the worst pair within this relative distance of a multi
 class Part:
     """One block of ΔG: its Frobenius norm and its share of ||ΔG||_F^2 (or of the distance^2)."""
 
-    name: str  # one of PART_NAMES
+    name: str  # values, phases, tied, coupling, left, right, both or free (module docstring)
     norm: float
     share: float
 
@@ -151,7 +150,8 @@ def _worst_pair(energy, x, reference, spectrum: Spectrum, total2: float) -> Wors
     lost = eps = None
     if len(first) == len(second) == 1:
         i, j = first[0], second[0]
-        x2 = float((s[i] ** 2 - s[j] ** 2) ** 2)
+        with np.errstate(over="ignore"):  # s_1 beyond 1e77: eps overflows, and is reported as such
+            x2 = float(((s[i] - s[j]) * (s[i] + s[j])) ** 2)  # no cancellation in s_i^2 - s_j^2
         u_r, g_ref, v_r = reference
         true = np.array([np.vdot(u_r[:, i], g_ref @ v_r[:, j]), np.vdot(u_r[:, j], g_ref @ v_r[:, i])])
         lost, eps = _scaling(np.array([x[i, j], x[j, i]]), true, x2)
