@@ -240,3 +240,16 @@ def test_a_complex_gradient_without_the_phase_term_is_named_through_the_pipeline
     assert result.verdict == "wrong" and parts.on_complex and parts.dominant.name == "phases"
     assert parts.dominant.norm == pytest.approx(0.01 * parts.reference_norm, rel=1e-9)
     assert "on the imaginary diagonal of U^H ΔG V" in parts_sentence(parts)
+
+
+def test_the_python_api_says_each_piece_of_command_line_advice_as_the_call_takes_it():
+    from svdgrad_cli.pipeline.explain import FIX_YOUR_OWN, REPORT_UPSTREAM, for_python
+
+    call = "svdgrad_cli.check(matrices, loss='sum', backends=['x'])"
+    told = for_python(
+        f"A. {FIX_YOUR_OWN} B. {REPORT_UPSTREAM} compute in float64 (--dtype float64) to get an answer "
+        "worth comparing. The minimum-norm member (norm 1) is printed by --show-reference.",
+        call,
+    )
+    assert "--" not in told and told.count(call) == 2
+    assert "(dtype='float64')" in told and "is the report's .reference.gradient." in told
