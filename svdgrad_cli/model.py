@@ -10,6 +10,7 @@ import numpy as np
 
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
+from svdgrad_cli.numerics.error_parts import ErrorParts
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -66,6 +67,7 @@ class BackendResult:
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
     origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
     convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
+    error_parts: ErrorParts | None = None  # a wrong or inaccurate gradient's error by part (error_parts.py)
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

@@ -252,7 +252,8 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="Name each skipped file and tensor on stderr, as it is passed over.",
+        help="Name each skipped file and tensor on stderr, as it is passed over; under a wrong or "
+        "inaccurate backend, list every part of its error in the singular bases.",
     )
     details: bool = option(
         False,

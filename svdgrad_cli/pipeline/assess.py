@@ -18,6 +18,7 @@ import numpy as np
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport
 from svdgrad_cli.numerics import highprec
 from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
+from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.reference import Reference, build_reference
@@ -106,6 +107,23 @@ def _with_forward_checks(results, a, reference: Reference, budget: Budget, forwa
     return checked
 
 
+def _with_error_parts(results, reference: Reference, spectrum: Spectrum, svd: ScaledSVD, loss: Loss):
+    """Each wrong or inaccurate result with its error split by part of the SVD rule (error_parts.py),
+    where there is a gradient (set) to split against: not at A = 0 nor where the loss has none."""
+    if reference.gradient is None or reference.ball_radius is not None:
+        return results
+    w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
+    free = free_blocks(spectrum, w)
+    return [
+        replace(
+            r, error_parts=decompose(r.gradient, reference.gradient, svd.u, svd.v, spectrum, r.error, free)
+        )
+        if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)
+        else r
+        for r in results
+    ]
+
+
 def assess_matrix(
     case,
     svd: ScaledSVD,
@@ -126,6 +144,7 @@ def assess_matrix(
     )
     reference, budget = judgement.reference, judgement.budget
     judged = _with_forward_checks(judgement.results, a, reference, budget, forward_svd)
+    judged = _with_error_parts(judged, reference, spectrum, svd, loss)
     findings: list[Finding] = spectrum_findings(spectrum, loss, dup_tol)
     if reference.gradient is not None and reference.unique:
         findings += ill_conditioned(budget, str(dtype))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from svdgrad_cli.model import BackendResult, Reference
@@ -20,6 +22,23 @@ REPORT_UPSTREAM = (
     "Report it upstream with the framework's version: --save-repro DIR writes the matrix and a "
     "script that reproduces it with that framework alone."
 )
+
+# The command line's advice in an explanation, and what the Python API (run.py) says instead.
+PYTHON_ADVICE = {
+    FIX_YOUR_OWN: "The backward pass is the plug-in's own: {call} returns the report, whose results "
+    "hold the matrix (.matrix), the reference (.reference.gradient) and each backend's .gradient and "
+    ".error_parts, to debug it.",
+    REPORT_UPSTREAM: "Report it upstream with the framework's version: {call} returns the report, whose "
+    "results hold the matrix (.matrix) and both gradients (.reference.gradient, .backends[i].gradient).",
+    "is printed by --show-reference.": "is the report's .reference.gradient.",
+}
+
+
+def for_python(explanation: str, call: str) -> str:
+    """An explanation with its command-line advice (flags) said as the Python ``call`` gives it."""
+    for flag, words in PYTHON_ADVICE.items():
+        explanation = explanation.replace(flag, words.format(call=call))
+    return re.sub(r"\(--dtype (\w+)\)", r"(dtype='\1')", explanation)
 
 
 def why_not_unique(spectrum: Spectrum, w: np.ndarray) -> str:

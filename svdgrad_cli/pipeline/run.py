@@ -23,6 +23,8 @@ from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
+from svdgrad_cli.pipeline.explain import for_python
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.pipeline.stream import error_report, iter_reports
 from svdgrad_cli.pipeline.worker import check_files
 
@@ -108,6 +110,11 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     return run
 
 
+def _where(result) -> str:
+    """Where a wrong or inaccurate gradient's error lies (explain_parts.py), as a sentence and a space."""
+    return "" if result.error_parts is None else parts_sentence(result.error_parts) + " "
+
+
 def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("correct", "valid"), **options):
     """Check ``matrices`` (an array of shape (..., m, n)) with one backend (a name or a spec such as
     ``"torch:mypkg.linalg:safe_svd"``) and raise AssertionError, with svdgrad's explanation of each
@@ -117,8 +124,10 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
             assert_gradients_ok("torch:mypkg.linalg:safe_svd", my_matrices, loss="proj:2")
     """
     report = check(matrices, loss=loss, backends=[backend], **options)
+    settings = "".join(f", {key}={value!r}" for key, value in options.items())
+    call = f"svdgrad_cli.check(matrices, loss={loss!r}, backends=[{backend!r}]{settings})"
     failures = [
-        f"{r.label}: {b.name} is {b.verdict}. {r.explanation}"
+        f"{r.label}: {b.name} is {b.verdict}. {_where(b)}{for_python(r.explanation, call)}"
         for r in report.results
         for b in r.backends
         if b.verdict not in accept

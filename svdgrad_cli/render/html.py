@@ -14,6 +14,7 @@ import math
 
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import Settings
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import backend_summary
@@ -74,6 +75,9 @@ def _backends_table(report: MatrixReport) -> str:
         )
         if b.message:
             rows.append(f'<tr><td></td><td colspan=5 class="text meta">{html.escape(b.message)}</td></tr>')
+        if b.error_parts is not None:
+            where = html.escape(parts_sentence(b.error_parts))
+            rows.append(f'<tr><td></td><td colspan=5 class="text meta">{where}</td></tr>')
     head = "<tr><th>backend</th><th>verdict</th><th>digits (correct / justified)</th><th>error</th>"
     return (
         f'<div class="scroll"><table>{head}<th>budget</th><th>||G||_F</th></tr>{"".join(rows)}</table></div>'

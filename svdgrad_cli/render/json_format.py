@@ -17,6 +17,7 @@ from svdgrad_cli.options import json_settings
 from svdgrad_cli.render.base import Renderer
 
 SCHEMA = "svdgrad/1"
+PAIR_NUMBERS = ("gap", "relative_gap", "share", "lost", "broadening")
 
 
 def _number(x) -> float | None:
@@ -72,8 +73,33 @@ def _backend(result: BackendResult) -> dict:
         "digits": _number(result.digits),
         "justified_digits": _number(result.justified_digits),
         "forward": _forward(result.forward),
+        "error_parts": _error_parts(result.error_parts),
     }
     return _flagged(record, result, ("error", "budget", "gradient_norm", "digits", "justified_digits"))
+
+
+def _error_parts(parts) -> dict | None:
+    """A wrong or inaccurate gradient's error by part of the SVD rule (numerics/error_parts.py), indices
+    1-based; null for every other result."""
+    if parts is None:
+        return None
+    pair = parts.worst_pair
+    return {
+        "total": _number(parts.total),
+        "reference_norm": _number(parts.reference_norm),
+        "rank": parts.rank,
+        "complex": parts.on_complex,
+        "dominant": None if parts.dominant is None else parts.dominant.name,
+        "parts": {p.name: {"norm": _number(p.norm), "share": _number(p.share)} for p in parts.parts},
+        "worst_pair": None
+        if pair is None
+        else {
+            "first": [i + 1 for i in pair.first],
+            "second": [i + 1 for i in pair.second],
+            **{key: _number(getattr(pair, key)) for key in PAIR_NUMBERS},
+        },
+        "not_decomposed": parts.free,
+    }
 
 
 def _forward(check) -> dict | None:

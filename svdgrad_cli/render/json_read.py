@@ -20,10 +20,12 @@ import numpy as np
 
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport, PairDiff
+from svdgrad_cli.numerics.error_parts import ErrorParts, Part, WorstPair
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.numerics.spectrum import machine_eps
 from svdgrad_cli.options import RunOptions, Settings, split_options
+from svdgrad_cli.render.json_format import PAIR_NUMBERS
 
 BACKEND_NUMBERS = ("error", "budget", "gradient_norm", "digits", "justified_digits")
 REFERENCE_NUMBERS = ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius")
@@ -64,6 +66,25 @@ def _forward(record: dict | None, dtype: str, shape: tuple[int, ...]) -> Forward
     )
 
 
+def _error_parts(record: dict | None) -> ErrorParts | None:
+    if record is None:
+        return None
+    pair = record["worst_pair"]
+    if pair is not None:
+        first, second = (tuple(i - 1 for i in _integers(pair[key], key)) for key in ("first", "second"))
+        numbers = {key: pair[key] for key in PAIR_NUMBERS}
+        pair = WorstPair(first, second, **numbers)
+    return ErrorParts(
+        total=record["total"],
+        reference_norm=record["reference_norm"],
+        rank=record["rank"],
+        parts=tuple(Part(name, p["norm"], p["share"]) for name, p in record["parts"].items()),
+        worst_pair=pair,
+        on_complex=record["complex"],
+        free=record["not_decomposed"],
+    )
+
+
 def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> BackendResult:
     return BackendResult(
         name,
@@ -75,6 +96,7 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         forward=_forward(record.get("forward"), dtype, shape),
         origin=record.get("origin", "built-in"),
         convention=record.get("convention"),
+        error_parts=_error_parts(record.get("error_parts")),
         **_numbers(record, BACKEND_NUMBERS),
     )
 

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +19,7 @@ from rich.text import Text
 from svdgrad_cli.model import NOTE, MatrixReport
 from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.pipeline.explain_parts import parts_lines, parts_sentence
 from svdgrad_cli.render.colours import colour
 from svdgrad_cli.verdicts import MatrixVerdict
 
@@ -128,6 +130,21 @@ def _backend_notes(report: MatrixReport) -> list[Text]:
     ]
 
 
+def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
+    """Under each wrong or inaccurate backend's row, where its error lies: one sentence, or with -v
+    one line per part of the SVD rule (pipeline/explain_parts.py)."""
+    lines = []
+    for b in (b for b in report.backends if b.error_parts is not None):
+        if not verbose:
+            line = Text.assemble((f"{b.name}: ", "bold"), parts_sentence(b.error_parts))
+            lines.append(Padding(line, (0, 0, 0, 2)))
+            continue
+        heading = Text.assemble((f"{b.name}: ", "bold"), "ΔG = G - G_ref by part, share of ||ΔG||^2:")
+        lines.append(Padding(heading, (0, 0, 0, 2)))
+        lines += [Padding(Text(line), (0, 0, 0, 4)) for line in parts_lines(b.error_parts)]
+    return lines
+
+
 def _reference_line(report: MatrixReport, details: bool) -> list[Text]:
     ref = report.reference
     if not ref.defined:
@@ -213,6 +230,7 @@ def render_matrix(console: Console, report: MatrixReport, options) -> None:
         *_reference_line(report, details),
         _backends(report, details),
         *_backend_notes(report),
+        *_error_parts(report, options.verbose),
         *(_pairs(report) if details else []),
         *_findings(report),
         *_arrays(report, options.show_gradients, options.show_reference),
