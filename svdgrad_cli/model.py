@@ -111,6 +111,7 @@ class MatrixReport:
     pairs: tuple[PairDiff, ...] = ()
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
     stored_dtype: str | None = None  # the file's dtype where the backends computed in another (float16)
+    reshaped: str | None = None  # a checkpoint's kernel read as one matrix: how (inputs/kernels.py)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
     position: tuple[int, ...] | None = field(default=None, compare=False)  # a shard's (inputs/shards.py)
 

@@ -294,31 +294,42 @@ def test_legacy_torch_files_load(tmp_path):
     np.testing.assert_array_equal(cases[f"{path}:head.weight"].array, state["head.weight"].numpy())
 
 
-def test_torch_conv_kernels_stack_or_become_rows(tmp_path):
+def test_torch_conv_kernels_are_one_matrix_each_as_spectral_norm_reads_them(tmp_path):
+    """auto: (out, in, kh, kw) -> (out, in*kh*kw), the matrix torch.nn.utils.spectral_norm normalises
+    (weight.reshape(weight.size(0), -1)); stack keeps the kh x kw reading, columns the last axis."""
     import torch
 
     kernel = torch.nn.Conv2d(2, 3, 3).weight.detach()  # (out, in, kh, kw)
     path = tmp_path / "conv.pt"
     torch.save({"conv.weight": kernel}, path)
-    stacked = split(load(path))[0]
-    assert len(stacked) == 6
-    np.testing.assert_array_equal(stacked[f"{path}:conv.weight[1,0]"].array, kernel[1, 0].numpy())
+    (auto,) = split(load(path))[0].values()
+    assert auto.label == f"{path}:conv.weight"
+    np.testing.assert_array_equal(auto.array, kernel.numpy().reshape(3, 18))
+    assert auto.reshaped == "(3, 2, 3, 3) as 3x18 (rows: first axis by the rest)"
     (rows,) = split(load(path, reshape="rows"))[0].values()
-    assert rows.label == f"{path}:conv.weight"
-    np.testing.assert_array_equal(rows.array, kernel.numpy().reshape(3, 18))
+    np.testing.assert_array_equal(rows.array, auto.array)
+    (columns,) = split(load(path, reshape="columns"))[0].values()
+    np.testing.assert_array_equal(columns.array, kernel.numpy().reshape(18, 3))
+    stacked = split(load(path, reshape="stack"))[0]
+    assert len(stacked) == 6 and all(case.reshaped is None for case in stacked.values())
+    np.testing.assert_array_equal(stacked[f"{path}:conv.weight[1,0]"].array, kernel[1, 0].numpy())
 
 
-def test_keras_kernels_become_rows_with_outputs_first(tmp_path):
-
+def test_keras_kernels_are_one_matrix_each_with_outputs_last(tmp_path):
+    """auto: Keras's (kh, kw, in, out) -> (kh*kw*in, out), as keras.layers.SpectralNormalization
+    reshapes a kernel (reshape(kernel, [-1, kernel.shape[-1]]))."""
     _, conv = keras_models()
     path = tmp_path / "conv.weights.h5"
     conv.save_weights(path)
     kernel = conv.layers[0].kernel.numpy()  # (kh, kw, in, out)
     assert kernel.shape == (3, 3, 2, 4)
-    (rows,) = split(load(path, reshape="rows"))[0].values()
-    assert rows.label == f"{path}:layers/conv2d/vars/0" and rows.array.shape == (4, 18)
-    np.testing.assert_array_equal(rows.array, np.moveaxis(kernel, -1, 0).reshape(4, 18))
-    assert len(split(load(path))[0]) == 9  # stack: (kh, kw) of (in, out) matrices
+    (auto,) = split(load(path))[0].values()
+    assert auto.label == f"{path}:layers/conv2d/vars/0" and auto.array.shape == (18, 4)
+    np.testing.assert_array_equal(auto.array, kernel.reshape(18, 4))
+    assert auto.reshaped == "(3, 3, 2, 4) as 18x4 (columns: the rest by the last axis)"
+    (rows,) = split(load(path, reshape="rows"))[0].values()  # forced channels-first: (kh, kw*in*out)
+    np.testing.assert_array_equal(rows.array, kernel.reshape(3, 24))
+    assert len(split(load(path, reshape="stack"))[0]) == 9  # stack: (kh, kw) of (in, out) matrices
 
 
 def test_keras_names_are_storage_paths_and_optimizer_slots_are_checked_unless_skipped(tmp_path):

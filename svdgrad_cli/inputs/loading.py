@@ -10,11 +10,9 @@ suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (
 over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are read
 into memory.
 
-Tensors of 3 or more dimensions become matrices by ``reshape``: ``stack`` (the default; leading axes
-are a stack of (m, n) matrices, as for .npy) or ``rows``: a kernel becomes one matrix of its output
-axis by everything else, as spectral normalisation takes it. The output axis is the first (PyTorch's
-conv kernels (out, in, kh, kw) become (out, in*kh*kw); .npy, .npz and safetensors too), except in
-Keras files, whose kernels (kh, kw, in, out) keep it last: it is moved first, giving (out, kh*kw*in).
+A checkpoint's tensors of 3 or more dimensions become one matrix each by default (a conv kernel as
+spectral normalisation reads it), or a stack with ``reshape="stack"``: see kernels.py. Plain arrays of
+shape (..., m, n) (.npy, .npz members, text) are always a stack of (m, n) matrices.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from svdgrad_cli.inputs.checkpoints import (
 )
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
+from svdgrad_cli.inputs.kernels import as_matrix, layout, reshape_note
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
@@ -231,15 +230,11 @@ def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
     return converted
 
 
-def as_rows(array: np.ndarray, out_axis: int) -> np.ndarray:
-    """A kernel of 3 or more dimensions as one matrix: its output axis by everything else."""
-    return np.moveaxis(array, out_axis, 0).reshape(array.shape[out_axis], -1)
-
-
-def matrix_indices(shape: tuple[int, ...], reshape: str = "stack") -> list[tuple[int, ...]]:
+def matrix_indices(shape: tuple[int, ...], how: str = "stack") -> list[tuple[int, ...]]:
     """The stack indices of the matrices an array of this shape holds, in order: ``[()]`` for one
-    matrix (a stack of one, ``reshape="rows"``) and for an array that is no matrix at all."""
-    if len(shape) < 2 or 0 in shape or math.prod(shape[:-2]) == 1 or (reshape == "rows" and len(shape) > 2):
+    matrix (a stack of one, a kernel read as one matrix: ``how`` from kernels.layout) and for an
+    array that is no matrix at all."""
+    if len(shape) < 2 or 0 in shape or math.prod(shape[:-2]) == 1 or how != "stack":
         return [()]
     return [tuple(int(i) for i in index) for index in np.ndindex(shape[:-2])]
 
@@ -247,12 +242,12 @@ def matrix_indices(shape: tuple[int, ...], reshape: str = "stack") -> list[tuple
 def matrices(
     loaded: LoadedArray,
     dtype: str,
-    reshape: str = "stack",
+    reshape: str = "auto",
     wanted: Collection[tuple[int, ...]] | None = None,
     lead: bool = True,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
-    """Split an array of shape (..., m, n) into matrices in the backends' dtype (``reshape="rows"``:
-    one matrix per array, see the module's docstring). A 1-D member of a container (a bias beside
+    """Split an array of shape (..., m, n) into matrices in the backends' dtype (a checkpoint's
+    kernel: one matrix or a stack as ``reshape`` says, kernels.py). A 1-D member of a container (a bias beside
     the weights) is skipped with a note; elsewhere it is an input error. A shard (parts.py) takes the
     matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
     array, source = loaded.array, loaded.source
@@ -263,9 +258,10 @@ def matrices(
     if problem:
         yield from [InputError(source, problem)] if lead else []
         return
-    indices = matrix_indices(array.shape, reshape)
-    if reshape == "rows" and array.ndim > 2:
-        array = as_rows(array, loaded.out_axis)
+    how = layout(array.shape, loaded.out_axis, reshape)
+    indices, note = matrix_indices(array.shape, how), reshape_note(array.shape, how)
+    if note is not None:
+        array = as_matrix(array, how)
     try:
         target = _target_dtype(array.dtype, dtype, source)
     except InputError as exc:
@@ -280,7 +276,7 @@ def matrices(
         except InputError as exc:
             yield exc
             continue
-        yield MatrixCase(raw.source, raw.index, converted, stored)
+        yield MatrixCase(raw.source, raw.index, converted, stored, note)
 
 
 def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str):
@@ -301,7 +297,7 @@ def load_files(
     on_file: Callable[[str], None] | None = None,
     select: tuple[str, ...] = (),
     skip: tuple[str, ...] = (),
-    reshape: str = "stack",
+    reshape: str = "auto",
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as

@@ -20,6 +20,7 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.kernels import CHANNELS_FIRST
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.parts import FilePart
 
@@ -67,7 +68,7 @@ class Tensor:
     shape: tuple[int, ...]
     read: Callable[[], tuple[np.ndarray, str | None]]
     problem: str | None = None  # why it cannot be checked, known from the header (its dtype)
-    out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
+    out_axis: int = CHANNELS_FIRST  # the axis of a kernel's outputs (kernels.py; Keras: CHANNELS_LAST)
     dtype: str = ""  # the stored dtype's name as the header gives it ("float32", "bool", "int64")
 
 

@@ -95,6 +95,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
         "shape": list(report.shape),
         "dtype": report.dtype,
         "stored_dtype": report.stored_dtype,
+        "reshaped": report.reshaped,
         "status": report.status,
         "error": report.error,
         "verdict": report.verdict,

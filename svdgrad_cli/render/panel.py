@@ -223,6 +223,8 @@ def render_matrix(console: Console, report: MatrixReport, options) -> None:
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
     shape = f"{m}x{n} {report.dtype}{stored}"
     title = Text.assemble((report.label, "bold"), (f"  {shape}", "dim"))
+    if report.reshaped:  # a checkpoint's kernel read as one matrix: say how, first
+        parts.insert(0, Text(f"kernel {report.reshaped}", style="dim"))
     if len(title) > console.width - 8:  # a title would be cut: the name goes inside, folded, in full
         parts.insert(0, Text(report.label, style="bold", overflow="fold"))
         title = Text(shape, style="dim")
