@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 
 import numpy as np
 
@@ -158,6 +159,7 @@ class RunReport:
     interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
     versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
     shard: ShardInfo | None = None  # --shard K/N: which part of a larger run this is (inputs/shards.py)
+    config: str | None = None  # the pyproject.toml whose [tool.svdgrad] applied, if any (config.py)
 
     @property
     def checked(self) -> int:
@@ -208,13 +210,24 @@ class RunReport:
         the merged run says it."""
         return not self.results and bool(self.skipped) and not self.interrupted and self.shard is None
 
+    def tensor_names(self) -> list[str]:
+        """The names of the tensors of archives and checkpoints met (read, refused or passed over)."""
+        sources = [r.source for r in self.results] + [s.source for s in self.skipped]
+        return list(dict.fromkeys(m.string[m.end() :] for m in map(ARCHIVE_MEMBER.match, sources) if m))
+
+    def unmatched(self, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        """The --select (or --skip) ``patterns`` that match no tensor met, where tensors were met; not
+        said of one shard, whose part may hold none of the tensors a pattern names."""
+        names = self.tensor_names() if patterns and self.shard is None and not self.interrupted else []
+        return tuple(p for p in patterns if names and not any(fnmatchcase(n, p) for n in names))
+
     @property
     def exit_code(self) -> int:
-        """130 interrupted, 2 an input or backend error or nothing to check, 1 findings (per
-        fail-on), 0 nothing else."""
+        """130 interrupted, 2 an input or backend error, nothing to check or a --select that matched
+        no tensor, 1 findings (per fail-on), 0 nothing else."""
         if self.interrupted:
             return 130
-        if self.nothing_checked:
+        if self.nothing_checked or self.unmatched(self.settings.select):
             return 2
         if any(MatrixVerdict.ERROR in r.verdicts for r in self.results):  # a backend failed: a tool error
             return 2

@@ -24,7 +24,8 @@ from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
-from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport
+from svdgrad_cli.inputs.tensors import closest_names
+from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -227,14 +228,27 @@ class CheckSession:
         self._closing_notes(run)
         return run
 
+    def _unmatched_notes(self, run: RunReport) -> None:
+        """A --select that matched no tensor is an error (the check it meant did not run); a --skip
+        that matched none only a warning (it left more to check, not less)."""
+        names = run.tensor_names()
+        for option, patterns, level in (
+            ("--select", self.settings.select, "error"),
+            ("--skip", self.settings.skip, "warning"),
+        ):
+            for pattern in run.unmatched(patterns):
+                close = closest_names(pattern, names)
+                hint = f"; closest names: {', '.join(close)}" if close else ""
+                self.notify(
+                    f"{level}: {option} {pattern!r} matched no tensor of any archive or checkpoint{hint}"
+                )
+
     def _closing_notes(self, run: RunReport) -> None:
         """What the run did not do that a user may have expected, and where its files went."""
         o = self.options
         if run.nothing_checked:
             self.notify("nothing was checked: every input was skipped (-v names each, with the reason)")
-        elif self.settings.select and not any(ARCHIVE_MEMBER.match(r.source) for r in run.results):
-            patterns = " or ".join(repr(p) for p in self.settings.select)
-            self.notify(f"--select {patterns} matched no tensor of any archive or checkpoint")
+        self._unmatched_notes(run)
         if o.save_repro is not None and not self.reproduced and not run.interrupted:
             self.notify(_nothing_written(run.results))
         if o.plot is not None:

@@ -22,6 +22,7 @@ from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.discovery import DEFAULT_GLOBS
 from svdgrad_cli.inputs.loading import load_files
+from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import source_file
 from svdgrad_cli.render.github import escape_property
 
@@ -617,10 +618,27 @@ def test_a_selection_that_matches_nothing_checks_nothing_and_exits_2(runner):
     assert "not selected by --select 'no.such.tensor*'" in result.stderr
 
 
-def test_a_selection_that_matches_no_tensor_beside_plain_files_is_said(runner, tmp_path):
+def test_a_selection_that_matches_no_tensor_beside_plain_files_exits_2_naming_close_names(runner, tmp_path):
+    """A typo in --select must not turn the checkpoint check off while the plain files pass."""
     sample = Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
     (tmp_path / "model.safetensors").write_bytes(sample.read_bytes())
     np.save(tmp_path / "plain.npy", np.eye(3))
-    result = runner.invoke(cli, ["check", str(tmp_path), "--select", "encoderr*", "-b", "autograd"])
-    assert result.exit_code == 0  # the plain file was checked
-    assert "--select 'encoderr*' matched no tensor of any archive or checkpoint" in result.stderr
+    args = ["check", str(tmp_path), "-b", "autograd"]
+    result = runner.invoke(cli, [*args, "--select", "encoderr*", "--select", "decoder.weight"])
+    assert result.exit_code == 2  # the plain file and decoder.weight were checked, but one pattern missed
+    assert "error: --select 'encoderr*' matched no tensor of any archive or checkpoint" in result.stderr
+    assert "closest names: encoder." in result.stderr
+    assert "'decoder.weight' matched no" not in result.stderr
+    assert "--select 'encoderr*' matched nothing; exit code 2" in " ".join(result.stdout.split())
+    doc = json.loads(runner.invoke(cli, [*args, "--select", "encoderr*", "-f", "json"]).stdout)
+    assert doc["summary"]["unmatched_select"] == ["encoderr*"] and doc["exit_code"] == 2
+    skip = runner.invoke(cli, [*args, "--skip", "nothing*"])
+    assert skip.exit_code == 0  # a --skip that matched nothing left more checked, not less
+    assert "warning: --skip 'nothing*' matched no tensor" in skip.stderr
+
+
+def test_closest_names_find_the_tensor_a_bare_layer_name_meant():
+    names = ["layers/conv2d/vars/0", "layers/conv2d/vars/1", "layers/dense/vars/0"]
+    assert closest_names("conv2d", names)[0] == "layers/conv2d/vars/0"
+    assert closest_names("layers/dens/vars/0", names)[0] == "layers/dense/vars/0"
+    assert closest_names("zzz", names) == []

@@ -169,7 +169,14 @@ def test_skipped_files_are_named_with_their_reason_in_every_format(runner, tmp_p
     (folder / "scratch.npy").write_bytes(b"")
     args = (folder, "-b", "autograd", "--exclude", "scratch*")
     verbose = run(runner, *args, "-v")
-    assert f"svdgrad: skipped {folder / 'model.onnx'}: matches no --glob" in verbose.stderr
+    # no --glob was given: the reason names the suffixes svdgrad reads, not an option never used
+    assert (
+        f"svdgrad: skipped {folder / 'model.onnx'}: not a matrix or checkpoint file by its suffix ("
+        in verbose.stderr
+    )
+    assert "--glob" not in verbose.stderr
+    globbed = run(runner, *args, "-v", "--glob", "*.npy")
+    assert f"svdgrad: skipped {folder / 'model.onnx'}: matches no --glob (*.npy)" in globbed.stderr
     assert f"svdgrad: skipped {folder / 'scratch.npy'}: excluded by --exclude scratch*" in verbose.stderr
     assert "3 skipped" in verbose.stdout
     doc = json.loads(run(runner, *args, "-f", "json").stdout)

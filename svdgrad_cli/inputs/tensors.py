@@ -9,6 +9,7 @@ step counters), not weights. A plain .npy or .npz of integers is a matrix (loadi
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import math
 import re
@@ -82,6 +83,15 @@ def library(module: str, source: str, what: str, package: str):
         return importlib.import_module(module)
     except (ImportError, OSError):  # OSError: a wheel whose shared libraries do not load
         raise InputError(source, f"{what}; reading it needs {package} (pip install {package})") from None
+
+
+def closest_names(pattern: str, names: list[str], count: int = 3) -> list[str]:
+    """The tensor names a pattern that matched none was likely meant for: those that hold its literal
+    part (fnmatch matches whole names: 'conv2d' is not 'layers/conv2d/vars/0'), then the most similar."""
+    literal = re.sub(r"[*?\[\]]", "", pattern)
+    holding = [name for name in names if literal and literal in name]
+    similar = difflib.get_close_matches(pattern, names, count, cutoff=0.5)
+    return list(dict.fromkeys(holding + similar))[:count]
 
 
 def member_label(source: str, name: str) -> str:

@@ -39,6 +39,8 @@ def summary_line(run: RunReport) -> Text:
         text.append(f"; {_plural(run.unreadable, 'input', 'inputs')} could not be read")
     if run.skipped:
         text.append(f"; {len(run.skipped)} skipped")
+    for pattern in run.unmatched(run.settings.select):
+        text.append(f"; --select {pattern!r} matched nothing", style="bold red")
     if run.interrupted:
         text.append("; interrupted", style="bold red")
     text.append(f"; exit code {run.exit_code}")
