@@ -147,6 +147,12 @@ class MatrixReport:
         values = [p.max_abs_diff for p in self.pairs if p.max_abs_diff is not None]
         return max(values) if values else None
 
+    @property
+    def max_relative_diff(self) -> float | None:
+        """The largest difference between two backends relative to their gradients' largest entry."""
+        values = [p.relative for p in self.pairs if p.relative is not None]
+        return max(values) if values else None
+
 
 @dataclass
 class RunReport:
@@ -209,6 +215,11 @@ class RunReport:
         checked nothing must not pass. Not said of one shard, whose part may be all skipped files:
         the merged run says it."""
         return not self.results and bool(self.skipped) and not self.interrupted and self.shard is None
+
+    @property
+    def config_shown(self) -> str:
+        """The pyproject.toml whose [tool.svdgrad] applied, or 'none', as every format names it."""
+        return self.config or "none"
 
     def tensor_names(self) -> list[str]:
         """The names of the tensors of archives and checkpoints met (read, refused or passed over)."""

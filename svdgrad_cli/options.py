@@ -254,7 +254,8 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="Name each skipped file and tensor on stderr, as it is passed over.",
+        help="On stderr, name the config used, every matrix checked (shape, dtype, verdict) and each "
+        "file or tensor skipped, as they happen.",
     )
     details: bool = option(
         False,

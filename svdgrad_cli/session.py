@@ -90,6 +90,13 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
     return NO_SCRIPT.format(names=", ".join(names)) if names else NOTHING_TO_REPRODUCE
 
 
+def checked_line(report: MatrixReport) -> str:
+    """What -v says of a matrix checked: its name, shape, dtype and verdict, and a kernel's reshape."""
+    m, n = report.shape
+    kernel = f"; kernel {report.reshaped}" if report.reshaped else ""
+    return f"checked {report.label}: {m}x{n} {report.dtype}, {report.verdict}{kernel}"
+
+
 def _close_quietly(handle) -> None:
     with suppress(OSError):
         handle.close()
@@ -122,8 +129,16 @@ def report_file(stack: ExitStack, path: str) -> Writer:
 class CheckSession:
     """Everything one ``svdgrad check`` needs; ``run(write)`` does it and returns the RunReport."""
 
-    def __init__(self, paths: list[str], settings: Settings, options: RunOptions, notify: Writer) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        settings: Settings,
+        options: RunOptions,
+        notify: Writer,
+        config: str | None = None,
+    ) -> None:
         self.paths = paths
+        self.config = config  # the pyproject.toml whose [tool.svdgrad] applied (config.py), if any
         self.settings = resolve_settings(settings)
         self.options = options
         self.notify = notify
@@ -171,6 +186,8 @@ class CheckSession:
     def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
         if report.status == "error":
             self.notify(f"error: {report.label}: {report.error}")
+        elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
+            self.notify(checked_line(report))
         if self.options.save_repro is not None:
             self._save_reproducers(report)
         if self.options.plot is not None:
@@ -194,7 +211,9 @@ class CheckSession:
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
         files, plan = self._discover()
-        run = RunReport(self.settings, options=o, versions=run_versions(self.settings))
+        run = RunReport(self.settings, options=o, versions=run_versions(self.settings), config=self.config)
+        if o.verbose:
+            self.notify(f"config: {run.config_shown}")
         run.shard = None if plan is None else plan.info
         for skipped in files.skipped:
             self._skip(run, skipped)

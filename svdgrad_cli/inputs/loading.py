@@ -239,6 +239,20 @@ def matrix_indices(shape: tuple[int, ...], how: str = "stack") -> list[tuple[int
     return [tuple(int(i) for i in index) for index in np.ndindex(shape[:-2])]
 
 
+def count_matrices(path: str, selection: Selection, reshape: str = "auto") -> int:
+    """How many matrices a file holds, from its headers only (text: one), for a progress total."""
+    total = 0
+    headers = replace(selection, describe=True, on_tensor=None)
+    for event in read_source(path, selection.max_elements, headers):
+        shape = tuple(event.array.shape) if isinstance(event, LoadedArray) else getattr(event, "shape", ())
+        out_axis = getattr(event, "out_axis", None)
+        if isinstance(event, Described) and shape is None:
+            total += 1
+        elif len(shape) >= 2 and 0 not in shape:
+            total += 1 if layout(shape, out_axis, reshape) != "stack" else math.prod(shape[:-2])
+    return total
+
+
 def matrices(
     loaded: LoadedArray,
     dtype: str,
@@ -298,10 +312,12 @@ def load_files(
     select: tuple[str, ...] = (),
     skip: tuple[str, ...] = (),
     reshape: str = "auto",
+    on_count: Callable[[str, int], None] | None = None,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
-    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings). A
+    ``on_file("path:name")``; ``on_count(path, n)``, if given, of the matrices in each file (its
+    headers are read twice for it). ``select``/``skip``: fnmatch globs on tensor names (Settings). A
     :class:`ShardFile` gives only what its shard checks of the file (``--shard``, shards.py)."""
     selection = Selection(select, skip, max_elements, on_file)
     for path in files:
@@ -315,6 +331,8 @@ def load_files(
             continue
         if on_file is not None:
             on_file(path)
+        if on_count is not None and path != "-":  # stdin can be read only once
+            on_count(path, count_matrices(path, selection, reshape))
         for loaded in read_source(path, max_elements, selection):
             if isinstance(loaded, LoadedArray):
                 yield from matrices(loaded, dtype, reshape)

@@ -151,6 +151,7 @@ def _summary(run: RunReport) -> str:
         "backends": ", ".join(f"{k} {v or ''}".strip() for k, v in run.versions.items() if k not in tools),
         "dtype": s.dtype,
         "versions": ", ".join(f"{k} {v}" for k, v in run.versions.items() if k in tools),
+        "config": run.config_shown,
     }
     if run.warning_counts():
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))

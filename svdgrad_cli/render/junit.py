@@ -81,6 +81,7 @@ def render_junit(run: RunReport) -> str:
     properties = ET.SubElement(suite, "properties")
     for name, version in run.versions.items():
         ET.SubElement(properties, "property", {"name": f"version.{name}", "value": _clean(version or "")})
+    ET.SubElement(properties, "property", {"name": "config", "value": _clean(run.config_shown)})
     for report in run.results:
         _matrix_cases(suite, report)
     if run.interrupted:

@@ -33,7 +33,7 @@ def _verdict_counts(run: RunReport) -> list[str]:
 
 def _matrix_row(report: MatrixReport) -> list[str]:
     backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
-    diff, multiple = report.max_abs_diff, worst_multiple(report)
+    diff, multiple = report.max_relative_diff, worst_multiple(report)
     return [
         inline(report.label),
         report.verdict,
@@ -47,7 +47,7 @@ def _matrix_table(run: RunReport) -> list[str]:
     checked = worst_first([r for r in run.results if r.status == "checked"])
     if not checked:
         return []
-    header = ["matrix", "verdict", "backends", "max diff", "worst x budget"]
+    header = ["matrix", "verdict", "backends", "max rel. diff", "worst x budget"]
     lines = _table(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
     if len(checked) > MAX_ROWS:
         lines += ["", f"... and {len(checked) - MAX_ROWS} more"]
@@ -80,6 +80,8 @@ def render_markdown(run: RunReport) -> str:
         "",
         f"Matrices checked: {run.checked}. Inputs that could not be read: {run.unreadable}. "
         f"Skipped: {len(run.skipped)}. Exit code: {run.exit_code}.",
+        "",
+        f"Config: {inline(run.config_shown)}.",
         *interrupted,
         "",
         *_verdict_counts(run),
