@@ -35,6 +35,11 @@ def source_file(source: str) -> str | None:
 WARNING, NOTE = "warning", "note"
 
 
+def unmatched_text(option: str, pattern: str) -> str:
+    """What every format says of a --select (or --skip) pattern that matched no tensor."""
+    return f"{option} {pattern!r} matched no tensor of any archive or checkpoint"
+
+
 @dataclass(frozen=True)
 class Finding:
     """A warning about the spectrum or the numerics, with the 1-based indices it concerns. A ``note``

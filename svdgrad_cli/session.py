@@ -25,7 +25,7 @@ from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
-from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -258,9 +258,7 @@ class CheckSession:
             for pattern in run.unmatched(patterns):
                 close = closest_names(pattern, names)
                 hint = f"; closest names: {', '.join(close)}" if close else ""
-                self.notify(
-                    f"{level}: {option} {pattern!r} matched no tensor of any archive or checkpoint{hint}"
-                )
+                self.notify(f"{level}: {unmatched_text(option, pattern)}{hint}")
 
     def _closing_notes(self, run: RunReport) -> None:
         """What the run did not do that a user may have expected, and where its files went."""

@@ -25,6 +25,7 @@ from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import source_file
 from svdgrad_cli.render.github import escape_property
+from svdgrad_cli.render.markdown import inline
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 SAMPLE = Path(__file__).parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
@@ -632,6 +633,15 @@ def test_a_selection_that_matches_no_tensor_beside_plain_files_exits_2_naming_cl
     assert "--select 'encoderr*' matched nothing; exit code 2" in " ".join(result.stdout.split())
     doc = json.loads(runner.invoke(cli, [*args, "--select", "encoderr*", "-f", "json"]).stdout)
     assert doc["summary"]["unmatched_select"] == ["encoderr*"] and doc["exit_code"] == 2
+    miss = "--select 'encoderr*' matched no tensor of any archive or checkpoint"
+    formats = {
+        f: runner.invoke(cli, [*args, "--select", "encoderr*", "-f", f])
+        for f in ("junit", "markdown", "github")
+    }
+    assert all(result.exit_code == 2 for result in formats.values())
+    assert f'<error message="{miss}"' in formats["junit"].stdout
+    assert f"**Error**: {inline(miss)}." in formats["markdown"].stdout
+    assert f"::error title=svdgrad --select::{miss}" in formats["github"].stdout
     skip = runner.invoke(cli, [*args, "--skip", "nothing*"])
     assert skip.exit_code == 0  # a --skip that matched nothing left more checked, not less
     assert "warning: --skip 'nothing*' matched no tensor" in skip.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
@@ -83,6 +83,7 @@ def render_markdown(run: RunReport) -> str:
         "",
         f"Config: {inline(run.config_shown)}.",
         *interrupted,
+        *_unmatched(run),
         "",
         *_verdict_counts(run),
         *_matrix_table(run),
@@ -91,6 +92,12 @@ def render_markdown(run: RunReport) -> str:
         *_versions(run),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _unmatched(run: RunReport) -> list[str]:
+    """A --select that matched no tensor: the check it meant did not run (exit code 2)."""
+    patterns = run.unmatched(run.settings.select)
+    return [line for p in patterns for line in ("", f"**Error**: {inline(unmatched_text('--select', p))}.")]
 
 
 def _skipped_list(run: RunReport) -> list[str]:
