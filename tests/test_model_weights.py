@@ -181,3 +181,16 @@ def test_reshape_never_changes_a_plain_array(runner, tmp_path, monkeypatch, wher
         ("./stack.npy", [2], [5, 5]),
     ]
     assert all(r["reshaped"] is None for r in doc["results"])
+
+
+def test_progress_counts_a_checkpoints_matrices_from_its_headers(torch_weights):
+    """Issue 22 item 9: the total inside one file is known before its matrices are judged."""
+    from svdgrad_cli.inputs.loading import count_matrices
+    from svdgrad_cli.inputs.tensors import Selection
+
+    folder, _ = torch_weights
+    for name in ("resnet.pth", "resnet.safetensors"):
+        assert count_matrices(str(folder / name), Selection()) == len(KERNELS) + 1
+        stacked = sum(stored[0] * stored[1] for stored, _ in KERNELS.values()) + 1  # + fc
+        assert count_matrices(str(folder / name), Selection(), "stack") == stacked
+    assert count_matrices(str(folder / "resnet.pth"), Selection(select=("fc.*",))) == 1

@@ -240,16 +240,19 @@ def matrix_indices(shape: tuple[int, ...], how: str = "stack") -> list[tuple[int
 
 
 def count_matrices(path: str, selection: Selection, reshape: str = "auto") -> int:
-    """How many matrices a file holds, from its headers only (text: one), for a progress total."""
+    """How many matrices a file holds, from its headers only (text: one), for a progress total; what
+    is skipped or refused counts none."""
     total = 0
-    headers = replace(selection, describe=True, on_tensor=None)
-    for event in read_source(path, selection.max_elements, headers):
-        shape = tuple(event.array.shape) if isinstance(event, LoadedArray) else getattr(event, "shape", ())
-        out_axis = getattr(event, "out_axis", None)
-        if isinstance(event, Described) and shape is None:
+    for event in read_source(path, selection.max_elements, replace(selection, describe=True, on_tensor=None)):
+        if isinstance(event, LoadedArray):  # a reader that cannot describe (a legacy torch pickle)
+            event = Described(event.source, tuple(event.array.shape), event.out_axis)
+        if not isinstance(event, Described):
+            continue
+        shape = event.shape
+        if shape is None:  # text: one matrix, its shape known only by reading it
             total += 1
         elif len(shape) >= 2 and 0 not in shape:
-            total += 1 if layout(shape, out_axis, reshape) != "stack" else math.prod(shape[:-2])
+            total += 1 if layout(shape, event.out_axis, reshape) != "stack" else math.prod(shape[:-2])
     return total
 
 
