@@ -107,13 +107,14 @@ def cli(ctx: click.Context) -> None:
     from svdgrad_cli.errors import SvdgradError
 
     try:
-        defaults, _ = load_defaults(Path.cwd())
+        defaults, config = load_defaults(Path.cwd())
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     # a configured format may be one sweep does not offer (junit): sweep's is given on its command line
     sweep_keys = {f.name for _, f, o in sweep_option_fields() if o.config} - {"output_format"}
     ctx.default_map = {"check": defaults, "sweep": {k: v for k, v in defaults.items() if k in sweep_keys}}
     ctx.default_map["merge"] = {k: v for k, v in defaults.items() if k in MERGE_FIELDS}  # format, top
+    ctx.obj = None if config is None else str(config)  # named in every report of check
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -141,7 +142,8 @@ def check(paths, **values) -> None:
 
     settings, run_options = split_options(_fail_on_layers(values))
     try:
-        run = CheckSession(list(paths), settings, run_options, notify=_notify).run(_write_stdout)
+        config = click.get_current_context().find_root().obj
+        run = CheckSession(list(paths), settings, run_options, _notify, config).run(_write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(INTERRUPTED if run.interrupted else run.exit_code)

@@ -50,15 +50,18 @@ def _check_value(path: Path, raw_key: str, value, opt: Option):
 
 
 def load_defaults(start: Path) -> tuple[dict, Path | None]:
-    """(defaults by option field name, the file they came from); empty when there is none."""
+    """(defaults by option field name, the file they came from); empty and None when the nearest
+    pyproject.toml has no [tool.svdgrad] table, or there is none (reports say which applied)."""
     path = find_pyproject(start)
     if path is None:
         return {}, None
     try:
         with path.open("rb") as handle:
-            table = tomllib.load(handle).get("tool", {}).get("svdgrad", {})
+            table = tomllib.load(handle).get("tool", {}).get("svdgrad")
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read [tool.svdgrad] ({exc})") from None
+    if table is None:
+        return {}, None
     keys = {key.replace("-", "_"): entry for key, entry in config_keys().items()}
     defaults = {}
     for raw_key, value in table.items():

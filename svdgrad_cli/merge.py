@@ -186,6 +186,7 @@ def merge_reports(reports: list[ShardReport], display: RunOptions | None = None)
         options=options,
         interrupted=any(report.summary["interrupted"] for report in reports),
         versions=dict(reports[0].summary["versions"]),
+        config=reports[0].summary.get("config"),  # the shards' settings are alike (checked above)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 
 import numpy as np
 
@@ -33,6 +34,11 @@ def source_file(source: str) -> str | None:
 
 
 WARNING, NOTE = "warning", "note"
+
+
+def unmatched_text(option: str, pattern: str) -> str:
+    """What every format says of a --select (or --skip) pattern that matched no tensor."""
+    return f"{option} {pattern!r} matched no tensor of any archive or checkpoint"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class MatrixReport:
     pairs: tuple[PairDiff, ...] = ()
     loss_weights: dict[str, np.ndarray] = field(default_factory=dict)  # the weights a U/V loss drew
     stored_dtype: str | None = None  # the file's dtype where the backends computed in another (float16)
+    reshaped: str | None = None  # a checkpoint's kernel read as one matrix: how (inputs/kernels.py)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
     position: tuple[int, ...] | None = field(default=None, compare=False)  # a shard's (inputs/shards.py)
 
@@ -147,6 +154,12 @@ class MatrixReport:
         values = [p.max_abs_diff for p in self.pairs if p.max_abs_diff is not None]
         return max(values) if values else None
 
+    @property
+    def max_relative_diff(self) -> float | None:
+        """The largest difference between two backends relative to their gradients' largest entry."""
+        values = [p.relative for p in self.pairs if p.relative is not None]
+        return max(values) if values else None
+
 
 @dataclass
 class RunReport:
@@ -159,6 +172,7 @@ class RunReport:
     interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
     versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
     shard: ShardInfo | None = None  # --shard K/N: which part of a larger run this is (inputs/shards.py)
+    config: str | None = None  # the pyproject.toml whose [tool.svdgrad] applied, if any (config.py)
 
     @property
     def checked(self) -> int:
@@ -210,12 +224,28 @@ class RunReport:
         return not self.results and bool(self.skipped) and not self.interrupted and self.shard is None
 
     @property
+    def config_shown(self) -> str:
+        """The pyproject.toml whose [tool.svdgrad] applied, or 'none', as every format names it."""
+        return self.config or "none"
+
+    def tensor_names(self) -> list[str]:
+        """The names of the tensors of archives and checkpoints met (read, refused or passed over)."""
+        sources = [r.source for r in self.results] + [s.source for s in self.skipped]
+        return list(dict.fromkeys(m.string[m.end() :] for m in map(ARCHIVE_MEMBER.match, sources) if m))
+
+    def unmatched(self, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        """The --select (or --skip) ``patterns`` that match no tensor met, where tensors were met; not
+        said of one shard, whose part may hold none of the tensors a pattern names."""
+        names = self.tensor_names() if patterns and self.shard is None and not self.interrupted else []
+        return tuple(p for p in patterns if names and not any(fnmatchcase(n, p) for n in names))
+
+    @property
     def exit_code(self) -> int:
-        """130 interrupted, 2 an input or backend error or nothing to check, 1 findings (per
-        fail-on), 0 nothing else."""
+        """130 interrupted, 2 an input or backend error, nothing to check or a --select that matched
+        no tensor, 1 findings (per fail-on), 0 nothing else."""
         if self.interrupted:
             return 130
-        if self.nothing_checked:
+        if self.nothing_checked or self.unmatched(self.settings.select):
             return 2
         if any(MatrixVerdict.ERROR in r.verdicts for r in self.results):  # a backend failed: a tool error
             return 2

@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from svdgrad_cli.inputs.kernels import RESHAPES
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
@@ -23,7 +24,6 @@ from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
 REFERENCE_CHOICES = ("auto", "float64", "high")
-RESHAPE_CHOICES = ("stack", "rows")
 FAIL_ON_CHOICES = (
     *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
     "warning",
@@ -170,12 +170,14 @@ class Settings:
         help="In checkpoints and archives, skip tensors whose name matches (repeatable; fnmatch).",
     )
     reshape: str = option(
-        "stack",
+        "auto",
         "--reshape",
-        type=RESHAPE_CHOICES,
+        type=RESHAPES,
         show_default=True,
-        help="Tensors of 3 or more dimensions: stack (leading axes are a stack of matrices) or rows "
-        "(a conv kernel (out, in, kh, kw) as one (out, in*kh*kw) matrix, as spectral norm does).",
+        help="Checkpoint tensors of 3 or more dimensions (plain .npy/.npz/text arrays are always "
+        "stacks): auto, one matrix per kernel as spectral norm reads it, by the format (torch, "
+        "safetensors: rows; Keras .keras/.h5: columns); rows, (out, in*kh*kw): the first axis by the "
+        "rest; columns, (kh*kw*in, out): the rest by the last axis; stack, leading axes are a stack.",
     )
     timeout: float | None = option(
         None,
@@ -252,8 +254,9 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="Name each skipped file and tensor on stderr, as it is passed over; under a wrong or "
-        "inaccurate backend, list every part of its error in the singular bases.",
+        help="On stderr, name the config used, every matrix checked (shape, dtype, verdict) and each "
+        "file or tensor skipped, as they happen; under a wrong or inaccurate backend, list every part "
+        "of its error in the singular bases.",
     )
     details: bool = option(
         False,

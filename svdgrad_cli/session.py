@@ -24,7 +24,8 @@ from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
-from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport
+from svdgrad_cli.inputs.tensors import closest_names
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -89,6 +90,13 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
     return NO_SCRIPT.format(names=", ".join(names)) if names else NOTHING_TO_REPRODUCE
 
 
+def checked_line(report: MatrixReport) -> str:
+    """What -v says of a matrix checked: its name, shape, dtype and verdict, and a kernel's reshape."""
+    m, n = report.shape
+    kernel = f"; kernel {report.reshaped}" if report.reshaped else ""
+    return f"checked {report.label}: {m}x{n} {report.dtype}, {report.verdict}{kernel}"
+
+
 def _close_quietly(handle) -> None:
     with suppress(OSError):
         handle.close()
@@ -121,8 +129,16 @@ def report_file(stack: ExitStack, path: str) -> Writer:
 class CheckSession:
     """Everything one ``svdgrad check`` needs; ``run(write)`` does it and returns the RunReport."""
 
-    def __init__(self, paths: list[str], settings: Settings, options: RunOptions, notify: Writer) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        settings: Settings,
+        options: RunOptions,
+        notify: Writer,
+        config: str | None = None,
+    ) -> None:
         self.paths = paths
+        self.config = config  # the pyproject.toml whose [tool.svdgrad] applied (config.py), if any
         self.settings = resolve_settings(settings)
         self.options = options
         self.notify = notify
@@ -170,6 +186,8 @@ class CheckSession:
     def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
         if report.status == "error":
             self.notify(f"error: {report.label}: {report.error}")
+        elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
+            self.notify(checked_line(report))
         if self.options.save_repro is not None:
             self._save_reproducers(report)
         if self.options.plot is not None:
@@ -193,7 +211,9 @@ class CheckSession:
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
         files, plan = self._discover()
-        run = RunReport(self.settings, options=o, versions=run_versions(self.settings))
+        run = RunReport(self.settings, options=o, versions=run_versions(self.settings), config=self.config)
+        if o.verbose:
+            self.notify(f"config: {run.config_shown}")
         run.shard = None if plan is None else plan.info
         for skipped in files.skipped:
             self._skip(run, skipped)
@@ -227,14 +247,25 @@ class CheckSession:
         self._closing_notes(run)
         return run
 
+    def _unmatched_notes(self, run: RunReport) -> None:
+        """A --select that matched no tensor is an error (the check it meant did not run); a --skip
+        that matched none only a warning (it left more to check, not less)."""
+        names = run.tensor_names()
+        for option, patterns, level in (
+            ("--select", self.settings.select, "error"),
+            ("--skip", self.settings.skip, "warning"),
+        ):
+            for pattern in run.unmatched(patterns):
+                close = closest_names(pattern, names)
+                hint = f"; closest names: {', '.join(close)}" if close else ""
+                self.notify(f"{level}: {unmatched_text(option, pattern)}{hint}")
+
     def _closing_notes(self, run: RunReport) -> None:
         """What the run did not do that a user may have expected, and where its files went."""
         o = self.options
         if run.nothing_checked:
             self.notify("nothing was checked: every input was skipped (-v names each, with the reason)")
-        elif self.settings.select and not any(ARCHIVE_MEMBER.match(r.source) for r in run.results):
-            patterns = " or ".join(repr(p) for p in self.settings.select)
-            self.notify(f"--select {patterns} matched no tensor of any archive or checkpoint")
+        self._unmatched_notes(run)
         if o.save_repro is not None and not self.reproduced and not run.interrupted:
             self.notify(_nothing_written(run.results))
         if o.plot is not None:

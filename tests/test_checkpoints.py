@@ -22,8 +22,10 @@ from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.discovery import DEFAULT_GLOBS
 from svdgrad_cli.inputs.loading import load_files
+from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import source_file
 from svdgrad_cli.render.github import escape_property
+from svdgrad_cli.render.markdown import inline
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 SAMPLE = Path(__file__).parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
@@ -294,31 +296,42 @@ def test_legacy_torch_files_load(tmp_path):
     np.testing.assert_array_equal(cases[f"{path}:head.weight"].array, state["head.weight"].numpy())
 
 
-def test_torch_conv_kernels_stack_or_become_rows(tmp_path):
+def test_torch_conv_kernels_are_one_matrix_each_as_spectral_norm_reads_them(tmp_path):
+    """auto: (out, in, kh, kw) -> (out, in*kh*kw), the matrix torch.nn.utils.spectral_norm normalises
+    (weight.reshape(weight.size(0), -1)); stack keeps the kh x kw reading, columns the last axis."""
     import torch
 
     kernel = torch.nn.Conv2d(2, 3, 3).weight.detach()  # (out, in, kh, kw)
     path = tmp_path / "conv.pt"
     torch.save({"conv.weight": kernel}, path)
-    stacked = split(load(path))[0]
-    assert len(stacked) == 6
-    np.testing.assert_array_equal(stacked[f"{path}:conv.weight[1,0]"].array, kernel[1, 0].numpy())
+    (auto,) = split(load(path))[0].values()
+    assert auto.label == f"{path}:conv.weight"
+    np.testing.assert_array_equal(auto.array, kernel.numpy().reshape(3, 18))
+    assert auto.reshaped == "(3, 2, 3, 3) as 3x18 (rows: first axis by the rest)"
     (rows,) = split(load(path, reshape="rows"))[0].values()
-    assert rows.label == f"{path}:conv.weight"
-    np.testing.assert_array_equal(rows.array, kernel.numpy().reshape(3, 18))
+    np.testing.assert_array_equal(rows.array, auto.array)
+    (columns,) = split(load(path, reshape="columns"))[0].values()
+    np.testing.assert_array_equal(columns.array, kernel.numpy().reshape(18, 3))
+    stacked = split(load(path, reshape="stack"))[0]
+    assert len(stacked) == 6 and all(case.reshaped is None for case in stacked.values())
+    np.testing.assert_array_equal(stacked[f"{path}:conv.weight[1,0]"].array, kernel[1, 0].numpy())
 
 
-def test_keras_kernels_become_rows_with_outputs_first(tmp_path):
-
+def test_keras_kernels_are_one_matrix_each_with_outputs_last(tmp_path):
+    """auto: Keras's (kh, kw, in, out) -> (kh*kw*in, out), as keras.layers.SpectralNormalization
+    reshapes a kernel (reshape(kernel, [-1, kernel.shape[-1]]))."""
     _, conv = keras_models()
     path = tmp_path / "conv.weights.h5"
     conv.save_weights(path)
     kernel = conv.layers[0].kernel.numpy()  # (kh, kw, in, out)
     assert kernel.shape == (3, 3, 2, 4)
-    (rows,) = split(load(path, reshape="rows"))[0].values()
-    assert rows.label == f"{path}:layers/conv2d/vars/0" and rows.array.shape == (4, 18)
-    np.testing.assert_array_equal(rows.array, np.moveaxis(kernel, -1, 0).reshape(4, 18))
-    assert len(split(load(path))[0]) == 9  # stack: (kh, kw) of (in, out) matrices
+    (auto,) = split(load(path))[0].values()
+    assert auto.label == f"{path}:layers/conv2d/vars/0" and auto.array.shape == (18, 4)
+    np.testing.assert_array_equal(auto.array, kernel.reshape(18, 4))
+    assert auto.reshaped == "(3, 3, 2, 4) as 18x4 (columns: the rest by the last axis)"
+    (rows,) = split(load(path, reshape="rows"))[0].values()  # forced channels-first: (kh, kw*in*out)
+    np.testing.assert_array_equal(rows.array, kernel.reshape(3, 24))
+    assert len(split(load(path, reshape="stack"))[0]) == 9  # stack: (kh, kw) of (in, out) matrices
 
 
 def test_keras_names_are_storage_paths_and_optimizer_slots_are_checked_unless_skipped(tmp_path):
@@ -606,10 +619,36 @@ def test_a_selection_that_matches_nothing_checks_nothing_and_exits_2(runner):
     assert "not selected by --select 'no.such.tensor*'" in result.stderr
 
 
-def test_a_selection_that_matches_no_tensor_beside_plain_files_is_said(runner, tmp_path):
+def test_a_selection_that_matches_no_tensor_beside_plain_files_exits_2_naming_close_names(runner, tmp_path):
+    """A typo in --select must not turn the checkpoint check off while the plain files pass."""
     sample = Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
     (tmp_path / "model.safetensors").write_bytes(sample.read_bytes())
     np.save(tmp_path / "plain.npy", np.eye(3))
-    result = runner.invoke(cli, ["check", str(tmp_path), "--select", "encoderr*", "-b", "autograd"])
-    assert result.exit_code == 0  # the plain file was checked
-    assert "--select 'encoderr*' matched no tensor of any archive or checkpoint" in result.stderr
+    args = ["check", str(tmp_path), "-b", "autograd"]
+    result = runner.invoke(cli, [*args, "--select", "encoderr*", "--select", "decoder.weight"])
+    assert result.exit_code == 2  # the plain file and decoder.weight were checked, but one pattern missed
+    assert "error: --select 'encoderr*' matched no tensor of any archive or checkpoint" in result.stderr
+    assert "closest names: encoder." in result.stderr
+    assert "'decoder.weight' matched no" not in result.stderr
+    assert "--select 'encoderr*' matched nothing; exit code 2" in " ".join(result.stdout.split())
+    doc = json.loads(runner.invoke(cli, [*args, "--select", "encoderr*", "-f", "json"]).stdout)
+    assert doc["summary"]["unmatched_select"] == ["encoderr*"] and doc["exit_code"] == 2
+    miss = "--select 'encoderr*' matched no tensor of any archive or checkpoint"
+    formats = {
+        f: runner.invoke(cli, [*args, "--select", "encoderr*", "-f", f])
+        for f in ("junit", "markdown", "github")
+    }
+    assert all(result.exit_code == 2 for result in formats.values())
+    assert f'<error message="{miss}"' in formats["junit"].stdout
+    assert f"**Error**: {inline(miss)}." in formats["markdown"].stdout
+    assert f"::error title=svdgrad --select::{miss}" in formats["github"].stdout
+    skip = runner.invoke(cli, [*args, "--skip", "nothing*"])
+    assert skip.exit_code == 0  # a --skip that matched nothing left more checked, not less
+    assert "warning: --skip 'nothing*' matched no tensor" in skip.stderr
+
+
+def test_closest_names_find_the_tensor_a_bare_layer_name_meant():
+    names = ["layers/conv2d/vars/0", "layers/conv2d/vars/1", "layers/dense/vars/0"]
+    assert closest_names("conv2d", names)[0] == "layers/conv2d/vars/0"
+    assert closest_names("layers/dens/vars/0", names)[0] == "layers/dense/vars/0"
+    assert closest_names("zzz", names) == []

@@ -169,7 +169,14 @@ def test_skipped_files_are_named_with_their_reason_in_every_format(runner, tmp_p
     (folder / "scratch.npy").write_bytes(b"")
     args = (folder, "-b", "autograd", "--exclude", "scratch*")
     verbose = run(runner, *args, "-v")
-    assert f"svdgrad: skipped {folder / 'model.onnx'}: matches no --glob" in verbose.stderr
+    # no --glob was given: the reason names the suffixes svdgrad reads, not an option never used
+    assert (
+        f"svdgrad: skipped {folder / 'model.onnx'}: not a matrix or checkpoint file by its suffix ("
+        in verbose.stderr
+    )
+    assert "--glob" not in verbose.stderr
+    globbed = run(runner, *args, "-v", "--glob", "*.npy")
+    assert f"svdgrad: skipped {folder / 'model.onnx'}: matches no --glob (*.npy)" in globbed.stderr
     assert f"svdgrad: skipped {folder / 'scratch.npy'}: excluded by --exclude scratch*" in verbose.stderr
     assert "3 skipped" in verbose.stdout
     doc = json.loads(run(runner, *args, "-f", "json").stdout)
@@ -281,3 +288,18 @@ def test_backends_reports_a_framework_that_fails_to_import(tmp_path):
     (jax_line,) = [line for line in out.splitlines() if line.startswith("jax ")]
     assert "broken" in jax_line and "ImportError: jaxlib is missing (broken on purpose)" in jax_line
     assert any(line.startswith("autograd") and "available" in line for line in out.splitlines())
+
+
+def test_verbose_names_every_matrix_checked_with_its_shape_and_verdict_even_when_all_agree(runner, tmp_path):
+    """Issue 22 item 6: -v names what was checked (the README says so), not only what was skipped."""
+    np.save(tmp_path / "stack.npy", np.stack([np.diag([3.0, 2.0, 1.0]), np.diag([5.0, 4.0, 1.0])]))
+    np.save(tmp_path / "wide.npy", np.arange(8.0).reshape(2, 4) + np.eye(2, 4))
+    result = run(runner, tmp_path, "-b", "autograd", "-v")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("svdgrad: checked ")]
+    assert lines == [
+        f"svdgrad: checked {tmp_path / 'stack.npy'}[0]: 3x3 float64, agree",
+        f"svdgrad: checked {tmp_path / 'stack.npy'}[1]: 3x3 float64, agree",
+        f"svdgrad: checked {tmp_path / 'wide.npy'}: 2x4 float64, agree",
+    ]
+    assert "checked" not in run(runner, tmp_path, "-b", "autograd").stderr

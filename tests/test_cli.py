@@ -93,7 +93,7 @@ def test_json_schema_fields(runner, seed_files):
             assert set(backend) >= {"status", "message", "verdict", "error", "budget"}
         assert np.array(entry["gradients"]["autograd"]).shape == (5, 5)
     assert doc["summary"] == {
-        "matrices": 2, "errors": 0, "skipped": 0, "warnings": {"near-zero": 1},
+        "matrices": 2, "errors": 0, "skipped": 0, "unmatched_select": [], "warnings": {"near-zero": 1},
         "verdicts": {
             "agree": 1,
             "non-unique": 1,

@@ -98,3 +98,35 @@ def test_every_section_the_code_cites_exists_in_docs_theory():
     for path in (README.parent / "svdgrad_cli").rglob("*.py"):
         for cited in re.findall(r"docs/theory\.md (§\d+)", path.read_text()):
             assert cited in sections, f"{path.name} cites {cited}"
+
+
+def test_every_format_names_the_pyproject_that_applied_or_none(runner, tmp_path, monkeypatch):
+    """Issue 22 item 5: the same command can exit 1 in one directory and 0 in another; every report
+    says which [tool.svdgrad] applied (a pyproject.toml without the table applies none)."""
+    import numpy as np
+
+    from svdgrad_cli.render.markdown import inline
+
+    np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    project, plain, bare = tmp_path / "project", tmp_path / "plain", tmp_path / "bare"
+    for folder in (project, plain, bare):
+        folder.mkdir()
+    (project / "pyproject.toml").write_text('[tool.svdgrad]\nloss = "sv:1"\n')
+    (bare / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    config = str(project / "pyproject.toml")
+
+    def report(folder, *args):
+        monkeypatch.chdir(folder)
+        result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), "-b", "autograd", *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    assert f"config: {config}" in report(project).stdout  # whole, on one line
+    assert "config: none" in report(plain).stdout and "config: none" in report(bare).stdout
+    assert f"config: {config}" in report(project, "-v", "-q").stderr
+    assert json.loads(report(project, "-f", "json").stdout)["config"] == config
+    assert json.loads(report(plain, "-f", "json").stdout)["config"] is None
+    assert json.loads(report(project, "-f", "jsonl").stdout.splitlines()[-1])["config"] == config
+    assert f'<property name="config" value="{config}" />' in report(project, "-f", "junit").stdout
+    assert f"Config: {inline(config)}." in report(project, "-f", "markdown").stdout
+    assert f"<dt>config</dt><dd>{config}</dd>" in report(project, "-f", "html").stdout

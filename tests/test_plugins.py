@@ -318,6 +318,9 @@ def test_a_plugins_reproducer_imports_it_and_runs_from_anywhere(runner, tmp_path
     assert runner.invoke(cli, [*args, "--save-repro", str(repro)]).exit_code == 1
     (script,) = repro.glob("*.py")
     assert "from examples.backends.broadened import svd as plugin_svd" in script.read_text()
+    doc = " ".join(script.read_text().split())  # the packages to install, not the backend's name
+    assert "needs only NumPy and torch and the plug-in's module examples.backends.broadened." in doc
+    assert "NumPy and lorentz" not in doc
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0, out.stderr
     said, measured = out.stdout.strip().splitlines()[-2:]

@@ -83,9 +83,29 @@ def test_the_tensors_of_a_checkpoint_count_as_one_file_and_the_bar_follows_judge
     assert task.description == "loading o.npy" and task.completed == 0 and task.fields["current"] == 1
     progress.matrix("m.safetensors")
     progress.matrix("m.safetensors")
-    assert task.completed == 0 and task.fields["matrices"] == 2
+    assert task.completed == 0 and task.fields["inside"] == "2 done"  # no count: the files unknown
     progress.matrix("o.npy")  # n.npz had none: the first two files are done
-    assert task.completed == 2 and task.fields["current"] == 3 and task.fields["matrices"] == 3
+    assert task.completed == 2 and task.fields["current"] == 3 and task.fields["inside"] == "3 done"
+
+
+def test_inside_a_long_file_the_bar_has_a_total_and_moves_with_its_matrices(tmp_path):
+    """Issue 22 item 9: a file of many matrices (a stack, a checkpoint) shows matrix k/N of its count
+    from the headers, and the bar (hence the time left) moves inside the file."""
+    from svdgrad_cli.inputs.loading import load_files
+    from svdgrad_cli.render.progress import RunProgress
+
+    np.save(tmp_path / "stack.npy", np.zeros((4, 5, 3, 3)))  # 20 matrices
+    np.savez(tmp_path / "pair.npz", w=np.ones((2, 3, 3)), b=np.ones(3))  # 2 matrices and a bias
+    progress = RunProgress(files=2, enabled=False)
+    files = [str(tmp_path / "stack.npy"), str(tmp_path / "pair.npz")]
+    cases = list(load_files(files, on_file=progress.file, on_count=progress.counted))
+    assert progress.totals == {0: 20, 1: 2}
+    task = progress.progress.tasks[0]
+    for case in cases[:5]:
+        progress.matrix(case.source)
+    assert task.fields["inside"] == "matrix 5/20" and task.completed == 5 / 20
+    progress.matrix(f"{tmp_path / 'pair.npz'}:w")
+    assert task.fields["inside"] == "matrix 1/2" and task.completed == 1.5
 
 
 def test_the_bar_finds_a_matrixs_file_by_content_named_archives_colons_and_workers():

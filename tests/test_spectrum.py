@@ -88,3 +88,18 @@ def test_frobenius_is_exact_to_rounding_at_any_magnitude(magnitude):
     exact = math.sqrt(sum(Fraction(v) ** 2 for v in x.ravel()) / Fraction(magnitude) ** 2) * magnitude
     assert frobenius(x) == pytest.approx(exact, rel=1e-14)
     assert frobenius(x.astype(complex) * 1j) == pytest.approx(exact, rel=1e-14)
+
+
+def test_the_near_duplicate_warning_counts_as_tied_only_the_pairs_tied_by_zero_tol():
+    """Issue 22 item 10: 'N pairs tied to working precision' said of every pair closer than sqrt(eps)
+    once one was tied (51 on a random 768x768, where 4 were tied by the tool's own threshold)."""
+    from svdgrad_cli.numerics.losses import parse_loss
+    from svdgrad_cli.pipeline.findings import near_duplicates
+
+    values = np.array([10.0, 10.0 - 1e-14, 5.0, 5.0 - 1e-9, 2.0, 2.0 - 2e-9, 1.0])  # 1 tie, 2 near ties
+    spectrum = analyse_spectrum(values, (7, 7), zero_tol=1e-14)
+    (finding,) = near_duplicates(spectrum, parse_loss("sum"), dup_tol=1.5e-8)
+    assert finding.message.startswith(
+        "1 pair of neighbours is tied to working precision (gap <= 1.0e-14 * s_1) and 2 more closer "
+        "than sqrt(eps) * s_1 among"
+    )

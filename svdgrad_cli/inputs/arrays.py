@@ -18,7 +18,7 @@ class LoadedArray:
     array: np.ndarray
     member: bool = False  # one array of a container (an .npz member): a 1-D one is skipped, not an error
     stored_dtype: str | None = None  # the file's dtype where ``array`` holds another (bfloat16 as float32)
-    out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
+    out_axis: int | None = None  # a checkpoint tensor's output axis (kernels.py); None: a plain array
 
 
 def describe(exc: BaseException) -> str:
@@ -52,7 +52,7 @@ class Described:
 
     source: str
     shape: tuple[int, ...] | None
-    out_axis: int = 0
+    out_axis: int | None = None  # as LoadedArray's
     nbytes: int = 0
 
 
@@ -73,6 +73,7 @@ class MatrixCase:
     index: tuple[int, ...]  # in a stack of several; () for a lone matrix, a stack of one included
     array: np.ndarray
     stored_dtype: str | None = None  # the file's dtype where it differs from the array's (float16)
+    reshaped: str | None = None  # a kernel read as one matrix: how (kernels.reshape_note)
 
     @property
     def label(self) -> str:

@@ -74,6 +74,11 @@ class _Walk:
             self.out.skipped.append(Skipped(entry.path, "not a regular file"))
         elif _match(entry.name, relative, self.globs):
             self.out.entries.append(entry.path)
+        elif self.globs == DEFAULT_GLOBS:  # no --glob given: the name is not one svdgrad reads
+            suffixes = ", ".join(MATRIX_SUFFIXES + CHECKPOINT_SUFFIXES)
+            self.out.skipped.append(
+                Skipped(entry.path, f"not a matrix or checkpoint file by its suffix ({suffixes})")
+            )
         else:
             self.out.skipped.append(Skipped(entry.path, f"matches no --glob ({', '.join(self.globs)})"))
         return None

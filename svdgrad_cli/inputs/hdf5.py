@@ -22,6 +22,7 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
+from svdgrad_cli.inputs.kernels import CHANNELS_LAST
 from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label, read_tensors, short
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -82,7 +83,7 @@ def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | 
             return
         shape = tuple(int(d) for d in item.shape)
         read = partial(_read_dataset, item)
-        found.append(Tensor(name, shape, read, _dtype_problem(item.dtype), -1, item.dtype.name))
+        found.append(Tensor(name, shape, read, _dtype_problem(item.dtype), CHANNELS_LAST, item.dtype.name))
 
     handle.visititems(visit)
     return found

@@ -10,11 +10,9 @@ suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (
 over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are read
 into memory.
 
-Tensors of 3 or more dimensions become matrices by ``reshape``: ``stack`` (the default; leading axes
-are a stack of (m, n) matrices, as for .npy) or ``rows``: a kernel becomes one matrix of its output
-axis by everything else, as spectral normalisation takes it. The output axis is the first (PyTorch's
-conv kernels (out, in, kh, kw) become (out, in*kh*kw); .npy, .npz and safetensors too), except in
-Keras files, whose kernels (kh, kw, in, out) keep it last: it is moved first, giving (out, kh*kw*in).
+A checkpoint's tensors of 3 or more dimensions become one matrix each by default (a conv kernel as
+spectral normalisation reads it), or a stack with ``reshape="stack"``: see kernels.py. Plain arrays of
+shape (..., m, n) (.npy, .npz members, text) are always a stack of (m, n) matrices.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from svdgrad_cli.inputs.checkpoints import (
 )
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
+from svdgrad_cli.inputs.kernels import as_matrix, layout, reshape_note
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
@@ -231,28 +230,41 @@ def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
     return converted
 
 
-def as_rows(array: np.ndarray, out_axis: int) -> np.ndarray:
-    """A kernel of 3 or more dimensions as one matrix: its output axis by everything else."""
-    return np.moveaxis(array, out_axis, 0).reshape(array.shape[out_axis], -1)
-
-
-def matrix_indices(shape: tuple[int, ...], reshape: str = "stack") -> list[tuple[int, ...]]:
+def matrix_indices(shape: tuple[int, ...], how: str = "stack") -> list[tuple[int, ...]]:
     """The stack indices of the matrices an array of this shape holds, in order: ``[()]`` for one
-    matrix (a stack of one, ``reshape="rows"``) and for an array that is no matrix at all."""
-    if len(shape) < 2 or 0 in shape or math.prod(shape[:-2]) == 1 or (reshape == "rows" and len(shape) > 2):
+    matrix (a stack of one, a kernel read as one matrix: ``how`` from kernels.layout) and for an
+    array that is no matrix at all."""
+    if len(shape) < 2 or 0 in shape or math.prod(shape[:-2]) == 1 or how != "stack":
         return [()]
     return [tuple(int(i) for i in index) for index in np.ndindex(shape[:-2])]
+
+
+def count_matrices(path: str, selection: Selection, reshape: str = "auto") -> int:
+    """How many matrices a file holds, from its headers only (text: one), for a progress total; what
+    is skipped or refused counts none."""
+    total = 0
+    for event in read_source(path, selection.max_elements, replace(selection, describe=True, on_tensor=None)):
+        if isinstance(event, LoadedArray):  # a reader that cannot describe (a legacy torch pickle)
+            event = Described(event.source, tuple(event.array.shape), event.out_axis)
+        if not isinstance(event, Described):
+            continue
+        shape = event.shape
+        if shape is None:  # text: one matrix, its shape known only by reading it
+            total += 1
+        elif len(shape) >= 2 and 0 not in shape:
+            total += 1 if layout(shape, event.out_axis, reshape) != "stack" else math.prod(shape[:-2])
+    return total
 
 
 def matrices(
     loaded: LoadedArray,
     dtype: str,
-    reshape: str = "stack",
+    reshape: str = "auto",
     wanted: Collection[tuple[int, ...]] | None = None,
     lead: bool = True,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
-    """Split an array of shape (..., m, n) into matrices in the backends' dtype (``reshape="rows"``:
-    one matrix per array, see the module's docstring). A 1-D member of a container (a bias beside
+    """Split an array of shape (..., m, n) into matrices in the backends' dtype (a checkpoint's
+    kernel: one matrix or a stack as ``reshape`` says, kernels.py). A 1-D member of a container (a bias beside
     the weights) is skipped with a note; elsewhere it is an input error. A shard (parts.py) takes the
     matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
     array, source = loaded.array, loaded.source
@@ -263,9 +275,10 @@ def matrices(
     if problem:
         yield from [InputError(source, problem)] if lead else []
         return
-    indices = matrix_indices(array.shape, reshape)
-    if reshape == "rows" and array.ndim > 2:
-        array = as_rows(array, loaded.out_axis)
+    how = layout(array.shape, loaded.out_axis, reshape)
+    indices, note = matrix_indices(array.shape, how), reshape_note(array.shape, how)
+    if note is not None:
+        array = as_matrix(array, how)
     try:
         target = _target_dtype(array.dtype, dtype, source)
     except InputError as exc:
@@ -280,7 +293,7 @@ def matrices(
         except InputError as exc:
             yield exc
             continue
-        yield MatrixCase(raw.source, raw.index, converted, stored)
+        yield MatrixCase(raw.source, raw.index, converted, stored, note)
 
 
 def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str):
@@ -301,11 +314,13 @@ def load_files(
     on_file: Callable[[str], None] | None = None,
     select: tuple[str, ...] = (),
     skip: tuple[str, ...] = (),
-    reshape: str = "stack",
+    reshape: str = "auto",
+    on_count: Callable[[str, int], None] | None = None,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
-    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings). A
+    ``on_file("path:name")``; ``on_count(path, n)``, if given, of the matrices in each file (its
+    headers are read twice for it). ``select``/``skip``: fnmatch globs on tensor names (Settings). A
     :class:`ShardFile` gives only what its shard checks of the file (``--shard``, shards.py)."""
     selection = Selection(select, skip, max_elements, on_file)
     for path in files:
@@ -319,6 +334,8 @@ def load_files(
             continue
         if on_file is not None:
             on_file(path)
+        if on_count is not None and path != "-":  # stdin can be read only once
+            on_count(path, count_matrices(path, selection, reshape))
         for loaded in read_source(path, max_elements, selection):
             if isinstance(loaded, LoadedArray):
                 yield from matrices(loaded, dtype, reshape)

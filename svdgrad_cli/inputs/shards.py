@@ -44,6 +44,7 @@ from pathlib import Path
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import FileList, collect_files
+from svdgrad_cli.inputs.kernels import layout, matrix_shape
 from svdgrad_cli.inputs.loading import matrix_indices, read_source
 from svdgrad_cli.inputs.parts import FilePart, ShardFile, ShardInfo
 from svdgrad_cli.inputs.tensors import Selection
@@ -87,12 +88,8 @@ def _relative(path: str, argument: str) -> str:
     return Path(os.path.normpath(argument)).name
 
 
-def _matrix_work(shape: tuple[int, ...], out_axis: int, reshape: str) -> int:
-    if reshape == "rows" and len(shape) > 2:
-        m = shape[out_axis]
-        n = math.prod(shape) // m
-    else:
-        m, n = shape[-2:]
+def _matrix_work(shape: tuple[int, ...], how: str) -> int:
+    m, n = matrix_shape(shape, how)
     return m * n * min(m, n) + WORK_PER_ITEM
 
 
@@ -108,8 +105,8 @@ def _layout(event, reshape: str) -> list[tuple[tuple[int, ...], int, bool]]:
     shape = event.shape
     if len(shape) < 2 or 0 in shape:
         return [((), WORK_PER_ITEM, False)]
-    work = _matrix_work(shape, event.out_axis, reshape)
-    return [(index, work, True) for index in matrix_indices(shape, reshape)]
+    how = layout(shape, event.out_axis, reshape)
+    return [(index, _matrix_work(shape, how), True) for index in matrix_indices(shape, how)]
 
 
 def _file_items(

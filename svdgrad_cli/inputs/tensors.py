@@ -9,6 +9,7 @@ step counters), not weights. A plain .npy or .npz of integers is a matrix (loadi
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import math
 import re
@@ -20,6 +21,7 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
+from svdgrad_cli.inputs.kernels import CHANNELS_FIRST
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.parts import FilePart
 
@@ -67,7 +69,7 @@ class Tensor:
     shape: tuple[int, ...]
     read: Callable[[], tuple[np.ndarray, str | None]]
     problem: str | None = None  # why it cannot be checked, known from the header (its dtype)
-    out_axis: int = 0  # the axis of a kernel's outputs, for --reshape rows (-1 in Keras kernels)
+    out_axis: int = CHANNELS_FIRST  # the axis of a kernel's outputs (kernels.py; Keras: CHANNELS_LAST)
     dtype: str = ""  # the stored dtype's name as the header gives it ("float32", "bool", "int64")
 
 
@@ -81,6 +83,15 @@ def library(module: str, source: str, what: str, package: str):
         return importlib.import_module(module)
     except (ImportError, OSError):  # OSError: a wheel whose shared libraries do not load
         raise InputError(source, f"{what}; reading it needs {package} (pip install {package})") from None
+
+
+def closest_names(pattern: str, names: list[str], count: int = 3) -> list[str]:
+    """The tensor names a pattern that matched none was likely meant for: those that hold its literal
+    part (fnmatch matches whole names: 'conv2d' is not 'layers/conv2d/vars/0'), then the most similar."""
+    literal = re.sub(r"[*?\[\]]", "", pattern)
+    holding = [name for name in names if literal and literal in name]
+    similar = difflib.get_close_matches(pattern, names, count, cutoff=0.5)
+    return list(dict.fromkeys(holding + similar))[:count]
 
 
 def member_label(source: str, name: str) -> str:

@@ -159,6 +159,7 @@ def assess_matrix(
         shape=tuple(shape),
         dtype=str(dtype),
         stored_dtype=case.stored_dtype,
+        reshaped=case.reshaped,
         status="checked",
         verdict=verdict,
         explanation=explain(verdict, loss, reference, spectrum, judged, versions, str(dtype)),

@@ -68,6 +68,10 @@ def _duplicate_effect(loss: Loss, separated: list[tuple[int, int]], tied: bool) 
     )
 
 
+def _pair_count(count: int) -> str:
+    return "1 pair of neighbours is" if count == 1 else f"{count} pairs of neighbours are"
+
+
 def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
     """One finding for all neighbours closer than dup_tol * s_1: a warning where the loss separates
     some of them (its gradient is ill-conditioned or a set there), else a note."""
@@ -79,13 +83,18 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
     gaps = [float(spectrum.values[i] - spectrum.values[j]) for i, j in pairs]
     closest = pairs[int(np.argmin(gaps))]
     involved = sorted({i for pair in pairs for i in pair})
-    count = "1 pair of neighbours is" if len(pairs) == 1 else f"{len(pairs)} pairs of neighbours are"
-    tied = min(gaps) <= spectrum.zero_tol * spectrum.top
-    closeness = (
-        "tied to working precision" if tied else f"closer than sqrt(eps) * s_1 (smallest gap {min(gaps):.1e}"
-    )
-    closeness += "" if tied else f", {span(closest)})"
-    message = f"{count} {closeness} among {span(involved)}: {_duplicate_effect(loss, separated, tied)}."
+    tied_pairs = sum(gap <= spectrum.zero_tol * spectrum.top for gap in gaps)  # ties by --zero-tol
+    tied = tied_pairs > 0
+    if tied:
+        closeness = (
+            f"{_pair_count(tied_pairs)} tied to working precision (gap <= {spectrum.zero_tol:.1e} * s_1)"
+        )
+        more = len(pairs) - tied_pairs
+        closeness += f" and {more} more closer than sqrt(eps) * s_1" if more else ""
+    else:
+        smallest = f"smallest gap {min(gaps):.1e}, {span(closest)}"
+        closeness = f"{_pair_count(len(pairs))} closer than sqrt(eps) * s_1 ({smallest})"
+    message = f"{closeness} among {span(involved)}: {_duplicate_effect(loss, separated, tied)}."
     return [
         Finding("near-duplicate", message, tuple(i + 1 for i in involved), WARNING if separated else NOTE)
     ]

@@ -18,8 +18,9 @@ def check_files(
     """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``; an ``observer``
     (render/progress.py) hears of each file and stage."""
     on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
-    items = load_files(
-        files, settings.dtype, max_elements, on_file, settings.select, settings.skip, settings.reshape
-    )
+    # a count of each file's matrices (its headers read twice) only for a progress line on show
+    on_count = observer.counted if getattr(observer, "active", False) else None
+    s = settings
+    items = load_files(files, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count)
     for report in iter_reports(items, settings, on_stage):
         yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file
+from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
@@ -50,6 +50,8 @@ def render_github(run: RunReport) -> str:
             f"the run was interrupted (Ctrl-C): {len(run.results)} results reported, the rest not checked"
         )
         lines.append(f"::error title=svdgrad interrupted::{escape_data(message)}")
+    for pattern in run.unmatched(run.settings.select):
+        lines.append(f"::error title=svdgrad --select::{escape_data(unmatched_text('--select', pattern))}")
     return "\n".join(lines)
 
 

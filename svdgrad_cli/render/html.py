@@ -129,6 +129,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
         return f'{start}<h2>{label} {badge("error")}</h2><p class="error">{problem}</p></article>'
     m, n = report.shape
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
+    stored += f"; kernel {html.escape(report.reshaped)}" if report.reshaped else ""
     values = report.reference.singular_values if report.reference is not None else []
     shown = ", ".join(f"{v:.5g}" for v in values[:12]) + (", ..." if len(values) > 12 else "")
     parts = [
@@ -154,6 +155,7 @@ def _summary(run: RunReport) -> str:
         "backends": ", ".join(f"{k} {v or ''}".strip() for k, v in run.versions.items() if k not in tools),
         "dtype": s.dtype,
         "versions": ", ".join(f"{k} {v}" for k, v in run.versions.items() if k in tools),
+        "config": run.config_shown,
     }
     if run.warning_counts():
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))

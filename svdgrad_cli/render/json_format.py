@@ -121,6 +121,7 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
         "shape": list(report.shape),
         "dtype": report.dtype,
         "stored_dtype": report.stored_dtype,
+        "reshaped": report.reshaped,
         "status": report.status,
         "error": report.error,
         "verdict": report.verdict,
@@ -178,6 +179,7 @@ def summary_dict(run: RunReport) -> dict:
         "matrices": run.checked,
         "errors": run.unreadable,
         "skipped": len(run.skipped),
+        "unmatched_select": list(run.unmatched(run.settings.select)),
         "warnings": run.warning_counts(),
         "verdicts": dict(run.verdict_counts()),
     }
@@ -188,6 +190,7 @@ def run_dict(run: RunReport) -> dict:
     shard = {} if run.shard is None else {"shard": vars(run.shard)}  # index, count, plan (shards.py)
     return {
         **shard,
+        "config": run.config,
         "versions": run.versions,
         "skipped": [_skipped(s) for s in run.skipped],
         "interrupted": run.interrupted,

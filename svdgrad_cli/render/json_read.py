@@ -164,6 +164,7 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         pairs=pairs,
         loss_weights={k: _array(v) for k, v in (record.get("loss_weights") or {}).items()},
         stored_dtype=record.get("stored_dtype"),
+        reshaped=record.get("reshaped"),
         position=_position(record),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import BackendVerdict
 
@@ -81,12 +81,17 @@ def render_junit(run: RunReport) -> str:
     properties = ET.SubElement(suite, "properties")
     for name, version in run.versions.items():
         ET.SubElement(properties, "property", {"name": f"version.{name}", "value": _clean(version or "")})
+    ET.SubElement(properties, "property", {"name": "config", "value": _clean(run.config_shown)})
     for report in run.results:
         _matrix_cases(suite, report)
     if run.interrupted:
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": "run"})
         message = f"interrupted (Ctrl-C) after {len(run.results)} results; the rest was not checked"
         _outcome(case, "error", message, "interrupted", message)
+    for pattern in run.unmatched(run.settings.select):  # the check it meant did not run
+        case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": f"select {pattern}"})
+        message = _clean(unmatched_text("--select", pattern))
+        _outcome(case, "error", message, "unmatched-select", message)
     counts = _counts(suite)
     root.attrib.update(counts)
     suite.attrib.update(counts)

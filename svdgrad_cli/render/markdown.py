@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
@@ -33,7 +33,7 @@ def _verdict_counts(run: RunReport) -> list[str]:
 
 def _matrix_row(report: MatrixReport) -> list[str]:
     backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
-    diff, multiple = report.max_abs_diff, worst_multiple(report)
+    diff, multiple = report.max_relative_diff, worst_multiple(report)
     return [
         inline(report.label),
         report.verdict,
@@ -47,7 +47,7 @@ def _matrix_table(run: RunReport) -> list[str]:
     checked = worst_first([r for r in run.results if r.status == "checked"])
     if not checked:
         return []
-    header = ["matrix", "verdict", "backends", "max diff", "worst x budget"]
+    header = ["matrix", "verdict", "backends", "max rel. diff", "worst x budget"]
     lines = _table(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
     if len(checked) > MAX_ROWS:
         lines += ["", f"... and {len(checked) - MAX_ROWS} more"]
@@ -80,7 +80,10 @@ def render_markdown(run: RunReport) -> str:
         "",
         f"Matrices checked: {run.checked}. Inputs that could not be read: {run.unreadable}. "
         f"Skipped: {len(run.skipped)}. Exit code: {run.exit_code}.",
+        "",
+        f"Config: {inline(run.config_shown)}.",
         *interrupted,
+        *_unmatched(run),
         "",
         *_verdict_counts(run),
         *_matrix_table(run),
@@ -89,6 +92,12 @@ def render_markdown(run: RunReport) -> str:
         *_versions(run),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _unmatched(run: RunReport) -> list[str]:
+    """A --select that matched no tensor: the check it meant did not run (exit code 2)."""
+    patterns = run.unmatched(run.settings.select)
+    return [line for p in patterns for line in ("", f"**Error**: {inline(unmatched_text('--select', p))}.")]
 
 
 def _skipped_list(run: RunReport) -> list[str]:

@@ -7,6 +7,7 @@ pairwise differences, budget multiples and the reference's method.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from rich.console import Console, Group
@@ -214,6 +215,21 @@ def _arrays(report: MatrixReport, show_gradients: bool, show_reference: bool) ->
     return parts
 
 
+def fold_name(name: str, width: int) -> str:
+    """A name longer than ``width`` in lines that break after '/', '.', '_' or '-', so that each piece
+    can still be searched for; mid-word only where one piece is longer than a line."""
+    lines, line = [], ""
+    for piece in re.split(r"(?<=[/._-])", name):
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        while len(line) + len(piece) > width:
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    return "\n".join([*lines, line])
+
+
 def error_line(report: MatrixReport) -> Text:
     return Text.assemble(("error ", "bold red"), (report.label, "bold"), f": {report.error}")
 
@@ -241,8 +257,10 @@ def render_matrix(console: Console, report: MatrixReport, options) -> None:
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
     shape = f"{m}x{n} {report.dtype}{stored}"
     title = Text.assemble((report.label, "bold"), (f"  {shape}", "dim"))
+    if report.reshaped:  # a checkpoint's kernel read as one matrix: say how, first
+        parts.insert(0, Text(f"kernel {report.reshaped}", style="dim"))
     if len(title) > console.width - 8:  # a title would be cut: the name goes inside, folded, in full
-        parts.insert(0, Text(report.label, style="bold", overflow="fold"))
+        parts.insert(0, Text(fold_name(report.label, console.width - 4), style="bold", overflow="fold"))
         title = Text(shape, style="dim")
     colour = style(report.verdict).replace("bold ", "")
     console.print(Panel(Group(*parts), title=title, title_align="left", border_style=colour))

@@ -44,19 +44,21 @@ class RunProgress:
             TextColumn("{task.description}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
             BarColumn(bar_width=12),
             TextColumn("file {task.fields[current]}/{task.total:.0f}"),
-            TextColumn("[dim]{task.fields[matrices]} done"),
+            TextColumn("[dim]{task.fields[inside]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
             expand=True,  # the description takes the room left, so the counts and times are never cut
         )
-        self.task = self.progress.add_task("starting", total=max(files, 1), matrices=0, current=1)
+        self.task = self.progress.add_task("starting", total=max(files, 1), inside="0 done", current=1)
         self.timer = threading.Timer(SHOW_AFTER, self._show)
         self.shown = False
         self.started = time.monotonic()
         self.order: dict[str, int] = {}  # each file's place in the run, as it starts loading
         self.current: str | None = None  # the file being read (its tensors are announced as file:name)
+        self.totals: dict[int, int] = {}  # matrices in the file of each place, counted from its headers
+        self.judging, self.done_in_file, self.done = 0, 0, 0  # the file judged now; matrices done
 
     def _show(self) -> None:
         if self.active and not self.shown:
@@ -69,6 +71,10 @@ class RunProgress:
             self.current = path
             self.order.setdefault(path, len(self.order))
         self.progress.update(self.task, description=f"loading {escape(path)}")
+
+    def counted(self, path: str, matrices: int) -> None:
+        """A file holds this many matrices (from its headers): the bar and time left move inside it."""
+        self.totals[self.order.setdefault(path, len(self.order))] = matrices
 
     def stage(self, what: str) -> None:
         self.progress.update(self.task, description=escape(what))
@@ -84,12 +90,17 @@ class RunProgress:
         return self.order.setdefault(source_file(source) or source, len(self.order))
 
     def matrix(self, source: str) -> None:
-        """A matrix is judged: the files before its file are done."""
-        task = self.progress.tasks[0]
-        done = self._place(source)
-        self.progress.update(
-            self.task, completed=done, current=int(done) + 1, matrices=task.fields["matrices"] + 1
-        )
+        """A matrix is judged: the files before its file are done, and of its file the share of its
+        matrices judged so far where the file's count is known."""
+        place = self._place(source)
+        if place != self.judging:
+            self.judging, self.done_in_file = place, 0
+        self.done_in_file += 1
+        self.done += 1
+        total = self.totals.get(place)
+        share = min(self.done_in_file / total, 1.0) if total else 0.0
+        inside = f"matrix {self.done_in_file:,}/{total:,}" if total else f"{self.done:,} done"
+        self.progress.update(self.task, completed=place + share, current=place + 1, inside=inside)
 
     def __enter__(self) -> RunProgress:
         if self.active:

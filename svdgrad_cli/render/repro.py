@@ -279,14 +279,24 @@ def finding(report: MatrixReport, result: BackendResult, loss: str, framework: s
     return text
 
 
-def docstring(report: MatrixReport, result: BackendResult, loss: str, version: str | None, stem: str) -> str:
+def needed_packages(backend) -> str:
+    """What a script needs beside NumPy, by package name (a plug-in's backend name, 'lorentz', is none):
+    the framework's distribution, and a plug-in's own module."""
+    if isinstance(backend, plugins.SpecBackend):
+        return f"{backend.framework.distribution} and the plug-in's module {backend.spec.module}"
+    return backend.distribution
+
+
+def docstring(
+    report: MatrixReport, result: BackendResult, loss: str, version: str | None, stem: str, packages: str
+) -> str:
     """The script's docstring: this backend's finding, and how to run the script."""
     framework = f"{result.name} {version}" if version else result.name
     paragraphs = [
         f"svdgrad {__version__} reproducer: {framework}, loss {loss}, {report.label}: {result.verdict}.",
         finding(report, result, loss, framework),
         f"Run it from any directory: python {stem}.py (it reads {stem}.npz beside it: the matrix, the "
-        f"reference gradient and the loss's weights). It needs only NumPy and {result.name}. The SVD "
+        f"reference gradient and the loss's weights). It needs only NumPy and {packages}. The SVD "
         f"call and the differentiation are svdgrad's {result.name} backend, verbatim; the loss is "
         f"svdgrad's own expression, written in {result.name}.",
     ]
@@ -316,7 +326,7 @@ def script_text(
         "data[name].astype(A.dtype if data[name].dtype.kind == 'c' else A.real.dtype)", mode="eval"
     ).body
     return SCRIPT.format(
-        docstring=docstring(report, result, loss.name, version, stem),
+        docstring=docstring(report, result, loss.name, version, stem, needed_packages(backend)),
         imports=_imports(source),
         npz=f"{stem}.npz",
         said=json.dumps(said(result)),  # a JSON string is a Python string literal

@@ -39,6 +39,8 @@ def summary_line(run: RunReport) -> Text:
         text.append(f"; {_plural(run.unreadable, 'input', 'inputs')} could not be read")
     if run.skipped:
         text.append(f"; {len(run.skipped)} skipped")
+    for pattern in run.unmatched(run.settings.select):
+        text.append(f"; --select {pattern!r} matched nothing", style="bold red")
     if run.interrupted:
         text.append("; interrupted", style="bold red")
     text.append(f"; exit code {run.exit_code}")
@@ -76,7 +78,7 @@ def _worst(console: Console, run: RunReport, top: int) -> None:
         return
     console.print(Text(f"worst matrices (top {min(top, len(flagged))} of {len(flagged)})", style="bold"))
     for report in flagged[:top]:
-        console.print(_indented(Text(report.label), 2))
+        console.print(Text(f"  {report.label}"), soft_wrap=True)  # whole on one line, as pytest lists
         verdict = Text.assemble((report.verdict, style(report.verdict)), "  ", backend_summary(report))
         console.print(_indented(verdict, 6))
 
@@ -95,7 +97,12 @@ def _skipped(console: Console, run: RunReport) -> None:
         return
     console.print(Text(f"skipped ({len(run.skipped)}):", style="bold"))
     for s in run.skipped[:SKIPPED_SHOWN]:
-        console.print(_indented(Text(f"{s.source}: {s.reason}", style="dim"), 2))
+        entry = f"  {s.source}: {s.reason}"
+        if len(entry) <= console.width:
+            console.print(Text(entry, style="dim"))
+        else:  # the name whole on its line (searchable, as pytest lists), the reason folded below it
+            console.print(Text(f"  {s.source}:", style="dim"), soft_wrap=True)
+            console.print(_indented(Text(s.reason, style="dim"), 4))
     if len(run.skipped) > SKIPPED_SHOWN:
         console.print(
             Text(
@@ -154,6 +161,7 @@ class TableRenderer(Renderer):
                 render_summary(self.console, run, o.top, list_errors=not detailed)
             else:  # one matrix, shown above: what was passed over beside it is still named
                 _skipped(self.console, run)
+            self.console.print(Text(f"config: {run.config_shown}", style="dim"), soft_wrap=True)
         self.console.print(summary_line(run), soft_wrap=False)
 
     def finish(self, run: RunReport, streamed: bool = False) -> str:

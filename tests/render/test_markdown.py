@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from svdgrad_cli.model import PairDiff, RunReport, Settings
 from svdgrad_cli.render.markdown import MAX_ROWS, inline, render_markdown
+
+from .conftest import backend, matrix
 
 UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
@@ -74,3 +77,11 @@ def test_no_table_and_no_errors_when_there_is_nothing(run):
     text = render_markdown(run)
     assert "| matrix |" not in text
     assert "### Errors" not in text
+
+
+def test_the_diff_column_is_relative_as_the_table_prints_it():
+    """Issue 22 item 10: an absolute 1.47e+04 beside 'agree' (gradients of norm 1e8) read as a bug."""
+    pair = PairDiff("autograd", "torch", 1.47e4, 1.47e4 / 3.2e8)
+    fine = [backend("autograd", "correct"), backend("torch", "correct")]
+    text = render_markdown(RunReport(Settings(), results=[matrix("big.npy", "agree", fine, pairs=(pair,))]))
+    assert "| max rel. diff |" in text and matrix_rows(text)[0][3] == "4.59e-05"
