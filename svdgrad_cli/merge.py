@@ -13,16 +13,19 @@ format conversion: ``svdgrad merge run.jsonl -f junit``).
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.interrupts import exit_code
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, option_fields
 from svdgrad_cli.render import render_document
 from svdgrad_cli.render.json_format import SCHEMA
 from svdgrad_cli.render.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
+from svdgrad_cli.report_file import ReportFile
 
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SUMMARY_KEYS = ("settings", "versions", "skipped", "interrupted")
@@ -171,6 +174,12 @@ def _in_order(items: list) -> list:
     return [replace(item, position=None) for item in sorted(items, key=lambda item: item.position or ())]
 
 
+def _interrupted_by(reports: list[ShardReport]) -> int:
+    """SIGTERM if it stopped any shard (exit code 143), else SIGINT (Ctrl-C)."""
+    stopped = {report.summary.get("exit_code") for report in reports if report.summary["interrupted"]}
+    return signal.SIGTERM if exit_code(signal.SIGTERM) in stopped else signal.SIGINT
+
+
 def merge_reports(reports: list[ShardReport], display: RunOptions | None = None) -> RunReport:
     """One RunReport of the shards' reports (checked alike and complete first: a UsageError if not);
     ``display`` supplies how it is shown (format, -o, --top, ...)."""
@@ -185,6 +194,7 @@ def merge_reports(reports: list[ShardReport], display: RunOptions | None = None)
         skipped=_in_order([s for report in reports for s in report.skipped]),
         options=options,
         interrupted=any(report.summary["interrupted"] for report in reports),
+        interrupted_by=_interrupted_by(reports),
         versions=dict(reports[0].summary["versions"]),
     )
 
@@ -196,7 +206,7 @@ def merge_files(paths: list[str], display: RunOptions | None = None) -> RunRepor
 
 def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[str], None]) -> None:
     """As ``check`` writes: the format on stdout, or with ``-o FILE`` the table on stdout and the
-    format (json for a table) into the file."""
+    format (json for a table) into the file (report_file.py)."""
     if options.output is None:
         write_stdout(render_document(options.output_format, run, options))
         return
@@ -204,10 +214,7 @@ def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[st
     if options.output == "-":
         write_stdout(render_document(file_format, run, options))
         return
-    text = render_document(file_format, run, options)
-    try:
-        with open(options.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError(f"-o {options.output}: cannot write it ({exc.strerror or exc})") from None
+    with ReportFile(options.output) as report:  # whole or not at all, before the table says it is done
+        report.write(render_document(file_format, run, options))
+        report.commit()
     write_stdout(render_document("table", run, options))

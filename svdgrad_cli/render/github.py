@@ -46,9 +46,8 @@ def render_github(run: RunReport) -> str:
     """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
     lines = [line for report in run.results for line in _matrix_commands(report)]
     if run.interrupted:
-        message = (
-            f"the run was interrupted (Ctrl-C): {len(run.results)} results reported, the rest not checked"
-        )
+        reported = f"{len(run.results)} results reported, the rest not checked"
+        message = f"the run was interrupted ({run.interruption}): {reported}"
         lines.append(f"::error title=svdgrad interrupted::{escape_data(message)}")
     return "\n".join(lines)
 

@@ -85,7 +85,8 @@ def render_junit(run: RunReport) -> str:
         _matrix_cases(suite, report)
     if run.interrupted:
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": "run"})
-        message = f"interrupted (Ctrl-C) after {len(run.results)} results; the rest was not checked"
+        after = f"after {len(run.results)} results; the rest was not checked"
+        message = f"interrupted ({run.interruption}) {after}"
         _outcome(case, "error", message, "interrupted", message)
     counts = _counts(suite)
     root.attrib.update(counts)

@@ -72,9 +72,8 @@ def _error_list(run: RunReport) -> list[str]:
 
 def render_markdown(run: RunReport) -> str:
     """The summary as Markdown text ending in a newline."""
-    interrupted = (
-        ["", "**Interrupted** (Ctrl-C): the counts cover what was checked before."] if run.interrupted else []
-    )
+    said = f"**Interrupted** ({run.interruption}): the counts cover what was checked before."
+    interrupted = ["", said] if run.interrupted else []
     lines = [
         "## svdgrad report",
         "",
