@@ -64,7 +64,7 @@ class InputFailure(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"svdgrad: error: {self.format_message()}", err=True)
+        _notify(f"error: {self.format_message()}")
 
 
 def click_option(name: str, default, opt: Option):
@@ -250,7 +250,10 @@ def _configure_runtime(values: dict) -> None:
 
 
 def _notify(message: str) -> None:
-    click.echo(f"svdgrad: {message}", err=True)
+    """One line on stderr, its file and tensor names' control and bidi characters escaped."""
+    from svdgrad_cli.render.terminal import terminal_text
+
+    click.echo(f"svdgrad: {terminal_text(message)}", err=True)
 
 
 def _write_stdout(text: str) -> None:
@@ -269,8 +272,10 @@ def backends(specs) -> None:
     from svdgrad_cli.backends.listing import backend_rows
 
     rows = backend_rows(list(specs))
+    from svdgrad_cli.render.terminal import terminal_text
+
     for name, status, version, origin in rows:
-        click.echo(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip())
+        click.echo(terminal_text(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip()))
     if any(status == "broken" and name in specs for name, status, _, _ in rows):
         sys.exit(2)  # a spec asked about does not load
 
@@ -292,5 +297,5 @@ def main() -> None:
         click.echo("svdgrad: interrupted", err=True)
         sys.exit(stopping_exit_code(exc.__cause__ or exc))  # click raises Abort from the interrupt
     except Exception as exc:  # never a traceback: one line, exit 2
-        click.echo(f"svdgrad: internal error: {type(exc).__name__}: {exc}", err=True)
+        _notify(f"internal error: {type(exc).__name__}: {exc}")
         sys.exit(2)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message as the runner unescapes it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a command's message as the runner unescapes it (CR and LF as %0D and %0A, other controls
+    and bidi characters visibly: terminal.py)."""
+    return terminal_text(text, keep="\r\n").replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict
 
 NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
@@ -15,7 +16,8 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _clean(text: str) -> str:
-    return NOT_XML.sub("\ufffd", text)
+    """Text XML can hold, its controls and bidi characters escaped visibly (terminal.py) but its lines."""
+    return NOT_XML.sub("\ufffd", terminal_text(text, keep="\n"))
 
 
 def _verdict_message(result: BackendResult) -> str:

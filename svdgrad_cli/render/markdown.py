@@ -6,6 +6,7 @@ import re
 
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first, worst_multiple
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
 MAX_ROWS = 50
@@ -15,7 +16,7 @@ ACTIVE = re.compile(r"([\\`*_\[\]<>&|~#])")
 
 def inline(text: str) -> str:
     """Text as one literal line of Markdown, safe inside a table cell (``|`` becomes ``\\|``)."""
-    return ACTIVE.sub(r"\\\1", " ".join(text.splitlines()))
+    return ACTIVE.sub(r"\\\1", " ".join(terminal_text(text, keep="\n").splitlines()))
 
 
 def _row(cells: list[str]) -> str:
