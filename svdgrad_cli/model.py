@@ -34,6 +34,8 @@ def source_file(source: str) -> str | None:
 
 
 WARNING, NOTE = "warning", "note"
+MATRIX_STATUSES = ("checked", "error")  # a matrix checked, or an input that could not be
+BACKEND_STATUSES = ("ok", "non-finite", "failed", "unsupported", "undefined")  # BackendResult.status
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class BackendResult:
     """What one backend returned for one matrix, and how it was judged."""
 
     name: str
-    status: str  # "ok" | "non-finite" | "failed" | "unsupported" | "undefined" (the framework refused)
+    status: str  # one of BACKEND_STATUSES ("undefined": the framework refused)
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
@@ -103,7 +105,7 @@ class MatrixReport:
     index: tuple[int, ...]
     shape: tuple[int, ...]
     dtype: str | None
-    status: str  # "checked" | "error"
+    status: str  # one of MATRIX_STATUSES
     verdict: MatrixVerdict
     explanation: str
     error: str | None = None
