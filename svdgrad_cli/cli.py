@@ -289,6 +289,9 @@ def main() -> None:
     try:
         cli.main(prog_name="svdgrad", standalone_mode=False)
     except click.ClickException as exc:
+        from svdgrad_cli.render.terminal import terminal_text
+
+        exc.message = terminal_text(exc.message)  # click's own messages quote file names too
         exc.show()
         sys.exit(exc.exit_code if isinstance(exc, InputFailure) else 2)
     except click.exceptions.Exit as exc:

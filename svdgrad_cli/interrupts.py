@@ -47,17 +47,9 @@ class Interrupt:
         self.held = False  # a signal came while holding (after the run's last check)
 
     @property
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    @property
     def name(self) -> str:
         """What interrupted the run, as reports say it ('Ctrl-C' or 'SIGTERM')."""
         return NAMES.get(self.signum, "Ctrl-C")
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.signum or signal.SIGINT)
 
     def handler(self, signum, frame) -> None:
         first = self.signum is None

@@ -62,23 +62,26 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
 
 
 class Outputs:
-    """Where a run's report goes: a (renderer, write) pair for stdout and, with ``-o FILE``, one for the
-    file, which is put in place (``report.commit()``) when finished."""
+    """Where a run's report goes: ``screen``, a (renderer, write) pair for stdout, and with ``-o FILE``
+    ``file``, a (renderer, ReportFile) pair, put in place when finished."""
 
-    def __init__(self, screen: tuple, file: tuple | None = None, report: ReportFile | None = None) -> None:
-        self.screen, self.file, self.report = screen, file, report
+    def __init__(self, screen: tuple, file: tuple | None = None) -> None:
+        self.screen, self.file = screen, file
 
     def item(self, item) -> None:
-        for renderer, write in [self.screen] if self.file is None else [self.screen, self.file]:
-            write(renderer.item(item))
+        renderer, write = self.screen
+        write(renderer.item(item))
+        if self.file is not None:
+            renderer, report = self.file
+            report.write(renderer.item(item))
 
     def finish(self, end: Callable) -> None:
         """Each report's end, ``end(renderer)``: the file's first, renamed into place before the
         terminal's summary says that the run is done."""
         if self.file is not None:
-            renderer, write = self.file
-            write(end(renderer))
-            self.report.commit()
+            renderer, report = self.file
+            report.write(end(renderer))
+            report.commit()
         renderer, write = self.screen
         write(end(renderer))
 
@@ -109,8 +112,7 @@ class CheckSession:
         if o.output == "-":
             return Outputs((renderer_class(file_format)(o), write_stdout))
         report = stack.enter_context(ReportFile(o.output))
-        file = (renderer_class(file_format)(o), report.write)
-        return Outputs((renderer_class("table")(o), write_stdout), file, report)
+        return Outputs((renderer_class("table")(o), write_stdout), (renderer_class(file_format)(o), report))
 
     def _save_reproducers(self, report: MatrixReport) -> None:
         from svdgrad_cli.backends import registry

@@ -57,7 +57,7 @@ class SweepSession:
             return Outputs((make(o.output_format), write_stdout))
         file_format = "json" if o.output_format == "table" else o.output_format
         report = stack.enter_context(ReportFile(o.output))
-        return Outputs((make("table"), write_stdout), (make(file_format), report.write), report)
+        return Outputs((make("table"), write_stdout), (make(file_format), report))
 
     def _draw(self, report: SweepReport) -> None:
         from svdgrad_cli.render.plots import save_sweep_plot
