@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from svdgrad_cli.render.terminal import terminal_text
 TITLE = "\x1b]0;pwned\x07"  # sets a terminal's window title
 CLEAR = "\x1b[2J"  # clears the screen
 REVERSED = "\u202egpj.exe"  # shows as 'exe.jpg'
+ROOT = Path(__file__).parent.parent.parent
 RAW = ("\x1b", "\x07", "\r", "\u202e", "\u2066", "\x9b", "\x7f")
 WIDE = {"COLUMNS": "400"}  # long temporary paths on one line, to be found whole
 
@@ -118,3 +123,12 @@ def test_the_sweep_picture_escapes_its_source_and_backend_names(tmp_path):
     assert result.exit_code in (0, 1), result.output
     assert "\\x1b]0;pwned\\x07\\u202e" in result.stdout
     assert not raw_in(result.stdout) and not raw_in(result.stderr)
+
+
+def test_clicks_own_errors_escape_the_text_they_quote():
+    """click quotes with repr itself; main() escapes its messages as well, whatever click does."""
+    command = [sys.executable, "-m", "svdgrad_cli", "check", f"--x{TITLE}", "a.npy"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "No such option" in done.stderr
+    assert not raw_in(done.stderr) and "--x\\x1b]0;pwned\\x07" in done.stderr
