@@ -88,11 +88,17 @@ class ReportFile:
             raise self._refused(exc) from None
 
     def __exit__(self, *exc_info) -> None:
+        if self.temporary is None:  # committed, or written directly
+            self._close()
+            return
+        with signals_ignored():  # a second Ctrl-C must not leave the temporary file behind
+            self._close()
+            with suppress(OSError):
+                os.unlink(self.temporary)
+            self.temporary = None
+
+    def _close(self) -> None:
         if self.handle is not None:
             with suppress(OSError):
                 self.handle.close()
             self.handle = None
-        if self.temporary is not None:
-            with signals_ignored(), suppress(OSError):  # a second Ctrl-C must not leave it behind
-                os.unlink(self.temporary)
-            self.temporary = None
