@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from svdgrad_cli.cli import cli
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.report_file import ReportFile
 
@@ -80,3 +84,23 @@ def test_a_file_that_is_not_regular_is_written_directly(tmp_path):
     finally:
         os.close(reader)
     assert stat.S_ISFIFO(fifo.stat().st_mode) and leftovers(tmp_path) == []
+
+
+def test_merge_o_leaves_the_previous_file_when_stopped_while_writing(tmp_path, monkeypatch):
+    np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    report = tmp_path / "run.jsonl"
+    CliRunner().invoke(
+        cli, ["check", str(tmp_path / "a.npy"), "-b", "autograd", "-f", "jsonl", "-o", str(report)]
+    )
+    target = tmp_path / "merged.json"
+    target.write_text("previous")
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("svdgrad_cli.merge.render_document", stopped)
+    result = CliRunner().invoke(cli, ["merge", str(report), "-o", str(target)])
+    assert result.exit_code != 0 and target.read_text() == "previous" and leftovers(tmp_path) == []
+    monkeypatch.undo()
+    result = CliRunner().invoke(cli, ["merge", str(report), "-o", str(target)])
+    assert result.exit_code == 0 and json.loads(target.read_text())["summary"]["matrices"] == 1
