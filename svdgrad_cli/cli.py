@@ -24,11 +24,11 @@ Exit codes:
   2  usage error, unreadable or invalid input, a backend that could not run,
      or nothing to check
   130 interrupted (Ctrl-C); the partial summary is printed
+  143 stopped by SIGTERM (as Ctrl-C: the report says it was interrupted)
   141 stdout was closed by its reader (e.g. piped into head)
 """
 LONGEST_CHOICE_LIST = 60  # longer [a|b|...] lists would overflow an 80-column terminal's help
 CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
-INTERRUPTED = 130
 # Option types that click spells differently from options.py.
 CLICK_TYPES = {
     "float": float,
@@ -64,7 +64,7 @@ class InputFailure(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"svdgrad: error: {self.format_message()}", err=True)
+        _notify(f"error: {self.format_message()}")
 
 
 def click_option(name: str, default, opt: Option):
@@ -146,7 +146,7 @@ def check(paths, **values) -> None:
         run = CheckSession(list(paths), settings, run_options, _notify, config).run(_write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
+    sys.exit(run.exit_code)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -179,7 +179,7 @@ def sweep(**values) -> None:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    sys.exit(INTERRUPTED if report.run.interrupted else report.run.exit_code)
+    sys.exit(report.run.exit_code)
 
 
 MERGE_FIELDS = ("output_format", "output", "details", "quiet", "top", "include_arrays")  # how merge shows
@@ -223,7 +223,7 @@ def merge(reports, **values) -> None:
         write_report(run, options, _write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
-    sys.exit(INTERRUPTED if run.interrupted else run.exit_code)
+    sys.exit(run.exit_code)
 
 
 def _fail_on_layers(values: dict) -> dict:
@@ -252,7 +252,10 @@ def _configure_runtime(values: dict) -> None:
 
 
 def _notify(message: str) -> None:
-    click.echo(f"svdgrad: {message}", err=True)
+    """One line on stderr, its file and tensor names' control and bidi characters escaped."""
+    from svdgrad_cli.render.terminal import terminal_text
+
+    click.echo(f"svdgrad: {terminal_text(message)}", err=True)
 
 
 def _write_stdout(text: str) -> None:
@@ -271,24 +274,33 @@ def backends(specs) -> None:
     from svdgrad_cli.backends.listing import backend_rows
 
     rows = backend_rows(list(specs))
+    from svdgrad_cli.render.terminal import terminal_text
+
     for name, status, version, origin in rows:
-        click.echo(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip())
+        click.echo(terminal_text(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip()))
     if any(status == "broken" and name in specs for name, status, _, _ in rows):
         sys.exit(2)  # a spec asked about does not load
 
 
 def main() -> None:
-    """Console entry point: one-line errors and no tracebacks, quiet on a closed pipe, 130 on Ctrl-C."""
+    """Console entry point: one-line errors and no tracebacks, quiet on a closed pipe, 130 on Ctrl-C
+    and 143 on SIGTERM."""
+    from svdgrad_cli.interrupts import stopping_exit_code, terminate_as_interrupt
+
+    terminate_as_interrupt()
     try:
         cli.main(prog_name="svdgrad", standalone_mode=False)
     except click.ClickException as exc:
+        from svdgrad_cli.render.terminal import terminal_text
+
+        exc.message = terminal_text(exc.message)  # click's own messages quote file names too
         exc.show()
         sys.exit(exc.exit_code if isinstance(exc, InputFailure) else 2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         click.echo("svdgrad: interrupted", err=True)
-        sys.exit(INTERRUPTED)
+        sys.exit(stopping_exit_code(exc.__cause__ or exc))  # click raises Abort from the interrupt
     except Exception as exc:  # never a traceback: one line, exit 2
-        click.echo(f"svdgrad: internal error: {type(exc).__name__}: {exc}", err=True)
+        _notify(f"internal error: {type(exc).__name__}: {exc}")
         sys.exit(2)

@@ -2,27 +2,36 @@
 
 Each file must be a whole jsonl report (result lines, then the summary line that ends every run)
 from the same svdgrad and library versions, with the same settings (the shard aside), planned over
-the same inputs (the plan digest of inputs/shards.py), every shard 1..N exactly once; anything else is
-refused with one line naming the files. The merged RunReport has the shards' results and skipped
-inputs in the order one unsharded run gives them (by the positions the shards recorded) and no
-trace of the sharding, so every format renders it as if one run had produced it: the summary and the
-exit code are derived from it as for any run. One report without ``--shard`` is taken as it is (a
-format conversion: ``svdgrad merge run.jsonl -f junit``).
+the same inputs (the plan digest of inputs/shards.py), every shard 1..N exactly once. Each file's
+result lines must add up to its summary line (verdict, error, warning and skipped counts, the exit
+code), a shard's must be the lines it wrote (the digest of render/jsonl.py, which covers K/N: a copy
+relabelled as another shard fails it), no two results may hold one place in the run, and statuses
+and verdicts must be ones svdgrad writes. Anything else is refused with one line naming the file.
+
+The merged RunReport has the shards' results and skipped inputs in the order one unsharded run gives
+them (by the positions the shards recorded) and no trace of the sharding, so every format renders it
+as if one run had produced it: the summary and the exit code are derived from it as for any run. One
+report without ``--shard`` is taken as it is (a format conversion: ``svdgrad merge run.jsonl -f junit``).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.inputs.parts import ShardInfo
+from svdgrad_cli.interrupts import exit_code
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, option_fields
 from svdgrad_cli.render import render_document
-from svdgrad_cli.render.json_format import SCHEMA
+from svdgrad_cli.render.json_format import SCHEMA, summary_dict
 from svdgrad_cli.render.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
+from svdgrad_cli.render.jsonl import LineDigest
+from svdgrad_cli.report_file import ReportFile
 
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SUMMARY_KEYS = ("settings", "versions", "skipped", "interrupted")
@@ -36,6 +45,7 @@ class ShardReport:
     summary: dict
     results: list[MatrixReport] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    lines: LineDigest = field(default_factory=LineDigest)  # of the result lines as read
 
     @property
     def shard(self) -> tuple[int, int] | None:
@@ -52,7 +62,8 @@ def _problem(exc: BaseException) -> str:
 
 
 def _records(path: str, handle):
-    """(line number, record) of every non-blank line; an InputError at the first that is not a record."""
+    """(line number, line, record) of every non-blank line; an InputError at the first that is not a
+    record."""
     for number, line in enumerate(handle, 1):
         if not line.strip():
             continue
@@ -64,7 +75,7 @@ def _records(path: str, handle):
             raise InputError(path, f"line {number} is not JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(record, dict) or record.get("type") not in ("result", "summary"):
             raise InputError(path, f"line {number} is not a result or summary line of svdgrad check -f jsonl")
-        yield number, record
+        yield number, line.rstrip("\r\n"), record
 
 
 def _summary(path: str, record: dict) -> dict:
@@ -82,15 +93,16 @@ def _summary(path: str, record: dict) -> dict:
 
 def read_report(path: str) -> ShardReport:
     """One jsonl report, its results rebuilt (render/json_read.py); an InputError if malformed."""
-    results, summary = [], None
+    results, summary, digest = [], None, LineDigest()
     try:
         with open(path, encoding="utf-8") as handle:
-            for number, record in _records(path, handle):
+            for number, line, record in _records(path, handle):
                 if summary is not None:
                     raise InputError(path, f"line {number} follows the summary line, which ends a report")
                 if record["type"] == "summary":
                     summary = _summary(path, record)
                     continue
+                digest.update(line)
                 try:
                     results.append(matrix_from_dict(record))
                 except MALFORMED as exc:
@@ -106,7 +118,7 @@ def read_report(path: str) -> ShardReport:
         _ = ShardReport(path, summary).shard
     except MALFORMED as exc:
         raise InputError(path, f"its summary line is not valid ({_problem(exc)})") from None
-    return ShardReport(path, summary, results, skipped)
+    return ShardReport(path, summary, results, skipped, digest)
 
 
 def _first_difference(first: dict, other: dict) -> str | None:
@@ -165,10 +177,92 @@ def _check_shards(reports: list[ShardReport]) -> None:
         raise UsageError(f"shards {', '.join(missing[:-1])} and {missing[-1]} are missing")
 
 
+def _first_change(recorded, found, path: str = "") -> str | None:
+    """Where two summaries first differ: 'verdicts wrong: 1 in the summary line, 0 in ...'."""
+    if isinstance(recorded, dict) and isinstance(found, dict):
+        for key in [*recorded, *(k for k in found if k not in recorded)]:
+            change = _first_change(recorded.get(key), found.get(key), f"{path}{key} ")
+            if change is not None:
+                return change
+        return None
+    if recorded == found:
+        return None
+    return (
+        f"{path.strip()}: {json.dumps(recorded)} in the summary line, {json.dumps(found)} in the result lines"
+    )
+
+
+def _as_written(report: ShardReport) -> RunReport:
+    """The run of a report's result lines, as the summary line was computed from them."""
+    summary = report.summary
+    settings, _ = options_from_settings(report.settings)
+    shard = None if report.shard is None else ShardInfo(*report.shard, summary["shard"].get("plan"))
+    run = RunReport(settings, report.results, report.skipped, interrupted=bool(summary["interrupted"]))
+    run.interrupted_by, run.shard = _stopped_by(summary), shard
+    return run
+
+
+def _check_lines(report: ShardReport) -> None:
+    """A report's result lines are the ones its summary line counts (verdicts, errors, warnings,
+    skipped inputs, exit code), and a shard's are the lines that shard wrote (their digest)."""
+    run = _as_written(report)
+    found = json.loads(json.dumps({**summary_dict(run), "exit code": run.exit_code}))
+    recorded = {**(report.summary.get("summary") or {}), "exit code": report.summary.get("exit_code")}
+    change = _first_change(recorded, found)
+    if change is not None:
+        raise InputError(
+            report.path, f"its result lines do not add up to its summary line ({change}): edited?"
+        )
+    if run.shard is None:
+        return
+    written = report.summary["shard"].get("lines")
+    if written is None:
+        raise InputError(
+            report.path, "its summary line has no digest of its result lines (an older svdgrad?)"
+        )
+    if report.lines.hexdigest(run.shard) != written:
+        k, n = report.shard
+        raise InputError(
+            report.path,
+            f"its result lines are not the ones shard {k}/{n} wrote (their digest differs): "
+            "the file was edited, or is another shard's copy",
+        )
+
+
+def _check_positions(reports: list[ShardReport]) -> None:
+    """Every result and skipped input of the shards at a place of its own in the run."""
+    if len(reports) == 1 and reports[0].shard is None:
+        return
+    seen: dict[tuple[int, ...], str] = {}
+    for report in reports:
+        for item in [*report.results, *report.skipped]:
+            label = getattr(item, "label", item.source)
+            if item.position is None:
+                raise InputError(report.path, f"{label} has no position in the run (not from check --shard)")
+            if item.position in seen:
+                raise InputError(
+                    report.path,
+                    f"{label} is at a place in the run that {seen[item.position]} holds already "
+                    f"(position {list(item.position)}): a result given twice",
+                )
+            seen[item.position] = report.path
+
+
 def _in_order(items: list) -> list:
     """Items by their position in the whole run (stable: unsharded items keep their order), positions
     cleared so that the merged report is that of one run."""
     return [replace(item, position=None) for item in sorted(items, key=lambda item: item.position or ())]
+
+
+def _stopped_by(summary: dict) -> int:
+    """The signal that interrupted a report's run, by its exit code: SIGTERM (143) or SIGINT."""
+    return signal.SIGTERM if summary.get("exit_code") == exit_code(signal.SIGTERM) else signal.SIGINT
+
+
+def _interrupted_by(reports: list[ShardReport]) -> int:
+    """SIGTERM if it stopped any shard, else SIGINT (Ctrl-C)."""
+    stopped = {_stopped_by(report.summary) for report in reports if report.summary["interrupted"]}
+    return signal.SIGTERM if signal.SIGTERM in stopped else signal.SIGINT
 
 
 def merge_reports(reports: list[ShardReport], display: RunOptions | None = None) -> RunReport:
@@ -176,6 +270,9 @@ def merge_reports(reports: list[ShardReport], display: RunOptions | None = None)
     ``display`` supplies how it is shown (format, -o, --top, ...)."""
     _check_alike(reports)
     _check_shards(reports)
+    for report in reports:
+        _check_lines(report)
+    _check_positions(reports)
     settings, recorded = options_from_settings(reports[0].settings)
     echoed = {f.name: getattr(recorded, f.name) for f in fields(recorded) if f.metadata["option"].json}
     options = replace(display or RunOptions(), **echoed)  # the shards' file selection, shown as asked
@@ -185,6 +282,7 @@ def merge_reports(reports: list[ShardReport], display: RunOptions | None = None)
         skipped=_in_order([s for report in reports for s in report.skipped]),
         options=options,
         interrupted=any(report.summary["interrupted"] for report in reports),
+        interrupted_by=_interrupted_by(reports),
         versions=dict(reports[0].summary["versions"]),
         config=reports[0].summary.get("config"),  # the shards' settings are alike (checked above)
     )
@@ -197,7 +295,7 @@ def merge_files(paths: list[str], display: RunOptions | None = None) -> RunRepor
 
 def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[str], None]) -> None:
     """As ``check`` writes: the format on stdout, or with ``-o FILE`` the table on stdout and the
-    format (json for a table) into the file."""
+    format (json for a table) into the file (report_file.py)."""
     if options.output is None:
         write_stdout(render_document(options.output_format, run, options))
         return
@@ -205,10 +303,7 @@ def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[st
     if options.output == "-":
         write_stdout(render_document(file_format, run, options))
         return
-    text = render_document(file_format, run, options)
-    try:
-        with open(options.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError(f"-o {options.output}: cannot write it ({exc.strerror or exc})") from None
+    with ReportFile(options.output) as report:  # whole or not at all, before the table says it is done
+        report.write(render_document(file_format, run, options))
+        report.commit()
     write_stdout(render_document("table", run, options))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
@@ -12,6 +13,7 @@ import numpy as np
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.numerics.error_parts import ErrorParts
+from svdgrad_cli.interrupts import NAMES, exit_code
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -34,6 +36,8 @@ def source_file(source: str) -> str | None:
 
 
 WARNING, NOTE = "warning", "note"
+MATRIX_STATUSES = ("checked", "error")  # a matrix checked, or an input that could not be
+BACKEND_STATUSES = ("ok", "non-finite", "failed", "unsupported", "undefined")  # BackendResult.status
 
 
 def unmatched_text(option: str, pattern: str) -> str:
@@ -58,7 +62,7 @@ class BackendResult:
     """What one backend returned for one matrix, and how it was judged."""
 
     name: str
-    status: str  # "ok" | "non-finite" | "failed" | "unsupported" | "undefined" (the framework refused)
+    status: str  # one of BACKEND_STATUSES ("undefined": the framework refused)
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
@@ -109,7 +113,7 @@ class MatrixReport:
     index: tuple[int, ...]
     shape: tuple[int, ...]
     dtype: str | None
-    status: str  # "checked" | "error"
+    status: str  # one of MATRIX_STATUSES
     verdict: MatrixVerdict
     explanation: str
     error: str | None = None
@@ -169,7 +173,8 @@ class RunReport:
     results: list[MatrixReport] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # files and tensors passed over, with why
     options: RunOptions = field(default_factory=RunOptions)
-    interrupted: bool = False  # Ctrl-C ended the run early; results hold what was checked
+    interrupted: bool = False  # Ctrl-C or SIGTERM ended the run early; results hold what was checked
+    interrupted_by: int = signal.SIGINT  # the signal that did (read only when interrupted)
     versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
     shard: ShardInfo | None = None  # --shard K/N: which part of a larger run this is (inputs/shards.py)
     config: str | None = None  # the pyproject.toml whose [tool.svdgrad] applied, if any (config.py)
@@ -217,6 +222,11 @@ class RunReport:
         return bool(failing & report.verdicts) or ("warning" in failing and warned)
 
     @property
+    def interruption(self) -> str:
+        """What interrupted the run, as the reports name it: 'Ctrl-C' or 'SIGTERM'."""
+        return NAMES.get(self.interrupted_by, f"signal {self.interrupted_by}")
+
+    @property
     def nothing_checked(self) -> bool:
         """Every input was skipped (a --select that matched nothing, only 1-D tensors): a gate that
         checked nothing must not pass. Not said of one shard, whose part may be all skipped files:
@@ -241,10 +251,10 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """130 interrupted, 2 an input or backend error, nothing to check or a --select that matched
-        no tensor, 1 findings (per fail-on), 0 nothing else."""
+        """130 interrupted (143 by SIGTERM), 2 an input or backend error, nothing to check or a
+        --select that matched no tensor, 1 findings (per fail-on), 0 nothing else."""
         if self.interrupted:
-            return 130
+            return exit_code(self.interrupted_by)
         if self.nothing_checked or self.unmatched(self.settings.select):
             return 2
         if any(MatrixVerdict.ERROR in r.verdicts for r in self.results):  # a backend failed: a tool error

@@ -5,19 +5,17 @@ standard output and a ``notify`` for one-line messages on standard error, and tu
 into an exit code. ``-o FILE`` adds a second renderer that writes the chosen format to the file
 while the terminal gets the table.
 
-Ctrl-C ends the run promptly and reliably: a handler records it and raises KeyboardInterrupt, and the
-record is checked again after every matrix, because a framework may swallow the exception (JAX's
-garbage-collection callback prints and drops it). Every format then marks the run as interrupted.
+Ctrl-C and SIGTERM end the run promptly and reliably (interrupts.py); every format then marks the run
+as interrupted. The -o file is written whole or not at all (report_file.py), before the terminal's
+summary, with signals held off while it is finished and renamed into place.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack
 from pathlib import Path
 
 from svdgrad_cli.errors import UsageError
@@ -25,41 +23,15 @@ from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
-from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
+from svdgrad_cli.interrupts import Interrupt, catching_signals
+from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
 from svdgrad_cli.render.progress import RunProgress
+from svdgrad_cli.report_file import ReportFile
 
 Writer = Callable[[str], None]
-
-
-class Interrupt:
-    """Whether Ctrl-C was pressed during the run (survives a swallowed KeyboardInterrupt)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def handler(self, signum, frame) -> None:
-        self.requested = True
-        raise KeyboardInterrupt
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-
-@contextmanager
-def catching_ctrl_c(interrupt: Interrupt):
-    """Route SIGINT to ``interrupt`` (signal handlers can only be set from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, interrupt.handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def require_writable(path: str | None, option: str) -> None:
@@ -97,33 +69,29 @@ def checked_line(report: MatrixReport) -> str:
     return f"checked {report.label}: {m}x{n} {report.dtype}, {report.verdict}{kernel}"
 
 
-def _close_quietly(handle) -> None:
-    with suppress(OSError):
-        handle.close()
+class Outputs:
+    """Where a run's report goes: ``screen``, a (renderer, write) pair for stdout, and with ``-o FILE``
+    ``file``, a (renderer, ReportFile) pair, put in place when finished."""
 
+    def __init__(self, screen: tuple, file: tuple | None = None) -> None:
+        self.screen, self.file = screen, file
 
-def report_file(stack: ExitStack, path: str) -> Writer:
-    """A writer into the -o file, open for the run: every write is flushed (a streamed jsonl survives
-    an interrupted run), and a file that cannot be opened or written is one line, not a crash."""
+    def item(self, item) -> None:
+        renderer, write = self.screen
+        write(renderer.item(item))
+        if self.file is not None:
+            renderer, report = self.file
+            report.write(renderer.item(item))
 
-    def refused(exc: OSError) -> UsageError:
-        return UsageError(f"-o {path}: cannot write it ({exc.strerror or exc})")
-
-    try:
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise refused(exc) from None
-    # Each write is flushed, so closing has nothing left to write unless a write failed (and said so).
-    stack.callback(_close_quietly, handle)
-
-    def write(text: str) -> None:
-        try:
-            handle.write(text)
-            handle.flush()
-        except OSError as exc:
-            raise refused(exc) from None
-
-    return write
+    def finish(self, end: Callable) -> None:
+        """Each report's end, ``end(renderer)``: the file's first, renamed into place before the
+        terminal's summary says that the run is done."""
+        if self.file is not None:
+            renderer, report = self.file
+            report.write(end(renderer))
+            report.commit()
+        renderer, write = self.screen
+        write(end(renderer))
 
 
 class CheckSession:
@@ -151,18 +119,16 @@ class CheckSession:
 
             require_matplotlib()
 
-    def _outputs(self, stack: ExitStack, write_stdout: Writer):
-        """(renderer, writer) pairs: the report for stdout, and the -o file's (json for a table)."""
+    def _outputs(self, stack: ExitStack, write_stdout: Writer) -> Outputs:
+        """The report for stdout, and the -o file's (json for a table)."""
         o = self.options
         if o.output is None:
-            return [(renderer_class(o.output_format)(o), write_stdout)]
+            return Outputs((renderer_class(o.output_format)(o), write_stdout))
         file_format = "json" if o.output_format == "table" else o.output_format
         if o.output == "-":
-            return [(renderer_class(file_format)(o), write_stdout)]
-        return [
-            (renderer_class("table")(o), write_stdout),
-            (renderer_class(file_format)(o), report_file(stack, o.output)),
-        ]
+            return Outputs((renderer_class(file_format)(o), write_stdout))
+        report = stack.enter_context(ReportFile(o.output))
+        return Outputs((renderer_class("table")(o), write_stdout), (renderer_class(file_format)(o), report))
 
     def _save_reproducers(self, report: MatrixReport) -> None:
         from svdgrad_cli.backends import registry
@@ -194,8 +160,7 @@ class CheckSession:
             from svdgrad_cli.render.matrix_plots import save_matrix_pictures
 
             save_matrix_pictures(report, self.settings, self.options.plot, self.pictured)
-        for renderer, write in outputs:
-            write(renderer.item(report))
+        outputs.item(report)
         run.results.append(report if self.options.keep_arrays else report.without_arrays())
         progress.matrix(report.source)
 
@@ -227,9 +192,9 @@ class CheckSession:
         if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
             self.notify("reading the matrix from standard input (end it with Ctrl-D)")
         interrupt = Interrupt()
-        with ExitStack() as stack:
+        with catching_signals(interrupt), ExitStack() as stack:
             outputs = self._outputs(stack, write_stdout)
-            with progress, catching_ctrl_c(interrupt):
+            with progress:
                 try:
                     for item in reports:
                         interrupt.check()
@@ -239,11 +204,12 @@ class CheckSession:
                             self._take(run, item, outputs, progress)
                     interrupt.check()
                 except KeyboardInterrupt:
-                    run.interrupted = True
+                    run.interrupted, run.interrupted_by = True, interrupt.signum or run.interrupted_by
                     reports.close()  # stops worker processes and frameworks' batches now
                     self.notify("interrupted; the report covers the matrices checked so far")
-            for renderer, write in outputs:
-                write(renderer.finish(run, streamed=renderer.streaming))
+            with interrupt.deferred():
+                outputs.finish(lambda renderer: renderer.finish(run, streamed=renderer.streaming))
+            interrupt.check_held(self.notify)
         self._closing_notes(run)
         return run
 

@@ -94,6 +94,7 @@ def test_help_imports_neither_numpy_nor_the_library():
         "svdgrad_cli.inputs",  # an empty package
         "svdgrad_cli.inputs.limits",  # constants only
         "svdgrad_cli.inputs.kernels",  # the --reshape choices (math only)
+        "svdgrad_cli.interrupts",  # SIGTERM handled as Ctrl-C from the start (signal, threading)
     }
 
 

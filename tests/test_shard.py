@@ -250,7 +250,7 @@ def test_a_single_unsharded_report_is_converted(runs, tmp_path):
 
 def test_an_interrupted_shard_makes_the_merge_interrupted(runs, tmp_path):
     lines = Path(runs.parts[1]).read_text().splitlines()
-    summary = json.loads(lines[-1]) | {"interrupted": True}
+    summary = json.loads(lines[-1]) | {"interrupted": True, "exit_code": 130}  # as if stopped at its end
     (tmp_path / "cut.jsonl").write_text("\n".join([*lines[:-1], json.dumps(summary)]) + "\n")
     result = runs.merge("-q", parts=[runs.parts[0], str(tmp_path / "cut.jsonl"), runs.parts[2]])
     assert result.exit_code == 130 and "interrupted" in result.stdout

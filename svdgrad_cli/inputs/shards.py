@@ -166,6 +166,7 @@ class ShardPlan:
         self.index, self.count = shard
         selection = Selection(settings.select, settings.skip, options.max_elements, describe=True)
         self.positions: dict[str, tuple[int, ...]] = {}  # label -> (file number, event number)
+        self.unforeseen = 0  # events reported that the plan did not see
         self.entries: list[str | InputError] = []
         self.skipped: list[tuple[Skipped, Item]] = []
         self.file_items: list[list[Item]] = []
@@ -234,7 +235,8 @@ class ShardPlan:
         match = STACK_LABEL.fullmatch(source)  # an error of one matrix of a stack
         if match and match.group(1) in self.positions:
             return (*self.positions[match.group(1)], *(int(i) for i in match.group(2).split(",")))
-        return (len(self.entries),)  # not in the plan (the file changed since): after the rest
+        self.unforeseen += 1  # not in the plan (the file changed since): after the rest, each its own
+        return (len(self.entries), self.index, self.unforeseen)
 
     def positioned(self, reports: Iterator) -> Iterator:
         """The reports (and skipped inputs) of a run, each with its position."""

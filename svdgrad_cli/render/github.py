@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message as the runner unescapes it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a command's message as the runner unescapes it (CR and LF as %0D and %0A, other controls
+    and bidi characters visibly: terminal.py)."""
+    return terminal_text(text, keep="\r\n").replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -46,9 +48,8 @@ def render_github(run: RunReport) -> str:
     """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
     lines = [line for report in run.results for line in _matrix_commands(report)]
     if run.interrupted:
-        message = (
-            f"the run was interrupted (Ctrl-C): {len(run.results)} results reported, the rest not checked"
-        )
+        reported = f"{len(run.results)} results reported, the rest not checked"
+        message = f"the run was interrupted ({run.interruption}): {reported}"
         lines.append(f"::error title=svdgrad interrupted::{escape_data(message)}")
     for pattern in run.unmatched(run.settings.select):
         lines.append(f"::error title=svdgrad --select::{escape_data(unmatched_text('--select', pattern))}")

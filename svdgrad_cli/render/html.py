@@ -18,6 +18,7 @@ from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import backend_summary
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import MatrixVerdict
 
 PICTURE_LIMIT = 20  # matrices drawn (the most severe); about half a second each
@@ -52,11 +53,14 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14
 """
 
 
+def _text(value) -> str:
+    """Text for HTML: its markup characters escaped, and its controls and bidi characters (terminal.py)."""
+    return html.escape(terminal_text(str(value), keep="\n"))
+
+
 def badge(verdict: str) -> str:
     background, text = colours(verdict)
-    return (
-        f'<span class="badge" style="background:{background};color:{text}">{html.escape(str(verdict))}</span>'
-    )
+    return f'<span class="badge" style="background:{background};color:{text}">{_text(verdict)}</span>'
 
 
 def _number(x, spec: str = ".3g") -> str:
@@ -68,15 +72,15 @@ def _backends_table(report: MatrixReport) -> str:
     for b in report.backends:
         digits = f"{_number(b.digits, '.1f')} / {_number(b.justified_digits, '.1f')}"
         rows.append(
-            f"<tr><td>{html.escape(b.name)}</td><td class=text>{badge(b.verdict)}</td>"
+            f"<tr><td>{_text(b.name)}</td><td class=text>{badge(b.verdict)}</td>"
             f"<td class=num>{digits}</td><td class=num>{_number(b.error, '.2e')}</td>"
             f"<td class=num>{_number(b.budget, '.2e')}</td>"
             f"<td class=num>{_number(b.gradient_norm, '.4g')}</td></tr>"
         )
         if b.message:
-            rows.append(f'<tr><td></td><td colspan=5 class="text meta">{html.escape(b.message)}</td></tr>')
+            rows.append(f'<tr><td></td><td colspan=5 class="text meta">{_text(b.message)}</td></tr>')
         if b.error_parts is not None:
-            where = html.escape(parts_sentence(b.error_parts))
+            where = _text(parts_sentence(b.error_parts))
             rows.append(f'<tr><td></td><td colspan=5 class="text meta">{where}</td></tr>')
     head = "<tr><th>backend</th><th>verdict</th><th>digits (correct / justified)</th><th>error</th>"
     return (
@@ -86,8 +90,8 @@ def _backends_table(report: MatrixReport) -> str:
 
 def _findings(report: MatrixReport) -> str:
     items = [
-        f'<li class="{html.escape(f.level)}"><b>{html.escape(f.code)}</b>'
-        f"{' (note)' if f.level == 'note' else ''}: {html.escape(f.message)}</li>"
+        f'<li class="{_text(f.level)}"><b>{_text(f.code)}</b>'
+        f"{' (note)' if f.level == 'note' else ''}: {_text(f.message)}</li>"
         for f in report.warnings
     ]
     return f"<ul>{''.join(items)}</ul>" if items else ""
@@ -97,7 +101,7 @@ def _figures(pictures: dict[str, bytes], label: str) -> str:
     out = []
     for kind, data in pictures.items():
         encoded = base64.b64encode(data).decode("ascii")
-        alt = html.escape(f"{kind} of {label}")
+        alt = _text(f"{kind} of {label}")
         out.append(
             f'<figure><img alt="{alt}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{CAPTIONS[kind]}</figcaption></figure>"
@@ -121,11 +125,11 @@ def _without_differences(report: MatrixReport, pictures: dict[str, bytes] | None
 
 def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, why_none: str = "") -> str:
     """One matrix's panel (an input error as a short one)."""
-    label = html.escape(report.label)
+    label = _text(report.label)
     colour = colours(report.verdict)[0]
     start = f'<article class="panel" id="m{number}" style="border-left-color:{colour}">'
     if report.status == "error":
-        problem = html.escape(report.error or "")
+        problem = _text(report.error or "")
         return f'{start}<h2>{label} {badge("error")}</h2><p class="error">{problem}</p></article>'
     m, n = report.shape
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
@@ -134,11 +138,11 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
     shown = ", ".join(f"{v:.5g}" for v in values[:12]) + (", ..." if len(values) > 12 else "")
     parts = [
         f"{start}<h2>{label} {badge(report.verdict)}</h2>",
-        f'<p class="meta">{m}x{n} {html.escape(str(report.dtype))}{stored}; singular values {shown}</p>',
-        f'<p class="explanation">{html.escape(report.explanation)}</p>',
+        f'<p class="meta">{m}x{n} {_text(report.dtype)}{stored}; singular values {shown}</p>',
+        f'<p class="explanation">{_text(report.explanation)}</p>',
         _backends_table(report),
         _findings(report),
-        _figures(pictures, report.label) if pictures else f'<p class="meta">{html.escape(why_none)}</p>',
+        _figures(pictures, report.label) if pictures else f'<p class="meta">{_text(why_none)}</p>',
         f'<p class="meta">{NO_DIFFERENCES}</p>' if _without_differences(report, pictures) else "",
     ]
     return "".join(parts) + "</article>"
@@ -159,8 +163,8 @@ def _summary(run: RunReport) -> str:
     }
     if run.warning_counts():
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))
-    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items())
-    line = html.escape(summary_line(run).plain.removeprefix("svdgrad: "))
+    rows = "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in facts.items())
+    line = _text(summary_line(run).plain.removeprefix("svdgrad: "))
     return f'<p class="lead">{line}</p><p>{counts}</p><dl>{rows}</dl>'
 
 
@@ -171,9 +175,9 @@ def _worst(run: RunReport, numbers: dict[int, int]) -> str:
     if not flagged:
         return ""
     rows = "".join(
-        f'<tr><td><a href="#m{numbers[id(r)]}">{html.escape(r.label)}</a></td>'
+        f'<tr><td><a href="#m{numbers[id(r)]}">{_text(r.label)}</a></td>'
         f"<td class=text>{badge(r.verdict)}</td>"
-        f'<td class="text">{html.escape(backend_summary(r))}</td></tr>'
+        f'<td class="text">{_text(backend_summary(r))}</td></tr>'
         for r in flagged[:20]
     )
     return f"<h3>worst matrices</h3><table><tr><th>matrix</th><th>verdict</th><th>why</th></tr>{rows}</table>"
@@ -182,7 +186,7 @@ def _worst(run: RunReport, numbers: dict[int, int]) -> str:
 def _skipped(run: RunReport) -> str:
     if not run.skipped:
         return ""
-    items = "".join(f"<li>{html.escape(s.source)}: {html.escape(s.reason)}</li>" for s in run.skipped)
+    items = "".join(f"<li>{_text(s.source)}: {_text(s.reason)}</li>" for s in run.skipped)
     return f"<h3>skipped ({len(run.skipped)})</h3><ul class=meta>{items}</ul>"
 
 

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from svdgrad_cli.inputs.arrays import Skipped
-from svdgrad_cli.model import BackendResult, Finding, MatrixReport, PairDiff
+from svdgrad_cli.model import (
+    BACKEND_STATUSES,
+    MATRIX_STATUSES,
+    BackendResult,
+    Finding,
+    MatrixReport,
+    PairDiff,
+)
 from svdgrad_cli.numerics.error_parts import ErrorParts, Part, WorstPair
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.reference import Reference
@@ -85,10 +92,17 @@ def _error_parts(record: dict | None) -> ErrorParts | None:
     )
 
 
+def _status(value, known: tuple[str, ...]) -> str:
+    """A status svdgrad writes; ValueError for any other (a report from elsewhere, or edited)."""
+    if value not in known:
+        raise ValueError(f"status {value!r} is none of {', '.join(known)}")
+    return value
+
+
 def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> BackendResult:
     return BackendResult(
         name,
-        record["status"],
+        _status(record["status"], BACKEND_STATUSES),
         record["message"],
         singular_values=values,
         gradient=gradient,
@@ -154,7 +168,7 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         index=_integers(record["index"], "index"),
         shape=shape,
         dtype=dtype,
-        status=record["status"],
+        status=_status(record["status"], MATRIX_STATUSES),
         verdict=record["verdict"],
         explanation=record["explanation"],
         error=record["error"],

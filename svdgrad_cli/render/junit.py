@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict
 
 NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
@@ -15,7 +16,8 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _clean(text: str) -> str:
-    return NOT_XML.sub("\ufffd", text)
+    """Text XML can hold, its controls and bidi characters escaped visibly (terminal.py) but its lines."""
+    return NOT_XML.sub("\ufffd", terminal_text(text, keep="\n"))
 
 
 def _verdict_message(result: BackendResult) -> str:
@@ -86,7 +88,8 @@ def render_junit(run: RunReport) -> str:
         _matrix_cases(suite, report)
     if run.interrupted:
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": "run"})
-        message = f"interrupted (Ctrl-C) after {len(run.results)} results; the rest was not checked"
+        after = f"after {len(run.results)} results; the rest was not checked"
+        message = f"interrupted ({run.interruption}) {after}"
         _outcome(case, "error", message, "interrupted", message)
     for pattern in run.unmatched(run.settings.select):  # the check it meant did not run
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": f"select {pattern}"})

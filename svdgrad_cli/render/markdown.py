@@ -6,6 +6,7 @@ import re
 
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
 
 MAX_ROWS = 50
@@ -15,7 +16,7 @@ ACTIVE = re.compile(r"([\\`*_\[\]<>&|~#])")
 
 def inline(text: str) -> str:
     """Text as one literal line of Markdown, safe inside a table cell (``|`` becomes ``\\|``)."""
-    return ACTIVE.sub(r"\\\1", " ".join(text.splitlines()))
+    return ACTIVE.sub(r"\\\1", " ".join(terminal_text(text, keep="\n").splitlines()))
 
 
 def _row(cells: list[str]) -> str:
@@ -72,9 +73,8 @@ def _error_list(run: RunReport) -> list[str]:
 
 def render_markdown(run: RunReport) -> str:
     """The summary as Markdown text ending in a newline."""
-    interrupted = (
-        ["", "**Interrupted** (Ctrl-C): the counts cover what was checked before."] if run.interrupted else []
-    )
+    said = f"**Interrupted** ({run.interruption}): the counts cover what was checked before."
+    interrupted = ["", said] if run.interrupted else []
     lines = [
         "## svdgrad report",
         "",

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Column
 
 from svdgrad_cli.model import source_file
+from svdgrad_cli.render.terminal import terminal_text
 
 SHOW_AFTER = 1.0  # seconds
 
@@ -70,14 +71,14 @@ class RunProgress:
         if self.current is None or not path.startswith(self.current + ":"):
             self.current = path
             self.order.setdefault(path, len(self.order))
-        self.progress.update(self.task, description=f"loading {escape(path)}")
+        self.progress.update(self.task, description=f"loading {escape(terminal_text(path))}")
 
     def counted(self, path: str, matrices: int) -> None:
         """A file holds this many matrices (from its headers): the bar and time left move inside it."""
         self.totals[self.order.setdefault(path, len(self.order))] = matrices
 
     def stage(self, what: str) -> None:
-        self.progress.update(self.task, description=escape(what))
+        self.progress.update(self.task, description=escape(terminal_text(what)))
 
     def _place(self, source: str) -> int:
         """The place of the file a matrix's source names (``file``, ``file:member``; a file name may

@@ -17,6 +17,7 @@ from rich.text import Text
 from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import summary_line
+from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 CELL = 4  # three characters and a space
@@ -128,7 +129,11 @@ def backend_names(report: SweepReport) -> list[str]:
 
 
 def _aliases(names: list[str]) -> dict[str, str]:
-    return {n: (n if len(n) <= MAX_NAME else f"b{i + 1}") for i, n in enumerate(names)}
+    shown = [terminal_text(n) for n in names]
+    return {
+        n: (s if len(s) <= MAX_NAME else f"b{i + 1}")
+        for i, (n, s) in enumerate(zip(names, shown, strict=True))
+    }
 
 
 def _block(console: Console, report: SweepReport, points: list[SweepPoint], width: int) -> None:
@@ -204,7 +209,7 @@ def _legend(console: Console, report: SweepReport) -> None:
     names = backend_names(report)
     for name, alias in _aliases(names).items():
         if alias != name:
-            folded(console, Text(f"{alias} = {name}", style="dim"))
+            folded(console, Text(f"{alias} = {terminal_text(name)}", style="dim"))
 
 
 def runs(report: SweepReport, name: str | None) -> list[tuple[str, float, float]]:
@@ -239,7 +244,7 @@ def _transitions(console: Console, report: SweepReport) -> None:
         texts = {"every backend": texts[names[0]], None: texts[None]}
     width = max(len(str(n)) for n in [*texts, "matrix"]) + 2
     for name, text in texts.items():
-        folded(console, Text(text), name or "matrix", width, "bold")
+        folded(console, Text(text), terminal_text(name or "matrix"), width, "bold")
 
 
 def differing(report: SweepReport) -> list[SweepPoint]:
@@ -295,7 +300,7 @@ def _title(console: Console, report: SweepReport) -> None:
     zero = f.zero_level * float(values[0])
     shown = [f"{v:.4g}" if v > zero else "≈0" for v in values[:6]]
     base = ", ".join(shown) + (", ..." if len(values) > 6 else "")
-    what = f"{f.source}, {m}x{n} {f.dtype}" if f.source else f"{m}x{n} {f.dtype}"
+    what = f"{terminal_text(f.source)}, {m}x{n} {f.dtype}" if f.source else f"{m}x{n} {f.dtype}"
     seeded = "" if f.factors.kind == "svd" else f" (seed {f.seed})"
     folded(console, Text(f"{what}, {made}{seeded}; s_i = {base}", style="dim"))
     if f.original is not None and f.vary != "scale":

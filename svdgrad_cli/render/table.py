@@ -1,8 +1,8 @@
 """Human output with rich: per-matrix panels (panel.py), then a run summary that fits a CI log.
 
 Every name is shown in full, on a line of its own and folded where it is longer than the line,
-never cut; the summary ends with one line whose counts add up (matrices by verdict, unreadable inputs,
-skipped ones) and the exit code.
+never cut, its control and bidi characters escaped (terminal.py); the summary ends with one line
+whose counts add up (matrices by verdict, unreadable inputs, skipped ones) and the exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from svdgrad_cli.model import MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import DETAIL_LIMIT
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.panel import error_line, render_matrix, style
+from svdgrad_cli.render.terminal import terminal_report, terminal_run
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 FINE = (BackendVerdict.CORRECT, BackendVerdict.VALID)
@@ -148,7 +149,7 @@ class TableRenderer(Renderer):
     def item(self, report: MatrixReport) -> str:
         if not self.streaming:
             return ""
-        return self._captured(lambda: render_matrix(self.console, report, self.options))
+        return self._captured(lambda: render_matrix(self.console, terminal_report(report), self.options))
 
     def _draw(self, run: RunReport, streamed: bool) -> None:
         o = self.options
@@ -165,4 +166,4 @@ class TableRenderer(Renderer):
         self.console.print(summary_line(run), soft_wrap=False)
 
     def finish(self, run: RunReport, streamed: bool = False) -> str:
-        return self._captured(lambda: self._draw(run, streamed))
+        return self._captured(lambda: self._draw(terminal_run(run), streamed))

@@ -77,7 +77,7 @@ def test_control_characters_do_not_break_the_document():
     assert suite.get("errors") == "2"
     stdin_case = suite.findall("testcase")[-1]
     assert stdin_case.get("file") is None
-    assert stdin_case.find("error").get("message") == "stdin\ufffd is empty"
+    assert stdin_case.find("error").get("message") == "stdin\\x07 is empty"  # escaped visibly (terminal.py)
 
 
 @pytest.mark.parametrize(
