@@ -12,8 +12,8 @@ import numpy as np
 
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
-from svdgrad_cli.numerics.error_parts import ErrorParts
 from svdgrad_cli.interrupts import NAMES, exit_code
+from svdgrad_cli.numerics.error_parts import ErrorParts
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference

@@ -24,7 +24,7 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.interrupts import Interrupt, catching_signals
-from svdgrad_cli.model import ARCHIVE_MEMBER, MatrixReport, RunReport, unmatched_text
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
