@@ -6,6 +6,11 @@ Every dataset is a tensor named by its path in the file: Keras 3 keeps a layer's
 is read only when it is selected. Kernels are taken in Keras's layout, outputs last: a Dense kernel is
 (in, out), a Conv2D kernel (kh, kw, in, out). A ``.keras`` file is a ZIP archive whose
 ``model.weights.h5`` is read in place when it is stored uncompressed (as Keras writes it).
+
+Only the file given is ever read, as Keras 3's ``safe_get_h5_dataset`` insists: a dataset whose
+creation property list stores its values in other files (external storage, a virtual dataset) is
+refused from that list before any byte is read, and so is a link to another file (an external or
+user-defined link; soft links stay inside the file and datasets are listed by hard links only).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label,
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KERAS_WEIGHTS = "model.weights.h5"
+ONLY_THIS_FILE = "svdgrad reads only the file given"
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature ... name, extra lengths
 
 
@@ -69,16 +75,45 @@ def _read_dataset(dataset) -> tuple[np.ndarray, str | None]:
     return np.asarray(dataset[()]), None
 
 
-def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | Skipped]:
-    """Every dataset of the file, by path, in h5py's order (names sorted within a group)."""
-    found: list[Tensor | Skipped] = []
+def _elsewhere(h5py, dataset) -> str | None:
+    """Why the dataset's values would be read from other files, from its creation property list."""
+    plist = dataset.id.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL:
+        return f"a virtual dataset, whose values come from other HDF5 files; {ONLY_THIS_FILE}"
+    if plist.get_external_count() > 0:
+        return f"a dataset stored in other files (HDF5 external storage); {ONLY_THIS_FILE}"
+    return None
+
+
+def _links_out(h5py, group, prefix: str, source: str) -> list[InputError]:
+    """An error for each link of ``group`` to another file (external or user-defined links)."""
+    inside = (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
+    names: list[bytes] = []
+    group.id.links.iterate(names.append)  # returns None for every name: the walk goes on
+    return [
+        InputError(member_label(source, prefix + name.decode()), f"a link to another file; {ONLY_THIS_FILE}")
+        for name in names
+        if group.id.links.get_info(name).type not in inside
+    ]
+
+
+def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | Skipped | InputError]:
+    """Every dataset of the file, by path, in h5py's order (names sorted within a group); a dataset
+    or link that reaches other files is an error in its place."""
+    found: list[Tensor | Skipped | InputError] = _links_out(h5py, handle, "", source)
 
     def visit(name: str, item) -> None:
+        if isinstance(item, h5py.Group):
+            found.extend(_links_out(h5py, item, name + "/", source))
         if not isinstance(item, h5py.Dataset):
             return
+        label, passed_over = member_label(source, name), selection.passed_over(name)
+        elsewhere = _elsewhere(h5py, item)
+        if elsewhere:
+            found.append(Skipped(label, passed_over) if passed_over else InputError(label, elsewhere))
+            return
         if item.shape is None:  # a null dataspace: no values at all
-            reason = selection.passed_over(name) or "an empty HDF5 dataset (no dataspace), not a matrix"
-            found.append(Skipped(member_label(source, name), reason))
+            found.append(Skipped(label, passed_over or "an empty HDF5 dataset (no dataspace), not a matrix"))
             return
         shape = tuple(int(d) for d in item.shape)
         read = partial(_read_dataset, item)

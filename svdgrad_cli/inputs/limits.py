@@ -1,7 +1,38 @@
-"""How large an input svdgrad reads: checked from headers, before anything is allocated (--max-elements).
+"""How much an input may hold, checked from headers and archive directories before anything is
+allocated: values per array (--max-elements), matrices per input (--max-matrices), bytes of a stream.
 
-Imports nothing, so options.py (and with it ``svdgrad --help``) can name the default without NumPy.
+Imports nothing, so options.py (and with it ``svdgrad --help``) can name the defaults without NumPy.
 """
 
 # 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
 DEFAULT_MAX_ELEMENTS = 2**26
+# Matrices one input (a file, an archive, a checkpoint) may hold: ~25 s of 4x4 matrices for autograd;
+# a stack of 2**22 small matrices in a 510 KB .npz would otherwise take hours and GBs of report.
+DEFAULT_MAX_MATRICES = 10_000
+# The widest value a numeric array holds (complex256): what an array within --max-elements may take.
+MAX_VALUE_BYTES = 32
+# Headers and layout beside the values (an .npy header is at most 10,000 bytes).
+HEADER_SLACK_BYTES = 2**20
+# A stream (stdin, a pipe) is copied aside up to 16 bytes a value (complex128, the widest dtype the
+# backends compute in): 1 GiB under the default --max-elements.
+STREAM_VALUE_BYTES = 16
+
+
+def max_array_bytes(max_elements: int) -> int:
+    """The most bytes one array within ``max_elements`` values takes, header included."""
+    return MAX_VALUE_BYTES * max_elements + HEADER_SLACK_BYTES
+
+
+def max_stream_bytes(max_elements: int) -> int:
+    """The most bytes read from a stream that cannot seek (standard input, a pipe) before it is refused."""
+    return STREAM_VALUE_BYTES * max_elements + HEADER_SLACK_BYTES
+
+
+def max_matrices_problem(count: int, max_matrices: int) -> str | None:
+    """Why an input of ``count`` matrices is refused, or None within the limit."""
+    if count <= max_matrices:
+        return None
+    return (
+        f"holds {count:,} matrices, over the limit of {max_matrices:,} per input; "
+        "raise --max-matrices to check them all"
+    )

@@ -7,8 +7,9 @@ The content decides over the name: NPY magic means .npy; ZIP magic means a PyTor
 .keras file or an .npz, by the archive's members; HDF5 magic, a safetensors header or a pickle mean
 those. Other content is read as the name says, and as text when the name says nothing (stdin, other
 suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (tensors passed
-over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are read
-into memory.
+over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are copied
+aside, in memory up to SPOOL_BYTES and then to a temporary file, and refused past
+``limits.max_stream_bytes``: memory stays bounded and an endless stream ends.
 
 Tensors of 3 or more dimensions become matrices by ``reshape``: ``stack`` (the default; leading axes
 are a stack of (m, n) matrices, as for .npy) or ``rows``: a kernel becomes one matrix of its output
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -50,7 +52,7 @@ from svdgrad_cli.inputs.checkpoints import (
 )
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, max_stream_bytes
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
 from svdgrad_cli.inputs.parts import ShardFile
@@ -69,6 +71,8 @@ __all__ = [
 
 
 HEAD_BYTES = 16  # enough for every magic below
+SPOOL_BYTES = 2**24  # of a stream held in memory; more goes to a temporary file
+STREAM_CHUNK = 2**20
 # What a file is read as when its content matches no magic: by its name, else text.
 SUFFIX_KINDS = {
     ".npy": "npy",
@@ -152,22 +156,43 @@ def _read_stream(
         yield InputError(source, "not enough memory to load it; lower --max-elements to refuse it early")
 
 
-def _stdin_bytes() -> bytes:
+def _stdin(max_elements: int) -> BinaryIO:
     if sys.stdin is None:
         raise InputError("-", "there is no standard input")
     buffer = getattr(sys.stdin, "buffer", None)
-    return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
+    if buffer is not None:
+        return buffer
+    return io.BytesIO(sys.stdin.read(max_stream_bytes(max_elements) + 1).encode("utf-8"))  # text only
 
 
-def _open(path: str) -> BinaryIO:
-    """A seekable binary stream of a file or of stdin (``-``); what cannot seek is read into memory."""
+def _spooled(raw: BinaryIO, source: str, max_elements: int) -> BinaryIO:
+    """A stream that cannot seek copied into a seekable one, refused past ``max_stream_bytes``."""
+    limit = max_stream_bytes(max_elements)
+    copy = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="svdgrad-")  # noqa: SIM115 - returned
+    size = 0
+    while chunk := raw.read(min(STREAM_CHUNK, limit + 1 - size)):
+        size += len(chunk)
+        if size > limit:
+            copy.close()
+            raise InputError(
+                source,
+                f"more than {limit:,} bytes on this stream, over what --max-elements {max_elements:,} "
+                "allows (16 bytes a value); raise --max-elements to read it",
+            )
+        copy.write(chunk)
+    copy.seek(0)
+    return copy
+
+
+def _open(path: str, max_elements: int) -> BinaryIO:
+    """A seekable binary stream of a file or of stdin (``-``); what cannot seek is copied aside."""
     if path == "-":
-        return io.BytesIO(_stdin_bytes())
+        return _spooled(_stdin(max_elements), path, max_elements)
     stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if stream.seekable():
         return stream
     with stream:
-        return io.BytesIO(stream.read())
+        return _spooled(stream, path, max_elements)
 
 
 def read_source(
@@ -178,7 +203,7 @@ def read_source(
     it does not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
     selection = replace(selection or Selection(), max_elements=max_elements)
     try:
-        stream = _open(path)
+        stream = _open(path, max_elements)
     except InputError as exc:
         yield exc
         return
