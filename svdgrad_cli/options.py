@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
@@ -176,6 +176,14 @@ class Settings:
         show_default=True,
         help="Tensors of 3 or more dimensions: stack (leading axes are a stack of matrices) or rows "
         "(a conv kernel (out, in, kh, kw) as one (out, in*kh*kw) matrix, as spectral norm does).",
+    )
+    max_matrices: int = option(
+        DEFAULT_MAX_MATRICES,
+        "--max-matrices",
+        type="positive",
+        show_default=True,
+        help="Refuse an input (file, archive, checkpoint) of more matrices than this, as --reshape "
+        "counts them: a stack over it from its header, before reading; the rest of a file past it.",
     )
     timeout: float | None = option(
         None,

@@ -5,7 +5,8 @@ Every dataset is a tensor named by its path in the file: Keras 3 keeps a layer's
 ``model_weights/<layer>/<layer>/kernel:0``. Shapes and dtypes come from the dataset headers; a dataset
 is read only when it is selected. Kernels are taken in Keras's layout, outputs last: a Dense kernel is
 (in, out), a Conv2D kernel (kh, kw, in, out). A ``.keras`` file is a ZIP archive whose
-``model.weights.h5`` is read in place when it is stored uncompressed (as Keras writes it).
+``model.weights.h5`` is read in place when it is stored uncompressed (as Keras writes it); a
+compressed one that is a zip bomb is refused from the central directory first (archives.py).
 
 Only the file given is ever read, as Keras 3's ``safe_get_h5_dataset`` insists: a dataset whose
 creation property list stores its values in other files (external storage, a virtual dataset) is
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import sys
 import zipfile
 from collections.abc import Iterator
 from functools import partial
@@ -26,6 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.archives import member_problem
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
 from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label, read_tensors, short
 
@@ -167,7 +170,13 @@ def read_keras(
     library("h5py", source, "a .keras file", "h5py")
     try:
         archive = zipfile.ZipFile(stream)
-        member = _member(archive, archive.getinfo(KERAS_WEIGHTS), stream)
+        info = archive.getinfo(KERAS_WEIGHTS)
+        problem = member_problem(info, sys.maxsize)  # its datasets are checked against --max-elements
+        if problem:
+            archive.close()
+            yield InputError(source, f"not read: its {problem}")
+            return
+        member = _member(archive, info, stream)
     except KeyError:
         yield InputError(source, f"a .keras file without {KERAS_WEIGHTS}: no weights to check")
         return

@@ -1,8 +1,10 @@
 """How much an input may hold, checked from headers and archive directories before anything is
 allocated: values per array (--max-elements), matrices per input (--max-matrices), bytes of a stream.
 
-Imports nothing, so options.py (and with it ``svdgrad --help``) can name the defaults without NumPy.
+Imports nothing but math, so options.py (and with it ``svdgrad --help``) can name the defaults without NumPy.
 """
+
+import math
 
 # 2**26 entries: 512 MiB per float64 copy; an SVD and its gradient hold several copies.
 DEFAULT_MAX_ELEMENTS = 2**26
@@ -28,11 +30,17 @@ def max_stream_bytes(max_elements: int) -> int:
     return STREAM_VALUE_BYTES * max_elements + HEADER_SLACK_BYTES
 
 
-def max_matrices_problem(count: int, max_matrices: int) -> str | None:
-    """Why an input of ``count`` matrices is refused, or None within the limit."""
+def matrix_count(shape: tuple[int, ...], reshape: str = "stack") -> int:
+    """How many matrices an array of this shape is checked as (``--reshape``; see loading.py)."""
+    return 1 if len(shape) <= 2 or reshape == "rows" else math.prod(shape[:-2])
+
+
+def stack_problem(shape: tuple[int, ...], reshape: str, max_matrices: int) -> str | None:
+    """Why an array of this shape is refused for holding too many matrices, or None."""
+    count = matrix_count(shape, reshape)
     if count <= max_matrices:
         return None
     return (
-        f"holds {count:,} matrices, over the limit of {max_matrices:,} per input; "
-        "raise --max-matrices to check them all"
+        f"declares shape {shape}, a stack of {count:,} matrices, over the limit of {max_matrices:,} "
+        "per input; raise --max-matrices to check them all"
     )

@@ -8,8 +8,7 @@ The content decides over the name: NPY magic means .npy; ZIP magic means a PyTor
 those. Other content is read as the name says, and as text when the name says nothing (stdin, other
 suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (tensors passed
 over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are copied
-aside, in memory up to SPOOL_BYTES and then to a temporary file, and refused past
-``limits.max_stream_bytes``: memory stays bounded and an endless stream ends.
+aside first, within a bound (streams.py).
 
 Tensors of 3 or more dimensions become matrices by ``reshape``: ``stack`` (the default; leading axes
 are a stack of (m, n) matrices, as for .npy) or ``rows``: a kernel becomes one matrix of its output
@@ -22,8 +21,6 @@ from __future__ import annotations
 
 import io
 import math
-import sys
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -52,10 +49,15 @@ from svdgrad_cli.inputs.checkpoints import (
 )
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, max_stream_bytes
+from svdgrad_cli.inputs.limits import (
+    DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MAX_MATRICES,
+    matrix_count,
+)
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
 from svdgrad_cli.inputs.parts import ShardFile
+from svdgrad_cli.inputs.streams import open_input
 from svdgrad_cli.inputs.tensors import Selection
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
 
@@ -71,8 +73,6 @@ __all__ = [
 
 
 HEAD_BYTES = 16  # enough for every magic below
-SPOOL_BYTES = 2**24  # of a stream held in memory; more goes to a temporary file
-STREAM_CHUNK = 2**20
 # What a file is read as when its content matches no magic: by its name, else text.
 SUFFIX_KINDS = {
     ".npy": "npy",
@@ -127,7 +127,8 @@ def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Se
     """The one array of an .npy or text file, or its description where ``selection`` does not read it
     (text is described by its size alone: its shape is known only by reading it)."""
     if kind == "npy":
-        array = read_npy(stream, source, selection.max_elements, header_only=not selection.reads(source))
+        header_only = not selection.reads(source)
+        array = read_npy(stream, source, selection.max_elements, header_only, selection.stack_problem)
     elif not selection.reads(source):
         return Described(source, None, nbytes=stream.seek(0, io.SEEK_END))
     else:
@@ -156,54 +157,36 @@ def _read_stream(
         yield InputError(source, "not enough memory to load it; lower --max-elements to refuse it early")
 
 
-def _stdin(max_elements: int) -> BinaryIO:
-    if sys.stdin is None:
-        raise InputError("-", "there is no standard input")
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is not None:
-        return buffer
-    return io.BytesIO(sys.stdin.read(max_stream_bytes(max_elements) + 1).encode("utf-8"))  # text only
-
-
-def _spooled(raw: BinaryIO, source: str, max_elements: int) -> BinaryIO:
-    """A stream that cannot seek copied into a seekable one, refused past ``max_stream_bytes``."""
-    limit = max_stream_bytes(max_elements)
-    copy = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="svdgrad-")  # noqa: SIM115 - returned
-    size = 0
-    while chunk := raw.read(min(STREAM_CHUNK, limit + 1 - size)):
-        size += len(chunk)
-        if size > limit:
-            copy.close()
-            raise InputError(
-                source,
-                f"more than {limit:,} bytes on this stream, over what --max-elements {max_elements:,} "
-                "allows (16 bytes a value); raise --max-elements to read it",
-            )
-        copy.write(chunk)
-    copy.seek(0)
-    return copy
-
-
-def _open(path: str, max_elements: int) -> BinaryIO:
-    """A seekable binary stream of a file or of stdin (``-``); what cannot seek is copied aside."""
-    if path == "-":
-        return _spooled(_stdin(max_elements), path, max_elements)
-    stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
-    if stream.seekable():
-        return stream
-    with stream:
-        return _spooled(stream, path, max_elements)
+def _counted(
+    events: Iterator[LoadedArray | InputError | Skipped | Described], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
+    """The events of one input, ended by one error at the array that takes its matrices past
+    ``selection.max_matrices`` (every array alone was checked from its header: this is their sum)."""
+    total = 0
+    for event in events:
+        if isinstance(event, (LoadedArray, Described)):
+            shape = event.array.shape if isinstance(event, LoadedArray) else event.shape or ()
+            total += matrix_count(tuple(shape), selection.reshape)
+            if total > selection.max_matrices:
+                yield InputError(
+                    source,
+                    f"holds more than {selection.max_matrices:,} matrices (the limit per input); "
+                    f"those from {event.source} on are not checked; raise --max-matrices to check them all",
+                )
+                return
+        yield event
 
 
 def read_source(
     path: str, max_elements: int, selection: Selection | None = None
 ) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Arrays (or errors, or tensors passed over) from one file path or ``-``; never raises for bad
-    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``; arrays
-    it does not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
+    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``, and
+    the matrices of all the file's arrays are counted against its ``max_matrices``; arrays it does
+    not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
     selection = replace(selection or Selection(), max_elements=max_elements)
     try:
-        stream = _open(path, max_elements)
+        stream = open_input(path, max_elements)
     except InputError as exc:
         yield exc
         return
@@ -211,7 +194,8 @@ def read_source(
         yield InputError(path, getattr(exc, "strerror", None) or describe(exc))
         return
     with stream:
-        yield from _read_stream(stream, path, "" if path == "-" else Path(path).suffix.lower(), selection)
+        suffix = "" if path == "-" else Path(path).suffix.lower()
+        yield from _counted(_read_stream(stream, path, suffix, selection), path, selection)
 
 
 # ---- arrays to matrices
@@ -327,12 +311,14 @@ def load_files(
     select: tuple[str, ...] = (),
     skip: tuple[str, ...] = (),
     reshape: str = "stack",
+    max_matrices: int = DEFAULT_MAX_MATRICES,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
-    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings). A
-    :class:`ShardFile` gives only what its shard checks of the file (``--shard``, shards.py)."""
-    selection = Selection(select, skip, max_elements, on_file)
+    ``on_file("path:name")``. ``select``/``skip``: fnmatch globs on tensor names (Settings);
+    ``max_matrices``: per input. A :class:`ShardFile` gives only what its shard checks of the file
+    (``--shard``, shards.py)."""
+    selection = Selection(select, skip, max_elements, on_file, max_matrices=max_matrices, reshape=reshape)
     for path in files:
         if isinstance(path, InputError):
             yield path

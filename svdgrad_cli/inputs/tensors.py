@@ -20,7 +20,7 @@ import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES, stack_problem
 from svdgrad_cli.inputs.parts import FilePart
 
 MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
@@ -33,7 +33,8 @@ class Selection:
     case-sensitively against tensor names), the size limit per tensor, and who hears of each tensor
     as it starts (``on_tensor(label)``, for the progress line). ``describe``: read headers only, every
     array becoming a :class:`Described` (a shard's plan); ``part``: a shard's part of the file, whose
-    other arrays are not read (described instead)."""
+    other arrays are not read (described instead). ``max_matrices``: how many matrices one input may
+    hold, counted as ``reshape`` makes them (limits.py)."""
 
     select: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
@@ -41,6 +42,12 @@ class Selection:
     on_tensor: Callable[[str], None] | None = None
     describe: bool = False
     part: FilePart | None = None
+    max_matrices: int = DEFAULT_MAX_MATRICES
+    reshape: str = "stack"
+
+    def stack_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why an array of this shape holds too many matrices to check, or None."""
+        return stack_problem(shape, self.reshape, self.max_matrices)
 
     def reads(self, label: str) -> bool:
         """Whether the data of the array ``label`` is read (else it is only described)."""
@@ -146,7 +153,11 @@ def read_tensor(
     reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape) or not_weights(tensor.dtype)
     if reason:
         return Skipped(label, reason)
-    problem = tensor.problem or size_problem(tensor.shape, selection.max_elements)
+    problem = (
+        tensor.problem
+        or size_problem(tensor.shape, selection.max_elements)
+        or selection.stack_problem(tensor.shape)
+    )
     if problem:
         return InputError(label, problem)
     if not selection.reads(label):

@@ -18,8 +18,7 @@ def check_files(
     """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``; an ``observer``
     (render/progress.py) hears of each file and stage."""
     on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
-    items = load_files(
-        files, settings.dtype, max_elements, on_file, settings.select, settings.skip, settings.reshape
-    )
+    s = settings
+    items = load_files(files, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, s.max_matrices)
     for report in iter_reports(items, settings, on_stage):
         yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()
