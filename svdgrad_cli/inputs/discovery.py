@@ -131,7 +131,7 @@ def collect_files(
         elif os.path.isdir(path):
             _walk(Path(path), recursive, tuple(globs) or DEFAULT_GLOBS, tuple(excludes), out)
         elif os.path.exists(path):
-            out.entries.append(path)  # a device or pipe: attempted, and read into memory
+            out.entries.append(path)  # a device or pipe: attempted, copied aside within a bound (streams.py)
         else:
             out.entries.append(InputError(path, link_problem(path)))
     return out

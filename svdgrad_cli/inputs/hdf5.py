@@ -88,35 +88,41 @@ def _elsewhere(h5py, dataset) -> str | None:
     return None
 
 
-def _links_out(h5py, group, prefix: str, source: str) -> list[InputError]:
-    """An error for each link of ``group`` to another file (external or user-defined links)."""
-    inside = (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
+def _links_out(h5py, group, prefix: str, source: str, selection: Selection) -> list[InputError | Skipped]:
+    """An error for each link of ``group`` to another file (external or user-defined links), never
+    followed; a link that --select/--skip pass over is skipped as a tensor would be."""
+    links, inside = group.id.links, (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
     names: list[bytes] = []
-    group.id.links.iterate(names.append)  # returns None for every name: the walk goes on
+    links.iterate(names.append)  # returns None for every name: the walk goes on
+    outside = [prefix + n.decode(errors="replace") for n in names if links.get_info(n).type not in inside]
     return [
-        InputError(member_label(source, prefix + name.decode()), f"a link to another file; {ONLY_THIS_FILE}")
-        for name in names
-        if group.id.links.get_info(name).type not in inside
+        _refused(source, name, f"a link to another file; {ONLY_THIS_FILE}", selection) for name in outside
     ]
+
+
+def _refused(source: str, name: str, problem: str, selection: Selection) -> InputError | Skipped:
+    passed_over = selection.passed_over(name)
+    label = member_label(source, name)
+    return Skipped(label, passed_over) if passed_over else InputError(label, problem)
 
 
 def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | Skipped | InputError]:
     """Every dataset of the file, by path, in h5py's order (names sorted within a group); a dataset
     or link that reaches other files is an error in its place."""
-    found: list[Tensor | Skipped | InputError] = _links_out(h5py, handle, "", source)
+    found: list[Tensor | Skipped | InputError] = [*_links_out(h5py, handle, "", source, selection)]
 
     def visit(name: str, item) -> None:
         if isinstance(item, h5py.Group):
-            found.extend(_links_out(h5py, item, name + "/", source))
+            found.extend(_links_out(h5py, item, name + "/", source, selection))
         if not isinstance(item, h5py.Dataset):
             return
-        label, passed_over = member_label(source, name), selection.passed_over(name)
         elsewhere = _elsewhere(h5py, item)
         if elsewhere:
-            found.append(Skipped(label, passed_over) if passed_over else InputError(label, elsewhere))
+            found.append(_refused(source, name, elsewhere, selection))
             return
         if item.shape is None:  # a null dataspace: no values at all
-            found.append(Skipped(label, passed_over or "an empty HDF5 dataset (no dataspace), not a matrix"))
+            reason = selection.passed_over(name) or "an empty HDF5 dataset (no dataspace), not a matrix"
+            found.append(Skipped(member_label(source, name), reason))
             return
         shape = tuple(int(d) for d in item.shape)
         read = partial(_read_dataset, item)

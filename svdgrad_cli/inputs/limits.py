@@ -31,8 +31,11 @@ def max_stream_bytes(max_elements: int) -> int:
 
 
 def matrix_count(shape: tuple[int, ...], reshape: str = "stack") -> int:
-    """How many matrices an array of this shape is checked as (``--reshape``; see loading.py)."""
-    return 1 if len(shape) <= 2 or reshape == "rows" else math.prod(shape[:-2])
+    """How many matrices an array of this shape is checked as (``--reshape``; see loading.py): none
+    for a scalar or a 1-D array (a bias: skipped, or an error)."""
+    if len(shape) < 2:
+        return 0
+    return 1 if len(shape) == 2 or reshape == "rows" else math.prod(shape[:-2])
 
 
 def stack_problem(shape: tuple[int, ...], reshape: str, max_matrices: int) -> str | None:

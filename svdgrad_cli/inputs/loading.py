@@ -165,8 +165,8 @@ def _counted(
     total = 0
     for event in events:
         if isinstance(event, (LoadedArray, Described)):
-            shape = event.array.shape if isinstance(event, LoadedArray) else event.shape or ()
-            total += matrix_count(tuple(shape), selection.reshape)
+            shape = event.array.shape if isinstance(event, LoadedArray) else event.shape
+            total += 1 if shape is None else matrix_count(tuple(shape), selection.reshape)  # None: text
             if total > selection.max_matrices:
                 yield InputError(
                     source,
