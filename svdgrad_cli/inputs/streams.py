@@ -29,8 +29,11 @@ def _spooled(raw: BinaryIO, source: str, max_elements: int) -> BinaryIO:
     """A stream that cannot seek copied into a seekable one, refused past ``max_stream_bytes``."""
     limit = max_stream_bytes(max_elements)
     copy = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="svdgrad-")  # noqa: SIM115 - returned
-    size = 0
-    while chunk := raw.read(min(STREAM_CHUNK, limit + 1 - size)):
+    size, ended = 0, False
+    while not ended:
+        wanted = min(STREAM_CHUNK, limit + 1 - size)
+        chunk = raw.read(wanted)
+        ended = len(chunk) < wanted  # a buffered read returns less only at the end (Ctrl-D at a terminal)
         size += len(chunk)
         if size > limit:
             copy.close()
