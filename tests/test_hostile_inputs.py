@@ -349,3 +349,19 @@ def test_symlink_loops_and_dangling_links(runner, tmp_path, good):
     ]
     checked = [r["source"] for r in report["results"] if r["status"] == "checked"]
     assert checked == [str(folder / "kept.npy"), str(good)]
+
+
+def test_max_matrices_is_the_same_in_every_shard(runner, tmp_path, good):
+    """Each shard counts a file's matrices as the whole run does (another shard's .npz members by
+    their headers), so the merged shards are the run."""
+    np.savez(tmp_path / "three.npz", a=np.ones((4, 2, 2)), b=np.ones((4, 2, 2)), c=np.ones((4, 2, 2)))
+    paths, limit = [tmp_path / "three.npz", good], ["--max-matrices", "10"]
+    whole, report = check(runner, *paths, *limit)
+    parts = []
+    for k in (1, 2, 3):  # with 3 shards, counting another shard's members as one matrix merged to exit 0
+        parts.append(str(tmp_path / f"part{k}.jsonl"))
+        options = ["--shard", f"{k}/3", "-f", "jsonl", "-o", parts[-1], "-q", "-b", "autograd"]
+        runner.invoke(cli, ["check", *map(str, paths), *limit, *options])
+    merged = runner.invoke(cli, ["merge", *parts, "-f", "json"])
+    assert merged.exit_code == whole.exit_code == 2, merged.output
+    assert json.loads(merged.stdout)["results"] == report["results"]
