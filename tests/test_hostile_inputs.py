@@ -349,6 +349,9 @@ def test_symlink_loops_and_dangling_links(runner, tmp_path, good):
     ]
     checked = [r["source"] for r in report["results"] if r["status"] == "checked"]
     assert checked == [str(folder / "kept.npy"), str(good)]
+    skipped = {s["source"]: s["reason"] for s in report["skipped"]}
+    assert skipped[str(folder / "here")] == "a directory already visited (a loop of links), not entered again"
+    assert skipped[str(folder / "self")] == "not a regular file"
 
 
 def test_max_matrices_is_the_same_in_every_shard(runner, tmp_path, good):

@@ -4,7 +4,7 @@ Directories are searched recursively unless ``recursive`` is False. Inside a dir
 when its name matches one of ``globs`` (default: the known matrix suffixes) and none of ``excludes``;
 the other files are skipped and counted, never silently dropped. Patterns are matched against the
 name and against the path relative to the directory given. Symlinked directories are followed once:
-a directory already visited (same device and inode) is not entered again, so link loops end. The
+a directory already visited (same device and inode) is skipped, so link loops end. The
 walk keeps its own stack, so no depth is too deep. A symbolic link that leads nowhere (a loop of
 links, a missing target) is an input error naming it, when it is named or matches the globs.
 Only regular files are read from directories (a FIFO would block the run); files named explicitly are
@@ -67,6 +67,8 @@ class _Walk:
         try:
             info = folder.stat()
             if (info.st_dev, info.st_ino) in self.seen:
+                reason = "a directory already visited (a loop of links), not entered again"
+                self.out.skipped.append(Skipped(str(folder), reason))
                 return None
             self.seen.add((info.st_dev, info.st_ino))
             return sorted(os.scandir(folder), key=lambda entry: entry.name)
