@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svdgrad_cli.inputs.kernels import RESHAPES
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
@@ -178,6 +178,14 @@ class Settings:
         "stacks): auto, one matrix per kernel as spectral norm reads it, by the format (torch, "
         "safetensors: rows; Keras .keras/.h5: columns); rows, (out, in*kh*kw): the first axis by the "
         "rest; columns, (kh*kw*in, out): the rest by the last axis; stack, leading axes are a stack.",
+    )
+    max_matrices: int = option(
+        DEFAULT_MAX_MATRICES,
+        "--max-matrices",
+        type="positive",
+        show_default=True,
+        help="Refuse an input (file, archive, checkpoint) of more matrices than this, as --reshape "
+        "counts them: a stack over it from its header, before reading; the rest of a file past it.",
     )
     timeout: float | None = option(
         None,

@@ -192,5 +192,5 @@ def test_progress_counts_a_checkpoints_matrices_from_its_headers(torch_weights):
     for name in ("resnet.pth", "resnet.safetensors"):
         assert count_matrices(str(folder / name), Selection()) == len(KERNELS) + 1
         stacked = sum(stored[0] * stored[1] for stored, _ in KERNELS.values()) + 1  # + fc
-        assert count_matrices(str(folder / name), Selection(), "stack") == stacked
+        assert count_matrices(str(folder / name), Selection(reshape="stack")) == stacked
     assert count_matrices(str(folder / "resnet.pth"), Selection(select=("fc.*",))) == 1

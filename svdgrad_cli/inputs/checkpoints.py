@@ -11,6 +11,9 @@
   what it reads: ``data.pkl`` (names and layout) before loading, and each tensor's storage when the
   tensor is read, streamed from the mapped memory against the CRC the central directory holds for a
   record of its size; a mismatch is that tensor's error, and tensors not read are never checked.
+  Before torch sees a zip checkpoint, its central directory is checked (archives.py): ``data.pkl``
+  and the other records but storages may not declare more than MAX_LAYOUT_BYTES, a compressed
+  storage more than one array within --max-elements takes, and no record may be a zip bomb.
   Legacy checkpoints (``_use_new_zipfile_serialization=False``, pickle protocol 2 or later) cannot be
   mapped and are loaded whole; they hold no checksums. A file with a PyTorch suffix that is neither
   (garbage, a protocol 0 or 1 pickle, which the weights-only loader cannot read) is said to be so.
@@ -40,7 +43,9 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.archives import member_problem
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
+from svdgrad_cli.inputs.limits import max_array_bytes
 from svdgrad_cli.inputs.tensors import NotRead, Selection, Tensor, library, member_label, read_tensors, short
 
 SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library's own limit on its JSON header
@@ -65,6 +70,8 @@ PICKLE_PROTOCOL = 0x80  # the PROTO opcode that starts every pickle of protocol 
 # torch.save's magic number 0x1950a86a20f9469cfc6c as pickle protocols 0 and 1 write it: a legacy file.
 LEGACY_TEXT_MAGIC = b"L119547037146038801333356L"
 CRC_CHUNK = 1 << 20  # bytes of a storage hashed at a time: memory stays flat
+# data.pkl (names and layout) and the small records beside it: a model of 10,000 tensors needs ~1 MB.
+MAX_LAYOUT_BYTES = 2**26
 
 
 def is_safetensors(head: bytes) -> bool:
@@ -220,10 +227,11 @@ class _Checksums:
     """The CRC-32s of a zip checkpoint's records, from its central directory, and the storages whose
     bytes matched one (each is hashed once, however many tensors view it)."""
 
-    def __init__(self, path: str, source: str) -> None:
+    def __init__(self, path: str, source: str, max_elements: int) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
                 infos = archive.infolist()
+                _check_sizes(infos, source, max_elements)
                 _check_layout(archive, source)
                 order = next((i for i in infos if i.filename.endswith("/byteorder")), None)
                 self.swapped = order is not None and archive.read(order).decode() != sys.byteorder
@@ -244,6 +252,22 @@ class _Checksums:
         if found:
             self.verified.add(storage.data_ptr())
         return found
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], source: str, max_elements: int) -> None:
+    """Refuse the checkpoint when a record declares more than it may inflate to (archives.py):
+    storages are memory-mapped where they are stored, as torch.save writes them."""
+    for info in infos:
+        if "/data/" not in info.filename:
+            problem = member_problem(info, MAX_LAYOUT_BYTES, hint=" (names and layout take far less)")
+        elif info.compress_type != zipfile.ZIP_STORED:
+            problem = member_problem(
+                info, max_array_bytes(max_elements), hint="; raise --max-elements to read it"
+            )
+        else:
+            problem = None
+        if problem:
+            raise InputError(source, f"not read: its record {problem}")
 
 
 def _check_layout(archive: zipfile.ZipFile, source: str) -> None:
@@ -319,7 +343,7 @@ def read_torch(
     checked; else a legacy pickle), loaded with weights_only=True only."""
     torch = library("torch", source, "a PyTorch checkpoint", "torch")
     with on_disk(stream) as path:
-        checksums = _Checksums(path, source) if zipped else None
+        checksums = _Checksums(path, source, selection.max_elements) if zipped else None
         state = _torch_load(torch, path, source, zipped)
         tensors = _torch_tensors(torch, state, source, selection, checksums)
         yield from read_tensors(source, tensors, selection)

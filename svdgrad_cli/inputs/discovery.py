@@ -4,13 +4,16 @@ Directories are searched recursively unless ``recursive`` is False. Inside a dir
 when its name matches one of ``globs`` (default: the known matrix suffixes) and none of ``excludes``;
 the other files are skipped and counted, never silently dropped. Patterns are matched against the
 name and against the path relative to the directory given. Symlinked directories are followed once:
-a directory already visited (same device and inode) is not entered again, so link loops end.
+a directory already visited (same device and inode) is skipped, so link loops end. The
+walk keeps its own stack, so no depth is too deep. A symbolic link that leads nowhere (a loop of
+links, a missing target) is an input error naming it, when it is named or matches the globs.
 Only regular files are read from directories (a FIFO would block the run); files named explicitly are
 always attempted, whatever their suffix or kind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -32,6 +35,20 @@ class FileList:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+def link_problem(path: str) -> str:
+    """Why ``path`` cannot be followed: a loop of symbolic links, a link to nothing, or not there."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links (too many levels to follow)"
+        if os.path.islink(path) and exc.errno == errno.ENOENT:
+            return "a symbolic link whose target does not exist"
+        if exc.errno != errno.ENOENT:
+            return f"cannot open it ({exc.strerror or exc})"
+    return "no such file or directory"
+
+
 def _match(name: str, relative: str, patterns: tuple[str, ...]) -> str | None:
     """The first pattern that matches the name or the relative path, case-insensitively."""
     name, relative = name.lower(), relative.lower()
@@ -50,6 +67,8 @@ class _Walk:
         try:
             info = folder.stat()
             if (info.st_dev, info.st_ino) in self.seen:
+                reason = "a directory already visited (a loop of links), not entered again"
+                self.out.skipped.append(Skipped(str(folder), reason))
                 return None
             self.seen.add((info.st_dev, info.st_ino))
             return sorted(os.scandir(folder), key=lambda entry: entry.name)
@@ -62,17 +81,24 @@ class _Walk:
         """File the entry as read or skipped; return it when it is a folder to enter."""
         relative = os.path.relpath(entry.path, self.root)
         excluded = _match(entry.name, relative, self.excludes)
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+        except OSError:  # ELOOP: a loop of links
+            is_dir = is_file = False
         if excluded:
-            what = "directory excluded" if entry.is_dir() else "excluded"  # a directory: once, not its files
+            what = "directory excluded" if is_dir else "excluded"  # a directory: once, not its files
             self.out.skipped.append(Skipped(entry.path, f"{what} by --exclude {excluded}"))
             return None
-        if entry.is_dir():
+        if is_dir:
             if not self.recursive:
                 self.out.skipped.append(Skipped(entry.path, "a directory, not entered (--no-recursive)"))
             return Path(entry.path)
-        if not entry.is_file():  # never a FIFO or a device
+        matched = _match(entry.name, relative, self.globs)
+        if matched and entry.is_symlink() and not os.path.exists(entry.path):
+            self.out.entries.append(InputError(entry.path, link_problem(entry.path)))
+        elif not is_file:  # never a FIFO or a device
             self.out.skipped.append(Skipped(entry.path, "not a regular file"))
-        elif _match(entry.name, relative, self.globs):
+        elif matched:
             self.out.entries.append(entry.path)
         elif self.globs == DEFAULT_GLOBS:  # no --glob given: the name is not one svdgrad reads
             suffixes = ", ".join(MATRIX_SUFFIXES + CHECKPOINT_SUFFIXES)
@@ -83,11 +109,14 @@ class _Walk:
             self.out.skipped.append(Skipped(entry.path, f"matches no --glob ({', '.join(self.globs)})"))
         return None
 
-    def visit(self, folder: Path) -> None:
-        subfolders = [sub for entry in self._listing(folder) or [] if (sub := self._take(entry))]
-        if self.recursive:
-            for subfolder in subfolders:
-                self.visit(subfolder)
+    def visit(self, root: Path) -> None:
+        """Depth first, each folder's own files before its subfolders', on a stack of its own."""
+        pending = [root]
+        while pending:
+            folder = pending.pop()
+            subfolders = [sub for entry in self._listing(folder) or [] if (sub := self._take(entry))]
+            if self.recursive:
+                pending.extend(reversed(subfolders))
 
 
 def _walk(root: Path, recursive: bool, globs, excludes, out: FileList) -> None:
@@ -109,7 +138,7 @@ def collect_files(
         elif os.path.isdir(path):
             _walk(Path(path), recursive, tuple(globs) or DEFAULT_GLOBS, tuple(excludes), out)
         elif os.path.exists(path):
-            out.entries.append(path)  # a device or pipe: attempted, and read into memory
+            out.entries.append(path)  # a device or pipe: attempted, copied aside within a bound (streams.py)
         else:
-            out.entries.append(InputError(path, "no such file or directory"))
+            out.entries.append(InputError(path, link_problem(path)))
     return out

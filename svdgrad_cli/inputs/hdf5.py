@@ -5,7 +5,13 @@ Every dataset is a tensor named by its path in the file: Keras 3 keeps a layer's
 ``model_weights/<layer>/<layer>/kernel:0``. Shapes and dtypes come from the dataset headers; a dataset
 is read only when it is selected. Kernels are taken in Keras's layout, outputs last: a Dense kernel is
 (in, out), a Conv2D kernel (kh, kw, in, out). A ``.keras`` file is a ZIP archive whose
-``model.weights.h5`` is read in place when it is stored uncompressed (as Keras writes it).
+``model.weights.h5`` is read in place when it is stored uncompressed (as Keras writes it); a
+compressed one that is a zip bomb is refused from the central directory first (archives.py).
+
+Only the file given is ever read, as Keras 3's ``safe_get_h5_dataset`` insists: a dataset whose
+creation property list stores its values in other files (external storage, a virtual dataset) is
+refused from that list before any byte is read, and so is a link to another file (an external or
+user-defined link; soft links stay inside the file and datasets are listed by hard links only).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import sys
 import zipfile
 from collections.abc import Iterator
 from functools import partial
@@ -21,12 +28,14 @@ from typing import BinaryIO
 import numpy as np
 
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.archives import member_problem
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
 from svdgrad_cli.inputs.kernels import CHANNELS_LAST
 from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label, read_tensors, short
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KERAS_WEIGHTS = "model.weights.h5"
+ONLY_THIS_FILE = "svdgrad reads only the file given"
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature ... name, extra lengths
 
 
@@ -70,12 +79,47 @@ def _read_dataset(dataset) -> tuple[np.ndarray, str | None]:
     return np.asarray(dataset[()]), None
 
 
-def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | Skipped]:
-    """Every dataset of the file, by path, in h5py's order (names sorted within a group)."""
-    found: list[Tensor | Skipped] = []
+def _elsewhere(h5py, dataset) -> str | None:
+    """Why the dataset's values would be read from other files, from its creation property list."""
+    plist = dataset.id.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL:
+        return f"a virtual dataset, whose values come from other HDF5 files; {ONLY_THIS_FILE}"
+    if plist.get_external_count() > 0:
+        return f"a dataset stored in other files (HDF5 external storage); {ONLY_THIS_FILE}"
+    return None
+
+
+def _links_out(h5py, group, prefix: str, source: str, selection: Selection) -> list[InputError | Skipped]:
+    """An error for each link of ``group`` to another file (external or user-defined links), never
+    followed; a link that --select/--skip pass over is skipped as a tensor would be."""
+    links, inside = group.id.links, (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
+    names: list[bytes] = []
+    links.iterate(names.append)  # returns None for every name: the walk goes on
+    outside = [prefix + n.decode(errors="replace") for n in names if links.get_info(n).type not in inside]
+    return [
+        _refused(source, name, f"a link to another file; {ONLY_THIS_FILE}", selection) for name in outside
+    ]
+
+
+def _refused(source: str, name: str, problem: str, selection: Selection) -> InputError | Skipped:
+    passed_over = selection.passed_over(name)
+    label = member_label(source, name)
+    return Skipped(label, passed_over) if passed_over else InputError(label, problem)
+
+
+def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | Skipped | InputError]:
+    """Every dataset of the file, by path, in h5py's order (names sorted within a group); a dataset
+    or link that reaches other files is an error in its place."""
+    found: list[Tensor | Skipped | InputError] = [*_links_out(h5py, handle, "", source, selection)]
 
     def visit(name: str, item) -> None:
+        if isinstance(item, h5py.Group):
+            found.extend(_links_out(h5py, item, name + "/", source, selection))
         if not isinstance(item, h5py.Dataset):
+            return
+        elsewhere = _elsewhere(h5py, item)
+        if elsewhere:
+            found.append(_refused(source, name, elsewhere, selection))
             return
         if item.shape is None:  # a null dataspace: no values at all
             reason = selection.passed_over(name) or "an empty HDF5 dataset (no dataspace), not a matrix"
@@ -133,7 +177,13 @@ def read_keras(
     library("h5py", source, "a .keras file", "h5py")
     try:
         archive = zipfile.ZipFile(stream)
-        member = _member(archive, archive.getinfo(KERAS_WEIGHTS), stream)
+        info = archive.getinfo(KERAS_WEIGHTS)
+        problem = member_problem(info, sys.maxsize)  # its datasets are checked against --max-elements
+        if problem:
+            archive.close()
+            yield InputError(source, f"not read: its {problem}")
+            return
+        member = _member(archive, info, stream)
     except KeyError:
         yield InputError(source, f"a .keras file without {KERAS_WEIGHTS}: no weights to check")
         return

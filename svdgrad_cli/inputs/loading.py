@@ -7,8 +7,8 @@ The content decides over the name: NPY magic means .npy; ZIP magic means a PyTor
 .keras file or an .npz, by the archive's members; HDF5 magic, a safetensors header or a pickle mean
 those. Other content is read as the name says, and as text when the name says nothing (stdin, other
 suffixes). Every path yields matrices, :class:`InputError` or :class:`Skipped` (tensors passed
-over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are read
-into memory.
+over: not selected, not matrices) and nothing else. Streams that cannot seek (stdin, pipes) are copied
+aside first, within a bound (streams.py).
 
 A checkpoint's tensors of 3 or more dimensions become one matrix each by default (a conv kernel as
 spectral normalisation reads it), or a stack with ``reshape="stack"``: see kernels.py. Plain arrays of
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import math
-import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -49,10 +48,15 @@ from svdgrad_cli.inputs.checkpoints import (
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
 from svdgrad_cli.inputs.kernels import as_matrix, layout, reshape_note
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import (
+    DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MAX_MATRICES,
+    matrix_count,
+)
 from svdgrad_cli.inputs.npy import NPY_MAGIC, read_npy
 from svdgrad_cli.inputs.npz import ZIP_MAGICS, read_npz
 from svdgrad_cli.inputs.parts import ShardFile
+from svdgrad_cli.inputs.streams import open_input
 from svdgrad_cli.inputs.tensors import Selection
 from svdgrad_cli.inputs.text import DELIMITERS, parse_text
 
@@ -122,7 +126,8 @@ def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Se
     """The one array of an .npy or text file, or its description where ``selection`` does not read it
     (text is described by its size alone: its shape is known only by reading it)."""
     if kind == "npy":
-        array = read_npy(stream, source, selection.max_elements, header_only=not selection.reads(source))
+        header_only = not selection.reads(source)
+        array = read_npy(stream, source, selection.max_elements, header_only, selection.stack_problem)
     elif not selection.reads(source):
         return Described(source, None, nbytes=stream.seek(0, io.SEEK_END))
     else:
@@ -151,33 +156,36 @@ def _read_stream(
         yield InputError(source, "not enough memory to load it; lower --max-elements to refuse it early")
 
 
-def _stdin_bytes() -> bytes:
-    if sys.stdin is None:
-        raise InputError("-", "there is no standard input")
-    buffer = getattr(sys.stdin, "buffer", None)
-    return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
-
-
-def _open(path: str) -> BinaryIO:
-    """A seekable binary stream of a file or of stdin (``-``); what cannot seek is read into memory."""
-    if path == "-":
-        return io.BytesIO(_stdin_bytes())
-    stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
-    if stream.seekable():
-        return stream
-    with stream:
-        return io.BytesIO(stream.read())
+def _counted(
+    events: Iterator[LoadedArray | InputError | Skipped | Described], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
+    """The events of one input, ended by one error at the array that takes its matrices past
+    ``selection.max_matrices`` (every array alone was checked from its header: this is their sum)."""
+    total = 0
+    for event in events:
+        if isinstance(event, (LoadedArray, Described)):
+            shape = event.array.shape if isinstance(event, LoadedArray) else event.shape
+            total += 1 if shape is None else matrix_count(tuple(shape), event.out_axis, selection.reshape)
+            if total > selection.max_matrices:
+                yield InputError(
+                    source,
+                    f"holds more than {selection.max_matrices:,} matrices (the limit per input); "
+                    f"those from {event.source} on are not checked; raise --max-matrices to check them all",
+                )
+                return
+        yield event
 
 
 def read_source(
     path: str, max_elements: int, selection: Selection | None = None
 ) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Arrays (or errors, or tensors passed over) from one file path or ``-``; never raises for bad
-    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``; arrays
-    it does not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
+    input. ``selection`` picks the tensors of containers; its size limit is ``max_elements``, and
+    the matrices of all the file's arrays are counted against its ``max_matrices``; arrays it does
+    not read (a shard's plan, another shard's arrays) come as :class:`Described`."""
     selection = replace(selection or Selection(), max_elements=max_elements)
     try:
-        stream = _open(path)
+        stream = open_input(path, max_elements)
     except InputError as exc:
         yield exc
         return
@@ -185,7 +193,8 @@ def read_source(
         yield InputError(path, getattr(exc, "strerror", None) or describe(exc))
         return
     with stream:
-        yield from _read_stream(stream, path, "" if path == "-" else Path(path).suffix.lower(), selection)
+        suffix = "" if path == "-" else Path(path).suffix.lower()
+        yield from _counted(_read_stream(stream, path, suffix, selection), path, selection)
 
 
 # ---- arrays to matrices
@@ -239,7 +248,7 @@ def matrix_indices(shape: tuple[int, ...], how: str = "stack") -> list[tuple[int
     return [tuple(int(i) for i in index) for index in np.ndindex(shape[:-2])]
 
 
-def count_matrices(path: str, selection: Selection, reshape: str = "auto") -> int:
+def count_matrices(path: str, selection: Selection) -> int:
     """How many matrices a file holds, from its headers only (text: one), for a progress total; what
     is skipped or refused counts none."""
     total = 0
@@ -251,8 +260,8 @@ def count_matrices(path: str, selection: Selection, reshape: str = "auto") -> in
         shape = event.shape
         if shape is None:  # text: one matrix, its shape known only by reading it
             total += 1
-        elif len(shape) >= 2 and 0 not in shape:
-            total += 1 if layout(shape, event.out_axis, reshape) != "stack" else math.prod(shape[:-2])
+        elif 0 not in shape:
+            total += matrix_count(shape, event.out_axis, selection.reshape)
     return total
 
 
@@ -316,13 +325,15 @@ def load_files(
     skip: tuple[str, ...] = (),
     reshape: str = "auto",
     on_count: Callable[[str, int], None] | None = None,
+    max_matrices: int = DEFAULT_MAX_MATRICES,
 ) -> Iterator[MatrixCase | InputError | Skipped]:
     """Every matrix in ``files`` (paths or ``-``; InputError entries pass through), in order;
     ``on_file(path)`` hears of each file as it starts, and of each tensor of a container as
     ``on_file("path:name")``; ``on_count(path, n)``, if given, of the matrices in each file (its
-    headers are read twice for it). ``select``/``skip``: fnmatch globs on tensor names (Settings). A
-    :class:`ShardFile` gives only what its shard checks of the file (``--shard``, shards.py)."""
-    selection = Selection(select, skip, max_elements, on_file)
+    headers are read twice for it). ``select``/``skip``: fnmatch globs on tensor names (Settings);
+    ``max_matrices``: per input. A :class:`ShardFile` gives only what its shard checks of the file
+    (``--shard``, shards.py)."""
+    selection = Selection(select, skip, max_elements, on_file, max_matrices=max_matrices, reshape=reshape)
     for path in files:
         if isinstance(path, InputError):
             yield path
@@ -335,7 +346,7 @@ def load_files(
         if on_file is not None:
             on_file(path)
         if on_count is not None and path != "-":  # stdin can be read only once
-            on_count(path, count_matrices(path, selection, reshape))
+            on_count(path, count_matrices(path, selection))
         for loaded in read_source(path, max_elements, selection):
             if isinstance(loaded, LoadedArray):
                 yield from matrices(loaded, dtype, reshape)

@@ -11,6 +11,7 @@ import ast
 import math
 import struct
 import warnings
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -95,10 +96,15 @@ def _read_npy_header(stream: BinaryIO, source: str) -> tuple[tuple[int, ...], bo
 
 
 def read_npy(
-    stream: BinaryIO, source: str, max_elements: int, header_only: bool = False
+    stream: BinaryIO,
+    source: str,
+    max_elements: int,
+    header_only: bool = False,
+    stack_problem: Callable[[tuple[int, ...]], str | None] | None = None,
 ) -> np.ndarray | Described:
-    """One NPY stream: the header first (dtype, shape and size checked), then exactly the data it
-    declares; with ``header_only`` not the data: the array as its header describes it."""
+    """One NPY stream: the header first (dtype, shape and size checked, and ``stack_problem`` asked
+    about the shape), then exactly the data it declares; with ``header_only`` not the data: the
+    array as its header describes it."""
     shape, fortran, dtype = _read_npy_header(stream, source)
     # an empty shape is refused here (its size may be absurd); 1-D is judged with the array (matrices())
     problem = dtype_problem(dtype) or (shape_problem(shape) if 0 in shape else None)
@@ -111,6 +117,9 @@ def read_npy(
             f"declares shape {shape} ({count:,} values), over the limit of "
             f"{max_elements:,}; raise --max-elements to check it anyway",
         )
+    problem = stack_problem(shape) if stack_problem else None
+    if problem:
+        raise InputError(source, problem)
     if header_only:
         return Described(source, shape)
     data = _read_exact(stream, count * dtype.itemsize, source, f"data of shape {shape} ({dtype.str})")

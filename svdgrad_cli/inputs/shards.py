@@ -164,7 +164,14 @@ class ShardPlan:
 
     def __init__(self, shard: tuple[int, int], paths: list[str], settings, options) -> None:
         self.index, self.count = shard
-        selection = Selection(settings.select, settings.skip, options.max_elements, describe=True)
+        selection = Selection(
+            settings.select,
+            settings.skip,
+            options.max_elements,
+            describe=True,
+            max_matrices=settings.max_matrices,
+            reshape=settings.reshape,
+        )
         self.positions: dict[str, tuple[int, ...]] = {}  # label -> (file number, event number)
         self.unforeseen = 0  # events reported that the plan did not see
         self.entries: list[str | InputError] = []

@@ -22,7 +22,7 @@ import numpy as np
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, describe
 from svdgrad_cli.inputs.kernels import CHANNELS_FIRST
-from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
+from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES, stack_problem
 from svdgrad_cli.inputs.parts import FilePart
 
 MESSAGE_CHARS = 200  # a library's error can list every dtype it knows; keep the start
@@ -35,7 +35,8 @@ class Selection:
     case-sensitively against tensor names), the size limit per tensor, and who hears of each tensor
     as it starts (``on_tensor(label)``, for the progress line). ``describe``: read headers only, every
     array becoming a :class:`Described` (a shard's plan); ``part``: a shard's part of the file, whose
-    other arrays are not read (described instead)."""
+    other arrays are not read (described instead). ``max_matrices``: how many matrices one input may
+    hold, counted as ``reshape`` makes them (limits.py)."""
 
     select: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
@@ -43,6 +44,13 @@ class Selection:
     on_tensor: Callable[[str], None] | None = None
     describe: bool = False
     part: FilePart | None = None
+    max_matrices: int = DEFAULT_MAX_MATRICES
+    reshape: str = "auto"
+
+    def stack_problem(self, shape: tuple[int, ...], out_axis: int | None = None) -> str | None:
+        """Why an array of this shape (a checkpoint's tensor with its ``out_axis``; None: a plain
+        array) holds too many matrices to check, or None."""
+        return stack_problem(shape, out_axis, self.reshape, self.max_matrices)
 
     def reads(self, label: str) -> bool:
         """Whether the data of the array ``label`` is read (else it is only described)."""
@@ -157,7 +165,11 @@ def read_tensor(
     reason = selection.passed_over(tensor.name) or not_a_matrix(tensor.shape) or not_weights(tensor.dtype)
     if reason:
         return Skipped(label, reason)
-    problem = tensor.problem or size_problem(tensor.shape, selection.max_elements)
+    problem = (
+        tensor.problem
+        or size_problem(tensor.shape, selection.max_elements)
+        or selection.stack_problem(tensor.shape, tensor.out_axis)
+    )
     if problem:
         return InputError(label, problem)
     if not selection.reads(label):

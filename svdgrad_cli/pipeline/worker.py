@@ -21,6 +21,8 @@ def check_files(
     # a count of each file's matrices (its headers read twice) only for a progress line on show
     on_count = observer.counted if getattr(observer, "active", False) else None
     s = settings
-    items = load_files(files, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count)
+    items = load_files(
+        files, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count, s.max_matrices
+    )
     for report in iter_reports(items, settings, on_stage):
         yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()
