@@ -1,13 +1,10 @@
 """Every option of ``svdgrad check``, defined once.
 
-Each is a dataclass field whose metadata (an :class:`Option`) carries its command-line flags, help,
-kind and whether ``[tool.svdgrad]`` and the JSON ``settings`` know it. From these fields cli.py builds
-the click command, config.py the pyproject keys and their types, render/json_format.py the settings
-block; a test checks the README's key list against them. Adding an option is one field here.
-
-``Settings`` holds what decides the verdicts (and travels to worker processes); ``RunOptions`` what
-decides which files are read and how the report is shown. This module imports neither numpy nor click,
-so ``svdgrad --help`` stays fast.
+Each is a dataclass field whose metadata (an :class:`Option`) carries its flags, help, kind and whether
+``[tool.svdgrad]`` and the JSON ``settings`` know it: cli.py builds the click command from them, config.py
+the pyproject keys, render/json_format.py the settings block; a test checks the README's key list.
+``Settings`` holds what decides the verdicts (it travels to worker processes); ``RunOptions`` which files
+are read and how the report is shown. Imports neither numpy nor click: ``svdgrad --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -174,18 +171,17 @@ class Settings:
         "--reshape",
         type=RESHAPES,
         show_default=True,
-        help="Checkpoint tensors of 3 or more dimensions (plain .npy/.npz/text arrays are always "
-        "stacks): auto, one matrix per kernel as spectral norm reads it, by the format (torch, "
-        "safetensors: rows; Keras .keras/.h5: columns); rows, (out, in*kh*kw): the first axis by the "
-        "rest; columns, (kh*kw*in, out): the rest by the last axis; stack, leading axes are a stack.",
+        help="Checkpoint tensors of 3+ dimensions (plain arrays are always stacks): auto, one matrix per "
+        "kernel by the format (torch, safetensors: rows; Keras: columns); rows (out, in*kh*kw); "
+        "columns (kh*kw*in, out); stack, leading axes are a stack of matrices.",
     )
     max_matrices: int = option(
         DEFAULT_MAX_MATRICES,
         "--max-matrices",
         type="positive",
         show_default=True,
-        help="Refuse an input (file, archive, checkpoint) of more matrices than this, as --reshape "
-        "counts them: a stack over it from its header, before reading; the rest of a file past it.",
+        help="Refuse the matrices of an input (file, archive, checkpoint) past this many, as --reshape "
+        "counts them; a stack over it is refused from its header, before it is read.",
     )
     timeout: float | None = option(
         None,
@@ -262,9 +258,8 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="On stderr, name the config used, every matrix checked (shape, dtype, verdict) and each "
-        "file or tensor skipped, as they happen; under a wrong or inaccurate backend, list every part "
-        "of its error in the singular bases.",
+        help="On stderr, name the config used, every matrix checked and each file or tensor skipped, "
+        "as they happen; under a wrong or inaccurate backend, every part of its error in the SVD's bases.",
     )
     details: bool = option(
         False,
