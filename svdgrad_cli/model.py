@@ -32,6 +32,12 @@ def source_file(source: str) -> str | None:
 
 
 WARNING, NOTE = "warning", "note"
+# Why an error is shown as a bound (BackendResult.error_is_bound): every format says it with this.
+BOUND_NOTE = (
+    "<= error, >= digits: the difference from the float64 reference is within that reference's own "
+    "error, so it is not the backend's error; the true error is at most the bound shown "
+    "(--reference high measures it)"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,15 @@ class BackendResult:
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
     origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
     convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
+    # The difference from the reference lies within the reference's own error: ``error`` is then an
+    # upper bound on the backend's error (that difference plus the reference's error), ``digits`` a
+    # lower bound (judge.py).
+    error_is_bound: bool = False
+
+    @property
+    def bound_marks(self) -> tuple[str, str]:
+        """('<=', '>=') to put before the error and the digits where they are bounds, else ('', '')."""
+        return ("<=", ">=") if self.error_is_bound else ("", "")
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

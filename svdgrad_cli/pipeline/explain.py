@@ -57,6 +57,16 @@ def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult
     )
 
 
+def _unverified(reference: Reference) -> str:
+    fd = reference.finite_difference
+    return (
+        f"The {reference.precision} reference failed its own {fd['kind']} finite-difference check (error "
+        f"{fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}): a reference that fails its own check "
+        "certifies nothing, so no backend is called correct, valid or wrong against it. Try --reference "
+        "high, or another --seed for the check's directions."
+    )
+
+
 def _non_unique(loss: Loss, reference: Reference, spectrum: Spectrum) -> str:
     remedy = (
         "any member serves a convex loss in training"
@@ -173,6 +183,8 @@ def explain(
     """What the verdict means for this matrix, in sentences (``dtype``: the one the backends used)."""
     if verdict == MatrixVerdict.AGREE:
         return _agree(loss, reference, results)
+    if verdict == MatrixVerdict.INDETERMINATE and reference.failed_check:
+        return _unverified(reference)
     if verdict == MatrixVerdict.INDETERMINATE:
         return _indeterminate(loss, reference, results, dtype)
     if verdict == MatrixVerdict.NON_UNIQUE:

@@ -152,15 +152,14 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
 
 
 def reference_check(reference: Reference) -> list[Finding]:
-    """Warn when the reference failed its own finite-difference check: its verdicts need care."""
-    fd = reference.finite_difference
-    if fd is None or fd["passed"]:
+    """Warn when the reference failed its own finite-difference check: it certifies nothing."""
+    if not reference.failed_check:
         return []
+    fd = reference.finite_difference
     message = (
-        f"the float64 reference failed its {fd['kind']} finite-difference check "
-        f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}); the loss may be badly scaled "
-        "or near a kink here, so treat "
-        "the verdicts with care."
+        f"the {reference.precision} reference failed its {fd['kind']} finite-difference check "
+        f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}), so it certifies nothing: no "
+        "backend is judged against it (indeterminate). The loss may be badly scaled or near a kink here."
     )
     return [Finding("reference-check", message)]
 

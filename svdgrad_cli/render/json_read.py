@@ -75,6 +75,7 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         forward=_forward(record.get("forward"), dtype, shape),
         origin=record.get("origin", "built-in"),
         convention=record.get("convention"),
+        error_is_bound=record.get("error_is_bound", False),
         **_numbers(record, BACKEND_NUMBERS),
     )
 

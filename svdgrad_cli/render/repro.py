@@ -247,8 +247,9 @@ def said(result: BackendResult) -> str:
     """svdgrad's verdict, error and budget for one backend, on one line."""
     if result.verdict == BackendVerdict.NON_FINITE or result.error is None:
         return f"{result.verdict}, {_non_finite(result)}"
-    digits = f"{_digits(result.digits)} of {_digits(result.justified_digits)} justified digits"
-    return f"{result.verdict}, error {result.error:.2e}, budget {result.budget:.2e} ({digits})"
+    at_most, at_least = result.bound_marks
+    digits = f"{at_least}{_digits(result.digits)} of {_digits(result.justified_digits)} justified digits"
+    return f"{result.verdict}, error {at_most}{result.error:.2e}, budget {result.budget:.2e} ({digits})"
 
 
 def _values(s: np.ndarray) -> str:
