@@ -69,7 +69,7 @@ def _duplicate_effect(loss: Loss, separated: list[tuple[int, int]], tied: bool) 
 
 
 def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
-    """One finding for all neighbours closer than dup_tol * s_1: a warning where the loss separates
+    """One finding for all neighbours at most dup_tol * s_1 apart: a warning where the loss separates
     some of them (its gradient is ill-conditioned or a set there), else a note."""
     pairs = _close_pairs(spectrum, dup_tol)
     if not pairs:
@@ -81,9 +81,8 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
     involved = sorted({i for pair in pairs for i in pair})
     count = "1 pair of neighbours is" if len(pairs) == 1 else f"{len(pairs)} pairs of neighbours are"
     tied = min(gaps) <= spectrum.zero_tol * spectrum.top
-    closeness = (
-        "tied to working precision" if tied else f"closer than sqrt(eps) * s_1 (smallest gap {min(gaps):.1e}"
-    )
+    apart = f"at most sqrt(eps) * s_1 apart (smallest gap {min(gaps):.1e}"
+    closeness = "tied to working precision" if tied else apart
     closeness += "" if tied else f", {span(closest)})"
     message = f"{count} {closeness} among {span(involved)}: {_duplicate_effect(loss, separated, tied)}."
     return [
