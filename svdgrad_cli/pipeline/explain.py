@@ -136,10 +136,12 @@ def _deviation(r: BackendResult, reference: Reference, versions) -> str:
     target = "gradient" if reference.unique else "gradient set"
     relative = r.error / (gradient_scale(reference) or 1.0)
     kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
+    at_most, at_least = r.bound_marks  # a bound only under a --rtol/--atol budget below the reference's error
     return (
-        f"{_names([r], versions)} is {kind}: {relative:.2g} relative error from the reference {target} "
-        f"({_digits(r.digits)} correct digits where the data justify {_digits(r.justified_digits)}; "
-        f"error {r.error:.3g}, budget {r.budget:.3g}).{_forward_cause(r, reference)}"
+        f"{_names([r], versions)} is {kind}: {at_most}{relative:.2g} relative error from the reference "
+        f"{target} ({at_least}{_digits(r.digits)} correct digits where the data justify "
+        f"{_digits(r.justified_digits)}; error {at_most}{r.error:.3g}, budget {r.budget:.3g})."
+        f"{_forward_cause(r, reference)}"
     )
 
 
