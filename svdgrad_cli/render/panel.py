@@ -107,9 +107,10 @@ def _backends(report: MatrixReport, details: bool) -> Table:
         return "-" if x is None else format(x, spec)
 
     for b in report.backends:
-        multiple = ["-" if b.budget_multiple is None else f"{b.budget_multiple:.3g}x"] if details else []
-        verdict = Text(b.verdict or "-", style=style(b.verdict))
         at_most, at_least = b.bound_marks
+        shown = "-" if b.budget_multiple is None else f"{at_most}{b.budget_multiple:.3g}x"
+        multiple = [shown] if details else []
+        verdict = Text(b.verdict or "-", style=style(b.verdict))
         digits = _digits(b.digits, b.justified_digits, at_least)
         error = at_most + fmt(b.error)
         table.add_row(b.name, verdict, digits, error, fmt(b.budget), *multiple, fmt(b.gradient_norm, ".4g"))
