@@ -244,3 +244,24 @@ def test_the_tie_rule_includes_its_boundary(gap, tied):
     assert spectrum.zeros == (2,)
     findings = near_duplicates(spectrum, parse_loss("sv:1"), 0.25)
     assert bool(findings) is tied  # the near-duplicate rule has the same boundary
+
+
+@pytest.mark.parametrize(
+    ("fmt", "marks"),
+    [
+        ("table", ["<=", ">=", "<= error, >= digits: the difference"]),
+        ("json", ['"error_is_bound": true']),
+        ("markdown", ["\\<=", "within that reference's own error"]),
+        ("html", ["&lt;=", "&gt;=", "within that reference&#x27;s own error"]),
+    ],
+)
+def test_a_bound_says_so_in_every_format(shared, runner, tmp_path, fmt, marks):
+    """--reference float64 at the near tie: the bound is printed as one, with the reason."""
+    np.save(tmp_path / "a.npy", near_tie())
+    args = ["check", str(tmp_path / "a.npy"), "--loss", f"proj:{K}", "--backend", shared, "--seed", "0"]
+    result = runner.invoke(cli, [*args, "--reference", "float64", "-f", fmt], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    for mark in marks:
+        assert mark in result.stdout, (mark, result.stdout[-2000:])
+    if fmt == "table":
+        assert all(len(line) <= 80 for line in result.stdout.splitlines())
