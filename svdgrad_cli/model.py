@@ -45,6 +45,14 @@ def unmatched_text(option: str, pattern: str) -> str:
     return f"{option} {pattern!r} matched no tensor of any archive or checkpoint"
 
 
+# Why an error is shown as a bound (BackendResult.error_is_bound): every format says it with this.
+BOUND_NOTE = (
+    "<= error, >= digits: the difference from the float64 reference is within that reference's own "
+    "error, so it is not the backend's error; the true error is at most the bound shown "
+    "(--reference high measures it)"
+)
+
+
 @dataclass(frozen=True)
 class Finding:
     """A warning about the spectrum or the numerics, with the 1-based indices it concerns. A ``note``
@@ -78,6 +86,15 @@ class BackendResult:
     origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
     convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
     error_parts: ErrorParts | None = None  # a wrong or inaccurate gradient's error by part (error_parts.py)
+    # The difference from the reference lies within the reference's own error: ``error`` is then an
+    # upper bound on the backend's error (that difference plus the reference's error), ``digits`` a
+    # lower bound (judge.py).
+    error_is_bound: bool = False
+
+    @property
+    def bound_marks(self) -> tuple[str, str]:
+        """('<=', '>=') to put before the error and the digits where they are bounds, else ('', '')."""
+        return ("<=", ">=") if self.error_is_bound else ("", "")
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

@@ -99,7 +99,7 @@ class Settings:
         None,
         "--dup-tol",
         type="float",
-        help="Warn about neighbours closer than this times s_1. Default: sqrt(eps(dtype)).",
+        help="Warn about neighbours at most this times s_1 apart. Default: sqrt(eps(dtype)).",
     )
     budget_factor: float = option(
         DEFAULT_BUDGET_FACTOR,

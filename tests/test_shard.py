@@ -45,7 +45,7 @@ def _writers(rng: np.random.Generator) -> list:
     arrays = {
         "a.npy": rng.standard_normal((6, 6)),
         "big.npy": rng.standard_normal((6, 12, 12)),
-        "eye.npy": np.eye(4),  # exact: its digits are infinite, written as null and restored
+        "eye.npy": np.eye(4),  # exact, but matching the float64 reference is only a bound: restored as one
         "rank2.npy": (u[:, :2] * [3.0, 1.0]) @ u[:, :2].T,  # non-unique
         "nan.npy": nan_stack,
     }
@@ -207,7 +207,8 @@ def test_the_single_run_covers_every_case(runs):
     assert doc["summary"]["verdicts"]["non-unique"] == 1 and doc["summary"]["errors"] == 3
     assert doc["summary"]["skipped"] == 3 and doc["settings"]["shard"] is None
     eye = next(r for r in doc["results"] if r["source"].endswith("eye.npy"))
-    assert eye["backends"]["autograd"]["non_finite"] == {"digits": "inf"}
+    autograd = eye["backends"]["autograd"]  # no closer to the truth than the reference can tell
+    assert autograd["error_is_bound"] and autograd["error"] > 0 and autograd["digits"] > 14
 
 
 def test_merged_json_and_jsonl_equal_the_single_runs(runs):

@@ -100,6 +100,6 @@ def test_the_near_duplicate_warning_counts_as_tied_only_the_pairs_tied_by_zero_t
     spectrum = analyse_spectrum(values, (7, 7), zero_tol=1e-14)
     (finding,) = near_duplicates(spectrum, parse_loss("sum"), dup_tol=1.5e-8)
     assert finding.message.startswith(
-        "1 pair of neighbours is tied to working precision (gap <= 1.0e-14 * s_1) and 2 more closer "
-        "than sqrt(eps) * s_1 among"
+        "1 pair of neighbours is tied to working precision (gap <= 1.0e-14 * s_1) and 2 more at most "
+        "sqrt(eps) * s_1 apart among"
     )

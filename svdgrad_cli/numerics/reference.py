@@ -73,6 +73,12 @@ class Reference:
         return self.precision.startswith("mpmath")
 
     @property
+    def failed_check(self) -> bool:
+        """Whether the reference failed its own finite-difference check (verification.py): then it
+        certifies nothing, and no backend is judged against it (judge.py)."""
+        return self.finite_difference is not None and not self.finite_difference["passed"]
+
+    @property
     def matrix_norm(self) -> float:
         """||A||_2 = s_1."""
         return float(self.singular_values[0]) if len(self.singular_values) else 0.0

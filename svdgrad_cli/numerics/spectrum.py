@@ -2,7 +2,7 @@
 
 Singular values are perfectly conditioned (Weyl): a backward-stable SVD in a dtype with unit roundoff
 eps returns each s_i to within about max(m, n) * eps * s_1. Values below that are indistinguishable
-from zero, and neighbours closer than that are indistinguishable from a tie. svdgrad therefore uses
+from zero, and neighbours that close are indistinguishable from a tie. svdgrad therefore uses
 one relative tolerance for both decisions (numpy.linalg.matrix_rank's convention):
 
     zero_tol = tie_tol = max(m, n) * eps(dtype)          (relative to s_1; override with --zero-tol)

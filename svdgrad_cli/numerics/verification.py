@@ -1,10 +1,11 @@
 """The reference checked against the loss itself: finite differences along seeded directions.
 
-A few extra SVDs per matrix (docs/theory.md §7): central differences where L is differentiable, with
-the truncation error measured by Richardson's comparison of steps h and 2h; where L is convex but not
-differentiable, the one-sided subgradient inequality <G, E> <= (L(A + tE) - L(A)) / t. On complex
-input the directions alternate between real and imaginary ones and <G, E> = Re sum conj(G) E: the
-steepest-ascent convention of field.py, checked along both parts.
+A few extra SVDs per matrix (docs/theory.md §7), on the matrix scaled by a power of two (exact, so
+the check and its tolerance are the same at 2^k A as at A): central differences where L is
+differentiable, with the truncation error measured by Richardson's comparison of steps h and 2h;
+where L is convex but not differentiable, the support-function inequality of a norm (below). On
+complex input the directions alternate between real and imaginary ones and <G, E> = Re sum conj(G) E:
+the steepest-ascent convention of field.py, checked along both parts.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from svdgrad_cli.numerics.field import is_complex, standard_normal, working
+from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, standard_normal, working
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
-from svdgrad_cli.numerics.svd import thin_svd
+from svdgrad_cli.numerics.svd import scale_exponents, thin_svd
 
 if TYPE_CHECKING:
     from svdgrad_cli.numerics.reference import Reference
@@ -58,6 +59,7 @@ def finite_difference_check(
     seed: int,
     top: float,
     extent: float,
+    slack: float = 0.0,
 ) -> dict | None:
     """Check a reference gradient along a few seeded directions; None when no check applies.
 
@@ -66,7 +68,13 @@ def finite_difference_check(
     gradient turns faster (a near tie the loss separates), and 1 for a zero matrix; ``extent`` is s_1.
     Differentiable: central differences with h = eps^(1/3) * top; the truncation error is estimated
     by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
-    Convex, non-differentiable: <G, E> <= (L(A + tE) - L(A)) / t + tol with t = sqrt(eps) * top.
+    Convex, non-differentiable: the convex losses here are norms, L(B) = max <Z, B> over the dual
+    unit ball, and G lies in that ball, so L(A + tE) >= <G, A> + t <G, E> exactly (t = sqrt(eps) *
+    top); and 0 <= L(A) - <G, A> <= ``slack``, the most that the spectrum's tolerance allows (values
+    up to zero_tol * s_1 count as zero, values that far apart as tied: G is a subgradient at the
+    matrix with that structure, not at A itself). Checking <G, E> against (L(A + tE) - L(A)) / t
+    instead would fail wherever a value counted as zero is larger than t (the step then sees L
+    differentiable there, with a gradient that G leaves out).
     Non-convex and non-differentiable (sv:K inside a tie): no inequality holds; not checked.
     """
     if a.size > FD_MAX_ELEMENTS or (not differentiable and not convex):
@@ -91,8 +99,10 @@ def finite_difference_check(
     else:
         t = np.sqrt(eps) * top
         at = values(np.concatenate([a[None], a[None] + t * directions]))
-        errors = np.maximum(predicted - (at[1:] - at[0]) / t, 0.0)
-        tolerances = np.full(count, 100 * eps * (abs(at[0]) / t + 1))
+        anchor = float(np.real(np.vdot(gradient, a)))  # <G, A>
+        below = max(at[0] - anchor - slack, anchor - at[0], 0.0) / t  # L(A) - <G, A> outside [0, slack]
+        errors = np.append(np.maximum(predicted - (at[1:] - anchor) / t, 0.0), below)
+        tolerances = np.full(count + 1, 100 * eps * (abs(at[0]) / t + 1))
     return {
         "kind": "central" if differentiable else "one-sided",
         "directions": count,
@@ -100,6 +110,21 @@ def finite_difference_check(
         "tolerance": float(np.max(tolerances)),
         "passed": bool(np.all(errors <= tolerances)),
     }
+
+
+def structure_slack(spectrum: Spectrum, w: np.ndarray) -> float:
+    """An upper bound on L(A) - <G, A> for the minimum-norm member G of the gradient set of sum w_i s_i:
+    sum_i |w_i - wbar_i| times the width of i's cluster (wbar: the cluster's mean weight, 0 on the
+    zero cluster, whose width is its largest value)."""
+    ids, zero, s = spectrum.cluster_ids(), spectrum.zero_mask(), spectrum.values
+    slack = 0.0
+    for cluster in np.unique(ids):
+        members = ids == cluster
+        on_zero = bool(np.any(zero & members))
+        mean = 0.0 if on_zero else float(np.mean(w[members]))
+        width = float(np.max(s[members])) if on_zero else float(np.ptp(s[members]))
+        slack += float(np.sum(np.abs(w[members] - mean))) * width
+    return slack
 
 
 def _vector_values(loss: VectorLoss) -> Callable[[np.ndarray], np.ndarray]:
@@ -112,10 +137,15 @@ def _vector_values(loss: VectorLoss) -> Callable[[np.ndarray], np.ndarray]:
 def verify_reference(
     reference: Reference, a: np.ndarray, loss: Loss, spectrum: Spectrum, seed: int
 ) -> Reference:
-    """The reference with its finite-difference check done and recorded (see finite_difference_check)."""
+    """The reference with its finite-difference check done and recorded (see finite_difference_check).
+    The check runs on 2^-e A (e: the exponent of A's largest entry) and its numbers are scaled back."""
     if reference.gradient is None:
         return reference
     a64 = working(a)
+    exponent = int(scale_exponents(a64[None])[0])
+    degree = getattr(loss, "gradient_degree", 0)  # G(2^e A) = 2^(e * degree) G(A)
+    top = float(np.ldexp(spectrum.top, -exponent))
+    slack = 0.0
     if loss.needs_vectors:
         values, differentiable, convex = (
             _vector_values(loss),
@@ -129,16 +159,21 @@ def verify_reference(
             reference.unique,
             loss.convex,
         )
+        slack = float(np.ldexp(structure_slack(spectrum, w), -exponent))
     # The steps stay well inside the region where the gradient is smooth: a secant across a gap the
     # loss separates measures nothing. Below a hundred roundings of A no step can resolve it.
-    length = spectrum.top / max(1.0, reference.condition) if differentiable else spectrum.top
-    if differentiable and np.finfo(np.float64).eps ** (1 / 3) * length < UNRESOLVED * spectrum.top:
+    length = top / max(1.0, reference.condition) if differentiable else top
+    if differentiable and np.finfo(np.float64).eps ** (1 / 3) * length < UNRESOLVED * top:
         return replace(reference, method=f"{reference.method}; too ill-conditioned for finite differences")
+    scaled = scale_by_power_of_two(a64, -exponent)
+    gradient = scale_by_power_of_two(working(reference.gradient), -exponent * degree)
     with np.errstate(all="ignore"):
         fd = finite_difference_check(
-            a64, values, reference.gradient, differentiable, convex, seed, length, spectrum.top
+            scaled, values, gradient, differentiable, convex, seed, length, top, slack
         )
     if fd is None:
         return reference
+    for key in ("max_error", "tolerance"):
+        fd[key] = float(np.ldexp(fd[key], exponent * degree))
     method = f"{reference.method} + {fd['kind']} differences along {fd['directions']} direction(s)"
     return replace(reference, finite_difference=fd, method=method)

@@ -76,6 +76,16 @@ def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult
     )
 
 
+def _unverified(reference: Reference) -> str:
+    fd = reference.finite_difference
+    return (
+        f"The {reference.precision} reference failed its own {fd['kind']} finite-difference check (error "
+        f"{fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}): a reference that fails its own check "
+        "certifies nothing, so no backend is called correct, valid or wrong against it. Try --reference "
+        "high, or another --seed for the check's directions."
+    )
+
+
 def _non_unique(loss: Loss, reference: Reference, spectrum: Spectrum) -> str:
     remedy = (
         "any member serves a convex loss in training"
@@ -145,10 +155,12 @@ def _deviation(r: BackendResult, reference: Reference, versions) -> str:
     target = "gradient" if reference.unique else "gradient set"
     relative = r.error / (gradient_scale(reference) or 1.0)
     kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
+    at_most, at_least = r.bound_marks  # a bound only under a --rtol/--atol budget below the reference's error
     return (
-        f"{_names([r], versions)} is {kind}: {relative:.2g} relative error from the reference {target} "
-        f"({_digits(r.digits)} correct digits where the data justify {_digits(r.justified_digits)}; "
-        f"error {r.error:.3g}, budget {r.budget:.3g}).{_forward_cause(r, reference)}"
+        f"{_names([r], versions)} is {kind}: {at_most}{relative:.2g} relative error from the reference "
+        f"{target} ({at_least}{_digits(r.digits)} correct digits where the data justify "
+        f"{_digits(r.justified_digits)}; error {at_most}{r.error:.3g}, budget {r.budget:.3g})."
+        f"{_forward_cause(r, reference)}"
     )
 
 
@@ -192,6 +204,8 @@ def explain(
     """What the verdict means for this matrix, in sentences (``dtype``: the one the backends used)."""
     if verdict == MatrixVerdict.AGREE:
         return _agree(loss, reference, results)
+    if verdict == MatrixVerdict.INDETERMINATE and reference.failed_check:
+        return _unverified(reference)
     if verdict == MatrixVerdict.INDETERMINATE:
         return _indeterminate(loss, reference, results, dtype)
     if verdict == MatrixVerdict.NON_UNIQUE:

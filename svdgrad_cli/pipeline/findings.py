@@ -73,7 +73,7 @@ def _pair_count(count: int) -> str:
 
 
 def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Finding]:
-    """One finding for all neighbours closer than dup_tol * s_1: a warning where the loss separates
+    """One finding for all neighbours at most dup_tol * s_1 apart: a warning where the loss separates
     some of them (its gradient is ill-conditioned or a set there), else a note."""
     pairs = _close_pairs(spectrum, dup_tol)
     if not pairs:
@@ -90,10 +90,10 @@ def near_duplicates(spectrum: Spectrum, loss: Loss, dup_tol: float) -> list[Find
             f"{_pair_count(tied_pairs)} tied to working precision (gap <= {spectrum.zero_tol:.1e} * s_1)"
         )
         more = len(pairs) - tied_pairs
-        closeness += f" and {more} more closer than sqrt(eps) * s_1" if more else ""
+        closeness += f" and {more} more at most sqrt(eps) * s_1 apart" if more else ""
     else:
         smallest = f"smallest gap {min(gaps):.1e}, {span(closest)}"
-        closeness = f"{_pair_count(len(pairs))} closer than sqrt(eps) * s_1 ({smallest})"
+        closeness = f"{_pair_count(len(pairs))} at most sqrt(eps) * s_1 apart ({smallest})"
     message = f"{closeness} among {span(involved)}: {_duplicate_effect(loss, separated, tied)}."
     return [
         Finding("near-duplicate", message, tuple(i + 1 for i in involved), WARNING if separated else NOTE)
@@ -161,15 +161,14 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
 
 
 def reference_check(reference: Reference) -> list[Finding]:
-    """Warn when the reference failed its own finite-difference check: its verdicts need care."""
-    fd = reference.finite_difference
-    if fd is None or fd["passed"]:
+    """Warn when the reference failed its own finite-difference check: it certifies nothing."""
+    if not reference.failed_check:
         return []
+    fd = reference.finite_difference
     message = (
-        f"the float64 reference failed its {fd['kind']} finite-difference check "
-        f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}); the loss may be badly scaled "
-        "or near a kink here, so treat "
-        "the verdicts with care."
+        f"the {reference.precision} reference failed its {fd['kind']} finite-difference check "
+        f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}), so it certifies nothing: no "
+        "backend is judged against it (indeterminate). The loss may be badly scaled or near a kink here."
     )
     return [Finding("reference-check", message)]
 

@@ -8,7 +8,13 @@ lost beyond what the data justify), ``wrong`` past that. Also ``non-finite``, ``
 
 The reference has an error of its own (budget.uncertainty): an error within that of a threshold is
 ``uncertain``, and the caller decides it against a high-precision reference or, failing that, in the
-backend's favour: never ``wrong`` or ``inaccurate`` against a reference that cannot tell.
+backend's favour: never ``wrong`` or ``inaccurate`` against a reference that cannot tell. Nor is a
+difference from the reference printed as the backend's error where it is below RESOLVED times the
+reference's own error: a backend that shares the reference's rounding (the same LAPACK SVD and the
+same closed form) can match it to every digit and still be as far from the truth as the reference.
+The error is then an upper bound, |difference| + uncertainty, and the digits a lower bound
+(``error_is_bound``); the caller replaces both by measured values where a high-precision
+reference is affordable (assess.py).
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class Side(Enum):
     WITHIN = "within"
     BEYOND = "beyond"
     UNCERTAIN = "uncertain"
+
+
+RESOLVED = 2.0  # a difference of at least twice the reference's own error is the backend's, within 2x
 
 
 def side(error: float, threshold: float, uncertainty: float) -> Side:
@@ -99,13 +108,16 @@ def judge_backend(
     if not reference.defined:
         return replace(result, verdict=BackendVerdict.UNDEFINED)
     error = distance(working(gradient))
+    bound = error < RESOLVED * budget.uncertainty
+    shown = error + budget.uncertainty if bound else error
     return replace(
         result,
         verdict=classify(error, budget, unique),
-        error=error,
+        error=shown,
         budget=budget.allowed,
-        digits=budget.digits(error),
+        digits=budget.digits(shown),
         justified_digits=budget.justified_digits,
+        error_is_bound=bound,
     )
 
 
@@ -113,6 +125,31 @@ def settle_in_favour(result: BackendResult, budget: Budget, unique: bool) -> Bac
     """An uncertain result with no better reference to ask: judged within its budget, and said so."""
     note = "within the float64 reference's own error of the budget (--reference high decides)"
     return replace(result, verdict=within_verdict(budget, unique), message=note)
+
+
+# Verdicts that are claims about the distance from the reference (the others do not need one).
+AGAINST_REFERENCE = frozenset(
+    {
+        BackendVerdict.CORRECT,
+        BackendVerdict.VALID,
+        BackendVerdict.INDETERMINATE,
+        BackendVerdict.INACCURATE,
+        BackendVerdict.WRONG,
+    }
+)
+
+
+def unverified(result: BackendResult, reference: Reference) -> BackendResult:
+    """A result judged against a reference that failed its own finite-difference check:
+    ``indeterminate``, with the reason (a reference that fails its check certifies nothing)."""
+    if result.verdict not in AGAINST_REFERENCE:
+        return result
+    fd = reference.finite_difference
+    note = (
+        f"not judged: the {reference.precision} reference failed its own {fd['kind']} finite-difference "
+        f"check (error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e})"
+    )
+    return replace(result, verdict=BackendVerdict.INDETERMINATE, message=note)
 
 
 def pair_differences(results: list[BackendResult]) -> list[PairDiff]:

@@ -12,7 +12,7 @@ import base64
 import html
 import math
 
-from svdgrad_cli.model import MatrixReport, RunReport, worst_first
+from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
@@ -70,10 +70,11 @@ def _number(x, spec: str = ".3g") -> str:
 def _backends_table(report: MatrixReport) -> str:
     rows = []
     for b in report.backends:
-        digits = f"{_number(b.digits, '.1f')} / {_number(b.justified_digits, '.1f')}"
+        at_most, at_least = (html.escape(mark) for mark in b.bound_marks)
+        digits = f"{at_least}{_number(b.digits, '.1f')} / {_number(b.justified_digits, '.1f')}"
         rows.append(
             f"<tr><td>{_text(b.name)}</td><td class=text>{badge(b.verdict)}</td>"
-            f"<td class=num>{digits}</td><td class=num>{_number(b.error, '.2e')}</td>"
+            f"<td class=num>{digits}</td><td class=num>{at_most}{_number(b.error, '.2e')}</td>"
             f"<td class=num>{_number(b.budget, '.2e')}</td>"
             f"<td class=num>{_number(b.gradient_norm, '.4g')}</td></tr>"
         )
@@ -82,6 +83,8 @@ def _backends_table(report: MatrixReport) -> str:
         if b.error_parts is not None:
             where = _text(parts_sentence(b.error_parts))
             rows.append(f'<tr><td></td><td colspan=5 class="text meta">{where}</td></tr>')
+    if any(b.error_is_bound for b in report.backends):
+        rows.append(f'<tr><td colspan=6 class="text meta">{_text(BOUND_NOTE)}</td></tr>')
     head = "<tr><th>backend</th><th>verdict</th><th>digits (correct / justified)</th><th>error</th>"
     return (
         f'<div class="scroll"><table>{head}<th>budget</th><th>||G||_F</th></tr>{"".join(rows)}</table></div>'

@@ -67,6 +67,7 @@ def _backend(result: BackendResult) -> dict:
         "message": result.message,
         "verdict": result.verdict,
         "error": _number(result.error),
+        "error_is_bound": result.error_is_bound,
         "budget": _number(result.budget),
         "budget_multiple": _number(result.budget_multiple),
         "gradient_norm": _number(result.gradient_norm),

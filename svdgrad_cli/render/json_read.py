@@ -111,6 +111,7 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         origin=record.get("origin", "built-in"),
         convention=record.get("convention"),
         error_parts=_error_parts(record.get("error_parts")),
+        error_is_bound=record.get("error_is_bound", False),
         **_numbers(record, BACKEND_NUMBERS),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, source_file, unmatched_text
+from svdgrad_cli.model import BOUND_NOTE, BackendResult, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict
@@ -23,7 +23,10 @@ def _clean(text: str) -> str:
 def _verdict_message(result: BackendResult) -> str:
     parts = [f"{result.name}: {result.verdict}"]
     if result.budget_multiple is not None:
-        parts.append(f"{result.budget_multiple:.3g}x its error budget")
+        at_most = "at most " if result.error_is_bound else ""
+        parts.append(f"{at_most}{result.budget_multiple:.3g}x its error budget")
+    if result.error_is_bound:
+        parts.append(BOUND_NOTE)
     if result.message:
         parts.append(result.message)
     return ", ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
+from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
@@ -32,15 +32,22 @@ def _verdict_counts(run: RunReport) -> list[str]:
     return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
 
 
+def _bounded(report: MatrixReport) -> bool:
+    """Whether the worst budget multiple of a matrix is a bound (its error is: BOUND_NOTE)."""
+    multiple = worst_multiple(report)
+    return any(b.error_is_bound and b.budget_multiple == multiple for b in report.backends)
+
+
 def _matrix_row(report: MatrixReport) -> list[str]:
     backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
     diff, multiple = report.max_relative_diff, worst_multiple(report)
+    at_most = inline("<=") if _bounded(report) else ""
     return [
         inline(report.label),
         report.verdict,
         inline(backends) or "-",
         "-" if diff is None else f"{diff:.2e}",
-        "-" if multiple is None else f"{multiple:.3g}x",
+        "-" if multiple is None else f"{at_most}{multiple:.3g}x",
     ]
 
 
@@ -52,6 +59,8 @@ def _matrix_table(run: RunReport) -> list[str]:
     lines = _table(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
     if len(checked) > MAX_ROWS:
         lines += ["", f"... and {len(checked) - MAX_ROWS} more"]
+    if any(_bounded(r) for r in checked[:MAX_ROWS]):
+        lines += ["", inline(BOUND_NOTE)]
     return ["", *lines]
 
 

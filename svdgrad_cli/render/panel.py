@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from svdgrad_cli.model import NOTE, MatrixReport
+from svdgrad_cli.model import BOUND_NOTE, NOTE, MatrixReport
 from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.pipeline.explain_parts import parts_lines, parts_sentence
@@ -83,12 +83,13 @@ def _singular_values(report: MatrixReport, details: bool, width: int) -> Table:
     return table
 
 
-def _digits(got: float | None, justified: float | None) -> str:
-    """'12.3/13.8': correct digits of the result over the digits the data justify."""
+def _digits(got: float | None, justified: float | None, at_least: str = "") -> str:
+    """'12.3/13.8': correct digits of the result over the digits the data justify (``at_least``:
+    '>=' where the first is a lower bound)."""
     if got is None or justified is None:
         return "-"
     shown = [">16" if math.isinf(x) or x > 16 else f"{max(x, 0.0):.1f}" for x in (got, justified)]
-    return "/".join(shown)
+    return at_least + "/".join(shown) if not shown[0].startswith(">") else "/".join(shown)
 
 
 def _backends(report: MatrixReport, details: bool) -> Table:
@@ -109,12 +110,13 @@ def _backends(report: MatrixReport, details: bool) -> Table:
         return "-" if x is None else format(x, spec)
 
     for b in report.backends:
-        multiple = ["-" if b.budget_multiple is None else f"{b.budget_multiple:.3g}x"] if details else []
+        at_most, at_least = b.bound_marks
+        shown = "-" if b.budget_multiple is None else f"{at_most}{b.budget_multiple:.3g}x"
+        multiple = [shown] if details else []
         verdict = Text(b.verdict or "-", style=style(b.verdict))
-        digits = _digits(b.digits, b.justified_digits)
-        table.add_row(
-            b.name, verdict, digits, fmt(b.error), fmt(b.budget), *multiple, fmt(b.gradient_norm, ".4g")
-        )
+        digits = _digits(b.digits, b.justified_digits, at_least)
+        error = at_most + fmt(b.error)
+        table.add_row(b.name, verdict, digits, error, fmt(b.budget), *multiple, fmt(b.gradient_norm, ".4g"))
     ref = report.reference
     if ref.gradient_norm is not None:
         label = "reference" if ref.unique else "min-norm member"
@@ -123,12 +125,16 @@ def _backends(report: MatrixReport, details: bool) -> Table:
 
 
 def _backend_notes(report: MatrixReport) -> list[Text]:
-    """Messages that do not fit a table cell: failures, NaN counts, decisions in a backend's favour."""
-    return [
+    """Messages that do not fit a table cell: failures, NaN counts, decisions in a backend's favour,
+    and why errors are bounds."""
+    notes = [
         Text.assemble(("  ", ""), (f"{b.name}: ", "bold"), escape(b.message))
         for b in report.backends
         if b.message
     ]
+    if any(b.error_is_bound for b in report.backends):
+        notes.append(Text(f"  {BOUND_NOTE}", style="dim"))
+    return notes
 
 
 def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:

@@ -14,10 +14,9 @@ any working directory. The script carries:
   grammar is a ValueError, never a silent difference;
 - at the end, what svdgrad said beside what the run measures (error from the reference, NaN/Inf count).
 
-The stem is the input's file name without its suffix, then the archive member and the stack index, then
-the backend, joined by '-' (``stack.npy[1]`` -> ``stack-1-torch``, ``f.npz:m`` -> ``f-m-torch``), with
-any other character replaced by '_'. ``taken`` holds the stems of a run (case-folded): a stem taken
-already gets -2, -3, ... so that no script of a run overwrites another.
+The stem is the input's file name without its suffix, the archive member, the stack index and the
+backend, joined by '-' (``stack.npy[1]`` -> ``stack-1-torch``, ``f.npz:m`` -> ``f-m-torch``), other
+characters as '_'; a stem a run has taken (``taken``, case-folded) gets -2, -3, ...: no overwrites.
 """
 
 from __future__ import annotations
@@ -247,8 +246,9 @@ def said(result: BackendResult) -> str:
     """svdgrad's verdict, error and budget for one backend, on one line."""
     if result.verdict == BackendVerdict.NON_FINITE or result.error is None:
         return f"{result.verdict}, {_non_finite(result)}"
-    digits = f"{_digits(result.digits)} of {_digits(result.justified_digits)} justified digits"
-    return f"{result.verdict}, error {result.error:.2e}, budget {result.budget:.2e} ({digits})"
+    at_most, at_least = result.bound_marks
+    digits = f"{at_least}{_digits(result.digits)} of {_digits(result.justified_digits)} justified digits"
+    return f"{result.verdict}, error {at_most}{result.error:.2e}, budget {result.budget:.2e} ({digits})"
 
 
 def _values(s: np.ndarray) -> str:
@@ -280,8 +280,7 @@ def finding(report: MatrixReport, result: BackendResult, loss: str, framework: s
 
 
 def needed_packages(backend) -> str:
-    """What a script needs beside NumPy, by package name (a plug-in's backend name, 'lorentz', is none):
-    the framework's distribution, and a plug-in's own module."""
+    """What a script needs beside NumPy, by package (not backend) name: a framework, a plug-in's module."""
     if isinstance(backend, plugins.SpecBackend):
         return f"{backend.framework.distribution} and the plug-in's module {backend.spec.module}"
     return backend.distribution

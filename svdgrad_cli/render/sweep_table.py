@@ -197,6 +197,8 @@ def _legend(console: Console, report: SweepReport) -> None:
     span = f"{min(justified)}" if justified else ""
     span += f" to {max(justified)}" if justified and max(justified) != min(justified) else ""
     digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
+    if any(b.error_is_bound for p in report.points for b in p.report.backends):
+        digits += "; at least, where within the float64 reference's own error"
     folded(console, Text(digits, style="dim"))
     matrix = Text("matrix: ", style="dim")
     for verdict in (v for v in MATRIX_LETTERS if v in seen_m):

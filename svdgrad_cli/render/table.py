@@ -54,7 +54,8 @@ def backend_summary(report: MatrixReport) -> str:
     for b in report.backends:
         if b.verdict in FINE:
             continue
-        multiple = f" {b.budget_multiple:.2g}x budget" if b.budget_multiple is not None else ""
+        at_most = b.bound_marks[0]
+        multiple = f" {at_most}{b.budget_multiple:.2g}x budget" if b.budget_multiple is not None else ""
         groups.setdefault(b.verdict, []).append(f"{b.name}{multiple}")
     fine = sum(1 for b in report.backends if b.verdict in FINE)
     parts = [f"{verdict}: {', '.join(names)}" for verdict, names in groups.items()]
