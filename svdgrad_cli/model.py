@@ -36,6 +36,7 @@ def source_file(source: str) -> str | None:
 
 
 WARNING, NOTE = "warning", "note"
+REFERENCE_FAILED = "reference-check"  # the code of the warning that the reference failed its own check
 MATRIX_STATUSES = ("checked", "error")  # a matrix checked, or an input that could not be
 BACKEND_STATUSES = ("ok", "non-finite", "failed", "unsupported", "undefined")  # BackendResult.status
 
@@ -268,13 +269,16 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """130 interrupted (143 by SIGTERM), 2 an input or backend error, nothing to check or a
-        --select that matched no tensor, 1 findings (per fail-on), 0 nothing else."""
+        """130 interrupted (143 by SIGTERM), 2 an input or backend error, a reference that failed its
+        own check (nothing was judged), nothing to check or a --select that matched no tensor, 1
+        findings (per fail-on), 0 nothing else."""
         if self.interrupted:
             return exit_code(self.interrupted_by)
         if self.nothing_checked or self.unmatched(self.settings.select):
             return 2
         if any(MatrixVerdict.ERROR in r.verdicts for r in self.results):  # a backend failed: a tool error
+            return 2
+        if any(w.code == REFERENCE_FAILED for r in self.results for w in r.warnings):  # svdgrad's own
             return 2
         return 1 if any(self.fails(r) for r in self.results) else 0
 

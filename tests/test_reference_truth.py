@@ -218,7 +218,7 @@ def test_a_reference_failing_its_check_is_replaced_by_mpmath_where_that_passes(b
 
 def test_a_reference_failing_its_check_certifies_nothing(broken_float64, runner, tmp_path):
     """A gradient set (no mpmath reference for it): every backend is indeterminate, with the reason,
-    in the table and in JSON; the warning makes --fail-on warning exit 1."""
+    in the table and in JSON; svdgrad could not check the matrix, so the run exits 2, not 0."""
     a = (H8 * np.array([4.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.0, 0.0])) @ H8.T[::-1]  # rank 6: a set
     result = check(a, loss="sum", backends=[broken_float64], seed=0).results[0]
     assert result.verdict == "indeterminate" and result.reference.failed_check
@@ -227,9 +227,14 @@ def test_a_reference_failing_its_check_certifies_nothing(broken_float64, runner,
     assert any(w.code == "reference-check" for w in result.warnings)
     np.save(tmp_path / "a.npy", a)
     args = ["check", str(tmp_path / "a.npy"), "--loss", "sum", "--backend", broken_float64, "--seed", "0"]
-    shown = runner.invoke(cli, [*args, "--fail-on", "warning"], env={"COLUMNS": "80", "NO_COLOR": "1"})
-    assert shown.exit_code == 1 and "indeterminate" in shown.output and "certifies nothing" in shown.output
-    record = json.loads(runner.invoke(cli, [*args, "-f", "json"]).stdout)["results"][0]
+    shown = runner.invoke(cli, args, env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert shown.exit_code == 2 and "indeterminate" in shown.output and "certifies nothing" in shown.output
+    assert (
+        runner.invoke(cli, [*args, "--fail-only-on", "never"]).exit_code == 2
+    )  # a tool error, not a finding
+    as_json = runner.invoke(cli, [*args, "-f", "json"])
+    record = json.loads(as_json.stdout)["results"][0]
+    assert as_json.exit_code == 2
     assert record["verdict"] == "indeterminate"
     assert "failed its own" in record["backends"][broken_float64]["message"]
 

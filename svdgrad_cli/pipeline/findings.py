@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from svdgrad_cli.model import NOTE, WARNING, BackendResult, Finding, Reference
+from svdgrad_cli.model import NOTE, REFERENCE_FAILED, WARNING, BackendResult, Finding, Reference
 from svdgrad_cli.numerics.budget import Budget
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED
 from svdgrad_cli.numerics.losses import Loss
@@ -168,9 +168,10 @@ def reference_check(reference: Reference) -> list[Finding]:
     message = (
         f"the {reference.precision} reference failed its {fd['kind']} finite-difference check "
         f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}), so it certifies nothing: no "
-        "backend is judged against it (indeterminate). The loss may be badly scaled or near a kink here."
+        "backend is judged against it (indeterminate), and the run exits 2. The loss may be badly "
+        "scaled or near a kink here."
     )
-    return [Finding("reference-check", message)]
+    return [Finding(REFERENCE_FAILED, message)]
 
 
 def convention_note(results: list[BackendResult]) -> list[Finding]:
