@@ -166,7 +166,11 @@ def test_a_signal_at_the_end_of_the_run_never_leaves_an_empty_or_partial_file(tm
     code, _, err = run.finish()
     outcome = run.outcome()
     assert shell_code(code) in (0, 143), err
-    assert outcome == "complete" if code == 0 else outcome in ("complete", "interrupted")
+    assert outcome == "complete" if code == 0 else outcome in ("complete", "interrupted"), (
+        code,
+        outcome,
+        err,
+    )
 
 
 def test_once_the_summary_says_exit_code_0_the_file_is_complete(tmp_path):
