@@ -63,6 +63,14 @@ class Interrupt:
         if self.signum is not None:
             raise_for(self.signum)
 
+    def check_last(self) -> None:
+        """The run's last check: a signal that came is raised; one from now on waits for the report to
+        be written whole (there is no moment between the two when it would stop the run unreported)."""
+        self.holding = True
+        if self.signum is not None:
+            self.held = False  # raised here, so the report says interrupted: nothing is held
+            raise_for(self.signum)
+
     @contextmanager
     def deferred(self):
         """Hold a first signal off (record it only) while a report is written whole."""

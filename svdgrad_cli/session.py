@@ -202,7 +202,7 @@ class CheckSession:
                             self._skip(run, item)
                         else:
                             self._take(run, item, outputs, progress)
-                    interrupt.check()
+                    interrupt.check_last()
                 except KeyboardInterrupt:
                     run.interrupted, run.interrupted_by = True, interrupt.signum or run.interrupted_by
                     reports.close()  # stops worker processes and frameworks' batches now

@@ -87,7 +87,7 @@ class SweepSession:
                         run.results.append(point.report)
                         outputs.item(point)
                         progress.matrix(point.report.source)
-                    interrupt.check()
+                    interrupt.check_last()
                 except KeyboardInterrupt:
                     run.interrupted, run.interrupted_by = True, interrupt.signum or run.interrupted_by
                     points.close()
