@@ -66,6 +66,7 @@ class BackendResult:
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
     origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
     convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
+    trace: tuple[str, ...] = ()  # a failed call: its last frames, "file:line in function: source"
 
     def __post_init__(self) -> None:
         if self.verdict is not None:

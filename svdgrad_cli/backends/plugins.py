@@ -85,7 +85,7 @@ def import_function(spec: Spec):
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     if spec.contract in FRAMEWORKS:  # first, as svdgrad imports it (TensorFlow's start-up quieted)
-        _framework(spec.contract).module.framework()
+        framework_backend(spec.contract).module.framework()
     try:
         module = importlib.import_module(spec.module)
     except Exception as exc:  # the user's module: any error is theirs, reported as one line
@@ -182,7 +182,7 @@ class SpecBackend:
         self.spec, self.function = spec, function
         self.name = spec.name
         self.origin = origin or f"spec {spec.contract}:{spec.module}:{spec.attribute}"
-        self.framework: FrameworkBackend = _framework(spec.contract)
+        self.framework: FrameworkBackend = framework_backend(spec.contract)
 
     def version(self) -> str | None:
         return f"{_version(self.spec.module)} ({self.spec.contract} {self.framework.version() or ''})".strip()
@@ -205,7 +205,7 @@ class SpecBackend:
         return compute_with(self.framework.module, stack, loss, full_matrices, self.factors)
 
 
-def _framework(name: str) -> FrameworkBackend:
+def framework_backend(name: str) -> FrameworkBackend:
     from svdgrad_cli.backends.registry import BUILTIN
 
     return BUILTIN[name]

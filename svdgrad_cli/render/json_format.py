@@ -72,6 +72,7 @@ def _backend(result: BackendResult) -> dict:
         "digits": _number(result.digits),
         "justified_digits": _number(result.justified_digits),
         "forward": _forward(result.forward),
+        "traceback": list(result.trace) or None,
     }
     return _flagged(record, result, ("error", "budget", "gradient_norm", "digits", "justified_digits"))
 

@@ -75,6 +75,7 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         forward=_forward(record.get("forward"), dtype, shape),
         origin=record.get("origin", "built-in"),
         convention=record.get("convention"),
+        trace=tuple(record.get("traceback") or ()),
         **_numbers(record, BACKEND_NUMBERS),
     )
 
