@@ -98,7 +98,7 @@ def _hello(request: dict) -> tuple[dict, object]:
     return hello, backend
 
 
-def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
     loss = wire.loss_from_message(header, arrays)
     # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -106,19 +106,19 @@ def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict
         output = backend.compute(arrays["stack"], loss, full_matrices=header["full_matrices"])
     results = {"values": output.singular_values, "gradients": output.gradients, "u": output.u, "v": output.v}
     answer = {"convention": None if output.convention is None else str(output.convention)}
-    arrays = {name: np.asarray(a) for name, a in results.items() if a is not None}
-    wire.encode(answer, arrays)  # refuses what cannot travel without pickle, here, as the call's failure
-    return answer, arrays
+    # encoded here, so that what cannot travel without pickle is the call's failure
+    return wire.encode(answer, {name: np.asarray(a) for name, a in results.items() if a is not None})
 
 
-def _answer(backend, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+def _answer(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """The message answering one compute call: its arrays, or what it raised."""
     try:
         return _compute(backend, header, arrays)
     except GaugeDependence as exc:
-        return {"error": "undefined", "message": str(exc)}, {}
+        return wire.encode({"error": "undefined", "message": str(exc)})
     except BaseException as exc:  # whatever the plug-in raises is its answer
         kind = "unsupported" if isinstance(exc, NotImplementedError) else "failed"
-        return {"error": kind, "message": described(exc), "trace": list(last_frames(exc))}, {}
+        return wire.encode({"error": kind, "message": described(exc), "trace": list(last_frames(exc))})
     finally:
         sys.stdout.flush()
 
@@ -131,12 +131,13 @@ def main() -> None:
     crash = open(sys.argv[1], "w")  # noqa: SIM115 - open for faulthandler until the process ends
     faulthandler.enable(crash)
     faulthandler.register(signal.SIGUSR1, crash, all_threads=False)
+    reader = wire.Reader(requests)
     try:
-        hello, backend = _hello(wire.receive(requests, wire.HEADER_BYTES)[0])
+        hello, backend = _hello(wire.receive(reader, wire.HEADER_BYTES)[0])
         wire.send(answers, hello)
         while backend is not None:
-            header, arrays = wire.receive(requests, sys.maxsize)
-            wire.send(answers, *_answer(backend, header, arrays))
+            header, arrays = wire.receive(reader, sys.maxsize)
+            wire.write(answers, _answer(backend, header, arrays))
     except wire.Closed:  # svdgrad is done with this backend
         pass
 

@@ -7,8 +7,9 @@ status 0 before answering``, ``killed by signal SIGSEGV``, ``raised KeyboardInte
 after 2 s: killed``) and the last frames of where it was, and the other backends' results stand.
 
 One worker per plug-in, started when the backend is loaded (the plug-in's import runs there too),
-answers every call of the run over a pipe (wire.py: JSON and .npy, never pickle; every answer is
-checked here before it is used) and is stopped at the end of the run. A call that outlives
+answers every call of the run over a pipe (wire.py: JSON and raw arrays, never pickle; every answer
+is checked here before it is used); after the run the most recently used few stay, idle, for the next
+run in this process (a Python caller's), and all end with it. A call that outlives
 ``--timeout`` gets its worker killed (its frames first dumped by SIGUSR1), so nothing of it is left
 running in this process; the next call starts a new worker, up to RESTARTS times in a run. The
 built-in backends stay in this process; a WorkerBackend can host any backend that loads from a
@@ -26,8 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +69,17 @@ class Recipe:
     origin: str | None = None
 
 
+IDLE_WORKERS = 4  # workers kept between runs, the most recently used (a Python caller's next check)
 _running: set[WorkerBackend] = set()
+_loaded: weakref.WeakSet[WorkerBackend] = weakref.WeakSet()
+
+
+def _context() -> tuple[str, ...]:
+    """What a worker's imports depend on: the current directory and the import path."""
+    try:
+        return (os.getcwd(), *sys.path)
+    except OSError:  # the current directory was removed
+        return ("", *sys.path)
 
 
 def _signal_name(number: int) -> str:
@@ -103,14 +115,18 @@ class WorkerBackend:
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
         self._process: subprocess.Popen | None = None
+        self._reader: wire.Reader | None = None
         self._crash_file = ""
         self.failures: list[str] = []  # why this run's workers ended before their time
+        self.used = 0.0  # time.monotonic() of the last call
+        self._started_in: tuple[str, ...] = ()
+        _loaded.add(self)
         hello = self._start()
         self.name, self.origin = str(hello["name"]), str(hello["origin"])
         self.gives_factors = bool(hello["gives_factors"])
         self._version = hello["version"]
         spec = plugins.parse_spec(hello["spec"]) if hello["spec"] else None
-        self.spec = None if spec is None else plugins.Spec(spec.text, self.name, *_spec_fields(spec))
+        self.spec = None if spec is None else replace(spec, name=self.name)
 
     @property
     def framework(self):
@@ -129,12 +145,14 @@ class WorkerBackend:
         os.close(handle)
         command = [sys.executable, "-c", BOOT, self._crash_file]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._reader = wire.Reader(self._process.stdout.fileno())
         _running.add(self)
+        self._started_in = _context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
         what = f"backend {self.recipe.text!r}"
         try:
             wire.send(self._process.stdin.fileno(), request)
-            hello, _ = wire.receive(self._process.stdout.fileno(), 0, time.monotonic() + LOAD_TIMEOUT)
+            hello, _ = wire.receive(self._reader, 0, time.monotonic() + LOAD_TIMEOUT)
         except wire.Expired:
             self._stop()
             raise UsageError(f"{what}: loading it took over {LOAD_TIMEOUT:g} s") from None
@@ -150,9 +168,12 @@ class WorkerBackend:
         return hello
 
     def _worker(self) -> subprocess.Popen:
-        """The running worker, started again where the last one ended (RESTARTS times in a run)."""
-        if self._process is not None:
+        """The running worker, started again where the last one ended (RESTARTS times in a run) or
+        where it was started in another directory or with another import path."""
+        self.used = time.monotonic()
+        if self._process is not None and self._started_in == _context():
             return self._process
+        self._stop()
         if len(self.failures) > RESTARTS:
             raise BackendFailure(
                 f"not restarted: its worker process ended {len(self.failures)} times in this run "
@@ -177,7 +198,7 @@ class WorkerBackend:
                 {**header, "full_matrices": full_matrices},
                 {"stack": stack, **weights},
             )
-            answer, arrays = wire.receive(process.stdout.fileno(), limit, deadline)
+            answer, arrays = wire.receive(self._reader, limit, deadline)
         except wire.Expired:
             reason = f"timed out after {timeout:g} s: killed"
             trace = self._stop(dump=True)
@@ -234,13 +255,8 @@ class WorkerBackend:
         return trace
 
     def close(self) -> None:
-        """End the worker at the end of a run; the next run starts a new one."""
+        """End the worker; the next call starts a new one."""
         self._stop()
-        self.failures.clear()
-
-
-def _spec_fields(spec: plugins.Spec) -> tuple:
-    return spec.contract, spec.module, spec.attribute, spec.layout
 
 
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:
@@ -269,8 +285,18 @@ def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...])
     )
 
 
+def end_run() -> None:
+    """The end of a run: restarts are counted anew, and of the idle workers only the IDLE_WORKERS
+    most recently used stay (their imports are done: a Python caller's next check() reuses them)."""
+    for backend in list(_loaded):
+        backend.failures.clear()
+    by_use = sorted(_running, key=lambda backend: backend.used, reverse=True)
+    for backend in by_use[IDLE_WORKERS:]:
+        backend.close()
+
+
 def stop_all() -> None:
-    """End every worker (the end of a run, and of this process)."""
+    """End every worker (the end of this process)."""
     for backend in list(_running):
         backend.close()
 

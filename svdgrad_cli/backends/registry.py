@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends import plugins
+from svdgrad_cli.backends import isolation, plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
-from svdgrad_cli.backends.isolation import Recipe, WorkerBackend, stop_all
+from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
@@ -100,9 +100,14 @@ def unregister_backend(name: str) -> None:
         backend.close()
 
 
+def end_run() -> None:
+    """The end of a run for the plug-ins' worker processes (isolation.py): the idle beyond a few end."""
+    isolation.end_run()
+
+
 def close_workers() -> None:
-    """End the worker processes of the plug-ins (isolation.py): the end of a run."""
-    stop_all()
+    """End the worker processes of the plug-ins (isolation.py)."""
+    isolation.stop_all()
 
 
 def backend_names() -> list[str]:

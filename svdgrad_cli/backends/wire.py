@@ -1,16 +1,16 @@
-"""The messages between svdgrad and a backend's worker process: a JSON header and NumPy arrays.
+"""The messages between svdgrad and a backend's worker process: a JSON header and raw arrays.
 
 A message is an 8-byte length and that many bytes of JSON (the header; its ``arrays`` lists each
-array's name and size), then each array in NumPy's .npy format. Nothing is ever pickled: arrays are
-read with ``allow_pickle=False`` and every size is checked against the reader's limit before
-anything is allocated, so a worker that misbehaves can send a malformed message, never code or a
-bomb. The reader takes a deadline (select on the pipe); the worker process reads without one.
+array's name, dtype and shape), then each array's bytes in C order. Nothing is ever pickled: a dtype
+that holds Python objects is refused, and every size is checked against the reader's limit before
+anything is read, so a worker that misbehaves can send a malformed message, never code or a bomb.
+The reader takes a deadline (select on the pipe); the worker process reads without one.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import os
 import select
 import time
@@ -20,7 +20,8 @@ import numpy as np
 from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 
 HEADER_BYTES = 2**20  # a header is a few hundred bytes; one larger is malformed
-LENGTH = 8  # bytes of each length prefix (big-endian)
+LENGTH = 8  # bytes of the length prefix (big-endian)
+CHUNK = 2**16  # bytes asked of the pipe at a time (its buffer's size on Linux)
 
 
 class Closed(Exception):
@@ -35,23 +36,25 @@ class Malformed(Exception):
     """A message that does not follow this module's format or exceeds the reader's limit."""
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
 def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
-    """One message: ``header`` (JSON-serialisable) and named arrays (object arrays are refused)."""
-    blobs = {name: _npy(array) for name, array in (arrays or {}).items()}
-    text = json.dumps({**header, "arrays": [[name, len(blob)] for name, blob in blobs.items()]})
-    head = text.encode()
-    return b"".join([len(head).to_bytes(LENGTH, "big"), head, *blobs.values()])
+    """One message: ``header`` (JSON-serialisable) and named arrays (ValueError for object arrays)."""
+    arrays = {name: np.ascontiguousarray(a) for name, a in (arrays or {}).items()}
+    for a in arrays.values():
+        if a.dtype.hasobject:
+            raise ValueError(f"an array of dtype {a.dtype} holds Python objects, which only pickle carries")
+    listed = [[name, a.dtype.str, list(a.shape)] for name, a in arrays.items()]
+    head = json.dumps({**header, "arrays": listed}).encode()
+    return b"".join([len(head).to_bytes(LENGTH, "big"), head, *(a.tobytes() for a in arrays.values())])
 
 
 def send(fd: int, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
     """Write one message to the file descriptor ``fd`` (BrokenPipeError becomes Closed)."""
-    data = memoryview(encode(header, arrays))
+    write(fd, encode(header, arrays))
+
+
+def write(fd: int, message: bytes) -> None:
+    """Write an encoded message to ``fd`` (BrokenPipeError becomes Closed)."""
+    data = memoryview(message)
     try:
         while data:
             data = data[os.write(fd, data) :]
@@ -59,45 +62,56 @@ def send(fd: int, header: dict, arrays: dict[str, np.ndarray] | None = None) -> 
         raise Closed from None
 
 
-def _read(fd: int, size: int, deadline: float | None) -> bytes:
-    parts, left = [], size
-    while left:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise Expired
-        chunk = os.read(fd, min(left, 2**20))
-        if not chunk:
-            raise Closed
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+class Reader:
+    """Messages from one pipe, read in chunks (a small message is one read)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def read(self, size: int, deadline: float | None) -> bytearray:
+        while len(self.buffer) < size:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                    raise Expired
+            chunk = os.read(self.fd, max(CHUNK, size - len(self.buffer)))
+            if not chunk:
+                raise Closed
+            self.buffer += chunk
+        data = self.buffer[:size]
+        del self.buffer[:size]
+        return data
 
 
-def _array(blob: bytes) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(blob), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise Malformed(f"an array that is not .npy data ({exc})") from None
+def _described(entry) -> tuple[str, np.dtype, tuple[int, ...]]:
+    name, dtype, shape = entry
+    dtype = np.dtype(str(dtype))
+    shape = tuple(int(side) for side in shape)
+    if dtype.hasobject or any(side < 0 for side in shape):
+        raise ValueError(f"array {name!r} of dtype {dtype} and shape {shape}")
+    return str(name), dtype, shape
 
 
-def receive(fd: int, max_bytes: int, deadline: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """(header, arrays) of the next message on ``fd``; Malformed beyond ``max_bytes`` of arrays."""
-    length = int.from_bytes(_read(fd, LENGTH, deadline), "big")
+def receive(
+    reader: Reader, max_bytes: int, deadline: float | None = None
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of the next message; Malformed beyond ``max_bytes`` of arrays."""
+    length = int.from_bytes(reader.read(LENGTH, deadline), "big")
     if length > HEADER_BYTES:
         raise Malformed(f"a header of {length:,} bytes")
     try:
-        header = json.loads(_read(fd, length, deadline))
-        listed = [(str(name), int(size)) for name, size in header.pop("arrays")]
+        header = json.loads(reader.read(length, deadline))
+        listed = [_described(entry) for entry in header.pop("arrays")]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise Malformed(f"a header that is not svdgrad's ({exc})") from None
-    if not isinstance(header, dict) or any(size < 0 for _, size in listed):
-        raise Malformed("a header that is not svdgrad's")
-    if sum(size for _, size in listed) > max_bytes:
-        raise Malformed(
-            f"arrays of {sum(size for _, size in listed):,} bytes (at most {max_bytes:,} expected)"
-        )
-    return header, {name: _array(_read(fd, size, deadline)) for name, size in listed}
+    sizes = [math.prod(shape) * dtype.itemsize for _, dtype, shape in listed]
+    if sum(sizes) > max_bytes:
+        raise Malformed(f"arrays of {sum(sizes):,} bytes (at most {max_bytes:,} expected)")
+    return header, {
+        name: np.frombuffer(reader.read(size, deadline), dtype).reshape(shape)
+        for (name, dtype, shape), size in zip(listed, sizes, strict=True)
+    }
 
 
 def loss_message(loss: Loss) -> tuple[dict, dict[str, np.ndarray]]:

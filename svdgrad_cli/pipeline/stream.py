@@ -250,7 +250,7 @@ def iter_reports(
     try:
         yield from batched_in_order(items, process, _passthrough)
     finally:
-        registry.close_workers()  # the plug-ins' worker processes end with the run
+        registry.end_run()  # the plug-ins' idle worker processes beyond a few end with the run
 
 
 def _passthrough(item: InputError | Skipped) -> MatrixReport | Skipped:
