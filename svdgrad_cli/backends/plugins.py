@@ -20,7 +20,9 @@ framework's convention otherwise; ``:v`` or ``:vh`` at the end of the spec decla
 
 Modules resolve from the current directory and ``PYTHONPATH``, as ``python -m`` does. Packages may
 register named backends under the entry-point group ``svdgrad.backends``; an entry point may load a
-spec string, a function of the ``python:`` contract, or an object of the backend protocol.
+spec string, a function of the ``python:`` contract, or an object of the backend protocol. The
+backends built here run in a plug-in's worker process (host.py); svdgrad's own process holds a
+WorkerBackend (isolation.py) in their place.
 """
 
 from __future__ import annotations
