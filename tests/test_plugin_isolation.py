@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import textwrap
 import threading
 import xml.etree.ElementTree as ET
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import with_singular_values
 
+from svdgrad_cli import check
 from svdgrad_cli.backends import isolation
 from svdgrad_cli.cli import cli
 
@@ -83,6 +85,15 @@ def objects(stack, loss):
     return s, np.array([[None] * stack.shape[-1]] * stack.shape[-2])
 
 
+def slow_second(stack, loss):
+    with open("calls.txt", "a+") as calls:
+        calls.write("call\\n")
+        calls.seek(0)
+        if len(calls.readlines()) == 2:
+            time.sleep(3)
+    return nuclear(stack, loss)
+
+
 def pid(stack, loss):
     with open("pids.txt", "a") as handle:
         handle.write(f"{os.getpid()}\\n")
@@ -103,23 +114,24 @@ def plugins(tmp_path, monkeypatch):
     return tmp_path
 
 
-def children() -> list[int]:
-    """This process's child processes that are still there (zombies included)."""
+def workers() -> list[int]:
+    """This process's plug-in worker processes that still run (by their command line)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():
+        if int(fields[1]) == os.getpid() and b"svdgrad_cli.backends.host" in command:
             found.append(int(stat.parent.name))
     return found
 
 
 def strays() -> set[int]:
-    """Child processes left behind: any but the idle workers kept for the next run in this process."""
+    """Workers left behind: any but the idle ones kept for the next run in this process."""
     kept = {backend._process.pid for backend in isolation._running}
-    return set(children()) - kept
+    return set(workers()) - kept
 
 
 def resident_mib() -> float:
@@ -262,3 +274,18 @@ def test_the_reason_a_plugin_fails_to_load_in_its_worker_is_one_line(runner, plu
         "svdgrad: error: backend 'python:exits_on_import:f': its worker process exited with status 3 "
         "before loading it"
     )
+
+
+def test_a_call_interrupted_by_ctrl_c_leaves_no_answer_for_the_next_call(plugins):
+    """From Python: Ctrl-C during a plug-in's call; the next check() must not take the late answer
+    to the interrupted call (a 3x3 matrix's) for its own (a 4x3 matrix's)."""
+    spec, square = "python:plugs:slow_second", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1)
+    assert check(square, backends=[spec]).results[0].backends[0].verdict == "correct"
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        check(square, backends=[spec])  # its worker sleeps 3 s
+    timer.join()
+    assert not strays()
+    tall = with_singular_values([3.0, 2.0, 1.0], (4, 3), seed=2)
+    assert check(tall, backends=[spec]).results[0].backends[0].verdict == "correct"

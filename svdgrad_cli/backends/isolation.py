@@ -162,6 +162,9 @@ class WorkerBackend:
         except wire.Malformed as exc:
             self._stop()
             raise UsageError(f"{what}: its worker process sent {exc}") from None
+        except BaseException:  # Ctrl-C while it loads
+            self._stop()
+            raise
         if "problem" in hello:
             self._stop()
             raise UsageError(str(hello["problem"]))
@@ -212,6 +215,9 @@ class WorkerBackend:
             self._stop()
             self.failures.append(reason)
             raise BackendFailure(reason) from None
+        except BaseException:  # Ctrl-C mid-call: its answer must not be taken for the next call's
+            self._stop()
+            raise
         return _output(answer, arrays, stack.shape)
 
     def _ended(self, doing: str = "answering") -> tuple[str, tuple[str, ...]]:
