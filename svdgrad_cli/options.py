@@ -252,7 +252,8 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="Name each skipped file and tensor on stderr, as it is passed over.",
+        help="Name each skipped file and tensor on stderr, as it is passed over, and show where a "
+        "backend failed (its last frames).",
     )
     details: bool = option(
         False,
