@@ -36,6 +36,8 @@ import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
 from svdgrad_cli.backends.protocol import (
+    LINE_CHARS,
+    TRACE_FRAMES,
     BackendFailure,
     BackendOutput,
     BackendTimeout,
@@ -50,7 +52,6 @@ DUMP_WAIT = 0.5  # seconds a timed-out worker gets to write its frames before it
 CLOSE_WAIT = 1.0  # seconds a worker gets to end by itself at the end of a run
 MAX_ITEM_BYTES = 32  # the widest number an answer may hold (complex long double)
 CRASH_TEXT = 2**16  # bytes of a crash file read
-LINE_CHARS = 300  # characters of each frame kept
 PACKAGE_PARENT = str(Path(__file__).parent.parent.parent)
 BOOT = (
     f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); from svdgrad_cli.backends.host import main; main()"
@@ -104,7 +105,7 @@ def _crash_frames(path: str) -> tuple[str, ...]:
             break
         frames.append((found[1], int(found[2]), found[3], None))
     frames = [f for f in frames if f[0] != "<string>"]  # BOOT, the worker's first line
-    return tuple(line[:LINE_CHARS] for line in frame_lines(frames[::-1]))
+    return frame_lines(frames[::-1])
 
 
 class WorkerBackend:
@@ -188,7 +189,9 @@ class WorkerBackend:
             raise BackendFailure(f"cannot start its worker process again: {exc}") from None
         return self._process
 
-    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False, timeout=None) -> BackendOutput:
+    def compute(
+        self, stack: np.ndarray, loss, full_matrices: bool = False, timeout: float | None = None
+    ) -> BackendOutput:
         """The call in the worker; BackendFailure (BackendTimeout after ``timeout`` seconds) where it
         did not answer, GaugeDependence and NotImplementedError as a built-in raises them."""
         process = self._worker()
@@ -271,7 +274,7 @@ def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...])
         message = str(answer.get("message"))
         if answer["error"] == "undefined":
             raise GaugeDependence(message)
-        trace = tuple(str(line)[:LINE_CHARS] for line in answer.get("trace") or ())
+        trace = tuple(str(line)[:LINE_CHARS] for line in answer.get("trace") or ())[:TRACE_FRAMES]
         raise BackendFailure(message, trace, unsupported=answer["error"] == "unsupported")
     if "values" not in arrays or "gradients" not in arrays:
         raise BackendFailure("answered without singular values or gradients")

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 TRACE_FRAMES = 6  # the last frames of a failure kept for -v and JSON
+LINE_CHARS = 300  # characters of each frame kept
 PACKAGE = str(Path(__file__).parent.parent)  # svdgrad's own frames are plumbing, left out
 LIBRARIES = tuple({sysconfig.get_path(key) for key in ("stdlib", "purelib", "platlib")})
 
@@ -77,9 +78,8 @@ def frame_lines(frames: list[tuple[str, int, str, str | None]]) -> tuple[str, ..
     own = [f for f in theirs if not f[0].startswith(LIBRARIES) and not f[0].startswith("<frozen")]
     if own and own[-1] not in shown:
         shown = [own[-1], *shown[1:]]
-    return tuple(
-        f"{file}:{line} in {name}" + (f": {code}" if code else "") for file, line, name, code in shown
-    )
+    lines = (f"{file}:{line} in {name}" + (f": {code}" if code else "") for file, line, name, code in shown)
+    return tuple(text[:LINE_CHARS] for text in lines)
 
 
 def own_frame(trace: tuple[str, ...]) -> str:
