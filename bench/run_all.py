@@ -11,7 +11,9 @@ Targets (issue 16), each printed with its ratio:
 - JAX: the share of a run spent compiling (a cold cache against a warm one), and a second run's
   time with the persistent cache against ``--no-cache``;
 - one 1024x1024 matrix, two backends, <= 1.15x the minimal script making the same two calls;
-- peak memory of the four-backend run <= 1.2x the naive loop's.
+- peak memory of the four-backend run <= 1.2x the naive loop's;
+- a ``python:`` plug-in in its worker process against the same function in this one
+  (bench_isolation.py): 200 small matrices, the overhead per matrix, a worker's start.
 
     python bench/run_all.py           # about ten minutes on two cores
     python bench/run_all.py --quick   # one repetition each
@@ -115,6 +117,9 @@ def main() -> None:
         four_backends(small, repeat)
         jobs(small, medium, repeat)
         large_matrix(tmp, repeat)
+    subprocess.run(
+        [PYTHON, str(HERE / "bench_isolation.py"), *(["--quick"] if repeat == 1 else [])], check=True
+    )
 
 
 if __name__ == "__main__":

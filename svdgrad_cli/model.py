@@ -91,6 +91,7 @@ class BackendResult:
     # upper bound on the backend's error (that difference plus the reference's error), ``digits`` a
     # lower bound (judge.py).
     error_is_bound: bool = False
+    trace: tuple[str, ...] = ()  # a failed call: its last frames, "file:line in function: source"
 
     @property
     def bound_marks(self) -> tuple[str, str]:

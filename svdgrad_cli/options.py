@@ -258,8 +258,9 @@ class RunOptions:
         kind="flag",
         json=False,
         config=False,
-        help="On stderr, name the config used, every matrix checked and each file or tensor skipped, "
-        "as they happen; under a wrong or inaccurate backend, every part of its error in the SVD's bases.",
+        help="On stderr, name the config used, every matrix checked and each file or tensor skipped, as "
+        "they happen; where a backend failed, its last frames; under a wrong or inaccurate one, every "
+        "part of its error in the SVD's bases.",
     )
     details: bool = option(
         False,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from svdgrad_cli.backends.protocol import own_frame
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
@@ -30,6 +31,7 @@ from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, r
 from svdgrad_cli.render import renderer_class
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.report_file import ReportFile
+from svdgrad_cli.verdicts import BackendVerdict
 
 Writer = Callable[[str], None]
 
@@ -52,14 +54,26 @@ NO_SCRIPT = (
 
 
 def _nothing_written(reports: list[MatrixReport]) -> str:
-    """Why --save-repro wrote no script: no finding, or findings of plug-ins svdgrad cannot script."""
+    """Why --save-repro wrote no script: no finding, findings of plug-ins svdgrad cannot script, or
+    a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
     from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, REPRODUCED
 
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
     names = sorted(
         {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"}
     )
-    return NO_SCRIPT.format(names=", ".join(names)) if names else NOTHING_TO_REPRODUCE
+    if names:
+        return NO_SCRIPT.format(names=", ".join(names))
+    failed = {b.name: b for r in reports for b in r.backends if b.verdict == BackendVerdict.FAILED}
+    if not failed:
+        return NOTHING_TO_REPRODUCE
+    where = "; ".join(
+        f"{name} failed: {b.message}" + (f", at {own_frame(b.trace)}" if b.trace else "")
+        for name, b in failed.items()
+    )
+    return (
+        f"no reproducer: {where} (a failure has no gradient to compare; -v and -f json show its last frames)"
+    )
 
 
 def checked_line(report: MatrixReport) -> str:
@@ -114,6 +128,7 @@ class CheckSession:
         require_writable(options.output, "-o")
         self.reproduced: set[str] = set()  # the stems of the reproducers written so far (render/repro.py)
         self.pictured: set[str] = set()  # the stems of the pictures written so far (--plot)
+        self.told: set[tuple[str, str | None]] = set()  # failures whose frames -v has shown
         if options.plot is not None:
             from svdgrad_cli.render.plots import require_matplotlib
 
@@ -149,11 +164,21 @@ class CheckSession:
         if self.options.verbose:
             self.notify(f"skipped {skipped.source}: {skipped.reason}")
 
+    def _tell_failures(self, report: MatrixReport) -> None:
+        """-v: where each backend failed (its last frames), once per backend and message."""
+        for b in report.backends:
+            if b.verdict == BackendVerdict.FAILED and b.trace and (b.name, b.message) not in self.told:
+                self.told.add((b.name, b.message))
+                self.notify(f"{b.name} failed on {report.label}: {b.message}; its last frames:")
+                for frame in b.trace:
+                    self.notify(f"  {frame}")
+
     def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
         if report.status == "error":
             self.notify(f"error: {report.label}: {report.error}")
         elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
             self.notify(checked_line(report))
+            self._tell_failures(report)
         if self.options.save_repro is not None:
             self._save_reproducers(report)
         if self.options.plot is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from svdgrad_cli.backends import registry
+from svdgrad_cli.backends import plugins, registry
 from svdgrad_cli.errors import SvdgradError
 
 
@@ -31,7 +31,8 @@ def _plugin_row(name: str) -> tuple[str, str, str, str]:
         return name, "broken", "", str(exc)
     if isinstance(backend, registry.UnloadableBackend):
         return name, "broken", "", backend.problem
-    return backend.name, "available", backend.version() or "", backend.origin
+    opt_in = "; runs only where named" if name in plugins.entry_point_backends() else ""
+    return backend.name, "available", backend.version() or "", backend.origin + opt_in
 
 
 def backend_rows(specs: list[str]) -> list[tuple[str, str, str, str]]:
@@ -39,4 +40,7 @@ def backend_rows(specs: list[str]) -> list[tuple[str, str, str, str]]:
     the specs asked about."""
     builtin = [n for n in registry.backend_names() if n in registry.BUILTIN]
     others = [n for n in registry.backend_names() if n not in registry.BUILTIN]
-    return _builtin_rows(builtin) + [_plugin_row(n) for n in [*others, *specs]]
+    try:
+        return _builtin_rows(builtin) + [_plugin_row(n) for n in [*others, *specs]]
+    finally:
+        registry.close_workers()  # each plug-in was loaded in its worker process

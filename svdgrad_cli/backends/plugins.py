@@ -20,7 +20,9 @@ framework's convention otherwise; ``:v`` or ``:vh`` at the end of the spec decla
 
 Modules resolve from the current directory and ``PYTHONPATH``, as ``python -m`` does. Packages may
 register named backends under the entry-point group ``svdgrad.backends``; an entry point may load a
-spec string, a function of the ``python:`` contract, or an object of the backend protocol.
+spec string, a function of the ``python:`` contract, or an object of the backend protocol. The
+backends built here run in a plug-in's worker process (host.py); svdgrad's own process holds a
+WorkerBackend (isolation.py) in their place.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def import_function(spec: Spec):
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     if spec.contract in FRAMEWORKS:  # first, as svdgrad imports it (TensorFlow's start-up quieted)
-        _framework(spec.contract).module.framework()
+        framework_backend(spec.contract).module.framework()
     try:
         module = importlib.import_module(spec.module)
     except Exception as exc:  # the user's module: any error is theirs, reported as one line
@@ -182,7 +184,7 @@ class SpecBackend:
         self.spec, self.function = spec, function
         self.name = spec.name
         self.origin = origin or f"spec {spec.contract}:{spec.module}:{spec.attribute}"
-        self.framework: FrameworkBackend = _framework(spec.contract)
+        self.framework: FrameworkBackend = framework_backend(spec.contract)
 
     def version(self) -> str | None:
         return f"{_version(self.spec.module)} ({self.spec.contract} {self.framework.version() or ''})".strip()
@@ -205,7 +207,7 @@ class SpecBackend:
         return compute_with(self.framework.module, stack, loss, full_matrices, self.factors)
 
 
-def _framework(name: str) -> FrameworkBackend:
+def framework_backend(name: str) -> FrameworkBackend:
     from svdgrad_cli.backends.registry import BUILTIN
 
     return BUILTIN[name]

@@ -9,10 +9,18 @@ the gradients are in svdgrad's convention, G = dL/dRe A + i dL/dIm A (numerics/f
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+TRACE_FRAMES = 6  # the last frames of a failure kept for -v and JSON
+LINE_CHARS = 300  # characters of each frame kept
+PACKAGE = str(Path(__file__).parent.parent)  # svdgrad's own frames are plumbing, left out
+LIBRARIES = tuple({sysconfig.get_path(key) for key in ("stdlib", "purelib", "platlib")})
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,57 @@ class BackendOutput:
 class GaugeDependence(Exception):
     """Raised by a backend whose framework refuses a loss that depends on the SVD's gauge (torch's
     phase check on complex input): the loss is ``undefined`` there, with the framework's message."""
+
+
+class BackendFailure(Exception):
+    """A backend call that did not answer, with the reason as its whole message (``exited with status
+    0 before answering``, ``killed by signal SIGSEGV``, ``ValueError: ...``) and the last frames of
+    where it failed (``trace``); ``unsupported`` where it raised NotImplementedError."""
+
+    def __init__(self, message: str, trace: tuple[str, ...] = (), unsupported: bool = False) -> None:
+        super().__init__(message)
+        self.trace = trace
+        self.unsupported = unsupported
+
+
+class BackendTimeout(BackendFailure, TimeoutError):
+    """A backend call that outlived --timeout (its worker process was killed)."""
+
+
+def described(exc: BaseException) -> str:
+    """One line saying what a call raised: ``ValueError: first line``; for what is not an Exception,
+    ``called sys.exit(0)`` or ``raised KeyboardInterrupt``."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, Exception):
+        return f"{type(exc).__name__}: {first}"
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return f"raised {type(exc).__name__}" + (f": {first}" if first else "")
+
+
+def frame_lines(frames: list[tuple[str, int, str, str | None]]) -> tuple[str, ...]:
+    """The last TRACE_FRAMES of (file, line, function, source) frames, outermost first, as
+    ``file:line in function: source``: svdgrad's own frames left out, and the deepest frame outside
+    the libraries (the plug-in's own file) kept even where deeper library frames follow it."""
+    theirs = [f for f in frames if not f[0].startswith(PACKAGE)] or frames
+    shown = theirs[-TRACE_FRAMES:]
+    own = [f for f in theirs if not f[0].startswith(LIBRARIES) and not f[0].startswith("<frozen")]
+    if own and own[-1] not in shown:
+        shown = [own[-1], *shown[1:]]
+    lines = (f"{file}:{line} in {name}" + (f": {code}" if code else "") for file, line, name, code in shown)
+    return tuple(text[:LINE_CHARS] for text in lines)
+
+
+def own_frame(trace: tuple[str, ...]) -> str:
+    """The deepest frame of a trace outside the libraries (the plug-in's own line), else the last."""
+    own = [line for line in trace if not line.startswith(LIBRARIES) and not line.startswith(PACKAGE)]
+    return (own or list(trace))[-1]
+
+
+def last_frames(exc: BaseException) -> tuple[str, ...]:
+    """Where ``exc`` was raised (frame_lines of its traceback)."""
+    summary = traceback.extract_tb(exc.__traceback__)
+    return frame_lines([(f.filename, f.lineno or 0, f.name, (f.line or "").strip() or None) for f in summary])
 
 
 class Backend(Protocol):

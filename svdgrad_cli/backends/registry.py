@@ -3,7 +3,8 @@
 Built-in backends are listed by module path (as pip's ``commands_dict`` does) and probed with
 ``importlib.util.find_spec``, which imports nothing; users add their own with ``register_backend``,
 with a spec on the command line (``-b torch:mypkg.linalg:safe_svd``, plugins.py) or through an entry
-point of the group ``svdgrad.backends``. Every entry follows the protocol of protocol.py.
+point of the group ``svdgrad.backends`` (run only where named). Every entry follows the protocol of
+protocol.py; specs and entry points run in a worker process each (isolation.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends import plugins
+from svdgrad_cli.backends import isolation, plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
+from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
@@ -83,18 +85,29 @@ _loaded: dict[str, Backend] = {}  # specs and entry points, by the text that nam
 def register_backend(name: str, compute: Callable | str, version: str = "custom") -> None:
     """Add (or replace) a backend under ``name``: ``compute(stack, loss)`` as described above, or a
     spec string as on the command line (``"torch:mypkg.linalg:safe_svd"``, plugins.py)."""
+    unregister_backend(name)
     if isinstance(compute, str):
-        spec = plugins.parse_spec(compute)
-        if spec is None:
+        if plugins.parse_spec(compute) is None:
             raise UsageError(f"register_backend({name!r}, {compute!r}): not a spec FRAMEWORK:MODULE:FUNCTION")
-        named = plugins.Spec(spec.text, name, spec.contract, spec.module, spec.attribute, spec.layout)
-        _custom[name] = plugins.spec_backend(named, origin="register_backend")
+        _custom[name] = WorkerBackend(Recipe("spec", compute, name, "register_backend"))
     else:
         _custom[name] = FunctionBackend(name, compute, version)
 
 
 def unregister_backend(name: str) -> None:
-    _custom.pop(name, None)
+    backend = _custom.pop(name, None)
+    if isinstance(backend, WorkerBackend):
+        backend.close()
+
+
+def end_run() -> None:
+    """The end of a run for the plug-ins' worker processes (isolation.py): the idle beyond a few end."""
+    isolation.end_run()
+
+
+def close_workers() -> None:
+    """End the worker processes of the plug-ins (isolation.py)."""
+    isolation.stop_all()
 
 
 def backend_names() -> list[str]:
@@ -152,8 +165,11 @@ def import_problem(name: str) -> str | None:
 
 
 def default_backends() -> list[str]:
-    """Every backend that can run here, in registry order."""
-    return [name for name in backend_names() if is_available(name)]
+    """Every built-in and registered backend that can run here, in registry order. An entry point
+    runs only where it is named (-b, or ``backends`` in [tool.svdgrad]): installing a package must
+    not change everyone's run."""
+    entry_points = plugins.entry_point_backends()
+    return [name for name in backend_names() if name not in entry_points and is_available(name)]
 
 
 def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -169,11 +185,6 @@ def resolve_backends(names: list[str] | tuple[str, ...] | None) -> list[str]:
             backend = load_backend(name)  # a spec or an entry point: imported now, errors are usage errors
             if isinstance(backend, UnloadableBackend):
                 raise UsageError(backend.problem)
-            framework = getattr(backend, "framework", None)
-            if framework is not None and not is_available(framework.name):
-                raise BackendUnavailable(
-                    f"backend {name!r} needs {framework.name}: {install_hint(framework.name)}"
-                )
         elif not is_available(name):
             raise BackendUnavailable(
                 f"backend {name!r} is not installed; install it with: {install_hint(name)}"
@@ -212,11 +223,12 @@ def load_backend(name: str) -> Backend:
 def _load_plugin(name: str) -> Backend:
     spec = plugins.parse_spec(name)
     if spec is not None:
-        return plugins.spec_backend(spec)
-    entries = plugins.entry_point_backends()
-    if name in entries:
+        if spec.contract in BUILTIN and not is_available(spec.contract):
+            raise BackendUnavailable(f"backend {name!r} needs {spec.contract}: {install_hint(spec.contract)}")
+        return WorkerBackend(Recipe("spec", name))
+    if name in plugins.entry_point_backends():
         try:
-            return plugins.load_entry_point(name, entries[name])
+            return WorkerBackend(Recipe("entry point", name))
         except UsageError as exc:
             return UnloadableBackend(name, str(exc))
     raise UsageError(

@@ -70,6 +70,7 @@ def iter_reports_for_files(
 
     workers = workers_for(files, jobs)
     if workers > 1:
+        registry.close_workers()  # each worker process runs its own plug-ins' workers
         for item in parallel_reports(files, settings, max_elements, workers, keep_arrays):
             yield error_report(item) if isinstance(item, InputError) else item
         return

@@ -17,7 +17,8 @@ from dataclasses import replace
 import numpy as np
 
 from svdgrad_cli.backends import registry
-from svdgrad_cli.backends.protocol import GaugeDependence
+from svdgrad_cli.backends.isolation import WorkerBackend
+from svdgrad_cli.backends.protocol import BackendFailure, GaugeDependence, described, last_frames
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.loading import load_cotangents
@@ -51,8 +52,11 @@ def error_report(error: InputError) -> MatrixReport:
 
 
 def _call(backend, stack: np.ndarray, loss: Loss, settings: Settings):
-    """backend.compute on the stack, given up after ``settings.timeout`` seconds (TimeoutError): the
-    call goes on in a daemon thread, abandoned, since Python cannot stop it."""
+    """backend.compute on the stack, given up after ``settings.timeout`` seconds (TimeoutError). A
+    plug-in's worker process is killed then (isolation.py); an in-process call (a built-in, a
+    register_backend function) goes on in a daemon thread, abandoned, since Python cannot stop it."""
+    if isinstance(backend, WorkerBackend):
+        return backend.compute(stack, loss, settings.full_matrices, timeout=settings.timeout)
 
     def call():
         # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
@@ -109,14 +113,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
         )
         return [refused] * len(stack)
     except Exception as exc:  # a backend's own failure is a result, not a crash
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        message = f"{type(exc).__name__}: {first_line}"[:MESSAGE_CHARS]
-        # A framework that does not implement this gradient is a finding about it, not a failure.
-        verdict = (
-            BackendVerdict.UNSUPPORTED if isinstance(exc, NotImplementedError) else BackendVerdict.FAILED
-        )
-        failed = BackendResult(name, verdict.value, message, verdict=verdict, origin=backend.origin)
-        return [failed] * len(stack)
+        return [_failure(name, backend.origin, exc)] * len(stack)
     u, v = output.u, output.v
     return [
         BackendResult(
@@ -133,6 +130,17 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
         )
         for i in range(len(stack))
     ]
+
+
+def _failure(name: str, origin: str, exc: Exception) -> BackendResult:
+    """The result of a call that raised: ``failed`` with the reason and where it was raised, or
+    ``unsupported`` (a framework that does not implement this gradient is a finding about it)."""
+    contained = isinstance(exc, BackendFailure)
+    message = (str(exc) if contained else described(exc))[:MESSAGE_CHARS]
+    trace = exc.trace if contained else last_frames(exc)
+    unsupported = exc.unsupported if contained else isinstance(exc, NotImplementedError)
+    verdict = BackendVerdict.UNSUPPORTED if unsupported else BackendVerdict.FAILED
+    return BackendResult(name, verdict.value, message, verdict=verdict, origin=origin, trace=trace)
 
 
 def _check_dtypes(values: np.ndarray, gradients: np.ndarray, dtype: np.dtype) -> None:
@@ -239,7 +247,10 @@ def iter_reports(
             for i, case in enumerate(batch)
         ]
 
-    return batched_in_order(items, process, _passthrough)
+    try:
+        yield from batched_in_order(items, process, _passthrough)
+    finally:
+        registry.end_run()  # the plug-ins' idle worker processes beyond a few end with the run
 
 
 def _passthrough(item: InputError | Skipped) -> MatrixReport | Skipped:

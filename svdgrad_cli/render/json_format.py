@@ -75,6 +75,7 @@ def _backend(result: BackendResult) -> dict:
         "justified_digits": _number(result.justified_digits),
         "forward": _forward(result.forward),
         "error_parts": _error_parts(result.error_parts),
+        "traceback": list(result.trace) or None,
     }
     return _flagged(record, result, ("error", "budget", "gradient_norm", "digits", "justified_digits"))
 

@@ -112,6 +112,7 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         convention=record.get("convention"),
         error_parts=_error_parts(record.get("error_parts")),
         error_is_bound=record.get("error_is_bound", False),
+        trace=tuple(record.get("traceback") or ()),
         **_numbers(record, BACKEND_NUMBERS),
     )
 

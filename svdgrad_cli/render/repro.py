@@ -173,7 +173,7 @@ def framework_code(expression: str, templates: dict[str, str]) -> str:
 
 def _backend_source(module, plugin=None) -> str:
     """The source of the functions a built-in backend runs (its SCRIPT_FUNCTIONS), for a script; for
-    a plug-in (plugins.SpecBackend), its SVD call replaces the framework's."""
+    a plug-in from a spec (its ``spec``), its SVD call replaces the framework's."""
     skipped = NOT_EMBEDDED | ({"thin_factors"} if plugin is not None else set())
     names = [name for name in module.SCRIPT_FUNCTIONS if name not in skipped]
     source = "\n\n".join(inspect.getsource(getattr(module, name)) for name in names)
@@ -315,8 +315,8 @@ def script_text(
     backend,
 ) -> str:
     """The stand-alone script of one finding (its data in ``<stem>.npz``); ``backend`` is a built-in
-    framework backend or a plug-in from a spec (plugins.SpecBackend)."""
-    plugin = backend if isinstance(backend, plugins.SpecBackend) else None
+    framework backend or a plug-in from a spec of a framework (see ``scriptable``)."""
+    plugin = backend if getattr(backend, "spec", None) is not None else None
     module = (plugin.framework if plugin is not None else backend).module
     source = _backend_source(module, plugin)
     names = tuple(loss.constants(min(report.matrix.shape)))
@@ -357,6 +357,12 @@ def _reading(module, on_complex: bool) -> str:
     return f"g = np.asarray(gradients[0])  # {module.COMPLEX_GRADIENT}, svdgrad's convention"
 
 
+def scriptable(backend) -> bool:
+    """A built-in framework backend, or a plug-in from a spec that a framework differentiates (its
+    ``spec`` and ``framework``): the python: contract has no framework code to script."""
+    return hasattr(backend, "module") or getattr(backend, "framework", None) is not None
+
+
 def write_reproducers(
     report: MatrixReport,
     loss_spec: str,
@@ -374,9 +380,7 @@ def write_reproducers(
     plug-in from a spec gets a script that imports it, one of the python: contract none.
     """
     known = {**registry.BUILTIN, **(backends or {})}
-    runnable = {
-        name: b for name, b in known.items() if hasattr(b, "module") or isinstance(b, plugins.SpecBackend)
-    }
+    runnable = {name: b for name, b in known.items() if scriptable(b)}
     findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in runnable]
     if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
         return []
