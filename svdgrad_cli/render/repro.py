@@ -281,7 +281,7 @@ def finding(report: MatrixReport, result: BackendResult, loss: str, framework: s
 
 def needed_packages(backend) -> str:
     """What a script needs beside NumPy, by package (not backend) name: a framework, a plug-in's module."""
-    if isinstance(backend, plugins.SpecBackend):
+    if getattr(backend, "spec", None) is not None:  # a plug-in from a spec, in its worker (isolation.py)
         return f"{backend.framework.distribution} and the plug-in's module {backend.spec.module}"
     return backend.distribution
 
