@@ -253,3 +253,24 @@ def test_the_python_api_says_each_piece_of_command_line_advice_as_the_call_takes
     )
     assert "--" not in told and told.count(call) == 2
     assert "(dtype='float64')" in told and "is the report's .reference.gradient." in told
+
+
+def test_past_the_panels_the_summary_still_says_where_each_matrix_is_wrong(runner, saved):
+    """Eleven matrices get no panels: the worst-matrices list names the part, with or without -v."""
+    path = saved("tall.npy", np.stack([TALL] * 11))
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj"]
+    table = runner.invoke(cli, args, env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout
+    assert "ΔG lies" not in table  # no panel
+    summary = [x for x in table.splitlines() if "wrong: noproj" in x]
+    assert len(summary) == 10 and all("(ΔG 100% outside span(U))" in x for x in summary), table
+
+
+def test_v_folds_each_part_under_its_own_words(runner, saved):
+    """A part's label longer than the line continues under the label, not under the percentage."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj", "-v"]
+    lines = runner.invoke(cli, args, env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout.splitlines()
+    (first,) = [i for i, x in enumerate(lines) if "100%  outside span(U)" in x]
+    label_column = lines[first].index("outside")
+    continued = lines[first + 1].strip("│ ")
+    assert continued.startswith("when m > k") and lines[first + 1].index("when") == label_column

@@ -1,7 +1,9 @@
 """Where a backward pass is wrong, in words: the error parts of numerics/error_parts.py as one sentence
-(table, HTML, assert_gradients_ok) and as one line per part (-v)."""
+(table, HTML, assert_gradients_ok), as a few words (the table's summary list) and one line per part (-v)."""
 
 from __future__ import annotations
+
+import re
 
 from svdgrad_cli.numerics.error_parts import ErrorParts, Part, WorstPair
 from svdgrad_cli.numerics.spectrum import span
@@ -72,6 +74,14 @@ def parts_sentence(parts: ErrorParts) -> str:
     if parts.free:
         text += f"; the set is free on {parts.free}, so ΔG is not split there"
     return text + "."
+
+
+def parts_brief(parts: ErrorParts) -> str:
+    """The largest part in a few words, the first clause of its label: 'ΔG 100% outside span(U)'."""
+    first = parts.dominant
+    if first is None:
+        return "ΔG is zero"
+    return f"ΔG {percent(first.share)} {re.split('[:,]', label(first.name, parts.on_complex))[0]}"
 
 
 def parts_lines(parts: ErrorParts) -> list[str]:
