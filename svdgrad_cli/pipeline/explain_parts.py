@@ -84,11 +84,12 @@ def parts_brief(parts: ErrorParts) -> str:
     return f"ΔG {percent(first.share)} {re.split('[:,]', label(first.name, parts.on_complex))[0]}"
 
 
-def parts_lines(parts: ErrorParts) -> list[str]:
-    """One line per part (largest share first), then the worst pair: what -v shows."""
-    lines = [f"{percent(p.share):>7}  {label(p.name, parts.on_complex)}" for p in parts.parts]
+def parts_rows(parts: ErrorParts) -> list[tuple[str, str]]:
+    """(share, words) per part, largest share first, then the worst pair and what was not split
+    (with no share): what -v shows, as two columns."""
+    rows = [(percent(p.share), label(p.name, parts.on_complex)) for p in parts.parts]
     if parts.worst_pair is not None:
-        lines.append(pair_words(parts.worst_pair))
+        rows.append(("", pair_words(parts.worst_pair)))
     if parts.free:
-        lines.append(f"the set is free on {parts.free}, so ΔG is not split there")
-    return lines
+        rows.append(("", f"the set is free on {parts.free}, so ΔG is not split there"))
+    return rows
