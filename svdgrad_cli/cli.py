@@ -255,7 +255,7 @@ def _notify(message: str) -> None:
     """One line on stderr, its file and tensor names' control and bidi characters escaped."""
     from svdgrad_cli.render.terminal import terminal_text
 
-    click.echo(f"svdgrad: {terminal_text(message)}", err=True)
+    click.echo(f"svdgrad: {terminal_text(message)}", file=sys.stderr)  # above a progress bar, if drawn
 
 
 def _write_stdout(text: str) -> None:
