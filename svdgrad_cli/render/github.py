@@ -1,4 +1,4 @@
-"""GitHub Actions workflow commands: one ``::error`` or ``::warning`` annotation per line."""
+"""GitHub Actions workflow commands: one ``::error``, ``::warning`` or ``::notice`` annotation per line."""
 
 from __future__ import annotations
 
@@ -45,8 +45,13 @@ def _matrix_commands(report: MatrixReport) -> list[str]:
 
 
 def render_github(run: RunReport) -> str:
-    """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
+    """Annotations for every matrix worth one, in input order, and a notice naming the pyproject.toml
+    whose [tool.svdgrad] applied (what can make one command exit differently in two directories);
+    empty when there is nothing to say."""
     lines = [line for report in run.results for line in _matrix_commands(report)]
+    if run.config is not None:
+        applied = f"settings from [tool.svdgrad] in {run.config}"
+        lines.append(f"::notice title=svdgrad config::{escape_data(applied)}")
     if run.interrupted:
         reported = f"{len(run.results)} results reported, the rest not checked"
         message = f"the run was interrupted ({run.interruption}): {reported}"
