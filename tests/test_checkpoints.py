@@ -652,3 +652,20 @@ def test_closest_names_find_the_tensor_a_bare_layer_name_meant():
     assert closest_names("conv2d", names)[0] == "layers/conv2d/vars/0"
     assert closest_names("layers/dens/vars/0", names)[0] == "layers/dense/vars/0"
     assert closest_names("zzz", names) == []
+
+
+def test_a_configured_selection_that_matches_nothing_says_it_came_from_the_pyproject(
+    runner, tmp_path, monkeypatch
+):
+    """The pattern a user never typed is named where it was written: [tool.svdgrad] in that file."""
+    sample = Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
+    (tmp_path / "model.safetensors").write_bytes(sample.read_bytes())
+    (tmp_path / "pyproject.toml").write_text('[tool.svdgrad]\nselect = ["encoderr*"]\nskip = ["zz*"]\n')
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["check", "model.safetensors", "-b", "autograd", "-q"])
+    assert result.exit_code == 2
+    where = f"(set in [tool.svdgrad] of {tmp_path / 'pyproject.toml'})"
+    assert f"error: select 'encoderr*' {where} matched no tensor" in result.stderr, result.stderr
+    assert f"warning: skip 'zz*' {where} matched no tensor" in result.stderr
+    typed = runner.invoke(cli, ["check", "model.safetensors", "-b", "autograd", "-q", "--select", "x*"])
+    assert "error: --select 'x*' matched no tensor" in typed.stderr  # given on the command line
