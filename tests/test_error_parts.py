@@ -274,3 +274,11 @@ def test_v_folds_each_part_under_its_own_words(runner, saved):
     label_column = lines[first].index("outside")
     continued = lines[first + 1].strip("│ ")
     assert "m > k" in continued and lines[first + 1].index(continued) == label_column
+
+
+def test_the_markdown_summary_says_where_too(runner, saved):
+    """$GITHUB_STEP_SUMMARY is where CI users read a run: the backends cell names the part."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj", "-f", "markdown"]
+    markdown = runner.invoke(cli, args).stdout
+    assert "| noproj: wrong (ΔG 100% outside span(U)) |" in markdown, markdown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
+from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
@@ -32,8 +33,13 @@ def _verdict_counts(run: RunReport) -> list[str]:
     return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
 
 
+def _backend_cell(b) -> str:
+    """'name: verdict', and where a wrong or inaccurate one errs (pipeline/explain_parts.py)."""
+    return f"{b.name}: {b.verdict}" + (f" ({parts_brief(b.error_parts)})" if b.error_parts else "")
+
+
 def _matrix_row(report: MatrixReport) -> list[str]:
-    backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
+    backends = ", ".join(_backend_cell(b) for b in report.backends)
     diff, multiple = report.max_relative_diff, worst_multiple(report)
     return [
         inline(report.label),
