@@ -282,3 +282,14 @@ def test_the_markdown_summary_says_where_too(runner, saved):
     args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj", "-f", "markdown"]
     markdown = runner.invoke(cli, args).stdout
     assert "| noproj: wrong (ΔG 100% outside span(U)) |" in markdown, markdown
+
+
+def test_junit_and_github_say_where_too(runner, saved):
+    """The CI formats carry the part in the failure message and in the annotation."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj"]
+    junit = runner.invoke(cli, [*args, "-f", "junit"]).stdout
+    assert 'failure message="noproj: wrong, ' in junit
+    assert "x its error budget, ΔG 100% outside span(U)" in junit
+    (annotation,) = runner.invoke(cli, [*args, "-f", "github"]).stdout.splitlines()
+    assert annotation.startswith("::error ") and "noproj: ΔG lies outside span(U)" in annotation

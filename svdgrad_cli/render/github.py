@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file, unmatched_text
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
@@ -29,7 +30,8 @@ def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
 def _verdict_command(report: MatrixReport) -> list[str]:
     title = f"svdgrad {report.verdict}: {report.label}"
     if report.verdict in ALARMING:
-        return [_command("error", report, title, report.error or report.explanation)]
+        where = [f"{b.name}: {parts_sentence(b.error_parts)}" for b in report.backends if b.error_parts]
+        return [_command("error", report, title, " ".join([report.error or report.explanation, *where]))]
     if report.verdict in NOTEWORTHY:
         return [_command("warning", report, title, report.explanation)]
     return []
