@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
+from svdgrad_cli.model import (
+    BackendResult,
+    MatrixReport,
+    RunReport,
+    unmatched_text,
+    worst_first,
+    worst_multiple,
+)
 from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
@@ -33,7 +40,7 @@ def _verdict_counts(run: RunReport) -> list[str]:
     return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
 
 
-def _backend_cell(b) -> str:
+def _backend_cell(b: BackendResult) -> str:
     """'name: verdict', and where a wrong or inaccurate one errs (pipeline/explain_parts.py)."""
     return f"{b.name}: {b.verdict}" + (f" ({parts_brief(b.error_parts)})" if b.error_parts else "")
 
