@@ -142,8 +142,11 @@ def check(paths, **values) -> None:
 
     settings, run_options = split_options(_fail_on_layers(values))
     try:
-        config = click.get_current_context().find_root().obj
-        run = CheckSession(list(paths), settings, run_options, _notify, config).run(_write_stdout)
+        ctx = click.get_current_context()
+        from_config = click.core.ParameterSource.DEFAULT_MAP
+        configured = frozenset(n for n in ("select", "skip") if ctx.get_parameter_source(n) is from_config)
+        session = CheckSession(list(paths), settings, run_options, _notify, ctx.find_root().obj, configured)
+        run = session.run(_write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(run.exit_code)
@@ -255,7 +258,7 @@ def _notify(message: str) -> None:
     """One line on stderr, its file and tensor names' control and bidi characters escaped."""
     from svdgrad_cli.render.terminal import terminal_text
 
-    click.echo(f"svdgrad: {terminal_text(message)}", err=True)
+    click.echo(f"svdgrad: {terminal_text(message)}", file=sys.stderr)  # above a progress bar, if drawn
 
 
 def _write_stdout(text: str) -> None:

@@ -284,8 +284,19 @@ def merge_reports(reports: list[ShardReport], display: RunOptions | None = None)
         interrupted=any(report.summary["interrupted"] for report in reports),
         interrupted_by=_interrupted_by(reports),
         versions=dict(reports[0].summary["versions"]),
-        config=reports[0].summary.get("config"),  # the shards' settings are alike (checked above)
+        config=_configs(reports),
     )
+
+
+def _configs(reports: list[ShardReport]) -> str | None:
+    """The pyproject.toml the shards ran under; where they differ (alike settings from a file in one
+    directory and the command line in another), each with its shard: 'p/pyproject.toml (shard 1/2);
+    none (shard 2/2)'."""
+    configs = {report.summary.get("config") for report in reports}
+    if len(configs) == 1:
+        return configs.pop()
+    named = [(r.summary.get("config") or "none", "/".join(map(str, r.shard or ()))) for r in reports]
+    return "; ".join(f"{config} (shard {shard})" for config, shard in named)
 
 
 def merge_files(paths: list[str], display: RunOptions | None = None) -> RunReport:

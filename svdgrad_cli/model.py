@@ -41,9 +41,10 @@ MATRIX_STATUSES = ("checked", "error")  # a matrix checked, or an input that cou
 BACKEND_STATUSES = ("ok", "non-finite", "failed", "unsupported", "undefined")  # BackendResult.status
 
 
-def unmatched_text(option: str, pattern: str) -> str:
-    """What every format says of a --select (or --skip) pattern that matched no tensor."""
-    return f"{option} {pattern!r} matched no tensor of any archive or checkpoint"
+def unmatched_text(option: str, pattern: str, origin: str = "") -> str:
+    """What every format says of a --select (or --skip) pattern that matched no tensor; ``origin``
+    names where it was set when not on the command line."""
+    return f"{option} {pattern!r}{origin} matched no tensor of any archive or checkpoint"
 
 
 # Why an error is shown as a bound (BackendResult.error_is_bound): every format says it with this.

@@ -118,9 +118,11 @@ class CheckSession:
         options: RunOptions,
         notify: Writer,
         config: str | None = None,
+        configured: frozenset[str] = frozenset(),
     ) -> None:
         self.paths = paths
         self.config = config  # the pyproject.toml whose [tool.svdgrad] applied (config.py), if any
+        self.configured = configured  # the options ("select", "skip") whose value came from it
         self.settings = resolve_settings(settings)
         self.options = options
         self.notify = notify
@@ -242,14 +244,17 @@ class CheckSession:
         """A --select that matched no tensor is an error (the check it meant did not run); a --skip
         that matched none only a warning (it left more to check, not less)."""
         names = run.tensor_names()
-        for option, patterns, level in (
-            ("--select", self.settings.select, "error"),
-            ("--skip", self.settings.skip, "warning"),
+        for name, patterns, level in (
+            ("select", self.settings.select, "error"),
+            ("skip", self.settings.skip, "warning"),
         ):
+            option, origin = f"--{name}", ""
+            if name in self.configured:  # a pattern the user did not type: say where it is written
+                option, origin = name, f" (set in [tool.svdgrad] of {self.config})"
             for pattern in run.unmatched(patterns):
                 close = closest_names(pattern, names)
                 hint = f"; closest names: {', '.join(close)}" if close else ""
-                self.notify(f"{level}: {unmatched_text(option, pattern)}{hint}")
+                self.notify(f"{level}: {unmatched_text(option, pattern, origin)}{hint}")
 
     def _closing_notes(self, run: RunReport) -> None:
         """What the run did not do that a user may have expected, and where its files went."""

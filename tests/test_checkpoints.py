@@ -652,3 +652,34 @@ def test_closest_names_find_the_tensor_a_bare_layer_name_meant():
     assert closest_names("conv2d", names)[0] == "layers/conv2d/vars/0"
     assert closest_names("layers/dens/vars/0", names)[0] == "layers/dense/vars/0"
     assert closest_names("zzz", names) == []
+
+
+def test_a_configured_selection_that_matches_nothing_says_it_came_from_the_pyproject(
+    runner, tmp_path, monkeypatch
+):
+    """The pattern a user never typed is named where it was written: [tool.svdgrad] in that file."""
+    sample = Path(__file__).resolve().parent.parent / "sample_matrices" / "tiny_encoder.safetensors"
+    (tmp_path / "model.safetensors").write_bytes(sample.read_bytes())
+    (tmp_path / "pyproject.toml").write_text('[tool.svdgrad]\nselect = ["encoderr*"]\nskip = ["zz*"]\n')
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["check", "model.safetensors", "-b", "autograd", "-q"])
+    assert result.exit_code == 2
+    where = f"(set in [tool.svdgrad] of {tmp_path / 'pyproject.toml'})"
+    assert f"error: select 'encoderr*' {where} matched no tensor" in result.stderr, result.stderr
+    assert f"warning: skip 'zz*' {where} matched no tensor" in result.stderr
+    typed = runner.invoke(cli, ["check", "model.safetensors", "-b", "autograd", "-q", "--select", "x*"])
+    assert "error: --select 'x*' matched no tensor" in typed.stderr  # given on the command line
+
+
+def test_a_channels_last_kernel_in_safetensors_is_read_as_rows_and_the_note_says_how_else():
+    """Flax and Keras export (kh, kw, in, out) to safetensors too; auto reads safetensors as torch's
+    (out, in, kh, kw), so a kernel whose axes look channels-last says that --reshape columns exists.
+    A torch kernel, whose last two axes are the small window, says nothing of it."""
+    from svdgrad_cli.inputs.kernels import reshape_note
+
+    flax = reshape_note((3, 3, 16, 32), "rows")
+    assert flax.startswith("(3, 3, 16, 32) as 3x1536 (rows: first axis by the rest)")
+    assert "(kh, kw, in, out)" in flax and "--reshape columns reads it as 144x32" in flax
+    for torch_kernel in ((64, 3, 7, 7), (16, 16, 3, 3), (3, 3, 5, 5), (1, 1, 3, 3)):
+        assert "--reshape" not in reshape_note(torch_kernel, "rows")
+    assert "--reshape" not in reshape_note((3, 3, 16, 32), "columns")  # already read so

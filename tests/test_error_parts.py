@@ -253,3 +253,43 @@ def test_the_python_api_says_each_piece_of_command_line_advice_as_the_call_takes
     )
     assert "--" not in told and told.count(call) == 2
     assert "(dtype='float64')" in told and "is the report's .reference.gradient." in told
+
+
+def test_past_the_panels_the_summary_still_says_where_each_matrix_is_wrong(runner, saved):
+    """Eleven matrices get no panels: the worst-matrices list names the part, with or without -v."""
+    path = saved("tall.npy", np.stack([TALL] * 11))
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj"]
+    table = runner.invoke(cli, args, env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout
+    assert "ΔG lies" not in table  # no panel
+    summary = [x for x in table.splitlines() if "wrong: noproj" in x]
+    assert len(summary) == 10 and all("(ΔG 100% outside span(U))" in x for x in summary), table
+
+
+def test_v_folds_each_part_under_its_own_words(runner, saved):
+    """A part's label longer than the line continues under the label, not under the percentage."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj", "-v"]
+    lines = runner.invoke(cli, args, env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout.splitlines()
+    (first,) = [i for i, x in enumerate(lines) if "100%  outside span(U)" in x]
+    label_column = lines[first].index("outside")
+    continued = lines[first + 1].strip("│ ")
+    assert "m > k" in continued and lines[first + 1].index(continued) == label_column
+
+
+def test_the_markdown_summary_says_where_too(runner, saved):
+    """$GITHUB_STEP_SUMMARY is where CI users read a run: the backends cell names the part."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj", "-f", "markdown"]
+    markdown = runner.invoke(cli, args).stdout
+    assert "| noproj: wrong (ΔG 100% outside span(U)) |" in markdown, markdown
+
+
+def test_junit_and_github_say_where_too(runner, saved):
+    """The CI formats carry the part in the failure message and in the annotation."""
+    path = saved("tall.npy", TALL)
+    args = ["check", path, "--loss", "proj:2", "-b", "noproj=autograd:faulty_rules:noproj"]
+    junit = runner.invoke(cli, [*args, "-f", "junit"]).stdout
+    assert 'failure message="noproj: wrong, ' in junit
+    assert "x its error budget, ΔG 100% outside span(U)" in junit
+    (annotation,) = runner.invoke(cli, [*args, "-f", "github"]).stdout.splitlines()
+    assert annotation.startswith("::error ") and "noproj: ΔG lies outside span(U)" in annotation

@@ -130,3 +130,6 @@ def test_every_format_names_the_pyproject_that_applied_or_none(runner, tmp_path,
     assert f'<property name="config" value="{config}" />' in report(project, "-f", "junit").stdout
     assert f"Config: {inline(config)}." in report(project, "-f", "markdown").stdout
     assert f"<dt>config</dt><dd>{config}</dd>" in report(project, "-f", "html").stdout
+    notice = f"::notice title=svdgrad config::settings from [tool.svdgrad] in {config}"
+    assert report(project, "-f", "github").stdout == notice + "\n"  # nothing else: a clean run
+    assert report(plain, "-f", "github").stdout == ""  # no annotation for what did not apply

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -133,3 +134,24 @@ def test_at_80_columns_the_counts_and_times_are_never_cut(tmp_path):
     (line,) = [line for line in console.export_text().splitlines() if line.strip()]
     assert len(line) <= 80 and "file 1/4" in line and "0 done" in line and "0:00:00" in line
     assert "…" in line  # the description gave way
+
+
+def test_v_lines_go_above_the_progress_bar_not_onto_it(tmp_path):
+    """-v names each matrix while the bar is drawn: each line starts a line of its own (the first was
+    written onto the bar's line, '... -:--:--svdgrad: checked a.npy')."""
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, str(tmp_path), "-v"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    os.close(child)
+    screen = _read_all(main)
+    assert process.wait(timeout=60) == 0
+    plain = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in re.split(r"[\r\n]+", screen)]
+    checked = [line for line in plain if "checked " in line and "matrices checked" not in line]
+    assert len(checked) == 2 and all(line.startswith("svdgrad: checked ") for line in checked), checked

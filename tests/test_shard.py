@@ -360,3 +360,23 @@ def test_merged_html_equals_the_single_runs_with_arrays(tmp_path):
     without = merged()
     assert without.count("No picture of |G - G_ref|") == 2 and "No picture of" not in single  # said
     assert figureless(without.replace(f'<p class="meta">{NO_DIFFERENCES}</p>', "")) == figureless(single)
+
+
+def test_a_merge_of_shards_run_under_different_configs_names_each(tmp_path, monkeypatch):
+    """Alike settings can come from a pyproject.toml in one shard's directory and the command line in
+    another's: the merged report names both, not the first shard's as if it applied to all."""
+    data, project, plain = tmp_path / "data", tmp_path / "project", tmp_path / "plain"
+    for folder in (data, project, plain):
+        folder.mkdir()
+    for i in range(2):
+        np.save(data / f"m{i}.npy", np.diag([float(i + 3), 2.0, 1.0]))
+    (project / "pyproject.toml").write_text('[tool.svdgrad]\nloss = "sv:1"\n')
+    parts = []
+    for k, folder, extra in ((1, project, []), (2, plain, ["--loss", "sv:1"])):
+        monkeypatch.chdir(folder)
+        part = str(tmp_path / f"part{k}.jsonl")
+        args = ["check", str(data), "-b", "autograd", "--shard", f"{k}/2", "-f", "jsonl", "-o", part]
+        assert CliRunner().invoke(cli, [*args, *extra]).exit_code == 0
+        parts.append(part)
+    merged = json.loads(CliRunner().invoke(cli, ["merge", *parts, "-f", "json"]).stdout)
+    assert merged["config"] == f"{project / 'pyproject.toml'} (shard 1/2); none (shard 2/2)"

@@ -44,9 +44,20 @@ def as_matrix(array, how: str):
     return array.reshape(matrix_shape(tuple(array.shape), how))
 
 
+def _looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """A 4-D kernel whose first two axes look like a kh x kw window (equal, at most 7) and whose last
+    two like channels (both over 7): Keras's or Flax's layout, where torch's ends with the window."""
+    return len(shape) == 4 and shape[0] == shape[1] <= 7 and min(shape[2:]) > 7
+
+
 def reshape_note(shape: tuple[int, ...], how: str) -> str | None:
-    """What the report says of a kernel read as one matrix: '(64, 3, 7, 7) as 64x147 (rows: ...)'."""
+    """What the report says of a kernel read as one matrix: '(64, 3, 7, 7) as 64x147 (rows: ...)',
+    and the other reading where ``rows`` meets a kernel that looks channels-last (a Flax safetensors)."""
     if how == "stack":
         return None
     m, n = matrix_shape(shape, how)
-    return f"{shape} as {m}x{n} ({how}: {WHAT[how]})"
+    note = f"{shape} as {m}x{n} ({how}: {WHAT[how]})"
+    if how == "rows" and _looks_channels_last(shape):
+        other = "x".join(map(str, matrix_shape(shape, "columns")))
+        note += f"; its axes look like (kh, kw, in, out): --reshape columns reads it as {other}"
+    return note

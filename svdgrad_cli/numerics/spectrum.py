@@ -88,11 +88,6 @@ class Spectrum:
         mask[list(self.zeros)] = True
         return mask
 
-    def tied_mask(self) -> np.ndarray:
-        """(k x k) True for pairs inside one cluster of equal positive values (the diagonal included)."""
-        ids = np.where(self.zero_mask(), -1, self.cluster_ids())
-        return (ids[:, None] == ids[None, :]) & (ids[:, None] >= 0)
-
     def cluster_of(self, i: int) -> tuple[int, ...]:
         if i in self.zeros:
             return self.zeros

@@ -1,7 +1,9 @@
 """Where a backward pass is wrong, in words: the error parts of numerics/error_parts.py as one sentence
-(table, HTML, assert_gradients_ok) and as one line per part (-v)."""
+(table, HTML, assert_gradients_ok), as a few words (the table's summary list) and one line per part (-v)."""
 
 from __future__ import annotations
+
+import re
 
 from svdgrad_cli.numerics.error_parts import ErrorParts, Part, WorstPair
 from svdgrad_cli.numerics.spectrum import span
@@ -74,11 +76,20 @@ def parts_sentence(parts: ErrorParts) -> str:
     return text + "."
 
 
-def parts_lines(parts: ErrorParts) -> list[str]:
-    """One line per part (largest share first), then the worst pair: what -v shows."""
-    lines = [f"{percent(p.share):>7}  {label(p.name, parts.on_complex)}" for p in parts.parts]
+def parts_brief(parts: ErrorParts) -> str:
+    """The largest part in a few words, the first clause of its label: 'ΔG 100% outside span(U)'."""
+    first = parts.dominant
+    if first is None:
+        return "ΔG is zero"
+    return f"ΔG {percent(first.share)} {re.split('[:,]', label(first.name, parts.on_complex))[0]}"
+
+
+def parts_rows(parts: ErrorParts) -> list[tuple[str, str]]:
+    """(share, words) per part, largest share first, then the worst pair and what was not split
+    (with no share): what -v shows, as two columns."""
+    rows = [(percent(p.share), label(p.name, parts.on_complex)) for p in parts.parts]
     if parts.worst_pair is not None:
-        lines.append(pair_words(parts.worst_pair))
+        rows.append(("", pair_words(parts.worst_pair)))
     if parts.free:
-        lines.append(f"the set is free on {parts.free}, so ΔG is not split there")
-    return lines
+        rows.append(("", f"the set is free on {parts.free}, so ΔG is not split there"))
+    return rows

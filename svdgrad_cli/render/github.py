@@ -1,8 +1,9 @@
-"""GitHub Actions workflow commands: one ``::error`` or ``::warning`` annotation per line."""
+"""GitHub Actions workflow commands: one ``::error``, ``::warning`` or ``::notice`` annotation per line."""
 
 from __future__ import annotations
 
 from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file, unmatched_text
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY
@@ -29,7 +30,8 @@ def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
 def _verdict_command(report: MatrixReport) -> list[str]:
     title = f"svdgrad {report.verdict}: {report.label}"
     if report.verdict in ALARMING:
-        return [_command("error", report, title, report.error or report.explanation)]
+        where = [f"{b.name}: {parts_sentence(b.error_parts)}" for b in report.backends if b.error_parts]
+        return [_command("error", report, title, " ".join([report.error or report.explanation, *where]))]
     if report.verdict in NOTEWORTHY:
         return [_command("warning", report, title, report.explanation)]
     return []
@@ -45,8 +47,13 @@ def _matrix_commands(report: MatrixReport) -> list[str]:
 
 
 def render_github(run: RunReport) -> str:
-    """Annotations for every matrix worth one, in input order; empty when there is nothing to say."""
+    """Annotations for every matrix worth one, in input order, and a notice naming the pyproject.toml
+    whose [tool.svdgrad] applied (what can make one command exit differently in two directories);
+    empty when there is nothing to say."""
     lines = [line for report in run.results for line in _matrix_commands(report)]
+    if run.config is not None:
+        applied = f"settings from [tool.svdgrad] in {run.config}"
+        lines.append(f"::notice title=svdgrad config::{escape_data(applied)}")
     if run.interrupted:
         reported = f"{len(run.results)} results reported, the rest not checked"
         message = f"the run was interrupted ({run.interruption}): {reported}"

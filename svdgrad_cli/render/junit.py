@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from svdgrad_cli.model import BOUND_NOTE, BackendResult, MatrixReport, RunReport, source_file, unmatched_text
+from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict
@@ -27,6 +28,8 @@ def _verdict_message(result: BackendResult) -> str:
         parts.append(f"{at_most}{result.budget_multiple:.3g}x its error budget")
     if result.error_is_bound:
         parts.append(BOUND_NOTE)
+    if result.error_parts is not None:  # where a wrong or inaccurate gradient errs
+        parts.append(parts_brief(result.error_parts))
     if result.message:
         parts.append(result.message)
     return ", ".join(parts)

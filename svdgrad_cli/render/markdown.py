@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, unmatched_text, worst_first, worst_multiple
+from svdgrad_cli.model import (
+    BOUND_NOTE,
+    BackendResult,
+    MatrixReport,
+    RunReport,
+    unmatched_text,
+    worst_first,
+    worst_multiple,
+)
+from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
@@ -38,8 +47,13 @@ def _bounded(report: MatrixReport) -> bool:
     return any(b.error_is_bound and b.budget_multiple == multiple for b in report.backends)
 
 
+def _backend_cell(b: BackendResult) -> str:
+    """'name: verdict', and where a wrong or inaccurate one errs (pipeline/explain_parts.py)."""
+    return f"{b.name}: {b.verdict}" + (f" ({parts_brief(b.error_parts)})" if b.error_parts else "")
+
+
 def _matrix_row(report: MatrixReport) -> list[str]:
-    backends = ", ".join(f"{b.name}: {b.verdict}" for b in report.backends)
+    backends = ", ".join(_backend_cell(b) for b in report.backends)
     diff, multiple = report.max_relative_diff, worst_multiple(report)
     at_most = inline("<=") if _bounded(report) else ""
     return [

@@ -20,7 +20,7 @@ from rich.text import Text
 from svdgrad_cli.model import BOUND_NOTE, NOTE, MatrixReport
 from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.pipeline.explain_parts import parts_lines, parts_sentence
+from svdgrad_cli.pipeline.explain_parts import parts_rows, parts_sentence
 from svdgrad_cli.render.colours import colour
 from svdgrad_cli.verdicts import MatrixVerdict
 
@@ -148,7 +148,12 @@ def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
             continue
         heading = Text.assemble((f"{b.name}: ", "bold"), "ΔG = G - G_ref by part, share of ||ΔG||^2:")
         lines.append(Padding(heading, (0, 0, 0, 2)))
-        lines += [Padding(Text(line), (0, 0, 0, 4)) for line in parts_lines(b.error_parts)]
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column()  # a long label folds under itself
+        for share, words in parts_rows(b.error_parts):
+            grid.add_row(share, words)
+        lines.append(Padding(grid, (0, 0, 0, 4)))
     return lines
 
 

@@ -66,8 +66,10 @@ def terminal_report(report: MatrixReport) -> MatrixReport:
 
 
 def terminal_run(run: RunReport) -> RunReport:
-    """The run with every result and skipped input escaped for the terminal (terminal_report)."""
+    """The run with every result, skipped input and the pyproject.toml it names escaped for the
+    terminal (terminal_report)."""
     skipped = [
         replace(s, source=terminal_text(s.source), reason=terminal_text(s.reason)) for s in run.skipped
     ]
-    return replace(run, results=[terminal_report(r) for r in run.results], skipped=skipped)
+    results = [terminal_report(r) for r in run.results]
+    return replace(run, results=results, skipped=skipped, config=_optional(run.config))

@@ -132,3 +132,18 @@ def test_clicks_own_errors_escape_the_text_they_quote():
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "No such option" in done.stderr
     assert not raw_in(done.stderr) and "--x\\x1b]0;pwned\\x07" in done.stderr
+
+
+@pytest.mark.parametrize("options", [[], ["-v", "-q"], ["-f", "github"], ["-f", "markdown"], ["-f", "html"]])
+def test_the_pyproject_named_in_the_report_is_escaped_too(tmp_path, monkeypatch, options):
+    """The config line names a path the user did not choose: a cloned project's folder."""
+    project = tmp_path / f"repo{TITLE}{REVERSED}"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.svdgrad]\nloss = "sv:1"\n')
+    np.save(project / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["check", "a.npy", "-b", "autograd", *options], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert not raw_in(result.stdout) and not raw_in(result.stderr)
+    shown = result.stdout + result.stderr
+    assert "repo" in shown and "x1b" in shown  # named, escaped (Markdown escapes the backslash too)
