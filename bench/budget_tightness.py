@@ -7,7 +7,7 @@ the same matrix (median and maximum over the cell's matrices), the largest injec
 that is still ``correct`` (the reference gradient plus a perturbation of Frobenius size r ||G||_F,
 judged by the library's own classify() against the same reference and budget as the frameworks),
 and the largest framework error in two units: the budget's worst-direction unit
-eps (||A||_2 ||DG||_2 + 0.3 sqrt(max(m, n)) ||G||_F), and the typical-direction one,
+eps (||A||_2 ||DG||_2 + sqrt(max(m, n)) ||G||_F), and the typical-direction one,
 eps ||A||_F ||DG||_F / sqrt(mn) (the root mean square of ||DG[E]|| over random E of the size
 eps ||A||_F). Framework errors are measured against the float64 reference (float32: exact enough;
 float64: includes the reference's own error, up to REFERENCE_FACTOR units).

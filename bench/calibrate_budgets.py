@@ -4,7 +4,7 @@ For random well-conditioned matrices Q1 diag(s) Q2^T (Haar orthogonal factors, s
 [1, 2]) from 4x4 to 1024x1024, in float32 and float64, every loss and the four backends, it measures
 each backend's error in units of the budget formula without its constant,
 
-    unit = eps * (||A||_2 ||DG||_2 + 0.3 sqrt(max(m, n)) * max(||G||_F, natural scale))
+    unit = eps * (||A||_2 ||DG||_2 + sqrt(max(m, n)) * max(||G||_F, natural scale))
 
 and prints, per loss and dtype, the largest error in units and what the calibrated factor makes of
 it (budget / largest error); bench/budget_tightness.py measures the same on a wider grid of spectra.
@@ -81,9 +81,7 @@ def measure(shapes, count_for, dtypes=(np.float64, np.float32)) -> dict:
 
 
 def report(rows: dict) -> None:
-    print(
-        "\nerror in units of eps * (||A|| ||DG|| + 0.3 sqrt(n) ||G||); factor: the calibrated one per dtype"
-    )
+    print("\nerror in units of eps * (||A|| ||DG|| + sqrt(n) ||G||); factor: the calibrated one per dtype")
     print(f"{'loss':<8} {'dtype':<8} {'largest':>8} {'where':<22} {'budget/largest':>14}  {'median':>7}")
     calibrated = []
     for (loss, dtype), values in sorted(rows.items()):

@@ -107,8 +107,8 @@ class Settings:
         None,
         "--budget-factor",
         type="float",
-        help="The constant of the error budget: factor * eps * (||A||_2 ||DG||_2 + 0.3 sqrt(max(m, n)) "
-        "||G||_F). Default: calibrated, 10 in single and 20 in double precision; see README, 'Tolerances'.",
+        help="The constant of the error budget: factor * eps * (||A||_2 ||DG||_2 + sqrt(max(m, n)) "
+        "||G||_F). Default: calibrated, 8 in single and 20 in double precision; see README, 'Tolerances'.",
     )
     rtol: float | None = option(
         None,

@@ -80,7 +80,7 @@ def test_every_format_has_a_renderer_with_that_name(name):
     assert cls.name == name
 
 
-BUDGET_FORMULA = "eps * (||A||_2 ||DG||_2 + 0.3 sqrt(max(m, n))"
+BUDGET_FORMULA = "eps * (||A||_2 ||DG||_2 + sqrt(max(m, n))"
 
 
 def test_readme_help_and_budget_module_state_the_same_budget_formula():
