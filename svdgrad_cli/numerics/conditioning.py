@@ -15,6 +15,10 @@ times eps.
 - ``polar`` and ``proj:K``: power iteration on exact Hessian-vector products (dilation.py), which
   stay exact at near ties (a secant across a gap far below sqrt(eps) would not).
 
+Also the root mean square of ||DG[E]||_F over random unit directions E, ||DG||_F / sqrt(dim): what
+rounding in typical directions would excite. bench/budget_tightness.py measures the frameworks'
+errors in both units; they follow ||DG||_2, which is why budgets use it (docs/theory.md §5).
+
 Also here: the natural scale of a gradient, the least size of the terms of its closed form
 (||C||_F / s_1), which stands in for ||G||_F where they cancel (proj:K with K = k has G = 0 everywhere).
 """
@@ -70,6 +74,7 @@ def spectral_hessian_rms(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phase
 
 
 def _dilation_hessian(loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
+    """The Hessian operator of polar or proj:K at one matrix (dilation.py)."""
     if loss.kind == "polar":
         return polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     return projector_hessian(u, s, v, loss.arrays["C"], loss.order)
