@@ -6,13 +6,13 @@ each backend's error in units of the budget formula without its constant,
 
     unit = eps * (||A||_2 ||DG||_2 + sqrt(max(m, n)) * max(||G||_F, natural scale))
 
-and prints, per loss and dtype, the largest error in units and what the default factor makes of it
-(budget / largest error; the target is 3 to 30). Where a framework's own rule divides rounding by a
-gap the loss does not have (polar and recon: the true gradient is smooth through ties), its error
-grows with the matrix and it is *not* calibrated on: those are the digits svdgrad reports as lost
-(``inaccurate``). The constant is calibrated on the losses of s and proj:K, whose frameworks' rules
-are backward stable. It also measures the float64 reference against mpmath (REFERENCE_FACTOR) and
-the forward SVDs' residuals (FORWARD_LIMIT).
+and prints, per loss and dtype, the largest error in units and what the calibrated factor makes of
+it (budget / largest error); bench/budget_tightness.py measures the same on a wider grid of spectra.
+Where a framework's own rule divides rounding by a gap the loss does not have (polar and recon: the
+true gradient is smooth through ties), its error grows with the matrix and it is *not* calibrated
+on: those are the digits svdgrad reports as lost (``inaccurate``). The constants are calibrated on
+the losses of s and proj:K, whose frameworks' rules are backward stable. It also measures the
+float64 reference against mpmath (REFERENCE_FACTOR) and the forward SVDs' residuals (FORWARD_LIMIT).
 
     python bench/calibrate_budgets.py            # 4x4 .. 256x256 (a few minutes)
     python bench/calibrate_budgets.py --full     # up to 1024x1024
@@ -31,10 +31,9 @@ import numpy as np
 
 from svdgrad_cli import check
 from svdgrad_cli.numerics import highprec
-from svdgrad_cli.numerics.budget import REFERENCE_FACTOR, error_unit
+from svdgrad_cli.numerics.budget import REFERENCE_FACTOR, calibrated_factor, error_unit
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.reference import build_reference
-from svdgrad_cli.options import DEFAULT_BUDGET_FACTOR
 
 BACKENDS = ["autograd", "tensorflow", "torch", "jax"]
 STABLE_RULES = ("sum", "sv:1", "topk:2", "proj:2")  # frameworks' rules without 1/gap the loss lacks
@@ -82,20 +81,21 @@ def measure(shapes, count_for, dtypes=(np.float64, np.float32)) -> dict:
 
 
 def report(rows: dict) -> None:
-    print(f"\nerror in units of eps * (||A|| ||DG|| + sqrt(n) ||G||); factor {DEFAULT_BUDGET_FACTOR:g}")
+    print("\nerror in units of eps * (||A|| ||DG|| + sqrt(n) ||G||); factor: the calibrated one per dtype")
     print(f"{'loss':<8} {'dtype':<8} {'largest':>8} {'where':<22} {'budget/largest':>14}  {'median':>7}")
     calibrated = []
     for (loss, dtype), values in sorted(rows.items()):
         shape, backend, worst, _ = max(values, key=lambda row: row[2])
         median = float(np.median([row[2] for row in values]))
-        ratio = DEFAULT_BUDGET_FACTOR / worst if worst else math.inf
+        factor = calibrated_factor(dtype)
+        ratio = factor / worst if worst else math.inf
         where = f"{backend} {shape[0]}x{shape[1]}"
         flag = "" if loss in STABLE_RULES else "  (frameworks divide rounding by gaps: not calibrated on)"
         print(f"{loss:<8} {dtype:<8} {worst:8.2f} {where:<22} {ratio:14.1f}  {median:7.3f}{flag}")
         if loss in STABLE_RULES:
-            calibrated.append(worst)
-    print(f"largest over the stable rules: {max(calibrated):.2f} units -> factor {DEFAULT_BUDGET_FACTOR:g} "
-          f"is {DEFAULT_BUDGET_FACTOR / max(calibrated):.1f}x it")  # fmt: skip
+            calibrated.append((factor / worst, loss, dtype))
+    margin, loss, dtype = min(calibrated)
+    print(f"smallest budget / largest error over the stable rules: {margin:.1f} ({loss}, {dtype})")
     forward = [row[3] for values in rows.values() for row in values if row[3] is not None]
     print(f"forward SVDs: worst error / (sqrt(n) eps) = {max(forward):.1f} (median {np.median(forward):.2f})")
 

@@ -14,6 +14,8 @@ Targets (issue 16), each printed with its ratio:
 - peak memory of the four-backend run <= 1.2x the naive loop's;
 - a ``python:`` plug-in in its worker process against the same function in this one
   (bench_isolation.py): 200 small matrices, the overhead per matrix, a worker's start.
+- budget tightness (issue 20, bench/budget_tightness.py --quick): budget / largest framework error,
+  median <= 10 and 95th percentile <= 30.
 
     python bench/run_all.py           # about ten minutes on two cores
     python bench/run_all.py --quick   # one repetition each
@@ -29,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import PYTHON, SVDGRAD, report, run, write_small_matrices
+from common import PYTHON, QUIET_TF, SVDGRAD, report, run, write_small_matrices
 
 HERE = Path(__file__).parent
 NAIVE = [PYTHON, str(HERE / "naive_loop.py")]
@@ -102,6 +104,12 @@ def large_matrix(tmp: Path, repeat: int) -> None:
     report("peak memory of that run", ours_peak, base_peak, 1.5, unit="MiB")
 
 
+def budget_tightness() -> None:
+    """The error budgets against the frameworks' own errors, on the quick grid (a few minutes)."""
+    print("budget tightness (bench/budget_tightness.py --quick):", flush=True)
+    subprocess.run([PYTHON, str(HERE / "budget_tightness.py"), "--quick"], check=False, env=QUIET_TF)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repetition of each measurement")
@@ -120,6 +128,7 @@ def main() -> None:
     subprocess.run(
         [PYTHON, str(HERE / "bench_isolation.py"), *(["--quick"] if repeat == 1 else [])], check=True
     )
+    budget_tightness()
 
 
 if __name__ == "__main__":

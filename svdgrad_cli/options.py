@@ -26,7 +26,6 @@ FAIL_ON_CHOICES = (
     "warning",
 )
 DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
-DEFAULT_BUDGET_FACTOR = 30.0  # calibrated: bench/calibrate_budgets.py (numerics/budget.py says why)
 DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
 
 
@@ -101,13 +100,12 @@ class Settings:
         type="float",
         help="Warn about neighbours at most this times s_1 apart. Default: sqrt(eps(dtype)).",
     )
-    budget_factor: float = option(
-        DEFAULT_BUDGET_FACTOR,
+    budget_factor: float | None = option(
+        None,
         "--budget-factor",
         type="float",
-        show_default=True,
-        help="The calibrated constant of the error budget: factor * eps * (||A||_2 ||DG||_2 + "
-        "sqrt(max(m, n)) ||G||_F); see README, 'Tolerances'.",
+        help="The constant of the error budget: factor * eps * (||A||_2 ||DG||_2 + sqrt(max(m, n)) "
+        "||G||_F). Default: calibrated, 8 in single and 20 in double precision; see README, 'Tolerances'.",
     )
     rtol: float | None = option(
         None,

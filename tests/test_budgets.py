@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import truth_oracle as oracle
 from conftest import with_singular_values
 
 from svdgrad_cli import check, register_backend, unregister_backend
@@ -266,3 +267,34 @@ def test_cotangents_of_the_wrong_shape_or_name_are_errors(runner, tmp_path):
     )
     assert wrong_name.exit_code == 2
     assert "is not a weight of this loss; expected C" in wrong_name.stderr
+
+
+@pytest.mark.parametrize("loss", ["sv:1", "topk:2", "proj:2"])
+def test_a_thousandth_injected_on_a_dense_float32_spectrum_is_caught_and_the_frameworks_stay_correct(loss):
+    """Issue 20: 128x128, s = linspace(2, 1, 128) between random orthogonal factors, float32. The
+    injected gradient is the oracle's (truth_oracle.py's closed forms from numpy's symmetric eigensolver,
+    no SVD) plus a random error of relative size 1e-3: not correct (``wrong``: 1e-3 > sqrt(eps)), while
+    torch's own result (honest float32 rounding: within 1e-4 of the oracle) stays correct."""
+    a = with_singular_values(np.linspace(2.0, 1.0, 128), (128, 128), seed=128).astype(np.float32)
+    injected: dict = {}
+
+    def compute(stack, loss_):
+        rng = np.random.default_rng(1)
+        c = getattr(loss_, "arrays", {}).get("C")
+        exact_gradient = oracle.gradient_float64(stack[0], loss_.name, c)
+        noise = rng.standard_normal(exact_gradient.shape)
+        injected["exact"] = exact_gradient
+        wrong = exact_gradient + 1e-3 * np.linalg.norm(exact_gradient) * noise / np.linalg.norm(noise)
+        values = np.linalg.svd(stack.astype(np.float64), compute_uv=False)
+        return values.astype(stack.dtype), wrong[None].astype(stack.dtype)
+
+    register_backend("injected-thousandth", compute)
+    try:
+        _, by_name = judged(a, loss, backends=["torch", "injected-thousandth"])
+    finally:
+        unregister_backend("injected-thousandth")
+    norm = np.linalg.norm(injected["exact"])
+    honest = np.linalg.norm(by_name["torch"].gradient.astype(np.float64) - injected["exact"]) / norm
+    assert honest < 1e-4
+    assert by_name["torch"].verdict == "correct", by_name["torch"].budget / norm
+    assert by_name["injected-thousandth"].verdict == "wrong", by_name["injected-thousandth"].budget / norm

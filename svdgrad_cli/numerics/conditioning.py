@@ -15,6 +15,10 @@ times eps.
 - ``polar`` and ``proj:K``: power iteration on exact Hessian-vector products (dilation.py), which
   stay exact at near ties (a secant across a gap far below sqrt(eps) would not).
 
+Also the root mean square of ||DG[E]||_F over random unit directions E, ||DG||_F / sqrt(dim): what
+rounding in typical directions would excite. bench/budget_tightness.py measures the frameworks'
+errors in both units; they follow ||DG||_2, which is why budgets use it (docs/theory.md §5).
+
 Also here: the natural scale of a gradient, the least size of the terms of its closed form
 (||C||_F / s_1), which stands in for ||G||_F where they cancel (proj:K with K = k has G = 0 everywhere).
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.numerics.dilation import polar_hessian, projector_hessian
-from svdgrad_cli.numerics.field import adjoint
+from svdgrad_cli.numerics.field import adjoint, is_complex
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
 
@@ -46,6 +50,36 @@ def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phas
     return float(np.max(values, initial=0.0))
 
 
+def spectral_hessian_rms(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phases: bool = False) -> float:
+    """The root mean square of ||DG[E]||_F over unit directions E, ||DG||_F / sqrt(dim) (what rounding in
+    random directions would excite; bench/budget_tightness.py compares it with ||DG||_2), from the same
+    eigenvalues as spectral_hessian_norm counted with their multiplicity (real input: one per pair and
+    kind, m + n - 2k per rectangular value; complex input twice that, and one per phase direction)."""
+    m, n = spectrum.shape
+    cluster = spectrum.cluster_ids()
+    zero = spectrum.zero_mask()
+    pairs = np.triu(~(zero[:, None] & zero[None, :]), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        across = np.abs(w[:, None] - w[None, :]) / np.abs(s[:, None] - s[None, :])
+        along = np.abs(w[:, None] + w[None, :]) / (s[:, None] + s[None, :])
+        rect = np.abs(w[~zero]) / s[~zero]
+    across = np.nan_to_num(across[pairs & (cluster[:, None] != cluster[None, :])], nan=0.0)
+    along = np.nan_to_num(along[pairs], nan=0.0)
+    rect = np.nan_to_num(rect, nan=0.0)
+    copies = 2 if phases else 1  # a complex pair spans four real directions, two of each kind
+    squares = copies * (np.sum(across**2) + np.sum(along**2) + abs(m - n) * np.sum(rect**2))
+    if phases:
+        squares += np.sum(rect**2)  # the phase direction i u_i v_i^H of each positive value
+    return float(np.sqrt(squares / (copies * m * n))) if m * n else 0.0
+
+
+def _dilation_hessian(loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
+    """The Hessian operator of polar or proj:K at one matrix (dilation.py)."""
+    if loss.kind == "polar":
+        return polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
+    return projector_hessian(u, s, v, loss.arrays["C"], loss.order)
+
+
 def vector_hessian_norm(
     loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum, seed: int
 ) -> float:
@@ -54,11 +88,21 @@ def vector_hessian_norm(
         return 1.0 / frobenius(s)
     if loss.kind == "proj" and loss.order >= len(u):  # U_K U_K^T = I: a constant loss, G = 0 everywhere
         return 0.0
-    if loss.kind == "polar":
-        hessian = polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
-    else:
-        hessian = projector_hessian(u, s, v, loss.arrays["C"], loss.order)
-    return hessian.norm(np.random.default_rng(seed + 1))
+    return _dilation_hessian(loss, u, s, v, spectrum).norm(np.random.default_rng(seed + 1))
+
+
+def vector_hessian_rms(
+    loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum, seed: int
+) -> float:
+    """The root mean square of ||DG[E]||_F over unit directions E, for a loss of U and V that has a
+    gradient here: what rounding in random directions would excite (bench/budget_tightness.py
+    compares it with ||DG||_2)."""
+    if loss.kind == "recon":  # DG = (I - g g^T) / ||A||_F with g = G / ||G||: rank dim - 1
+        dim = u.shape[0] * v.shape[0] * (2 if is_complex(u) else 1)
+        return float(np.sqrt((dim - 1) / dim)) / frobenius(s)
+    if loss.kind == "proj" and loss.order >= len(u):
+        return 0.0
+    return _dilation_hessian(loss, u, s, v, spectrum).rms(np.random.default_rng(seed + 2))
 
 
 def natural_scale(loss, s: np.ndarray) -> float:

@@ -34,6 +34,8 @@ from svdgrad_cli.numerics.field import adjoint, is_complex, standard_normal
 
 POWER_STEPS = 12  # power iterations for the operator norm at most
 POWER_RTOL = 0.03  # stop when the estimate moves by less than this
+PROBES = 4  # random directions for the root-mean-square sensitivity (Hutchinson's estimator)
+EXACT_RMS = 64  # up to this many entries, every unit direction instead (exact; as cheap there)
 
 
 def complete_basis(q: np.ndarray) -> np.ndarray:
@@ -112,6 +114,24 @@ class DilationHessian:
         Q = Z^T J Z (the dilation-structured part of T, times two)."""
         q_t_q = t[np.ix_(self.swap, self.swap)] * np.outer(self.swap_sign, self.swap_sign)
         return t - q_t_q
+
+    def _image_size(self, e: np.ndarray) -> float:
+        """||DG[E]||_F / ||E||_F, in the eigenbasis (see ``norm``)."""
+        h = adjoint(self.z) @ _dilation(e) @ self.z
+        return float(np.linalg.norm(self._fold(self._second_derivative(h))) / np.linalg.norm(h))
+
+    def rms(self, rng: np.random.Generator, probes: int = PROBES) -> float:
+        """The root mean square of ||DG[E]||_F over unit directions E, ||DG||_F / sqrt(dim): Hutchinson's
+        estimator (1990) on ``probes`` Gaussian directions, since E[||DG[E / ||E||]||^2] = ||DG||_F^2 / dim
+        for E with independent standard normal entries (E / ||E|| is uniform on the sphere)."""
+        m, n = self.m, self.z.shape[0] - self.m
+        on_complex = is_complex(self.z)
+        if m * n <= EXACT_RMS:  # every unit direction: the exact ||DG||_F
+            units = np.eye(m * n).reshape(m * n, m, n)
+            directions = [*units, *(1j * units)] if on_complex else list(units)
+        else:
+            directions = [standard_normal(rng, (m, n), on_complex) for _ in range(probes)]
+        return float(np.sqrt(np.mean([self._image_size(e) ** 2 for e in directions])))
 
     def norm(self, rng: np.random.Generator) -> float:
         """||DG||_2 (operator norm on Frobenius-normed directions) by power iteration in the

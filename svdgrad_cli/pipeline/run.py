@@ -36,7 +36,8 @@ def resolve_settings(settings: Settings) -> Settings:
         value = getattr(settings, name)
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
-    if not (math.isfinite(settings.budget_factor) and settings.budget_factor > 0):
+    factor = settings.budget_factor
+    if factor is not None and not (math.isfinite(factor) and factor > 0):
         raise UsageError(f"--budget-factor must be a finite number > 0, got {settings.budget_factor}")
     if settings.cotangents is not None:  # read once here so that a bad file is a usage error up front
         names = tuple(parse_loss(settings.loss).weight_shapes((2, 2)))
