@@ -113,6 +113,12 @@ def forks_and_hangs(stack, loss):
     time.sleep(30)
 
 
+def group(stack, loss):
+    with open("group.txt", "w") as handle:
+        handle.write(f"{os.getpgid(0)}\\n")
+    return nuclear(stack, loss)
+
+
 def pid(stack, loss):
     with open("pids.txt", "a") as handle:
         handle.write(f"{os.getpid()}\\n")
@@ -215,6 +221,15 @@ def test_a_process_a_plugin_forks_ends_with_its_worker(runner, plugins, function
             break
         time.sleep(0.02)
     assert not _running(grandchild)
+
+
+def test_a_plugin_signals_only_its_own_process_group(runner, plugins):
+    """os.killpg(0, SIGINT) in a plug-in stopped svdgrad as a Ctrl-C would (exit 130, nothing
+    checked) and reached every process of svdgrad's group (a CI job's shell)."""
+    result, backends = run_json(runner, "group")
+    assert result.exit_code == 0, result.output
+    assert backends["bad"]["verdict"] == "correct"
+    assert int((plugins / "group.txt").read_text()) != os.getpgrp()
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "junit", "github", "markdown", "html"])
