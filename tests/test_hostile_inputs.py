@@ -202,6 +202,13 @@ def test_a_short_stream_is_still_read(runner):
     assert result.exit_code == 0 and "1 matrix checked" in result.stdout
 
 
+def test_standard_input_given_twice_is_read_once_and_the_second_named(runner):
+    """The second '-' found the stream at its end and said 'empty, no numbers'."""
+    result = runner.invoke(cli, ["check", "-", "-", "-b", "autograd", "-q"], input="1 2\n3 4\n")
+    assert result.exit_code == 2 and "1 matrix checked" in result.stdout
+    assert "-: standard input given again" in result.stderr and "empty" not in result.stderr
+
+
 # ---- 5: zip bombs
 
 
