@@ -8,6 +8,7 @@ import os
 import signal
 import textwrap
 import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -94,6 +95,30 @@ def slow_second(stack, loss):
     return nuclear(stack, loss)
 
 
+def _grandchild():  # a process forked by the plug-in: it outlives its worker unless svdgrad ends it
+    if os.fork() == 0:
+        with open("grandchild.txt", "w") as handle:
+            handle.write(f"{os.getpid()}\\n")
+        time.sleep(30)
+        os._exit(0)
+
+
+def forks_and_exits(stack, loss):
+    _grandchild()
+    os._exit(0)
+
+
+def forks_and_hangs(stack, loss):
+    _grandchild()
+    time.sleep(30)
+
+
+def group(stack, loss):
+    with open("group.txt", "w") as handle:
+        handle.write(f"{os.getpgid(0)}\\n")
+    return nuclear(stack, loss)
+
+
 def pid(stack, loss):
     with open("pids.txt", "a") as handle:
         handle.write(f"{os.getpid()}\\n")
@@ -166,6 +191,45 @@ def test_a_plugin_that_exits_crashes_or_interrupts_is_failed_and_the_builtin_sta
     if frame is not None:  # the plug-in's own line
         assert any(line.endswith(frame.format(LINE[function])) for line in backends["bad"]["traceback"])
     assert not strays()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("function", "reason"),
+    [
+        ("forks_and_exits", "exited with status 0 before answering"),
+        ("forks_and_hangs", "timed out after 2 s: killed"),
+    ],
+)
+def test_a_process_a_plugin_forks_ends_with_its_worker(runner, plugins, function, reason):
+    """The grandchild holds the answer pipe open: its worker's exit was waited for until --timeout
+    (forever without one) and called a timeout, and the grandchild ran on after svdgrad ended."""
+    result, backends = run_json(runner, function, "--timeout", "2" if "hangs" in function else "20")
+    assert result.exit_code == 2
+    assert backends["bad"]["message"] == reason
+    assert backends["autograd"]["verdict"] == "correct"
+    grandchild = int((plugins / "grandchild.txt").read_text())
+    for _ in range(50):  # killed, then reaped by init
+        if not _running(grandchild):
+            break
+        time.sleep(0.02)
+    assert not _running(grandchild)
+
+
+def test_a_plugin_signals_only_its_own_process_group(runner, plugins):
+    """os.killpg(0, SIGINT) in a plug-in stopped svdgrad as a Ctrl-C would (exit 130, nothing
+    checked) and reached every process of svdgrad's group (a CI job's shell)."""
+    result, backends = run_json(runner, "group")
+    assert result.exit_code == 0, result.output
+    assert backends["bad"]["verdict"] == "correct"
+    assert int((plugins / "group.txt").read_text()) != os.getpgrp()
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "junit", "github", "markdown", "html"])

@@ -145,8 +145,12 @@ class WorkerBackend:
         handle, self._crash_file = tempfile.mkstemp(prefix="svdgrad-worker-", suffix=".txt")
         os.close(handle)
         command = [sys.executable, "-c", BOOT, self._crash_file]
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._reader = wire.Reader(self._process.stdout.fileno())
+        # its own process group, so that what the plug-in forks ends with it (_stop)
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+        )
+        self._process = process
+        self._reader = wire.Reader(process.stdout.fileno(), lambda: process.poll() is None)
         _running.add(self)
         self._started_in = _context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
@@ -257,6 +261,8 @@ class WorkerBackend:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        with suppress(OSError):  # what the plug-in forked (ProcessLookupError: there is none)
+            os.killpg(process.pid, signal.SIGKILL)
         process.stdout.close()
         trace = _crash_frames(self._crash_file)
         with suppress(OSError):

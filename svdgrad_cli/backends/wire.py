@@ -4,7 +4,8 @@ A message is an 8-byte length and that many bytes of JSON (the header; its ``arr
 array's name, dtype and shape), then each array's bytes in C order. Nothing is ever pickled: a dtype
 that holds Python objects is refused, and every size is checked against the reader's limit before
 anything is read, so a worker that misbehaves can send a malformed message, never code or a bomb.
-The reader takes a deadline (select on the pipe); the worker process reads without one.
+The reader takes a deadline (select on the pipe) and asks every ALIVE_POLL seconds whether the
+writer lives; the worker process reads without either.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import os
 import select
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 HEADER_BYTES = 2**20  # a header is a few hundred bytes; one larger is malformed
 LENGTH = 8  # bytes of the length prefix (big-endian)
 CHUNK = 2**16  # bytes asked of the pipe at a time (its buffer's size on Linux)
+ALIVE_POLL = 0.25  # seconds between two checks that the writer of a silent pipe still lives
 
 
 class Closed(Exception):
@@ -65,16 +68,26 @@ def write(fd: int, message: bytes) -> None:
 class Reader:
     """Messages from one pipe, read in chunks (a small message is one read)."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, fd: int, alive: Callable[[], bool] = lambda: True) -> None:
+        self.fd, self.alive = fd, alive
         self.buffer = bytearray()
+
+    def _wait(self, deadline: float | None) -> None:
+        """Until the pipe can be read: Expired past the deadline, Closed when the writer is dead
+        although the pipe is open (a process it forked holds it)."""
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise Expired
+            tick = ALIVE_POLL if remaining is None else min(remaining, ALIVE_POLL)
+            if select.select([self.fd], [], [], tick)[0]:
+                return
+            if not self.alive():
+                raise Closed
 
     def read(self, size: int, deadline: float | None) -> bytearray:
         while len(self.buffer) < size:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
-                    raise Expired
+            self._wait(deadline)
             chunk = os.read(self.fd, max(CHUNK, size - len(self.buffer)))
             if not chunk:
                 raise Closed

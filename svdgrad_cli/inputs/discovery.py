@@ -132,8 +132,12 @@ def collect_files(
 ) -> FileList:
     """Expand ``paths`` (files, directories, ``-``) into the files a run reads, in order."""
     out = FileList()
-    for path in paths:
-        if path == "-" or os.path.isfile(path):
+    for i, path in enumerate(paths):
+        if path == "-" and "-" in paths[:i]:
+            out.entries.append(
+                InputError(path, "standard input given again: it is read once, at the first '-'")
+            )
+        elif path == "-" or os.path.isfile(path):
             out.entries.append(path)
         elif os.path.isdir(path):
             _walk(Path(path), recursive, tuple(globs) or DEFAULT_GLOBS, tuple(excludes), out)

@@ -36,6 +36,9 @@ from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label,
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KERAS_WEIGHTS = "model.weights.h5"
 ONLY_THIS_FILE = "svdgrad reads only the file given"
+# groups within groups: Keras nests a few (layers/<model>/layers/<layer>/vars); h5py's walk of an
+# absurdly deep file grows as the cube of its depth (4,000 levels: 17 s), so it stops here
+MAX_GROUP_DEPTH = 64
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature ... name, extra lengths
 
 
@@ -113,6 +116,8 @@ def _datasets(h5py, handle, source: str, selection: Selection) -> list[Tensor | 
     found: list[Tensor | Skipped | InputError] = [*_links_out(h5py, handle, "", source, selection)]
 
     def visit(name: str, item) -> None:
+        if name.count("/") >= MAX_GROUP_DEPTH:  # h5py re-raises it from visititems
+            raise ValueError(f"groups nested more than {MAX_GROUP_DEPTH} deep, not a weights file")
         if isinstance(item, h5py.Group):
             found.extend(_links_out(h5py, item, name + "/", source, selection))
         if not isinstance(item, h5py.Dataset):
