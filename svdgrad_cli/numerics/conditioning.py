@@ -33,9 +33,11 @@ from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
 
 
-def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phases: bool = False) -> float:
-    """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set
-    (``phases``: complex input, whose phase directions add w_i / s_i)."""
+def _spectral_hessian_eigenvalues(s: np.ndarray, w: np.ndarray, spectrum: Spectrum):
+    """|eigenvalues| of the Hessian of sum w_i s_i over the directions that leave the set, by kind:
+    |w_i - w_j| / |s_i - s_j| across and (w_i + w_j) / (s_i + s_j) along each pair i < j (not two
+    zeros; across only between clusters), and |w_i| / s_i of each non-zero value (rectangular and
+    phase directions)."""
     cluster = spectrum.cluster_ids()
     zero = spectrum.zero_mask()
     # each pair i < j once, without pairs of zeros (both kinds of direction stay in the set)
@@ -43,10 +45,17 @@ def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phas
     with np.errstate(divide="ignore", invalid="ignore"):
         across = np.abs(w[:, None] - w[None, :]) / np.abs(s[:, None] - s[None, :])
         along = np.abs(w[:, None] + w[None, :]) / (s[:, None] + s[None, :])
-        rectangular = spectrum.shape[0] != spectrum.shape[1]
-        rect = np.abs(w[~zero]) / s[~zero] if rectangular or phases else np.zeros(0)
+        rect = np.abs(w[~zero]) / s[~zero]
     across = across[pairs & (cluster[:, None] != cluster[None, :])]
-    values = np.nan_to_num(np.concatenate([across, along[pairs], rect]), nan=0.0)
+    return tuple(np.nan_to_num(values, nan=0.0) for values in (across, along[pairs], rect))
+
+
+def spectral_hessian_norm(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phases: bool = False) -> float:
+    """max |eigenvalue| of the Hessian of sum w_i s_i, over the directions that leave the set
+    (``phases``: complex input, whose phase directions add w_i / s_i)."""
+    across, along, rect = _spectral_hessian_eigenvalues(s, w, spectrum)
+    rectangular = spectrum.shape[0] != spectrum.shape[1]
+    values = np.concatenate([across, along, rect if rectangular or phases else np.zeros(0)])
     return float(np.max(values, initial=0.0))
 
 
@@ -56,16 +65,7 @@ def spectral_hessian_rms(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phase
     eigenvalues as spectral_hessian_norm counted with their multiplicity (real input: one per pair and
     kind, m + n - 2k per rectangular value; complex input twice that, and one per phase direction)."""
     m, n = spectrum.shape
-    cluster = spectrum.cluster_ids()
-    zero = spectrum.zero_mask()
-    pairs = np.triu(~(zero[:, None] & zero[None, :]), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        across = np.abs(w[:, None] - w[None, :]) / np.abs(s[:, None] - s[None, :])
-        along = np.abs(w[:, None] + w[None, :]) / (s[:, None] + s[None, :])
-        rect = np.abs(w[~zero]) / s[~zero]
-    across = np.nan_to_num(across[pairs & (cluster[:, None] != cluster[None, :])], nan=0.0)
-    along = np.nan_to_num(along[pairs], nan=0.0)
-    rect = np.nan_to_num(rect, nan=0.0)
+    across, along, rect = _spectral_hessian_eigenvalues(s, w, spectrum)
     copies = 2 if phases else 1  # a complex pair spans four real directions, two of each kind
     squares = copies * (np.sum(across**2) + np.sum(along**2) + abs(m - n) * np.sum(rect**2))
     if phases:
