@@ -130,3 +130,27 @@ def test_many_skipped_inputs_are_counted_by_reason(tmp_path):
     assert "    2 x a 1-D tensor, not a matrix\n" in out  # 3,072 and 1,000 alike
     assert "    1 x a single number, not a matrix\n" in out
     assert out.count(" x ") == 4  # and the file that matches no --glob
+
+
+def test_a_long_backend_name_folds_and_the_verdict_and_numbers_stay_whole(tmp_path):
+    """A plug-in named module.function of 40 characters took the width the verdict and the numbers
+    needed: 'corre…', '>=13.7…', '9.3…' at 80 columns. The name folds in its own column instead."""
+    module = "a_rather_long_plugin_module_name"
+    source = (
+        "import autograd.numpy as anp\n\ndef svd(a):\n    return anp.linalg.svd(a, full_matrices=False)\n"
+    )
+    (tmp_path / f"{module}.py").write_text(source)
+    np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (5, 3), seed=1))
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "PYTHONPATH": str(tmp_path)}
+    spec = f"autograd:{module}:svd"
+    args = ["check", tmp_path / "a.npy", "--loss", "proj:2", "-b", "autograd", "-b", spec]
+    run = subprocess.run([sys.executable, "-m", "svdgrad_cli", *map(str, args)], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "…" not in run.stdout and all(len(line) <= 80 for line in run.stdout.splitlines())
+    rows = [line for line in run.stdout.splitlines() if " correct " in line]
+    assert len(rows) == 2  # the built-in's row and the plug-in's (the same function): both whole
+    cells = [line.strip("│ ").split() for line in run.stdout.splitlines() if line.startswith("│")]
+    start = next(i for i, cell in enumerate(cells) if cell and cell[0].startswith("a_rather"))
+    pieces = [cells[start][0]] + [cell[0] for cell in cells[start + 1 :][:4] if len(cell) == 1]
+    assert "".join(pieces) == f"{module}.svd"  # folded in its column, whole and in order

@@ -103,8 +103,10 @@ def _backends(report: MatrixReport, details: bool) -> Table:
         *(["x budget"] if details else []),
         "||G||_F",
     ]
-    for name in columns:
-        table.add_column(name, justify="left" if name in ("backend", "verdict") else "right", no_wrap=True)
+    # a long backend name folds in its own column; the verdict and the numbers are never cut
+    table.add_column("backend", overflow="fold")
+    for name in columns[1:]:
+        table.add_column(name, justify="left" if name == "verdict" else "right", no_wrap=True)
 
     def fmt(x, spec=".2e"):
         return "-" if x is None else format(x, spec)
@@ -124,17 +126,13 @@ def _backends(report: MatrixReport, details: bool) -> Table:
     return table
 
 
-def _backend_notes(report: MatrixReport) -> list[Text]:
+def _backend_notes(report: MatrixReport) -> list[Padding]:
     """Messages that do not fit a table cell: failures, NaN counts, decisions in a backend's favour,
-    and why errors are bounds."""
-    notes = [
-        Text.assemble(("  ", ""), (f"{b.name}: ", "bold"), escape(b.message))
-        for b in report.backends
-        if b.message
-    ]
+    and why errors are bounds; indented, and folded under their own first column."""
+    notes = [Text.assemble((f"{b.name}: ", "bold"), escape(b.message)) for b in report.backends if b.message]
     if any(b.error_is_bound for b in report.backends):
-        notes.append(Text(f"  {BOUND_NOTE}", style="dim"))
-    return notes
+        notes.append(Text(BOUND_NOTE, style="dim"))
+    return [Padding(note, (0, 0, 0, 2)) for note in notes]
 
 
 def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
