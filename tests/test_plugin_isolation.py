@@ -284,8 +284,12 @@ def test_what_a_plugin_prints_goes_to_stderr_marked_never_into_the_report(runner
     if fmt == "json":
         backends = json.loads(result.stdout)["results"][0]["backends"]
         assert backends["talk"]["verdict"] == "correct"
-    relayed = capfd.readouterr().err.splitlines()  # the worker's standard error is this process's
-    assert "[talk] ::error title=injected::by the plug-in" in relayed
+    # the worker's standard error is this process's; its relay thread may write after the answer came
+    line, relayed, deadline = "[talk] ::error title=injected::by the plug-in", [], time.monotonic() + 10
+    while line not in relayed and time.monotonic() < deadline:
+        relayed += capfd.readouterr().err.splitlines()
+        time.sleep(0.05)
+    assert line in relayed
     assert not any(line.startswith("::") for line in relayed)
 
 
