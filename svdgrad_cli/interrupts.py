@@ -88,31 +88,28 @@ class Interrupt:
 
 
 @contextmanager
+def _signals_handled_by(handler):
+    """SIGINT and SIGTERM routed to ``handler`` for the block, then as before (signal handlers can only
+    be set from the main thread: elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
 def catching_signals(interrupt: Interrupt):
-    """Route SIGINT and SIGTERM to ``interrupt`` (signal handlers can only be set from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, interrupt.handler) for signum in SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    """Route SIGINT and SIGTERM to ``interrupt`` for the block."""
+    return _signals_handled_by(interrupt.handler)
 
 
-@contextmanager
 def signals_ignored():
-    """SIGINT and SIGTERM ignored for a moment of cleaning up (main thread only; elsewhere nothing)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    """SIGINT and SIGTERM ignored for a moment of cleaning up."""
+    return _signals_handled_by(signal.SIG_IGN)
 
 
 def terminate_as_interrupt() -> None:

@@ -257,16 +257,22 @@ def test_timeout_bounds_the_forward_call_that_explains_a_finding(tmp_path, monke
     assert measured.forward.residual is not None  # ... and without --timeout measured, 3 s later
 
 
-def test_entry_points_are_discovered_listed_and_run(tmp_path):
-    """An installed distribution (a .dist-info on the path) registering two backends."""
-    package = tmp_path / "acme_svd"
+def installed_acme(folder, spec: str) -> dict[str, str]:
+    """An installed distribution acme-svd (a .dist-info in ``folder``) whose entry point ``acme`` is
+    ``spec``; the environment that puts it on the path."""
+    package = folder / "acme_svd"
     package.mkdir()
-    (package / "__init__.py").write_text('SPEC = "torch:examples.backends.broadened:svd"\n')
-    info = tmp_path / "acme_svd-1.0.dist-info"
+    (package / "__init__.py").write_text(f"SPEC = {spec!r}\n")
+    info = folder / "acme_svd-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-svd\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[svdgrad.backends]\nacme = acme_svd:SPEC\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+
+
+def test_entry_points_are_discovered_listed_and_run(tmp_path):
+    """An installed distribution (a .dist-info on the path) registering two backends."""
+    env = installed_acme(tmp_path, "torch:examples.backends.broadened:svd")
     svdgrad = [sys.executable, "-m", "svdgrad_cli"]
     listing = subprocess.run(
         [*svdgrad, "backends"], capture_output=True, text=True, env=env, cwd=ROOT, check=True
@@ -283,14 +289,7 @@ def test_entry_points_are_discovered_listed_and_run(tmp_path):
 def test_an_installed_entry_point_runs_only_where_named(tmp_path):
     """Issue 22 item 4: installing a package adds its backend to `svdgrad backends`, not to every
     default run; `backends` in [tool.svdgrad] enables it as -b does."""
-    package = tmp_path / "acme_svd"
-    package.mkdir()
-    (package / "__init__.py").write_text('SPEC = "autograd:examples.backends.autograd_plain:svd"\n')
-    info = tmp_path / "acme_svd-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-svd\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[svdgrad.backends]\nacme = acme_svd:SPEC\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env = installed_acme(tmp_path, "autograd:examples.backends.autograd_plain:svd")
     np.save(tmp_path / "a.npy", with_singular_values([3.0, 2.0, 1.0], (3, 3), seed=1))
     check = [sys.executable, "-m", "svdgrad_cli", "check", "a.npy", "-f", "json"]
     default = subprocess.run(check, capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -48,12 +48,14 @@ def _read_all(fd: int) -> str:
     return out.decode(errors="replace")
 
 
-def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
+def slow_run_on_a_terminal(folder, *options: str) -> str:
+    """What a slow run over two 3x3 files in ``folder`` shows on a pseudo-terminal (its stdout and
+    stderr), after it exited 0."""
     for name in ("a", "b"):
-        np.save(tmp_path / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
-    main, child = pty.openpty()  # svdgrad's stdout and stderr on a pseudo-terminal
+        np.save(folder / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
+    main, child = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_RUN, str(tmp_path)],
+        [sys.executable, "-c", SLOW_RUN, str(folder), *options],
         stdin=child,
         stdout=child,
         stderr=child,
@@ -62,6 +64,11 @@ def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
     os.close(child)
     screen = _read_all(main)
     assert process.wait(timeout=60) == 0
+    return screen
+
+
+def test_a_slow_run_at_a_terminal_shows_the_stage_and_the_file(tmp_path):
+    screen = slow_run_on_a_terminal(tmp_path)
     assert "slow: 2 matrices of 3x3" in screen  # the backend call that is running (one batch)
     assert "file 2/2" in screen
     assert "2 matrices checked" in screen
@@ -139,19 +146,7 @@ def test_at_80_columns_the_counts_and_times_are_never_cut(tmp_path):
 def test_v_lines_go_above_the_progress_bar_not_onto_it(tmp_path):
     """-v names each matrix while the bar is drawn: each line starts a line of its own (the first was
     written onto the bar's line, '... -:--:--svdgrad: checked a.npy')."""
-    for name in ("a", "b"):
-        np.save(tmp_path / f"{name}.npy", np.diag([3.0, 2.0, 1.0]))
-    main, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_RUN, str(tmp_path), "-v"],
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env={**os.environ, "COLUMNS": "120"},
-    )
-    os.close(child)
-    screen = _read_all(main)
-    assert process.wait(timeout=60) == 0
+    screen = slow_run_on_a_terminal(tmp_path, "-v")
     plain = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in re.split(r"[\r\n]+", screen)]
     checked = [line for line in plain if "checked " in line and "matrices checked" not in line]
     assert len(checked) == 2 and all(line.startswith("svdgrad: checked ") for line in checked), checked
