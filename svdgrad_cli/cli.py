@@ -223,7 +223,7 @@ def merge(reports, **values) -> None:
     options = RunOptions(**values)
     try:
         run = merge_files(list(reports), options)
-        write_report(run, options, _write_stdout)
+        write_report(run, options, _write_stdout, _notify)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(run.exit_code)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from svdgrad_cli.errors import InputError, UsageError
@@ -27,11 +26,11 @@ from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.interrupts import exit_code
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, option_fields
-from svdgrad_cli.render import render_document
+from svdgrad_cli.outputs import Writer
 from svdgrad_cli.render.json_format import SCHEMA, summary_dict
 from svdgrad_cli.render.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
 from svdgrad_cli.render.jsonl import LineDigest
-from svdgrad_cli.report_file import ReportFile
+from svdgrad_cli.run_loop import Stream, run_loop
 
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 SUMMARY_KEYS = ("settings", "versions", "skipped", "interrupted")
@@ -304,17 +303,7 @@ def merge_files(paths: list[str], display: RunOptions | None = None) -> RunRepor
     return merge_reports([read_report(path) for path in paths], display)
 
 
-def write_report(run: RunReport, options: RunOptions, write_stdout: Callable[[str], None]) -> None:
-    """As ``check`` writes: the format on stdout, or with ``-o FILE`` the table on stdout and the
-    format (json for a table) into the file (report_file.py)."""
-    if options.output is None:
-        write_stdout(render_document(options.output_format, run, options))
-        return
-    file_format = "json" if options.output_format == "table" else options.output_format
-    if options.output == "-":
-        write_stdout(render_document(file_format, run, options))
-        return
-    with ReportFile(options.output) as report:  # whole or not at all, before the table says it is done
-        report.write(render_document(file_format, run, options))
-        report.commit()
-    write_stdout(render_document("table", run, options))
+def write_report(run: RunReport, options: RunOptions, write_stdout: Writer, notify: Writer) -> None:
+    """As every command writes (outputs.py), through the run loop every command shares (run_loop.py):
+    the merged report is whole before it is written, so the loop has no items to stream."""
+    run_loop(Stream(run), options, write_stdout, notify)

@@ -2,50 +2,29 @@
 
 The command line is a thin shell over this: it builds Settings and RunOptions, hands over a writer for
 standard output and a ``notify`` for one-line messages on standard error, and turns the RunReport
-into an exit code. ``-o FILE`` adds a second renderer that writes the chosen format to the file
-while the terminal gets the table.
-
-Ctrl-C and SIGTERM end the run promptly and reliably (interrupts.py); every format then marks the run
-as interrupted. The -o file is written whole or not at all (report_file.py), before the terminal's
-summary, with signals held off while it is finished and renamed into place.
+into an exit code. The reports go through the run loop every command shares (run_loop.py: signals,
+progress, the interrupted report), to where outputs.py says (``-o FILE``: the chosen format into the
+file, written whole or not at all, while the terminal gets the table).
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 from svdgrad_cli.backends.protocol import own_frame
-from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
-from svdgrad_cli.interrupts import Interrupt, catching_signals
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
+from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
-from svdgrad_cli.render import renderer_class
 from svdgrad_cli.render.progress import RunProgress
-from svdgrad_cli.report_file import ReportFile
+from svdgrad_cli.run_loop import Stream, run_loop
 from svdgrad_cli.verdicts import BackendVerdict
-
-Writer = Callable[[str], None]
-
-
-def require_writable(path: str | None, option: str) -> None:
-    """A file the run will write must have a directory to go into, checked before any work is done."""
-    if path is None or path == "-":
-        return
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: no such directory {folder}")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{option} {path}: cannot write into {folder}")
-
 
 NO_SCRIPT = (
     "no reproducer for {names}: a python: function or a register_backend plug-in has no framework code "
@@ -83,31 +62,6 @@ def checked_line(report: MatrixReport) -> str:
     return f"checked {report.label}: {m}x{n} {report.dtype}, {report.verdict}{kernel}"
 
 
-class Outputs:
-    """Where a run's report goes: ``screen``, a (renderer, write) pair for stdout, and with ``-o FILE``
-    ``file``, a (renderer, ReportFile) pair, put in place when finished."""
-
-    def __init__(self, screen: tuple, file: tuple | None = None) -> None:
-        self.screen, self.file = screen, file
-
-    def item(self, item) -> None:
-        renderer, write = self.screen
-        write(renderer.item(item))
-        if self.file is not None:
-            renderer, report = self.file
-            report.write(renderer.item(item))
-
-    def finish(self, end: Callable) -> None:
-        """Each report's end, ``end(renderer)``: the file's first, renamed into place before the
-        terminal's summary says that the run is done."""
-        if self.file is not None:
-            renderer, report = self.file
-            report.write(end(renderer))
-            report.commit()
-        renderer, write = self.screen
-        write(end(renderer))
-
-
 class CheckSession:
     """Everything one ``svdgrad check`` needs; ``run(write)`` does it and returns the RunReport."""
 
@@ -135,17 +89,6 @@ class CheckSession:
             from svdgrad_cli.render.plots import require_matplotlib
 
             require_matplotlib()
-
-    def _outputs(self, stack: ExitStack, write_stdout: Writer) -> Outputs:
-        """The report for stdout, and the -o file's (json for a table)."""
-        o = self.options
-        if o.output is None:
-            return Outputs((renderer_class(o.output_format)(o), write_stdout))
-        file_format = "json" if o.output_format == "table" else o.output_format
-        if o.output == "-":
-            return Outputs((renderer_class(file_format)(o), write_stdout))
-        report = stack.enter_context(ReportFile(o.output))
-        return Outputs((renderer_class("table")(o), write_stdout), (renderer_class(file_format)(o), report))
 
     def _save_reproducers(self, report: MatrixReport) -> None:
         from svdgrad_cli.backends import registry
@@ -175,21 +118,27 @@ class CheckSession:
                 for frame in b.trace:
                     self.notify(f"  {frame}")
 
-    def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
-        if report.status == "error":
-            self.notify(f"error: {report.label}: {report.error}")
+    def _take(
+        self, run: RunReport, item: MatrixReport | Skipped, progress: RunProgress
+    ) -> MatrixReport | None:
+        """A matrix's report told of (-v), pictured, reproduced and kept; a skipped input noted."""
+        if isinstance(item, Skipped):
+            self._skip(run, item)
+            return None
+        if item.status == "error":
+            self.notify(f"error: {item.label}: {item.error}")
         elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
-            self.notify(checked_line(report))
-            self._tell_failures(report)
+            self.notify(checked_line(item))
+            self._tell_failures(item)
         if self.options.save_repro is not None:
-            self._save_reproducers(report)
+            self._save_reproducers(item)
         if self.options.plot is not None:
             from svdgrad_cli.render.matrix_plots import save_matrix_pictures
 
-            save_matrix_pictures(report, self.settings, self.options.plot, self.pictured)
-        outputs.item(report)
-        run.results.append(report if self.options.keep_arrays else report.without_arrays())
-        progress.matrix(report.source)
+            save_matrix_pictures(item, self.settings, self.options.plot, self.pictured)
+        run.results.append(item if self.options.keep_arrays else item.without_arrays())
+        progress.matrix(item.source)
+        return item
 
     def _discover(self):
         """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
@@ -218,25 +167,8 @@ class CheckSession:
         reports = reports if plan is None else plan.positioned(reports)  # each result's place in the run
         if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
             self.notify("reading the matrix from standard input (end it with Ctrl-D)")
-        interrupt = Interrupt()
-        with catching_signals(interrupt), ExitStack() as stack:
-            outputs = self._outputs(stack, write_stdout)
-            with progress:
-                try:
-                    for item in reports:
-                        interrupt.check()
-                        if isinstance(item, Skipped):
-                            self._skip(run, item)
-                        else:
-                            self._take(run, item, outputs, progress)
-                    interrupt.check_last()
-                except KeyboardInterrupt:
-                    run.interrupted, run.interrupted_by = True, interrupt.signum or run.interrupted_by
-                    reports.close()  # stops worker processes and frameworks' batches now
-                    self.notify("interrupted; the report covers the matrices checked so far")
-            with interrupt.deferred():
-                outputs.finish(lambda renderer: renderer.finish(run, streamed=renderer.streaming))
-            interrupt.check_held(self.notify)
+        take = functools.partial(self._take, run, progress=progress)
+        run_loop(Stream(run, reports, take, progress=progress), o, write_stdout, self.notify)
         self._closing_notes(run)
         return run
 

@@ -98,7 +98,7 @@ def test_merge_o_leaves_the_previous_file_when_stopped_while_writing(tmp_path, m
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("svdgrad_cli.merge.render_document", stopped)
+    monkeypatch.setattr("svdgrad_cli.render.json_format.JsonRenderer.finish", stopped)
     result = CliRunner().invoke(cli, ["merge", str(report), "-o", str(target)])
     assert result.exit_code != 0 and target.read_text() == "previous" and leftovers(tmp_path) == []
     monkeypatch.undo()

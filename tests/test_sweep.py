@@ -5,8 +5,12 @@ sweeps of the seed post (zero) and of polar at a closing gap."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -15,8 +19,10 @@ import pytest
 from svdgrad_cli import Settings, check_paths, register_backend, unregister_backend
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics import families as fam
+from svdgrad_cli.options import VARY_CHOICES
 from svdgrad_cli.pipeline.run import resolve_settings
-from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, sweep
+from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, save_matrices, sweep
+from svdgrad_cli.sweep_model import SWEEP_PARAMETERS
 
 SEED = "sample_matrices/seed_rank2.npy"
 PICTURE_ROW = re.compile(r"autograd +[cviW?N-][ 0-9∞]{2} ")  # a row of cells, not the verdicts by x
@@ -97,11 +103,16 @@ def test_factors_are_exactly_orthogonal_dyadic_where_both_sides_are_at_least_4()
 
 
 def test_nominal_points_reach_exact_zero_and_scale_spans_2_to_the_100():
-    gap = fam.nominal_points("gap", 16, "float64")
+    gap = fam.log_points(16, "float64")
     assert gap[0] == pytest.approx(0.1) and gap[-2] == pytest.approx(1e-15) and gap[-1] == 0.0
-    assert fam.nominal_points("zero", 8, "float32")[-1] == 0.0
-    scale = fam.nominal_points("scale", 5, "float64")
+    assert fam.log_points(8, "float32")[-1] == 0.0
+    scale = fam.doubling_points(5)
     assert scale == [2.0**-100, 2.0**-50, 1.0, 2.0**50, 2.0**100]
+
+
+def test_every_vary_choice_is_a_sweep_parameter_of_that_name():
+    assert tuple(SWEEP_PARAMETERS) == VARY_CHOICES
+    assert all(parameter.name == name for name, parameter in SWEEP_PARAMETERS.items())
 
 
 def test_from_a_file_moves_its_smallest_values_and_keeps_its_vectors():
@@ -111,15 +122,13 @@ def test_from_a_file_moves_its_smallest_values_and_keeps_its_vectors():
     first, last = made.members[0], made.members[-1]
     assert first.values[2] == pytest.approx(0.1 * first.values[0], rel=1e-2)
     assert np.all(last.values[2:] == 0)
-    assert fam.default_at("zero", made.base, made.zero_level) == 3  # its first zero value
+    assert SWEEP_PARAMETERS["zero"].default_at(made.base, made.zero_level) == 3  # its first zero value
 
 
 def test_every_point_is_what_check_says_of_its_matrix(tmp_path):
     report = sweep("gap", at=2, points=5, shape="6x6", loss="polar", backends=["autograd"])
     saved = tmp_path / "points"
-    from svdgrad_cli.pipeline.sweep import _write
-
-    files = _write(report.family, saved)
+    files = save_matrices(report.family, saved)
     together = check_paths([str(saved)], Settings(loss="polar", backends=("autograd",)))
     assert len(together.results) == len(report.points) == 5
     for point, checked, path in zip(report.points, together.results, files, strict=True):
@@ -265,3 +274,53 @@ def test_saved_matrices_are_the_points(runner, tmp_path):
     doc = json.loads(result.stdout)
     for point in doc["points"]:
         assert np.load(point["file"]).shape == (4, 4)
+
+
+# The command in a child process that records every file it opens for writing and every directory it
+# makes (Python's audit hooks, PEP 578), so that a temporary file removed again is seen too; its
+# temporary files must go into $TMPDIR (tempfile's fallbacks, /tmp among them, are cut off).
+RECORDING = """
+import atexit, json, os, sys, tempfile
+written = set()
+WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        path, mode, flags = args
+        if (mode and set(mode) & set("wax+")) or (mode is None and flags & WRITE):
+            written.add(os.path.abspath(os.fsdecode(path)))
+    elif event == "os.mkdir" and not os.path.exists(args[0]):  # made, not found (makedirs' exist_ok)
+        written.add(os.path.abspath(os.fsdecode(args[0])))
+
+atexit.register(lambda: sys.stderr.write("\\nWRITTEN " + json.dumps(sorted(written)) + "\\n"))
+tempfile.tempdir = os.environ["TMPDIR"]
+sys.addaudithook(hook)
+from svdgrad_cli.cli import main
+sys.argv = ["svdgrad", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("tmpdir_kind", ["empty", "read-only", "missing"])
+def test_a_sweep_writes_no_file_but_its_plot_and_report(tmp_path, tmpdir_kind):
+    pytest.importorskip("matplotlib")
+    scratch, work = tmp_path / "tmp", tmp_path / "work"
+    work.mkdir()
+    if tmpdir_kind != "missing":
+        scratch.mkdir()
+    if tmpdir_kind == "read-only":
+        scratch.chmod(0o555)
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    args = ["sweep", "--shape", "4x4", "--points", "3", "-b", "autograd", "-o", "out.json", "--plot", "s.png"]
+    done = subprocess.run(
+        [sys.executable, "-c", RECORDING, *args], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stderr.rsplit("WRITTEN ", 1)[1])
+    targets = {str(work / "out.json"), str(work / "s.png")}
+    beside = re.compile(re.escape(str(work / ".out.json.")) + r"[0-9a-f]+\.tmp")  # -o's, renamed onto it
+    assert [path for path in written if path not in targets and not beside.fullmatch(path)] == []
+    assert sorted(p.name for p in work.iterdir()) == ["out.json", "s.png"]
+    assert json.loads((work / "out.json").read_text())["schema"] == "svdgrad-sweep/1"
+    assert not scratch.exists() if tmpdir_kind == "missing" else list(scratch.iterdir()) == []

@@ -28,7 +28,6 @@ import numpy as np
 from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.svd import scale_exponents, thin_svd
 
-PARAMETERS = ("gap", "zero", "scale")
 START = 0.1  # the largest relative gap or s_K / s_1 of a sweep (less where neighbours leave no room)
 SCALE_EXPONENTS = (-100, 100)  # --vary scale: A * 2^e
 MANTISSA_BITS = 8
@@ -111,18 +110,20 @@ def quantise(x: float, bits: int = MANTISSA_BITS) -> float:
     return math.ldexp(round(mantissa * 2**bits), exponent - bits)
 
 
-def nominal_points(vary: str, points: int, dtype: str, start: float = START) -> list[float]:
-    """The requested parameter values: for gap and zero, ``points - 1`` log-spaced from ``start``
-    down to about 10 eps, then exact 0; for scale, 2^e with e evenly spaced over SCALE_EXPONENTS."""
-    if vary == "scale":
-        exponents = np.rint(np.linspace(*SCALE_EXPONENTS, points)) if points > 1 else np.zeros(1)
-        return [2.0 ** int(e) for e in exponents]
+def log_points(points: int, dtype: str, start: float = START) -> list[float]:
+    """``points - 1`` parameter values log-spaced from ``start`` down to about 10 eps, then exact 0."""
     if points == 1:
         return [0.0]
     eps = float(np.finfo(np.dtype(dtype)).eps)
     low = min(10.0 ** (math.floor(math.log10(eps)) + 1), start)
     spaced = np.logspace(math.log10(start), math.log10(low), points - 1) if points > 2 else [start]
     return [*(float(x) for x in spaced), 0.0]
+
+
+def doubling_points(points: int) -> list[float]:
+    """2^e with e evenly spaced over SCALE_EXPONENTS (rounded to integers)."""
+    exponents = np.rint(np.linspace(*SCALE_EXPONENTS, points)) if points > 1 else np.zeros(1)
+    return [2.0 ** int(e) for e in exponents]
 
 
 def lowest_bit(x: float) -> int:
@@ -175,41 +176,31 @@ def realised_values(matrix: np.ndarray, built: np.ndarray, exact: bool) -> tuple
     return np.linalg.svd(np.asarray(matrix), compute_uv=False).astype(np.float64), "float64"
 
 
-def parameter_of(vary: str, at: int, values: np.ndarray, base_top: float) -> float:
-    """The swept parameter of a spectrum: (s_K - s_{K+1}) / s_1, s_K / s_1, or s_1 / base_top."""
-    top = float(values[0]) if len(values) else 0.0
-    if vary == "scale":
-        return top / base_top if base_top else math.nan
-    if top == 0:
-        return math.nan
-    if vary == "gap":
-        return float(values[at - 1] - values[at]) / top
-    return float(values[at - 1]) / top
-
-
 def zero_level(shape: tuple[int, int], dtype: str) -> float:
     """Relative to s_1, the level below which a value counts as zero (spectrum.default_zero_tol)."""
     return max(shape) * float(np.finfo(np.dtype(dtype)).eps)
 
 
-def default_at(vary: str, values: np.ndarray, level: float) -> int:
-    """K when --at is not given: the closest pair of non-zero values (gap), the smallest value (zero)."""
-    positive = int(np.sum(values > level * values[0])) if len(values) and values[0] > 0 else 0
-    if vary == "zero":  # the first zero value of a rank-deficient matrix, else the smallest one
-        return max(min(positive + 1, len(values)), 2)
+def positive_count(values: np.ndarray, level: float) -> int:
+    """How many values are above ``level`` s_1 (numerically non-zero)."""
+    return int(np.sum(values > level * values[0])) if len(values) and values[0] > 0 else 0
+
+
+def closest_pair(values: np.ndarray, level: float) -> int:
+    """K of the closest pair s_K, s_{K+1} of non-zero values (1 where there is no pair)."""
+    positive = positive_count(values, level)
     gaps = values[: positive - 1] - values[1:positive]
     return int(np.argmin(gaps)) + 1 if len(gaps) else 1
 
 
-def start_of(vary: str, at: int, values: np.ndarray) -> float:
-    """The first point: START, or the power of ten below half the room the neighbours leave
-    (s_K - s_{K+2} for a gap, s_{K-1} for zero), relative to s_1."""
-    top = float(values[0])
-    if vary == "gap":
-        below = float(values[at + 1]) if at + 1 < len(values) else 0.0
-        room = (float(values[at - 1]) - below) / top
-    else:
-        room = float(values[at - 2]) / top
+def first_zero(values: np.ndarray, level: float) -> int:
+    """K of the first zero value of a rank-deficient spectrum, else of the smallest value (K >= 2)."""
+    return max(min(positive_count(values, level) + 1, len(values)), 2)
+
+
+def start_below(room: float) -> float:
+    """The first point of a sweep: START, or the power of ten below half the ``room`` (relative to
+    s_1) that the neighbours of the moved values leave."""
     return min(START, 10.0 ** math.floor(math.log10(room / 2))) if room > 0 else START
 
 
@@ -222,13 +213,16 @@ def zero_profile(values: np.ndarray, at: int, level: float) -> np.ndarray:
     return (len(tail) - np.arange(len(tail))) / len(tail)
 
 
-def moved_spectrum(vary: str, at: int, values: np.ndarray, parameter: float, profile=None) -> np.ndarray:
-    """The spectrum at one point: s_{K+1} = s_K - g s_1 (gap), s_i = t s_1 profile_i for i >= K
-    (zero); quantised to MANTISSA_BITS bits. Scale leaves the values (the matrix is scaled)."""
+def with_gap(values: np.ndarray, at: int, gap: float) -> np.ndarray:
+    """The spectrum with s_{K+1} = s_K - gap s_1, the gap quantised to MANTISSA_BITS bits."""
+    s = np.array(values, dtype=np.float64)
+    s[at] = s[at - 1] - quantise(gap * float(s[0]))
+    return s
+
+
+def vanishing(values: np.ndarray, at: int, size: float, profile: np.ndarray) -> np.ndarray:
+    """The spectrum with s_i = size s_1 profile_i for i >= K, each quantised to MANTISSA_BITS bits."""
     s = np.array(values, dtype=np.float64)
     top = float(s[0])
-    if vary == "gap":
-        s[at] = s[at - 1] - quantise(parameter * top)
-    elif vary == "zero":
-        s[at - 1 :] = [quantise(parameter * top * float(r)) for r in profile]
+    s[at - 1 :] = [quantise(size * top * float(r)) for r in profile]
     return s

@@ -1,4 +1,4 @@
-"""--jobs N: spread the files of a large run over worker processes, keeping the output in order.
+"""--jobs N: spread the files or arrays of a large run over worker processes, keeping their order.
 
 Each worker imports the frameworks once and checks whole files, so the cost is one framework import
 per worker (about 7 s of CPU for all four); results come back in file order, without gradient arrays
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing import get_context
 
@@ -19,7 +19,7 @@ from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.pipeline.worker import check_arrays, check_files
 
 FILES_PER_TASK = 8  # at most; fewer where that leaves a worker idle
 TASKS_PER_WORKER = 2
@@ -37,9 +37,21 @@ def workers_for(files: list[str | InputError], jobs: int) -> int:
             size += os.path.getsize(path)
         except OSError:  # reported when it is read
             continue
+    return _worth(jobs, len(paths), size)
+
+
+def workers_for_arrays(arrays: Sequence, jobs: int) -> int:
+    """How many worker processes to use for ``arrays`` (their ``nbytes`` in all) with ``--jobs jobs``."""
+    if jobs <= 1 or len(arrays) <= 1:
+        return 1
+    return _worth(jobs, len(arrays), getattr(arrays, "nbytes", None) or sum(a.array.nbytes for a in arrays))
+
+
+def _worth(jobs: int, count: int, size: int) -> int:
+    """Workers for ``count`` inputs of ``size`` bytes in all: none below SERIAL_BYTES."""
     if size < SERIAL_BYTES:
         return 1
-    return max(1, min(jobs, len(paths), threads_per_process(1)))
+    return max(1, min(jobs, count, threads_per_process(1)))
 
 
 def _tasks(files: list[str | InputError], workers: int) -> list[list[str] | InputError]:
@@ -76,11 +88,13 @@ def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixRepo
     return list(check_files(*task))
 
 
-def parallel_reports(
-    files: list[str | InputError], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
-) -> Iterator[MatrixReport | InputError]:
-    """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
-    tasks = _tasks(files, jobs)
+def _check_arrays(task: tuple[Sequence, range, Settings, bool]) -> list[MatrixReport]:
+    return list(check_arrays(*task))
+
+
+@contextmanager
+def _pool(jobs: int):
+    """``jobs`` worker processes, stopped at once on leaving (Ctrl-C included)."""
     # spawn, not fork: a forked TensorFlow runtime is not safe, and workers import frameworks anyway.
     # Workers ignore Ctrl-C; this process stops them at once when it is interrupted (terminate).
     with environment(worker_environment(jobs)):  # the workers' share of the cores, read as they start
@@ -88,6 +102,18 @@ def parallel_reports(
             jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
         )
     try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def parallel_reports(
+    files: list[str | InputError], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
+) -> Iterator[MatrixReport | InputError]:
+    """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
+    tasks = _tasks(files, jobs)
+    with _pool(jobs) as pool:
         work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
         results = pool.imap(_check_files, work)
         for task in tasks:
@@ -95,6 +121,18 @@ def parallel_reports(
                 yield task
             else:
                 yield from next(results)
-    finally:
-        pool.terminate()
-        pool.join()
+
+
+def parallel_array_reports(
+    arrays: Sequence, settings: Settings, jobs: int, keep_arrays: bool
+) -> Iterator[MatrixReport]:
+    """Reports for each of ``arrays``, in order, from ``jobs`` processes that each build their own
+    (``arrays[i]``): what travels is ``arrays`` and a range of indices per task."""
+    per_task = max(1, min(FILES_PER_TASK, len(arrays) // (jobs * TASKS_PER_WORKER)))
+    work = [
+        (arrays, range(start, min(start + per_task, len(arrays))), settings, keep_arrays)
+        for start in range(0, len(arrays), per_task)
+    ]
+    with _pool(jobs) as pool:
+        for reports in pool.imap(_check_arrays, work):
+            yield from reports

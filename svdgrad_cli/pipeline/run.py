@@ -1,6 +1,7 @@
-"""The library's entry points: check an array, check paths, and stream the reports of a file list.
+"""The library's entry points: check an array, check paths, and stream the reports of a file list or
+of a list of arrays (a sweep's points).
 
-Files are read and judged by one worker function (worker.py), in this process or, with ``jobs`` > 1,
+Files and arrays are judged by the worker functions (worker.py), in this process or, with ``jobs`` > 1,
 in worker processes (parallel.py).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -19,14 +20,14 @@ from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
-from svdgrad_cli.inputs.loading import load_cotangents, matrices
+from svdgrad_cli.inputs.loading import load_cotangents
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
 from svdgrad_cli.pipeline.explain import for_python
 from svdgrad_cli.pipeline.explain_parts import parts_sentence
-from svdgrad_cli.pipeline.stream import error_report, iter_reports
-from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.pipeline.stream import error_report
+from svdgrad_cli.pipeline.worker import check_arrays, check_files
 
 
 def resolve_settings(settings: Settings) -> Settings:
@@ -78,6 +79,26 @@ def iter_reports_for_files(
     yield from check_files(files, settings, max_elements, keep_arrays, observer)
 
 
+def iter_reports_for_arrays(
+    arrays: Sequence[LoadedArray],
+    settings: Settings,
+    jobs: int = 1,
+    keep_arrays: bool = True,
+    observer=None,
+) -> Iterator[MatrixReport | Skipped]:
+    """Reports for arrays held in memory (or built when asked for: ``arrays[i]``), in order, as
+    ``check(array)`` makes them; ``jobs`` > 1 uses worker processes (parallel.py) where they pay, each
+    given ``arrays`` to build its own. An ``observer`` hears of arrays and stages (in this process)."""
+    from svdgrad_cli.pipeline.parallel import parallel_array_reports, workers_for_arrays
+
+    workers = workers_for_arrays(arrays, jobs)
+    if workers > 1:
+        registry.close_workers()  # each worker process runs its own plug-ins' workers
+        yield from parallel_array_reports(arrays, settings, workers, keep_arrays)
+        return
+    yield from check_arrays(arrays, range(len(arrays)), settings, keep_arrays, observer)
+
+
 def run_versions(settings: Settings) -> dict[str, str | None]:
     """svdgrad's version, Python's, NumPy's and mpmath's, and each backend's (read without importing it)."""
     versions = {"svdgrad": __version__, "python": platform.python_version(), "numpy": np.__version__}
@@ -107,7 +128,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
-    for item in iter_reports(matrices(loaded, settings.dtype), settings):
+    for item in iter_reports_for_arrays([loaded], settings):
         (run.skipped if isinstance(item, Skipped) else run.results).append(item)
     return run
 

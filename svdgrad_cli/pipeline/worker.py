@@ -1,12 +1,13 @@
-"""The one function that reads and judges a list of files, in this process or in a worker process."""
+"""The functions that read and judge a list of files, or of arrays, in this process or in a worker
+process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.arrays import Skipped
-from svdgrad_cli.inputs.loading import load_files
+from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
+from svdgrad_cli.inputs.loading import load_files, matrices
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.stream import iter_reports
@@ -24,5 +25,31 @@ def check_files(
     items = load_files(
         files, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count, s.max_matrices
     )
+    yield from _judged(items, settings, keep_arrays, on_stage)
+
+
+def check_arrays(
+    arrays: Sequence[LoadedArray],
+    indices: Iterable[int],
+    settings: Settings,
+    keep_arrays: bool,
+    observer=None,
+) -> Iterator[MatrixReport | Skipped]:
+    """Reports for ``arrays[i]`` of each of ``indices`` in order (each array built as it is reached),
+    as ``check_files`` makes them for files; an ``observer`` hears of each array (by its source) and
+    stage."""
+    on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
+
+    def items():
+        for index in indices:
+            loaded = arrays[index]
+            if on_file is not None:
+                on_file(loaded.source)
+            yield from matrices(loaded, settings.dtype)
+
+    yield from _judged(items(), settings, keep_arrays, on_stage)
+
+
+def _judged(items, settings: Settings, keep_arrays: bool, on_stage) -> Iterator[MatrixReport | Skipped]:
     for report in iter_reports(items, settings, on_stage):
         yield report if keep_arrays or isinstance(report, Skipped) else report.without_arrays()

@@ -19,8 +19,8 @@ import numpy as np
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import MatrixReport
-from svdgrad_cli.pipeline.sweep import Family, SweepReport
 from svdgrad_cli.render.colours import colour as verdict_colour
+from svdgrad_cli.sweep_model import Family, SweepReport
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 MADE = {"dyadic": "exact dyadic factors", "qr": "seeded QR factors", "svd": "its own vectors"}
@@ -76,11 +76,11 @@ def figure_bytes(fig, fmt: str = "png", dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def _positions(family: Family, xs: list[float]) -> tuple[list[float], float | None]:
+def _positions(xs: list[float]) -> tuple[list[float], float | None]:
     """Where each point goes on a log axis: itself, or for an exact 0 a place past the smallest
     positive point (returned too, for its tick)."""
     positive = [x for x in xs if x > 0]
-    if family.vary == "scale" or len(positive) == len(xs) or not positive:
+    if len(positive) == len(xs) or not positive:
         return ([x if x > 0 else 1.0 for x in xs], None)
     low = min(positive)
     step = (max(positive) / low) ** (1 / max(len(positive) - 1, 1)) if len(positive) > 1 else 10.0
@@ -89,14 +89,25 @@ def _positions(family: Family, xs: list[float]) -> tuple[list[float], float | No
 
 
 def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -> None:
-    ax.set_xscale("log", base=2 if family.vary == "scale" else 10)
-    if family.vary == "scale":
-        exps = sorted({round(math.log2(x)) for x in positions})
-        every = 25 if exps[-1] - exps[0] > 100 else 10 if exps[-1] - exps[0] > 40 else 5
-        ticks = [e for e in range(exps[0] - exps[0] % every, exps[-1] + 1, every) if exps[0] <= e]
-        ax.set_xticks([2.0**e for e in ticks], [f"$2^{{{e}}}$" for e in ticks])
-        ax.set_xlabel("scale x: the matrix is 2^e A (dimensionless)")
-        return
+    if family.vary.doubling:
+        _doubling_axis(ax, positions)
+    else:
+        _decades_axis(ax, positions, zero_at)
+    ax.set_xlabel(family.vary.plot_label(family))
+
+
+def _doubling_axis(ax, positions: list[float]) -> None:
+    """Powers of two, increasing, labelled by their exponents."""
+    ax.set_xscale("log", base=2)
+    exps = sorted({round(math.log2(x)) for x in positions})
+    every = 25 if exps[-1] - exps[0] > 100 else 10 if exps[-1] - exps[0] > 40 else 5
+    ticks = [e for e in range(exps[0] - exps[0] % every, exps[-1] + 1, every) if exps[0] <= e]
+    ax.set_xticks([2.0**e for e in ticks], [f"$2^{{{e}}}$" for e in ticks])
+
+
+def _decades_axis(ax, positions: list[float], zero_at: float | None) -> None:
+    """Powers of ten, decreasing, and an exact 0 past a break."""
+    ax.set_xscale("log", base=10)
     positive = [x for x in positions if x != zero_at]
     lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
     every = max(1, math.ceil((hi - lo) / 8))
@@ -105,13 +116,16 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
     if zero_at is not None:
         ticks.append(zero_at)
         labels.append("0")
-        ax.axvline(math.sqrt(zero_at * min(positive)), color="0.3", linewidth=0.8, linestyle=(0, (2, 2)),
-                   label="axis break: x = 0 on its right")  # fmt: skip
+        ax.axvline(
+            math.sqrt(zero_at * min(positive)),
+            color="0.3",
+            linewidth=0.8,
+            linestyle=(0, (2, 2)),
+            label="axis break: x = 0 on its right",
+        )
     ax.set_xticks(ticks, labels)
     ax.minorticks_off()
     ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
-    what = "relative gap" if family.vary == "gap" else "relative size"
-    ax.set_xlabel(f"{what} x = {family.parameter} (dimensionless)")
 
 
 def region(report: MatrixReport) -> MatrixVerdict | None:
@@ -174,7 +188,7 @@ def sweep_figure(report: SweepReport):
     plt = pyplot()
     family = report.family
     xs = [p.member.requested for p in report.points]
-    positions, zero_at = _positions(family, xs)
+    positions, zero_at = _positions(xs)
     names = backend_names(report)
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = _budget(report)
@@ -227,8 +241,8 @@ def sweep_figure(report: SweepReport):
 
 def _original(ax, family: Family, zero_at: float | None) -> None:
     """A vertical line at the user's own matrix (--from), where it lies on the axis."""
-    x = family.original
-    if x is None or family.vary == "scale":
+    x = family.marked_original
+    if x is None:
         return
     if x <= family.zero_level:
         x = zero_at

@@ -9,8 +9,9 @@ import json
 
 from svdgrad_cli._version import __version__
 from svdgrad_cli.options import json_settings
-from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.json_format import _array, _number, matrix_to_dict, run_dict
+from svdgrad_cli.sweep_model import Family, SweepPoint, SweepReport
 
 SCHEMA = "svdgrad-sweep/1"
 DISCOVERY = ("recursive", "globs", "excludes")  # check's file selection: nothing to do with a sweep
@@ -19,7 +20,7 @@ DISCOVERY = ("recursive", "globs", "excludes")  # check's file selection: nothin
 def family_dict(family: Family) -> dict:
     """What was swept, over which matrices, and from where."""
     return {
-        "vary": family.vary,
+        "vary": family.vary.name,
         "at": family.at,
         "parameter": family.parameter,
         "shape": list(family.shape),
@@ -62,31 +63,26 @@ def render_sweep_json(report: SweepReport, include_arrays: bool = False) -> str:
     return json.dumps(document, allow_nan=False, indent=2)
 
 
-class SweepJsonRenderer:
+class SweepJsonRenderer(Renderer[SweepPoint, SweepReport]):
     """One ``svdgrad-sweep/1`` document for the whole sweep."""
 
     name = "json"
-    streaming = False
 
-    def __init__(self, options=None) -> None:
-        self.include_arrays = bool(options and options.include_arrays)
-
-    def item(self, point: SweepPoint) -> str:
-        return ""
-
-    def finish(self, report: SweepReport) -> str:
-        return render_sweep_json(report, self.include_arrays) + "\n"
+    def finish(self, report: SweepReport, streamed: bool = False) -> str:
+        return render_sweep_json(report, self.options.include_arrays) + "\n"
 
 
-class SweepJsonlRenderer(SweepJsonRenderer):
+class SweepJsonlRenderer(Renderer[SweepPoint, SweepReport]):
     """A ``"type": "point"`` line per point as it is checked, then a ``"type": "summary"`` line."""
 
     name = "jsonl"
     streaming = True
 
     def item(self, point: SweepPoint) -> str:
-        return json.dumps({"type": "point", **point_dict(point, self.include_arrays)}, allow_nan=False) + "\n"
+        line = {"type": "point", **point_dict(point, self.options.include_arrays)}
+        return json.dumps(line, allow_nan=False) + "\n"
 
-    def finish(self, report: SweepReport) -> str:
+    def finish(self, report: SweepReport, streamed: bool = False) -> str:
+        points = [] if streamed else [self.item(point) for point in report.points]
         summary = {"type": "summary", "sweep": family_dict(report.family), **run_dict(report.run)}
-        return json.dumps(summary, allow_nan=False) + "\n"
+        return "".join(points) + json.dumps(summary, allow_nan=False) + "\n"

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from svdgrad_cli.pipeline.sweep import Family, SweepPoint, SweepReport
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import summary_line
 from svdgrad_cli.render.terminal import terminal_text
+from svdgrad_cli.sweep_model import Family, SweepPoint, SweepReport
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
 CELL = 4  # three characters and a space
@@ -57,25 +58,15 @@ REALISED_SHOWN = 4  # points whose realised parameter differs that are named (JS
 REALISED_CLOSE = 0.05  # relative difference below which realised and requested are the same
 
 
-def axis_value(family: Family, x: float) -> str:
-    """A point's column heading: -log10 x for gap and zero (inf at exact 0), log10 x for scale."""
-    if family.vary == "scale":
-        return f"{math.log10(x):.0f}"
-    if x <= 0:
-        return "∞"
-    v = -math.log10(x)
-    return f"{v:.0f}" if v >= 9.95 or abs(v - round(v)) < 0.05 else f"{v:.1f}"
-
-
 def axis_labels(family: Family, points: list[SweepPoint]) -> list[str]:
     """The column headings: where rounding gives several columns one heading, only the column
     nearest to it keeps it (10 10 10 11 for 9.97, 10.5, 10.9, 11 would mislead)."""
-    labels = [axis_value(family, p.member.requested) for p in points]
-    signed = -1.0 if family.vary != "scale" else 1.0
+    vary = family.vary
+    labels = [vary.axis_value(p.member.requested) for p in points]
 
     def off(i: int) -> float:
         x = points[i].member.requested
-        return abs(signed * math.log10(x) - float(labels[i])) if x > 0 else 0.0
+        return abs(vary.axis_position(x) - float(labels[i])) if x > 0 else 0.0
 
     for label in set(labels):
         columns = [i for i, other in enumerate(labels) if other == label]
@@ -83,20 +74,6 @@ def axis_labels(family: Family, points: list[SweepPoint]) -> list[str]:
         for i in columns:
             labels[i] = label if i == nearest else ""
     return labels
-
-
-def axis_label(family: Family) -> str:
-    return "log10 x" if family.vary == "scale" else "-log10 x"
-
-
-def x_text(family: Family, x: float) -> str:
-    """A parameter value in prose: 1e-3, 1.4e-12, 2^-100, 0."""
-    if family.vary == "scale":
-        return f"2^{round(math.log2(x))}" if x > 0 else "0"
-    if not x:
-        return "0"
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
 
 
 def _digits(value: float | None) -> str:
@@ -140,7 +117,7 @@ def _block(console: Console, report: SweepReport, points: list[SweepPoint], widt
     family = report.family
     names = backend_names(report)
     aliases = _aliases(names)
-    header = Text(axis_label(family).ljust(width), style="bold")
+    header = Text(family.vary.axis_label.ljust(width), style="bold")
     for label in axis_labels(family, points):
         header.append(f"{label:>3} ")
     console.print(header, soft_wrap=False, overflow="ignore", crop=False)
@@ -239,7 +216,7 @@ def _transitions(console: Console, report: SweepReport) -> None:
     for name in [*names, None]:
         parts = []
         for verdict, first, last in runs(report, name):
-            where = x_text(family, first) + (f" to {x_text(family, last)}" if last != first else "")
+            where = family.vary.x_text(first) + (f" to {family.vary.x_text(last)}" if last != first else "")
             parts.append(f"{verdict} {where}")
         texts[name] = "; ".join(parts)
     if len(names) > 1 and len({texts[n] for n in names}) == 1:
@@ -273,7 +250,8 @@ def _realised(console: Console, report: SweepReport) -> None:
         folded(console, Text(text, style="dim"))
         return
     shown = ", ".join(
-        f"{x_text(family, p.member.requested)} -> {p.realised_parameter:.3g}" for p in off[:REALISED_SHOWN]
+        f"{family.vary.x_text(p.member.requested)} -> {p.realised_parameter:.3g}"
+        for p in off[:REALISED_SHOWN]
     )
     more = (
         f", and {len(off) - REALISED_SHOWN} more (JSON lists every point)"
@@ -305,8 +283,8 @@ def _title(console: Console, report: SweepReport) -> None:
     what = f"{terminal_text(f.source)}, {m}x{n} {f.dtype}" if f.source else f"{m}x{n} {f.dtype}"
     seeded = "" if f.factors.kind == "svd" else f" (seed {f.seed})"
     folded(console, Text(f"{what}, {made}{seeded}; s_i = {base}", style="dim"))
-    if f.original is not None and f.vary != "scale":
-        x = "≈ 0 (numerically zero)" if f.original <= f.zero_level else f"= {f.original:.3g}"
+    if f.marked_original is not None:
+        x = "≈ 0 (numerically zero)" if f.marked_original <= f.zero_level else f"= {f.marked_original:.3g}"
         folded(console, Text(f"the matrix itself has x {x}", style="dim"))
 
 
@@ -315,7 +293,7 @@ def render_sweep(console: Console, report: SweepReport, quiet: bool = False) -> 
         _title(console, report)
         console.print()
         names = backend_names(report)
-        labels = [*_aliases(names).values(), "matrix", "log10 diff", axis_label(report.family)]
+        labels = [*_aliases(names).values(), "matrix", "log10 diff", report.family.vary.axis_label]
         width = max(len(label) for label in labels) + 2
         per_block = max(1, (console.width - width) // CELL)
         for start in range(0, len(report.points), per_block):
@@ -328,20 +306,16 @@ def render_sweep(console: Console, report: SweepReport, quiet: bool = False) -> 
     console.print(summary_line(report.run), soft_wrap=False)
 
 
-class SweepTableRenderer:
+class SweepTableRenderer(Renderer[SweepPoint, SweepReport]):
     """The picture, written once the sweep is done (captured as text, with colour on a terminal)."""
 
     name = "table"
-    streaming = False
 
     def __init__(self, options=None, console: Console | None = None) -> None:
-        self.quiet = bool(options and options.quiet)
+        super().__init__(options)
         self.console = console or Console()
 
-    def item(self, point: SweepPoint) -> str:
-        return ""
-
-    def finish(self, report: SweepReport) -> str:
+    def finish(self, report: SweepReport, streamed: bool = False) -> str:
         with self.console.capture() as capture:
-            render_sweep(self.console, report, self.quiet)
+            render_sweep(self.console, report, self.options.quiet)
         return capture.get()

@@ -1,0 +1,145 @@
+"""One output plan for every command (outputs.py): ``-o - -f FORMAT`` writes FORMAT to stdout for
+check, sweep and merge alike, each decided by the same function; ``-o FILE`` gets the format (json for
+the table) while stdout gets the table."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from svdgrad_cli import outputs, register_backend, unregister_backend
+from svdgrad_cli.cli import cli
+from svdgrad_cli.outputs import OutputPlan, plan_outputs
+from svdgrad_cli.render import FORMATS, SWEEP_FORMATS, SWEEP_RENDERERS, renderer_class
+from svdgrad_cli.render.base import Renderer
+
+MACHINE = [f for f in FORMATS if f != "table"]
+SWEEP_MACHINE = [f for f in SWEEP_FORMATS if f != "table"]
+
+
+def _json(text: str) -> str:
+    return json.loads(text)["schema"]
+
+
+def _jsonl(text: str) -> str:
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines and lines[-1]["type"] == "summary"
+    return lines[-1]["type"]
+
+
+def _junit(text: str) -> str:
+    return ET.fromstring(text.encode()).tag
+
+
+def _github(text: str) -> str:
+    assert text.strip() and all(line.startswith("::") for line in text.splitlines())
+    return "::"
+
+
+def _markdown(text: str) -> str:
+    return text.splitlines()[0]
+
+
+def _html(text: str) -> str:
+    return text.splitlines()[0]
+
+
+# what stdout holds in each format, read by a parser of that format (and nothing else passes it)
+READ = {
+    "json": (_json, ("svdgrad/1", "svdgrad-sweep/1")),
+    "jsonl": (_jsonl, ("summary",)),
+    "junit": (_junit, ("testsuites",)),
+    "github": (_github, ("::",)),
+    "markdown": (_markdown, ("## svdgrad report",)),
+    "html": (_html, ("<!DOCTYPE html>",)),
+}
+
+
+@pytest.fixture
+def matrix(tmp_path):
+    """A matrix, and a backend whose gradient of it is zero: wrong, a finding every format shows."""
+
+    def zero_gradient(stack, loss):
+        return np.linalg.svd(stack, compute_uv=False), np.zeros_like(stack)
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.diag([3.0, 2.0, 1.0]))
+    register_backend("zero-gradient", zero_gradient)
+    yield str(path)
+    unregister_backend("zero-gradient")
+
+
+@pytest.fixture
+def plans(monkeypatch):
+    """Every plan the commands ask for, recorded."""
+    asked = []
+
+    def recorded(output_format, output):
+        asked.append((output_format, output))
+        return plan_outputs(output_format, output)
+
+    monkeypatch.setattr(outputs, "plan_outputs", recorded)
+    return asked
+
+
+def _command(name: str, path: str, tmp_path, runner) -> list[str]:
+    if name == "check":
+        return ["check", path, "-b", "zero-gradient"]
+    if name == "sweep":
+        return ["sweep", "--shape", "4x4", "--points", "2", "-b", "autograd"]
+    report = tmp_path / "run.jsonl"
+    made = runner.invoke(cli, ["check", path, "-b", "zero-gradient", "-f", "jsonl", "-o", str(report), "-q"])
+    assert made.exit_code == 1, made.output  # the wrong gradient
+    return ["merge", str(report)]
+
+
+CASES = [("check", f) for f in MACHINE] + [("sweep", f) for f in SWEEP_MACHINE]
+CASES += [("merge", f) for f in MACHINE]
+
+
+@pytest.mark.parametrize(("command", "output_format"), CASES)
+def test_o_dash_writes_the_format_to_stdout_for_every_command(
+    command, output_format, matrix, tmp_path, runner, plans
+):
+    args = _command(command, matrix, tmp_path, runner)
+    plans.clear()
+    result = runner.invoke(cli, [*args, "-o", "-", "-f", output_format])
+    assert result.exit_code in (0, 1), result.output
+    read, expected = READ[output_format]
+    assert read(result.stdout) in expected
+    assert plans == [(output_format, "-")]  # decided by the one plan
+    inputs = {"a.npy", "run.jsonl"} if command == "merge" else {"a.npy"}
+    assert {path.name for path in tmp_path.iterdir()} == inputs  # nothing written into a file "-"
+
+
+@pytest.mark.parametrize("command", ["check", "sweep", "merge"])
+def test_o_dash_with_the_table_writes_json_to_stdout_and_o_file_gets_json_beside_the_table(
+    command, matrix, tmp_path, runner, plans
+):
+    args = _command(command, matrix, tmp_path, runner)
+    result = runner.invoke(cli, [*args, "-o", "-"])
+    assert _json(result.stdout) in ("svdgrad/1", "svdgrad-sweep/1")
+    target = tmp_path / "report.json"
+    result = runner.invoke(cli, [*args, "-o", str(target)])
+    assert _json(target.read_text()) in ("svdgrad/1", "svdgrad-sweep/1")
+    assert "svdgrad: " in result.stdout and not result.stdout.lstrip().startswith("{")  # the table
+    assert plans[-2:] == [("table", "-"), ("table", str(target))]
+
+
+def test_the_plan_is_one_rule():
+    assert plan_outputs("json", None) == OutputPlan("json")
+    assert plan_outputs("table", None) == OutputPlan("table")
+    assert plan_outputs("junit", "-") == OutputPlan("junit")
+    assert plan_outputs("table", "-") == OutputPlan("json")
+    assert plan_outputs("jsonl", "r.jsonl") == OutputPlan("table", "jsonl", "r.jsonl")
+    assert plan_outputs("table", "r.json") == OutputPlan("table", "json", "r.json")
+
+
+@pytest.mark.parametrize("name", SWEEP_FORMATS)
+def test_every_sweep_format_is_a_renderer_with_that_name(name):
+    cls = renderer_class(name, SWEEP_RENDERERS)
+    assert issubclass(cls, Renderer)
+    assert cls.name == name
