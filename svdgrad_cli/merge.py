@@ -24,11 +24,11 @@ from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.interrupts import exit_code
+from svdgrad_cli.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.options import RunOptions, option_fields
 from svdgrad_cli.outputs import Writer
 from svdgrad_cli.render.json_format import SCHEMA, summary_dict
-from svdgrad_cli.render.json_read import matrix_from_dict, options_from_settings, skipped_from_dict
 from svdgrad_cli.render.jsonl import LineDigest
 from svdgrad_cli.run_loop import Stream, run_loop
 
@@ -91,7 +91,7 @@ def _summary(path: str, record: dict) -> dict:
 
 
 def read_report(path: str) -> ShardReport:
-    """One jsonl report, its results rebuilt (render/json_read.py); an InputError if malformed."""
+    """One jsonl report, its results rebuilt (json_read.py); an InputError if malformed."""
     results, summary, digest = [], None, LineDigest()
     try:
         with open(path, encoding="utf-8") as handle:

@@ -14,6 +14,7 @@ from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.interrupts import NAMES, exit_code
 from svdgrad_cli.numerics.error_parts import ErrorParts
+from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
@@ -93,6 +94,11 @@ class BackendResult:
     # lower bound (judge.py).
     error_is_bound: bool = False
     trace: tuple[str, ...] = ()  # a failed call: its last frames, "file:line in function: source"
+
+    @property
+    def conjugated(self) -> bool:
+        """Whether svdgrad conjugated what the framework returned (complex input; field.py)."""
+        return self.convention is not None and self.convention.startswith(CONJUGATED)
 
     @property
     def bound_marks(self) -> tuple[str, str]:

@@ -35,7 +35,7 @@ NO_SCRIPT = (
 def _nothing_written(reports: list[MatrixReport]) -> str:
     """Why --save-repro wrote no script: no finding, findings of plug-ins svdgrad cannot script, or
     a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
-    from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, REPRODUCED
+    from svdgrad_cli.repro import NOTHING_TO_REPRODUCE, REPRODUCED
 
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
     names = sorted(
@@ -82,7 +82,7 @@ class CheckSession:
         self.notify = notify
         self.shard = parse_shard(options.shard, paths)  # (K, N) of --shard K/N, else None
         require_writable(options.output, "-o")
-        self.reproduced: set[str] = set()  # the stems of the reproducers written so far (render/repro.py)
+        self.reproduced: set[str] = set()  # the stems of the reproducers written so far (repro.py)
         self.pictured: set[str] = set()  # the stems of the pictures written so far (--plot)
         self.told: set[tuple[str, str | None]] = set()  # failures whose frames -v has shown
         if options.plot is not None:
@@ -92,7 +92,7 @@ class CheckSession:
 
     def _save_reproducers(self, report: MatrixReport) -> None:
         from svdgrad_cli.backends import registry
-        from svdgrad_cli.render.repro import write_reproducers
+        from svdgrad_cli.repro import write_reproducers
 
         s = self.settings
         versions = registry.backend_versions(s.backends)

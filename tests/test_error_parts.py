@@ -16,11 +16,11 @@ import pytest
 
 from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
 from svdgrad_cli.cli import cli
+from svdgrad_cli.explain_parts import parts_sentence
+from svdgrad_cli.json_read import matrix_from_dict
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
-from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.json_format import matrix_to_dict
-from svdgrad_cli.render.json_read import matrix_from_dict
 
 H2 = np.array([[1.0, 1.0], [1.0, -1.0]])
 H4 = np.kron(H2, H2) / 2  # orthogonal, entries exactly +-1/2

@@ -24,21 +24,22 @@ ALLOWED = {
         "backends",
         "model",
         "sweep_model",
+        "explain_parts",
         "options",
         "verdicts",
         "_version",
     },
+    # render/ reads the model only: what it shows but the model does not hold is derived in the model
+    # layer (explain_parts.py, report_views.py), never computed by render/ from numerics/ or pipeline/
     "render": {
         "errors",
-        "numerics",
         "model",
         "sweep_model",
+        "explain_parts",
+        "report_views",
         "options",
         "verdicts",
-        "pipeline",
-        "backends",
         "_version",
-        "inputs",
     },
 }
 

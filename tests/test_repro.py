@@ -17,7 +17,7 @@ from svdgrad_cli.backends import registry
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics.losses import SPECTRAL_KINDS, VECTOR_KINDS, WITH_ORDER, parse_loss
 from svdgrad_cli.pipeline.run import check
-from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, claim, file_stem, framework_code, write_reproducers
+from svdgrad_cli.repro import NOTHING_TO_REPRODUCE, claim, file_stem, framework_code, write_reproducers
 from svdgrad_cli.verdicts import BackendVerdict
 
 FRAMEWORKS = ("autograd", "tensorflow", "torch", "jax")

@@ -324,3 +324,22 @@ def test_a_sweep_writes_no_file_but_its_plot_and_report(tmp_path, tmpdir_kind):
     assert sorted(p.name for p in work.iterdir()) == ["out.json", "s.png"]
     assert json.loads((work / "out.json").read_text())["schema"] == "svdgrad-sweep/1"
     assert not scratch.exists() if tmpdir_kind == "missing" else list(scratch.iterdir()) == []
+
+
+def test_worker_processes_build_and_check_the_same_points_as_this_process():
+    from svdgrad_cli.pipeline.parallel import parallel_array_reports
+    from svdgrad_cli.pipeline.sweep import FamilyArrays
+    from svdgrad_cli.pipeline.worker import check_arrays
+
+    made = family("gap", (5, 5), at=2, points=5)
+    settings = resolve_settings(Settings(backends=("autograd",)))
+    arrays = FamilyArrays(made)
+    here = list(check_arrays(arrays, range(len(arrays)), settings, False))
+    there = list(parallel_array_reports(arrays, settings, 2, False))
+    assert [r.source for r in there] == [made.label(m) for m in made.members]
+    for a, b in zip(here, there, strict=True):
+        assert (a.verdict, a.backends[0].error, a.backends[0].digits) == (
+            b.verdict,
+            b.backends[0].error,
+            b.backends[0].digits,
+        )

@@ -1,7 +1,7 @@
 """What every framework backend shares: one objective built from the loss's expression.
 
 A framework module provides, written so that a reproducer script can carry their source verbatim
-(render/repro.py; the module's SCRIPT_FUNCTIONS lists them and any helper they call):
+(repro.py; the module's SCRIPT_FUNCTIONS lists them and any helper they call):
 ``framework()`` imports the framework, ``framework_ops()`` is the ops namespace of losses.py,
 ``thin_factors(a, needs_vectors, full_matrices)`` is the SVD call a user of the framework makes, and
 ``differentiate(stack, objective, constants)`` returns NumPy (singular values, gradient, U, V) of

@@ -19,7 +19,7 @@ import numpy as np
 CONJUGATES_COMPLEX_GRADIENT = True
 COMPLEX_GRADIENT = "jax.grad gives dL/dRe A - i dL/dIm A for a real loss (JAX FAQ, complex differentiation)"
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "jitted", "differentiate")
-# How a reproducer script (render/repro.py) writes the loss in JAX's own calls: the line that binds
+# How a reproducer script (repro.py) writes the loss in JAX's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
 # AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
 # ones svdgrad runs.

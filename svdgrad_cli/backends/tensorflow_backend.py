@@ -11,7 +11,7 @@ from types import SimpleNamespace
 CONJUGATES_COMPLEX_GRADIENT = False
 COMPLEX_GRADIENT = "tf.GradientTape gives dL/dRe A + i dL/dIm A for a real loss (measured: the same as torch)"
 SCRIPT_FUNCTIONS = ("stderr_silenced", "framework", "framework_ops", "thin_factors", "differentiate")
-# How a reproducer script (render/repro.py) writes the loss in TensorFlow's own calls: the line that binds
+# How a reproducer script (repro.py) writes the loss in TensorFlow's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
 # AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
 # ones svdgrad runs.

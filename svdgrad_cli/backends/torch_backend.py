@@ -15,7 +15,7 @@ COMPLEX_GRADIENT = (
 # torch's svd_backward refuses a loss of complex input that depends on the phases of (u_i, v_i).
 GAUGE_ERRORS = ("depends on this phase term",)
 SCRIPT_FUNCTIONS = ("framework", "framework_ops", "thin_factors", "differentiate")
-# How a reproducer script (render/repro.py) writes the loss in PyTorch's own calls: the line that binds
+# How a reproducer script (repro.py) writes the loss in PyTorch's own calls: the line that binds
 # the framework's name, and each op of the ops namespace of losses.py as a template (X, Y: the operands;
 # AXES: the axes keyword, dropped where the loss gives none). Pure data: the functions below are the
 # ones svdgrad runs.

@@ -18,6 +18,7 @@ import numpy as np
 from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_cotangents
@@ -25,7 +26,6 @@ from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
 from svdgrad_cli.pipeline.explain import for_python
-from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.pipeline.stream import error_report
 from svdgrad_cli.pipeline.worker import check_arrays, check_files
 

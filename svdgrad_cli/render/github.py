@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.model import WARNING, MatrixReport, RunReport, source_file, unmatched_text
-from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import ALARMING, NOTEWORTHY

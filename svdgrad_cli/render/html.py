@@ -12,9 +12,9 @@ import base64
 import html
 import math
 
+from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import backend_summary

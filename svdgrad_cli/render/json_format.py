@@ -36,7 +36,7 @@ def _plain(record: dict | None) -> dict | None:
 
 def _flagged(record: dict, source, names: tuple[str, ...]) -> dict:
     """``record`` with ``non_finite``: what each of ``names`` that is NaN or Inf (written as null) was,
-    as "inf", "-inf" or "nan", so that a reader restores it (render/json_read.py); absent if none is."""
+    as "inf", "-inf" or "nan", so that a reader restores it (json_read.py); absent if none is."""
     flags = {}
     for name in names:
         value = getattr(source, name)

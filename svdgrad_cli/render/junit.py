@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from svdgrad_cli.explain_parts import parts_brief
 from svdgrad_cli.model import BOUND_NOTE, BackendResult, MatrixReport, RunReport, source_file, unmatched_text
-from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import BackendVerdict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from svdgrad_cli.explain_parts import parts_brief
 from svdgrad_cli.model import (
     BOUND_NOTE,
     BackendResult,
@@ -13,7 +14,6 @@ from svdgrad_cli.model import (
     worst_first,
     worst_multiple,
 )
-from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
@@ -48,7 +48,7 @@ def _bounded(report: MatrixReport) -> bool:
 
 
 def _backend_cell(b: BackendResult) -> str:
-    """'name: verdict', and where a wrong or inaccurate one errs (pipeline/explain_parts.py)."""
+    """'name: verdict', and where a wrong or inaccurate one errs (explain_parts.py)."""
     return f"{b.name}: {b.verdict}" + (f" ({parts_brief(b.error_parts)})" if b.error_parts else "")
 
 

@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from svdgrad_cli.model import MatrixReport
-from svdgrad_cli.numerics.field import working
-from svdgrad_cli.numerics.spectrum import analyse_spectrum, default_dup_tol, default_zero_tol, machine_eps
 from svdgrad_cli.options import Settings
 from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.render.plots import figure_bytes, pyplot
+from svdgrad_cli.report_views import distance_from_reference, report_eps, tie_clusters, tolerances
 from svdgrad_cli.verdicts import BackendVerdict
 
 # verdict -> hatch: with the colour (colours.py) it tells the verdicts apart, in greyscale too
@@ -35,14 +34,6 @@ BAR_HATCH = {
     BackendVerdict.WRONG: "xx",
 }
 MAX_HEATMAPS = 8  # backends drawn side by side
-
-
-def tolerances(report: MatrixReport, settings: Settings) -> tuple[float, float]:
-    """(zero_tol, dup_tol) relative to s_1, as the run used them."""
-    shape, dtype = tuple(report.shape), report.dtype or "float64"
-    zero = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
-    dup = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
-    return zero, dup
 
 
 def spectrum_figure(report: MatrixReport, settings: Settings):
@@ -61,8 +52,7 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     left.axhline(
         zero_tol, color="#D55E00", linestyle="--", linewidth=1, label=f"zero: s_i / s_1 <= {zero_tol:.1e}"
     )
-    spectrum = analyse_spectrum(values, tuple(report.shape), zero_tol)
-    for number, cluster in enumerate(c for c in spectrum.clusters if len(c) > 1):
+    for number, cluster in enumerate(tie_clusters(report, zero_tol)):
         first, last = cluster[0] + 1, cluster[-1] + 1
         level = float(shown[first - 1]) / 8
         left.plot([first, last], [level, level], color="black", linewidth=2,
@@ -130,7 +120,7 @@ def errors_figure(report: MatrixReport):
     plt = pyplot()
     backends = list(report.backends)
     fig, ax = plt.subplots(figsize=(9.0, 1.2 + 0.55 * max(len(backends), 2)), layout="constrained")
-    eps = machine_eps(report.dtype or "float64")
+    eps = report_eps(report)
     judged = [10.0**-b.digits for b in backends if b.digits is not None and math.isfinite(b.digits)]
     budgets = [10.0**-b.justified_digits for b in backends if b.justified_digits is not None]
     low = 10.0 ** math.floor(math.log10(min([*judged, *budgets, eps]) / 10))
@@ -173,7 +163,7 @@ def difference_figure(report: MatrixReport):
     drawn = [b for b in report.backends if b.gradient is not None][:MAX_HEATMAPS]
     if reference is None or not drawn:
         return None
-    diffs = [np.abs(working(b.gradient) - reference) for b in drawn]  # complex: |difference|
+    diffs = [distance_from_reference(b, reference) for b in drawn]
     finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
     positive = finite[finite > 0]
     top = float(positive.max()) if positive.size else 1.0

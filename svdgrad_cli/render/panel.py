@@ -17,10 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from svdgrad_cli.explain_parts import parts_rows, parts_sentence
 from svdgrad_cli.model import BOUND_NOTE, NOTE, MatrixReport
-from svdgrad_cli.numerics.field import CONJUGATED
-from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.pipeline.explain_parts import parts_rows, parts_sentence
 from svdgrad_cli.render.colours import colour
 from svdgrad_cli.verdicts import MatrixVerdict
 
@@ -137,7 +135,7 @@ def _backend_notes(report: MatrixReport) -> list[Padding]:
 
 def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
     """Under each wrong or inaccurate backend's row, where its error lies: one sentence, or with -v
-    one line per part of the SVD rule (pipeline/explain_parts.py)."""
+    one line per part of the SVD rule (explain_parts.py)."""
     lines = []
     for b in (b for b in report.backends if b.error_parts is not None):
         if not verbose:
@@ -217,9 +215,8 @@ def _arrays(report: MatrixReport, show_gradients: bool, show_reference: bool) ->
         parts += [Text(""), _matrix(ref.gradient, f"{label} (norm {ref.gradient_norm:.4g})")]
     if show_gradients:
         for b in (b for b in report.backends if b.gradient is not None):
-            conjugated = b.convention is not None and b.convention.startswith(CONJUGATED)
-            mapped = f"; the conjugate of what {b.name} returned" if conjugated else ""
-            title = f"{b.name} gradient (norm {frobenius(b.gradient):.4g}{mapped})"
+            mapped = f"; the conjugate of what {b.name} returned" if b.conjugated else ""
+            title = f"{b.name} gradient (norm {b.gradient_norm:.4g}{mapped})"
             parts += [Text(""), _matrix(b.gradient, title)]
     return parts
 

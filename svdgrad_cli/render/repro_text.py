@@ -1,4 +1,4 @@
-"""What a reproducer says (render/repro.py): its docstring, with the backend's finding and what to install,
+"""What a reproducer says (repro.py): its docstring, with the backend's finding and what to install,
 and svdgrad's verdict on one line, which the script prints beside what it measures."""
 
 from __future__ import annotations

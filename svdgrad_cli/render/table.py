@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from svdgrad_cli.explain_parts import parts_brief
 from svdgrad_cli.model import MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import DETAIL_LIMIT
-from svdgrad_cli.pipeline.explain_parts import parts_brief
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.panel import error_line, render_matrix, style
 from svdgrad_cli.render.terminal import terminal_report, terminal_run
