@@ -3,8 +3,8 @@
 A 16-point sweep with four backends at 8x8 is timed against ``svdgrad check`` of the same 16
 matrices, saved as .npy files by a first, untimed sweep (--save-matrices); both are whole commands,
 measured alternately in the same run (median of REPEAT), so start-up and framework imports count for
-both. What a sweep adds: building the family, writing the points, and the realised spectra (exact by
-construction, else mpmath).
+both. What a sweep adds: building the family (its points' matrices in memory, no files) and the
+realised spectra (exact by construction, else mpmath); what check adds: reading the files.
 
     python bench/bench_sweep.py            # or: make bench
 """

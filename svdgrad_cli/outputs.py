@@ -29,8 +29,7 @@ class OutputPlan:
     """The format written to standard output, and with ``-o FILE`` the file and its format."""
 
     stdout: str
-    file_format: str | None = None
-    path: str | None = None
+    file: tuple[str, str] | None = None  # (FILE, its format)
 
 
 def plan_outputs(output_format: str, output: str | None) -> OutputPlan:
@@ -40,7 +39,7 @@ def plan_outputs(output_format: str, output: str | None) -> OutputPlan:
     file_format = TABLE_IN_A_FILE if output_format == TABLE else output_format
     if output == "-":
         return OutputPlan(file_format)
-    return OutputPlan(TABLE, file_format, output)
+    return OutputPlan(TABLE, (output, file_format))
 
 
 def require_writable(path: str | None, option: str) -> None:
@@ -69,10 +68,11 @@ class Outputs:
         file opened in ``stack`` (removed unless finished)."""
         plan = plan_outputs(options.output_format, options.output)
         screen = (renderer_class(plan.stdout, registry)(options), write_stdout)
-        if plan.path is None:
+        if plan.file is None:
             return cls(screen)
-        report = stack.enter_context(ReportFile(plan.path))
-        return cls(screen, (renderer_class(plan.file_format, registry)(options), report))
+        path, file_format = plan.file
+        report = stack.enter_context(ReportFile(path))
+        return cls(screen, (renderer_class(file_format, registry)(options), report))
 
     def item(self, item) -> None:
         """One finished item (a matrix's report, a sweep's point) to the streaming formats."""

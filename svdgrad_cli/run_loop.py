@@ -10,7 +10,7 @@ held off until it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from svdgrad_cli.interrupts import Interrupt, catching_signals
@@ -36,7 +36,7 @@ class Stream:
     items: Iterator = field(default_factory=lambda: iter(()))
     take: Callable = _nothing
     report: object = None
-    progress: object = None  # render/progress.py's RunProgress, entered for the loop
+    progress: AbstractContextManager | None = None  # render/progress.py's RunProgress, entered for the loop
     covers: str = "matrices checked"
 
     def __post_init__(self) -> None:

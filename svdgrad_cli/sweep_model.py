@@ -242,10 +242,15 @@ class Scale(SweepParameter):
         return (np.asarray(base) * 2.0**member.exponent).astype(family.dtype)  # exact but for under/overflow
 
     def realised(self, family: Family, member: Member, stored: np.ndarray) -> tuple[np.ndarray, str]:
-        if family.matrix is not None and np.array_equal(stored * 2.0**-member.exponent, family.matrix):
+        matrix, spectrum = family.matrix, family.spectrum
+        if (
+            matrix is not None
+            and spectrum is not None
+            and np.array_equal(stored * 2.0**-member.exponent, matrix)
+        ):
             # 2^e times the user's matrix, exactly: its spectrum, scaled
-            method = "mpmath" if family.matrix.size <= fam.MAX_REALISED_ELEMENTS else "float64"
-            return np.ldexp(family.spectrum, member.exponent), method
+            method = "mpmath" if matrix.size <= fam.MAX_REALISED_ELEMENTS else "float64"
+            return np.ldexp(spectrum, member.exponent), method
         return super().realised(family, member, stored)
 
     def point_text(self, member: Member, at: int | None) -> str:

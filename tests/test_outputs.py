@@ -134,8 +134,8 @@ def test_the_plan_is_one_rule():
     assert plan_outputs("table", None) == OutputPlan("table")
     assert plan_outputs("junit", "-") == OutputPlan("junit")
     assert plan_outputs("table", "-") == OutputPlan("json")
-    assert plan_outputs("jsonl", "r.jsonl") == OutputPlan("table", "jsonl", "r.jsonl")
-    assert plan_outputs("table", "r.json") == OutputPlan("table", "json", "r.json")
+    assert plan_outputs("jsonl", "r.jsonl") == OutputPlan("table", ("r.jsonl", "jsonl"))
+    assert plan_outputs("table", "r.json") == OutputPlan("table", ("r.json", "json"))
 
 
 @pytest.mark.parametrize("name", SWEEP_FORMATS)

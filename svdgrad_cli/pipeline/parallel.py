@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import get_context
 
 from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.worker import check_arrays, check_files
+from svdgrad_cli.pipeline.worker import Arrays, check_arrays, check_files
 
 FILES_PER_TASK = 8  # at most; fewer where that leaves a worker idle
 TASKS_PER_WORKER = 2
@@ -40,11 +41,14 @@ def workers_for(files: list[str | InputError], jobs: int) -> int:
     return _worth(jobs, len(paths), size)
 
 
-def workers_for_arrays(arrays: Sequence, jobs: int) -> int:
+def workers_for_arrays(arrays: Arrays, jobs: int) -> int:
     """How many worker processes to use for ``arrays`` (their ``nbytes`` in all) with ``--jobs jobs``."""
     if jobs <= 1 or len(arrays) <= 1:
         return 1
-    return _worth(jobs, len(arrays), getattr(arrays, "nbytes", None) or sum(a.array.nbytes for a in arrays))
+    size = getattr(arrays, "nbytes", None)  # known without building them (sweep.FamilyArrays)
+    if size is None:
+        size = sum(arrays[i].array.nbytes for i in range(len(arrays)))
+    return _worth(jobs, len(arrays), size)
 
 
 def _worth(jobs: int, count: int, size: int) -> int:
@@ -88,7 +92,7 @@ def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixRepo
     return list(check_files(*task))
 
 
-def _check_arrays(task: tuple[Sequence, range, Settings, bool]) -> list[MatrixReport]:
+def _check_arrays(task: tuple[Arrays, range, Settings, bool]) -> list[MatrixReport | Skipped]:
     return list(check_arrays(*task))
 
 
@@ -124,8 +128,8 @@ def parallel_reports(
 
 
 def parallel_array_reports(
-    arrays: Sequence, settings: Settings, jobs: int, keep_arrays: bool
-) -> Iterator[MatrixReport]:
+    arrays: Arrays, settings: Settings, jobs: int, keep_arrays: bool
+) -> Iterator[MatrixReport | Skipped]:
     """Reports for each of ``arrays``, in order, from ``jobs`` processes that each build their own
     (``arrays[i]``): what travels is ``arrays`` and a range of indices per task."""
     per_task = max(1, min(FILES_PER_TASK, len(arrays) // (jobs * TASKS_PER_WORKER)))

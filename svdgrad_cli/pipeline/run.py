@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +27,7 @@ from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
 from svdgrad_cli.pipeline.explain import for_python
 from svdgrad_cli.pipeline.stream import error_report
-from svdgrad_cli.pipeline.worker import check_arrays, check_files
+from svdgrad_cli.pipeline.worker import Arrays, check_arrays, check_files
 
 
 def resolve_settings(settings: Settings) -> Settings:
@@ -80,12 +80,12 @@ def iter_reports_for_files(
 
 
 def iter_reports_for_arrays(
-    arrays: Sequence[LoadedArray],
+    arrays: Arrays,
     settings: Settings,
     jobs: int = 1,
     keep_arrays: bool = True,
     observer=None,
-) -> Iterator[MatrixReport | Skipped]:
+) -> Generator[MatrixReport | Skipped]:
     """Reports for arrays held in memory (or built when asked for: ``arrays[i]``), in order, as
     ``check(array)`` makes them; ``jobs`` > 1 uses worker processes (parallel.py) where they pay, each
     given ``arrays`` to build its own. An ``observer`` hears of arrays and stages (in this process)."""

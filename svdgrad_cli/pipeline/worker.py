@@ -3,7 +3,8 @@ process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
@@ -11,6 +12,14 @@ from svdgrad_cli.inputs.loading import load_files, matrices
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.stream import iter_reports
+
+
+class Arrays(Protocol):
+    """Arrays by index, each built or held: a list of LoadedArray, or a sweep's family (sweep.py)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> LoadedArray: ...
 
 
 def check_files(
@@ -29,7 +38,7 @@ def check_files(
 
 
 def check_arrays(
-    arrays: Sequence[LoadedArray],
+    arrays: Arrays,
     indices: Iterable[int],
     settings: Settings,
     keep_arrays: bool,
