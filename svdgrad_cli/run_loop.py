@@ -10,13 +10,14 @@ held off until it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from svdgrad_cli.interrupts import Interrupt, catching_signals
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.outputs import Outputs, Writer
 from svdgrad_cli.render import RENDERERS
+from svdgrad_cli.render.progress import RunProgress
 
 
 def _nothing(item) -> None:
@@ -28,15 +29,16 @@ class Stream:
     """What a command runs through the loop.
 
     ``take(item)`` records an item in the report (and tells of it) and returns what the renderers'
-    ``item`` gets, or None; ``report`` is what their ``finish`` gets: ``run`` itself, or a report that
-    holds it (a sweep's). ``covers`` names the items in the line said on an interruption.
+    ``item`` gets (a matrix's report or a sweep's point: its ``source`` moves the progress bar), or
+    None; ``report`` is what their ``finish`` gets: ``run`` itself, or a report that holds it (a
+    sweep's). ``covers`` names the items in the line said on an interruption.
     """
 
     run: RunReport
     items: Iterator = field(default_factory=lambda: iter(()))
     take: Callable = _nothing
     report: object = None
-    progress: AbstractContextManager | None = None  # render/progress.py's RunProgress, entered for the loop
+    progress: RunProgress | None = None
     covers: str = "matrices checked"
 
     def __post_init__(self) -> None:
@@ -67,6 +69,8 @@ def run_loop(
                     shown = stream.take(item)
                     if shown is not None:
                         outputs.item(shown)
+                        if stream.progress is not None:
+                            stream.progress.matrix(shown.source)
                 interrupt.check_last()
             except KeyboardInterrupt:
                 _stop(stream, interrupt, notify)

@@ -118,9 +118,7 @@ class CheckSession:
                 for frame in b.trace:
                     self.notify(f"  {frame}")
 
-    def _take(
-        self, run: RunReport, item: MatrixReport | Skipped, progress: RunProgress
-    ) -> MatrixReport | None:
+    def _take(self, run: RunReport, item: MatrixReport | Skipped) -> MatrixReport | None:
         """A matrix's report told of (-v), pictured, reproduced and kept; a skipped input noted."""
         if isinstance(item, Skipped):
             self._skip(run, item)
@@ -137,7 +135,6 @@ class CheckSession:
 
             save_matrix_pictures(item, self.settings, self.options.plot, self.pictured)
         run.results.append(item if self.options.keep_arrays else item.without_arrays())
-        progress.matrix(item.source)
         return item
 
     def _discover(self):
@@ -167,7 +164,7 @@ class CheckSession:
         reports = reports if plan is None else plan.positioned(reports)  # each result's place in the run
         if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
             self.notify("reading the matrix from standard input (end it with Ctrl-D)")
-        take = functools.partial(self._take, run, progress=progress)
+        take = functools.partial(self._take, run)
         run_loop(Stream(run, reports, take, progress=progress), o, write_stdout, self.notify)
         self._closing_notes(run)
         return run

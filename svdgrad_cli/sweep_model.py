@@ -332,6 +332,11 @@ class SweepPoint:
     report: MatrixReport
     file: str | None = None  # where the matrix was saved (--save-matrices)
 
+    @property
+    def source(self) -> str:
+        """The point's name in reports (its matrix's label)."""
+        return self.report.source
+
 
 @dataclass
 class SweepReport:

@@ -66,7 +66,6 @@ class SweepSession:
         def take(point: SweepPoint) -> SweepPoint:
             report.points.append(point)
             run.results.append(point.report)
-            progress.matrix(point.report.source)
             return point
 
         stream = Stream(run, points, take, report, progress, covers="points checked")
