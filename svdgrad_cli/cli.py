@@ -113,7 +113,8 @@ def cli(ctx: click.Context) -> None:
     # a configured format may be one sweep does not offer (junit): sweep's is given on its command line
     sweep_keys = {f.name for _, f, o in sweep_option_fields() if o.config} - {"output_format"}
     ctx.default_map = {"check": defaults, "sweep": {k: v for k, v in defaults.items() if k in sweep_keys}}
-    ctx.default_map["scan"] = defaults  # scan's options are check's Settings and a part of its RunOptions
+    # scan (issue 26): check's Settings and a part of its RunOptions; its format is given on its command line
+    ctx.default_map["scan"] = {k: v for k, v in defaults.items() if k != "output_format"}
     ctx.default_map["merge"] = {k: v for k, v in defaults.items() if k in MERGE_FIELDS}  # format, top
     ctx.obj = None if config is None else str(config)  # named in every report of check
 

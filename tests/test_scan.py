@@ -162,3 +162,12 @@ def test_the_screens_warnings_are_the_full_checks_for_a_loss_of_s(checkpoint, lo
         if w["code"] in ("near-zero", "near-duplicate", "ill-conditioned")
     }
     assert {(r["source"], f["code"], f["message"]) for r in screened for f in r["findings"]} == from_check
+
+
+def test_hostile_tensor_names_are_escaped_in_the_table_and_kept_in_json(tmp_path):
+    path = tmp_path / "hostile.safetensors"
+    name = "evil\x1b[31m\u202eweight"
+    safetensors_numpy.save_file({name: planted(SPECTRA["rank14"])}, str(path))
+    table = scan(path)
+    assert table.exit_code == 1 and "\x1b" not in table.stdout and "\u202e" not in table.stdout
+    assert [r["label"] for r in json.loads(scan(path, "-f", "json").stdout)["results"]] == [f"{path}:{name}"]

@@ -105,8 +105,10 @@ class ScanRun:
 
 def singular_values(a: np.ndarray) -> np.ndarray:
     """The singular values of one matrix in float64, decreasing, with no singular vectors (LAPACK's
-    gesdd with jobz='N'), from the matrix scaled by a power of two as svd.stack_svd scales it."""
-    a64 = working(a)
+    gesdd with jobz='N'), from the matrix scaled by a power of two as svd.stack_svd scales it; a wide
+    matrix as its transpose, which has the same values and which gesdd reduces faster (768x3072:
+    0.20 s against 0.37 s here)."""
+    a64 = working(a if a.shape[0] >= a.shape[1] else a.T)
     exponent = int(scale_exponents(a64[None])[0])
     values = np.linalg.svd(scale_by_power_of_two(a64, -exponent), compute_uv=False)
     return np.ldexp(values, exponent)
