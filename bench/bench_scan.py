@@ -2,8 +2,9 @@
 
 Writes a safetensors checkpoint of 12 layers, each 4 float32 matrices of 768x768 (attention) and 2 of
 768x3072 (the MLP), 72 tensors and 324 MiB, random values with one planted rank deficiency, and
-times ``svdgrad scan FILE -q`` (median of ``--repeat`` runs) against ``svdgrad check FILE -q`` with
-the default backends (run once: it is slow). Target (issue 26): scan <= 0.2x the full check.
+times ``svdgrad scan FILE -q`` (median of ``--repeat`` runs, and once more after the check: the slower
+of the two counts) against ``svdgrad check FILE -q`` with the default backends (run once: it is
+slow). Target (issue 26): scan <= 0.2x the full check.
 
 It also measures that checkpoints are read one tensor at a time: the scan's peak RSS against the
 checkpoint's size, for the safetensors file and for the same tensors in a PyTorch zip checkpoint
@@ -91,7 +92,10 @@ def main() -> None:
         print(f"{'scan, ' + str(6 * args.layers) + ' tensors (' + f'{size:.0f} MiB)':<44} {scan:8.2f} s")
         if not args.no_check:
             check, _ = run([*SVDGRAD, "check", str(safetensors), "-q"], repeat=1)
-            report("scan / full check, default backends", scan, check, 0.2)
+            after, _ = run([*SVDGRAD, "scan", str(safetensors), "-q"], repeat=1)
+            print(f"{'  the scan again, after the check':<44} {after:8.2f} s")
+            # the slower scan: a load that changes during the long check must not favour the scan
+            report("scan / full check, default backends", max(scan, after), check, 0.2)
         print(f"{'  peak RSS of that scan':<44} {scan_peak:8.0f} MiB")
         small, _ = write(Path(tmp) / "small", layers=0)
         for kind, path, tiny in (
