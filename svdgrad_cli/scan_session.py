@@ -11,13 +11,14 @@ code are the run's, and a matrix the screen found clear is never reported as che
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import replace
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.plan import PlannedShard, plan_document, plan_items
-from svdgrad_cli.interrupts import Interrupt, catching_signals
+from svdgrad_cli.interrupts import Interrupt, catching_signals, exit_code
 from svdgrad_cli.model import ARCHIVE_MEMBER
 from svdgrad_cli.options import RunOptions, Settings, json_settings
 from svdgrad_cli.pipeline.run import resolve_settings, validate_settings
@@ -95,7 +96,7 @@ class ScanSession:
                     self._take(run, item)
                 interrupt.check_last()
             except KeyboardInterrupt:
-                run.interrupted = True
+                run.interrupted, run.stopped_code = True, exit_code(interrupt.signum or signal.SIGINT)
                 self.notify("interrupted; the report covers the matrices screened so far")
         return run, files.entries
 
@@ -147,7 +148,11 @@ class ScanSession:
             report.commit()
 
     def _report(self, run: ScanRun, write_stdout: Writer) -> None:
-        o = self.options
+        o = (
+            replace(self.options, output_format="table")
+            if self.options.output_format not in SCAN_FORMATS
+            else self.options
+        )
         if o.output is None or o.output == "-":
             write_stdout(render_scan(run, o.output_format, o))
             return

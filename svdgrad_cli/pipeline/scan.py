@@ -84,6 +84,7 @@ class ScanRun:
     results: list[Screened] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     interrupted: bool = False
+    stopped_code: int = 130  # the exit code of an interruption: 130 for Ctrl-C, 143 for SIGTERM
 
     def counts(self) -> dict[str, int]:
         return {v.value: sum(1 for r in self.results if r.verdict is v) for v in ScreenVerdict}
@@ -94,9 +95,9 @@ class ScanRun:
 
     @property
     def exit_code(self) -> int:
-        """2 for an input error or nothing screened, 130 interrupted, 1 with matrices at risk, else 0."""
+        """2 for an input error or nothing screened, 130 or 143 interrupted, 1 some at risk, else 0."""
         if self.interrupted:
-            return 130
+            return self.stopped_code
         counts = self.counts()
         if counts[ScreenVerdict.ERROR] or not self.results:
             return 2
