@@ -171,3 +171,25 @@ def test_hostile_tensor_names_are_escaped_in_the_table_and_kept_in_json(tmp_path
     table = scan(path)
     assert table.exit_code == 1 and "\x1b" not in table.stdout and "\u202e" not in table.stdout
     assert [r["label"] for r in json.loads(scan(path, "-f", "json").stdout)["results"]] == [f"{path}:{name}"]
+
+
+def test_then_check_exits_2_where_the_screen_met_an_input_error(tmp_path):
+    np.save(tmp_path / "tied.npy", planted(SPECTRA["tie12"]))
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    result = scan(tmp_path, "--loss", "sv:1", "--then-check", "-b", "autograd", "-f", "json")
+    assert result.exit_code == 2 and "bad.npy" in result.stderr
+    assert [r["source"] for r in json.loads(result.stdout)["results"]] == [str(tmp_path / "tied.npy")]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--plan-shards", "2"], "--plan-shards N and --write-plan FILE go together"),
+        (["--loss", "sv:0"], "K must be a whole number"),
+        (["--zero-tol", "-1"], "--zero-tol must be a finite number >= 0"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(tmp_path, args, message):
+    np.save(tmp_path / "a.npy", planted(DISTINCT))
+    result = scan(tmp_path / "a.npy", *args)
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output

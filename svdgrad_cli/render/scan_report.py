@@ -50,7 +50,8 @@ def summary_text(run: ScanRun) -> str:
     ]
     skipped = f"; {len(run.skipped)} skipped" if run.skipped else ""
     stopped = " (interrupted)" if run.interrupted else ""
-    return f"screened {len(run.results)} matrices{stopped}: {', '.join(parts)}{skipped}"
+    count = len(run.results)
+    return f"screened {count} matri{'x' if count == 1 else 'ces'}{stopped}: {', '.join(parts)}{skipped}"
 
 
 def render_table(run: ScanRun, details: bool = False, quiet: bool = False) -> str:
