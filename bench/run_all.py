@@ -14,6 +14,8 @@ Targets (issue 16), each printed with its ratio:
 - peak memory of the four-backend run <= 1.2x the naive loop's;
 - a ``python:`` plug-in in its worker process against the same function in this one
   (bench_isolation.py): 200 small matrices, the overhead per matrix, a worker's start.
+- ``svdgrad scan`` over a 12-layer transformer's safetensors checkpoint <= 0.2x the full check
+  (issue 26, bench_scan.py), and its peak memory: one tensor at a time.
 - budget tightness (issue 20, bench/budget_tightness.py --quick): budget / largest framework error,
   median <= 10 and 95th percentile <= 30.
 
@@ -128,6 +130,7 @@ def main() -> None:
     subprocess.run(
         [PYTHON, str(HERE / "bench_isolation.py"), *(["--quick"] if repeat == 1 else [])], check=True
     )
+    subprocess.run([PYTHON, str(HERE / "bench_scan.py"), "--repeat", str(repeat)], check=True)  # issue 26
     budget_tightness()
 
 

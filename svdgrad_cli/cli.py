@@ -113,6 +113,8 @@ def cli(ctx: click.Context) -> None:
     # a configured format may be one sweep does not offer (junit): sweep's is given on its command line
     sweep_keys = {f.name for _, f, o in sweep_option_fields() if o.config} - {"output_format"}
     ctx.default_map = {"check": defaults, "sweep": {k: v for k, v in defaults.items() if k in sweep_keys}}
+    # scan (issue 26): check's Settings and a part of its RunOptions; its format is given on its command line
+    ctx.default_map["scan"] = {k: v for k, v in defaults.items() if k != "output_format"}
     ctx.default_map["merge"] = {k: v for k, v in defaults.items() if k in MERGE_FIELDS}  # format, top
     ctx.obj = None if config is None else str(config)  # named in every report of check
 
@@ -227,6 +229,56 @@ def merge(reports, **values) -> None:
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(run.exit_code)
+
+
+SCAN_EXIT_CODES = """\b
+Exit codes (with --then-check, those of 'check'):
+  0  every matrix screened, none at risk (no gradient was checked)
+  1  some matrix is at risk for the loss
+  2  usage error, unreadable or invalid input, or nothing to screen
+  130 interrupted (Ctrl-C)
+"""
+
+
+def with_scan_options(command):  # svdgrad scan (issue 26): its options are scan_options.py's
+    from svdgrad_cli.scan_options import scan_option_fields
+
+    return with_options(command, scan_option_fields)
+
+
+@cli.command(epilog=SCAN_EXIT_CODES)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@with_scan_options
+@quiet_on_closed_pipe
+def scan(paths, **values) -> None:
+    """Screen the matrices in PATHS from their spectra alone, fast: for the --loss, which have ties,
+    zeros or conditioning that make its gradient non-unique or ill-conditioned ('at-risk'), and
+    which not ('clear-spectrum'). Nothing is differentiated: a screened matrix is never 'checked'.
+
+    PATHS are as for 'check'. Each matrix's singular values are computed once, in float64, and
+    checkpoints are read one tensor at a time.
+
+    \b
+    Examples:
+      svdgrad scan model.safetensors --loss sv:1
+      svdgrad scan model.safetensors --then-check -b torch
+      svdgrad scan w/ --write-select at_risk.txt
+      svdgrad scan w/ --plan-shards 4 --write-plan plan.json
+      svdgrad check w/ --plan plan.json --shard 2/4 -f jsonl -o part2.jsonl
+    """
+    _configure_runtime(values)
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.scan_options import split_scan_options
+    from svdgrad_cli.scan_session import ScanSession
+
+    settings, run_options, scan_options = split_scan_options(_fail_on_layers(values))
+    try:
+        config = click.get_current_context().find_root().obj
+        session = ScanSession(list(paths), settings, run_options, scan_options, _notify, config)
+        code = session.run(_write_stdout)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(code)
 
 
 def _fail_on_layers(values: dict) -> dict:

@@ -249,6 +249,8 @@ class RunOptions:
     )
     shard: str | None = option(None, "--shard", config=False, help="K/N: check part K of N, balanced by "
         "size and alike on every machine; 'svdgrad merge' joins the parts' -f jsonl reports.")  # fmt: skip
+    plan: str | None = option(None, "--plan", type="path", config=False, help="Check the matrices of "
+        "this plan of 'svdgrad scan --write-plan' (with --shard K/N: part K of it).")  # fmt: skip
     verbose: bool = option(
         False,
         "--verbose",

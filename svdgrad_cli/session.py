@@ -140,11 +140,23 @@ class CheckSession:
     def _discover(self):
         """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
         o = self.options
+        if o.plan is not None:  # svdgrad scan's plan of the matrices at risk (inputs/plan.py)
+            return self._planned()
         if self.shard is None:
             return collect_files(self.paths, o.recursive, o.globs, o.excludes), None
         plan = plan_shard(self.shard, self.paths, self.settings, o)
         self.notify(plan.summary())
         return plan.files, plan
+
+    def _planned(self):
+        """--plan FILE: the planned matrices of the PATHS' files (with --shard, this shard's)."""
+        from svdgrad_cli.inputs.plan import PlannedShard, read_plan
+
+        o = self.options
+        found = collect_files(self.paths, o.recursive, o.globs, o.excludes).entries
+        plan = PlannedShard(self.shard, read_plan(o.plan), f"--plan {o.plan}", found)
+        self.notify(plan.summary())
+        return plan.files, (plan if self.shard is not None else None)
 
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options

@@ -24,6 +24,7 @@ ALLOWED = {
         "backends",
         "model",
         "sweep_model",
+        "scan_model",
         "explain_parts",
         "options",
         "verdicts",
@@ -35,6 +36,7 @@ ALLOWED = {
         "errors",
         "model",
         "sweep_model",
+        "scan_model",
         "explain_parts",
         "report_views",
         "options",
@@ -101,6 +103,7 @@ def test_help_imports_neither_numpy_nor_the_library():
         "svdgrad_cli._version",
         "svdgrad_cli.cli",
         "svdgrad_cli.options",
+        "svdgrad_cli.scan_options",  # scan's options, as options.py (no numpy)
         "svdgrad_cli.verdicts",
         "svdgrad_cli.render",
         "svdgrad_cli.inputs",  # an empty package

@@ -88,9 +88,13 @@ def _relative(path: str, argument: str) -> str:
     return Path(os.path.normpath(argument)).name
 
 
-def _matrix_work(shape: tuple[int, ...], how: str) -> int:
-    m, n = matrix_shape(shape, how)
+def item_work(m: int, n: int) -> int:
+    """The work of one m x n matrix item (see the module docstring); also scan's plan (inputs/plan.py)."""
     return m * n * min(m, n) + WORK_PER_ITEM
+
+
+def _matrix_work(shape: tuple[int, ...], how: str) -> int:
+    return item_work(*matrix_shape(shape, how))
 
 
 def _layout(event, reshape: str) -> list[tuple[tuple[int, ...], int, bool]]:

@@ -32,6 +32,13 @@ from svdgrad_cli.pipeline.worker import Arrays, check_arrays, check_files
 
 def resolve_settings(settings: Settings) -> Settings:
     """Validate the loss and options and fix the backend list (default: every installed one)."""
+    validate_settings(settings)
+    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+
+
+def validate_settings(settings: Settings) -> None:
+    """A UsageError for a loss, tolerance, --cotangents or --fail-on that cannot be used (the
+    backends aside: scan runs none)."""
     parse_loss(settings.loss)
     for name in ("rtol", "atol", "zero_tol", "dup_tol"):
         value = getattr(settings, name)
@@ -46,7 +53,6 @@ def resolve_settings(settings: Settings) -> Settings:
             raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
         load_cotangents(settings.cotangents, names)
     _check_fail_on(settings)
-    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
 
 
 def _check_fail_on(settings: Settings) -> None:
