@@ -31,7 +31,7 @@ from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, r
 from svdgrad_cli.render import renderer_class
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.report_file import ReportFile
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendVerdict, MatrixStatus
 
 Writer = Callable[[str], None]
 
@@ -60,7 +60,7 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
 
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
     names = sorted(
-        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"}
+        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in}
     )
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
@@ -176,7 +176,7 @@ class CheckSession:
                     self.notify(f"  {frame}")
 
     def _take(self, run: RunReport, report: MatrixReport, outputs, progress: RunProgress) -> None:
-        if report.status == "error":
+        if report.status is MatrixStatus.ERROR:
             self.notify(f"error: {report.label}: {report.error}")
         elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
             self.notify(checked_line(report))

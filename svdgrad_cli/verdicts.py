@@ -1,6 +1,7 @@
 """Verdicts, defined once: per backend and per matrix, with their severity order and named groups.
 
 Every renderer, ``--fail-on``, the reproducers and the exit code read these; none spells a verdict.
+The statuses of a matrix report and of a backend's call are here too, as enums of the same kind.
 The values are the strings of the JSON contract (``StrEnum`` members compare equal to them).
 """
 
@@ -52,6 +53,23 @@ class MatrixVerdict(_Verdict):
     @property
     def severity(self) -> int:
         return SEVERITY.index(self)
+
+
+class MatrixStatus(_Verdict):
+    """Whether a matrix was checked, or its input could not be (MatrixReport.status)."""
+
+    CHECKED = "checked"
+    ERROR = "error"  # an input error: nothing was judged
+
+
+class BackendStatus(_Verdict):
+    """What one backend's call gave (BackendResult.status), before and beside its verdict."""
+
+    OK = "ok"  # an answer, to be judged
+    NON_FINITE = "non-finite"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"
+    UNDEFINED = "undefined"  # the framework refused: the loss has no gradient here
 
 
 # Least to most severe: the order of summaries and of "worst first".

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from svdgrad_cli.backends import plugins, registry
+from svdgrad_cli.backends.protocol import BUILT_IN
 from svdgrad_cli.errors import SvdgradError
 
 
@@ -20,7 +21,7 @@ def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
         elif problems[name]:
             rows.append((name, "broken", version, problems[name]))
         else:
-            rows.append((name, "available", version, "built-in"))
+            rows.append((name, "available", version, BUILT_IN))
     return rows
 
 

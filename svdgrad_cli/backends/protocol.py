@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+BUILT_IN = "built-in"  # the origin of svdgrad's own backends (framework.py); others name theirs
 TRACE_FRAMES = 6  # the last frames of a failure kept for -v and JSON
 LINE_CHARS = 300  # characters of each frame kept
 PACKAGE = str(Path(__file__).parent.parent)  # svdgrad's own frames are plumbing, left out

@@ -26,6 +26,7 @@ from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.precision import ReferencePrecision
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.numerics.svd import ScaledSVD
@@ -46,7 +47,7 @@ from svdgrad_cli.pipeline.judge import (
     settle_in_favour,
     unverified,
 )
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
+from svdgrad_cli.verdicts import BackendStatus, BackendVerdict, MatrixStatus, MatrixVerdict, matrix_verdict
 
 # (backend name) -> the backend's forward SVD of this matrix as (values, U, V), or None if it has none
 # Verdicts whose cause the forward SVD may be (then measured even where the call returned no vectors).
@@ -80,21 +81,21 @@ def _judge_all(case_array, loss: Loss, reference: Reference, spectrum, svd, sett
 def _can_use_high_precision(reference: Reference, shape, settings: Settings) -> bool:
     """Whether a high-precision reference may be computed: a unique gradient, not --reference
     float64, and affordable (any size with --reference high)."""
-    if settings.reference == "float64" or reference.high_precision:
+    if settings.reference is ReferencePrecision.FLOAT64 or reference.high_precision:
         return False
     if not reference.unique or not reference.defined:
         return False
-    return settings.reference == "high" or np.prod(shape) <= highprec.MAX_ELEMENTS
+    return settings.reference is ReferencePrecision.HIGH or np.prod(shape) <= highprec.MAX_ELEMENTS
 
 
 def _wants_high_precision(judgement: MatrixJudgement, shape, settings: Settings) -> bool:
     if not _can_use_high_precision(judgement.reference, shape, settings):
         return False
-    undecided = any(r.verdict is None and r.status == "ok" for r in judgement.results)
+    undecided = any(r.verdict is None and r.status is BackendStatus.OK for r in judgement.results)
     budget = judgement.budget
     loose = budget.uncertainty > LOOSE_BOUND * budget.scale
     bounded = loose and any(r.error_is_bound for r in judgement.results)
-    return settings.reference == "high" or undecided or bounded
+    return settings.reference is ReferencePrecision.HIGH or undecided or bounded
 
 
 def _high_precision(reference: Reference, a, loss: Loss, spectrum: Spectrum) -> Reference:
@@ -113,7 +114,9 @@ def _settled(judgement: MatrixJudgement) -> MatrixJudgement:
     """What is still undecided, settled in the backends' favour (no better reference to ask)."""
     unique = judgement.reference.unique
     judgement.results = [
-        settle_in_favour(r, judgement.budget, unique) if r.verdict is None and r.status == "ok" else r
+        settle_in_favour(r, judgement.budget, unique)
+        if r.verdict is None and r.status is BackendStatus.OK
+        else r
         for r in judgement.results
     ]
     return judgement
@@ -226,7 +229,7 @@ def assess_matrix(
         dtype=str(dtype),
         stored_dtype=case.stored_dtype,
         reshaped=case.reshaped,
-        status="checked",
+        status=MatrixStatus.CHECKED,
         verdict=verdict,
         explanation=explain(verdict, loss, reference, spectrum, judged, versions, str(dtype)),
         backends=tuple(judged),

@@ -22,11 +22,13 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
-from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
+from svdgrad_cli.numerics.precision import ReferencePrecision
+from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, REFERENCE_CHOICES, Settings
 from svdgrad_cli.pipeline.explain import for_python
 from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.pipeline.stream import error_report, iter_reports
 from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.verdicts import MatrixStatus
 
 
 def resolve_settings(settings: Settings) -> Settings:
@@ -45,7 +47,15 @@ def resolve_settings(settings: Settings) -> Settings:
             raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
         load_cotangents(settings.cotangents, names)
     _check_fail_on(settings)
-    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+    if settings.reference not in REFERENCE_CHOICES:
+        raise UsageError(
+            f"--reference must be one of {', '.join(REFERENCE_CHOICES)}, got {settings.reference!r}"
+        )
+    return replace(
+        settings,
+        reference=ReferencePrecision(settings.reference),
+        backends=tuple(registry.resolve_backends(settings.backends)),
+    )
 
 
 def _check_fail_on(settings: Settings) -> None:
@@ -134,7 +144,7 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
         for b in r.backends
         if b.verdict not in accept
     ]
-    failures += [f"{r.label}: {r.error}" for r in report.results if r.status == "error"]
+    failures += [f"{r.label}: {r.error}" for r in report.results if r.status is MatrixStatus.ERROR]
     if failures:
         raise AssertionError("svdgrad: " + "\n".join(failures))
     return report

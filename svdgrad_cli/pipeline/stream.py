@@ -29,7 +29,7 @@ from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.assess import assess_matrix
 from svdgrad_cli.pipeline.batching import batched_in_order
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+from svdgrad_cli.verdicts import BackendStatus, BackendVerdict, MatrixStatus, MatrixVerdict
 
 SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is checked by finite differences
 # ... up to this size: beyond it the check's SVDs cost a tenth of the run (1024x1024: 0.85 s of 7.5 s)
@@ -44,7 +44,7 @@ def error_report(error: InputError) -> MatrixReport:
         index=(),
         shape=(),
         dtype=None,
-        status="error",
+        status=MatrixStatus.ERROR,
         verdict=MatrixVerdict.ERROR,
         explanation=error.problem,
         error=error.problem,
@@ -109,7 +109,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
     except GaugeDependence as exc:  # the framework noticed that the loss has no gradient here
         message = f"{backend.name} refused: {exc}"[:MESSAGE_CHARS]
         refused = BackendResult(
-            name, "undefined", message, verdict=BackendVerdict.UNDEFINED, origin=backend.origin
+            name, BackendStatus.UNDEFINED, message, verdict=BackendVerdict.UNDEFINED, origin=backend.origin
         )
         return [refused] * len(stack)
     except Exception as exc:  # a backend's own failure is a result, not a crash
@@ -118,7 +118,7 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
     return [
         BackendResult(
             name,
-            "ok",
+            BackendStatus.OK,
             None,
             values[i],
             gradients[i],
@@ -140,7 +140,8 @@ def _failure(name: str, origin: str, exc: Exception) -> BackendResult:
     trace = exc.trace if contained else last_frames(exc)
     unsupported = exc.unsupported if contained else isinstance(exc, NotImplementedError)
     verdict = BackendVerdict.UNSUPPORTED if unsupported else BackendVerdict.FAILED
-    return BackendResult(name, verdict.value, message, verdict=verdict, origin=origin, trace=trace)
+    status = BackendStatus.UNSUPPORTED if unsupported else BackendStatus.FAILED
+    return BackendResult(name, status, message, verdict=verdict, origin=origin, trace=trace)
 
 
 def _check_dtypes(values: np.ndarray, gradients: np.ndarray, dtype: np.dtype) -> None:
