@@ -14,6 +14,7 @@ from svdgrad_cli.backends.protocol import BUILT_IN
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.interrupts import NAMES, exit_code
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import ErrorParts
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
@@ -158,6 +159,7 @@ class MatrixReport:
     reshaped: str | None = None  # a checkpoint's kernel read as one matrix: how (inputs/kernels.py)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
     position: tuple[int, ...] | None = field(default=None, compare=False)  # a shard's (inputs/shards.py)
+    target: Target = DEFAULT_TARGET  # what was differentiated and judged (numerics/differentiated.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", MatrixStatus(self.status))

@@ -21,7 +21,8 @@ from types import ModuleType
 
 import numpy as np
 
-from svdgrad_cli.backends.protocol import BUILT_IN, BackendOutput, GaugeDependence
+from svdgrad_cli.backends.protocol import BUILT_IN, DEFAULT_TARGETS, BackendOutput, GaugeDependence
+from svdgrad_cli.numerics.differentiated import Target
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED, is_complex
 from svdgrad_cli.numerics.losses import constant_dtype, evaluate_expression
 
@@ -75,6 +76,7 @@ class FrameworkBackend:
     distribution: str  # the framework's PyPI name, for versions and install hints
     origin: str = BUILT_IN
     gives_factors: bool = True
+    targets: frozenset[Target] = DEFAULT_TARGETS  # what compute() differentiates (protocol.py)
 
     @property
     def module(self) -> ModuleType:

@@ -18,8 +18,8 @@ from multiprocessing import get_context
 from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.model import MatrixReport
-from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.pipeline.plan import RunPlan
+from svdgrad_cli.pipeline.stream import check_files
 
 FILES_PER_TASK = 8  # at most; fewer where that leaves a worker idle
 TASKS_PER_WORKER = 2
@@ -72,12 +72,13 @@ def environment(variables: dict[str, str]):
                 os.environ[key] = value
 
 
-def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
+def _check_files(task: tuple[list[str | InputError], RunPlan]) -> list[MatrixReport]:
+    """One task's reports, in a worker process."""
     return list(check_files(*task))
 
 
 def parallel_reports(
-    files: list[str | InputError], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
+    files: list[str | InputError], plan: RunPlan, jobs: int
 ) -> Iterator[MatrixReport | InputError]:
     """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
     tasks = _tasks(files, jobs)
@@ -88,7 +89,7 @@ def parallel_reports(
             jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
         )
     try:
-        work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
+        work = [(t, plan) for t in tasks if not isinstance(t, InputError)]
         results = pool.imap(_check_files, work)
         for task in tasks:
             if isinstance(task, InputError):

@@ -1,7 +1,7 @@
 """The library's entry points: check an array, check paths, and stream the reports of a file list.
 
-Files are read and judged by one worker function (worker.py), in this process or, with ``jobs`` > 1,
-in worker processes (parallel.py).
+Files are read and judged by one function (stream.py ``check_files``) with one RunPlan (plan.py), in
+this process or, with ``jobs`` > 1, in worker processes (parallel.py).
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.precision import ReferencePrecision
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, REFERENCE_CHOICES, Settings
+from svdgrad_cli.pipeline.assess import assessment_for
 from svdgrad_cli.pipeline.explain import for_python
 from svdgrad_cli.pipeline.explain_parts import parts_sentence
-from svdgrad_cli.pipeline.stream import error_report, iter_reports
-from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.pipeline.plan import RunPlan
+from svdgrad_cli.pipeline.stream import ReportStream, check_files, error_report
 from svdgrad_cli.verdicts import MatrixStatus
 
 
@@ -73,19 +75,23 @@ def iter_reports_for_files(
     jobs: int = 1,
     keep_arrays: bool = True,
     observer=None,
+    target: Target = DEFAULT_TARGET,
 ) -> Iterator[MatrixReport | Skipped]:
     """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
     worker processes (parallel.py) where they pay, never for stdin, which only this process can read.
-    An ``observer`` hears of files and stages (in this process only)."""
+    An ``observer`` hears of files and stages (in this process only); ``target``: what is judged
+    (numerics/differentiated.py), refused here, before any worker starts, where svdgrad cannot judge it."""
     from svdgrad_cli.pipeline.parallel import parallel_reports, workers_for
 
+    plan = RunPlan(settings, target, max_elements, keep_arrays)
+    assessment_for(target)
     workers = workers_for(files, jobs)
     if workers > 1:
         registry.close_workers()  # each worker process runs its own plug-ins' workers
-        for item in parallel_reports(files, settings, max_elements, workers, keep_arrays):
+        for item in parallel_reports(files, plan, workers):
             yield error_report(item) if isinstance(item, InputError) else item
         return
-    yield from check_files(files, settings, max_elements, keep_arrays, observer)
+    yield from check_files(files, plan, observer)
 
 
 def run_versions(settings: Settings) -> dict[str, str | None]:
@@ -107,8 +113,11 @@ def check_paths(
     return run
 
 
-def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:
-    """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport.
+def check(
+    array, loss: str = "sum", backends=None, dtype: str = "auto", target: Target = DEFAULT_TARGET, **options
+) -> RunReport:
+    """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport. ``target``:
+    what is differentiated (numerics/differentiated.py; a UsageError where svdgrad cannot judge it).
 
     >>> report = check(np.eye(3))                      # doctest: +SKIP
     >>> report.results[0].verdict                      # doctest: +SKIP
@@ -117,7 +126,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
-    for item in iter_reports(matrices(loaded, settings.dtype), settings):
+    for item in ReportStream(RunPlan(settings, target)).reports(matrices(loaded, settings.dtype)):
         (run.skipped if isinstance(item, Skipped) else run.results).append(item)
     return run
 
