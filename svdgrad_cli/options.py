@@ -15,9 +15,8 @@ from typing import Any
 
 from svdgrad_cli.inputs.kernels import RESHAPES
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
-from svdgrad_cli.numerics.precision import ReferencePrecision
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
-from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
+from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict, ReferencePrecision
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")

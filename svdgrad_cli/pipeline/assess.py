@@ -12,8 +12,9 @@ that fails it is replaced by the high-precision one where that is affordable and
 it certifies nothing and every backend judged against it is ``indeterminate``, with the reason.
 
 All of this is the VJP of the thin SVD (:class:`MatrixAssessment`). ``ASSESSMENTS`` maps each target
-svdgrad can judge (numerics/differentiated.py) to its assessment: a class built with the same
-arguments whose ``report()`` gives the MatrixReport. A new target is one more class and entry; a
+svdgrad can judge (numerics/differentiated.py) to its assessment: a class whose ``factorize`` gives
+the reference's factorization of a batch and which, built with the same arguments, gives the
+MatrixReport from ``report()``. A new target is one more class and entry; a
 target without one is a one-line usage error (``assessment_for``).
 """
 
@@ -33,10 +34,9 @@ from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss
-from svdgrad_cli.numerics.precision import ReferencePrecision
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
-from svdgrad_cli.numerics.svd import ScaledSVD
+from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.verification import verify_reference
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -54,7 +54,14 @@ from svdgrad_cli.pipeline.judge import (
     unverified,
 )
 from svdgrad_cli.pipeline.plan import RunPlan
-from svdgrad_cli.verdicts import BackendStatus, BackendVerdict, MatrixStatus, MatrixVerdict, matrix_verdict
+from svdgrad_cli.verdicts import (
+    BackendStatus,
+    BackendVerdict,
+    MatrixStatus,
+    MatrixVerdict,
+    ReferencePrecision,
+    matrix_verdict,
+)
 
 # (backend name) -> the backend's forward SVD of this matrix as (values, U, V), or None if it has none
 # Verdicts whose cause the forward SVD may be (then measured even where the call returned no vectors).
@@ -85,6 +92,10 @@ class MatrixAssessment:
     docstring): ``float64_reference``, ``judged``, ``refined``, ``with_findings``, ``verified``,
     ``with_error_parts``; ``report`` runs them."""
 
+    # The reference's factorization of a batch (b, m, n), computed while the backends run (stream.py)
+    # and handed to the constructor one matrix at a time as ``svd``.
+    factorize = staticmethod(stack_svd)
+
     def __init__(
         self,
         case,
@@ -105,7 +116,8 @@ class MatrixAssessment:
 
     def report(self) -> MatrixReport:
         """Judge the matrix (see the module docstring)."""
-        judgement = self.refined(self.judged(self.float64_reference()))
+        reference, spectrum = self.float64_reference()
+        judgement = self.refined(self.judged(reference, spectrum))
         judged, findings = self.with_findings(judgement)
         reference = judgement.reference
         verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
@@ -128,9 +140,8 @@ class MatrixAssessment:
         )
         return reference, spectrum
 
-    def judged(self, reference_and_spectrum: tuple[Reference, Spectrum]) -> MatrixJudgement:
+    def judged(self, reference: Reference, spectrum: Spectrum) -> MatrixJudgement:
         """Every backend judged against a reference, with the budget of this matrix."""
-        reference, spectrum = reference_and_spectrum
         a, s, loss, svd = self.a, self.settings, self.loss, self.svd
         budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol)
         w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
@@ -177,7 +188,7 @@ class MatrixAssessment:
         what is still undecided settled in the backends' favour."""
         if self.wants_high_precision(judgement):
             better = self.high_precision(judgement.reference, judgement.spectrum)
-            judgement = self.judged((better, judgement.spectrum))
+            judgement = self.judged(better, judgement.spectrum)
         return self.settled(judgement)
 
     def verified(self, judgement: MatrixJudgement) -> MatrixJudgement:
@@ -189,7 +200,7 @@ class MatrixAssessment:
             better = verify_reference(self.high_precision(reference, spectrum), a, loss, spectrum, seed)
             if not better.failed_check:
                 better = replace(better, method=f"{better.method}; the float64 reference failed this check")
-                return self.settled(self.judged((better, spectrum)))
+                return self.settled(self.judged(better, spectrum))
             reference = better
         return replace(judgement, reference=reference)
 

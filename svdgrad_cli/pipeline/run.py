@@ -23,14 +23,13 @@ from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss
-from svdgrad_cli.numerics.precision import ReferencePrecision
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, REFERENCE_CHOICES, Settings
 from svdgrad_cli.pipeline.assess import assessment_for
 from svdgrad_cli.pipeline.explain import for_python
 from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from svdgrad_cli.pipeline.plan import RunPlan
 from svdgrad_cli.pipeline.stream import ReportStream, check_files, error_report
-from svdgrad_cli.verdicts import MatrixStatus
+from svdgrad_cli.verdicts import MatrixStatus, ReferencePrecision
 
 
 def resolve_settings(settings: Settings) -> Settings:

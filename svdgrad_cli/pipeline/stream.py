@@ -20,7 +20,6 @@ from svdgrad_cli.inputs.loading import load_cotangents, load_files
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
-from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.assess import assessment_for
 from svdgrad_cli.pipeline.batching import batched_in_order
@@ -114,7 +113,8 @@ class ReportStream:
             return loss
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
-        reference_svds = background().submit(stack_svd, stack)  # LAPACK lets the backends run meanwhile
+        # LAPACK lets the backends run meanwhile
+        reference_svds = background().submit(self.assessment.factorize, stack)
         per_backend = []
         for name in self.plan.settings.backends:
             self.stage(f"{registry.display_name(name)}: {what}")
