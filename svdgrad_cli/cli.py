@@ -326,14 +326,14 @@ def backends(specs) -> None:
 
     Each installed framework is imported in a child process, so a broken install is reported with its
     error instead of being listed as available. Exit code 2 if a SPEC given does not load."""
-    from svdgrad_cli.backends.listing import backend_rows
+    from svdgrad_cli.backends.listing import Availability, backend_rows
 
     rows = backend_rows(list(specs))
     from svdgrad_cli.render.terminal import terminal_text
 
     for name, status, version, origin in rows:
         click.echo(terminal_text(f"{name:<14} {status:<10} {version:<26} {origin}".rstrip()))
-    if any(status == "broken" and name in specs for name, status, _, _ in rows):
+    if any(status is Availability.BROKEN and name in specs for name, status, _, _ in rows):
         sys.exit(2)  # a spec asked about does not load
 
 

@@ -20,8 +20,7 @@ import numpy as np
 
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.model import (
-    BACKEND_STATUSES,
-    MATRIX_STATUSES,
+    BUILT_IN,
     BackendResult,
     Finding,
     MatrixReport,
@@ -33,6 +32,7 @@ from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.numerics.spectrum import machine_eps
 from svdgrad_cli.options import RunOptions, Settings, split_options
 from svdgrad_cli.render.json_format import PAIR_NUMBERS
+from svdgrad_cli.verdicts import BackendStatus, MatrixStatus
 
 BACKEND_NUMBERS = ("error", "budget", "gradient_norm", "digits", "justified_digits")
 REFERENCE_NUMBERS = ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius")
@@ -92,23 +92,23 @@ def _error_parts(record: dict | None) -> ErrorParts | None:
     )
 
 
-def _status(value, known: tuple[str, ...]) -> str:
+def _status(value, known: type[MatrixStatus] | type[BackendStatus]) -> MatrixStatus | BackendStatus:
     """A status svdgrad writes; ValueError for any other (a report from elsewhere, or edited)."""
-    if value not in known:
+    if value not in tuple(known):
         raise ValueError(f"status {value!r} is none of {', '.join(known)}")
-    return value
+    return known(value)
 
 
 def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> BackendResult:
     return BackendResult(
         name,
-        _status(record["status"], BACKEND_STATUSES),
+        _status(record["status"], BackendStatus),
         record["message"],
         singular_values=values,
         gradient=gradient,
         verdict=record["verdict"],
         forward=_forward(record.get("forward"), dtype, shape),
-        origin=record.get("origin", "built-in"),
+        origin=record.get("origin", BUILT_IN),
         convention=record.get("convention"),
         error_parts=_error_parts(record.get("error_parts")),
         error_is_bound=record.get("error_is_bound", False),
@@ -170,7 +170,7 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         index=_integers(record["index"], "index"),
         shape=shape,
         dtype=dtype,
-        status=_status(record["status"], MATRIX_STATUSES),
+        status=_status(record["status"], MatrixStatus),
         verdict=record["verdict"],
         explanation=record["explanation"],
         error=record["error"],

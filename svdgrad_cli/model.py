@@ -10,16 +10,25 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
+from svdgrad_cli.backends.protocol import BUILT_IN
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
 from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.interrupts import NAMES, exit_code
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import ErrorParts
 from svdgrad_cli.numerics.field import CONJUGATED
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.options import RunOptions, Settings
-from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixVerdict, verdicts_present
+from svdgrad_cli.verdicts import (
+    SEVERITY,
+    BackendStatus,
+    BackendVerdict,
+    MatrixStatus,
+    MatrixVerdict,
+    verdicts_present,
+)
 
 # ``file.npz:member``, ``model.safetensors:tensor.name`` (any container suffix), or ``-:member`` for
 # a container on standard input: the file is the part before.
@@ -38,8 +47,6 @@ def source_file(source: str) -> str | None:
 
 WARNING, NOTE = "warning", "note"
 REFERENCE_FAILED = "reference-check"  # the code of the warning that the reference failed its own check
-MATRIX_STATUSES = ("checked", "error")  # a matrix checked, or an input that could not be
-BACKEND_STATUSES = ("ok", "non-finite", "failed", "unsupported", "undefined")  # BackendResult.status
 
 
 def unmatched_text(option: str, pattern: str, origin: str = "") -> str:
@@ -73,7 +80,7 @@ class BackendResult:
     """What one backend returned for one matrix, and how it was judged."""
 
     name: str
-    status: str  # one of BACKEND_STATUSES ("undefined": the framework refused)
+    status: BackendStatus
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
@@ -86,7 +93,7 @@ class BackendResult:
     u: np.ndarray | None = None  # the backend's own forward SVD (when its call computed vectors)
     v: np.ndarray | None = None
     forward: ForwardCheck | None = None  # how accurate that forward SVD is
-    origin: str = "built-in"  # or where a plug-in came from (a spec, an entry point, register_backend)
+    origin: str = BUILT_IN  # or where a plug-in came from (a spec, an entry point, register_backend)
     convention: str | None = None  # complex input: how the framework's gradient was mapped (field.py)
     error_parts: ErrorParts | None = None  # a wrong or inaccurate gradient's error by part (error_parts.py)
     # The difference from the reference lies within the reference's own error: ``error`` is then an
@@ -105,7 +112,13 @@ class BackendResult:
         """('<=', '>=') to put before the error and the digits where they are bounds, else ('', '')."""
         return ("<=", ">=") if self.error_is_bound else ("", "")
 
+    @property
+    def built_in(self) -> bool:
+        """Whether the backend is one of svdgrad's own (not a plug-in nor register_backend's)."""
+        return self.origin == BUILT_IN
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "status", BackendStatus(self.status))
         if self.verdict is not None:
             object.__setattr__(self, "verdict", BackendVerdict(self.verdict))
         if self.gradient is not None and self.gradient_norm is None:
@@ -139,7 +152,7 @@ class MatrixReport:
     index: tuple[int, ...]
     shape: tuple[int, ...]
     dtype: str | None
-    status: str  # one of MATRIX_STATUSES
+    status: MatrixStatus
     verdict: MatrixVerdict
     explanation: str
     error: str | None = None
@@ -152,8 +165,10 @@ class MatrixReport:
     reshaped: str | None = None  # a checkpoint's kernel read as one matrix: how (inputs/kernels.py)
     matrix: np.ndarray | None = None  # the matrix as the backends saw it (dropped from long runs)
     position: tuple[int, ...] | None = field(default=None, compare=False)  # a shard's (inputs/shards.py)
+    target: Target = DEFAULT_TARGET  # what was differentiated and judged (numerics/differentiated.py)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "status", MatrixStatus(self.status))
         object.__setattr__(self, "verdict", MatrixVerdict(self.verdict))
 
     @property
@@ -173,7 +188,7 @@ class MatrixReport:
     @property
     def verdicts(self) -> frozenset[MatrixVerdict]:
         """Every matrix verdict true of this matrix, its own (the worst) included (verdicts.py)."""
-        if self.status != "checked":
+        if self.status is not MatrixStatus.CHECKED:
             return frozenset({self.verdict})
         reference = self.reference
         unique, defined = (True, True) if reference is None else (reference.unique, reference.defined)
@@ -208,7 +223,7 @@ class RunReport:
     @property
     def checked(self) -> int:
         """How many matrices were checked (the results that are not input errors)."""
-        return sum(1 for r in self.results if r.status == "checked")
+        return sum(1 for r in self.results if r.status is MatrixStatus.CHECKED)
 
     @property
     def unreadable(self) -> int:
@@ -219,7 +234,7 @@ class RunReport:
         """Checked matrices per verdict, every verdict listed (input errors are not matrices)."""
         counts = dict.fromkeys(SEVERITY, 0)
         for result in self.results:
-            if result.status == "checked":
+            if result.status is MatrixStatus.CHECKED:
                 counts[result.verdict] += 1
         return counts
 

@@ -24,7 +24,7 @@ from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendVerdict, MatrixStatus
 
 NO_SCRIPT = (
     "no reproducer for {names}: a python: function or a register_backend plug-in has no framework code "
@@ -39,7 +39,7 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
 
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
     names = sorted(
-        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"}
+        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in}
     )
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
@@ -123,7 +123,7 @@ class CheckSession:
         if isinstance(item, Skipped):
             self._skip(run, item)
             return None
-        if item.status == "error":
+        if item.status is MatrixStatus.ERROR:
             self.notify(f"error: {item.label}: {item.error}")
         elif self.options.verbose:  # -v names every matrix checked, agreeing ones too
             self.notify(checked_line(item))

@@ -1,6 +1,8 @@
 """Verdicts, defined once: per backend and per matrix, with their severity order and named groups.
 
 Every renderer, ``--fail-on``, the reproducers and the exit code read these; none spells a verdict.
+The statuses of a matrix report and of a backend's call, and ``--reference``'s precision, are here too,
+as enums of the same kind.
 The values are the strings of the JSON contract (``StrEnum`` members compare equal to them).
 """
 
@@ -52,6 +54,32 @@ class MatrixVerdict(_Verdict):
     @property
     def severity(self) -> int:
         return SEVERITY.index(self)
+
+
+class MatrixStatus(_Verdict):
+    """Whether a matrix was checked, or its input could not be (MatrixReport.status)."""
+
+    CHECKED = "checked"
+    ERROR = "error"  # an input error: nothing was judged
+
+
+class BackendStatus(_Verdict):
+    """What one backend's call gave (BackendResult.status), before and beside its verdict."""
+
+    OK = "ok"  # an answer, to be judged
+    NON_FINITE = "non-finite"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"
+    UNDEFINED = "undefined"  # the framework refused: the loss has no gradient here
+
+
+class ReferencePrecision(_Verdict):
+    """Where the high-precision reference (numerics/highprec.py) replaces the float64 one
+    (``--reference``); here, with the other enums of the report, because ``svdgrad --help`` reads it."""
+
+    AUTO = "auto"  # where float64 cannot decide a verdict, up to highprec.MAX_ELEMENTS entries
+    FLOAT64 = "float64"  # never: undecided results are settled in the backend's favour
+    HIGH = "high"  # for every unique gradient, at any size
 
 
 # Least to most severe: the order of summaries and of "worst first".

@@ -20,8 +20,9 @@ from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.inputs.shards import WORK_PER_ITEM, plan_shard
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.parallel import parallel_reports
+from svdgrad_cli.pipeline.plan import RunPlan
 from svdgrad_cli.pipeline.run import resolve_settings
-from svdgrad_cli.pipeline.worker import check_files
+from svdgrad_cli.pipeline.stream import check_files
 from svdgrad_cli.render.html import NO_DIFFERENCES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,8 +156,9 @@ def test_the_plan_reads_headers_only_and_balances_a_skewed_set(tmp_path):
 def test_worker_processes_check_a_shards_files(tree):
     settings = resolve_settings(Settings(backends=("autograd",)))
     entries = plan([tree], 2, 3).files.entries
-    serial = [repr(r)[:300] for r in check_files(entries, settings, 2**26, False)]
-    parallel = [repr(r)[:300] for r in parallel_reports(entries, settings, 2**26, 2, False)]
+    run_plan = RunPlan(settings, max_elements=2**26, keep_arrays=False)
+    serial = [repr(r)[:300] for r in check_files(entries, run_plan)]
+    parallel = [repr(r)[:300] for r in parallel_reports(entries, run_plan, 2)]
     assert serial == parallel and serial
 
 

@@ -329,13 +329,14 @@ def test_a_sweep_writes_no_file_but_its_plot_and_report(tmp_path, tmpdir_kind):
 def test_worker_processes_build_and_check_the_same_points_as_this_process():
     from svdgrad_cli.pipeline.parallel import parallel_array_reports
     from svdgrad_cli.pipeline.sweep import FamilyArrays
-    from svdgrad_cli.pipeline.worker import check_arrays
+    from svdgrad_cli.pipeline.plan import RunPlan
+    from svdgrad_cli.pipeline.stream import check_arrays
 
     made = family("gap", (5, 5), at=2, points=5)
-    settings = resolve_settings(Settings(backends=("autograd",)))
+    plan = RunPlan(resolve_settings(Settings(backends=("autograd",))), keep_arrays=False)
     arrays = FamilyArrays(made)
-    here = list(check_arrays(arrays, range(len(arrays)), settings, False))
-    there = list(parallel_array_reports(arrays, settings, 2, False))
+    here = list(check_arrays(arrays, range(len(arrays)), plan))
+    there = list(parallel_array_reports(arrays, plan, 2))
     assert [r.source for r in there] == [made.label(m) for m in made.members]
     for a, b in zip(here, there, strict=True):
         assert (a.verdict, a.backends[0].error, a.backends[0].digits) == (

@@ -21,7 +21,8 @@ from types import ModuleType
 
 import numpy as np
 
-from svdgrad_cli.backends.protocol import BackendOutput, GaugeDependence
+from svdgrad_cli.backends.protocol import BUILT_IN, DEFAULT_TARGETS, BackendOutput, GaugeDependence
+from svdgrad_cli.numerics.differentiated import Target
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED, is_complex
 from svdgrad_cli.numerics.losses import constant_dtype, evaluate_expression
 
@@ -73,8 +74,9 @@ class FrameworkBackend:
     module_path: str  # svdgrad module with framework(), framework_ops(), thin_factors(), differentiate()
     requires: str  # import name of the framework, probed without importing it
     distribution: str  # the framework's PyPI name, for versions and install hints
-    origin: str = "built-in"
+    origin: str = BUILT_IN
     gives_factors: bool = True
+    targets: frozenset[Target] = DEFAULT_TARGETS  # what compute() differentiates (protocol.py)
 
     @property
     def module(self) -> ModuleType:

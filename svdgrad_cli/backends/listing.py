@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 
 from svdgrad_cli.backends import plugins, registry
+from svdgrad_cli.backends.protocol import BUILT_IN
 from svdgrad_cli.errors import SvdgradError
+
+
+class Availability(StrEnum):
+    """Whether a backend loads here, as ``svdgrad backends`` lists it."""
+
+    AVAILABLE = "available"
+    MISSING = "missing"  # not installed
+    BROKEN = "broken"  # installed or named, but it does not load
 
 
 def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
@@ -16,11 +26,11 @@ def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
     for name in names:
         version = registry.installed_version(name) or ""
         if name not in problems:
-            rows.append((name, "missing", "", f"install with: {registry.install_hint(name)}"))
+            rows.append((name, Availability.MISSING, "", f"install with: {registry.install_hint(name)}"))
         elif problems[name]:
-            rows.append((name, "broken", version, problems[name]))
+            rows.append((name, Availability.BROKEN, version, problems[name]))
         else:
-            rows.append((name, "available", version, "built-in"))
+            rows.append((name, Availability.AVAILABLE, version, BUILT_IN))
     return rows
 
 
@@ -28,11 +38,11 @@ def _plugin_row(name: str) -> tuple[str, str, str, str]:
     try:
         backend = registry.load_backend(name)
     except SvdgradError as exc:
-        return name, "broken", "", str(exc)
+        return name, Availability.BROKEN, "", str(exc)
     if isinstance(backend, registry.UnloadableBackend):
-        return name, "broken", "", backend.problem
+        return name, Availability.BROKEN, "", backend.problem
     opt_in = "; runs only where named" if name in plugins.entry_point_backends() else ""
-    return backend.name, "available", backend.version() or "", backend.origin + opt_in
+    return backend.name, Availability.AVAILABLE, backend.version() or "", backend.origin + opt_in
 
 
 def backend_rows(specs: list[str]) -> list[tuple[str, str, str, str]]:

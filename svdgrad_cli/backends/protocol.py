@@ -5,6 +5,12 @@ its output includes its SVD's singular vectors (``gives_factors``), a
 ``version()`` read without importing its framework, and ``compute(stack, loss, full_matrices)``
 returning a :class:`BackendOutput` for a float or complex stack of shape (b, m, n). On complex input
 the gradients are in svdgrad's convention, G = dL/dRe A + i dL/dIm A (numerics/field.py).
+
+What a call differentiates is a :class:`~svdgrad_cli.numerics.differentiated.Target` (a
+decomposition and a derivative mode). Every backend computes the default, the VJP of the thin SVD; one
+that can do more lists its targets in an optional ``targets`` attribute (:func:`targets_of`) and is
+then called with ``compute(..., target=target)`` for any other; for a target it does not list, its
+result is ``unsupported`` without a call.
 """
 
 from __future__ import annotations
@@ -17,17 +23,23 @@ from typing import Protocol
 
 import numpy as np
 
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
+
+BUILT_IN = "built-in"  # the origin of svdgrad's own backends (framework.py); others name theirs
 TRACE_FRAMES = 6  # the last frames of a failure kept for -v and JSON
 LINE_CHARS = 300  # characters of each frame kept
 PACKAGE = str(Path(__file__).parent.parent)  # svdgrad's own frames are plumbing, left out
 LIBRARIES = tuple({sysconfig.get_path(key) for key in ("stdlib", "purelib", "platlib")})
+DEFAULT_TARGETS = frozenset({DEFAULT_TARGET})  # what a backend that lists no ``targets`` computes
 
 
 @dataclass(frozen=True)
 class BackendOutput:
     """What one backend call returns, as NumPy arrays over the stack.
 
-    ``u`` (b, m, k) and ``v`` (b, n, k) are the singular vectors of the backend's own forward SVD
+    ``singular_values`` (b, k) are the decomposition's values, ``gradients`` the derivative the
+    target's mode asks for (the VJP: dL/dA, shaped like the stack); Target.check_output says which
+    shapes fit. ``u`` (b, m, k) and ``v`` (b, n, k) are the singular vectors of the backend's own forward SVD
     when its call computed them (losses of U and V), else None; svdgrad checks their accuracy.
     """
 
@@ -102,3 +114,8 @@ class Backend(Protocol):
     def version(self) -> str | None: ...
 
     def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput: ...
+
+
+def targets_of(backend: Backend) -> frozenset[Target]:
+    """What a backend can differentiate: its ``targets``, or the default alone where it lists none."""
+    return frozenset(getattr(backend, "targets", DEFAULT_TARGETS))

@@ -20,7 +20,7 @@ import numpy as np
 from svdgrad_cli.backends import isolation, plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
-from svdgrad_cli.backends.protocol import Backend, BackendOutput
+from svdgrad_cli.backends.protocol import BUILT_IN, Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
 BUILTIN: dict[str, FrameworkBackend] = {
@@ -124,7 +124,7 @@ def is_available(name: str) -> bool:
 
 
 def origin(name: str) -> str:
-    return load_backend(name).origin if name not in BUILTIN or name in _custom else "built-in"
+    return load_backend(name).origin if name not in BUILTIN or name in _custom else BUILT_IN
 
 
 def installed_version(name: str) -> str | None:

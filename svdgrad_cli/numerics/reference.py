@@ -42,6 +42,8 @@ from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.verification import verify_reference
 
+MPMATH = "mpmath"  # how a high-precision reference's ``precision`` begins ("mpmath, 40 digits")
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -70,7 +72,17 @@ class Reference:
     @property
     def high_precision(self) -> bool:
         """Whether this is a high-precision reference (highprec.py), whose own error is negligible."""
-        return self.precision.startswith("mpmath")
+        return self.precision.startswith(MPMATH)
+
+    def in_mpmath(self, gradient: np.ndarray, digits: int) -> Reference:
+        """This reference with the gradient computed by mpmath at ``digits`` digits (highprec.py)."""
+        return replace(
+            self,
+            gradient=gradient,
+            gradient_norm=None,
+            precision=f"{MPMATH}, {digits} digits",
+            finite_difference=None,
+        )
 
     @property
     def failed_check(self) -> bool:

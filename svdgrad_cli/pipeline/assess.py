@@ -10,6 +10,12 @@ reference runs where it can change what a user concludes: every matrix that is n
 or has a warning, and the first few matrices of each shape up to 256x256 (stream.py). A reference
 that fails it is replaced by the high-precision one where that is affordable and passes; otherwise
 it certifies nothing and every backend judged against it is ``indeterminate``, with the reason.
+
+All of this is the VJP of the thin SVD (:class:`MatrixAssessment`). ``ASSESSMENTS`` maps each target
+svdgrad can judge (numerics/differentiated.py) to its assessment: a class whose ``factorize`` gives
+the reference's factorization of a batch and which, built with the same arguments, gives the
+MatrixReport from ``report()``. A new target is one more class and entry; a
+target without one is a one-line usage error (``assessment_for``).
 """
 
 from __future__ import annotations
@@ -20,17 +26,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport
 from svdgrad_cli.numerics import highprec
 from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
-from svdgrad_cli.numerics.svd import ScaledSVD
+from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.verification import verify_reference
-from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
     convention_note,
@@ -46,7 +53,15 @@ from svdgrad_cli.pipeline.judge import (
     settle_in_favour,
     unverified,
 )
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
+from svdgrad_cli.pipeline.plan import RunPlan
+from svdgrad_cli.verdicts import (
+    BackendStatus,
+    BackendVerdict,
+    MatrixStatus,
+    MatrixVerdict,
+    ReferencePrecision,
+    matrix_verdict,
+)
 
 # (backend name) -> the backend's forward SVD of this matrix as (values, U, V), or None if it has none
 # Verdicts whose cause the forward SVD may be (then measured even where the call returned no vectors).
@@ -67,172 +82,205 @@ class MatrixJudgement:
     results: list[BackendResult]
 
 
-def _judge_all(case_array, loss: Loss, reference: Reference, spectrum, svd, settings, raw) -> MatrixJudgement:
-    s = settings
-    budget = make_budget(reference, case_array.shape, case_array.dtype, s.budget_factor, s.rtol, s.atol)
-    w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
-    distance = distance_function(reference, spectrum, w, svd.u, svd.v)
-    unique = reference.unique
-    judged = [judge_backend(r, reference, budget, distance, unique) for r in raw]
-    return MatrixJudgement(reference, spectrum, budget, judged)
+def _undecided(result: BackendResult) -> bool:
+    """A result that answered and is still to be decided (judge.py left its verdict None)."""
+    return result.verdict is None and result.status is BackendStatus.OK
 
 
-def _can_use_high_precision(reference: Reference, shape, settings: Settings) -> bool:
-    """Whether a high-precision reference may be computed: a unique gradient, not --reference
-    float64, and affordable (any size with --reference high)."""
-    if settings.reference == "float64" or reference.high_precision:
-        return False
-    if not reference.unique or not reference.defined:
-        return False
-    return settings.reference == "high" or np.prod(shape) <= highprec.MAX_ELEMENTS
+class MatrixAssessment:
+    """The judgement of one matrix for the VJP of the thin SVD, in named steps (see the module
+    docstring): ``float64_reference``, ``judged``, ``refined``, ``with_findings``, ``verified``,
+    ``with_error_parts``; ``report`` runs them."""
 
+    # The reference's factorization of a batch (b, m, n), computed while the backends run (stream.py)
+    # and handed to the constructor one matrix at a time as ``svd``.
+    factorize = staticmethod(stack_svd)
 
-def _wants_high_precision(judgement: MatrixJudgement, shape, settings: Settings) -> bool:
-    if not _can_use_high_precision(judgement.reference, shape, settings):
-        return False
-    undecided = any(r.verdict is None and r.status == "ok" for r in judgement.results)
-    budget = judgement.budget
-    loose = budget.uncertainty > LOOSE_BOUND * budget.scale
-    bounded = loose and any(r.error_is_bound for r in judgement.results)
-    return settings.reference == "high" or undecided or bounded
+    def __init__(
+        self,
+        case,
+        svd: ScaledSVD,
+        raw: list[BackendResult],
+        loss: Loss,
+        plan: RunPlan,
+        versions: dict[str, str | None],
+        verification_wanted: Callable[[], bool],
+        forward_svd: ForwardSVD,
+    ) -> None:
+        self.case, self.a, self.svd, self.raw, self.loss = case, case.array, svd, raw, loss
+        self.plan, self.settings, self.versions = plan, plan.settings, versions
+        self.verification_wanted, self.forward_svd = verification_wanted, forward_svd
+        shape, dtype, s = self.a.shape, self.a.dtype, plan.settings
+        self.zero_tol = s.zero_tol if s.zero_tol is not None else default_zero_tol(shape, dtype)
+        self.dup_tol = s.dup_tol if s.dup_tol is not None else default_dup_tol(dtype)
 
+    def report(self) -> MatrixReport:
+        """Judge the matrix (see the module docstring)."""
+        reference, spectrum = self.float64_reference()
+        judgement = self.refined(self.judged(reference, spectrum))
+        judged, findings = self.with_findings(judgement)
+        reference = judgement.reference
+        verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
+        if verdict != MatrixVerdict.AGREE or findings or self.verification_wanted():
+            checked = self.verified(judgement)
+            if checked.results is not judgement.results:  # re-judged against the high-precision reference
+                judged, findings = self.with_findings(checked)
+            reference = checked.reference
+            if reference.failed_check:
+                judged = [unverified(r, reference) for r in judged]
+            findings += reference_check(reference)
+        judged = self.with_error_parts(judged, reference, judgement.spectrum)
+        return self.matrix_report(judged, findings, reference, judgement.spectrum)
 
-def _high_precision(reference: Reference, a, loss: Loss, spectrum: Spectrum) -> Reference:
-    digits = highprec.digits_for(reference.condition)
-    exact = highprec.high_precision_gradient(a, loss, spectrum, digits)
-    return replace(
-        reference,
-        gradient=exact,
-        gradient_norm=None,
-        precision=f"mpmath, {digits} digits",
-        finite_difference=None,
-    )
-
-
-def _settled(judgement: MatrixJudgement) -> MatrixJudgement:
-    """What is still undecided, settled in the backends' favour (no better reference to ask)."""
-    unique = judgement.reference.unique
-    judgement.results = [
-        settle_in_favour(r, judgement.budget, unique) if r.verdict is None and r.status == "ok" else r
-        for r in judgement.results
-    ]
-    return judgement
-
-
-def _refine(judgement: MatrixJudgement, a, loss, svd, settings, raw) -> MatrixJudgement:
-    """Re-judge every backend against a high-precision reference (where it is wanted), then settle
-    what is still undecided in the backends' favour."""
-    if _wants_high_precision(judgement, a.shape, settings):
-        better = _high_precision(judgement.reference, a, loss, judgement.spectrum)
-        judgement = _judge_all(a, loss, better, judgement.spectrum, svd, settings, raw)
-    return _settled(judgement)
-
-
-def _verified(judgement: MatrixJudgement, a, loss, svd, settings, raw) -> MatrixJudgement:
-    """The judgement with its reference's finite-difference check done; a reference that fails it
-    is replaced by the high-precision one where that may be computed and passes (a new judgement)."""
-    seed, spectrum = settings.seed, judgement.spectrum
-    reference = verify_reference(judgement.reference, a, loss, spectrum, seed)
-    if reference.failed_check and _can_use_high_precision(reference, a.shape, settings):
-        better = verify_reference(_high_precision(reference, a, loss, spectrum), a, loss, spectrum, seed)
-        if not better.failed_check:
-            better = replace(better, method=f"{better.method}; the float64 reference failed this check")
-            return _settled(_judge_all(a, loss, better, spectrum, svd, settings, raw))
-        reference = better
-    return replace(judgement, reference=reference)
-
-
-def _with_forward_checks(results, a, reference: Reference, budget: Budget, forward_svd: ForwardSVD):
-    """Each result with its forward SVD measured: always where the call returned vectors, and for a
-    finding also by asking the backend for its SVD with vectors."""
-    checked = []
-    for r in results:
-        if r.singular_values is None:
-            checked.append(r)
-            continue
-        values, u, v = r.singular_values, r.u, r.v
-        if u is None and r.verdict in EXPLAINED:
-            factors = forward_svd(r.name)
-            if factors is not None:
-                values, u, v = factors
-        forward = check_forward(a, reference.singular_values, values, u, v, budget.eps)
-        checked.append(replace(r, forward=forward))
-    return checked
-
-
-def _with_error_parts(results, reference: Reference, spectrum: Spectrum, svd: ScaledSVD, loss: Loss):
-    """Each wrong or inaccurate result with its error split by part of the SVD rule (error_parts.py),
-    where there is a gradient (set) to split against: not at A = 0 nor where the loss has none."""
-    if reference.gradient is None or reference.ball_radius is not None:
-        return results
-    w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
-    free = free_blocks(spectrum, w)
-    return [
-        replace(
-            r, error_parts=decompose(r.gradient, reference.gradient, svd.u, svd.v, spectrum, r.error, free)
+    def float64_reference(self) -> tuple[Reference, Spectrum]:
+        """The reference in the working precision (float64 or complex128), and the spectrum."""
+        a, s = self.a, self.settings
+        reference, spectrum, _, _ = build_reference(
+            a, self.loss, self.zero_tol, s.seed, self.svd, check=False
         )
-        if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)
-        else r
-        for r in results
-    ]
+        return reference, spectrum
+
+    def judged(self, reference: Reference, spectrum: Spectrum) -> MatrixJudgement:
+        """Every backend judged against a reference, with the budget of this matrix."""
+        a, s, loss, svd = self.a, self.settings, self.loss, self.svd
+        budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol)
+        w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
+        distance = distance_function(reference, spectrum, w, svd.u, svd.v)
+        results = [judge_backend(r, reference, budget, distance, reference.unique) for r in self.raw]
+        return MatrixJudgement(reference, spectrum, budget, results)
+
+    def can_use_high_precision(self, reference: Reference) -> bool:
+        """Whether a high-precision reference may be computed: a unique gradient, not --reference
+        float64, and affordable (any size with --reference high)."""
+        chosen = self.settings.reference
+        if chosen is ReferencePrecision.FLOAT64 or reference.high_precision:
+            return False
+        if not reference.unique or not reference.defined:
+            return False
+        return chosen is ReferencePrecision.HIGH or np.prod(self.a.shape) <= highprec.MAX_ELEMENTS
+
+    def wants_high_precision(self, judgement: MatrixJudgement) -> bool:
+        if not self.can_use_high_precision(judgement.reference):
+            return False
+        undecided = any(_undecided(r) for r in judgement.results)
+        budget = judgement.budget
+        loose = budget.uncertainty > LOOSE_BOUND * budget.scale
+        bounded = loose and any(r.error_is_bound for r in judgement.results)
+        return self.settings.reference is ReferencePrecision.HIGH or undecided or bounded
+
+    def high_precision(self, reference: Reference, spectrum: Spectrum) -> Reference:
+        digits = highprec.digits_for(reference.condition)
+        return reference.in_mpmath(
+            highprec.high_precision_gradient(self.a, self.loss, spectrum, digits), digits
+        )
+
+    @staticmethod
+    def settled(judgement: MatrixJudgement) -> MatrixJudgement:
+        """What is still undecided, settled in the backends' favour (no better reference to ask)."""
+        unique = judgement.reference.unique
+        judgement.results = [
+            settle_in_favour(r, judgement.budget, unique) if _undecided(r) else r for r in judgement.results
+        ]
+        return judgement
+
+    def refined(self, judgement: MatrixJudgement) -> MatrixJudgement:
+        """Every backend re-judged against a high-precision reference (where it is wanted), then
+        what is still undecided settled in the backends' favour."""
+        if self.wants_high_precision(judgement):
+            better = self.high_precision(judgement.reference, judgement.spectrum)
+            judgement = self.judged(better, judgement.spectrum)
+        return self.settled(judgement)
+
+    def verified(self, judgement: MatrixJudgement) -> MatrixJudgement:
+        """The judgement with its reference's finite-difference check done; a reference that fails it
+        is replaced by the high-precision one where that may be computed and passes (a new judgement)."""
+        a, loss, seed, spectrum = self.a, self.loss, self.settings.seed, judgement.spectrum
+        reference = verify_reference(judgement.reference, a, loss, spectrum, seed)
+        if reference.failed_check and self.can_use_high_precision(reference):
+            better = verify_reference(self.high_precision(reference, spectrum), a, loss, spectrum, seed)
+            if not better.failed_check:
+                better = replace(better, method=f"{better.method}; the float64 reference failed this check")
+                return self.settled(self.judged(better, spectrum))
+            reference = better
+        return replace(judgement, reference=reference)
+
+    def with_forward_checks(self, judgement: MatrixJudgement) -> list[BackendResult]:
+        """Each result with its forward SVD measured: always where the call returned vectors, and for
+        a finding also by asking the backend for its SVD with vectors."""
+        reference, budget = judgement.reference, judgement.budget
+        checked = []
+        for r in judgement.results:
+            if r.singular_values is None:
+                checked.append(r)
+                continue
+            values, u, v = r.singular_values, r.u, r.v
+            if u is None and r.verdict in EXPLAINED:
+                factors = self.forward_svd(r.name)
+                if factors is not None:
+                    values, u, v = factors
+            forward = check_forward(self.a, reference.singular_values, values, u, v, budget.eps)
+            checked.append(replace(r, forward=forward))
+        return checked
+
+    def with_findings(self, judgement: MatrixJudgement) -> tuple[list[BackendResult], list[Finding]]:
+        """The judged results with their forward SVDs measured, and the findings about the matrix."""
+        reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
+        judged = self.with_forward_checks(judgement)
+        findings: list[Finding] = spectrum_findings(spectrum, self.loss, self.dup_tol)
+        if reference.gradient is not None and reference.unique:
+            findings += ill_conditioned(budget, str(self.a.dtype))
+        findings += forward_findings(judged, reference, term_size(reference)) + convention_note(judged)
+        return judged, findings
+
+    def with_error_parts(self, results, reference: Reference, spectrum: Spectrum) -> list[BackendResult]:
+        """Each wrong or inaccurate result with its error split by part of the SVD rule
+        (error_parts.py), where there is a gradient (set) to split against: not at A = 0 nor where
+        the loss has none."""
+        if reference.gradient is None or reference.ball_radius is not None:
+            return results
+        loss, svd = self.loss, self.svd
+        w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
+        free = free_blocks(spectrum, w)
+        return [
+            replace(
+                r,
+                error_parts=decompose(r.gradient, reference.gradient, svd.u, svd.v, spectrum, r.error, free),
+            )
+            if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)
+            else r
+            for r in results
+        ]
+
+    def matrix_report(self, judged, findings, reference: Reference, spectrum: Spectrum) -> MatrixReport:
+        case, a, loss = self.case, self.a, self.loss
+        verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
+        return MatrixReport(
+            source=case.source,
+            index=case.index,
+            shape=tuple(a.shape),
+            dtype=str(a.dtype),
+            stored_dtype=case.stored_dtype,
+            reshaped=case.reshaped,
+            status=MatrixStatus.CHECKED,
+            verdict=verdict,
+            explanation=explain(verdict, loss, reference, spectrum, judged, self.versions, str(a.dtype)),
+            backends=tuple(judged),
+            reference=reference,
+            warnings=tuple(findings),
+            pairs=tuple(pair_differences(judged)),
+            loss_weights=loss.arrays,
+            matrix=a,
+            target=self.plan.target,
+        )
 
 
-def _judged_with_findings(judgement: MatrixJudgement, a, loss: Loss, dup_tol: float, forward_svd: ForwardSVD):
-    """The judged results with their forward SVDs measured, and the findings about the matrix."""
-    reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
-    judged = _with_forward_checks(judgement.results, a, reference, budget, forward_svd)
-    findings: list[Finding] = spectrum_findings(spectrum, loss, dup_tol)
-    if reference.gradient is not None and reference.unique:
-        findings += ill_conditioned(budget, str(a.dtype))
-    findings += forward_findings(judged, reference, term_size(reference)) + convention_note(judged)
-    return judged, findings
+# What judges each target (numerics/differentiated.py): a new target is one more entry.
+ASSESSMENTS: dict[Target, type[MatrixAssessment]] = {DEFAULT_TARGET: MatrixAssessment}
 
 
-def assess_matrix(
-    case,
-    svd: ScaledSVD,
-    raw: list[BackendResult],
-    loss: Loss,
-    settings: Settings,
-    versions: dict[str, str | None],
-    verification_wanted: Callable[[], bool],
-    forward_svd: ForwardSVD,
-) -> MatrixReport:
-    """Judge one matrix (see the module docstring)."""
-    a, dtype, shape = case.array, case.array.dtype, case.array.shape
-    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
-    dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
-    reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
-    judgement = _refine(
-        _judge_all(a, loss, reference, spectrum, svd, settings, raw), a, loss, svd, settings, raw
-    )
-    judged, findings = _judged_with_findings(judgement, a, loss, dup_tol, forward_svd)
-    reference = judgement.reference
-    verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
-    if verdict != MatrixVerdict.AGREE or findings or verification_wanted():
-        checked = _verified(judgement, a, loss, svd, settings, raw)
-        if checked.results is not judgement.results:  # re-judged against the high-precision reference
-            judged, findings = _judged_with_findings(checked, a, loss, dup_tol, forward_svd)
-        reference = checked.reference
-        if reference.failed_check:
-            judged = [unverified(r, reference) for r in judged]
-        findings += reference_check(reference)
-    judged = _with_error_parts(judged, reference, spectrum, svd, loss)
-    verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
-    return MatrixReport(
-        source=case.source,
-        index=case.index,
-        shape=tuple(shape),
-        dtype=str(dtype),
-        stored_dtype=case.stored_dtype,
-        reshaped=case.reshaped,
-        status="checked",
-        verdict=verdict,
-        explanation=explain(verdict, loss, reference, spectrum, judged, versions, str(dtype)),
-        backends=tuple(judged),
-        reference=reference,
-        warnings=tuple(findings),
-        pairs=tuple(pair_differences(judged)),
-        loss_weights=loss.arrays,
-        matrix=a,
-    )
+def assessment_for(target: Target) -> type[MatrixAssessment]:
+    """The assessment class of ``target``; a UsageError (one line) for a target svdgrad cannot judge yet."""
+    if target not in ASSESSMENTS:
+        known = ", ".join(str(t) for t in ASSESSMENTS)
+        raise UsageError(f"svdgrad cannot judge {target} yet (it judges {known})")
+    return ASSESSMENTS[target]

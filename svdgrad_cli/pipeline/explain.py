@@ -170,7 +170,7 @@ def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> st
     parts += [_deviation(r, reference, versions) for r in off]
     if off:
         parts.append(_gap_cause(reference, spectrum))
-        plugins = [r for r in off if r.origin != "built-in"]
+        plugins = [r for r in off if not r.built_in]
         parts.append(REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN)
     non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
     if non_finite:

@@ -34,7 +34,7 @@ from svdgrad_cli.numerics.membership import distance_to_set
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.numerics.spectrum import Spectrum
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendStatus, BackendVerdict
 
 
 class Side(Enum):
@@ -100,11 +100,15 @@ def judge_backend(
     finite = bool(np.all(np.isfinite(gradient)))
     if not finite:  # shown as such whatever the reference says, undefined included
         message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
-        return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
+        return replace(
+            result, status=BackendStatus.NON_FINITE, message=message, verdict=BackendVerdict.NON_FINITE
+        )
     values = result.singular_values
     if values is not None and not np.all(np.isfinite(values)):  # the forward call is broken, whatever G is
         message = f"{int(np.sum(~np.isfinite(values)))}/{values.size} singular values NaN/Inf"
-        return replace(result, status="non-finite", message=message, verdict=BackendVerdict.NON_FINITE)
+        return replace(
+            result, status=BackendStatus.NON_FINITE, message=message, verdict=BackendVerdict.NON_FINITE
+        )
     if not reference.defined:
         return replace(result, verdict=BackendVerdict.UNDEFINED)
     error = distance(working(gradient))
@@ -156,7 +160,7 @@ def pair_differences(results: list[BackendResult]) -> list[PairDiff]:
     """Largest entrywise |difference| between every two backends' gradients."""
     pairs = []
     for first, second in itertools.combinations(results, 2):
-        if first.status != "ok" or second.status != "ok":
+        if first.status is not BackendStatus.OK or second.status is not BackendStatus.OK:
             pairs.append(PairDiff(first.name, second.name, None, None))
             continue
         a = working(first.gradient)

@@ -19,8 +19,8 @@ from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.model import MatrixReport
-from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.worker import Arrays, check_arrays, check_files
+from svdgrad_cli.pipeline.plan import RunPlan
+from svdgrad_cli.pipeline.stream import Arrays, check_arrays, check_files
 
 FILES_PER_TASK = 8  # at most; fewer where that leaves a worker idle
 TASKS_PER_WORKER = 2
@@ -88,11 +88,11 @@ def environment(variables: dict[str, str]):
                 os.environ[key] = value
 
 
-def _check_files(task: tuple[list[str], Settings, int, bool]) -> list[MatrixReport]:
+def _check_files(task: tuple[list[str], RunPlan]) -> list[MatrixReport]:
     return list(check_files(*task))
 
 
-def _check_arrays(task: tuple[Arrays, range, Settings, bool]) -> list[MatrixReport | Skipped]:
+def _check_arrays(task: tuple[Arrays, range, RunPlan]) -> list[MatrixReport | Skipped]:
     return list(check_arrays(*task))
 
 
@@ -113,12 +113,12 @@ def _pool(jobs: int):
 
 
 def parallel_reports(
-    files: list[str | InputError], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
+    files: list[str | InputError], plan: RunPlan, jobs: int
 ) -> Iterator[MatrixReport | InputError]:
     """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
     tasks = _tasks(files, jobs)
     with _pool(jobs) as pool:
-        work = [(t, settings, max_elements, keep_arrays) for t in tasks if not isinstance(t, InputError)]
+        work = [(t, plan) for t in tasks if not isinstance(t, InputError)]
         results = pool.imap(_check_files, work)
         for task in tasks:
             if isinstance(task, InputError):
@@ -127,14 +127,12 @@ def parallel_reports(
                 yield from next(results)
 
 
-def parallel_array_reports(
-    arrays: Arrays, settings: Settings, jobs: int, keep_arrays: bool
-) -> Iterator[MatrixReport | Skipped]:
+def parallel_array_reports(arrays: Arrays, plan: RunPlan, jobs: int) -> Iterator[MatrixReport | Skipped]:
     """Reports for each of ``arrays``, in order, from ``jobs`` processes that each build their own
     (``arrays[i]``): what travels is ``arrays`` and a range of indices per task."""
     per_task = max(1, min(FILES_PER_TASK, len(arrays) // (jobs * TASKS_PER_WORKER)))
     work = [
-        (arrays, range(start, min(start + per_task, len(arrays))), settings, keep_arrays)
+        (arrays, range(start, min(start + per_task, len(arrays))), plan)
         for start in range(0, len(arrays), per_task)
     ]
     with _pool(jobs) as pool:

@@ -1,8 +1,8 @@
 """The library's entry points: check an array, check paths, and stream the reports of a file list or
 of a list of arrays (a sweep's points).
 
-Files and arrays are judged by the worker functions (worker.py), in this process or, with ``jobs`` > 1,
-in worker processes (parallel.py).
+Files and arrays are read and judged by stream.py (``check_files``, ``check_arrays``) with one
+RunPlan (plan.py), in this process or, with ``jobs`` > 1, in worker processes (parallel.py).
 """
 
 from __future__ import annotations
@@ -23,17 +23,24 @@ from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_cotangents
 from svdgrad_cli.model import MatrixReport, RunReport
+from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss
-from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
+from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, REFERENCE_CHOICES, Settings
+from svdgrad_cli.pipeline.assess import assessment_for
 from svdgrad_cli.pipeline.explain import for_python
-from svdgrad_cli.pipeline.stream import error_report
-from svdgrad_cli.pipeline.worker import Arrays, check_arrays, check_files
+from svdgrad_cli.pipeline.plan import RunPlan
+from svdgrad_cli.pipeline.stream import Arrays, check_arrays, check_files, error_report
+from svdgrad_cli.verdicts import MatrixStatus, ReferencePrecision
 
 
 def resolve_settings(settings: Settings) -> Settings:
     """Validate the loss and options and fix the backend list (default: every installed one)."""
     validate_settings(settings)
-    return replace(settings, backends=tuple(registry.resolve_backends(settings.backends)))
+    return replace(
+        settings,
+        reference=ReferencePrecision(settings.reference),
+        backends=tuple(registry.resolve_backends(settings.backends)),
+    )
 
 
 def validate_settings(settings: Settings) -> None:
@@ -53,6 +60,10 @@ def validate_settings(settings: Settings) -> None:
             raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
         load_cotangents(settings.cotangents, names)
     _check_fail_on(settings)
+    if settings.reference not in REFERENCE_CHOICES:
+        raise UsageError(
+            f"--reference must be one of {', '.join(REFERENCE_CHOICES)}, got {settings.reference!r}"
+        )
 
 
 def _check_fail_on(settings: Settings) -> None:
@@ -70,19 +81,23 @@ def iter_reports_for_files(
     jobs: int = 1,
     keep_arrays: bool = True,
     observer=None,
+    target: Target = DEFAULT_TARGET,
 ) -> Iterator[MatrixReport | Skipped]:
     """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
     worker processes (parallel.py) where they pay, never for stdin, which only this process can read.
-    An ``observer`` hears of files and stages (in this process only)."""
+    An ``observer`` hears of files and stages (in this process only); ``target``: what is judged
+    (numerics/differentiated.py), refused here, before any worker starts, where svdgrad cannot judge it."""
     from svdgrad_cli.pipeline.parallel import parallel_reports, workers_for
 
+    plan = RunPlan(settings, target, max_elements, keep_arrays)
+    assessment_for(target)
     workers = workers_for(files, jobs)
     if workers > 1:
         registry.close_workers()  # each worker process runs its own plug-ins' workers
-        for item in parallel_reports(files, settings, max_elements, workers, keep_arrays):
+        for item in parallel_reports(files, plan, workers):
             yield error_report(item) if isinstance(item, InputError) else item
         return
-    yield from check_files(files, settings, max_elements, keep_arrays, observer)
+    yield from check_files(files, plan, observer)
 
 
 def iter_reports_for_arrays(
@@ -91,18 +106,21 @@ def iter_reports_for_arrays(
     jobs: int = 1,
     keep_arrays: bool = True,
     observer=None,
+    target: Target = DEFAULT_TARGET,
 ) -> Generator[MatrixReport | Skipped]:
     """Reports for arrays held in memory (or built when asked for: ``arrays[i]``), in order, as
     ``check(array)`` makes them; ``jobs`` > 1 uses worker processes (parallel.py) where they pay, each
     given ``arrays`` to build its own. An ``observer`` hears of arrays and stages (in this process)."""
     from svdgrad_cli.pipeline.parallel import parallel_array_reports, workers_for_arrays
 
+    plan = RunPlan(settings, target, keep_arrays=keep_arrays)
+    assessment_for(target)
     workers = workers_for_arrays(arrays, jobs)
     if workers > 1:
         registry.close_workers()  # each worker process runs its own plug-ins' workers
-        yield from parallel_array_reports(arrays, settings, workers, keep_arrays)
+        yield from parallel_array_reports(arrays, plan, workers)
         return
-    yield from check_arrays(arrays, range(len(arrays)), settings, keep_arrays, observer)
+    yield from check_arrays(arrays, range(len(arrays)), plan, observer)
 
 
 def run_versions(settings: Settings) -> dict[str, str | None]:
@@ -124,8 +142,11 @@ def check_paths(
     return run
 
 
-def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:
-    """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport.
+def check(
+    array, loss: str = "sum", backends=None, dtype: str = "auto", target: Target = DEFAULT_TARGET, **options
+) -> RunReport:
+    """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport. ``target``:
+    what is differentiated (numerics/differentiated.py; a UsageError where svdgrad cannot judge it).
 
     >>> report = check(np.eye(3))                      # doctest: +SKIP
     >>> report.results[0].verdict                      # doctest: +SKIP
@@ -134,7 +155,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
-    for item in iter_reports_for_arrays([loaded], settings):
+    for item in iter_reports_for_arrays([loaded], settings, target=target):
         (run.skipped if isinstance(item, Skipped) else run.results).append(item)
     return run
 
@@ -161,7 +182,7 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
         for b in r.backends
         if b.verdict not in accept
     ]
-    failures += [f"{r.label}: {r.error}" for r in report.results if r.status == "error"]
+    failures += [f"{r.label}: {r.error}" for r in report.results if r.status is MatrixStatus.ERROR]
     if failures:
         raise AssertionError("svdgrad: " + "\n".join(failures))
     return report

@@ -19,7 +19,7 @@ from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
 from svdgrad_cli.render.table import backend_summary
 from svdgrad_cli.render.terminal import terminal_text
-from svdgrad_cli.verdicts import MatrixVerdict
+from svdgrad_cli.verdicts import MatrixStatus, MatrixVerdict
 
 PICTURE_LIMIT = 20  # matrices drawn (the most severe); about half a second each
 CAPTIONS = {
@@ -131,7 +131,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
     label = _text(report.label)
     colour = colours(report.verdict)[0]
     start = f'<article class="panel" id="m{number}" style="border-left-color:{colour}">'
-    if report.status == "error":
+    if report.status is MatrixStatus.ERROR:
         problem = _text(report.error or "")
         return f'{start}<h2>{label} {badge("error")}</h2><p class="error">{problem}</p></article>'
     m, n = report.shape
@@ -173,7 +173,9 @@ def _summary(run: RunReport) -> str:
 
 def _worst(run: RunReport, numbers: dict[int, int]) -> str:
     flagged = [
-        r for r in worst_first(run.results) if r.status == "checked" and r.verdict != MatrixVerdict.AGREE
+        r
+        for r in worst_first(run.results)
+        if r.status is MatrixStatus.CHECKED and r.verdict != MatrixVerdict.AGREE
     ]
     if not flagged:
         return ""

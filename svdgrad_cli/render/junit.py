@@ -9,7 +9,7 @@ from svdgrad_cli.explain_parts import parts_brief
 from svdgrad_cli.model import BOUND_NOTE, BackendResult, MatrixReport, RunReport, source_file, unmatched_text
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendVerdict, MatrixStatus
 
 NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
 # What XML 1.0 forbids even escaped: C0 controls other than tab, LF and CR; lone surrogates; U+FFFE/F.
@@ -65,7 +65,7 @@ def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult
 
 
 def _matrix_cases(suite: ET.Element, report: MatrixReport) -> None:
-    if report.status == "error":
+    if report.status is MatrixStatus.ERROR:
         message = report.error or report.explanation
         _outcome(_testcase(suite, report, "load"), "error", message, "input", message)
         return

@@ -16,7 +16,7 @@ from svdgrad_cli.model import (
 )
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
-from svdgrad_cli.verdicts import SEVERITY, BackendVerdict
+from svdgrad_cli.verdicts import SEVERITY, BackendVerdict, MatrixStatus
 
 MAX_ROWS = 50
 # Markdown punctuation that could start emphasis, code, links, HTML or entities, or split a table cell.
@@ -66,7 +66,7 @@ def _matrix_row(report: MatrixReport) -> list[str]:
 
 
 def _matrix_table(run: RunReport) -> list[str]:
-    checked = worst_first([r for r in run.results if r.status == "checked"])
+    checked = worst_first([r for r in run.results if r.status is MatrixStatus.CHECKED])
     if not checked:
         return []
     header = ["matrix", "verdict", "backends", "max rel. diff", "worst x budget"]
@@ -80,7 +80,7 @@ def _matrix_table(run: RunReport) -> list[str]:
 
 def _errors_of(report: MatrixReport) -> list[str]:
     label = inline(report.label)
-    if report.status == "error":
+    if report.status is MatrixStatus.ERROR:
         return [f"- **{label}**: {inline(report.error or report.explanation)}"]
     return [
         f"- **{label}**: {inline(b.name)} failed: {inline(b.message or '')}"

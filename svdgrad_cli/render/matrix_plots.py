@@ -23,7 +23,7 @@ from svdgrad_cli.options import Settings
 from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.render.plots import figure_bytes, pyplot
 from svdgrad_cli.report_views import distance_from_reference, report_eps, tie_clusters, tolerances
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendVerdict, MatrixStatus
 
 # verdict -> hatch: with the colour (colours.py) it tells the verdicts apart, in greyscale too
 BAR_HATCH = {
@@ -191,7 +191,7 @@ def difference_figure(report: MatrixReport):
 
 def matrix_pictures(report: MatrixReport, settings: Settings, fmt: str = "png") -> dict[str, bytes]:
     """The pictures of one checked matrix by kind (spectrum, errors, differences), as image bytes."""
-    if report.status != "checked" or report.reference is None:
+    if report.status is not MatrixStatus.CHECKED or report.reference is None:
         return {}
     pictures = {
         "spectrum": figure_bytes(spectrum_figure(report, settings), fmt),

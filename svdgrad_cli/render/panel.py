@@ -20,7 +20,7 @@ from rich.text import Text
 from svdgrad_cli.explain_parts import parts_rows, parts_sentence
 from svdgrad_cli.model import BOUND_NOTE, NOTE, MatrixReport
 from svdgrad_cli.render.colours import colour
-from svdgrad_cli.verdicts import MatrixVerdict
+from svdgrad_cli.verdicts import MatrixStatus, MatrixVerdict
 
 MAX_VALUE_ROWS = 20  # longer spectra show their first and last rows
 MAX_SHOWN_MATRIX = 12  # --show-gradients prints matrices up to this many rows and columns
@@ -242,7 +242,7 @@ def error_line(report: MatrixReport) -> Text:
 
 def render_matrix(console: Console, report: MatrixReport, options) -> None:
     """One matrix's panel (an input error as one line)."""
-    if report.status == "error":
+    if report.status is MatrixStatus.ERROR:
         console.print(error_line(report), soft_wrap=True)
         return
     details = options.details

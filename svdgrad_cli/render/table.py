@@ -20,7 +20,7 @@ from svdgrad_cli.options import DETAIL_LIMIT
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.panel import error_line, render_matrix, style
 from svdgrad_cli.render.terminal import terminal_report, terminal_run
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
+from svdgrad_cli.verdicts import BackendVerdict, MatrixStatus, MatrixVerdict
 
 FINE = (BackendVerdict.CORRECT, BackendVerdict.VALID)
 SKIPPED_SHOWN = 5  # skipped inputs named in the summary (all of them with -v, as they happen)
@@ -77,7 +77,9 @@ def _indented(text: Text, indent: int) -> Padding:
 
 def _worst(console: Console, run: RunReport, top: int) -> None:
     flagged = [
-        r for r in worst_first(run.results) if r.status == "checked" and r.verdict != MatrixVerdict.AGREE
+        r
+        for r in worst_first(run.results)
+        if r.status is MatrixStatus.CHECKED and r.verdict != MatrixVerdict.AGREE
     ]
     if not flagged or top == 0:
         return
@@ -127,7 +129,7 @@ def render_summary(console: Console, run: RunReport, top: int, list_errors: bool
     _worst(console, run, top)
     _skipped(console, run)
     if list_errors:
-        for report in (r for r in run.results if r.status == "error"):
+        for report in (r for r in run.results if r.status is MatrixStatus.ERROR):
             console.print(error_line(report), soft_wrap=False)
 
 
