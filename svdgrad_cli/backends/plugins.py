@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import FrameworkBackend, compute_with
+from svdgrad_cli.backends.framework import BUILTIN, FrameworkBackend, compute_with
+from svdgrad_cli.backends.function import FunctionBackend
 from svdgrad_cli.backends.protocol import BackendOutput
 from svdgrad_cli.errors import UsageError
 
@@ -208,8 +209,6 @@ class SpecBackend:
 
 
 def framework_backend(name: str) -> FrameworkBackend:
-    from svdgrad_cli.backends.registry import BUILTIN
-
     return BUILTIN[name]
 
 
@@ -217,8 +216,6 @@ def spec_backend(spec: Spec, origin: str | None = None):
     """The backend of a parsed spec: SpecBackend, or a FunctionBackend for the python: contract."""
     function = import_function(spec)
     if spec.contract == "python":
-        from svdgrad_cli.backends.registry import FunctionBackend
-
         return FunctionBackend(spec.name, function, _version(spec.module), origin or f"spec {spec.text}")
     return SpecBackend(spec, function, origin)
 
@@ -247,8 +244,6 @@ def load_entry_point(name: str, entry) -> object:
     if hasattr(target, "compute"):
         return target
     if callable(target):
-        from svdgrad_cli.backends.registry import FunctionBackend
-
         return FunctionBackend(name, target, _version(entry.value.split(":")[0]), origin)
     raise UsageError(
         f"backend {name!r}: entry point {entry.value} is neither a spec, a function nor a backend"
