@@ -210,8 +210,20 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         original = fam.parameter_of(spec.vary, at or 1, spectrum, float(spectrum[0]))
     members = _members(spec.vary, at, base, spec.points, dtype, factors)
     label = None if spec.source is None else case.label
-    return Family(spec.vary, at, tuple(shape), dtype, factors, base, tuple(members), label, original, matrix,
-                  settings.seed, spectrum)  # fmt: skip
+    return Family(
+        spec.vary,
+        at,
+        tuple(shape),
+        dtype,
+        factors,
+        base,
+        tuple(members),
+        label,
+        original,
+        matrix,
+        settings.seed,
+        spectrum,
+    )
 
 
 def _write(family: Family, folder: Path) -> list[str]:

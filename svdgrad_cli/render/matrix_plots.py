@@ -65,8 +65,13 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     for number, cluster in enumerate(c for c in spectrum.clusters if len(c) > 1):
         first, last = cluster[0] + 1, cluster[-1] + 1
         level = float(shown[first - 1]) / 8
-        left.plot([first, last], [level, level], color="black", linewidth=2,
-                  label=None if number else "tied values (a cluster)")  # fmt: skip
+        left.plot(
+            [first, last],
+            [level, level],
+            color="black",
+            linewidth=2,
+            label=None if number else "tied values (a cluster)",
+        )
         left.text((first + last) / 2, level / 3, "tied", ha="center", va="top", fontsize=9)
     left.set_yscale("log")
     left.set_ylim(floor / 10, 30)
@@ -180,8 +185,9 @@ def difference_figure(report: MatrixReport):
     low = max(float(positive.min()) if positive.size else top, top * 1e-16)
     norm = LogNorm(vmin=low, vmax=max(top, low * 10))
     cmap = plt.get_cmap("viridis").with_extremes(bad="#D55E00", under="#ffffff")
-    fig, axes = plt.subplots(1, len(drawn), figsize=(2.6 * len(drawn) + 1.2, 3.0), layout="constrained",
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(drawn), figsize=(2.6 * len(drawn) + 1.2, 3.0), layout="constrained", squeeze=False
+    )
     image = None
     for ax, b, d in zip(axes[0], drawn, diffs, strict=True):
         shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)

@@ -78,8 +78,12 @@ def _singular_values(report: MatrixReport, details: bool, width: int) -> Table:
             continue
         colour = flagged.get(i, "green")
         cells = [f"{float(b.singular_values[i]):.5g}" for b in shown]
-        table.add_row(str(i + 1), Text(f"{values[i]:.5g}", style=colour), *cells,
-                      bar(values[i], top, decades, bar_width, colour))  # fmt: skip
+        table.add_row(
+            str(i + 1),
+            Text(f"{values[i]:.5g}", style=colour),
+            *cells,
+            bar(values[i], top, decades, bar_width, colour),
+        )
     return table
 
 

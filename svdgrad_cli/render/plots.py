@@ -69,8 +69,13 @@ def figure_bytes(fig, fmt: str = "png", dpi: int = 100) -> bytes:
     plt = pyplot()
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Software": None}
-                    if fmt == "png" else None)  # fmt: skip
+        fig.savefig(
+            buffer,
+            format=fmt,
+            dpi=dpi,
+            bbox_inches="tight",
+            metadata={"Software": None} if fmt == "png" else None,
+        )
     finally:
         plt.close(fig)
     return buffer.getvalue()
@@ -105,8 +110,13 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
     if zero_at is not None:
         ticks.append(zero_at)
         labels.append("0")
-        ax.axvline(math.sqrt(zero_at * min(positive)), color="0.3", linewidth=0.8, linestyle=(0, (2, 2)),
-                   label="axis break: x = 0 on its right")  # fmt: skip
+        ax.axvline(
+            math.sqrt(zero_at * min(positive)),
+            color="0.3",
+            linewidth=0.8,
+            linestyle=(0, (2, 2)),
+            label="axis break: x = 0 on its right",
+        )
     ax.set_xticks(ticks, labels)
     ax.minorticks_off()
     ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
@@ -136,8 +146,15 @@ def _shade(ax, report: SweepReport, positions: list[float]) -> None:
         (hatch, label), colour = SHADES[kind], verdict_colour(kind)
         left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
         right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
-        ax.axvspan(left, right, color=colour, alpha=0.22, hatch=hatch, linewidth=0,
-                   label=None if label in labelled else label)  # fmt: skip
+        ax.axvspan(
+            left,
+            right,
+            color=colour,
+            alpha=0.22,
+            hatch=hatch,
+            linewidth=0,
+            label=None if label in labelled else label,
+        )
         labelled.add(label)
 
 
@@ -183,8 +200,14 @@ def sweep_figure(report: SweepReport):
     _shade(ax, report, positions)
     edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
     if edges:
-        ax.fill_between([x for x, _ in edges], low, [b for _, b in edges], color="0.85", step="mid",
-                        label="within the error budget:\nthe digits the data justify")  # fmt: skip
+        ax.fill_between(
+            [x for x, _ in edges],
+            low,
+            [b for _, b in edges],
+            color="0.85",
+            step="mid",
+            label="within the error budget:\nthe digits the data justify",
+        )
     eps = float(np.finfo(family.dtype).eps)
     ax.axhline(
         math.sqrt(eps),
@@ -200,12 +223,27 @@ def sweep_figure(report: SweepReport):
         ys = [None if e is None else max(e, low * 1.5) for e in errors]
         version = report.run.versions.get(name)
         label = f"{name} {version}" if version else name
-        ax.plot(positions, [math.nan if y is None else y for y in ys], markerfacecolor="none", markersize=7,
-                markeredgewidth=1.5, linewidth=1.4, label=label, **look)  # fmt: skip
+        ax.plot(
+            positions,
+            [math.nan if y is None else y for y in ys],
+            markerfacecolor="none",
+            markersize=7,
+            markeredgewidth=1.5,
+            linewidth=1.4,
+            label=label,
+            **look,
+        )
         flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
         if flagged:
-            ax.plot(flagged, [top * 1.6**i] * len(flagged), linestyle="none", marker=look["marker"],
-                    color=look["color"], markersize=7, markeredgewidth=1.5)  # fmt: skip
+            ax.plot(
+                flagged,
+                [top * 1.6**i] * len(flagged),
+                linestyle="none",
+                marker=look["marker"],
+                color=look["color"],
+                markersize=7,
+                markeredgewidth=1.5,
+            )
     ceiling = high
     if any(any(bad) for _, bad in series.values()):
         ceiling = top * 1.6 ** len(names) * 2
