@@ -151,6 +151,14 @@ class MatrixReport:
         object.__setattr__(self, "verdict", MatrixVerdict(self.verdict))
 
     @property
+    def checked_reference(self) -> Reference:
+        """The reference of a checked matrix (renderers of checked reports read it; an input that
+        could not be read has none)."""
+        if self.reference is None:
+            raise ValueError(f"{self.source}: no reference (the matrix was not checked)")
+        return self.reference
+
+    @property
     def label(self) -> str:
         return MatrixCase(self.source, self.index, np.empty(0)).label
 

@@ -42,36 +42,25 @@ def import_graph() -> dict[str, set[str]]:
     return {name: {n for n in imported_names(path) if n in paths} - {name} for name, path in paths.items()}
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module that importing ``start`` imports, at any depth."""
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph[node])
+    return seen
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan's algorithm)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for target in sorted(graph[node]):
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+    """The groups of modules that import each other (at any depth), each sorted, in name order."""
+    reach = {node: reachable(graph, node) for node in graph}
+    groups = {
+        tuple(sorted(n for n in reach[node] if node in reach[n])) for node in graph if node in reach[node]
+    }
+    return sorted(list(group) for group in groups)
 
 
 def test_the_graph_sees_imports_inside_functions_and_relative_ones(tmp_path):

@@ -95,9 +95,15 @@ def last_frames(exc: BaseException) -> tuple[str, ...]:
 
 
 class Backend(Protocol):
-    name: str
-    origin: str
-    gives_factors: bool  # whether compute() returns U and V for a loss of U and V
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def gives_factors(self) -> bool:  # whether compute() returns U and V for a loss of U and V
+        ...
 
     def version(self) -> str | None: ...
 

@@ -35,7 +35,7 @@ from svdgrad_cli.numerics.gradients import (
     reconstruction_gradient,
     spectral_gradient,
 )
-from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss, order_of
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference_result import Reference
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
@@ -106,7 +106,7 @@ def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarra
     if loss.kind == "polar":
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
-        return projector_gradient(u, s, v, loss.arrays["C"], loss.order)
+        return projector_gradient(u, s, v, loss.arrays["C"], order_of(loss))
     return reconstruction_gradient(u, s, v, frobenius(s))
 
 
@@ -120,7 +120,6 @@ def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> li
 
 
 def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed: int) -> Reference:
-    common = {"singular_values": spectrum.values, "rank": spectrum.rank}
     if spectrum.top == 0 and loss.zero_ball_radius is not None:
         return Reference(
             unique=False,
@@ -129,7 +128,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
             set_description=f"subdifferential of {loss.name} at A = 0: the Frobenius ball of radius "
             f"{loss.zero_ball_radius:g} (the dual-norm unit ball)",
             ball_radius=loss.zero_ball_radius,
-            **common,
+            singular_values=spectrum.values,
+            rank=spectrum.rank,
         )
     problems = _vector_problems(loss, svd, spectrum)
     if problems:
@@ -139,7 +139,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
             method="gauge analysis (float64)",
             gradient=None,
             set_description="undefined: " + "; ".join(problems),
-            **common,
+            singular_values=spectrum.values,
+            rank=spectrum.rank,
         )
     degree = loss.gradient_degree  # G(2^e A) = 2^(e * degree) G(A)
     gradient = vector_gradient(loss, svd.u, svd.s, svd.v, spectrum)
@@ -151,7 +152,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
         set_description="unique gradient, closed form of the dilation's divided differences",
         hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
         natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
-        **common,
+        singular_values=spectrum.values,
+        rank=spectrum.rank,
     )
 
 
@@ -173,9 +175,12 @@ def build_reference(
     a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
-    build = _vector_reference if loss.needs_vectors else _spectral_reference
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
-        reference = replace(build(svd, loss, spectrum, seed), precision=working_dtype(a64).name)
+        if isinstance(loss, VectorLoss):
+            built = _vector_reference(svd, loss, spectrum, seed)
+        else:
+            built = _spectral_reference(svd, loss, spectrum, seed)
+        reference = replace(built, precision=working_dtype(a64).name)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,

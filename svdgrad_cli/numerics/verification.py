@@ -143,7 +143,7 @@ def verify_reference(
     degree = getattr(loss, "gradient_degree", 0)  # G(2^e A) = 2^(e * degree) G(A)
     top = float(np.ldexp(spectrum.top, -exponent))
     slack = 0.0
-    if loss.needs_vectors:
+    if isinstance(loss, VectorLoss):
         values, differentiable, convex = (
             _vector_values(loss),
             reference.unique,

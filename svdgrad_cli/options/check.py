@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from svdgrad_cli.inputs.kernels import RESHAPES
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
@@ -325,6 +325,7 @@ class RunOptions:
 
 
 OPTION_CLASSES = (Settings, RunOptions)
+OptionsT = TypeVar("OptionsT", Settings, RunOptions)
 
 
 def option_fields() -> list[DeclaredOption]:
@@ -350,8 +351,10 @@ def json_settings(settings: Settings, run_options: RunOptions | None = None) -> 
 
 def split_options(values: dict[str, Any]) -> tuple[Settings, RunOptions]:
     """Build Settings and RunOptions from a dict of field values (missing ones take defaults)."""
-    built = []
-    for cls in OPTION_CLASSES:
-        names = {f.name for f in dataclasses.fields(cls)}
-        built.append(cls(**{k: v for k, v in values.items() if k in names}))
-    return built[0], built[1]
+    return _build(Settings, values), _build(RunOptions, values)
+
+
+def _build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:
+    """An options object from the values named by its fields."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

@@ -25,7 +25,7 @@ from svdgrad_cli.numerics import highprec
 from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.numerics.svd import ScaledSVD
@@ -70,7 +70,7 @@ class MatrixJudgement:
 def _judge_all(case_array, loss: Loss, reference: Reference, spectrum, svd, settings, raw) -> MatrixJudgement:
     s = settings
     budget = make_budget(reference, case_array.shape, case_array.dtype, s.budget_factor, s.rtol, s.atol)
-    w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
+    w = None if isinstance(loss, VectorLoss) else loss.weights(len(spectrum.values))
     distance = distance_function(reference, spectrum, w, svd.u, svd.v)
     unique = reference.unique
     judged = [judge_backend(r, reference, budget, distance, unique) for r in raw]
@@ -165,7 +165,7 @@ def _with_error_parts(results, reference: Reference, spectrum: Spectrum, svd: Sc
     where there is a gradient (set) to split against: not at A = 0 nor where the loss has none."""
     if reference.gradient is None or reference.ball_radius is not None:
         return results
-    w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
+    w = None if isinstance(loss, VectorLoss) or reference.unique else loss.weights(len(spectrum.values))
     free = free_blocks(spectrum, w)
     return [
         replace(

@@ -8,7 +8,7 @@ import numpy as np
 
 from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.numerics.budget import gradient_scale, term_size
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 from svdgrad_cli.pipeline.findings import precision_advice
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
@@ -76,8 +76,7 @@ def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult
     )
 
 
-def _unverified(reference: Reference) -> str:
-    fd = reference.finite_difference
+def _unverified(reference: Reference, fd: dict) -> str:
     return (
         f"The {reference.precision} reference failed its own {fd['kind']} finite-difference check (error "
         f"{fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}): a reference that fails its own check "
@@ -92,7 +91,10 @@ def _non_unique(loss: Loss, reference: Reference, spectrum: Spectrum) -> str:
         if loss.convex
         else "any member of the Clarke gradient is an equally valid answer"
     )
-    why = why_not_unique(spectrum, loss.weights(len(spectrum.values)))
+    if isinstance(loss, SpectralLoss):
+        why = why_not_unique(spectrum, loss.weights(len(spectrum.values)))
+    else:  # a loss of U and V is non-unique only at A = 0, where its set is a ball
+        why = reference.set_description
     return (
         f"The gradient of {loss.name} is not unique here ({why}); every backend returned a valid member "
         f"of the set, so differences between them are expected: {remedy}. The minimum-norm member "
@@ -204,8 +206,9 @@ def explain(
     """What the verdict means for this matrix, in sentences (``dtype``: the one the backends used)."""
     if verdict == MatrixVerdict.AGREE:
         return _agree(loss, reference, results)
-    if verdict == MatrixVerdict.INDETERMINATE and reference.failed_check:
-        return _unverified(reference)
+    fd = reference.finite_difference
+    if verdict == MatrixVerdict.INDETERMINATE and fd is not None and not fd["passed"]:  # failed_check
+        return _unverified(reference, fd)
     if verdict == MatrixVerdict.INDETERMINATE:
         return _indeterminate(loss, reference, results, dtype)
     if verdict == MatrixVerdict.NON_UNIQUE:

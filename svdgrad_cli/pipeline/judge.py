@@ -142,9 +142,9 @@ AGAINST_REFERENCE = frozenset(
 def unverified(result: BackendResult, reference: Reference) -> BackendResult:
     """A result judged against a reference that failed its own finite-difference check:
     ``indeterminate``, with the reason (a reference that fails its check certifies nothing)."""
-    if result.verdict not in AGAINST_REFERENCE:
-        return result
     fd = reference.finite_difference
+    if result.verdict not in AGAINST_REFERENCE or fd is None:
+        return result
     note = (
         f"not judged: the {reference.precision} reference failed its own {fd['kind']} finite-difference "
         f"check (error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e})"

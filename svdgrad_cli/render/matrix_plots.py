@@ -37,9 +37,14 @@ BAR_HATCH = {
 MAX_HEATMAPS = 8  # backends drawn side by side
 
 
+def _matrix_shape(report: MatrixReport) -> tuple[int, int]:
+    m, n = report.shape[-2:]
+    return m, n
+
+
 def tolerances(report: MatrixReport, settings: Settings) -> tuple[float, float]:
     """(zero_tol, dup_tol) relative to s_1, as the run used them."""
-    shape, dtype = tuple(report.shape), report.dtype or "float64"
+    shape, dtype = _matrix_shape(report), report.dtype or "float64"
     zero = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
     dup = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
     return zero, dup
@@ -47,7 +52,7 @@ def tolerances(report: MatrixReport, settings: Settings) -> tuple[float, float]:
 
 def spectrum_figure(report: MatrixReport, settings: Settings):
     plt = pyplot()
-    values = np.asarray(report.reference.singular_values, dtype=np.float64)
+    values = np.asarray(report.checked_reference.singular_values, dtype=np.float64)
     zero_tol, dup_tol = tolerances(report, settings)
     top = float(values[0]) if len(values) and values[0] > 0 else 1.0
     rel = values / top
@@ -61,7 +66,7 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     left.axhline(
         zero_tol, color="#D55E00", linestyle="--", linewidth=1, label=f"zero: s_i / s_1 <= {zero_tol:.1e}"
     )
-    spectrum = analyse_spectrum(values, tuple(report.shape), zero_tol)
+    spectrum = analyse_spectrum(values, _matrix_shape(report), zero_tol)
     for number, cluster in enumerate(c for c in spectrum.clusters if len(c) > 1):
         first, last = cluster[0] + 1, cluster[-1] + 1
         level = float(shown[first - 1]) / 8
@@ -80,7 +85,7 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     left.set_title("singular values")
     _gaps(right, values, top, zero_tol, dup_tol)
     _integer_ticks(left, len(values))
-    handles = {}
+    handles: dict[str, object] = {}
     for ax in (left, right):
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
@@ -200,7 +205,7 @@ def difference_figure(report: MatrixReport):
     axes[0][0].set_ylabel("row i (from 0)")
     if positive.size:
         fig.colorbar(image, ax=axes[0].tolist(), label="|G - G_ref| per entry", extend="min")
-    what = "the reference gradient" if report.reference.unique else "the set's minimum-norm member"
+    what = "the reference gradient" if report.checked_reference.unique else "the set's minimum-norm member"
     fig.suptitle(f"where each backend differs from {what} (white: exactly equal)", fontsize=11)
     return fig
 
