@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from svdgrad_cli.inputs.checkpoints import (
     read_torch_pickle,
     zip_kind,
 )
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import Entry
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
 from svdgrad_cli.inputs.kernels import as_matrix, layout, reshape_note
 from svdgrad_cli.inputs.limits import (
@@ -64,7 +64,6 @@ __all__ = [
     "DEFAULT_MAX_ELEMENTS",
     "LoadedArray",
     "Selection",
-    "load_cases",
     "load_files",
     "matrices",
     "read_source",
@@ -122,7 +121,7 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
-def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Selection):
+def _single(stream: IO[bytes], source: str, suffix: str, kind: str, selection: Selection):
     """The one array of an .npy or text file, or its description where ``selection`` does not read it
     (text is described by its size alone: its shape is known only by reading it)."""
     if kind == "npy":
@@ -136,7 +135,7 @@ def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Se
 
 
 def _read_stream(
-    stream: BinaryIO, source: str, suffix: str, selection: Selection
+    stream: IO[bytes], source: str, suffix: str, selection: Selection
 ) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     try:
         head = stream.read(HEAD_BYTES)
@@ -278,7 +277,8 @@ def matrices(
     matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
     array, source = loaded.array, loaded.source
     if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
-        yield from [Skipped(source, shape_problem(array.shape).split(":")[0])] if lead else []
+        reason = shape_problem(array.shape) or "not a matrix"
+        yield from [Skipped(source, reason.split(":")[0])] if lead else []
         return
     problem = dtype_problem(array.dtype) or shape_problem(array.shape)
     if problem:
@@ -317,7 +317,7 @@ def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str)
 
 
 def load_files(
-    files: Iterable[str | InputError | ShardFile],
+    files: Iterable[Entry],
     dtype: str = "auto",
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     on_file: Callable[[str], None] | None = None,
@@ -350,15 +350,8 @@ def load_files(
         for loaded in read_source(path, max_elements, selection):
             if isinstance(loaded, LoadedArray):
                 yield from matrices(loaded, dtype, reshape)
-            else:
+            elif not isinstance(loaded, Described):  # only a shard's plan describes (shards.py)
                 yield loaded
-
-
-def load_cases(
-    paths: list[str], dtype: str = "auto", max_elements: int = DEFAULT_MAX_ELEMENTS
-) -> Iterator[MatrixCase | InputError]:
-    """Every matrix named by ``paths`` (files, directories, ``-``), or an InputError in its place."""
-    yield from load_files(collect_files(paths).entries, dtype, max_elements)
 
 
 def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -370,6 +363,8 @@ def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
             raise UsageError(f"--cotangents: {loaded}")
         if isinstance(loaded, Skipped):
             raise UsageError(f"--cotangents: {loaded.source}: {loaded.reason}")
+        if isinstance(loaded, Described):  # only a shard's plan describes (shards.py)
+            continue
         name = (
             loaded.source.rsplit(":", 1)[1] if ":" in loaded.source else (names[0] if len(names) == 1 else "")
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +18,7 @@ from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import Entry, collect_files
 from svdgrad_cli.inputs.loading import load_cotangents, matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
@@ -57,7 +57,7 @@ def _check_fail_on(settings: Settings) -> None:
 
 
 def iter_reports_for_files(
-    files: list[str | InputError],
+    files: Sequence[Entry],
     settings: Settings,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     jobs: int = 1,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.inputs.discovery import Entry
 from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.options import Settings
@@ -13,7 +13,7 @@ from svdgrad_cli.pipeline.stream import iter_reports
 
 
 def check_files(
-    files: list[str | InputError], settings: Settings, max_elements: int, keep_arrays: bool, observer=None
+    files: Sequence[Entry], settings: Settings, max_elements: int, keep_arrays: bool, observer=None
 ) -> Iterator[MatrixReport | Skipped]:
     """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``; an ``observer``
     (render/progress.py) hears of each file and stage."""
