@@ -18,7 +18,7 @@ def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
         if name not in problems:
             rows.append((name, "missing", "", f"install with: {registry.install_hint(name)}"))
         elif problems[name]:
-            rows.append((name, "broken", version, problems[name]))
+            rows.append((name, "broken", version, str(problems[name])))
         else:
             rows.append((name, "available", version, "built-in"))
     return rows

@@ -67,8 +67,8 @@ def _agree(loss: Loss, reference: Reference, results: list[BackendResult]) -> st
 
 
 def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult], dtype: str) -> str:
-    judged = [r for r in results if r.budget is not None]
-    relative = max(r.budget for r in judged) / (reference.gradient_norm or 1.0) if judged else 0.0
+    budgets = [r.budget for r in results if r.budget is not None]
+    relative = max(budgets) / (reference.gradient_norm or 1.0) if budgets else 0.0
     return (
         f"In this precision the data do not determine the gradient of {loss.name} here: rounding A alone "
         f"may move it by about {relative:.0%} of its size (relative condition {reference.condition:.3g}), "
@@ -155,6 +155,8 @@ def _forward_cause(r: BackendResult, reference: Reference) -> str:
 
 def _deviation(r: BackendResult, reference: Reference, versions) -> str:
     target = "gradient" if reference.unique else "gradient set"
+    if r.error is None or r.budget is None:  # judged wrong or inaccurate: both are measured
+        raise ValueError(f"{r.name}: a {r.verdict} result without its error and budget")
     relative = r.error / (gradient_scale(reference) or 1.0)
     kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
     at_most, at_least = r.bound_marks  # a bound only under a --rtol/--atol budget below the reference's error

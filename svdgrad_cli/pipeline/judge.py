@@ -61,11 +61,17 @@ def distance_function(
 ) -> Callable[[np.ndarray], float]:
     """Frobenius distance to the unique gradient, or to the gradient set where it is not unique
     (``w``: the weights of a loss of s; None for losses of U and V)."""
-    if reference.ball_radius is not None:
-        return lambda g: max(0.0, frobenius(g) - reference.ball_radius)
-    if reference.unique or not reference.defined:  # an undefined reference is never measured against
-        return lambda g: frobenius(g - reference.gradient)
-    return lambda g: distance_to_set(g, u, v, spectrum, w)
+    radius, gradient = reference.ball_radius, reference.gradient
+    if radius is not None:
+        return lambda g: max(0.0, frobenius(g) - radius)
+    if not reference.defined or gradient is None:  # an undefined reference is never measured against
+        return lambda g: math.inf
+    if reference.unique:
+        return lambda g: frobenius(g - gradient)
+    if w is None:
+        raise ValueError("a loss of U and V has a gradient set only at A = 0 (a ball)")
+    weights = w
+    return lambda g: distance_to_set(g, u, v, spectrum, weights)
 
 
 def within_verdict(budget: Budget, unique: bool) -> BackendVerdict:

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 
 from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import Entry
 from svdgrad_cli.inputs.parts import entry_path
 from svdgrad_cli.model import MatrixReport
@@ -74,14 +75,15 @@ def environment(variables: dict[str, str]):
                 os.environ[key] = value
 
 
-def _check_files(task: tuple[list[Entry], Settings, int, bool]) -> list[MatrixReport]:
+def _check_files(task: tuple[list[Entry], Settings, int, bool]) -> list[MatrixReport | Skipped]:
     return list(check_files(*task))
 
 
 def parallel_reports(
     files: Sequence[Entry], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
-) -> Iterator[MatrixReport | InputError]:
-    """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
+) -> Iterator[MatrixReport | Skipped | InputError]:
+    """Reports for each file (InputError entries pass through; Skipped tensors too), in order, from
+    ``jobs`` processes."""
     tasks = _tasks(files, jobs)
     # spawn, not fork: a forked TensorFlow runtime is not safe, and workers import frameworks anyway.
     # Workers ignore Ctrl-C; this process stops them at once when it is interrupted (terminate).

@@ -93,7 +93,7 @@ def check_paths(
     files = collect_files(paths)
     run = RunReport(settings, skipped=list(files.skipped), versions=run_versions(settings))
     for item in iter_reports_for_files(files.entries, settings, max_elements):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+        run.record(item)
     return run
 
 
@@ -108,7 +108,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
     for item in iter_reports(matrices(loaded, settings.dtype), settings):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+        run.record(item)
     return run
 
 

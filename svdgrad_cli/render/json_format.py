@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def _forward(check) -> dict | None:
 
 
 def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
-    out = {
+    out: dict[str, Any] = {
         "source": report.source,
         "index": list(report.index),
         "shape": list(report.shape),

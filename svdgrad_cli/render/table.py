@@ -59,7 +59,7 @@ def backend_summary(report: MatrixReport) -> str:
         at_most = b.bound_marks[0]
         multiple = f" {at_most}{b.budget_multiple:.2g}x budget" if b.budget_multiple is not None else ""
         where = f" ({parts_brief(b.error_parts)})" if b.error_parts is not None else ""
-        groups.setdefault(b.verdict, []).append(f"{b.name}{multiple}{where}")
+        groups.setdefault(b.verdict or "-", []).append(f"{b.name}{multiple}{where}")
     fine = sum(1 for b in report.backends if b.verdict in FINE)
     parts = [f"{verdict}: {', '.join(names)}" for verdict, names in groups.items()]
     if fine:
