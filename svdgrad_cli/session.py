@@ -147,13 +147,12 @@ class CheckSession:
         report = stack.enter_context(ReportFile(o.output))
         return Outputs((renderer_class("table")(o), write_stdout), (renderer_class(file_format)(o), report))
 
-    def _save_reproducers(self, report: MatrixReport) -> None:
+    def _save_reproducers(self, report: MatrixReport, folder: Path) -> None:
         from svdgrad_cli.backends import registry
         from svdgrad_cli.render.repro import write_reproducers
 
         s = self.settings
         versions = registry.backend_versions(s.backends)
-        folder = Path(self.options.save_repro)
         backends = {registry.display_name(name): registry.load_backend(name) for name in s.backends}
         written = write_reproducers(
             report, s.loss, folder, versions, s.full_matrices, self.reproduced, backends
@@ -182,7 +181,7 @@ class CheckSession:
             self.notify(checked_line(report))
             self._tell_failures(report)
         if self.options.save_repro is not None:
-            self._save_reproducers(report)
+            self._save_reproducers(report, Path(self.options.save_repro))
         if self.options.plot is not None:
             from svdgrad_cli.render.matrix_plots import save_matrix_pictures
 

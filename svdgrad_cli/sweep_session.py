@@ -59,11 +59,11 @@ class SweepSession:
         report = stack.enter_context(ReportFile(o.output))
         return Outputs((make("table"), write_stdout), (make(file_format), report))
 
-    def _draw(self, report: SweepReport) -> None:
+    def _draw(self, report: SweepReport, plot_file: str) -> None:
         from svdgrad_cli.render.plots import save_sweep_plot
 
         try:
-            save_sweep_plot(report, self.sweep.plot_file)
+            save_sweep_plot(report, plot_file)
         except OSError as exc:
             raise UsageError(f"--plot {self.sweep.plot_file}: {exc.strerror or exc}") from None
         self.notify(f"wrote {self.sweep.plot_file}")
@@ -96,7 +96,7 @@ class SweepSession:
                 outputs.finish(lambda renderer: renderer.finish(report))
             interrupt.check_held(self.notify)
         if self.sweep.plot_file is not None and report.points:
-            self._draw(report)
+            self._draw(report, self.sweep.plot_file)
         if self.sweep.save_matrices is not None:
             self.notify(f"saved the matrices in {self.sweep.save_matrices}")
         return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from multiprocessing import get_context
 
@@ -81,7 +81,7 @@ def _check_files(task: tuple[list[Entry], Settings, int, bool]) -> list[MatrixRe
 
 def parallel_reports(
     files: Sequence[Entry], settings: Settings, max_elements: int, jobs: int, keep_arrays: bool
-) -> Iterator[MatrixReport | Skipped | InputError]:
+) -> Generator[MatrixReport | Skipped | InputError, None, None]:
     """Reports for each file (InputError entries pass through; Skipped tensors too), in order, from
     ``jobs`` processes."""
     tasks = _tasks(files, jobs)

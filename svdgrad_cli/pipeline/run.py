@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -63,7 +63,7 @@ def iter_reports_for_files(
     jobs: int = 1,
     keep_arrays: bool = True,
     observer=None,
-) -> Iterator[MatrixReport | Skipped]:
+) -> Generator[MatrixReport | Skipped, None, None]:
     """Reports for the files of a run (see discovery.collect_files), in order; ``jobs`` > 1 uses
     worker processes (parallel.py) where they pay, never for stdin, which only this process can read.
     An ``observer`` hears of files and stages (in this process only)."""

@@ -10,7 +10,7 @@ import functools
 import math
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -184,7 +184,7 @@ def iter_reports(
     items: Iterable[MatrixCase | InputError | Skipped],
     settings: Settings,
     on_stage: Callable[[str], None] | None = None,
-) -> Iterator[MatrixReport | Skipped]:
+) -> Generator[MatrixReport | Skipped, None, None]:
     """One report per matrix or input error, in input order, and skipped members as they come;
     ``settings.backends`` must be resolved.
 

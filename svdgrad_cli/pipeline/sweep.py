@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,7 +74,8 @@ class Family:
     def parameter(self) -> str:
         """The swept parameter's name: (s_K - s_{K+1}) / s_1, s_K / s_1, or the scale 2^e."""
         if self.vary == "gap":
-            return f"(s_{self.at} - s_{self.at + 1}) / s_1"
+            k = self.at or 1
+            return f"(s_{k} - s_{k + 1}) / s_1"
         return f"s_{self.at} / s_1" if self.vary == "zero" else "scale 2^e"
 
     @property
@@ -147,10 +148,10 @@ def _check_at(vary: str, at: int | None, k: int) -> None:
         raise UsageError(f"--at {at}: K must be {low} to {high} here ({what}, of {k} values)")
 
 
-def _users_matrix(spec: SweepSpec, settings: Settings, max_elements: int) -> MatrixCase:
+def _users_matrix(source: str, settings: Settings, max_elements: int) -> MatrixCase:
     s = settings
     found: list[MatrixCase] = []
-    for item in load_files([spec.source], s.dtype, max_elements, None, s.select, s.skip, s.reshape):
+    for item in load_files([source], s.dtype, max_elements, None, s.select, s.skip, s.reshape):
         if isinstance(item, InputError):
             raise UsageError(f"--from {item}")
         if isinstance(item, MatrixCase):
@@ -158,7 +159,7 @@ def _users_matrix(spec: SweepSpec, settings: Settings, max_elements: int) -> Mat
     if len(found) != 1:
         names = ", ".join(case.label for case in found[:4]) + (", ..." if len(found) > 4 else "")
         held = f"{len(found)} matrices ({names})" if found else "no matrix"
-        raise UsageError(f"--from {spec.source}: holds {held}; give a file with one (or --select one)")
+        raise UsageError(f"--from {source}: holds {held}; give a file with one (or --select one)")
     return found[0]
 
 
@@ -170,6 +171,8 @@ def _members(vary: str, at: int | None, base: np.ndarray, points: int, dtype: st
             Member(i, x, np.ldexp(base, e), fam.is_exact(factors, np.ldexp(base, e), dtype), e)
             for i, (x, e) in enumerate(zip(nominal, exponents, strict=True))
         ]
+    if at is None:
+        raise ValueError(f"a {vary} sweep moves s_K: K is needed")
     level = fam.zero_level((len(factors.u), len(factors.v)), dtype)
     profile = fam.zero_profile(base, at, level) if vary == "zero" else None
     nominal = fam.nominal_points(vary, points, dtype, fam.start_of(vary, at, base))
@@ -188,7 +191,7 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         raise UsageError(f"--points must be 1 to {MAX_POINTS}, got {spec.points}")
     matrix = original = None
     if spec.source is not None:
-        case = _users_matrix(spec, settings, max_elements)
+        case = _users_matrix(spec.source, settings, max_elements)
         matrix, dtype, shape = case.array, str(case.array.dtype), case.array.shape
         factors, base = fam.factors_of(matrix)
         if not base[0] > 0:
@@ -205,7 +208,7 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
     level = fam.zero_level(shape, dtype)
     at = None if spec.vary == "scale" else spec.at or fam.default_at(spec.vary, base, level)
     spectrum = base
-    if spec.source is not None:
+    if matrix is not None:  # --from
         spectrum, _ = fam.realised_values(matrix, base, exact=False)
         original = fam.parameter_of(spec.vary, at or 1, spectrum, float(spectrum[0]))
     members = _members(spec.vary, at, base, spec.points, dtype, factors)
@@ -238,7 +241,7 @@ def _write(family: Family, folder: Path) -> list[str]:
 
 
 def _realised(family: Family, member: Member, stored: np.ndarray) -> tuple[np.ndarray, str]:
-    if family.vary == "scale" and family.matrix is not None:
+    if family.vary == "scale" and family.matrix is not None and family.spectrum is not None:
         exact = np.array_equal(stored * 2.0**-member.exponent, family.matrix)
         if exact:  # 2^e times the user's matrix, exactly: its spectrum, scaled
             method = "mpmath" if family.matrix.size <= fam.MAX_REALISED_ELEMENTS else "float64"
@@ -266,7 +269,7 @@ def iter_points(
     keep_arrays: bool = False,
     observer=None,
     save_to: str | None = None,
-) -> Iterator[SweepPoint]:
+) -> Generator[SweepPoint, None, None]:
     """Each member checked as ``svdgrad check`` checks a file (``settings`` resolved), in order."""
     with tempfile.TemporaryDirectory(prefix="svdgrad-sweep-") as scratch:
         files = _write(family, Path(save_to or scratch))
@@ -276,6 +279,8 @@ def iter_points(
         base_top = float(family.base[0])
         try:
             for member, path, report in zip(family.members, files, reports, strict=False):
+                if not isinstance(report, MatrixReport):  # a sweep's own .npy files skip nothing
+                    raise TypeError(f"{path}: {report}")
                 realised, method = _realised(family, member, np.load(path))
                 parameter = fam.parameter_of(family.vary, family.at or 1, realised, base_top)
                 labelled = replace(report, source=family.label(member))
@@ -301,8 +306,8 @@ def sweep(
     >>> [p.report.verdict for p in report.points]                                      # doctest: +SKIP
     """
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
-    shape = parse_shape(shape) if isinstance(shape, str) else tuple(shape)
-    family = build_family(SweepSpec(vary, at, points, shape, source), settings)
+    dims = parse_shape(shape) if isinstance(shape, str) else (shape[0], shape[1])
+    family = build_family(SweepSpec(vary, at, points, dims, source), settings)
     report = SweepReport(family, RunReport(settings, versions=run_versions(settings)))
     for point in iter_points(family, settings):
         report.points.append(point)

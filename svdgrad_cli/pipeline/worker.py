@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import Entry
@@ -14,7 +14,7 @@ from svdgrad_cli.pipeline.stream import iter_reports
 
 def check_files(
     files: Sequence[Entry], settings: Settings, max_elements: int, keep_arrays: bool, observer=None
-) -> Iterator[MatrixReport | Skipped]:
+) -> Generator[MatrixReport | Skipped, None, None]:
     """Reports for ``files`` in order, without gradient arrays unless ``keep_arrays``; an ``observer``
     (render/progress.py) hears of each file and stage."""
     on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)

@@ -147,7 +147,7 @@ def errors_figure(report: MatrixReport):
     high = 10.0 ** math.ceil(math.log10(max([*judged, *budgets, 1.0]) * 10))
     labels = []
     for row, b in enumerate(backends):
-        colour, hatch = verdict_colour(b.verdict), BAR_HATCH.get(b.verdict, "")
+        colour, hatch = verdict_colour(b.verdict), BAR_HATCH.get(b.verdict, "") if b.verdict else ""
         if b.digits is not None and b.verdict in BAR_HATCH and not math.isfinite(b.digits):
             ax.plot([low], [row], marker="|", markersize=18, color="black")
             labels.append(f"{b.name}\n{b.verdict}, exact")

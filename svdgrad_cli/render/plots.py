@@ -105,10 +105,10 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
     positive = [x for x in positions if x != zero_at]
     lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
     every = max(1, math.ceil((hi - lo) / 8))
-    ticks = [10.0**e for e in range(hi, lo - 1, -every)]
-    labels = [f"$10^{{{round(math.log10(t))}}}$" for t in ticks]
+    places = [10.0**e for e in range(hi, lo - 1, -every)]
+    labels = [f"$10^{{{round(math.log10(t))}}}$" for t in places]
     if zero_at is not None:
-        ticks.append(zero_at)
+        places.append(zero_at)
         labels.append("0")
         ax.axvline(
             math.sqrt(zero_at * min(positive)),
@@ -117,7 +117,7 @@ def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -
             linestyle=(0, (2, 2)),
             label="axis break: x = 0 on its right",
         )
-    ax.set_xticks(ticks, labels)
+    ax.set_xticks(places, labels)
     ax.minorticks_off()
     ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
     what = "relative gap" if family.vary == "gap" else "relative size"
@@ -160,11 +160,12 @@ def _shade(ax, report: SweepReport, positions: list[float]) -> None:
 
 def _errors(report: SweepReport, name: str) -> tuple[list[float | None], list[bool]]:
     """A backend's relative errors (None where it has none) and where it is non-finite."""
-    errors, nonfinite = [], []
+    errors: list[float | None] = []
+    nonfinite: list[bool] = []
     for p in report.points:
         b = next((r for r in p.report.backends if r.name == name), None)
-        has = b is not None and b.digits is not None
-        errors.append(10.0**-b.digits if has and math.isfinite(b.digits) else (0.0 if has else None))
+        digits = None if b is None else b.digits
+        errors.append(None if digits is None else 10.0**-digits if math.isfinite(digits) else 0.0)
         nonfinite.append(b is not None and b.verdict == BackendVerdict.NON_FINITE)
     return errors, nonfinite
 
@@ -177,7 +178,7 @@ def _budget(report: SweepReport) -> list[float | None]:
     return out
 
 
-def _limits(values: list[float]) -> tuple[float, float]:
+def _limits(values: list[float | None]) -> tuple[float, float]:
     finite = [v for v in values if v and v > 0 and math.isfinite(v)]
     low = min(finite, default=1e-16) / 10
     high = max(max(finite, default=1.0), 1.0) * 10
@@ -196,7 +197,7 @@ def sweep_figure(report: SweepReport):
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = _budget(report)
     series = {name: _errors(report, name) for name in names}
-    low, high = _limits([*budget, *(e for errors, _ in series.values() for e in errors)])
+    low, high = _limits(budget + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
     edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
     if edges:

@@ -28,12 +28,13 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 
 from svdgrad_cli.backends import plugins, registry
 from svdgrad_cli.model import ARCHIVE_MEMBER, BackendResult, MatrixReport
-from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 from svdgrad_cli.render.repro_text import docstring, needed_packages, said
 from svdgrad_cli.verdicts import BackendVerdict
 
@@ -54,7 +55,16 @@ UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_STEM = 100  # characters of the matrix's part of a file name (file systems allow 255)
 OPERANDS = ("X", "Y")  # the positional operands of a SCRIPT_OPS template; AXES is the axes keyword
 # The loss grammar: ops.<op>(...) calls, names, numbers, None/..., + - * ** and indexing.
-GRAMMAR = (ast.Expression, ast.Call, ast.Attribute, ast.Name, ast.Load, ast.keyword, ast.BinOp, ast.UnaryOp)
+GRAMMAR: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.Call,
+    ast.Attribute,
+    ast.Name,
+    ast.Load,
+    ast.keyword,
+    ast.BinOp,
+    ast.UnaryOp,
+)
 GRAMMAR += (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.USub, ast.Subscript, ast.Slice, ast.Tuple, ast.Constant)
 
 SCRIPT = '''\
@@ -128,7 +138,8 @@ class _Fill(ast.NodeTransformer):
     def visit_keyword(self, node: ast.keyword) -> ast.keyword | None:
         if isinstance(node.value, ast.Name) and node.value.id == "AXES" and "AXES" not in self.operands:
             return None
-        return self.generic_visit(node)
+        self.generic_visit(node)
+        return node
 
 
 def fill_template(template: str, operands: dict[str, ast.expr]) -> ast.expr:
@@ -147,7 +158,9 @@ class _ToFramework(ast.NodeTransformer):
         self.templates = templates
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
-        node = self.generic_visit(node)
+        self.generic_visit(node)
+        if not isinstance(node.func, ast.Attribute):  # the grammar admits ops.<op>(...) calls only
+            raise ValueError(f"not an ops call: {ast.unparse(node.func)}")
         op = node.func.attr
         if op not in self.templates:
             raise ValueError(f"no template for ops.{op}")
@@ -241,10 +254,13 @@ def script_text(
 ) -> str:
     """The stand-alone script of one finding (its data in ``<stem>.npz``); ``backend`` is a built-in
     framework backend or a plug-in from a spec of a framework (see ``scriptable``)."""
+    matrix = report.matrix
+    if matrix is None:
+        raise ValueError(f"{report.label}: a reproducer needs the matrix (the report was kept without it)")
     plugin = backend if getattr(backend, "spec", None) is not None else None
     module = (plugin.framework if plugin is not None else backend).module
     source = _backend_source(module, plugin)
-    names = tuple(loss.constants(min(report.matrix.shape)))
+    names = tuple(loss.constants(min(matrix.shape)))
     # complex weights in A's dtype, real ones (w, which multiplies the real s) in its real part's
     value = ast.parse(
         "data[name].astype(A.dtype if data[name].dtype.kind == 'c' else A.real.dtype)", mode="eval"
@@ -265,7 +281,7 @@ def script_text(
         code=framework_code(loss.expression, module.SCRIPT_OPS),
         const=ast.unparse(fill_template(module.SCRIPT_OPS["const"], {"X": value})),
         names=_tuple(names),
-        reading=_reading(module, np.iscomplexobj(report.matrix)),
+        reading=_reading(module, np.iscomplexobj(matrix)),
     )
 
 
@@ -311,14 +327,15 @@ def write_reproducers(
         return []
     taken = set() if taken is None else taken
     loss = parse_loss(loss_spec)
-    if loss.needs_vectors:
+    if isinstance(loss, VectorLoss):
         loss = replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(report.matrix))
     directory.mkdir(parents=True, exist_ok=True)
     constants = loss.constants(min(report.matrix.shape))
     written = []
     for result in findings:
         stem = claim(file_stem(report, result.name), taken)
-        arrays = {"matrix": report.matrix, "reference_gradient": report.reference.gradient, **constants}
+        arrays: dict[str, Any] = {"matrix": report.matrix, "reference_gradient": report.reference.gradient}
+        arrays.update(constants)
         np.savez(directory / f"{stem}.npz", **arrays)
         script = directory / f"{stem}.py"
         version = versions.get(result.name)

@@ -192,8 +192,8 @@ def _legend(console: Console, report: SweepReport) -> None:
         letter, style = glyph(verdict, BACKEND_LETTERS)
         legend.append(f" {letter} ", style=style).append(f" {verdict}  ")
     folded(console, legend)
-    justified = [b.justified_digits for p in report.points for b in p.report.backends]
-    justified = [math.floor(max(0.0, d)) for d in justified if d is not None and math.isfinite(d)]
+    every = [b.justified_digits for p in report.points for b in p.report.backends]
+    justified = [math.floor(max(0.0, d)) for d in every if d is not None and math.isfinite(d)]
     span = f"{min(justified)}" if justified else ""
     span += f" to {max(justified)}" if justified and max(justified) != min(justified) else ""
     digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
@@ -201,9 +201,9 @@ def _legend(console: Console, report: SweepReport) -> None:
         digits += "; at least, where within the float64 reference's own error"
     folded(console, Text(digits, style="dim"))
     matrix = Text("matrix: ", style="dim")
-    for verdict in (v for v in MATRIX_LETTERS if v in seen_m):
-        letter, style = glyph(verdict, MATRIX_LETTERS)
-        matrix.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    for matrix_verdict in (v for v in MATRIX_LETTERS if v in seen_m):
+        letter, style = glyph(matrix_verdict, MATRIX_LETTERS)
+        matrix.append(f" {letter} ", style=style).append(f" {matrix_verdict}  ")
     folded(console, matrix)
     if len(backend_names(report)) > 1:
         note = "log10 diff: the largest relative difference between two backends' gradients"
@@ -219,10 +219,11 @@ def runs(report: SweepReport, name: str | None) -> list[tuple[str, float, float]
     or the matrix's (None)."""
     out: list[tuple[str, float, float]] = []
     for p in report.points:
-        if name is None:
-            verdict = p.report.verdict
-        else:
-            verdict = next((b.verdict for b in p.report.backends if b.name == name), "-")
+        verdict: str = (
+            p.report.verdict
+            if name is None
+            else next((b.verdict or "-" for b in p.report.backends if b.name == name), "-")
+        )
         x = p.member.requested
         if out and out[-1][0] == verdict:
             out[-1] = (verdict, out[-1][1], x)
