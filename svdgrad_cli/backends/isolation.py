@@ -290,6 +290,11 @@ class WorkerBackend:
         self._stop()
 
 
+def _is_factor(factor: np.ndarray, leading: tuple[int, int]) -> bool:
+    """Whether a returned U or V is a stack of float or complex matrices with these leading axes."""
+    return factor.ndim == 3 and factor.shape[:2] == leading and factor.dtype.kind in "fc"
+
+
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:
     """The worker's answer as a BackendOutput, or what it raised, raised here."""
     if "error" in answer:
@@ -303,9 +308,7 @@ def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...])
     b, m, n = shape
     u, v = arrays.get("u"), arrays.get("v")
     for what, factor, rows in (("U", u, m), ("V", v, n)):
-        if factor is not None and (
-            factor.ndim != 3 or factor.shape[:2] != (b, rows) or factor.dtype.kind not in "fc"
-        ):
+        if factor is not None and not _is_factor(factor, (b, rows)):
             raise BackendFailure(
                 f"returned {what} of shape {factor.shape} and dtype {factor.dtype} "
                 f"for a stack of shape {shape}"

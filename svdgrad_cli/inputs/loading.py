@@ -275,15 +275,11 @@ def matrices(
     kernel: one matrix or a stack as ``reshape`` says, kernels.py). A 1-D member of a container (a bias beside
     the weights) is skipped with a note; elsewhere it is an input error. A shard (parts.py) takes the
     matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
+    refused = _refused(loaded)
+    if refused is not None:
+        yield from [refused] if lead else []
+        return
     array, source = loaded.array, loaded.source
-    if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
-        reason = shape_problem(array.shape) or "not a matrix"
-        yield from [Skipped(source, reason.split(":")[0])] if lead else []
-        return
-    problem = dtype_problem(array.dtype) or shape_problem(array.shape)
-    if problem:
-        yield from [InputError(source, problem)] if lead else []
-        return
     how = layout(array.shape, loaded.out_axis, reshape)
     indices, note = matrix_indices(array.shape, how), reshape_note(array.shape, how)
     if note is not None:
@@ -293,16 +289,38 @@ def matrices(
     except InputError as exc:
         yield from [exc] if lead else []
         return
-    widened = array.dtype != target and array.dtype.kind in "fc" and array.dtype.kind == target.kind
-    stored = loaded.stored_dtype or (str(array.dtype) if widened else None)
-    for index in indices if wanted is None else [i for i in indices if i in wanted]:
+    stored = loaded.stored_dtype or _widened_from(array.dtype, target)
+    chosen = indices if wanted is None else [i for i in indices if i in wanted]
+    yield from _cases(source, array, chosen, target, stored, note)
+
+
+def _cases(
+    source: str, array: np.ndarray, indices, target: np.dtype, stored: str | None, note: str | None
+) -> Iterator[MatrixCase | InputError]:
+    """The matrices at ``indices`` of a stack (every one if it is a single matrix), in ``target``."""
+    for index in indices:
         raw = MatrixCase(source, index, array[index] if index else array.reshape(array.shape[-2:]))
         try:
-            converted = _converted(raw.array, target, raw.label)
+            yield MatrixCase(source, index, _converted(raw.array, target, raw.label), stored, note)
         except InputError as exc:
             yield exc
-            continue
-        yield MatrixCase(raw.source, raw.index, converted, stored, note)
+
+
+def _widened_from(stored: np.dtype, target: np.dtype) -> str | None:
+    """The stored dtype where the backends compute in a wider one of its kind (float16 as float32)."""
+    widened = stored != target and stored.kind in "fc" and stored.kind == target.kind
+    return str(stored) if widened else None
+
+
+def _refused(loaded: LoadedArray) -> Skipped | InputError | None:
+    """Why an array holds no matrix to check: a container's 1-D member (a bias) is skipped; any other
+    array that is not (..., m, n) of numbers is an input error."""
+    array, source = loaded.array, loaded.source
+    if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
+        reason = shape_problem(array.shape) or "not a matrix"
+        return Skipped(source, reason.split(":")[0])
+    problem = dtype_problem(array.dtype) or shape_problem(array.shape)
+    return InputError(source, problem) if problem else None
 
 
 def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str):

@@ -169,31 +169,50 @@ def _deviation(r: BackendResult, reference: Reference, versions) -> str:
 
 
 def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> str:
-    parts = []
-    off = [r for r in results if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)]
-    parts += [_deviation(r, reference, versions) for r in off]
-    if off:
-        parts.append(_gap_cause(reference, spectrum))
-        plugins = [r for r in off if r.origin != "built-in"]
-        parts.append(REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN)
-    non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
-    if non_finite:
-        cause = ""
-        if spectrum.zeros or any(len(c) > 1 for c in spectrum.clusters):
-            cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero"
-        if reference.defined:
-            parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
-        else:
-            reason = reference.set_description.removeprefix("undefined: ")
-            parts.append(
-                f"{_names(non_finite, versions)} returned NaN/Inf{cause}. The loss has no gradient here "
-                f"either ({reason}): change the loss or the matrix, not the framework."
-            )
-    for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
-        parts.append(f"{_names([r], versions)} failed: {r.message}")
-    for r in (r for r in results if r.verdict == BackendVerdict.UNSUPPORTED):
-        parts.append(f"{_names([r], versions)} does not implement this gradient ({r.message}).")
+    parts = [
+        *_off(reference, spectrum, results, versions),
+        _non_finite(reference, spectrum, results, versions),
+        *_not_run(results, versions),
+    ]
     return " ".join(p for p in parts if p) or "No backend could be judged."
+
+
+def _off(reference: Reference, spectrum: Spectrum, results, versions) -> list[str]:
+    """The wrong and inaccurate backends, the likely cause, and where to report it."""
+    off = [r for r in results if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)]
+    if not off:
+        return []
+    plugins = [r for r in off if r.origin != "built-in"]
+    advice = REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN
+    return [*(_deviation(r, reference, versions) for r in off), _gap_cause(reference, spectrum), advice]
+
+
+def _non_finite(reference: Reference, spectrum: Spectrum, results, versions) -> str:
+    non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
+    if not non_finite:
+        return ""
+    tied = bool(spectrum.zeros) or any(len(c) > 1 for c in spectrum.clusters)
+    cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero" if tied else ""
+    if reference.defined:
+        return f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite."
+    reason = reference.set_description.removeprefix("undefined: ")
+    return (
+        f"{_names(non_finite, versions)} returned NaN/Inf{cause}. The loss has no gradient here "
+        f"either ({reason}): change the loss or the matrix, not the framework."
+    )
+
+
+def _not_run(results, versions) -> list[str]:
+    """The backends whose call raised, and those that do not implement this gradient."""
+    failed = [
+        f"{_names([r], versions)} failed: {r.message}" for r in results if r.verdict == BackendVerdict.FAILED
+    ]
+    unsupported = [
+        f"{_names([r], versions)} does not implement this gradient ({r.message})."
+        for r in results
+        if r.verdict == BackendVerdict.UNSUPPORTED
+    ]
+    return failed + unsupported
 
 
 def explain(

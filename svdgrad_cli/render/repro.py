@@ -196,7 +196,10 @@ def _plugin_source(module, plugin) -> str:
     spec = plugin.spec
     transposed = fill_template(module.SCRIPT_OPS["t"], {"X": ast.Name("x", ast.Load())})
     adjoint = ast.unparse(fill_template(module.SCRIPT_OPS["conj"], {"X": transposed}))
-    helpers = "\n\n".join(inspect.getsource(f) for f in (plugins.accepts, plugins.plugin_factors))
+    helpers = "\n\n".join(
+        inspect.getsource(f)
+        for f in (plugins.accepts, plugins.plugin_keywords, plugins.plugin_layout, plugins.plugin_factors)
+    )
     return f"""# The plug-in svdgrad judged ({plugin.origin}), imported from where svdgrad found it:
 sys.path.insert(0, {os.getcwd()!r})
 from {spec.module} import {spec.attribute} as plugin_svd  # noqa: E402
@@ -304,6 +307,20 @@ def scriptable(backend) -> bool:
     return hasattr(backend, "module") or getattr(backend, "framework", None) is not None
 
 
+def _scriptable_backends(backends: dict | None) -> dict:
+    """The run's backends (default: the built-in ones) that a stand-alone script can run, by name."""
+    known = {**registry.BUILTIN, **(backends or {})}
+    return {name: b for name, b in known.items() if scriptable(b)}
+
+
+def _loss_of_run(loss_spec: str, report: MatrixReport, matrix: np.ndarray) -> Loss:
+    """The run's loss, with the weights a loss of U and V drew for this matrix."""
+    loss = parse_loss(loss_spec)
+    if isinstance(loss, VectorLoss):
+        return replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(matrix))
+    return loss
+
+
 def write_reproducers(
     report: MatrixReport,
     loss_spec: str,
@@ -320,21 +337,19 @@ def write_reproducers(
     run's backends by the name they are reported under (default: the built-in ones); a finding of a
     plug-in from a spec gets a script that imports it, one of the python: contract none.
     """
-    known = {**registry.BUILTIN, **(backends or {})}
-    runnable = {name: b for name, b in known.items() if scriptable(b)}
+    runnable = _scriptable_backends(backends)
     findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in runnable]
-    if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
+    matrix, gradient = report.matrix, report.reference.gradient if report.reference is not None else None
+    if not findings or matrix is None or gradient is None:
         return []
     taken = set() if taken is None else taken
-    loss = parse_loss(loss_spec)
-    if isinstance(loss, VectorLoss):
-        loss = replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(report.matrix))
+    loss = _loss_of_run(loss_spec, report, matrix)
     directory.mkdir(parents=True, exist_ok=True)
-    constants = loss.constants(min(report.matrix.shape))
+    constants = loss.constants(min(matrix.shape))
     written = []
     for result in findings:
         stem = claim(file_stem(report, result.name), taken)
-        arrays: dict[str, Any] = {"matrix": report.matrix, "reference_gradient": report.reference.gradient}
+        arrays: dict[str, Any] = {"matrix": matrix, "reference_gradient": gradient}
         arrays.update(constants)
         np.savez(directory / f"{stem}.npz", **arrays)
         script = directory / f"{stem}.py"
