@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.model import BackendResult, MatrixReport
 from svdgrad_cli.numerics.field import working
 from svdgrad_cli.numerics.spectrum import analyse_spectrum, default_dup_tol, default_zero_tol, machine_eps
 from svdgrad_cli.options import Settings
@@ -136,6 +136,21 @@ def _integer_ticks(ax, count: int) -> None:
     ax.set_xlim(0.4, count + 0.6)
 
 
+def _error_row(ax, row: int, b: BackendResult, low: float) -> str:
+    """Draw one backend's relative error from ``low`` (a bar, a tick where exact, else its message);
+    return the row's label."""
+    if b.digits is None or b.verdict not in BAR_HATCH:
+        message = (b.message or "no error to draw")[:80]
+        ax.text(low * 1.3, row, message, va="center", bbox={"facecolor": "white", "edgecolor": "none"})
+        return f"{b.name}\n{b.verdict}"
+    if not math.isfinite(b.digits):
+        ax.plot([low], [row], marker="|", markersize=18, color="black")
+        return f"{b.name}\n{b.verdict}, exact"
+    colour, hatch = verdict_colour(b.verdict), BAR_HATCH[b.verdict]
+    ax.barh(row, 10.0**-b.digits - low, left=low, color=colour, hatch=hatch, edgecolor="black", height=0.6)
+    return f"{b.name}\n{b.verdict}, {max(b.digits, 0):.1f} digits"
+
+
 def errors_figure(report: MatrixReport):
     plt = pyplot()
     backends = list(report.backends)
@@ -145,20 +160,7 @@ def errors_figure(report: MatrixReport):
     budgets = [10.0**-b.justified_digits for b in backends if b.justified_digits is not None]
     low = 10.0 ** math.floor(math.log10(min([*judged, *budgets, eps]) / 10))
     high = 10.0 ** math.ceil(math.log10(max([*judged, *budgets, 1.0]) * 10))
-    labels = []
-    for row, b in enumerate(backends):
-        colour, hatch = verdict_colour(b.verdict), BAR_HATCH.get(b.verdict, "") if b.verdict else ""
-        if b.digits is not None and b.verdict in BAR_HATCH and not math.isfinite(b.digits):
-            ax.plot([low], [row], marker="|", markersize=18, color="black")
-            labels.append(f"{b.name}\n{b.verdict}, exact")
-        elif b.digits is not None and b.verdict in BAR_HATCH:
-            error = 10.0**-b.digits
-            ax.barh(row, error - low, left=low, color=colour, hatch=hatch, edgecolor="black", height=0.6)
-            labels.append(f"{b.name}\n{b.verdict}, {max(b.digits, 0):.1f} digits")
-        else:
-            labels.append(f"{b.name}\n{b.verdict}")
-            message = (b.message or "no error to draw")[:80]
-            ax.text(low * 1.3, row, message, va="center", bbox={"facecolor": "white", "edgecolor": "none"})
+    labels = [_error_row(ax, row, b, low) for row, b in enumerate(backends)]
     if budgets:
         ax.axvline(max(budgets), color="black", linewidth=1.5, label="error budget (relative)")
     ax.axvline(math.sqrt(eps), color="0.4", linestyle=":", label="sqrt(eps): past the budget, wrong beyond")
@@ -174,6 +176,24 @@ def errors_figure(report: MatrixReport):
     return fig
 
 
+def _positive_entries(diffs: list[np.ndarray]) -> np.ndarray:
+    """The finite, positive entries of every difference: what the colour scale spans."""
+    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
+    return finite[finite > 0]
+
+
+def _heatmap(ax, name: str, d: np.ndarray, low: float, look: dict):
+    """One backend's |G - G_ref| per entry (zeros below the scale, NaN/Inf in the colour of bad)."""
+    shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)
+    image = ax.imshow(shown, interpolation="nearest", aspect="auto", **look)
+    bad = int(np.sum(~np.isfinite(d)))
+    ax.set_title(name + (f"\n{bad} NaN/Inf (orange)" if bad else ""), fontsize=10)
+    ax.set_xlabel("column j (from 0)")
+    if not bad and not np.any(d > 0):
+        ax.text(0.5, 0.5, "equal in\nevery entry", transform=ax.transAxes, ha="center", va="center")
+    return image
+
+
 def difference_figure(report: MatrixReport):
     """|G_b - G_ref| per entry for each backend with a gradient; None where there is nothing to draw."""
     plt = pyplot()
@@ -184,8 +204,7 @@ def difference_figure(report: MatrixReport):
     if reference is None or not drawn:
         return None
     diffs = [np.abs(working(b.gradient) - reference) for b in drawn]  # complex: |difference|
-    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
-    positive = finite[finite > 0]
+    positive = _positive_entries(diffs)
     top = float(positive.max()) if positive.size else 1.0
     low = max(float(positive.min()) if positive.size else top, top * 1e-16)
     norm = LogNorm(vmin=low, vmax=max(top, low * 10))
@@ -193,15 +212,11 @@ def difference_figure(report: MatrixReport):
     fig, axes = plt.subplots(
         1, len(drawn), figsize=(2.6 * len(drawn) + 1.2, 3.0), layout="constrained", squeeze=False
     )
-    image = None
-    for ax, b, d in zip(axes[0], drawn, diffs, strict=True):
-        shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)
-        image = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", aspect="auto")
-        bad = int(np.sum(~np.isfinite(d)))
-        ax.set_title(b.name + (f"\n{bad} NaN/Inf (orange)" if bad else ""), fontsize=10)
-        ax.set_xlabel("column j (from 0)")
-        if not bad and not np.any(d > 0):
-            ax.text(0.5, 0.5, "equal in\nevery entry", transform=ax.transAxes, ha="center", va="center")
+    images = [
+        _heatmap(ax, b.name, d, low, {"cmap": cmap, "norm": norm})
+        for ax, b, d in zip(axes[0], drawn, diffs, strict=True)
+    ]
+    image = images[-1]
     axes[0][0].set_ylabel("row i (from 0)")
     if positive.size:
         fig.colorbar(image, ax=axes[0].tolist(), label="|G - G_ref| per entry", extend="min")

@@ -93,14 +93,19 @@ def _positions(family: Family, xs: list[float]) -> tuple[list[float], float | No
     return [x if x > 0 else zero_at for x in xs], zero_at
 
 
+def _scale_axis(ax, positions: list[float]) -> None:
+    """Ticks at powers of two, 5, 10 or 25 exponents apart by the range."""
+    exps = sorted({round(math.log2(x)) for x in positions})
+    every = 25 if exps[-1] - exps[0] > 100 else 10 if exps[-1] - exps[0] > 40 else 5
+    ticks = [e for e in range(exps[0] - exps[0] % every, exps[-1] + 1, every) if exps[0] <= e]
+    ax.set_xticks([2.0**e for e in ticks], [f"$2^{{{e}}}$" for e in ticks])
+    ax.set_xlabel("scale x: the matrix is 2^e A (dimensionless)")
+
+
 def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -> None:
     ax.set_xscale("log", base=2 if family.vary == "scale" else 10)
     if family.vary == "scale":
-        exps = sorted({round(math.log2(x)) for x in positions})
-        every = 25 if exps[-1] - exps[0] > 100 else 10 if exps[-1] - exps[0] > 40 else 5
-        ticks = [e for e in range(exps[0] - exps[0] % every, exps[-1] + 1, every) if exps[0] <= e]
-        ax.set_xticks([2.0**e for e in ticks], [f"$2^{{{e}}}$" for e in ticks])
-        ax.set_xlabel("scale x: the matrix is 2^e A (dimensionless)")
+        _scale_axis(ax, positions)
         return
     positive = [x for x in positions if x != zero_at]
     lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
@@ -199,16 +204,7 @@ def sweep_figure(report: SweepReport):
     series = {name: _errors(report, name) for name in names}
     low, high = _limits(budget + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
-    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
-    if edges:
-        ax.fill_between(
-            [x for x, _ in edges],
-            low,
-            [b for _, b in edges],
-            color="0.85",
-            step="mid",
-            label="within the error budget:\nthe digits the data justify",
-        )
+    _budget_band(ax, positions, budget, low)
     eps = float(np.finfo(family.dtype).eps)
     ax.axhline(
         math.sqrt(eps),
@@ -219,32 +215,10 @@ def sweep_figure(report: SweepReport):
     )
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):
-        errors, nonfinite = series[name]
-        look = style(i)
-        ys = [None if e is None else max(e, low * 1.5) for e in errors]
         version = report.run.versions.get(name)
-        label = f"{name} {version}" if version else name
-        ax.plot(
-            positions,
-            [math.nan if y is None else y for y in ys],
-            markerfacecolor="none",
-            markersize=7,
-            markeredgewidth=1.5,
-            linewidth=1.4,
-            label=label,
-            **look,
+        _backend_line(
+            ax, positions, series[name], (low, top * 1.6**i), style(i), f"{name} {version or ''}".strip()
         )
-        flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
-        if flagged:
-            ax.plot(
-                flagged,
-                [top * 1.6**i] * len(flagged),
-                linestyle="none",
-                marker=look["marker"],
-                color=look["color"],
-                markersize=7,
-                markeredgewidth=1.5,
-            )
     ceiling = high
     if any(any(bad) for _, bad in series.values()):
         ceiling = top * 1.6 ** len(names) * 2
@@ -262,6 +236,49 @@ def sweep_figure(report: SweepReport):
     ax.grid(True, which="major", color="0.9", linewidth=0.6)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def _budget_band(ax, positions: list[float], budget: list[float | None], low: float) -> None:
+    """The region within the error budget, shaded from the bottom of the axes up to the budget."""
+    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
+    if edges:
+        ax.fill_between(
+            [x for x, _ in edges],
+            low,
+            [b for _, b in edges],
+            color="0.85",
+            step="mid",
+            label="within the error budget:\nthe digits the data justify",
+        )
+
+
+def _backend_line(ax, positions, series, heights: tuple[float, float], look: dict, label: str) -> None:
+    """One backend's relative errors (at least 1.5 times the floor ``heights[0]``), and its
+    non-finite points in the strip at ``heights[1]``."""
+    errors, nonfinite = series
+    floor, strip = heights
+    ys = [math.nan if e is None else max(e, floor * 1.5) for e in errors]
+    ax.plot(
+        positions,
+        ys,
+        markerfacecolor="none",
+        markersize=7,
+        markeredgewidth=1.5,
+        linewidth=1.4,
+        label=label,
+        **look,
+    )
+    flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
+    if flagged:
+        ax.plot(
+            flagged,
+            [strip] * len(flagged),
+            linestyle="none",
+            marker=look["marker"],
+            color=look["color"],
+            markersize=7,
+            markeredgewidth=1.5,
+        )
 
 
 def _original(ax, family: Family, zero_at: float | None) -> None:
