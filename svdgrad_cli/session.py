@@ -25,7 +25,7 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.interrupts import Interrupt, catching_signals
-from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
 from svdgrad_cli.render import renderer_class
@@ -56,17 +56,30 @@ NO_SCRIPT = (
 def _nothing_written(reports: list[MatrixReport]) -> str:
     """Why --save-repro wrote no script: no finding, findings of plug-ins svdgrad cannot script, or
     a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
-    from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE, REPRODUCED
+    from svdgrad_cli.render.repro import NOTHING_TO_REPRODUCE
 
-    defined = [r for r in reports if r.reference is not None and r.reference.defined]
-    names = sorted(
-        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"}
-    )
+    names = _unscriptable(reports)
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
     failed = {b.name: b for r in reports for b in r.backends if b.verdict == BackendVerdict.FAILED}
     if not failed:
         return NOTHING_TO_REPRODUCE
+    return _failures_note(failed)
+
+
+def _unscriptable(reports: list[MatrixReport]) -> list[str]:
+    """The plug-ins with a finding to reproduce where the loss has a gradient (no framework code)."""
+    from svdgrad_cli.render.repro import REPRODUCED
+
+    defined = [r for r in reports if r.reference is not None and r.reference.defined]
+    found = {
+        b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and b.origin != "built-in"
+    }
+    return sorted(found)
+
+
+def _failures_note(failed: dict[str, BackendResult]) -> str:
+    """The backends that failed, each with where: a failure has no gradient to reproduce."""
     where = "; ".join(
         f"{name} failed: {b.message}" + (f", at {own_frame(b.trace)}" if b.trace else "")
         for name, b in failed.items()
@@ -199,6 +212,16 @@ class CheckSession:
         self.notify(plan.summary())
         return plan.files, plan
 
+    def _reports(self, entries, plan, progress):
+        """The run's reports as they come, holding the arrays that what follows them needs."""
+        o = self.options
+        draws = o.plot is not None or o.output_format == "html"  # drawn as they come, from the gradients
+        keep_for_repro = o.keep_arrays or o.save_repro is not None or draws
+        reports = iter_reports_for_files(
+            entries, self.settings, o.max_elements, o.jobs, keep_for_repro, progress
+        )
+        return reports if plan is None else plan.positioned(reports)  # each result's place in the run
+
     def run(self, write_stdout: Writer) -> RunReport:
         o = self.options
         files, plan = self._discover()
@@ -208,13 +231,8 @@ class CheckSession:
         run.shard = None if plan is None else plan.info
         for skipped in files.skipped:
             self._skip(run, skipped)
-        draws = o.plot is not None or o.output_format == "html"  # drawn as they come, from the gradients
-        keep_for_repro = o.keep_arrays or o.save_repro is not None or draws
         progress = RunProgress(len(files.entries))
-        reports = iter_reports_for_files(
-            files.entries, self.settings, o.max_elements, o.jobs, keep_for_repro, progress
-        )
-        reports = reports if plan is None else plan.positioned(reports)  # each result's place in the run
+        reports = self._reports(files.entries, plan, progress)
         if "-" in files.entries and sys.stdin is not None and sys.stdin.isatty():
             self.notify("reading the matrix from standard input (end it with Ctrl-D)")
         interrupt = Interrupt()

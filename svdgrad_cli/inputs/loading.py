@@ -26,7 +26,7 @@ from typing import IO
 
 import numpy as np
 
-from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import (
     Described,
     LoadedArray,
@@ -216,7 +216,7 @@ def _target_dtype(array_dtype: np.dtype, dtype: str, label: str) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _first_bad(matrix: np.ndarray) -> str | None:
+def non_finite_problem(matrix: np.ndarray) -> str | None:
     """How many entries are NaN/Inf and where the first one is (1-based), or None if all are finite."""
     bad = ~np.isfinite(matrix)
     if not bad.any():
@@ -226,12 +226,12 @@ def _first_bad(matrix: np.ndarray) -> str | None:
 
 
 def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
-    problem = _first_bad(matrix)
+    problem = non_finite_problem(matrix)
     if problem:
         raise InputError(label, f"{problem} in the input")
     with np.errstate(over="ignore"):
         converted = np.array(matrix, dtype=target)
-    problem = _first_bad(converted)
+    problem = non_finite_problem(converted)
     if problem:
         hint = "; try --dtype float64" if target == np.float32 else ""
         raise InputError(label, f"{problem} after conversion to {target} (too large for it){hint}")
@@ -370,33 +370,3 @@ def load_files(
                 yield from matrices(loaded, dtype, reshape)
             elif not isinstance(loaded, Described):  # only a shard's plan describes (shards.py)
                 yield loaded
-
-
-def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays of a ``--cotangents`` file (an .npz, or an .npy for a loss with one weight), by
-    name, as float64; every array must be one of ``names`` and finite, else a UsageError."""
-    arrays: dict[str, np.ndarray] = {}
-    for loaded in read_source(path, DEFAULT_MAX_ELEMENTS):
-        if isinstance(loaded, InputError):
-            raise UsageError(f"--cotangents: {loaded}")
-        if isinstance(loaded, Skipped):
-            raise UsageError(f"--cotangents: {loaded.source}: {loaded.reason}")
-        if isinstance(loaded, Described):  # only a shard's plan describes (shards.py)
-            continue
-        name = (
-            loaded.source.rsplit(":", 1)[1] if ":" in loaded.source else (names[0] if len(names) == 1 else "")
-        )
-        if name not in names:
-            expected = ", ".join(names) or "none (this loss has no weights)"
-            raise UsageError(
-                f"--cotangents: {loaded.source} is not a weight of this loss; expected {expected}"
-            )
-        problem = dtype_problem(loaded.array.dtype)
-        if problem is None:
-            arrays[name] = np.asarray(
-                loaded.array, dtype=np.complex128 if loaded.array.dtype.kind == "c" else np.float64
-            )
-            problem = _first_bad(arrays[name])
-        if problem:
-            raise UsageError(f"--cotangents: {loaded.source}: {problem}")
-    return arrays

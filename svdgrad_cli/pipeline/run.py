@@ -18,8 +18,9 @@ from svdgrad_cli._version import __version__
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
+from svdgrad_cli.inputs.cotangents import load_cotangents
 from svdgrad_cli.inputs.discovery import Entry, collect_files
-from svdgrad_cli.inputs.loading import load_cotangents, matrices
+from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings

@@ -21,7 +21,7 @@ from svdgrad_cli.backends.isolation import WorkerBackend
 from svdgrad_cli.backends.protocol import BackendFailure, GaugeDependence, described, last_frames
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
-from svdgrad_cli.inputs.loading import load_cotangents
+from svdgrad_cli.inputs.cotangents import load_cotangents
 from svdgrad_cli.model import BackendResult, MatrixReport
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
