@@ -348,7 +348,8 @@ def main() -> None:
     except click.ClickException as exc:
         from svdgrad_cli.render.terminal import terminal_text
 
-        exc.message = terminal_text(exc.message)  # click's own messages quote file names too
+        # click's own messages quote file names too; click types the message Final, yet show() reads it
+        exc.message = terminal_text(exc.message)  # type: ignore[misc]
         exc.show()
         sys.exit(exc.exit_code if isinstance(exc, InputFailure) else 2)
     except click.exceptions.Exit as exc:

@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -49,7 +49,7 @@ class Interrupt:
     @property
     def name(self) -> str:
         """What interrupted the run, as reports say it ('Ctrl-C' or 'SIGTERM')."""
-        return NAMES.get(self.signum, "Ctrl-C")
+        return "Ctrl-C" if self.signum is None else NAMES.get(self.signum, "Ctrl-C")
 
     def handler(self, signum, frame) -> None:
         first = self.signum is None
@@ -82,7 +82,7 @@ class Interrupt:
 
     def check_held(self, notify) -> None:
         """Stop now for a signal held off while the report was written (the report is whole)."""
-        if self.held:
+        if self.held and self.signum is not None:
             notify(f"{self.name} came as the report was being written; it is complete")
             raise_for(self.signum)
 

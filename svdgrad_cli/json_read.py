@@ -41,12 +41,12 @@ REFERENCE_NUMBERS = ("gradient_norm", "hessian_norm", "natural_scale", "ball_rad
 def _numbers(record: dict, names: tuple[str, ...]) -> dict[str, float | None]:
     """The fields ``names`` as floats: null is None, unless ``non_finite`` says what it was."""
     flags = record.get("non_finite") or {}
-    out = {}
+    out: dict[str, float | None] = {}
     for name in names:
         value = record.get(name)
-        out[name] = float(flags[name]) if value is None and name in flags else value
-        if out[name] is not None:
-            out[name] = float(out[name])
+        if value is None and name in flags:
+            value = flags[name]
+        out[name] = None if value is None else float(value)
     return out
 
 
@@ -100,6 +100,7 @@ def _status(value, known: type[MatrixStatus] | type[BackendStatus]) -> MatrixSta
 
 
 def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> BackendResult:
+    numbers = _numbers(record, BACKEND_NUMBERS)
     return BackendResult(
         name,
         _status(record["status"], BackendStatus),
@@ -113,8 +114,23 @@ def _backend(name: str, record: dict, values, gradient, dtype: str, shape) -> Ba
         error_parts=_error_parts(record.get("error_parts")),
         error_is_bound=record.get("error_is_bound", False),
         trace=tuple(record.get("traceback") or ()),
-        **_numbers(record, BACKEND_NUMBERS),
+        error=numbers["error"],
+        budget=numbers["budget"],
+        gradient_norm=numbers["gradient_norm"],
+        digits=numbers["digits"],
+        justified_digits=numbers["justified_digits"],
     )
+
+
+def _pair(record: dict) -> PairDiff:
+    first, second = record["backends"]
+    return PairDiff(first, second, record["max_abs_diff"], record["relative"])
+
+
+def _weights(record: dict) -> dict[str, np.ndarray]:
+    """The loss weights a U/V loss drew (written with --include-arrays), by name."""
+    arrays = {name: _array(value) for name, value in record.items()}
+    return {name: array for name, array in arrays.items() if array is not None}
 
 
 def _reference(record: dict | None, gradient) -> Reference | None:
@@ -122,7 +138,7 @@ def _reference(record: dict | None, gradient) -> Reference | None:
         return None
     numbers = _numbers(record, REFERENCE_NUMBERS)
     return Reference(
-        singular_values=_array(record["singular_values"], matrix=False),
+        singular_values=np.array(record["singular_values"] or [], dtype=np.float64),
         rank=record["rank"],
         unique=record["unique"],
         method=record["method"],
@@ -164,7 +180,7 @@ def matrix_from_dict(record: dict) -> MatrixReport:
     warnings = tuple(
         Finding(w["code"], w["message"], tuple(w["indices"]), w["level"]) for w in record["warnings"]
     )
-    pairs = tuple(PairDiff(*p["backends"], p["max_abs_diff"], p["relative"]) for p in record["pairs"])
+    pairs = tuple(_pair(p) for p in record["pairs"])
     return MatrixReport(
         source=record["source"],
         index=_integers(record["index"], "index"),
@@ -178,7 +194,7 @@ def matrix_from_dict(record: dict) -> MatrixReport:
         reference=_reference(record["reference"], _array(record.get("reference_gradient"))),
         warnings=warnings,
         pairs=pairs,
-        loss_weights={k: _array(v) for k, v in (record.get("loss_weights") or {}).items()},
+        loss_weights=_weights(record.get("loss_weights") or {}),
         stored_dtype=record.get("stored_dtype"),
         reshaped=record.get("reshaped"),
         position=_position(record),

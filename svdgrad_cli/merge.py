@@ -155,25 +155,38 @@ def _check_shards(reports: list[ShardReport]) -> None:
         if len(reports) == 1:
             return
         raise UsageError(f"{unsharded.path} is not a shard's report (check ran without --shard K/N)")
-    first, count = reports[0], reports[0].shard[1]
+    first, count = reports[0], _shard(reports[0])[1]
     seen: dict[int, str] = {}
     for report in reports:
-        index, n = report.shard
-        if n != count:
-            raise UsageError(f"{first.path} is one of {count} shards but {report.path} one of {n}")
-        if report.summary["shard"].get("plan") != first.summary["shard"].get("plan"):
-            raise UsageError(
-                f"{first.path} and {report.path} planned different inputs (the files, tensors or shapes "
-                "differ between the shards); every shard must check the same paths"
-            )
+        index = _same_plan(first, report)
         if index in seen:
             raise UsageError(f"shard {index}/{count} is given twice: {seen[index]} and {report.path}")
         seen[index] = report.path
     missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in seen]
+    if len(missing) == 1:
+        raise UsageError(f"shard {missing[0]} is missing")
     if missing:
-        if len(missing) == 1:
-            raise UsageError(f"shard {missing[0]} is missing")
         raise UsageError(f"shards {', '.join(missing[:-1])} and {missing[-1]} are missing")
+
+
+def _shard(report: ShardReport) -> tuple[int, int]:
+    """(K, N) of a shard's report."""
+    if report.shard is None:
+        raise InputError(report.path, "not a shard's report (check ran without --shard K/N)")
+    return report.shard
+
+
+def _same_plan(first: ShardReport, report: ShardReport) -> int:
+    """The shard number K of ``report``, a shard of the same N and plan as ``first``."""
+    (_, count), (index, n) = _shard(first), _shard(report)
+    if n != count:
+        raise UsageError(f"{first.path} is one of {count} shards but {report.path} one of {n}")
+    if report.summary["shard"].get("plan") != first.summary["shard"].get("plan"):
+        raise UsageError(
+            f"{first.path} and {report.path} planned different inputs (the files, tensors or shapes "
+            "differ between the shards); every shard must check the same paths"
+        )
+    return index
 
 
 def _first_change(recorded, found, path: str = "") -> str | None:
@@ -220,7 +233,7 @@ def _check_lines(report: ShardReport) -> None:
             report.path, "its summary line has no digest of its result lines (an older svdgrad?)"
         )
     if report.lines.hexdigest(run.shard) != written:
-        k, n = report.shard
+        k, n = _shard(report)
         raise InputError(
             report.path,
             f"its result lines are not the ones shard {k}/{n} wrote (their digest differs): "
@@ -234,7 +247,8 @@ def _check_positions(reports: list[ShardReport]) -> None:
         return
     seen: dict[tuple[int, ...], str] = {}
     for report in reports:
-        for item in [*report.results, *report.skipped]:
+        items: list[MatrixReport | Skipped] = [*report.results, *report.skipped]
+        for item in items:
             label = getattr(item, "label", item.source)
             if item.position is None:
                 raise InputError(report.path, f"{label} has no position in the run (not from check --shard)")

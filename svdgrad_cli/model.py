@@ -84,7 +84,7 @@ class BackendResult:
     message: str | None = None
     singular_values: np.ndarray | None = None
     gradient: np.ndarray | None = None
-    verdict: BackendVerdict = BackendVerdict.FAILED
+    verdict: BackendVerdict | None = BackendVerdict.FAILED  # None: not judged yet, or undecidable
     error: float | None = None  # Frobenius distance to the reference gradient or set
     budget: float | None = None  # the error this backend's dtype and the conditioning allow
     gradient_norm: float | None = None  # ||G||_F, kept when the arrays are dropped from a long run
@@ -172,6 +172,14 @@ class MatrixReport:
         object.__setattr__(self, "verdict", MatrixVerdict(self.verdict))
 
     @property
+    def checked_reference(self) -> Reference:
+        """The reference of a checked matrix (renderers of checked reports read it; an input that
+        could not be read has none)."""
+        if self.reference is None:
+            raise ValueError(f"{self.source}: no reference (the matrix was not checked)")
+        return self.reference
+
+    @property
     def label(self) -> str:
         return MatrixCase(self.source, self.index, np.empty(0)).label
 
@@ -219,6 +227,13 @@ class RunReport:
     versions: dict[str, str | None] = field(default_factory=dict)  # svdgrad, numpy, the backends
     shard: ShardInfo | None = None  # --shard K/N: which part of a larger run this is (inputs/shards.py)
     config: str | None = None  # the pyproject.toml whose [tool.svdgrad] applied, if any (config.py)
+
+    def record(self, item: MatrixReport | Skipped) -> None:
+        """Add one item of a run: a matrix's report, or a tensor passed over."""
+        if isinstance(item, Skipped):
+            self.skipped.append(item)
+        else:
+            self.results.append(item)
 
     @property
     def checked(self) -> int:

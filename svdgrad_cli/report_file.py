@@ -15,6 +15,7 @@ import os
 import secrets
 import stat
 from contextlib import suppress
+from typing import TextIO
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.interrupts import signals_ignored
@@ -36,7 +37,7 @@ class ReportFile:
         self.path = path
         self.target = os.path.realpath(path)
         self.temporary: str | None = None
-        self.handle = None
+        self.handle: TextIO | None = None
 
     def _refused(self, exc: OSError) -> UsageError:
         return UsageError(f"-o {self.path}: cannot write it ({exc.strerror or exc})")
@@ -65,17 +66,23 @@ class ReportFile:
             raise self._refused(exc) from None
         return self
 
+    def _open_handle(self) -> TextIO:
+        if self.handle is None:
+            raise ValueError(f"{self.target}: the report file is not open")
+        return self.handle
+
     def write(self, text: str) -> None:
         """Write and flush (a streamed jsonl is on disk as it goes, for the rename to publish)."""
         try:
-            self.handle.write(text)
-            self.handle.flush()
+            handle = self._open_handle()
+            handle.write(text)
+            handle.flush()
         except OSError as exc:
             raise self._refused(exc) from None
 
     def commit(self) -> None:
         """Put the report in place: fsync, close, rename over FILE."""
-        handle, self.handle = self.handle, None
+        handle, self.handle = self._open_handle(), None
         try:
             handle.flush()
             if self.temporary is not None:

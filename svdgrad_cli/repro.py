@@ -28,12 +28,13 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 
 from svdgrad_cli.backends import plugins, registry
 from svdgrad_cli.model import ARCHIVE_MEMBER, BackendResult, MatrixReport
-from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 from svdgrad_cli.render.repro_text import docstring, needed_packages, said
 from svdgrad_cli.verdicts import BackendVerdict
 
@@ -54,7 +55,16 @@ UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_STEM = 100  # characters of the matrix's part of a file name (file systems allow 255)
 OPERANDS = ("X", "Y")  # the positional operands of a SCRIPT_OPS template; AXES is the axes keyword
 # The loss grammar: ops.<op>(...) calls, names, numbers, None/..., + - * ** and indexing.
-GRAMMAR = (ast.Expression, ast.Call, ast.Attribute, ast.Name, ast.Load, ast.keyword, ast.BinOp, ast.UnaryOp)
+GRAMMAR: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.Call,
+    ast.Attribute,
+    ast.Name,
+    ast.Load,
+    ast.keyword,
+    ast.BinOp,
+    ast.UnaryOp,
+)
 GRAMMAR += (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.USub, ast.Subscript, ast.Slice, ast.Tuple, ast.Constant)
 
 SCRIPT = '''\
@@ -128,7 +138,8 @@ class _Fill(ast.NodeTransformer):
     def visit_keyword(self, node: ast.keyword) -> ast.keyword | None:
         if isinstance(node.value, ast.Name) and node.value.id == "AXES" and "AXES" not in self.operands:
             return None
-        return self.generic_visit(node)
+        self.generic_visit(node)
+        return node
 
 
 def fill_template(template: str, operands: dict[str, ast.expr]) -> ast.expr:
@@ -147,7 +158,9 @@ class _ToFramework(ast.NodeTransformer):
         self.templates = templates
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
-        node = self.generic_visit(node)
+        self.generic_visit(node)
+        if not isinstance(node.func, ast.Attribute):  # the grammar admits ops.<op>(...) calls only
+            raise ValueError(f"not an ops call: {ast.unparse(node.func)}")
         op = node.func.attr
         if op not in self.templates:
             raise ValueError(f"no template for ops.{op}")
@@ -183,7 +196,10 @@ def _plugin_source(module, plugin) -> str:
     spec = plugin.spec
     transposed = fill_template(module.SCRIPT_OPS["t"], {"X": ast.Name("x", ast.Load())})
     adjoint = ast.unparse(fill_template(module.SCRIPT_OPS["conj"], {"X": transposed}))
-    helpers = "\n\n".join(inspect.getsource(f) for f in (plugins.accepts, plugins.plugin_factors))
+    helpers = "\n\n".join(
+        inspect.getsource(f)
+        for f in (plugins.accepts, plugins.plugin_keywords, plugins.plugin_layout, plugins.plugin_factors)
+    )
     return f"""# The plug-in svdgrad judged ({plugin.origin}), imported from where svdgrad found it:
 sys.path.insert(0, {os.getcwd()!r})
 from {spec.module} import {spec.attribute} as plugin_svd  # noqa: E402
@@ -241,10 +257,13 @@ def script_text(
 ) -> str:
     """The stand-alone script of one finding (its data in ``<stem>.npz``); ``backend`` is a built-in
     framework backend or a plug-in from a spec of a framework (see ``scriptable``)."""
+    matrix = report.matrix
+    if matrix is None:
+        raise ValueError(f"{report.label}: a reproducer needs the matrix (the report was kept without it)")
     plugin = backend if getattr(backend, "spec", None) is not None else None
     module = (plugin.framework if plugin is not None else backend).module
     source = _backend_source(module, plugin)
-    names = tuple(loss.constants(min(report.matrix.shape)))
+    names = tuple(loss.constants(min(matrix.shape)))
     # complex weights in A's dtype, real ones (w, which multiplies the real s) in its real part's
     value = ast.parse(
         "data[name].astype(A.dtype if data[name].dtype.kind == 'c' else A.real.dtype)", mode="eval"
@@ -265,7 +284,7 @@ def script_text(
         code=framework_code(loss.expression, module.SCRIPT_OPS),
         const=ast.unparse(fill_template(module.SCRIPT_OPS["const"], {"X": value})),
         names=_tuple(names),
-        reading=_reading(module, np.iscomplexobj(report.matrix)),
+        reading=_reading(module, np.iscomplexobj(matrix)),
     )
 
 
@@ -288,6 +307,20 @@ def scriptable(backend) -> bool:
     return hasattr(backend, "module") or getattr(backend, "framework", None) is not None
 
 
+def _scriptable_backends(backends: dict | None) -> dict:
+    """The run's backends (default: the built-in ones) that a stand-alone script can run, by name."""
+    known = {**registry.BUILTIN, **(backends or {})}
+    return {name: b for name, b in known.items() if scriptable(b)}
+
+
+def _loss_of_run(loss_spec: str, report: MatrixReport, matrix: np.ndarray) -> Loss:
+    """The run's loss, with the weights a loss of U and V drew for this matrix."""
+    loss = parse_loss(loss_spec)
+    if isinstance(loss, VectorLoss):
+        return replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(matrix))
+    return loss
+
+
 def write_reproducers(
     report: MatrixReport,
     loss_spec: str,
@@ -304,21 +337,20 @@ def write_reproducers(
     run's backends by the name they are reported under (default: the built-in ones); a finding of a
     plug-in from a spec gets a script that imports it, one of the python: contract none.
     """
-    known = {**registry.BUILTIN, **(backends or {})}
-    runnable = {name: b for name, b in known.items() if scriptable(b)}
+    runnable = _scriptable_backends(backends)
     findings = [b for b in report.backends if b.verdict in REPRODUCED and b.name in runnable]
-    if not findings or report.matrix is None or report.reference is None or report.reference.gradient is None:
+    matrix, gradient = report.matrix, report.reference.gradient if report.reference is not None else None
+    if not findings or matrix is None or gradient is None:
         return []
     taken = set() if taken is None else taken
-    loss = parse_loss(loss_spec)
-    if loss.needs_vectors:
-        loss = replace(loss, arrays=report.loss_weights, on_complex=np.iscomplexobj(report.matrix))
+    loss = _loss_of_run(loss_spec, report, matrix)
     directory.mkdir(parents=True, exist_ok=True)
-    constants = loss.constants(min(report.matrix.shape))
+    constants = loss.constants(min(matrix.shape))
     written = []
     for result in findings:
         stem = claim(file_stem(report, result.name), taken)
-        arrays = {"matrix": report.matrix, "reference_gradient": report.reference.gradient, **constants}
+        arrays: dict[str, Any] = {"matrix": matrix, "reference_gradient": gradient}
+        arrays.update(constants)
         np.savez(directory / f"{stem}.npz", **arrays)
         script = directory / f"{stem}.py"
         version = versions.get(result.name)

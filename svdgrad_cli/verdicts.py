@@ -119,7 +119,7 @@ def worst(verdicts: Iterable[MatrixVerdict]) -> MatrixVerdict:
 
 
 def verdicts_present(
-    backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool
+    backend_verdicts: Iterable[BackendVerdict | None], unique: bool, defined: bool
 ) -> frozenset[MatrixVerdict]:
     """Every matrix verdict that is true of one matrix: what each backend forces and what the
     reference says. ``--fail-on`` and the exit code read all of them, so a backend that failed or

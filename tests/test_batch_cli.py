@@ -10,7 +10,7 @@ from multiprocessing import get_context
 
 import numpy as np
 import pytest
-from conftest import SEED_RANK2
+from helpers import SEED_RANK2
 from test_cli import strict_json
 
 from svdgrad_cli.cli import cli

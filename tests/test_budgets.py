@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import truth_oracle as oracle
-from conftest import with_singular_values
+from helpers import with_singular_values
 
 from svdgrad_cli import check, register_backend, unregister_backend
 from svdgrad_cli.cli import cli

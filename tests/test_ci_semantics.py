@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import SEED_RANK2, with_singular_values
+from helpers import SEED_RANK2, with_singular_values
 
 from svdgrad_cli import register_backend, unregister_backend
 from svdgrad_cli.cli import cli

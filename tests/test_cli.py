@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import with_singular_values
+from helpers import with_singular_values
 
 from svdgrad_cli import register_backend, unregister_backend
 from svdgrad_cli.cli import cli

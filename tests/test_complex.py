@@ -16,7 +16,7 @@ import sys
 import complex_oracle as oracle
 import numpy as np
 import pytest
-from conftest import SEED_FULL_RANK, SEED_RANK2
+from helpers import SEED_FULL_RANK, SEED_RANK2
 
 from svdgrad_cli import check
 from svdgrad_cli.cli import cli

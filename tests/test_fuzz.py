@@ -12,11 +12,11 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from helpers import load_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.loading import load_cases
 from svdgrad_cli.model import MatrixCase
 from svdgrad_cli.options import DTYPE_CHOICES
 

@@ -103,7 +103,10 @@ def test_help_imports_neither_numpy_nor_the_library():
         "svdgrad_cli._version",
         "svdgrad_cli.cli",
         "svdgrad_cli.options",
-        "svdgrad_cli.scan_options",  # scan's options, as options.py (no numpy)
+        "svdgrad_cli.options.check",
+        "svdgrad_cli.options.machinery",
+        "svdgrad_cli.options.sweep",
+        "svdgrad_cli.scan_options",  # scan's options, as options/ (no numpy)
         "svdgrad_cli.verdicts",
         "svdgrad_cli.render",
         "svdgrad_cli.inputs",  # an empty package

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_cases
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
+from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, matrices
 from svdgrad_cli.model import MatrixCase
 
 TABLE = np.array([[1.0, 2.5, -3.0], [4e-3, 0.0, 6.25]])

@@ -11,12 +11,13 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import load_cases
 
 import svdgrad_cli
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs import loading
 from svdgrad_cli.inputs import text as textparse
-from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, load_cases, matrices
+from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, LoadedArray, matrices
 from svdgrad_cli.model import MatrixCase
 
 NPY_MAGIC = b"\x93NUMPY"

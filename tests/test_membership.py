@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_orthogonal
+from helpers import random_orthogonal
 
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.membership import distance_to_set

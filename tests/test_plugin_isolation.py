@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import with_singular_values
+from helpers import with_singular_values
 
 from svdgrad_cli import check
 from svdgrad_cli.backends import isolation

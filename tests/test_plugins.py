@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import with_singular_values
+from helpers import with_singular_values
 
 from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
 from svdgrad_cli.cli import cli

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_orthogonal, with_singular_values
+from helpers import random_orthogonal, with_singular_values
 
 from svdgrad_cli.numerics.conditioning import spectral_hessian_norm
 from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient

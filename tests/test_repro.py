@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import with_singular_values
+from helpers import with_singular_values
 
 from svdgrad_cli.backends import registry
 from svdgrad_cli.cli import cli

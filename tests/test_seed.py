@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (
+from helpers import (
     SEED_FULL_RANK,
     SEED_FULL_RANK_GRADIENT,
     SEED_FULL_RANK_VALUES,

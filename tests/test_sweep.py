@@ -328,9 +328,9 @@ def test_a_sweep_writes_no_file_but_its_plot_and_report(tmp_path, tmpdir_kind):
 
 def test_worker_processes_build_and_check_the_same_points_as_this_process():
     from svdgrad_cli.pipeline.parallel import parallel_array_reports
-    from svdgrad_cli.pipeline.sweep import FamilyArrays
     from svdgrad_cli.pipeline.plan import RunPlan
     from svdgrad_cli.pipeline.stream import check_arrays
+    from svdgrad_cli.pipeline.sweep import FamilyArrays
 
     made = family("gap", (5, 5), at=2, points=5)
     plan = RunPlan(resolve_settings(Settings(backends=("autograd",))), keep_arrays=False)

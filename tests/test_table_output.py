@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import SEED_RANK2, with_singular_values
+from helpers import SEED_RANK2, with_singular_values
 
 
 def svdgrad(*args, columns: int = 80) -> subprocess.CompletedProcess:

@@ -7,11 +7,12 @@ import io
 
 import numpy as np
 import pytest
+from helpers import load_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svdgrad_cli.errors import InputError
-from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS, load_cases
+from svdgrad_cli.inputs.loading import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.inputs.text import parse_text
 from svdgrad_cli.model import MatrixCase
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SEED_FULL_RANK, SEED_RANK2, with_singular_values
+from helpers import SEED_FULL_RANK, SEED_RANK2, with_singular_values
 from test_reference import central_difference, polar_factor
 
 from svdgrad_cli import check, register_backend, unregister_backend

@@ -96,3 +96,15 @@ class FrameworkBackend:
 
     def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
         return compute_with(self.module, stack, loss, full_matrices)
+
+
+# The built-in backends, by name (registry.py lists them; plug-ins name one as their contract).
+BUILTIN: dict[str, FrameworkBackend] = {
+    backend.name: backend
+    for backend in (
+        FrameworkBackend("autograd", "svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
+        FrameworkBackend("tensorflow", "svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
+        FrameworkBackend("torch", "svdgrad_cli.backends.torch_backend", "torch", "torch"),
+        FrameworkBackend("jax", "svdgrad_cli.backends.jax_backend", "jax", "jax"),
+    )
+}

@@ -27,7 +27,7 @@ import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
 from svdgrad_cli.backends.protocol import GaugeDependence, described, last_frames
-from svdgrad_cli.errors import SvdgradError
+from svdgrad_cli.errors import SvdgradError, UsageError
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 prefix = ["[plug-in] "]  # the relay's line prefix, set to the backend's name once it is known
@@ -71,6 +71,8 @@ def _load(request: dict):
     recipe = request["recipe"]
     if recipe["kind"] == "spec":
         spec = plugins.parse_spec(recipe["text"])
+        if spec is None:  # the parent parsed it before it sent the recipe
+            raise UsageError(f"backend {recipe['text']!r}: not a spec FRAMEWORK:MODULE:FUNCTION")
         named = replace(spec, name=recipe["name"] or spec.name)
         return plugins.spec_backend(named, recipe["origin"])
     entry = plugins.entry_point_backends()[recipe["text"]]

@@ -31,6 +31,7 @@ import weakref
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def _crash_frames(path: str) -> tuple[str, ...]:
     except OSError:
         return ()
     starts = [i for i, line in enumerate(lines) if "Current thread" in line or line.startswith("Stack (")]
-    frames = []
+    frames: list[tuple[str, int, str, str | None]] = []
     for line in lines[starts[0] + 1 :] if starts else []:
         found = FRAME.match(line)
         if found is None:
@@ -108,6 +109,13 @@ def _crash_frames(path: str) -> tuple[str, ...]:
     return frame_lines(frames[::-1])
 
 
+def _pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+    """A worker's stdin and stdout (it is started with both piped)."""
+    if process.stdin is None or process.stdout is None:
+        raise ValueError("a worker process is started with its stdin and stdout piped")
+    return process.stdin, process.stdout
+
+
 class WorkerBackend:
     """A backend hosted by a worker process (see the module docstring); the protocol of protocol.py,
     with ``compute`` taking the call's ``timeout``. Loading it (the constructor) starts the worker;
@@ -115,7 +123,7 @@ class WorkerBackend:
 
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._reader: wire.Reader | None = None
         self._crash_file = ""
         self.failures: list[str] = []  # why this run's workers ended before their time
@@ -149,15 +157,16 @@ class WorkerBackend:
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
         )
+        stdin, stdout = _pipes(process)
         self._process = process
-        self._reader = wire.Reader(process.stdout.fileno(), lambda: process.poll() is None)
+        self._reader = reader = wire.Reader(stdout.fileno(), lambda: process.poll() is None)
         _running.add(self)
         self._started_in = _context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
         what = f"backend {self.recipe.text!r}"
         try:
-            wire.send(self._process.stdin.fileno(), request)
-            hello, _ = wire.receive(self._reader, 0, time.monotonic() + LOAD_TIMEOUT)
+            wire.send(stdin.fileno(), request)
+            hello, _ = wire.receive(reader, 0, time.monotonic() + LOAD_TIMEOUT)
         except wire.Expired:
             self._stop()
             raise UsageError(f"{what}: loading it took over {LOAD_TIMEOUT:g} s") from None
@@ -175,12 +184,12 @@ class WorkerBackend:
             raise UsageError(str(hello["problem"]))
         return hello
 
-    def _worker(self) -> subprocess.Popen:
+    def _worker(self) -> tuple[subprocess.Popen[bytes], wire.Reader]:
         """The running worker, started again where the last one ended (RESTARTS times in a run) or
         where it was started in another directory or with another import path."""
         self.used = time.monotonic()
-        if self._process is not None and self._started_in == _context():
-            return self._process
+        if self._process is not None and self._reader is not None and self._started_in == _context():
+            return self._process, self._reader
         self._stop()
         if len(self.failures) > RESTARTS:
             raise BackendFailure(
@@ -191,24 +200,30 @@ class WorkerBackend:
             self._start()
         except UsageError as exc:
             raise BackendFailure(f"cannot start its worker process again: {exc}") from None
-        return self._process
+        return self._live()
+
+    def _live(self) -> tuple[subprocess.Popen[bytes], wire.Reader]:
+        """The worker's process and the reader of its answers (BackendFailure where none runs)."""
+        if self._process is None or self._reader is None:
+            raise BackendFailure("its worker process is not running")
+        return self._process, self._reader
 
     def compute(
         self, stack: np.ndarray, loss, full_matrices: bool = False, timeout: float | None = None
     ) -> BackendOutput:
         """The call in the worker; BackendFailure (BackendTimeout after ``timeout`` seconds) where it
         did not answer, GaugeDependence and NotImplementedError as a built-in raises them."""
-        process = self._worker()
+        process, reader = self._worker()
         header, weights = wire.loss_message(loss)
         deadline = None if timeout is None else time.monotonic() + timeout
         limit = 4 * MAX_ITEM_BYTES * stack.size + wire.HEADER_BYTES
         try:
             wire.send(
-                process.stdin.fileno(),
+                _pipes(process)[0].fileno(),
                 {**header, "full_matrices": full_matrices},
                 {"stack": stack, **weights},
             )
-            answer, arrays = wire.receive(self._reader, limit, deadline)
+            answer, arrays = wire.receive(reader, limit, deadline)
         except wire.Expired:
             reason = f"timed out after {timeout:g} s: killed"
             trace = self._stop(dump=True)
@@ -230,7 +245,7 @@ class WorkerBackend:
     def _ended(self, doing: str = "answering") -> tuple[str, tuple[str, ...]]:
         """Why the worker that closed its pipe ended (before ``doing`` what it was asked), and its
         frames where it crashed."""
-        process = self._process
+        process, _ = self._live()
         try:
             process.wait(CLOSE_WAIT)
         except subprocess.TimeoutExpired:  # it closed the pipe but lives on
@@ -255,7 +270,8 @@ class WorkerBackend:
             waited = time.monotonic() + DUMP_WAIT
             while os.path.getsize(self._crash_file) == 0 and time.monotonic() < waited:
                 time.sleep(0.02)
-        process.stdin.close()  # the worker's end of the run: it returns from its loop
+        stdin, stdout = _pipes(process)
+        stdin.close()  # the worker's end of the run: it returns from its loop
         try:
             process.wait(0 if dump else CLOSE_WAIT)
         except subprocess.TimeoutExpired:
@@ -263,7 +279,7 @@ class WorkerBackend:
             process.wait()
         with suppress(OSError):  # what the plug-in forked (ProcessLookupError: there is none)
             os.killpg(process.pid, signal.SIGKILL)
-        process.stdout.close()
+        stdout.close()
         trace = _crash_frames(self._crash_file)
         with suppress(OSError):
             os.unlink(self._crash_file)
@@ -272,6 +288,11 @@ class WorkerBackend:
     def close(self) -> None:
         """End the worker; the next call starts a new one."""
         self._stop()
+
+
+def _is_factor(factor: np.ndarray, leading: tuple[int, int]) -> bool:
+    """Whether a returned U or V is a stack of float or complex matrices with these leading axes."""
+    return factor.ndim == 3 and factor.shape[:2] == leading and factor.dtype.kind in "fc"
 
 
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:
@@ -287,9 +308,7 @@ def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...])
     b, m, n = shape
     u, v = arrays.get("u"), arrays.get("v")
     for what, factor, rows in (("U", u, m), ("V", v, n)):
-        if factor is not None and (
-            factor.ndim != 3 or factor.shape[:2] != (b, rows) or factor.dtype.kind not in "fc"
-        ):
+        if factor is not None and not _is_factor(factor, (b, rows)):
             raise BackendFailure(
                 f"returned {what} of shape {factor.shape} and dtype {factor.dtype} "
                 f"for a stack of shape {shape}"

@@ -28,7 +28,7 @@ def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
         if name not in problems:
             rows.append((name, Availability.MISSING, "", f"install with: {registry.install_hint(name)}"))
         elif problems[name]:
-            rows.append((name, Availability.BROKEN, version, problems[name]))
+            rows.append((name, Availability.BROKEN, version, str(problems[name])))
         else:
             rows.append((name, Availability.AVAILABLE, version, BUILT_IN))
     return rows

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import FrameworkBackend, compute_with
+from svdgrad_cli.backends.framework import BUILTIN, FrameworkBackend, compute_with
+from svdgrad_cli.backends.function import FunctionBackend
 from svdgrad_cli.backends.protocol import BackendOutput
 from svdgrad_cli.errors import UsageError
 
@@ -138,14 +139,7 @@ def plugin_factors(function, x, needs_vectors, full_matrices, layout, native, ad
     singular values are the output with one dimension less; V or V^H by ``layout`` ("v", "vh"), or by
     shape where it is not square, else the framework's ``native`` one; ``adjoint`` is the framework's
     conjugate transpose. Stand-alone: reproducers embed it."""
-    keywords = {}
-    if not needs_vectors and accepts(function, "compute_uv"):
-        keywords["compute_uv"] = False
-    if full_matrices and not accepts(function, "full_matrices"):
-        raise NotImplementedError("the plug-in's SVD takes no full_matrices")
-    if full_matrices:
-        keywords["full_matrices"] = True
-    out = function(x, **keywords)
+    out = function(x, **plugin_keywords(function, needs_vectors, full_matrices))
     # a tuple, a list, or a framework's traced sequence (autograd's SequenceBox); else one array
     outputs = [out] if hasattr(out, "shape") else [out[i] for i in range(len(out))]
     values = [o for o in outputs if len(o.shape) == len(x.shape) - 1]
@@ -158,13 +152,31 @@ def plugin_factors(function, x, needs_vectors, full_matrices, layout, native, ad
     if len(others) != 2:
         raise ValueError("returned no singular vectors for a loss of U and V (expected U, S and V or V^T)")
     u, last = others
-    k, n = s.shape[-1], x.shape[-1]
-    if layout is None:
-        rows, columns = last.shape[-2], last.shape[-1]
-        thin_v = rows == n and columns == k
-        layout = native if rows == columns else ("v" if thin_v else "vh")
-    v = last if layout == "v" else adjoint(last)
+    k = s.shape[-1]
+    v = last if (layout or plugin_layout(last.shape, k, x.shape[-1], native)) == "v" else adjoint(last)
     return u[..., :, :k], s, v[..., :, :k]
+
+
+def plugin_keywords(function, needs_vectors: bool, full_matrices: bool) -> dict[str, bool]:
+    """The keywords of the call of a user's SVD function: compute_uv=False where it takes it and no
+    vectors are needed; full_matrices=True where asked (NotImplementedError if it takes none)."""
+    keywords = {}
+    if not needs_vectors and accepts(function, "compute_uv"):
+        keywords["compute_uv"] = False
+    if full_matrices and not accepts(function, "full_matrices"):
+        raise NotImplementedError("the plug-in's SVD takes no full_matrices")
+    if full_matrices:
+        keywords["full_matrices"] = True
+    return keywords
+
+
+def plugin_layout(shape, k: int, n: int, native: str) -> str:
+    """ "v" or "vh": what a user's SVD returned last, by its shape where it is not square (V is n x k),
+    else the framework's ``native`` layout."""
+    rows, columns = shape[-2], shape[-1]
+    if rows == columns:
+        return native
+    return "v" if rows == n and columns == k else "vh"
 
 
 def _version(module: str) -> str:
@@ -208,8 +220,6 @@ class SpecBackend:
 
 
 def framework_backend(name: str) -> FrameworkBackend:
-    from svdgrad_cli.backends.registry import BUILTIN
-
     return BUILTIN[name]
 
 
@@ -217,8 +227,6 @@ def spec_backend(spec: Spec, origin: str | None = None):
     """The backend of a parsed spec: SpecBackend, or a FunctionBackend for the python: contract."""
     function = import_function(spec)
     if spec.contract == "python":
-        from svdgrad_cli.backends.registry import FunctionBackend
-
         return FunctionBackend(spec.name, function, _version(spec.module), origin or f"spec {spec.text}")
     return SpecBackend(spec, function, origin)
 
@@ -247,8 +255,6 @@ def load_entry_point(name: str, entry) -> object:
     if hasattr(target, "compute"):
         return target
     if callable(target):
-        from svdgrad_cli.backends.registry import FunctionBackend
-
         return FunctionBackend(name, target, _version(entry.value.split(":")[0]), origin)
     raise UsageError(
         f"backend {name!r}: entry point {entry.value} is neither a spec, a function nor a backend"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sysconfig
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -81,7 +82,7 @@ def described(exc: BaseException) -> str:
     return f"raised {type(exc).__name__}" + (f": {first}" if first else "")
 
 
-def frame_lines(frames: list[tuple[str, int, str, str | None]]) -> tuple[str, ...]:
+def frame_lines(frames: Sequence[tuple[str, int, str, str | None]]) -> tuple[str, ...]:
     """The last TRACE_FRAMES of (file, line, function, source) frames, outermost first, as
     ``file:line in function: source``: svdgrad's own frames left out, and the deepest frame outside
     the libraries (the plug-in's own file) kept even where deeper library frames follow it."""
@@ -107,9 +108,15 @@ def last_frames(exc: BaseException) -> tuple[str, ...]:
 
 
 class Backend(Protocol):
-    name: str
-    origin: str
-    gives_factors: bool  # whether compute() returns U and V for a loss of U and V
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def gives_factors(self) -> bool:  # whether compute() returns U and V for a loss of U and V
+        ...
 
     def version(self) -> str | None: ...
 

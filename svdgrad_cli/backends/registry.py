@@ -18,47 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from svdgrad_cli.backends import isolation, plugins
-from svdgrad_cli.backends.framework import FrameworkBackend
+from svdgrad_cli.backends.framework import BUILTIN
+from svdgrad_cli.backends.function import FunctionBackend
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import BUILT_IN, Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
-BUILTIN: dict[str, FrameworkBackend] = {
-    backend.name: backend
-    for backend in (
-        FrameworkBackend("autograd", "svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
-        FrameworkBackend("tensorflow", "svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
-        FrameworkBackend("torch", "svdgrad_cli.backends.torch_backend", "torch", "torch"),
-        FrameworkBackend("jax", "svdgrad_cli.backends.jax_backend", "jax", "jax"),
-    )
-}
 # What to install for each optional backend; torch is pinned to the CPU wheel this project tests with
 # (the extras svdgrad[torch] and svdgrad[jax] of a checkout install the same).
 INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax"}
-
-
-@dataclass(frozen=True)
-class FunctionBackend:
-    """A backend registered from Python: ``function(stack, loss)`` returns (singular values,
-    gradients), or (singular values, gradients, U, V) to have its forward SVD checked too.
-
-    The function decides its own SVD call, so --full-matrices does not reach it.
-    """
-
-    name: str
-    function: Callable[[np.ndarray, object], tuple]
-    version_text: str = "custom"
-    origin: str = "register_backend"
-
-    @property
-    def gives_factors(self) -> bool:
-        return False  # unknown until it runs: its factors are checked where it returns them
-
-    def version(self) -> str | None:
-        return self.version_text
-
-    def compute(self, stack: np.ndarray, loss, full_matrices: bool = False) -> BackendOutput:
-        return BackendOutput(*self.function(stack, loss))
 
 
 @dataclass(frozen=True)

@@ -38,15 +38,18 @@ import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.archives import member_problem
-from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
+from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, dtype_problem
 from svdgrad_cli.inputs.limits import max_array_bytes
 from svdgrad_cli.inputs.tensors import NotRead, Selection, Tensor, library, member_label, read_tensors, short
+
+if TYPE_CHECKING:  # safetensors is imported where a file needs it
+    from safetensors import safe_open
 
 SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library's own limit on its JSON header
 # safetensors dtype codes that its NumPy API returns, as NumPy dtypes; others need its PyTorch API.
@@ -88,7 +91,7 @@ def is_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == PICKLE_PROTOCOL and 2 <= head[1] <= 5
 
 
-def zip_kind(stream: BinaryIO, suffix: str) -> str:
+def zip_kind(stream: IO[bytes], suffix: str) -> str:
     """``torch``, ``keras`` or ``npz`` from a ZIP file's member names; from the suffix when the
     archive cannot be read or its members do not say (a corrupt checkpoint), so that the error names
     the right format: .pt/.pth/.bin are PyTorch's, .keras Keras's, the rest .npz archives."""
@@ -108,7 +111,7 @@ def zip_kind(stream: BinaryIO, suffix: str) -> str:
 
 
 @contextmanager
-def on_disk(stream: BinaryIO) -> Iterator[str]:
+def on_disk(stream: IO[bytes]) -> Iterator[str]:
     """A path holding the stream's bytes: its own file, or a temporary copy (standard input, a pipe)."""
     name = getattr(stream, "name", None)
     if isinstance(name, str) and os.path.isfile(name):
@@ -127,7 +130,8 @@ class _TorchSide:
     """The file opened once more through safetensors' PyTorch API, for dtypes NumPy lacks."""
 
     def __init__(self, path: str) -> None:
-        self.path, self.handle = path, None
+        self.path = path
+        self.handle: safe_open | None = None
 
     def read(self, name: str, code: str) -> tuple[np.ndarray, str | None]:
         if self.handle is None:
@@ -163,8 +167,8 @@ def _safetensors_tensors(handle, path: str) -> Iterator[Tensor]:
 
 
 def read_safetensors(
-    stream: BinaryIO, source: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+    stream: IO[bytes], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every tensor of a safetensors file, by name; the header is checked before any data is read."""
     safetensors = library("safetensors", source, "a safetensors file", "safetensors")
     with on_disk(stream) as path:
@@ -297,7 +301,8 @@ def _storage_crc(tensor, swapped: bool) -> int:
     crc = 0
     for start in range(0, data.size, CRC_CHUNK):
         chunk = data[start : start + CRC_CHUNK]
-        crc = zlib.crc32(chunk.view(f"u{width}").byteswap() if swapped and width > 1 else chunk, crc)
+        in_file = chunk.view(f"u{width}").byteswap() if swapped and width > 1 else chunk
+        crc = zlib.crc32(in_file.data, crc)
     return crc
 
 
@@ -337,8 +342,8 @@ def _torch_load(torch, path: str, source: str, zipped: bool):
 
 
 def read_torch(
-    stream: BinaryIO, source: str, selection: Selection, zipped: bool = True
-) -> Iterator[LoadedArray | InputError | Skipped]:
+    stream: IO[bytes], source: str, selection: Selection, zipped: bool = True
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every tensor of a PyTorch checkpoint (``zipped``: the zip format, memory-mapped, its CRC-32s
     checked; else a legacy pickle), loaded with weights_only=True only."""
     torch = library("torch", source, "a PyTorch checkpoint", "torch")
@@ -364,8 +369,8 @@ def not_a_torch_pickle(head: bytes) -> str:
 
 
 def read_torch_pickle(
-    stream: BinaryIO, source: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+    stream: IO[bytes], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """A legacy (pre-zip) PyTorch checkpoint, or any pickle of protocol 2 or later: torch's
     weights-only loader refuses whatever is not plain tensors. Other content is said not to be one."""
     head = stream.read(len(LEGACY_TEXT_MAGIC))

@@ -21,6 +21,10 @@ from pathlib import Path
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.inputs.parts import ShardFile
+
+# A file to read (whole, or a shard's part of it), or an input error in its place.
+Entry = str | ShardFile | InputError
 
 MATRIX_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".h5", ".keras")
@@ -31,7 +35,7 @@ DEFAULT_GLOBS = tuple(f"*{suffix}" for suffix in MATRIX_SUFFIXES + CHECKPOINT_SU
 class FileList:
     """The files to read (or errors in their place), in order, and the files passed over."""
 
-    entries: list[str | InputError] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 

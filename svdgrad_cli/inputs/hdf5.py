@@ -23,13 +23,13 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from functools import partial
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.archives import member_problem
-from svdgrad_cli.inputs.arrays import LoadedArray, Skipped, dtype_problem
+from svdgrad_cli.inputs.arrays import Described, LoadedArray, Skipped, dtype_problem
 from svdgrad_cli.inputs.kernels import CHANNELS_LAST
 from svdgrad_cli.inputs.tensors import Selection, Tensor, library, member_label, read_tensors, short
 
@@ -46,7 +46,7 @@ class _Window(io.RawIOBase):
     """A read-only, seekable view of ``size`` bytes of ``raw`` from ``start``: an uncompressed zip
     member that h5py can read at random without the zip module decompressing from the start."""
 
-    def __init__(self, raw: BinaryIO, start: int, size: int) -> None:
+    def __init__(self, raw: IO[bytes], start: int, size: int) -> None:
         super().__init__()
         self.raw, self.start, self.size, self.position = raw, start, size, 0
 
@@ -67,9 +67,10 @@ class _Window(io.RawIOBase):
     def readinto(self, buffer) -> int:
         wanted = max(0, min(len(buffer), self.size - self.position))
         self.raw.seek(self.start + self.position)
-        count = self.raw.readinto(memoryview(buffer)[:wanted]) or 0
-        self.position += count
-        return count
+        data = self.raw.read(wanted)
+        memoryview(buffer)[: len(data)] = data
+        self.position += len(data)
+        return len(data)
 
 
 def _dtype_problem(dtype: np.dtype) -> str | None:
@@ -155,15 +156,15 @@ def _read_h5(target, source: str, selection: Selection, what: str) -> Iterator:
 
 
 def read_hdf5(
-    stream: BinaryIO, source: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+    stream: IO[bytes], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every dataset of an HDF5 file, as ``file:path/in/file``."""
     name = getattr(stream, "name", None)
     target = name if isinstance(name, str) and os.path.isfile(name) else stream
     yield from _read_h5(target, source, selection, "HDF5 file")
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, stream: BinaryIO) -> BinaryIO:
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, stream: IO[bytes]) -> IO[bytes] | _Window:
     """The member's bytes as a seekable stream: a window on the archive when stored uncompressed."""
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # compressed or encrypted
         return archive.open(info)
@@ -176,8 +177,8 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, stream: BinaryIO) -
 
 
 def read_keras(
-    stream: BinaryIO, source: str, selection: Selection
-) -> Iterator[LoadedArray | InputError | Skipped]:
+    stream: IO[bytes], source: str, selection: Selection
+) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every weight of a ``.keras`` archive (its ``model.weights.h5``), as ``file.keras:path``."""
     library("h5py", source, "a .keras file", "h5py")
     try:

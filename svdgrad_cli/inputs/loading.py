@@ -22,11 +22,11 @@ import math
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
-from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import (
     Described,
     LoadedArray,
@@ -45,7 +45,7 @@ from svdgrad_cli.inputs.checkpoints import (
     read_torch_pickle,
     zip_kind,
 )
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import Entry
 from svdgrad_cli.inputs.hdf5 import HDF5_MAGIC, read_hdf5, read_keras
 from svdgrad_cli.inputs.kernels import as_matrix, layout, reshape_note
 from svdgrad_cli.inputs.limits import (
@@ -64,7 +64,6 @@ __all__ = [
     "DEFAULT_MAX_ELEMENTS",
     "LoadedArray",
     "Selection",
-    "load_cases",
     "load_files",
     "matrices",
     "read_source",
@@ -122,7 +121,7 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
-def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Selection):
+def _single(stream: IO[bytes], source: str, suffix: str, kind: str, selection: Selection):
     """The one array of an .npy or text file, or its description where ``selection`` does not read it
     (text is described by its size alone: its shape is known only by reading it)."""
     if kind == "npy":
@@ -136,7 +135,7 @@ def _single(stream: BinaryIO, source: str, suffix: str, kind: str, selection: Se
 
 
 def _read_stream(
-    stream: BinaryIO, source: str, suffix: str, selection: Selection
+    stream: IO[bytes], source: str, suffix: str, selection: Selection
 ) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     try:
         head = stream.read(HEAD_BYTES)
@@ -217,7 +216,7 @@ def _target_dtype(array_dtype: np.dtype, dtype: str, label: str) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _first_bad(matrix: np.ndarray) -> str | None:
+def non_finite_problem(matrix: np.ndarray) -> str | None:
     """How many entries are NaN/Inf and where the first one is (1-based), or None if all are finite."""
     bad = ~np.isfinite(matrix)
     if not bad.any():
@@ -227,12 +226,12 @@ def _first_bad(matrix: np.ndarray) -> str | None:
 
 
 def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
-    problem = _first_bad(matrix)
+    problem = non_finite_problem(matrix)
     if problem:
         raise InputError(label, f"{problem} in the input")
     with np.errstate(over="ignore"):
         converted = np.array(matrix, dtype=target)
-    problem = _first_bad(converted)
+    problem = non_finite_problem(converted)
     if problem:
         hint = "; try --dtype float64" if target == np.float32 else ""
         raise InputError(label, f"{problem} after conversion to {target} (too large for it){hint}")
@@ -276,14 +275,11 @@ def matrices(
     kernel: one matrix or a stack as ``reshape`` says, kernels.py). A 1-D member of a container (a bias beside
     the weights) is skipped with a note; elsewhere it is an input error. A shard (parts.py) takes the
     matrices of the stack indices ``wanted`` only, and the array's own errors only if it ``lead``s."""
+    refused = _refused(loaded)
+    if refused is not None:
+        yield from [refused] if lead else []
+        return
     array, source = loaded.array, loaded.source
-    if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
-        yield from [Skipped(source, shape_problem(array.shape).split(":")[0])] if lead else []
-        return
-    problem = dtype_problem(array.dtype) or shape_problem(array.shape)
-    if problem:
-        yield from [InputError(source, problem)] if lead else []
-        return
     how = layout(array.shape, loaded.out_axis, reshape)
     indices, note = matrix_indices(array.shape, how), reshape_note(array.shape, how)
     if note is not None:
@@ -293,16 +289,38 @@ def matrices(
     except InputError as exc:
         yield from [exc] if lead else []
         return
-    widened = array.dtype != target and array.dtype.kind in "fc" and array.dtype.kind == target.kind
-    stored = loaded.stored_dtype or (str(array.dtype) if widened else None)
-    for index in indices if wanted is None else [i for i in indices if i in wanted]:
+    stored = loaded.stored_dtype or _widened_from(array.dtype, target)
+    chosen = indices if wanted is None else [i for i in indices if i in wanted]
+    yield from _cases(source, array, chosen, target, stored, note)
+
+
+def _cases(
+    source: str, array: np.ndarray, indices, target: np.dtype, stored: str | None, note: str | None
+) -> Iterator[MatrixCase | InputError]:
+    """The matrices at ``indices`` of a stack (every one if it is a single matrix), in ``target``."""
+    for index in indices:
         raw = MatrixCase(source, index, array[index] if index else array.reshape(array.shape[-2:]))
         try:
-            converted = _converted(raw.array, target, raw.label)
+            yield MatrixCase(source, index, _converted(raw.array, target, raw.label), stored, note)
         except InputError as exc:
             yield exc
-            continue
-        yield MatrixCase(raw.source, raw.index, converted, stored, note)
+
+
+def _widened_from(stored: np.dtype, target: np.dtype) -> str | None:
+    """The stored dtype where the backends compute in a wider one of its kind (float16 as float32)."""
+    widened = stored != target and stored.kind in "fc" and stored.kind == target.kind
+    return str(stored) if widened else None
+
+
+def _refused(loaded: LoadedArray) -> Skipped | InputError | None:
+    """Why an array holds no matrix to check: a container's 1-D member (a bias) is skipped; any other
+    array that is not (..., m, n) of numbers is an input error."""
+    array, source = loaded.array, loaded.source
+    if loaded.member and array.ndim < 2 and not dtype_problem(array.dtype):
+        reason = shape_problem(array.shape) or "not a matrix"
+        return Skipped(source, reason.split(":")[0])
+    problem = dtype_problem(array.dtype) or shape_problem(array.shape)
+    return InputError(source, problem) if problem else None
 
 
 def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str):
@@ -317,7 +335,7 @@ def _read_part(entry: ShardFile, selection: Selection, dtype: str, reshape: str)
 
 
 def load_files(
-    files: Iterable[str | InputError | ShardFile],
+    files: Iterable[Entry],
     dtype: str = "auto",
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     on_file: Callable[[str], None] | None = None,
@@ -350,40 +368,5 @@ def load_files(
         for loaded in read_source(path, max_elements, selection):
             if isinstance(loaded, LoadedArray):
                 yield from matrices(loaded, dtype, reshape)
-            else:
+            elif not isinstance(loaded, Described):  # only a shard's plan describes (shards.py)
                 yield loaded
-
-
-def load_cases(
-    paths: list[str], dtype: str = "auto", max_elements: int = DEFAULT_MAX_ELEMENTS
-) -> Iterator[MatrixCase | InputError]:
-    """Every matrix named by ``paths`` (files, directories, ``-``), or an InputError in its place."""
-    yield from load_files(collect_files(paths).entries, dtype, max_elements)
-
-
-def load_cotangents(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays of a ``--cotangents`` file (an .npz, or an .npy for a loss with one weight), by
-    name, as float64; every array must be one of ``names`` and finite, else a UsageError."""
-    arrays: dict[str, np.ndarray] = {}
-    for loaded in read_source(path, DEFAULT_MAX_ELEMENTS):
-        if isinstance(loaded, InputError):
-            raise UsageError(f"--cotangents: {loaded}")
-        if isinstance(loaded, Skipped):
-            raise UsageError(f"--cotangents: {loaded.source}: {loaded.reason}")
-        name = (
-            loaded.source.rsplit(":", 1)[1] if ":" in loaded.source else (names[0] if len(names) == 1 else "")
-        )
-        if name not in names:
-            expected = ", ".join(names) or "none (this loss has no weights)"
-            raise UsageError(
-                f"--cotangents: {loaded.source} is not a weight of this loss; expected {expected}"
-            )
-        problem = dtype_problem(loaded.array.dtype)
-        if problem is None:
-            arrays[name] = np.asarray(
-                loaded.array, dtype=np.complex128 if loaded.array.dtype.kind == "c" else np.float64
-            )
-            problem = _first_bad(arrays[name])
-        if problem:
-            raise UsageError(f"--cotangents: {loaded.source}: {problem}")
-    return arrays

@@ -12,7 +12,7 @@ import math
 import struct
 import warnings
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -27,7 +27,7 @@ MAX_HEADER_BYTES = 10_000  # numpy's own limit for headers it parses without bei
 READ_CHUNK = 2**24
 
 
-def read_up_to(stream: BinaryIO, size: int, source: str) -> bytearray:
+def read_up_to(stream: IO[bytes], size: int, source: str) -> bytearray:
     """At most ``size`` bytes, in chunks, so that memory grows only with data that really arrives."""
     data = bytearray()
     try:
@@ -41,14 +41,14 @@ def read_up_to(stream: BinaryIO, size: int, source: str) -> bytearray:
     return data
 
 
-def _read_exact(stream: BinaryIO, size: int, source: str, what: str) -> bytearray:
+def _read_exact(stream: IO[bytes], size: int, source: str, what: str) -> bytearray:
     data = read_up_to(stream, size, source)
     if len(data) < size:
         raise InputError(source, f"truncated: {what} needs {size:,} bytes, found {len(data):,}")
     return data
 
 
-def _header_dtype(descr: object, source: str) -> np.dtype:
+def _header_dtype(descr: Any, source: str) -> np.dtype:  # whatever the header says: numpy checks it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a deprecated type code is as unknown as a wrong one
@@ -72,7 +72,7 @@ def _parse_header(text: str, source: str) -> tuple[tuple[int, ...], bool, np.dty
     return shape, fortran, _header_dtype(header["descr"], source)
 
 
-def _read_npy_header(stream: BinaryIO, source: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _read_npy_header(stream: IO[bytes], source: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     prefix = read_up_to(stream, len(NPY_MAGIC) + 2, source)
     if not prefix:
         raise InputError(source, "empty file, not a .npy array")
@@ -96,7 +96,7 @@ def _read_npy_header(stream: BinaryIO, source: str) -> tuple[tuple[int, ...], bo
 
 
 def read_npy(
-    stream: BinaryIO,
+    stream: IO[bytes],
     source: str,
     max_elements: int,
     header_only: bool = False,

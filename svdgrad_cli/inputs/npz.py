@@ -12,7 +12,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import BinaryIO
+from typing import IO
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.archives import member_problem
@@ -40,7 +40,7 @@ def _read_member(
 
 
 def read_npz(
-    stream: BinaryIO, source: str, selection: Selection
+    stream: IO[bytes], source: str, selection: Selection
 ) -> Iterator[LoadedArray | InputError | Skipped | Described]:
     """Every member of a zip archive, in archive order, as ``source:name`` (a trailing .npy dropped)."""
     try:

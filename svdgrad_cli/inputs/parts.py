@@ -36,23 +36,17 @@ class FilePart:
         return self.owned.get(label, frozenset()) if label in self.known else None
 
 
-class ShardFile(str):
-    """A file entry of a sharded run: its path, as a str (what takes a path takes it: sizes, progress,
-    worker processes), carrying this shard's ``part`` of the file."""
+@dataclass(frozen=True)
+class ShardFile:
+    """A file entry of a sharded run: the file's path and this shard's ``part`` of it."""
 
+    path: str
     part: FilePart
 
-    def __new__(cls, path: str, part: FilePart) -> ShardFile:
-        entry = super().__new__(cls, path)
-        entry.part = part
-        return entry
 
-    def __getnewargs__(self) -> tuple[str, FilePart]:  # pickled to worker processes with its part
-        return str(self), self.part
-
-    @property
-    def path(self) -> str:
-        return str(self)
+def entry_path(entry: str | ShardFile) -> str:
+    """The path of a file entry, whole or a shard's part."""
+    return entry.path if isinstance(entry, ShardFile) else entry
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,10 @@ def _file_items(
     entry: str | InputError, key: tuple[str, int], selection: Selection, reshape: str
 ) -> tuple[list[Item], list[str]]:
     """The items of one file (its arrays described from their headers) and its events' labels."""
-    if isinstance(entry, InputError):
-        path, events = entry.source, [entry]
-    else:
-        path, events = entry, read_source(entry, selection.max_elements, selection)
+    path = entry.source if isinstance(entry, InputError) else entry
+    events: Iterable[LoadedArray | InputError | Skipped | Described] = (
+        [entry] if isinstance(entry, InputError) else read_source(entry, selection.max_elements, selection)
+    )
     items, labels = [], []
     relative, argument = key
     for number, event in enumerate(events):
@@ -187,9 +187,11 @@ class ShardPlan:
                 key = (_relative(skipped.source, argument), "", (), argument_number, -1)
                 self.skipped.append((skipped, Item(key, 0, skipped.source, (), False)))
             for entry in found.entries:
+                if isinstance(entry, ShardFile):
+                    raise TypeError("a plan is made of whole files")
                 path = entry.source if isinstance(entry, InputError) else entry
-                key = (_relative(path, argument), argument_number)
-                items, labels = _file_items(entry, key, selection, settings.reshape)
+                file_key = (_relative(path, argument), argument_number)
+                items, labels = _file_items(entry, file_key, selection, settings.reshape)
                 for number, label in enumerate(labels):
                     self.positions.setdefault(label, (len(self.entries), number))
                 self.entries.append(entry)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import sys
 import tempfile
-from typing import BinaryIO
+from typing import IO
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.limits import STREAM_VALUE_BYTES, max_stream_bytes
@@ -16,7 +16,7 @@ SPOOL_BYTES = 2**24  # of a stream held in memory; more goes to a temporary file
 STREAM_CHUNK = 2**20
 
 
-def _stdin(max_elements: int) -> BinaryIO:
+def _stdin(max_elements: int) -> IO[bytes]:
     if sys.stdin is None:
         raise InputError("-", "there is no standard input")
     buffer = getattr(sys.stdin, "buffer", None)
@@ -25,7 +25,7 @@ def _stdin(max_elements: int) -> BinaryIO:
     return io.BytesIO(sys.stdin.read(max_stream_bytes(max_elements) + 1).encode("utf-8"))  # text only
 
 
-def _spooled(raw: BinaryIO, source: str, max_elements: int) -> BinaryIO:
+def _spooled(raw: IO[bytes], source: str, max_elements: int) -> IO[bytes]:
     """A stream that cannot seek copied into a seekable one, refused past ``max_stream_bytes``."""
     limit = max_stream_bytes(max_elements)
     copy = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="svdgrad-")  # noqa: SIM115 - returned
@@ -47,7 +47,7 @@ def _spooled(raw: BinaryIO, source: str, max_elements: int) -> BinaryIO:
     return copy
 
 
-def open_input(path: str, max_elements: int) -> BinaryIO:
+def open_input(path: str, max_elements: int) -> IO[bytes]:
     """A seekable binary stream of a file or of stdin (``-``); what cannot seek is copied aside."""
     if path == "-":
         return _spooled(_stdin(max_elements), path, max_elements)

@@ -37,7 +37,7 @@ import codecs
 import csv
 from array import array
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def _decode(raw: bytes, number: int, source: str) -> str:
         ) from None
 
 
-def _lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+def _lines(stream: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
     """(line number, text) of every line: BOM dropped; LF, CRLF and lone CR all end a line."""
     number = 0
     raw = stream.readline(MAX_LINE_BYTES + 1).removeprefix(codecs.BOM_UTF8)
@@ -179,10 +179,12 @@ class _Table:
         if self.rows == 0 and not self.header and self._is_header(number, cells, leading_tab):
             return
         offset = self._drop_index(number, cells)
-        values = [_number(c) for c in cells[offset:]]
-        for column, (cell, value) in enumerate(zip(cells[offset:], values, strict=True), start=1 + offset):
+        values: list[float | complex] = []
+        for column, cell in enumerate(cells[offset:], start=1 + offset):
+            value = _number(cell)
             if value is None:
                 raise InputError(self.source, f"row {number}, column {column}: {_cell_problem(cell)}")
+            values.append(value)
         self._check_width(number, len(values), offset)
         if (self.rows + 1) * self.width > self.max_elements:
             raise InputError(
@@ -196,11 +198,9 @@ class _Table:
     def _extend(self, values: list[float | complex]) -> None:
         if self.imaginary is None and any(isinstance(v, complex) for v in values):
             self.imaginary = array("d", bytes(8 * len(self.values)))
-        if self.imaginary is None:
-            self.values.extend(values)
-            return
         self.values.extend(v.real for v in values)
-        self.imaginary.extend(v.imag for v in values)
+        if self.imaginary is not None:
+            self.imaginary.extend(v.imag for v in values)
 
     def _drop_trailing(self, number: int, cells: list[str]) -> list[str]:
         """The cells without the empty last one that a trailing delimiter on every line makes."""
@@ -279,7 +279,7 @@ class _Table:
         return out
 
 
-def parse_text(stream: BinaryIO, source: str, delimiter: str | None, max_elements: int) -> np.ndarray:
+def parse_text(stream: IO[bytes], source: str, delimiter: str | None, max_elements: int) -> np.ndarray:
     """Read a whole text matrix from a binary stream; ``delimiter`` is the one the file name promises."""
     table = _Table(source, delimiter, max_elements)
     any_lines = False

@@ -86,7 +86,8 @@ def gauge_problems(
     k_u = adjoint(u) @ u_bar - adjoint(u_bar) @ u
     k_v = adjoint(v) @ v_bar - adjoint(v_bar) @ v
     tol = GAUGE_RTOL * (frobenius(u_bar) + frobenius(v_bar) + frobenius(s_bar)) or np.finfo(float).tiny
-    problems, phases = [], []
+    problems: list[str] = []
+    phases: list[int] = []
     for cluster in spectrum.clusters:
         idx = np.ix_(cluster, cluster)
         if (len(cluster) > 1 or is_complex(u)) and frobenius((k_u + k_v)[idx]) > tol:

@@ -18,7 +18,7 @@ import numpy as np
 
 from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient, spectral_gradient
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss, order_of
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.svd import scale_exponents
 
@@ -62,13 +62,13 @@ def high_precision_gradient(a: np.ndarray, loss: Loss, spectrum: Spectrum, digit
 
 
 def _gradient(loss: Loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum) -> np.ndarray:
-    if not loss.needs_vectors:
+    if isinstance(loss, SpectralLoss):
         return spectral_gradient(u, v, loss.weights(len(s)).astype(object))
     constants = {name: value.astype(object) for name, value in loss.arrays.items()}
     if loss.kind == "polar":
         return polar_gradient(u, s, v, constants["C"], spectrum.zero_mask())
     if loss.kind == "proj":
-        return projector_gradient(u, s, v, constants["C"], loss.order)
+        return projector_gradient(u, s, v, constants["C"], order_of(loss))
     import mpmath
 
     norm = mpmath.sqrt(mpmath.fsum(x * x for x in s))

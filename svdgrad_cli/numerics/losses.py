@@ -71,6 +71,13 @@ COMPLEX_EXPRESSIONS = {
 }
 
 
+def order_of(loss: SpectralLoss | VectorLoss) -> int:
+    """K of sv:K, topk:K and proj:K (ValueError for a loss that has none)."""
+    if loss.order is None:
+        raise ValueError(f"loss {loss.name} has no K")
+    return loss.order
+
+
 def _order_fits(loss, shape: tuple[int, int]) -> str | None:
     """Why ``loss`` cannot be applied to a matrix of ``shape`` (K too large), or None if it can."""
     if loss.order is not None and loss.order > min(shape):
@@ -120,7 +127,7 @@ class SpectralLoss:
         if self.kind == "sum":
             w[:] = 1.0
         elif self.kind == "sv":
-            w[self.order - 1] = 1.0
+            w[order_of(self) - 1] = 1.0
         else:
             w[: self.order] = 1.0
         return w
@@ -158,7 +165,7 @@ class VectorLoss:
         """Whether the loss tells s_i from s_j (0-based, i < j): proj:K across K; uv, which depends on
         every basis; never the polar factor or ||A||_F, which are smooth through ties."""
         if self.kind == "proj":
-            return i < self.order <= j
+            return i < order_of(self) <= j
         return self.kind == "uv"
 
     @property

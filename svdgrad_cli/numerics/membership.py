@@ -72,4 +72,4 @@ def distance_to_set(
     else:
         parts.append(np.linalg.norm(null_part))
     parts.append(np.linalg.norm(g - covered))
-    return float(np.sqrt(np.sum(np.square(parts))))
+    return float(np.sqrt(np.sum(np.square(np.asarray(parts, dtype=np.float64)))))

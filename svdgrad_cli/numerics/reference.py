@@ -22,11 +22,10 @@ every error budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
-from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.conditioning import natural_scale, spectral_hessian_norm, vector_hessian_norm
 from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working, working_dtype
 from svdgrad_cli.numerics.gauge import gauge_problems, sign_problems
@@ -36,71 +35,12 @@ from svdgrad_cli.numerics.gradients import (
     reconstruction_gradient,
     spectral_gradient,
 )
-from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss, order_of
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.reference_result import Reference
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.verification import verify_reference
-
-MPMATH = "mpmath"  # how a high-precision reference's ``precision`` begins ("mpmath, 40 digits")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The reference for one matrix and loss (see the module docstring for the mathematics)."""
-
-    singular_values: np.ndarray
-    rank: int
-    unique: bool
-    method: str
-    # The gradient when unique, else the minimum-norm member of the (sub/Clarke) gradient set;
-    # None where the loss has no gradient at all (it depends on the SVD's arbitrary gauge).
-    gradient: np.ndarray | None
-    set_description: str
-    finite_difference: dict | None = None
-    defined: bool = True
-    gradient_norm: float | None = None  # kept when the arrays are dropped from a long run
-    hessian_norm: float = 0.0  # ||DG||_2: how fast the true gradient moves with A (conditioning.py)
-    natural_scale: float = 0.0  # the size of one term of G's closed form (conditioning.py)
-    ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
-    precision: str = "float64"  # complex128 for complex input; "mpmath, N digits" where that could not decide
-
-    def __post_init__(self) -> None:
-        if self.gradient is not None and self.gradient_norm is None:
-            object.__setattr__(self, "gradient_norm", frobenius(self.gradient))
-
-    @property
-    def high_precision(self) -> bool:
-        """Whether this is a high-precision reference (highprec.py), whose own error is negligible."""
-        return self.precision.startswith(MPMATH)
-
-    def in_mpmath(self, gradient: np.ndarray, digits: int) -> Reference:
-        """This reference with the gradient computed by mpmath at ``digits`` digits (highprec.py)."""
-        return replace(
-            self,
-            gradient=gradient,
-            gradient_norm=None,
-            precision=f"{MPMATH}, {digits} digits",
-            finite_difference=None,
-        )
-
-    @property
-    def failed_check(self) -> bool:
-        """Whether the reference failed its own finite-difference check (verification.py): then it
-        certifies nothing, and no backend is judged against it (judge.py)."""
-        return self.finite_difference is not None and not self.finite_difference["passed"]
-
-    @property
-    def matrix_norm(self) -> float:
-        """||A||_2 = s_1."""
-        return float(self.singular_values[0]) if len(self.singular_values) else 0.0
-
-    @property
-    def condition(self) -> float:
-        """||A||_2 ||DG||_2 / ||G||_F: the relative condition number of the gradient (budget.py's scale
-        where G is zero; inf without one)."""
-        scale = gradient_scale(self)
-        return self.matrix_norm * self.hessian_norm / scale if scale else float("inf")
 
 
 def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
@@ -166,7 +106,7 @@ def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarra
     if loss.kind == "polar":
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
-        return projector_gradient(u, s, v, loss.arrays["C"], loss.order)
+        return projector_gradient(u, s, v, loss.arrays["C"], order_of(loss))
     return reconstruction_gradient(u, s, v, frobenius(s))
 
 
@@ -180,7 +120,6 @@ def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> li
 
 
 def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed: int) -> Reference:
-    common = {"singular_values": spectrum.values, "rank": spectrum.rank}
     if spectrum.top == 0 and loss.zero_ball_radius is not None:
         return Reference(
             unique=False,
@@ -189,7 +128,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
             set_description=f"subdifferential of {loss.name} at A = 0: the Frobenius ball of radius "
             f"{loss.zero_ball_radius:g} (the dual-norm unit ball)",
             ball_radius=loss.zero_ball_radius,
-            **common,
+            singular_values=spectrum.values,
+            rank=spectrum.rank,
         )
     problems = _vector_problems(loss, svd, spectrum)
     if problems:
@@ -199,7 +139,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
             method="gauge analysis (float64)",
             gradient=None,
             set_description="undefined: " + "; ".join(problems),
-            **common,
+            singular_values=spectrum.values,
+            rank=spectrum.rank,
         )
     degree = loss.gradient_degree  # G(2^e A) = 2^(e * degree) G(A)
     gradient = vector_gradient(loss, svd.u, svd.s, svd.v, spectrum)
@@ -211,7 +152,8 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
         set_description="unique gradient, closed form of the dilation's divided differences",
         hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
         natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
-        **common,
+        singular_values=spectrum.values,
+        rank=spectrum.rank,
     )
 
 
@@ -233,9 +175,12 @@ def build_reference(
     a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
-    build = _vector_reference if loss.needs_vectors else _spectral_reference
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
-        reference = replace(build(svd, loss, spectrum, seed), precision=working_dtype(a64).name)
+        if isinstance(loss, VectorLoss):
+            built = _vector_reference(svd, loss, spectrum, seed)
+        else:
+            built = _spectral_reference(svd, loss, spectrum, seed)
+        reference = replace(built, precision=working_dtype(a64).name)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,

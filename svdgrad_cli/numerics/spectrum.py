@@ -17,6 +17,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 def span(indices, most: int = 4) -> str:
@@ -37,7 +38,7 @@ def span(indices, most: int = 4) -> str:
     return ", ".join(parts)
 
 
-def machine_eps(dtype: np.dtype | str) -> float:
+def machine_eps(dtype: DTypeLike) -> float:
     """Unit roundoff of a floating dtype (2**-23 for float32, 2**-52 for float64)."""
     return float(np.finfo(np.dtype(dtype)).eps)
 
@@ -87,11 +88,6 @@ class Spectrum:
         mask = np.zeros(len(self.values), dtype=bool)
         mask[list(self.zeros)] = True
         return mask
-
-    def cluster_of(self, i: int) -> tuple[int, ...]:
-        if i in self.zeros:
-            return self.zeros
-        return next(c for c in self.clusters if i in c)
 
 
 def analyse_spectrum(values: np.ndarray, shape: tuple[int, int], zero_tol: float) -> Spectrum:

@@ -13,18 +13,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, standard_normal, working
 from svdgrad_cli.numerics.losses import NUMPY_OPS, Loss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.reference_result import Reference
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.svd import scale_exponents, thin_svd
-
-if TYPE_CHECKING:
-    from svdgrad_cli.numerics.reference import Reference
 
 # Finite-difference directions by matrix size (each costs two to four extra SVDs).
 FD_DIRECTIONS_SMALL = 2  # up to FD_SMALL_ELEMENTS entries
@@ -146,7 +143,7 @@ def verify_reference(
     degree = getattr(loss, "gradient_degree", 0)  # G(2^e A) = 2^(e * degree) G(A)
     top = float(np.ldexp(spectrum.top, -exponent))
     slack = 0.0
-    if loss.needs_vectors:
+    if isinstance(loss, VectorLoss):
         values, differentiable, convex = (
             _vector_values(loss),
             reference.unique,

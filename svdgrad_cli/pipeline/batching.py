@@ -10,8 +10,8 @@ many files a run reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import MatrixCase, Skipped
@@ -21,10 +21,10 @@ BATCH_ELEMENTS = 2**22  # entries per backend call: 32 MiB of float64
 MAX_WAITING = 256  # matrices (or finished results) held back to keep the output in input order
 
 
-class _Buckets:
+class _Buckets(Generic[Result]):
     """Matrices waiting per (shape, dtype), and finished results waiting for their turn."""
 
-    def __init__(self, process: Callable[[list[MatrixCase]], list[Result]]) -> None:
+    def __init__(self, process: Callable[[list[MatrixCase]], Sequence[Result]]) -> None:
         self.process = process
         self.waiting: dict[tuple, list[tuple[int, MatrixCase]]] = {}
         self.done: dict[int, Result] = {}
@@ -58,14 +58,14 @@ class _Buckets:
 
 def batched_in_order(
     items: Iterable[MatrixCase | InputError | Skipped],
-    process: Callable[[list[MatrixCase]], list[Result]],
+    process: Callable[[list[MatrixCase]], Sequence[Result]],
     passthrough: Callable[[InputError | Skipped], Result],
     batch_elements: int = BATCH_ELEMENTS,
     max_waiting: int = MAX_WAITING,
 ) -> Iterator[Result]:
     """``process`` each bucket of same-shape, same-dtype matrices; yield results in input order.
     Anything else (input errors, skipped members) becomes ``passthrough(item)`` in its place."""
-    buckets = _Buckets(process)
+    buckets: _Buckets[Result] = _Buckets(process)
     for seq, item in enumerate(items):
         if isinstance(item, MatrixCase):
             buckets.add(seq, item, batch_elements)

@@ -8,7 +8,7 @@ import numpy as np
 
 from svdgrad_cli.model import BackendResult, Reference
 from svdgrad_cli.numerics.budget import gradient_scale, term_size
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, SpectralLoss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 from svdgrad_cli.pipeline.findings import precision_advice
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
@@ -67,8 +67,8 @@ def _agree(loss: Loss, reference: Reference, results: list[BackendResult]) -> st
 
 
 def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult], dtype: str) -> str:
-    judged = [r for r in results if r.budget is not None]
-    relative = max(r.budget for r in judged) / (reference.gradient_norm or 1.0) if judged else 0.0
+    budgets = [r.budget for r in results if r.budget is not None]
+    relative = max(budgets) / (reference.gradient_norm or 1.0) if budgets else 0.0
     return (
         f"In this precision the data do not determine the gradient of {loss.name} here: rounding A alone "
         f"may move it by about {relative:.0%} of its size (relative condition {reference.condition:.3g}), "
@@ -76,8 +76,7 @@ def _indeterminate(loss: Loss, reference: Reference, results: list[BackendResult
     )
 
 
-def _unverified(reference: Reference) -> str:
-    fd = reference.finite_difference
+def _unverified(reference: Reference, fd: dict) -> str:
     return (
         f"The {reference.precision} reference failed its own {fd['kind']} finite-difference check (error "
         f"{fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}): a reference that fails its own check "
@@ -92,7 +91,10 @@ def _non_unique(loss: Loss, reference: Reference, spectrum: Spectrum) -> str:
         if loss.convex
         else "any member of the Clarke gradient is an equally valid answer"
     )
-    why = why_not_unique(spectrum, loss.weights(len(spectrum.values)))
+    if isinstance(loss, SpectralLoss):
+        why = why_not_unique(spectrum, loss.weights(len(spectrum.values)))
+    else:  # a loss of U and V is non-unique only at A = 0, where its set is a ball
+        why = reference.set_description
     return (
         f"The gradient of {loss.name} is not unique here ({why}); every backend returned a valid member "
         f"of the set, so differences between them are expected: {remedy}. The minimum-norm member "
@@ -153,6 +155,8 @@ def _forward_cause(r: BackendResult, reference: Reference) -> str:
 
 def _deviation(r: BackendResult, reference: Reference, versions) -> str:
     target = "gradient" if reference.unique else "gradient set"
+    if r.error is None or r.budget is None:  # judged wrong or inaccurate: both are measured
+        raise ValueError(f"{r.name}: a {r.verdict} result without its error and budget")
     relative = r.error / (gradient_scale(reference) or 1.0)
     kind = "wrong" if r.verdict == BackendVerdict.WRONG else "inaccurate"
     at_most, at_least = r.bound_marks  # a bound only under a --rtol/--atol budget below the reference's error
@@ -165,31 +169,50 @@ def _deviation(r: BackendResult, reference: Reference, versions) -> str:
 
 
 def _problems(reference: Reference, spectrum: Spectrum, results, versions) -> str:
-    parts = []
-    off = [r for r in results if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)]
-    parts += [_deviation(r, reference, versions) for r in off]
-    if off:
-        parts.append(_gap_cause(reference, spectrum))
-        plugins = [r for r in off if not r.built_in]
-        parts.append(REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN)
-    non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
-    if non_finite:
-        cause = ""
-        if spectrum.zeros or any(len(c) > 1 for c in spectrum.clusters):
-            cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero"
-        if reference.defined:
-            parts.append(f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite.")
-        else:
-            reason = reference.set_description.removeprefix("undefined: ")
-            parts.append(
-                f"{_names(non_finite, versions)} returned NaN/Inf{cause}. The loss has no gradient here "
-                f"either ({reason}): change the loss or the matrix, not the framework."
-            )
-    for r in (r for r in results if r.verdict == BackendVerdict.FAILED):
-        parts.append(f"{_names([r], versions)} failed: {r.message}")
-    for r in (r for r in results if r.verdict == BackendVerdict.UNSUPPORTED):
-        parts.append(f"{_names([r], versions)} does not implement this gradient ({r.message}).")
+    parts = [
+        *_off(reference, spectrum, results, versions),
+        _non_finite(reference, spectrum, results, versions),
+        *_not_run(results, versions),
+    ]
     return " ".join(p for p in parts if p) or "No backend could be judged."
+
+
+def _off(reference: Reference, spectrum: Spectrum, results, versions) -> list[str]:
+    """The wrong and inaccurate backends, the likely cause, and where to report it."""
+    off = [r for r in results if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)]
+    if not off:
+        return []
+    plugins = [r for r in off if not r.built_in]
+    advice = REPORT_UPSTREAM if len(plugins) < len(off) else FIX_YOUR_OWN
+    return [*(_deviation(r, reference, versions) for r in off), _gap_cause(reference, spectrum), advice]
+
+
+def _non_finite(reference: Reference, spectrum: Spectrum, results, versions) -> str:
+    non_finite = [r for r in results if r.verdict == BackendVerdict.NON_FINITE]
+    if not non_finite:
+        return ""
+    tied = bool(spectrum.zeros) or any(len(c) > 1 for c in spectrum.clusters)
+    cause = " at tied or zero singular values, where 1/(s_i^2 - s_j^2) terms divide by zero" if tied else ""
+    if reference.defined:
+        return f"{_names(non_finite, versions)} returned NaN/Inf{cause}; the reference is finite."
+    reason = reference.set_description.removeprefix("undefined: ")
+    return (
+        f"{_names(non_finite, versions)} returned NaN/Inf{cause}. The loss has no gradient here "
+        f"either ({reason}): change the loss or the matrix, not the framework."
+    )
+
+
+def _not_run(results, versions) -> list[str]:
+    """The backends whose call raised, and those that do not implement this gradient."""
+    failed = [
+        f"{_names([r], versions)} failed: {r.message}" for r in results if r.verdict == BackendVerdict.FAILED
+    ]
+    unsupported = [
+        f"{_names([r], versions)} does not implement this gradient ({r.message})."
+        for r in results
+        if r.verdict == BackendVerdict.UNSUPPORTED
+    ]
+    return failed + unsupported
 
 
 def explain(
@@ -204,8 +227,9 @@ def explain(
     """What the verdict means for this matrix, in sentences (``dtype``: the one the backends used)."""
     if verdict == MatrixVerdict.AGREE:
         return _agree(loss, reference, results)
-    if verdict == MatrixVerdict.INDETERMINATE and reference.failed_check:
-        return _unverified(reference)
+    fd = reference.finite_difference
+    if verdict == MatrixVerdict.INDETERMINATE and fd is not None and not fd["passed"]:  # failed_check
+        return _unverified(reference, fd)
     if verdict == MatrixVerdict.INDETERMINATE:
         return _indeterminate(loss, reference, results, dtype)
     if verdict == MatrixVerdict.NON_UNIQUE:

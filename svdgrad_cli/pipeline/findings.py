@@ -10,7 +10,7 @@ import numpy as np
 from svdgrad_cli.model import NOTE, REFERENCE_FAILED, WARNING, BackendResult, Finding, Reference
 from svdgrad_cli.numerics.budget import Budget
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
 
@@ -25,7 +25,7 @@ def _zero_effect(spectrum: Spectrum, loss: Loss) -> tuple[str, str]:
             f"{loss.name} depends on the basis chosen for the null space unless its weights ignore it, "
             "and frameworks' 1/s and 1/(s_i + s_j) terms divide by zero there"
         )
-    if loss.needs_vectors or not np.any(loss.weights(k)[zeros]):
+    if isinstance(loss, VectorLoss) or not np.any(loss.weights(k)[zeros]):
         return NOTE, f"{loss.name} does not depend on them, so its gradient is unaffected"
     return WARNING, (
         f"the gradient of {loss.name} is not unique here; backends may legitimately differ "
@@ -162,9 +162,9 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
 
 def reference_check(reference: Reference) -> list[Finding]:
     """Warn when the reference failed its own finite-difference check: it certifies nothing."""
-    if not reference.failed_check:
-        return []
     fd = reference.finite_difference
+    if fd is None or fd["passed"]:  # not failed_check
+        return []
     message = (
         f"the {reference.precision} reference failed its {fd['kind']} finite-difference check "
         f"(error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e}), so it certifies nothing: no "

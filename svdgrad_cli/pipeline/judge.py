@@ -61,11 +61,17 @@ def distance_function(
 ) -> Callable[[np.ndarray], float]:
     """Frobenius distance to the unique gradient, or to the gradient set where it is not unique
     (``w``: the weights of a loss of s; None for losses of U and V)."""
-    if reference.ball_radius is not None:
-        return lambda g: max(0.0, frobenius(g) - reference.ball_radius)
-    if reference.unique or not reference.defined:  # an undefined reference is never measured against
-        return lambda g: frobenius(g - reference.gradient)
-    return lambda g: distance_to_set(g, u, v, spectrum, w)
+    radius, gradient = reference.ball_radius, reference.gradient
+    if radius is not None:
+        return lambda g: max(0.0, frobenius(g) - radius)
+    if not reference.defined or gradient is None:  # an undefined reference is never measured against
+        return lambda g: math.inf
+    if reference.unique:
+        return lambda g: frobenius(g - gradient)
+    if w is None:
+        raise ValueError("a loss of U and V has a gradient set only at A = 0 (a ball)")
+    weights = w
+    return lambda g: distance_to_set(g, u, v, spectrum, weights)
 
 
 def within_verdict(budget: Budget, unique: bool) -> BackendVerdict:
@@ -146,9 +152,9 @@ AGAINST_REFERENCE = frozenset(
 def unverified(result: BackendResult, reference: Reference) -> BackendResult:
     """A result judged against a reference that failed its own finite-difference check:
     ``indeterminate``, with the reason (a reference that fails its check certifies nothing)."""
-    if result.verdict not in AGAINST_REFERENCE:
-        return result
     fd = reference.finite_difference
+    if result.verdict not in AGAINST_REFERENCE or fd is None:
+        return result
     note = (
         f"not judged: the {reference.precision} reference failed its own {fd['kind']} finite-difference "
         f"check (error {fd['max_error']:.2e}, tolerance {fd['tolerance']:.2e})"

@@ -20,8 +20,8 @@ from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
+from svdgrad_cli.inputs.cotangents import load_cotangents
 from svdgrad_cli.inputs.discovery import collect_files
-from svdgrad_cli.inputs.loading import load_cotangents
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss

@@ -17,7 +17,8 @@ import numpy as np
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
-from svdgrad_cli.inputs.loading import load_cotangents, load_files, matrices
+from svdgrad_cli.inputs.cotangents import load_cotangents
+from svdgrad_cli.inputs.loading import load_files, matrices
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss

@@ -40,7 +40,6 @@ def renderer_class(output_format: str, registry: dict[str, str] = RENDERERS):
 
 
 def render_document(output_format: str, run, options=None) -> str:
-    """The whole run in one format, as one string (for files, tests and the Python API)."""
-    from svdgrad_cli.options import RunOptions
-
-    return renderer_class(output_format)(options or RunOptions()).finish(run, streamed=False)
+    """The whole run in one format, as one string (for files, tests and the Python API); the
+    renderer takes default RunOptions where ``options`` is None."""
+    return renderer_class(output_format)(options).finish(run, streamed=False)

@@ -20,7 +20,7 @@ class Renderer(Generic[Item, Whole]):
     """Base class of every format; subclasses set ``name`` and override ``finish`` (and ``item``)."""
 
     name: ClassVar[str]
-    streaming: ClassVar[bool] = False
+    streaming: bool = False  # a class default; the table decides per run (details)
 
     def __init__(self, options: RunOptions | None = None) -> None:
         self.options = options or RunOptions()

@@ -73,7 +73,7 @@ def _backends_table(report: MatrixReport) -> str:
         at_most, at_least = (html.escape(mark) for mark in b.bound_marks)
         digits = f"{at_least}{_number(b.digits, '.1f')} / {_number(b.justified_digits, '.1f')}"
         rows.append(
-            f"<tr><td>{_text(b.name)}</td><td class=text>{badge(b.verdict)}</td>"
+            f"<tr><td>{_text(b.name)}</td><td class=text>{badge(b.verdict or '-')}</td>"
             f"<td class=num>{digits}</td><td class=num>{at_most}{_number(b.error, '.2e')}</td>"
             f"<td class=num>{_number(b.budget, '.2e')}</td>"
             f"<td class=num>{_number(b.gradient_norm, '.4g')}</td></tr>"
@@ -122,7 +122,7 @@ def _without_differences(report: MatrixReport, pictures: dict[str, bytes] | None
     """Pictures without |G - G_ref| where a gradient existed to draw: a report read back from jsonl
     without its arrays."""
     reference = report.reference
-    missing = bool(pictures) and "differences" not in pictures
+    missing = pictures is not None and bool(pictures) and "differences" not in pictures
     return missing and reference is not None and reference.defined and reference.gradient is None
 
 
@@ -137,7 +137,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
     m, n = report.shape
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
     stored += f"; kernel {html.escape(report.reshaped)}" if report.reshaped else ""
-    values = report.reference.singular_values if report.reference is not None else []
+    values = [] if report.reference is None else list(report.reference.singular_values)
     shown = ", ".join(f"{v:.5g}" for v in values[:12]) + (", ..." if len(values) > 12 else "")
     parts = [
         f"{start}<h2>{label} {badge(report.verdict)}</h2>",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 
 from svdgrad_cli._version import __version__
-from svdgrad_cli.model import BackendResult, MatrixReport, RunReport
+from svdgrad_cli.model import BackendResult, MatrixReport, Reference, RunReport
 from svdgrad_cli.options import json_settings
 from svdgrad_cli.render.base import Renderer
 
@@ -117,7 +118,7 @@ def _forward(check) -> dict | None:
 
 
 def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
-    out = {
+    out: dict[str, Any] = {
         "source": report.source,
         "index": list(report.index),
         "shape": list(report.shape),
@@ -145,34 +146,42 @@ def matrix_to_dict(report: MatrixReport, include_arrays: bool) -> dict:
             for f in report.warnings
         ],
         "backends": {b.name: _backend(b) for b in report.backends},
-        "reference": None,
+        "reference": None if report.reference is None else _reference(report.reference),
     }
-    ref = report.reference
-    if ref is not None:
-        out["reference"] = {
-            "unique": ref.unique,
-            "defined": ref.defined,
-            "rank": ref.rank,
-            "method": ref.method,
-            "set": ref.set_description,
-            "singular_values": _array(ref.singular_values),
-            "gradient_norm": _number(ref.gradient_norm),
-            "hessian_norm": _number(ref.hessian_norm),
-            "condition": _number(ref.condition),
-            "natural_scale": _number(ref.natural_scale),
-            "ball_radius": _number(ref.ball_radius),
-            "precision": ref.precision,
-            "finite_difference": _plain(ref.finite_difference),
-        }
-        names = ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius")
-        out["reference"] = _flagged(out["reference"], ref, names)
     if report.position is not None:  # a shard's result: its place in the whole run (inputs/shards.py)
         out["position"] = list(report.position)
     if include_arrays:
-        out["gradients"] = {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None}
-        out["reference_gradient"] = None if ref is None else _array(ref.gradient)
-        out["loss_weights"] = {key: _array(value) for key, value in report.loss_weights.items()}
+        out.update(_arrays(report))
     return out
+
+
+def _arrays(report: MatrixReport) -> dict[str, Any]:
+    """The gradients, the reference gradient and the loss weights (--include-arrays)."""
+    ref = report.reference
+    return {
+        "gradients": {b.name: _array(b.gradient) for b in report.backends if b.gradient is not None},
+        "reference_gradient": None if ref is None else _array(ref.gradient),
+        "loss_weights": {key: _array(value) for key, value in report.loss_weights.items()},
+    }
+
+
+def _reference(ref: Reference) -> dict:
+    record = {
+        "unique": ref.unique,
+        "defined": ref.defined,
+        "rank": ref.rank,
+        "method": ref.method,
+        "set": ref.set_description,
+        "singular_values": _array(ref.singular_values),
+        "gradient_norm": _number(ref.gradient_norm),
+        "hessian_norm": _number(ref.hessian_norm),
+        "condition": _number(ref.condition),
+        "natural_scale": _number(ref.natural_scale),
+        "ball_radius": _number(ref.ball_radius),
+        "precision": ref.precision,
+        "finite_difference": _plain(ref.finite_difference),
+    }
+    return _flagged(record, ref, ("gradient_norm", "hessian_norm", "natural_scale", "ball_radius"))
 
 
 def summary_dict(run: RunReport) -> dict:

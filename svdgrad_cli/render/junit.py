@@ -54,8 +54,9 @@ def _outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> 
 
 def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult) -> None:
     case = _testcase(suite, report, result.name)
-    if result.verdict.is_finding:
-        _outcome(case, "failure", _verdict_message(result), result.verdict, _details(report))
+    verdict = result.verdict
+    if verdict is not None and verdict.is_finding:
+        _outcome(case, "failure", _verdict_message(result), verdict, _details(report))
     elif result.verdict == BackendVerdict.FAILED:
         _outcome(case, "error", _verdict_message(result), "failed", _details(report))
     elif result.verdict == BackendVerdict.UNSUPPORTED:

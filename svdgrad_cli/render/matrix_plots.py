@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svdgrad_cli.model import MatrixReport
+from svdgrad_cli.model import BackendResult, MatrixReport
 from svdgrad_cli.options import Settings
 from svdgrad_cli.render.colours import colour as verdict_colour
 from svdgrad_cli.render.plots import figure_bytes, pyplot
@@ -38,7 +38,7 @@ MAX_HEATMAPS = 8  # backends drawn side by side
 
 def spectrum_figure(report: MatrixReport, settings: Settings):
     plt = pyplot()
-    values = np.asarray(report.reference.singular_values, dtype=np.float64)
+    values = np.asarray(report.checked_reference.singular_values, dtype=np.float64)
     zero_tol, dup_tol = tolerances(report, settings)
     top = float(values[0]) if len(values) and values[0] > 0 else 1.0
     rel = values / top
@@ -55,8 +55,13 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     for number, cluster in enumerate(tie_clusters(report, zero_tol)):
         first, last = cluster[0] + 1, cluster[-1] + 1
         level = float(shown[first - 1]) / 8
-        left.plot([first, last], [level, level], color="black", linewidth=2,
-                  label=None if number else "tied values (a cluster)")  # fmt: skip
+        left.plot(
+            [first, last],
+            [level, level],
+            color="black",
+            linewidth=2,
+            label=None if number else "tied values (a cluster)",
+        )
         left.text((first + last) / 2, level / 3, "tied", ha="center", va="top", fontsize=9)
     left.set_yscale("log")
     left.set_ylim(floor / 10, 30)
@@ -65,7 +70,7 @@ def spectrum_figure(report: MatrixReport, settings: Settings):
     left.set_title("singular values")
     _gaps(right, values, top, zero_tol, dup_tol)
     _integer_ticks(left, len(values))
-    handles = {}
+    handles: dict[str, object] = {}
     for ax in (left, right):
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
@@ -116,6 +121,21 @@ def _integer_ticks(ax, count: int) -> None:
     ax.set_xlim(0.4, count + 0.6)
 
 
+def _error_row(ax, row: int, b: BackendResult, low: float) -> str:
+    """Draw one backend's relative error from ``low`` (a bar, a tick where exact, else its message);
+    return the row's label."""
+    if b.digits is None or b.verdict not in BAR_HATCH:
+        message = (b.message or "no error to draw")[:80]
+        ax.text(low * 1.3, row, message, va="center", bbox={"facecolor": "white", "edgecolor": "none"})
+        return f"{b.name}\n{b.verdict}"
+    if not math.isfinite(b.digits):
+        ax.plot([low], [row], marker="|", markersize=18, color="black")
+        return f"{b.name}\n{b.verdict}, exact"
+    colour, hatch = verdict_colour(b.verdict), BAR_HATCH[b.verdict]
+    ax.barh(row, 10.0**-b.digits - low, left=low, color=colour, hatch=hatch, edgecolor="black", height=0.6)
+    return f"{b.name}\n{b.verdict}, {max(b.digits, 0):.1f} digits"
+
+
 def errors_figure(report: MatrixReport):
     plt = pyplot()
     backends = list(report.backends)
@@ -125,20 +145,7 @@ def errors_figure(report: MatrixReport):
     budgets = [10.0**-b.justified_digits for b in backends if b.justified_digits is not None]
     low = 10.0 ** math.floor(math.log10(min([*judged, *budgets, eps]) / 10))
     high = 10.0 ** math.ceil(math.log10(max([*judged, *budgets, 1.0]) * 10))
-    labels = []
-    for row, b in enumerate(backends):
-        colour, hatch = verdict_colour(b.verdict), BAR_HATCH.get(b.verdict, "")
-        if b.digits is not None and b.verdict in BAR_HATCH and not math.isfinite(b.digits):
-            ax.plot([low], [row], marker="|", markersize=18, color="black")
-            labels.append(f"{b.name}\n{b.verdict}, exact")
-        elif b.digits is not None and b.verdict in BAR_HATCH:
-            error = 10.0**-b.digits
-            ax.barh(row, error - low, left=low, color=colour, hatch=hatch, edgecolor="black", height=0.6)
-            labels.append(f"{b.name}\n{b.verdict}, {max(b.digits, 0):.1f} digits")
-        else:
-            labels.append(f"{b.name}\n{b.verdict}")
-            message = (b.message or "no error to draw")[:80]
-            ax.text(low * 1.3, row, message, va="center", bbox={"facecolor": "white", "edgecolor": "none"})
+    labels = [_error_row(ax, row, b, low) for row, b in enumerate(backends)]
     if budgets:
         ax.axvline(max(budgets), color="black", linewidth=1.5, label="error budget (relative)")
     ax.axvline(math.sqrt(eps), color="0.4", linestyle=":", label="sqrt(eps): past the budget, wrong beyond")
@@ -152,6 +159,24 @@ def errors_figure(report: MatrixReport):
     ax.set_title("each backend's error against its budget")
     fig.legend(loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     return fig
+
+
+def _positive_entries(diffs: list[np.ndarray]) -> np.ndarray:
+    """The finite, positive entries of every difference: what the colour scale spans."""
+    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
+    return finite[finite > 0]
+
+
+def _heatmap(ax, name: str, d: np.ndarray, low: float, look: dict):
+    """One backend's |G - G_ref| per entry (zeros below the scale, NaN/Inf in the colour of bad)."""
+    shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)
+    image = ax.imshow(shown, interpolation="nearest", aspect="auto", **look)
+    bad = int(np.sum(~np.isfinite(d)))
+    ax.set_title(name + (f"\n{bad} NaN/Inf (orange)" if bad else ""), fontsize=10)
+    ax.set_xlabel("column j (from 0)")
+    if not bad and not np.any(d > 0):
+        ax.text(0.5, 0.5, "equal in\nevery entry", transform=ax.transAxes, ha="center", va="center")
+    return image
 
 
 def difference_figure(report: MatrixReport):
@@ -170,21 +195,18 @@ def difference_figure(report: MatrixReport):
     low = max(float(positive.min()) if positive.size else top, top * 1e-16)
     norm = LogNorm(vmin=low, vmax=max(top, low * 10))
     cmap = plt.get_cmap("viridis").with_extremes(bad="#D55E00", under="#ffffff")
-    fig, axes = plt.subplots(1, len(drawn), figsize=(2.6 * len(drawn) + 1.2, 3.0), layout="constrained",
-                             squeeze=False)  # fmt: skip
-    image = None
-    for ax, b, d in zip(axes[0], drawn, diffs, strict=True):
-        shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)
-        image = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", aspect="auto")
-        bad = int(np.sum(~np.isfinite(d)))
-        ax.set_title(b.name + (f"\n{bad} NaN/Inf (orange)" if bad else ""), fontsize=10)
-        ax.set_xlabel("column j (from 0)")
-        if not bad and not np.any(d > 0):
-            ax.text(0.5, 0.5, "equal in\nevery entry", transform=ax.transAxes, ha="center", va="center")
+    fig, axes = plt.subplots(
+        1, len(drawn), figsize=(2.6 * len(drawn) + 1.2, 3.0), layout="constrained", squeeze=False
+    )
+    images = [
+        _heatmap(ax, b.name, d, low, {"cmap": cmap, "norm": norm})
+        for ax, b, d in zip(axes[0], drawn, diffs, strict=True)
+    ]
+    image = images[-1]
     axes[0][0].set_ylabel("row i (from 0)")
     if positive.size:
         fig.colorbar(image, ax=axes[0].tolist(), label="|G - G_ref| per entry", extend="min")
-    what = "the reference gradient" if report.reference.unique else "the set's minimum-norm member"
+    what = "the reference gradient" if report.checked_reference.unique else "the set's minimum-norm member"
     fig.suptitle(f"where each backend differs from {what} (white: exactly equal)", fontsize=11)
     return fig
 

@@ -55,29 +55,34 @@ def _value_rows(k: int) -> list[int | None]:
 
 
 def _singular_values(report: MatrixReport, details: bool, width: int) -> Table:
-    ref = report.reference
+    ref = report.checked_reference
     values = np.asarray(ref.singular_values, dtype=np.float64)
     top = float(values[0]) if len(values) else 0.0
     decades = _decades(values, top)
     flagged = {
         i - 1: ("red" if f.code == "near-zero" else "yellow") for f in report.warnings for i in f.indices
     }
-    shown = [b for b in report.backends if b.singular_values is not None] if details else []
+    backends = report.backends if details else ()
+    shown = [(b.name, b.singular_values) for b in backends if b.singular_values is not None]
     bar_width = max(10, width - PANEL_MARGIN - 11 * len(shown))
     table = Table(box=None, padding=(0, 1), title="singular values", title_justify="left")
     table.add_column("i", justify="right", style="dim")
     table.add_column("s_i", justify="right")
-    for b in shown:
-        table.add_column(b.name, justify="right", overflow="fold")
+    for name, _ in shown:
+        table.add_column(name, justify="right", overflow="fold")
     table.add_column(f"log10 s_i/s_1, 0 to -{decades:g}")
     for i in _value_rows(len(values)):
         if i is None:
             table.add_row("⋮", *["⋮"] * (len(shown) + 2))
             continue
         colour = flagged.get(i, "green")
-        cells = [f"{float(b.singular_values[i]):.5g}" for b in shown]
-        table.add_row(str(i + 1), Text(f"{values[i]:.5g}", style=colour), *cells,
-                      bar(values[i], top, decades, bar_width, colour))  # fmt: skip
+        cells = [f"{float(backend_values[i]):.5g}" for _, backend_values in shown]
+        table.add_row(
+            str(i + 1),
+            Text(f"{values[i]:.5g}", style=colour),
+            *cells,
+            bar(values[i], top, decades, bar_width, colour),
+        )
     return table
 
 
@@ -117,7 +122,7 @@ def _backends(report: MatrixReport, details: bool) -> Table:
         digits = _digits(b.digits, b.justified_digits, at_least)
         error = at_most + fmt(b.error)
         table.add_row(b.name, verdict, digits, error, fmt(b.budget), *multiple, fmt(b.gradient_norm, ".4g"))
-    ref = report.reference
+    ref = report.checked_reference
     if ref.gradient_norm is not None:
         label = "reference" if ref.unique else "min-norm member"
         table.add_row(Text(label, style="dim"), *[""] * (len(columns) - 2), fmt(ref.gradient_norm, ".4g"))
@@ -137,9 +142,11 @@ def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
     """Under each wrong or inaccurate backend's row, where its error lies: one sentence, or with -v
     one line per part of the SVD rule (explain_parts.py)."""
     lines = []
-    for b in (b for b in report.backends if b.error_parts is not None):
+    for b, parts in ((b, b.error_parts) for b in report.backends):
+        if parts is None:
+            continue
         if not verbose:
-            line = Text.assemble((f"{b.name}: ", "bold"), parts_sentence(b.error_parts))
+            line = Text.assemble((f"{b.name}: ", "bold"), parts_sentence(parts))
             lines.append(Padding(line, (0, 0, 0, 2)))
             continue
         heading = Text.assemble((f"{b.name}: ", "bold"), "ΔG = G - G_ref by part, share of ||ΔG||^2:")
@@ -147,14 +154,14 @@ def _error_parts(report: MatrixReport, verbose: bool) -> list[Padding]:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(justify="right", no_wrap=True)
         grid.add_column()  # a long label folds under itself
-        for share, words in parts_rows(b.error_parts):
+        for share, words in parts_rows(parts):
             grid.add_row(share, words)
         lines.append(Padding(grid, (0, 0, 0, 4)))
     return lines
 
 
 def _reference_line(report: MatrixReport, details: bool) -> list[Text]:
-    ref = report.reference
+    ref = report.checked_reference
     if not ref.defined:
         what = "no gradient here (it depends on the SVD's arbitrary basis)"
     elif ref.unique:
@@ -209,15 +216,17 @@ def _matrix(array: np.ndarray, title: str) -> Table | Text:
 
 def _arrays(report: MatrixReport, show_gradients: bool, show_reference: bool) -> list:
     parts: list = []
-    ref = report.reference
+    ref = report.checked_reference
     if show_reference and ref.gradient is not None:
         label = "reference gradient" if ref.unique else "minimum-norm subgradient"
         parts += [Text(""), _matrix(ref.gradient, f"{label} (norm {ref.gradient_norm:.4g})")]
     if show_gradients:
-        for b in (b for b in report.backends if b.gradient is not None):
+        for b, gradient in ((b, b.gradient) for b in report.backends):
+            if gradient is None:
+                continue
             mapped = f"; the conjugate of what {b.name} returned" if b.conjugated else ""
             title = f"{b.name} gradient (norm {b.gradient_norm:.4g}{mapped})"
-            parts += [Text(""), _matrix(b.gradient, title)]
+            parts += [Text(""), _matrix(gradient, title)]
     return parts
 
 

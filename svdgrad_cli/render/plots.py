@@ -69,8 +69,13 @@ def figure_bytes(fig, fmt: str = "png", dpi: int = 100) -> bytes:
     plt = pyplot()
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Software": None}
-                    if fmt == "png" else None)  # fmt: skip
+        fig.savefig(
+            buffer,
+            format=fmt,
+            dpi=dpi,
+            bbox_inches="tight",
+            metadata={"Software": None} if fmt == "png" else None,
+        )
     finally:
         plt.close(fig)
     return buffer.getvalue()
@@ -111,10 +116,10 @@ def _decades_axis(ax, positions: list[float], zero_at: float | None) -> None:
     positive = [x for x in positions if x != zero_at]
     lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
     every = max(1, math.ceil((hi - lo) / 8))
-    ticks = [10.0**e for e in range(hi, lo - 1, -every)]
-    labels = [f"$10^{{{round(math.log10(t))}}}$" for t in ticks]
+    places = [10.0**e for e in range(hi, lo - 1, -every)]
+    labels = [f"$10^{{{round(math.log10(t))}}}$" for t in places]
     if zero_at is not None:
-        ticks.append(zero_at)
+        places.append(zero_at)
         labels.append("0")
         ax.axvline(
             math.sqrt(zero_at * min(positive)),
@@ -123,7 +128,7 @@ def _decades_axis(ax, positions: list[float], zero_at: float | None) -> None:
             linestyle=(0, (2, 2)),
             label="axis break: x = 0 on its right",
         )
-    ax.set_xticks(ticks, labels)
+    ax.set_xticks(places, labels)
     ax.minorticks_off()
     ax.invert_xaxis()  # the gap closes (or s_K vanishes) to the right, as in the terminal picture
 
@@ -150,18 +155,26 @@ def _shade(ax, report: SweepReport, positions: list[float]) -> None:
         (hatch, label), colour = SHADES[kind], verdict_colour(kind)
         left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
         right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
-        ax.axvspan(left, right, color=colour, alpha=0.22, hatch=hatch, linewidth=0,
-                   label=None if label in labelled else label)  # fmt: skip
+        ax.axvspan(
+            left,
+            right,
+            color=colour,
+            alpha=0.22,
+            hatch=hatch,
+            linewidth=0,
+            label=None if label in labelled else label,
+        )
         labelled.add(label)
 
 
 def _errors(report: SweepReport, name: str) -> tuple[list[float | None], list[bool]]:
     """A backend's relative errors (None where it has none) and where it is non-finite."""
-    errors, nonfinite = [], []
+    errors: list[float | None] = []
+    nonfinite: list[bool] = []
     for p in report.points:
         b = next((r for r in p.report.backends if r.name == name), None)
-        has = b is not None and b.digits is not None
-        errors.append(10.0**-b.digits if has and math.isfinite(b.digits) else (0.0 if has else None))
+        digits = None if b is None else b.digits
+        errors.append(None if digits is None else 10.0**-digits if math.isfinite(digits) else 0.0)
         nonfinite.append(b is not None and b.verdict == BackendVerdict.NON_FINITE)
     return errors, nonfinite
 
@@ -174,7 +187,7 @@ def _budget(report: SweepReport) -> list[float | None]:
     return out
 
 
-def _limits(values: list[float]) -> tuple[float, float]:
+def _limits(values: list[float | None]) -> tuple[float, float]:
     finite = [v for v in values if v and v > 0 and math.isfinite(v)]
     low = min(finite, default=1e-16) / 10
     high = max(max(finite, default=1.0), 1.0) * 10
@@ -193,12 +206,9 @@ def sweep_figure(report: SweepReport):
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = _budget(report)
     series = {name: _errors(report, name) for name in names}
-    low, high = _limits([*budget, *(e for errors, _ in series.values() for e in errors)])
+    low, high = _limits(budget + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
-    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
-    if edges:
-        ax.fill_between([x for x, _ in edges], low, [b for _, b in edges], color="0.85", step="mid",
-                        label="within the error budget:\nthe digits the data justify")  # fmt: skip
+    _budget_band(ax, positions, budget, low)
     eps = float(np.finfo(family.dtype).eps)
     ax.axhline(
         math.sqrt(eps),
@@ -209,17 +219,10 @@ def sweep_figure(report: SweepReport):
     )
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):
-        errors, nonfinite = series[name]
-        look = style(i)
-        ys = [None if e is None else max(e, low * 1.5) for e in errors]
         version = report.run.versions.get(name)
-        label = f"{name} {version}" if version else name
-        ax.plot(positions, [math.nan if y is None else y for y in ys], markerfacecolor="none", markersize=7,
-                markeredgewidth=1.5, linewidth=1.4, label=label, **look)  # fmt: skip
-        flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
-        if flagged:
-            ax.plot(flagged, [top * 1.6**i] * len(flagged), linestyle="none", marker=look["marker"],
-                    color=look["color"], markersize=7, markeredgewidth=1.5)  # fmt: skip
+        _backend_line(
+            ax, positions, series[name], (low, top * 1.6**i), style(i), f"{name} {version or ''}".strip()
+        )
     ceiling = high
     if any(any(bad) for _, bad in series.values()):
         ceiling = top * 1.6 ** len(names) * 2
@@ -237,6 +240,49 @@ def sweep_figure(report: SweepReport):
     ax.grid(True, which="major", color="0.9", linewidth=0.6)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def _budget_band(ax, positions: list[float], budget: list[float | None], low: float) -> None:
+    """The region within the error budget, shaded from the bottom of the axes up to the budget."""
+    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
+    if edges:
+        ax.fill_between(
+            [x for x, _ in edges],
+            low,
+            [b for _, b in edges],
+            color="0.85",
+            step="mid",
+            label="within the error budget:\nthe digits the data justify",
+        )
+
+
+def _backend_line(ax, positions, series, heights: tuple[float, float], look: dict, label: str) -> None:
+    """One backend's relative errors (at least 1.5 times the floor ``heights[0]``), and its
+    non-finite points in the strip at ``heights[1]``."""
+    errors, nonfinite = series
+    floor, strip = heights
+    ys = [math.nan if e is None else max(e, floor * 1.5) for e in errors]
+    ax.plot(
+        positions,
+        ys,
+        markerfacecolor="none",
+        markersize=7,
+        markeredgewidth=1.5,
+        linewidth=1.4,
+        label=label,
+        **look,
+    )
+    flagged = [x for x, bad in zip(positions, nonfinite, strict=True) if bad]
+    if flagged:
+        ax.plot(
+            flagged,
+            [strip] * len(flagged),
+            linestyle="none",
+            marker=look["marker"],
+            color=look["color"],
+            markersize=7,
+            markeredgewidth=1.5,
+        )
 
 
 def _original(ax, family: Family, zero_at: float | None) -> None:

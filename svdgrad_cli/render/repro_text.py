@@ -39,10 +39,10 @@ def _values(s: np.ndarray) -> str:
 
 def finding(report: MatrixReport, result: BackendResult, loss: str, framework: str) -> str:
     """What svdgrad found about this one backend, in a paragraph."""
-    reference = report.reference
+    reference = report.checked_reference
     values = _values(reference.singular_values)
     where = f"the {loss} loss at {report.label} ({report.dtype}; singular values {values})"
-    if result.error is None:
+    if result.error is None or result.digits is None:
         return f"{framework} returned {_non_finite(result)} in the gradient of {where}; svdgrad's is finite."
     relative = 10.0**-result.digits if math.isfinite(result.digits) else 0.0
     text = (

@@ -164,31 +164,43 @@ def folded(console: Console, text: Text, label: str = "", width: int = 0, style:
 def _legend(console: Console, report: SweepReport) -> None:
     seen_b = {b.verdict for p in report.points for b in p.report.backends}
     seen_m = {p.report.verdict for p in report.points}
-    legend = Text()
-    for verdict in (v for v in BACKEND_LETTERS if v in seen_b):
-        letter, style = glyph(verdict, BACKEND_LETTERS)
-        legend.append(f" {letter} ", style=style).append(f" {verdict}  ")
-    folded(console, legend)
-    justified = [b.justified_digits for p in report.points for b in p.report.backends]
-    justified = [math.floor(max(0.0, d)) for d in justified if d is not None and math.isfinite(d)]
-    span = f"{min(justified)}" if justified else ""
-    span += f" to {max(justified)}" if justified and max(justified) != min(justified) else ""
-    digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
-    if any(b.error_is_bound for p in report.points for b in p.report.backends):
-        digits += "; at least, where within the float64 reference's own error"
-    folded(console, Text(digits, style="dim"))
-    matrix = Text("matrix: ", style="dim")
-    for verdict in (v for v in MATRIX_LETTERS if v in seen_m):
-        letter, style = glyph(verdict, MATRIX_LETTERS)
-        matrix.append(f" {letter} ", style=style).append(f" {verdict}  ")
-    folded(console, matrix)
-    if len(backend_names(report)) > 1:
+    folded(console, _letters(Text(), BACKEND_LETTERS, seen_b))
+    folded(console, Text(_digits_legend(report), style="dim"))
+    folded(console, _letters(Text("matrix: ", style="dim"), MATRIX_LETTERS, seen_m))
+    names = backend_names(report)
+    if len(names) > 1:
         note = "log10 diff: the largest relative difference between two backends' gradients"
         folded(console, Text(note, style="dim"))
-    names = backend_names(report)
     for name, alias in _aliases(names).items():
         if alias != name:
             folded(console, Text(f"{alias} = {terminal_text(name)}", style="dim"))
+
+
+def _letters(line: Text, letters: dict, seen: set) -> Text:
+    """``line`` with the letter and name of every verdict of ``letters`` that the sweep shows."""
+    for verdict in (v for v in letters if v in seen):
+        letter, style = glyph(verdict, letters)
+        line.append(f" {letter} ", style=style).append(f" {verdict}  ")
+    return line
+
+
+def _span(values: list[int]) -> str:
+    """'3', '3 to 12', or '' for no values."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+def _digits_legend(report: SweepReport) -> str:
+    """What the numbers in the cells are: correct digits, and the range the data justify."""
+    every = [b.justified_digits for p in report.points for b in p.report.backends]
+    justified = [math.floor(max(0.0, d)) for d in every if d is not None and math.isfinite(d)]
+    span = _span(justified)
+    digits = f"number: correct digits (the data justify {span})" if span else "number: correct digits"
+    if any(b.error_is_bound for p in report.points for b in p.report.backends):
+        digits += "; at least, where within the float64 reference's own error"
+    return digits
 
 
 def runs(report: SweepReport, name: str | None) -> list[tuple[str, float, float]]:
@@ -196,10 +208,11 @@ def runs(report: SweepReport, name: str | None) -> list[tuple[str, float, float]
     or the matrix's (None)."""
     out: list[tuple[str, float, float]] = []
     for p in report.points:
-        if name is None:
-            verdict = p.report.verdict
-        else:
-            verdict = next((b.verdict for b in p.report.backends if b.name == name), "-")
+        verdict: str = (
+            p.report.verdict
+            if name is None
+            else next((b.verdict or "-" for b in p.report.backends if b.name == name), "-")
+        )
         x = p.member.requested
         if out and out[-1][0] == verdict:
             out[-1] = (verdict, out[-1][1], x)

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from svdgrad_cli.explain_parts import parts_brief
-from svdgrad_cli.model import MatrixReport, RunReport, worst_first
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import DETAIL_LIMIT
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.panel import error_line, render_matrix, style
@@ -49,17 +49,21 @@ def summary_line(run: RunReport) -> Text:
     return text
 
 
+def _off_entry(b: BackendResult) -> str:
+    """A backend that is not fine, with its budget multiple and where its error lies."""
+    at_most = b.bound_marks[0]
+    multiple = f" {at_most}{b.budget_multiple:.2g}x budget" if b.budget_multiple is not None else ""
+    where = f" ({parts_brief(b.error_parts)})" if b.error_parts is not None else ""
+    return f"{b.name}{multiple}{where}"
+
+
 def backend_summary(report: MatrixReport) -> str:
     """The backends that are not fine, grouped by verdict, with where a wrong or inaccurate one errs:
     'wrong: noproj 2.6e+13x budget (ΔG 100% outside span(U)); ...'."""
     groups: dict[str, list[str]] = {}
     for b in report.backends:
-        if b.verdict in FINE:
-            continue
-        at_most = b.bound_marks[0]
-        multiple = f" {at_most}{b.budget_multiple:.2g}x budget" if b.budget_multiple is not None else ""
-        where = f" ({parts_brief(b.error_parts)})" if b.error_parts is not None else ""
-        groups.setdefault(b.verdict, []).append(f"{b.name}{multiple}{where}")
+        if b.verdict not in FINE:
+            groups.setdefault(b.verdict or "-", []).append(_off_entry(b))
     fine = sum(1 for b in report.backends if b.verdict in FINE)
     parts = [f"{verdict}: {', '.join(names)}" for verdict, names in groups.items()]
     if fine:

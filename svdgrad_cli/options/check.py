@@ -1,8 +1,5 @@
-"""Every option of ``svdgrad check``, defined once.
+"""Every option of ``svdgrad check``, defined once (options/machinery.py says how).
 
-Each is a dataclass field whose metadata (an :class:`Option`) carries its flags, help, kind and whether
-``[tool.svdgrad]`` and the JSON ``settings`` know it: cli.py builds the click command from them, config.py
-the pyproject keys, render/json_format.py the settings block; a test checks the README's key list.
 ``Settings`` holds what decides the verdicts (it travels to worker processes); ``RunOptions`` which files
 are read and how the report is shown. Imports neither numpy nor click: ``svdgrad --help`` stays fast.
 """
@@ -11,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from svdgrad_cli.inputs.kernels import RESHAPES
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
-from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
+from svdgrad_cli.options.machinery import DeclaredOption, Option, declared_options, option
+from svdgrad_cli.render import FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict, ReferencePrecision
 
 LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
@@ -27,42 +25,6 @@ FAIL_ON_CHOICES = (
 )
 DEFAULT_FAIL_ON = tuple(v.value for v in reversed(SEVERITY) if v in FAILING)
 DETAIL_LIMIT = 10  # runs with more matrices print the summary only, unless --details
-
-
-@dataclass(frozen=True)
-class Option:
-    """How one field is set from the command line and from ``[tool.svdgrad]``, and how it is echoed.
-
-    ``kind``: ``value`` (one value of ``type``), ``multiple`` (repeatable, a tuple), ``flag``
-    (boolean, off by default) or ``switch`` (``--x/--no-x``). ``type``: ``str``, ``float``, ``int``,
-    ``count`` (int >= 0), ``positive`` (int >= 1), ``path``, ``directory``, or a tuple of choices.
-    """
-
-    flags: tuple[str, ...]
-    help: str
-    kind: str = "value"
-    type: str | tuple[str, ...] = "str"
-    config: bool = True  # a [tool.svdgrad] key
-    json: bool = True  # echoed in the JSON ``settings``
-    show_default: bool = False
-    config_key: str | None = None  # when the key is not the long flag (``backends`` for ``--backend``)
-
-    @property
-    def long_flag(self) -> str:
-        return next(f for f in self.flags if f.startswith("--")).split("/")[0]
-
-    @property
-    def key(self) -> str:
-        """The ``[tool.svdgrad]`` key: the long flag without dashes, unless named otherwise."""
-        return self.config_key or self.long_flag.removeprefix("--")
-
-
-def option(default: Any, *flags: str, help: str, **details) -> Any:
-    """A dataclass field declared as a command-line option (see :class:`Option`)."""
-    meta = {"option": Option(flags, help, **details)}
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("option defaults must be immutable (use a tuple)")
-    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -225,8 +187,13 @@ class RunOptions:
         help="Write the --format report (json if --format is table) to this file; the table still "
         "goes to stdout.",
     )
-    recursive: bool = option(True, "--recursive/--no-recursive", kind="switch", show_default=True,
-                             help="Search directories recursively.")  # fmt: skip
+    recursive: bool = option(
+        True,
+        "--recursive/--no-recursive",
+        kind="switch",
+        show_default=True,
+        help="Search directories recursively.",
+    )
     globs: tuple[str, ...] = option(
         (),
         "--glob",
@@ -247,10 +214,21 @@ class RunOptions:
         help="Refuse arrays with more entries than this (.npy/.npz and checkpoints: from each "
         "header, before reading; text: while reading).",
     )
-    shard: str | None = option(None, "--shard", config=False, help="K/N: check part K of N, balanced by "
-        "size and alike on every machine; 'svdgrad merge' joins the parts' -f jsonl reports.")  # fmt: skip
-    plan: str | None = option(None, "--plan", type="path", config=False, help="Check the matrices of "
-        "this plan of 'svdgrad scan --write-plan' (with --shard K/N: part K of it).")  # fmt: skip
+    shard: str | None = option(
+        None,
+        "--shard",
+        config=False,
+        help="K/N: check part K of N, balanced by "
+        "size and alike on every machine; 'svdgrad merge' joins the parts' -f jsonl reports.",
+    )
+    plan: str | None = option(
+        None,
+        "--plan",
+        type="path",
+        config=False,
+        help="Check the matrices of this plan of 'svdgrad scan --write-plan' "
+        "(with --shard K/N: part K of it).",
+    )
     verbose: bool = option(
         False,
         "--verbose",
@@ -288,17 +266,29 @@ class RunOptions:
         help="How many of the worst matrices the summary lists.",
     )
     show_gradients: bool = option(
-        False, "--show-gradients", kind="flag", json=False, config=False,
+        False,
+        "--show-gradients",
+        kind="flag",
+        json=False,
+        config=False,
         help="Print each backend's gradient (small matrices).",
-    )  # fmt: skip
+    )
     show_reference: bool = option(
-        False, "--show-reference", kind="flag", json=False, config=False,
+        False,
+        "--show-reference",
+        kind="flag",
+        json=False,
+        config=False,
         help="Print the reference gradient, or the minimum-norm member of the gradient set.",
-    )  # fmt: skip
+    )
     include_arrays: bool = option(
-        False, "--include-arrays", kind="flag", json=False, config=False,
+        False,
+        "--include-arrays",
+        kind="flag",
+        json=False,
+        config=False,
         help="JSON: include gradients, the reference gradient and the loss weights.",
-    )  # fmt: skip
+    )
     save_repro: str | None = option(
         None,
         "--save-repro",
@@ -317,12 +307,24 @@ class RunOptions:
         show_default=True,
         help="Worker processes for large runs (each imports the frameworks once).",
     )
-    cache: bool = option(True, "--cache/--no-cache", kind="switch", show_default=True, json=False,
-                         help="Keep JAX's compiled programs in svdgrad's cache directory "
-                         "($SVDGRAD_CACHE_DIR, else ~/.cache/svdgrad) for later runs.")  # fmt: skip
-    plot: str | None = option(None, "--plot", type="directory", json=False, config=False,
+    cache: bool = option(
+        True,
+        "--cache/--no-cache",
+        kind="switch",
+        show_default=True,
+        json=False,
+        help="Keep JAX's compiled programs in svdgrad's cache directory "
+        "($SVDGRAD_CACHE_DIR, else ~/.cache/svdgrad) for later runs.",
+    )
+    plot: str | None = option(
+        None,
+        "--plot",
+        type="directory",
+        json=False,
+        config=False,
         help="Draw each matrix's spectrum, each backend's error against its budget and |G - G_ref| as "
-        "PNG files into this directory (needs svdgrad[plot]).")  # fmt: skip
+        "PNG files into this directory (needs svdgrad[plot]).",
+    )
 
     @property
     def keep_arrays(self) -> bool:
@@ -331,48 +333,12 @@ class RunOptions:
 
 
 OPTION_CLASSES = (Settings, RunOptions)
-VARY_CHOICES = ("gap", "zero", "scale")
-SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs", "cache")
+OptionsT = TypeVar("OptionsT", Settings, RunOptions)
 
 
-@dataclass(frozen=True)
-class SweepOptions:
-    """What ``svdgrad sweep`` varies, over which matrices, and where it draws them (no config keys)."""
-
-    vary: str = option("gap", "--vary", type=VARY_CHOICES, show_default=True, config=False,
-        help="gap: s_K and s_K+1 pulled together, (s_K - s_K+1)/s_1 from 0.1 down to exact 0; zero: s_K "
-        "and below toward 0, ending at 0; scale: A * 2^e, e from -100 to 100.")  # fmt: skip
-    at: int | None = option(None, "--at", type="positive", config=False,
-        help="K. Default: the closest pair of non-zero values (gap); the first zero value, else the "
-        "smallest (zero).")  # fmt: skip
-    points: int = option(16, "--points", type="positive", show_default=True, config=False,
-        help="Points, log-spaced (the last at exact 0 for gap and zero).")  # fmt: skip
-    shape: str = option("8x8", "--shape", show_default=True, config=False,
-        help="MxN of the synthetic family: exactly orthogonal dyadic factors where M, N >= 4, "
-        "else seeded QR ones.")  # fmt: skip
-    source: str | None = option(None, "--from", type="path", config=False,
-        help="Start from this matrix (its singular vectors and values), not a synthetic one.")  # fmt: skip
-    plot_file: str | None = option(None, "--plot", type="path", config=False,
-        help="Draw the sweep into FILE.png or FILE.svg (needs svdgrad[plot]).")  # fmt: skip
-    save_matrices: str | None = option(None, "--save-matrices", type="directory", config=False,
-        help="Keep each point's matrix as an .npy file in this directory.")  # fmt: skip
-
-
-def sweep_option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
-    """(owning class, field, option) of ``svdgrad sweep``: SweepOptions, Settings, and the RunOptions
-    of SWEEP_RUN_FIELDS (--format offering SWEEP_FORMATS)."""
-    fields = [(c, f, o) for c, f, o in option_fields() if c is Settings or f.name in SWEEP_RUN_FIELDS]
-    fields = [
-        (c, f, dataclasses.replace(o, type=SWEEP_FORMATS, help="Report format: table, json or jsonl."))
-        if f.name == "output_format" else (c, f, o)
-        for c, f, o in fields
-    ]  # fmt: skip
-    return [(SweepOptions, f, f.metadata["option"]) for f in dataclasses.fields(SweepOptions)] + fields
-
-
-def option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
+def option_fields() -> list[DeclaredOption]:
     """(owning class, field, option) of every option, in the order --help lists them."""
-    return [(cls, f, f.metadata["option"]) for cls in OPTION_CLASSES for f in dataclasses.fields(cls)]
+    return [declared for cls in OPTION_CLASSES for declared in declared_options(cls)]
 
 
 def config_keys() -> dict[str, tuple[str, Option]]:
@@ -393,8 +359,10 @@ def json_settings(settings: Settings, run_options: RunOptions | None = None) -> 
 
 def split_options(values: dict[str, Any]) -> tuple[Settings, RunOptions]:
     """Build Settings and RunOptions from a dict of field values (missing ones take defaults)."""
-    built = []
-    for cls in OPTION_CLASSES:
-        names = {f.name for f in dataclasses.fields(cls)}
-        built.append(cls(**{k: v for k, v in values.items() if k in names}))
-    return built[0], built[1]
+    return _build(Settings, values), _build(RunOptions, values)
+
+
+def _build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:
+    """An options object from the values named by its fields."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
