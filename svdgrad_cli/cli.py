@@ -120,8 +120,23 @@ def cli(ctx: click.Context) -> None:
 @cli.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @with_options
+# issue 25 hook: forward mode and second order (mode_session.py); vjp is the rest of this command
+@click.option(
+    "--mode",
+    type=click.Choice(["vjp", "jvp", "hvp"]),
+    default="vjp",
+    show_default=True,
+    help="What to judge: reverse-mode gradients (vjp), forward-mode JVPs along directions "
+    "(jvp), or Hessian-vector products (hvp).",
+)
+@click.option(
+    "--directions",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="--mode jvp: an .npz of directions E, each (m, n) or a stack (d, m, n).",
+)
 @quiet_on_closed_pipe
-def check(paths, **values) -> None:
+def check(paths, mode="vjp", directions=None, **values) -> None:
     """Check the SVD gradients of the matrices in PATHS.
 
     PATHS are .npy, .npz, .csv, .tsv or .txt files, checkpoints (.safetensors, .pt, .pth, .bin,
@@ -141,6 +156,8 @@ def check(paths, **values) -> None:
     from svdgrad_cli.session import CheckSession
 
     settings, run_options = split_options(_fail_on_layers(values))
+    if mode != "vjp" or directions is not None:
+        _run_mode(paths, settings, run_options, mode, directions)
     try:
         ctx = click.get_current_context()
         from_config = click.core.ParameterSource.DEFAULT_MAP
@@ -245,6 +262,18 @@ def _fail_on_layers(values: dict) -> dict:
     if values["fail_only_on"] == ("never",):  # the file's 'never', then these
         return values | {"fail_only_on": added, "fail_on": ()}
     return values | {"fail_on": added}
+
+
+def _run_mode(paths, settings, run_options, mode: str, directions) -> None:
+    """svdgrad check --mode jvp|hvp (issue 25): mode_session.py; exits."""
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.mode_session import run_mode_check
+
+    try:
+        code = run_mode_check(list(paths), settings, run_options, mode, directions, _write_stdout, _notify)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(code)
 
 
 def _configure_runtime(values: dict) -> None:

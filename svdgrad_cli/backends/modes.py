@@ -24,6 +24,7 @@ A path that raises NotImplementedError, or whose framework has no rule for the S
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -153,7 +154,7 @@ def mode_paths(backend, loss, mode: str, dtype, k: int) -> dict[str, Callable]:
     """Path name -> fn(x, e) for one built-in backend, loss and mode; {} where svdgrad knows no path
     of that backend (a plug-in: unsupported)."""
     build = PATHS.get(backend.name)
-    if build is None:
+    if build is None or not hasattr(backend, "module_path"):
         return {}
     module = importlib.import_module(backend.module_path)
     if hasattr(module, "prepare"):
@@ -164,7 +165,9 @@ def mode_paths(backend, loss, mode: str, dtype, k: int) -> dict[str, Callable]:
 def run_path(path: Callable, x: np.ndarray, e: np.ndarray) -> np.ndarray:
     """One path's answer as a NumPy array, or BackendFailure (unsupported where there is no rule)."""
     try:
-        return np.asarray(path(x, e.astype(x.dtype)), dtype=np.float64)
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # a NaN is reported, not warned about
+            warnings.simplefilter("ignore")
+            return np.asarray(path(x, e.astype(x.dtype)), dtype=np.float64)
     except NotImplementedError as exc:
         raise BackendFailure(described(exc), unsupported=True) from None
     except Exception as exc:

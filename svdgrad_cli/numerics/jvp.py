@@ -93,7 +93,6 @@ def reference_jvp(
         low,
         high,
         False,
-        "one-sided directional derivative (Lewis 1995; nuclear norm: tr(U_r^T E V_r) + ||U_0^T E V_0||_*); "
-        "a linear JVP gives <G, E> for one member G of the gradient set, anywhere in "
-        f"[{low:.6g}, {high:.6g}]",
+        "one-sided directional derivative L'(A;E) (Lewis 1995; nuclear norm: Watson 1992); the gradient "
+        "is a set, and a linear JVP gives <G, E> for one member G",
     )

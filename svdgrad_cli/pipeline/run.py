@@ -97,13 +97,22 @@ def check_paths(
     return run
 
 
-def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **options) -> RunReport:
+def check(
+    array, loss: str = "sum", backends=None, dtype: str = "auto", mode: str = "vjp", **options
+) -> RunReport:
     """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport.
+
+    ``mode="jvp"`` or ``"hvp"`` (issue 25) judges forward-mode JVPs or Hessian-vector products
+    instead and returns a modes_run.ModeRun (options: seed, zero_tol, directions).
 
     >>> report = check(np.eye(3))                      # doctest: +SKIP
     >>> report.results[0].verdict                      # doctest: +SKIP
     'agree'
     """
+    if mode != "vjp":  # issue 25 hook: forward mode and second order (pipeline/modes_run.py)
+        from svdgrad_cli.pipeline.modes_run import check_modes
+
+        return check_modes(array, mode, loss, backends, dtype, **options)
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
