@@ -113,3 +113,12 @@ def test_cli_directions_file_and_its_errors(runner, tmp_path):
         cli, ["check", str(a), "--mode", "jvp", "--directions", str(tmp_path / "none.npz")]
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")  # np.load raises EOFError here, which must not read as Ctrl-C (exit 130)
+    result = runner.invoke(cli, ["check", str(a), "--mode", "jvp", "--directions", str(empty)])
+    assert result.exit_code == 2 and "not an .npz file" in result.output
+
+
+def test_matrix_verdict_ignores_an_unsupported_path_of_a_backend_that_answered():
+    run = check(np.diag([3.0, 2.0, 1.0]), mode="jvp", backends=["autograd"])
+    assert str(run.reports[0].verdict) == "agree"

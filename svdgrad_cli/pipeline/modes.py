@@ -77,7 +77,16 @@ class ModeReport:
 
     @property
     def verdict(self) -> MatrixVerdict:
-        verdicts = [r.verdict for d in self.directions for r in d.results]
+        """The worst news; a backend's unsupported path counts only if none of its paths answered."""
+        answered = {
+            r.backend for d in self.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
+        }
+        verdicts = [
+            r.verdict
+            for d in self.directions
+            for r in d.results
+            if r.verdict != BackendVerdict.UNSUPPORTED or r.backend not in answered
+        ]
         defined = all(d.defined for d in self.directions)
         return matrix_verdict(verdicts, all(d.unique for d in self.directions), defined)
 

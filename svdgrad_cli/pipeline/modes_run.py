@@ -8,6 +8,7 @@ per matrix instead.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,9 +58,11 @@ def load_directions(path: str) -> list[np.ndarray]:
     """The directions of an .npz (each array (m, n), or a stack (d, m, n)), in the file's order;
     read without unpickling."""
     try:
+        if not zipfile.is_zipfile(path):
+            raise UsageError(f"--directions {path}: not an .npz file")
         with np.load(path, allow_pickle=False) as data:
             arrays = [np.asarray(data[key], dtype=np.float64) for key in data.files]
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise UsageError(f"--directions {path}: not a readable .npz of real arrays ({exc})") from None
     out = []
     for array in arrays:
