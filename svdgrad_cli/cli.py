@@ -120,23 +120,8 @@ def cli(ctx: click.Context) -> None:
 @cli.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @with_options
-# issue 25 hook: forward mode and second order (mode_session.py); vjp is the rest of this command
-@click.option(
-    "--mode",
-    type=click.Choice(["vjp", "jvp", "hvp"]),
-    default="vjp",
-    show_default=True,
-    help="What to judge: reverse-mode gradients (vjp), forward-mode JVPs along directions "
-    "(jvp), or Hessian-vector products (hvp).",
-)
-@click.option(
-    "--directions",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="--mode jvp: an .npz of directions E, each (m, n) or a stack (d, m, n).",
-)
 @quiet_on_closed_pipe
-def check(paths, mode="vjp", directions=None, **values) -> None:
+def check(paths, **values) -> None:
     """Check the SVD gradients of the matrices in PATHS.
 
     PATHS are .npy, .npz, .csv, .tsv or .txt files, checkpoints (.safetensors, .pt, .pth, .bin,
@@ -156,8 +141,8 @@ def check(paths, mode="vjp", directions=None, **values) -> None:
     from svdgrad_cli.session import CheckSession
 
     settings, run_options = split_options(_fail_on_layers(values))
-    if mode != "vjp" or directions is not None:
-        _run_mode(paths, settings, run_options, mode, directions)
+    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
+        _run_mode(paths, settings, run_options)
     try:
         ctx = click.get_current_context()
         from_config = click.core.ParameterSource.DEFAULT_MAP
@@ -195,6 +180,8 @@ def sweep(**values) -> None:
     settings, run_options = split_options(_fail_on_layers(values))
     names = SweepOptions.__dataclass_fields__
     sweep_options = SweepOptions(**{k: v for k, v in values.items() if k in names})
+    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
+        _run_mode_sweep(settings, run_options, sweep_options)
     try:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
     except SvdgradError as exc:
@@ -264,13 +251,28 @@ def _fail_on_layers(values: dict) -> dict:
     return values | {"fail_on": added}
 
 
-def _run_mode(paths, settings, run_options, mode: str, directions) -> None:
+def _run_mode(paths, settings, run_options) -> None:
     """svdgrad check --mode jvp|hvp (issue 25): mode_session.py; exits."""
     from svdgrad_cli.errors import SvdgradError
     from svdgrad_cli.mode_session import run_mode_check
 
     try:
-        code = run_mode_check(list(paths), settings, run_options, mode, directions, _write_stdout, _notify)
+        code = run_mode_check(list(paths), settings, run_options, _write_stdout, _notify)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(code)
+
+
+def _run_mode_sweep(settings, run_options, sweep_options) -> None:
+    """svdgrad sweep --mode jvp|hvp (issue 25): mode_session.py; exits."""
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.mode_session import run_mode_sweep
+    from svdgrad_cli.pipeline.sweep import SweepSpec, parse_shape
+
+    try:
+        s = sweep_options
+        spec = SweepSpec(s.vary, s.at, s.points, parse_shape(s.shape), s.source)
+        code = run_mode_sweep(spec, settings, run_options, _write_stdout)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(code)

@@ -16,8 +16,9 @@ from svdgrad_cli.render.modes import FORMATS, render
 SUPPORTED_FORMATS = ("table", *FORMATS)
 
 
-def run_mode_check(paths, settings, run_options, mode: str, directions, write, notify) -> int:
-    """Check ``paths`` in ``mode``, write the report, name each unchecked input; the exit code."""
+def run_mode_check(paths, settings, run_options, write, notify) -> int:
+    """Check ``paths`` in ``settings.mode``, write the report, name each unchecked input; the exit code."""
+    mode, directions = settings.mode, settings.directions
     if run_options.output_format not in SUPPORTED_FORMATS:
         raise UsageError(f"--mode {mode} writes --format {', '.join(SUPPORTED_FORMATS)}")
     if directions is not None and mode != "jvp":
@@ -31,3 +32,22 @@ def run_mode_check(paths, settings, run_options, mode: str, directions, write, n
         chosen = "json" if run_options.output_format == "table" else run_options.output_format
         Path(run_options.output).write_text(render(run.reports, mode, chosen))
     return run.exit_code
+
+
+def run_mode_sweep(spec, settings, run_options, write) -> int:
+    """``svdgrad sweep --mode jvp|hvp``: the table or JSON of pipeline/modes_sweep.py; the exit code
+    (1 on a wrong or non-finite point, else 0)."""
+    from svdgrad_cli.pipeline.modes_sweep import sweep_modes
+    from svdgrad_cli.render.modes import sweep_json, sweep_table
+
+    if settings.directions is not None:
+        raise UsageError("sweep draws one seeded direction per family; --directions is for check --mode jvp")
+    if run_options.output_format not in ("table", "json"):
+        raise UsageError(f"sweep --mode {settings.mode} writes --format table or json")
+    settings = resolve_settings(settings)
+    sweep = sweep_modes(spec, settings, run_options.max_elements)
+    write(sweep_json(sweep) if run_options.output_format == "json" else sweep_table(sweep))
+    if run_options.output:
+        Path(run_options.output).write_text(sweep_json(sweep))
+    findings = [r for _, _, report in sweep.points for d in report.directions for r in d.results]
+    return 1 if any(r.verdict.is_finding for r in findings) else 0

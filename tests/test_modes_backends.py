@@ -122,3 +122,30 @@ def test_cli_directions_file_and_its_errors(runner, tmp_path):
 def test_matrix_verdict_ignores_an_unsupported_path_of_a_backend_that_answered():
     run = check(np.diag([3.0, 2.0, 1.0]), mode="jvp", backends=["autograd"])
     assert str(run.reports[0].verdict) == "agree"
+
+
+def test_sweep_in_hvp_mode_ends_undefined_at_a_zero_value(runner):
+    args = [
+        "sweep",
+        "--mode",
+        "hvp",
+        "--vary",
+        "zero",
+        "--shape",
+        "4x4",
+        "--points",
+        "4",
+        "-b",
+        "jax",
+        "-f",
+        "json",
+    ]
+    result = runner.invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads(result.output)
+    assert data["mode"] == "hvp" and len(data["points"]) == 4
+    assert [p["directions"][0]["defined"] for p in data["points"]] == [True, True, True, False]
+    table = runner.invoke(cli, args[:-2])
+    assert "mode hvp" in table.output and "jax forward-over-reverse" in table.output
+    refused = runner.invoke(cli, ["sweep", "--directions", "e.npz"])
+    assert refused.exit_code == 2 and "--directions" in refused.output

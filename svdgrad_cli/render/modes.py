@@ -175,3 +175,49 @@ def render(reports: list[ModeReport], mode: str, output_format: str) -> str:
     if output_format == "table":
         return table(reports)
     return FORMATS[output_format](reports, mode)
+
+
+MARKS = {
+    "correct": ".",
+    "valid": "v",
+    "undefined": "u",
+    "indeterminate": "?",
+    "inaccurate": "i",
+    "wrong": "W",
+    "non-finite": "N",
+    "unsupported": "-",
+    "failed": "F",
+}
+
+
+def sweep_table(sweep) -> str:
+    """One row per backend and path, one mark per point (MARKS), the parameter of each point below."""
+    family, points = sweep.family, sweep.points
+    rows: dict[str, list[str]] = {}
+    for _, _, report in points:
+        for r in report.directions[0].results:
+            rows.setdefault(f"{r.backend} {r.path}", []).append(MARKS[str(r.verdict)])
+    m, n = family.shape
+    loss = points[0][2].loss
+    out = [
+        f"sweep {family.parameter} over {len(points)} points, loss {loss}, {m}x{n} {family.dtype}",
+        f"mode {MODE_NAMES[sweep.mode]}",
+        "",
+    ]
+    out += [f"{name[:34]:<35}{' '.join(marks)}" for name, marks in rows.items()]
+    legend = ", ".join(f"{mark} {verdict}" for verdict, mark in MARKS.items())
+    out += ["", textwrap.fill("points: " + ", ".join(f"{x:.3g}" for _, x, _ in points), WIDTH)]
+    out += [textwrap.fill(legend, WIDTH, break_on_hyphens=False), ""]
+    return "\n".join(out)
+
+
+def sweep_json(sweep) -> str:
+    """The sweep's points, each check's report in the mode (as_dict), with its parameter."""
+    points = [{"parameter": x, **as_dict(report)} for _, x, report in sweep.points]
+    data = {
+        "mode": sweep.mode,
+        "vary": sweep.family.vary,
+        "parameter": sweep.family.parameter,
+        "points": points,
+    }
+    return json.dumps(data, indent=2, allow_nan=False)
