@@ -149,3 +149,13 @@ def test_sweep_in_hvp_mode_ends_undefined_at_a_zero_value(runner):
     assert "mode hvp" in table.output and "jax forward-over-reverse" in table.output
     refused = runner.invoke(cli, ["sweep", "--directions", "e.npz"])
     assert refused.exit_code == 2 and "--directions" in refused.output
+
+
+def test_assert_gradients_ok_in_hvp_mode_names_the_path_that_failed():
+    from svdgrad_cli import assert_gradients_ok
+
+    assert_gradients_ok(
+        "autograd", np.diag([3.0, 2.0, 1.0]), mode="hvp"
+    )  # make_hvp answers; make_jvp unsupported
+    with pytest.raises(AssertionError, match="autograd reverse-over-reverse is correct"):
+        assert_gradients_ok("autograd", np.diag([3.0, 2.0, 1.0]), mode="hvp", accept=("valid",))

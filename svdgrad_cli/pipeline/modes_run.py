@@ -134,3 +134,21 @@ def check_mode_paths(
     cases = load_files(files.entries, settings.dtype, max_elements)
     loss = parse_loss(settings.loss)
     return _collect(cases, ModeRun(mode), mode, loss, resolved, settings.seed, settings.zero_tol, given)
+
+
+def mode_failures(run: ModeRun, accept) -> list[str]:
+    """``assert_gradients_ok(..., mode=)``: one line per path whose verdict is not in ``accept`` (an
+    unsupported path counts only where its backend answered on no other path), and per input error."""
+    lines = list(run.errors)
+    for report in run.reports:
+        answered = {
+            r.backend for d in report.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
+        }
+        for d in report.directions:
+            for r in d.results:
+                if r.verdict in accept or (r.verdict == BackendVerdict.UNSUPPORTED and r.backend in answered):
+                    continue
+                lines.append(
+                    f"{report.label} E{d.index + 1}: {r.backend} {r.path} is {r.verdict} ({report.mode})"
+                )
+    return lines

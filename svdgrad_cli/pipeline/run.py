@@ -135,6 +135,13 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
             assert_gradients_ok("torch:mypkg.linalg:safe_svd", my_matrices, loss="proj:2")
     """
     report = check(matrices, loss=loss, backends=[backend], **options)
+    if options.get("mode", "vjp") != "vjp":  # issue 25 hook (pipeline/modes_run.py)
+        from svdgrad_cli.pipeline.modes_run import mode_failures
+
+        failures = mode_failures(report, accept)
+        if failures:
+            raise AssertionError("svdgrad: " + "\n".join(failures))
+        return report
     settings = "".join(f", {key}={value!r}" for key, value in options.items())
     call = f"svdgrad_cli.check(matrices, loss={loss!r}, backends=[{backend!r}]{settings})"
     failures = [
