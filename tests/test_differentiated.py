@@ -127,3 +127,9 @@ def test_a_backend_that_lists_a_target_is_asked_for_it_and_answers_in_its_shape(
 def test_a_reference_precision_that_does_not_exist_is_a_usage_error():
     with pytest.raises(UsageError, match="--reference must be one of auto, float64, high, got 'mpmath'"):
         check(np.eye(2), backends=["autograd"], reference="mpmath")
+
+
+def test_the_mode_option_offers_exactly_the_derivative_modes():
+    from svdgrad_cli.options.check import MODE_CHOICES
+
+    assert tuple(m.value for m in DerivativeMode) == MODE_CHOICES

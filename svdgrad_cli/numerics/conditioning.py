@@ -73,7 +73,7 @@ def spectral_hessian_rms(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phase
     return float(np.sqrt(squares / (copies * m * n))) if m * n else 0.0
 
 
-def _dilation_hessian(loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
+def dilation_hessian(loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
     """The Hessian operator of polar or proj:K at one matrix (dilation.py)."""
     if loss.kind == "polar":
         return polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
@@ -88,7 +88,7 @@ def vector_hessian_norm(
         return 1.0 / frobenius(s)
     if loss.kind == "proj" and loss.order >= len(u):  # U_K U_K^T = I: a constant loss, G = 0 everywhere
         return 0.0
-    return _dilation_hessian(loss, u, s, v, spectrum).norm(np.random.default_rng(seed + 1))
+    return dilation_hessian(loss, u, s, v, spectrum).norm(np.random.default_rng(seed + 1))
 
 
 def vector_hessian_rms(
@@ -102,7 +102,7 @@ def vector_hessian_rms(
         return float(np.sqrt((dim - 1) / dim)) / frobenius(s)
     if loss.kind == "proj" and loss.order >= len(u):
         return 0.0
-    return _dilation_hessian(loss, u, s, v, spectrum).rms(np.random.default_rng(seed + 2))
+    return dilation_hessian(loss, u, s, v, spectrum).rms(np.random.default_rng(seed + 2))
 
 
 def natural_scale(loss, s: np.ndarray) -> float:
