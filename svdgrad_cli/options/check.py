@@ -150,12 +150,28 @@ class Settings:
         type="float",
         help="Seconds one backend call may take (a plug-in that hangs is then 'failed'). Default: no limit.",
     )
-    full_matrices: bool = option(False, "--full-matrices", kind="flag",
-        help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.")  # fmt: skip
-    mode: str = option("vjp", "--mode", type=MODE_CHOICES, config=False, json=False,  # issue 25
-        help="vjp: reverse-mode gradients, jvp: forward-mode JVPs, hvp: Hessian-vector products")  # fmt: skip
-    directions: str | None = option(None, "--directions", type="path", config=False, json=False,
-        help="--mode jvp: an .npz of directions E, each (m, n) or a stack (d, m, n).")  # fmt: skip
+    full_matrices: bool = option(
+        False,
+        "--full-matrices",
+        kind="flag",
+        help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
+    )
+    mode: str = option(
+        "vjp",
+        "--mode",
+        type=MODE_CHOICES,
+        config=False,
+        json=False,
+        help="vjp: reverse-mode gradients, jvp: forward-mode JVPs, hvp: Hessian-vector products",
+    )
+    directions: str | None = option(
+        None,
+        "--directions",
+        type="path",
+        config=False,
+        json=False,
+        help="--mode jvp: an .npz of directions E, each (m, n) or a stack (d, m, n).",
+    )
 
     @property
     def failing(self) -> frozenset[str]:
