@@ -143,8 +143,12 @@ def check(paths, **values) -> None:
     from svdgrad_cli.session import CheckSession
 
     settings, run_options = split_options(_fail_on_layers(values))
-    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
-        _run_mode(paths, settings, run_options)
+    _run_in_mode(
+        settings,
+        lambda session, target: session.run_mode_check(
+            list(paths), target, settings, run_options, _write_stdout, _notify
+        ),
+    )
     try:
         ctx = click.get_current_context()
         from_config = click.core.ParameterSource.DEFAULT_MAP
@@ -182,8 +186,12 @@ def sweep(**values) -> None:
     settings, run_options = split_options(_fail_on_layers(values))
     names = SweepOptions.__dataclass_fields__
     sweep_options = SweepOptions(**{k: v for k, v in values.items() if k in names})
-    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
-        _run_mode_sweep(settings, run_options, sweep_options)
+    _run_in_mode(
+        settings,
+        lambda session, target: session.run_mode_sweep(
+            target, settings, run_options, sweep_options, _write_stdout, _notify
+        ),
+    )
     try:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
     except SvdgradError as exc:
@@ -303,28 +311,17 @@ def _fail_on_layers(values: dict) -> dict:
     return values | {"fail_on": added}
 
 
-def _run_mode(paths, settings, run_options) -> None:
-    """svdgrad check --mode jvp|hvp (issue 25): mode_session.py; exits."""
+def _run_in_mode(settings, run) -> None:
+    """--mode jvp|hvp: ``run(mode_session, target)`` judges that derivative (mode_session.py) and this
+    exits with its code; returns for --mode vjp."""
+    from svdgrad_cli import mode_session
     from svdgrad_cli.errors import SvdgradError
-    from svdgrad_cli.mode_session import run_mode_check
 
     try:
-        code = run_mode_check(list(paths), settings, run_options, _write_stdout, _notify)
-    except SvdgradError as exc:
-        raise InputFailure(str(exc)) from None
-    sys.exit(code)
-
-
-def _run_mode_sweep(settings, run_options, sweep_options) -> None:
-    """svdgrad sweep --mode jvp|hvp (issue 25): mode_session.py; exits."""
-    from svdgrad_cli.errors import SvdgradError
-    from svdgrad_cli.mode_session import run_mode_sweep
-    from svdgrad_cli.pipeline.sweep import SweepSpec, parse_shape
-
-    try:
-        s = sweep_options
-        spec = SweepSpec(s.vary, s.at, s.points, parse_shape(s.shape), s.source)
-        code = run_mode_sweep(spec, settings, run_options, _write_stdout)
+        target = mode_session.mode_run_target(settings)
+        if target is None:
+            return
+        code = run(mode_session, target)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(code)

@@ -1,53 +1,81 @@
-"""``svdgrad check --mode jvp|hvp`` (issue 25): run pipeline/modes_run.py on the paths and write the
-report in the chosen format. The ``vjp`` mode is session.py.
-
-Hook for the seam of issue 23: cli.py calls ``run_mode_check`` when ``--mode`` is not ``vjp``.
+"""``svdgrad check|sweep --mode jvp|hvp`` (issue 25): ``--mode`` selects a Target whose DerivativeMode
+is the JVP or the HVP (numerics/differentiated.py); each matrix or point is judged by its ModeCheck
+(pipeline/modes_run.py) in the one run loop (run_loop.py: signals, the interrupted report), written
+where the one plan says (outputs.py) in the formats of MODE_RENDERERS or MODE_SWEEP_RENDERERS.
+The VJP is session.py and sweep_session.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from svdgrad_cli.errors import UsageError
-from svdgrad_cli.pipeline.modes_run import check_mode_paths
+from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
+from svdgrad_cli.model import RunReport
+from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
+from svdgrad_cli.options import RunOptions, Settings, SweepOptions
+from svdgrad_cli.outputs import Writer, require_writable
+from svdgrad_cli.pipeline.modes_run import ModeCheck, load_directions, mode_target, path_cases
+from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
 from svdgrad_cli.pipeline.run import resolve_settings
-from svdgrad_cli.render.modes import FORMATS, render
+from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, parse_shape
+from svdgrad_cli.render import MODE_RENDERERS, MODE_SWEEP_RENDERERS
+from svdgrad_cli.run_loop import Stream, run_loop
 
-SUPPORTED_FORMATS = ("table", *FORMATS)
 
-
-def run_mode_check(paths, settings, run_options, write, notify) -> int:
-    """Check ``paths`` in ``settings.mode``, write the report, name each unchecked input; the exit code."""
-    mode, directions = settings.mode, settings.directions
-    if run_options.output_format not in SUPPORTED_FORMATS:
-        raise UsageError(f"--mode {mode} writes --format {', '.join(SUPPORTED_FORMATS)}")
-    if directions is not None and mode != "jvp":
+def mode_run_target(settings: Settings) -> Target | None:
+    """The Target ``--mode`` selects when its derivative is not the VJP, else None (session.py's
+    run); ``--directions`` is for --mode jvp only."""
+    target = mode_target(settings.mode)
+    if settings.directions is not None and target.mode is not DerivativeMode.JVP:
         raise UsageError("--directions is for --mode jvp (hvp draws its own; give them in Python)")
+    return None if target.mode is DerivativeMode.VJP else target
+
+
+def _require_format(options: RunOptions, registry: dict[str, str], command: str) -> None:
+    if options.output_format not in registry:
+        raise UsageError(f"{command} writes --format {', '.join(registry)}; not {options.output_format}")
+    require_writable(options.output, "-o")
+
+
+def run_mode_check(
+    paths, target: Target, settings: Settings, options: RunOptions, write: Writer, notify
+) -> int:
+    """Check ``paths`` in ``target``'s mode, write the report, name each unchecked input; the exit code."""
+    _require_format(options, MODE_RENDERERS, f"--mode {target.mode}")
     settings = resolve_settings(settings)
-    run = check_mode_paths(paths, settings, mode, directions, run_options.max_elements)
-    for error in run.errors:
-        notify(error)
-    write(render(run.reports, mode, run_options.output_format))
-    if run_options.output:
-        chosen = "json" if run_options.output_format == "table" else run_options.output_format
-        Path(run_options.output).write_text(render(run.reports, mode, chosen))
-    return run.exit_code
+    given = load_directions(settings.directions) if settings.directions else None
+    check = ModeCheck.resolve(
+        target, settings.loss, settings.backends, settings.seed, settings.zero_tol, given
+    )
+    run = RunReport(settings, options=options)
+    report = ModeRun(target.mode, run=run)
+    cases = path_cases(paths, settings.dtype, options.max_elements)
+    stream = Stream(run, cases, lambda item: check.record(item, report, notify), report)
+    run_loop(stream, options, write, notify, MODE_RENDERERS)
+    return report.exit_code
 
 
-def run_mode_sweep(spec, settings, run_options, write) -> int:
-    """``svdgrad sweep --mode jvp|hvp``: the table or JSON of pipeline/modes_sweep.py; the exit code
-    (1 on a wrong or non-finite point, else 0)."""
-    from svdgrad_cli.pipeline.modes_sweep import sweep_modes
-    from svdgrad_cli.render.modes import sweep_json, sweep_table
-
+def run_mode_sweep(
+    target: Target, settings: Settings, options: RunOptions, sweep: SweepOptions, write, notify
+) -> int:
+    """``svdgrad sweep --mode jvp|hvp``: every point judged in the mode, written as a check's report
+    is; the exit code (1 on a wrong or non-finite point, else 0)."""
+    command = f"sweep --mode {target.mode}"
     if settings.directions is not None:
         raise UsageError("sweep draws one seeded direction per family; --directions is for check --mode jvp")
-    if run_options.output_format not in ("table", "json"):
-        raise UsageError(f"sweep --mode {settings.mode} writes --format table or json")
+    if sweep.plot_file is not None or sweep.save_matrices is not None:
+        raise UsageError(f"{command}: --plot and --save-matrices are for --mode vjp sweeps")
+    _require_format(options, MODE_SWEEP_RENDERERS, command)
     settings = resolve_settings(settings)
-    sweep = sweep_modes(spec, settings, run_options.max_elements)
-    write(sweep_json(sweep) if run_options.output_format == "json" else sweep_table(sweep))
-    if run_options.output:
-        Path(run_options.output).write_text(sweep_json(sweep))
-    findings = [r for _, _, report in sweep.points for d in report.directions for r in d.results]
-    return 1 if any(r.verdict.is_finding for r in findings) else 0
+    spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
+    family = build_family(spec, settings, options.max_elements)
+    run = RunReport(settings, options=options)
+    report = ModeSweep(family, target.mode, run=run)
+
+    def take(point: ModePoint) -> ModePoint:
+        report.points.append(point)
+        return point
+
+    points = iter_mode_points(family, sweep_check(family, target, settings))
+    stream = Stream(run, points, take, report, covers="points checked")
+    run_loop(stream, options, write, notify, MODE_SWEEP_RENDERERS)
+    return report.exit_code

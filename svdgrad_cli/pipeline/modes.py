@@ -17,78 +17,22 @@ in the backend's favour and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from svdgrad_cli.backends.modes import mode_paths, run_path
 from svdgrad_cli.backends.protocol import BackendFailure
+from svdgrad_cli.mode_model import DirectionResult, ModeReport, PathResult
+from svdgrad_cli.numerics.differentiated import DerivativeMode
 from svdgrad_cli.numerics.hvp import reference_hvp
 from svdgrad_cli.numerics.jvp import reference_jvp
 from svdgrad_cli.numerics.mode_budgets import hvp_budget, jvp_budget
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import build_reference
 from svdgrad_cli.pipeline.judge import classify
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
+from svdgrad_cli.verdicts import BackendVerdict
 
-MODES = ("vjp", "jvp", "hvp")
 DIRECTION_STREAM = 0x25  # directions are drawn from default_rng((seed, DIRECTION_STREAM, index))
 DEFAULT_DIRECTIONS = 3
-
-
-@dataclass(frozen=True)
-class PathResult:
-    """One path of one backend along one direction, judged."""
-
-    backend: str
-    path: str
-    verdict: BackendVerdict
-    error: float | None = None  # |JVP - L'(A;E)| or ||HVP - H[E]||_F
-    relative_error: float | None = None  # error / the budget's scale
-    budget: float | None = None  # relative budget
-    value: float | None = None  # the JVP itself (jvp mode)
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class DirectionResult:
-    """One direction E: the reference and every path's result."""
-
-    index: int
-    reference: str  # what the reference is, or why there is none
-    defined: bool
-    unique: bool
-    value: float | None = None  # jvp: L'(A; E)
-    interval: tuple[float, float] | None = None  # jvp at a non-unique gradient: [low, high]
-    norm: float | None = None  # hvp: ||H(A)[E]||_F
-    results: list[PathResult] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ModeReport:
-    """One matrix checked in one mode."""
-
-    label: str
-    shape: tuple[int, int]
-    mode: str
-    loss: str
-    dtype: str
-    directions: list[DirectionResult]
-
-    @property
-    def verdict(self) -> MatrixVerdict:
-        """The worst news; a backend's unsupported path counts only if none of its paths answered."""
-        answered = {
-            r.backend for d in self.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
-        }
-        verdicts = [
-            r.verdict
-            for d in self.directions
-            for r in d.results
-            if r.verdict != BackendVerdict.UNSUPPORTED or r.backend not in answered
-        ]
-        defined = all(d.defined for d in self.directions)
-        return matrix_verdict(verdicts, all(d.unique for d in self.directions), defined)
 
 
 def draw_directions(shape: tuple[int, int], seed: int, count: int = DEFAULT_DIRECTIONS) -> list[np.ndarray]:
@@ -182,4 +126,4 @@ def check_mode(a, label, loss, backends, mode, dtype, zero_tol, seed=0, directio
                     continue
                 results.append(_judge(backend.name, name, out, mode, direction, budget, value))
         out_directions.append(DirectionResult(**{**direction.__dict__, "index": index, "results": results}))
-    return ModeReport(label, shape, mode, loss.name, np.dtype(dtype).name, out_directions)
+    return ModeReport(label, shape, DerivativeMode(mode), loss.name, np.dtype(dtype).name, out_directions)

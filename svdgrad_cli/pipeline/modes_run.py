@@ -1,57 +1,41 @@
 """Entry points of ``--mode jvp|hvp`` (issue 25): matrices from arrays or paths, directions, and the
 run's verdicts and exit code. The ``vjp`` mode is the rest of the pipeline (run.py, stream.py).
 
-Hook for the seam of issue 23: ``check_modes`` and ``check_mode_paths`` are what ``check(...,
-mode=...)`` and ``svdgrad check --mode`` call; a DerivativeMode seam can call ``modes.check_mode``
-per matrix instead.
+``--mode`` selects a Target (numerics/differentiated.py) whose DerivativeMode is JVP or HVP; a
+:class:`ModeCheck` judges each matrix in it. ``check(..., mode=...)`` calls ``check_modes``;
+``svdgrad check --mode`` (mode_session.py) runs the same ModeCheck through the one run loop.
 """
 
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
+from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_files, matrices
+from svdgrad_cli.mode_model import ModeReport, ModeRun
+from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.numerics.field import is_complex
-from svdgrad_cli.numerics.losses import parse_loss
+from svdgrad_cli.numerics.losses import SpectralLoss, VectorLoss, parse_loss
 from svdgrad_cli.numerics.spectrum import default_zero_tol
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
-from svdgrad_cli.pipeline.modes import MODES, ModeReport, check_mode
+from svdgrad_cli.pipeline.modes import check_mode
 from svdgrad_cli.verdicts import BackendVerdict
 
-FINDING_VERDICTS = {BackendVerdict.WRONG, BackendVerdict.NON_FINITE}
 
-
-@dataclass
-class ModeRun:
-    """Every matrix's report in one mode, and the inputs that could not be checked."""
-
-    mode: str
-    reports: list[ModeReport] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # one line per input that was not checked
-
-    @property
-    def exit_code(self) -> int:
-        """1 on a finding (wrong, non-finite), else 2 if anything failed or nothing was judged, else 0."""
-        verdicts = [r.verdict for report in self.reports for d in report.directions for r in d.results]
-        if any(v in FINDING_VERDICTS for v in verdicts):
-            return 1
-        judged = [v for v in verdicts if v not in {BackendVerdict.UNSUPPORTED, BackendVerdict.FAILED}]
-        if self.errors or BackendVerdict.FAILED in verdicts or not judged:
-            return 2
-        return 0
-
-
-def check_mode_name(mode: str) -> str:
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r}; expected one of: {' | '.join(MODES)}")
-    return mode
+def mode_target(mode: str) -> Target:
+    """The Target ``--mode`` selects (numerics/differentiated.py); a UsageError for an unknown mode."""
+    try:
+        return Target(mode=DerivativeMode(mode))
+    except ValueError:
+        known = " | ".join(m.value for m in DerivativeMode)
+        raise UsageError(f"unknown mode {mode!r}; expected one of: {known}") from None
 
 
 def load_directions(path: str) -> list[np.ndarray]:
@@ -84,56 +68,72 @@ def _directions_for(label: str, shape, given: list[np.ndarray] | None):
     return fitting
 
 
-def _check_case(case: MatrixCase, mode, loss, backends, seed, zero_tol, given) -> ModeReport:
-    if is_complex(case.array):
-        raise InputError(case.label, f"--mode {mode} checks real matrices only")
-    tol = zero_tol if zero_tol is not None else default_zero_tol(case.array.shape, case.array.dtype)
-    directions = _directions_for(case.label, case.array.shape, given)
-    return check_mode(case.array, case.label, loss, backends, mode, case.array.dtype, tol, seed, directions)
+def _ignore(line: str) -> None:
+    return None
 
 
-def _collect(cases, run: ModeRun, mode, loss, backends, seed, zero_tol, given) -> ModeRun:
-    for case in cases:
-        if isinstance(case, Skipped):
-            continue
-        if isinstance(case, InputError):
-            run.errors.append(str(case))
-            continue
+@dataclass(frozen=True)
+class ModeCheck:
+    """How each matrix of a run is judged in the mode of ``target``: the loss, the backends, the seed,
+    the zero tolerance (None: each matrix's default) and the directions (None: seeded ones)."""
+
+    target: Target
+    loss: SpectralLoss | VectorLoss
+    backends: list
+    seed: int = 0
+    zero_tol: float | None = None
+    given: list[np.ndarray] | None = None
+
+    @classmethod
+    def resolve(cls, target: Target, loss: str, backends, seed=0, zero_tol=None, given=None) -> ModeCheck:
+        """The check of backend names or specs (the defaults where none) and a loss's text."""
+        names = registry.resolve_backends(tuple(backends or ()))
+        resolved = [registry.load_backend(name) for name in names]
+        return cls(target, parse_loss(loss), resolved, seed, zero_tol, given)
+
+    def judge(self, array: np.ndarray, label: str) -> ModeReport:
+        """One real matrix's report; InputError for a complex one or no direction of its shape."""
+        mode = self.target.mode
+        if is_complex(array):
+            raise InputError(label, f"--mode {mode} checks real matrices only")
+        tol = self.zero_tol if self.zero_tol is not None else default_zero_tol(array.shape, array.dtype)
+        directions = _directions_for(label, array.shape, self.given)
+        return check_mode(
+            array, label, self.loss, self.backends, mode, array.dtype, tol, self.seed, directions
+        )
+
+    def record(self, item, run: ModeRun, notify: Callable[[str], None] = _ignore) -> ModeReport | None:
+        """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or
+        None where there is none (an input error is told through ``notify`` and kept)."""
+        if isinstance(item, Skipped):
+            return None
         try:
-            run.reports.append(_check_case(case, mode, loss, backends, seed, zero_tol, given))
+            if isinstance(item, InputError):
+                raise item
+            report = self.judge(item.array, item.label)
         except InputError as exc:
             run.errors.append(str(exc))
-    return run
+            notify(str(exc))
+            return None
+        run.reports.append(report)
+        return report
 
 
 def check_modes(
     array, mode: str, loss="sum", backends=None, dtype="auto", seed=0, zero_tol=None, directions=None
-):
-    """``check(array, mode="jvp"|"hvp")``: a ModeRun for one matrix or a stack (..., m, n)."""
-    check_mode_name(mode)
-    names = registry.resolve_backends(tuple(backends or ()))
-    resolved = [registry.load_backend(name) for name in names]
-    cases = matrices(LoadedArray("<array>", np.asarray(array)), dtype)
-    return _collect(cases, ModeRun(mode), mode, parse_loss(loss), resolved, seed, zero_tol, directions)
-
-
-def check_mode_paths(
-    paths: list[str],
-    settings,
-    mode: str,
-    directions_file: str | None,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
 ) -> ModeRun:
-    """``svdgrad check --mode jvp|hvp PATHS``: every matrix of the paths, with ``settings``' loss,
-    backends, dtype, seed and zero tolerance."""
-    check_mode_name(mode)
-    given = load_directions(directions_file) if directions_file else None
-    names = registry.resolve_backends(settings.backends)
-    resolved = [registry.load_backend(name) for name in names]
-    files = collect_files(paths)
-    cases = load_files(files.entries, settings.dtype, max_elements)
-    loss = parse_loss(settings.loss)
-    return _collect(cases, ModeRun(mode), mode, loss, resolved, settings.seed, settings.zero_tol, given)
+    """``check(array, mode="jvp"|"hvp")``: a ModeRun for one matrix or a stack (..., m, n)."""
+    target = mode_target(mode)
+    check = ModeCheck.resolve(target, loss, backends, seed, zero_tol, directions)
+    run = ModeRun(target.mode)
+    for case in matrices(LoadedArray("<array>", np.asarray(array)), dtype):
+        check.record(case, run)
+    return run
+
+
+def path_cases(paths: list[str], dtype: str, max_elements: int = DEFAULT_MAX_ELEMENTS):
+    """Every matrix of ``paths`` as loaded (MatrixCase, InputError or Skipped), lazily."""
+    return load_files(collect_files(paths).entries, dtype, max_elements)
 
 
 def mode_failures(run: ModeRun, accept) -> list[str]:
@@ -141,14 +141,11 @@ def mode_failures(run: ModeRun, accept) -> list[str]:
     unsupported path counts only where its backend answered on no other path), and per input error."""
     lines = list(run.errors)
     for report in run.reports:
-        answered = {
-            r.backend for d in report.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
-        }
-        for d in report.directions:
-            for r in d.results:
-                if r.verdict in accept or (r.verdict == BackendVerdict.UNSUPPORTED and r.backend in answered):
-                    continue
-                lines.append(
-                    f"{report.label} E{d.index + 1}: {r.backend} {r.path} is {r.verdict} ({report.mode})"
-                )
+        answered = report.answered
+        for d, r in report.rows():
+            if r.verdict in accept or (r.verdict == BackendVerdict.UNSUPPORTED and r.backend in answered):
+                continue
+            lines.append(
+                f"{report.label} E{d.index + 1}: {r.backend} {r.path} is {r.verdict} ({report.mode})"
+            )
     return lines

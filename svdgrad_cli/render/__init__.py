@@ -27,6 +27,19 @@ SWEEP_RENDERERS = {
     "jsonl": "svdgrad_cli.render.sweep_json:SweepJsonlRenderer",
 }
 SWEEP_FORMATS = tuple(SWEEP_RENDERERS)
+# The formats of ``--mode jvp|hvp``: render/modes.py (finish(run)), render/mode_sweep.py (finish(sweep)).
+MODE_RENDERERS = {
+    "table": "svdgrad_cli.render.modes:ModeTableRenderer",
+    "json": "svdgrad_cli.render.modes:ModeJsonRenderer",
+    "jsonl": "svdgrad_cli.render.modes:ModeJsonlRenderer",
+    "junit": "svdgrad_cli.render.modes:ModeJunitRenderer",
+    "github": "svdgrad_cli.render.modes:ModeGithubRenderer",
+    "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
+}
+MODE_SWEEP_RENDERERS = {
+    "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",
+    "json": "svdgrad_cli.render.mode_sweep:ModeSweepJsonRenderer",
+}
 
 
 def renderer_class(output_format: str, registry: dict[str, str] = RENDERERS):

@@ -1,5 +1,7 @@
-"""Reports of ``--mode jvp|hvp`` (pipeline/modes.py): a table at 80 columns, JSON and Markdown, each
-naming the mode, the loss, the dtype and, for every path, which derivative the framework computed."""
+"""Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, JSON lines, Markdown,
+GitHub annotations and JUnit XML, each naming the mode, the loss, the dtype and, for every path, which
+derivative the framework computed. Each format is a Renderer (base.py) of MODE_RENDERERS; a run is
+written whole at its end (``finish(run)``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import json
 import math
 import textwrap
 
-from svdgrad_cli.pipeline.modes import DirectionResult, ModeReport, PathResult
+from svdgrad_cli.mode_model import DirectionResult, ModeReport, ModeRun, PathResult
+from svdgrad_cli.render.base import Renderer
 
 WIDTH = 80
 WHY_JVPS_DIFFER = (
@@ -107,10 +110,6 @@ def as_dict(report: ModeReport) -> dict:
     }
 
 
-def to_json(reports: list[ModeReport], mode: str) -> str:
-    return json.dumps({"mode": mode, "results": [as_dict(r) for r in reports]}, indent=2, allow_nan=False)
-
-
 def markdown(reports: list[ModeReport], mode: str) -> str:
     """A GitHub-flavoured table per matrix, with the mode in its heading."""
     out = [f"## svdgrad --mode {mode}", ""]
@@ -129,12 +128,11 @@ def markdown(reports: list[ModeReport], mode: str) -> str:
 
 def _rows(reports: list[ModeReport]):
     for report in reports:
-        for d in report.directions:
-            for r in d.results:
-                yield report, d, r
+        for d, r in report.rows():
+            yield report, d, r
 
 
-def jsonl(reports: list[ModeReport], mode: str) -> str:
+def jsonl(reports: list[ModeReport]) -> str:
     """One JSON object per matrix, each naming the mode."""
     return "".join(json.dumps(as_dict(r), allow_nan=False) + "\n" for r in reports)
 
@@ -167,57 +165,56 @@ def junit(reports: list[ModeReport], mode: str) -> str:
     return "\n".join(["<testsuites>", head, *cases, "</testsuite>", "</testsuites>", ""])
 
 
-FORMATS = {"json": to_json, "jsonl": jsonl, "markdown": markdown, "github": github, "junit": junit}
+SCHEMA = "svdgrad-modes/1"
+INTERRUPTED = "interrupted: the report covers the matrices checked so far"
 
 
-def render(reports: list[ModeReport], mode: str, output_format: str) -> str:
-    """The report in ``output_format`` (table for people; html is not written for these modes)."""
-    if output_format == "table":
-        return table(reports)
-    return FORMATS[output_format](reports, mode)
+class ModeRenderer(Renderer[ModeReport, ModeRun]):
+    """A format of a run in one mode: ``finish(run)`` writes every matrix's report."""
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        raise NotImplementedError
 
 
-MARKS = {
-    "correct": ".",
-    "valid": "v",
-    "undefined": "u",
-    "indeterminate": "?",
-    "inaccurate": "i",
-    "wrong": "W",
-    "non-finite": "N",
-    "unsupported": "-",
-    "failed": "F",
-}
+class ModeTableRenderer(ModeRenderer):
+    name = "table"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        return table(report.reports) + (INTERRUPTED + "\n" if report.interrupted else "")
 
 
-def sweep_table(sweep) -> str:
-    """One row per backend and path, one mark per point (MARKS), the parameter of each point below."""
-    family, points = sweep.family, sweep.points
-    rows: dict[str, list[str]] = {}
-    for _, _, report in points:
-        for r in report.directions[0].results:
-            rows.setdefault(f"{r.backend} {r.path}", []).append(MARKS[str(r.verdict)])
-    m, n = family.shape
-    loss = points[0][2].loss
-    out = [
-        f"sweep {family.parameter} over {len(points)} points, loss {loss}, {m}x{n} {family.dtype}",
-        f"mode {MODE_NAMES[sweep.mode]}",
-        "",
-    ]
-    out += [f"{name[:34]:<35}{' '.join(marks)}" for name, marks in rows.items()]
-    legend = ", ".join(f"{mark} {verdict}" for verdict, mark in MARKS.items())
-    out += ["", textwrap.fill("points: " + ", ".join(f"{x:.3g}" for _, x, _ in points), WIDTH)]
-    out += [textwrap.fill(legend, WIDTH, break_on_hyphens=False), ""]
-    return "\n".join(out)
+class ModeJsonRenderer(ModeRenderer):
+    name = "json"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        results = [as_dict(r) for r in report.reports]
+        data = {"schema": SCHEMA, "mode": report.mode, "interrupted": report.interrupted, "results": results}
+        return json.dumps(data, indent=2, allow_nan=False)
 
 
-def sweep_json(sweep) -> str:
-    """The sweep's points, each check's report in the mode (as_dict), with its parameter."""
-    points = [{"parameter": x, **as_dict(report)} for _, x, report in sweep.points]
-    data = {
-        "mode": sweep.mode,
-        "vary": sweep.family.vary,
-        "parameter": sweep.family.parameter,
-        "points": points,
-    }
-    return json.dumps(data, indent=2, allow_nan=False)
+class ModeJsonlRenderer(ModeRenderer):
+    name = "jsonl"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        return jsonl(report.reports)
+
+
+class ModeMarkdownRenderer(ModeRenderer):
+    name = "markdown"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        return markdown(report.reports, report.mode)
+
+
+class ModeGithubRenderer(ModeRenderer):
+    name = "github"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        return github(report.reports, report.mode)
+
+
+class ModeJunitRenderer(ModeRenderer):
+    name = "junit"
+
+    def finish(self, report: ModeRun, streamed: bool = False) -> str:
+        return junit(report.reports, report.mode)

@@ -1,0 +1,151 @@
+"""The model of ``--mode jvp|hvp`` (issue 25): each path's result along each direction, a matrix's
+report, a run's and a sweep's. pipeline/modes.py fills them; render/modes.py and render/mode_sweep.py
+show them, reading nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from svdgrad_cli.model import RunReport
+from svdgrad_cli.numerics.differentiated import DerivativeMode
+from svdgrad_cli.sweep_model import Family
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
+
+FINDING_VERDICTS = {BackendVerdict.WRONG, BackendVerdict.NON_FINITE}
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One path of one backend along one direction, judged."""
+
+    backend: str
+    path: str
+    verdict: BackendVerdict
+    error: float | None = None  # |JVP - L'(A;E)| or ||HVP - H[E]||_F
+    relative_error: float | None = None  # error / the budget's scale
+    budget: float | None = None  # relative budget
+    value: float | None = None  # the JVP itself (jvp mode)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DirectionResult:
+    """One direction E: the reference and every path's result."""
+
+    index: int
+    reference: str  # what the reference is, or why there is none
+    defined: bool
+    unique: bool
+    value: float | None = None  # jvp: L'(A; E)
+    interval: tuple[float, float] | None = None  # jvp at a non-unique gradient: [low, high]
+    norm: float | None = None  # hvp: ||H(A)[E]||_F
+    results: list[PathResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModeReport:
+    """One matrix checked in one mode."""
+
+    label: str
+    shape: tuple[int, int]
+    mode: DerivativeMode
+    loss: str
+    dtype: str
+    directions: list[DirectionResult]
+
+    @property
+    def source(self) -> str:
+        """What the progress bar names."""
+        return self.label
+
+    @property
+    def answered(self) -> set[str]:
+        """The backends that answered on some path (their unsupported paths are not news)."""
+        return {
+            r.backend for d in self.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
+        }
+
+    @property
+    def verdict(self) -> MatrixVerdict:
+        """The worst news; a backend's unsupported path counts only if none of its paths answered."""
+        answered = self.answered
+        verdicts = [
+            r.verdict
+            for d in self.directions
+            for r in d.results
+            if r.verdict != BackendVerdict.UNSUPPORTED or r.backend not in answered
+        ]
+        defined = all(d.defined for d in self.directions)
+        return matrix_verdict(verdicts, all(d.unique for d in self.directions), defined)
+
+    def rows(self):
+        """(direction, path result) of every path along every direction."""
+        return ((d, r) for d in self.directions for r in d.results)
+
+
+def _exit_code(reports: list[ModeReport], errors: list[str]) -> int:
+    """1 on a finding (wrong, non-finite), else 2 if anything failed or nothing was judged, else 0
+    (an interrupted run's code is its RunReport's: run_loop.py)."""
+    verdicts = [r.verdict for report in reports for _, r in report.rows()]
+    if any(v in FINDING_VERDICTS for v in verdicts):
+        return 1
+    judged = [v for v in verdicts if v not in {BackendVerdict.UNSUPPORTED, BackendVerdict.FAILED}]
+    if errors or BackendVerdict.FAILED in verdicts or not judged:
+        return 2
+    return 0
+
+
+@dataclass
+class ModeRun:
+    """Every matrix's report in one mode, and the inputs that could not be checked."""
+
+    mode: DerivativeMode
+    reports: list[ModeReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per input that was not checked
+    run: RunReport | None = None  # the run loop's record (run_loop.py): whether it was interrupted
+
+    @property
+    def interrupted(self) -> bool:
+        return self.run is not None and self.run.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        if self.run is not None and self.run.interrupted:
+            return self.run.exit_code  # 130, or 143 by SIGTERM
+        return _exit_code(self.reports, self.errors)
+
+
+@dataclass(frozen=True)
+class ModePoint:
+    """One point of a sweep in one mode: its label, its parameter x and its report."""
+
+    label: str
+    parameter: float
+    report: ModeReport
+
+    @property
+    def source(self) -> str:
+        return self.label
+
+
+@dataclass
+class ModeSweep:
+    """A swept family and each point's report in one mode."""
+
+    family: Family
+    mode: DerivativeMode
+    points: list[ModePoint] = field(default_factory=list)
+    run: RunReport | None = None  # as a ModeRun's
+
+    @property
+    def interrupted(self) -> bool:
+        return self.run is not None and self.run.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """As a run's, but a sweep's undecided points are not an error: 1 on a finding, else 0."""
+        if self.run is not None and self.run.interrupted:
+            return self.run.exit_code
+        findings = [r.verdict for p in self.points for _, r in p.report.rows()]
+        return 1 if any(v.is_finding for v in findings) else 0
