@@ -13,7 +13,14 @@ import pytest
 from svdgrad_cli import outputs, register_backend, unregister_backend
 from svdgrad_cli.cli import cli
 from svdgrad_cli.outputs import OutputPlan, plan_outputs
-from svdgrad_cli.render import FORMATS, SWEEP_FORMATS, SWEEP_RENDERERS, renderer_class
+from svdgrad_cli.render import (
+    FORMATS,
+    MODE_RENDERERS,
+    MODE_SWEEP_RENDERERS,
+    SWEEP_FORMATS,
+    SWEEP_RENDERERS,
+    renderer_class,
+)
 from svdgrad_cli.render.base import Renderer
 
 MACHINE = [f for f in FORMATS if f != "table"]
@@ -138,8 +145,93 @@ def test_the_plan_is_one_rule():
     assert plan_outputs("table", "r.json") == OutputPlan("table", ("r.json", "json"))
 
 
-@pytest.mark.parametrize("name", SWEEP_FORMATS)
-def test_every_sweep_format_is_a_renderer_with_that_name(name):
-    cls = renderer_class(name, SWEEP_RENDERERS)
+REGISTRIES = [SWEEP_RENDERERS, MODE_RENDERERS, MODE_SWEEP_RENDERERS]
+
+
+@pytest.mark.parametrize(("registry", "name"), [(r, name) for r in REGISTRIES for name in r])
+def test_every_sweep_and_mode_format_is_a_renderer_with_that_name(registry, name):
+    cls = renderer_class(name, registry)
     assert issubclass(cls, Renderer)
     assert cls.name == name
+
+
+def _mode_jsonl(text: str) -> str:
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines and len({line["mode"] for line in lines}) == 1
+    return lines[0]["mode"]
+
+
+def _mode_github(text: str) -> str:
+    # an annotation per wrong, inaccurate or non-finite path: none where every path is right
+    assert all(line.startswith("::") for line in text.splitlines())
+    return "::"
+
+
+# --mode jvp|hvp: what stdout holds in each format, as READ (the mode's report names the mode)
+READ_MODE = {
+    "json": lambda text: json.loads(text)["schema"] + " " + json.loads(text)["mode"],
+    "jsonl": _mode_jsonl,
+    "junit": _junit,
+    "github": _mode_github,
+    "markdown": _markdown,
+}
+
+
+def _expected(output_format: str, mode: str) -> str:
+    return {
+        "json": f"svdgrad-modes/1 {mode}",
+        "jsonl": mode,
+        "junit": "testsuites",
+        "github": "::",
+        "markdown": f"## svdgrad --mode {mode}",
+    }[output_format]
+
+
+def _mode_command(command: str, mode: str, path: str) -> list[str]:
+    if command == "check":
+        return ["check", path, "--mode", mode, "-b", "jax"]
+    return ["sweep", "--mode", mode, "--shape", "3x3", "--points", "2", "-b", "jax"]
+
+
+MODE_CASES = [("check", mode, f) for mode in ("jvp", "hvp") for f in MODE_RENDERERS if f != "table"]
+MODE_CASES += [("sweep", mode, f) for mode in ("jvp", "hvp") for f in MODE_SWEEP_RENDERERS if f != "table"]
+
+
+@pytest.mark.parametrize(("command", "mode", "output_format"), MODE_CASES)
+def test_o_dash_writes_the_format_to_stdout_in_every_mode(
+    command, mode, output_format, matrix, tmp_path, runner, plans
+):
+    result = runner.invoke(cli, [*_mode_command(command, mode, matrix), "-o", "-", "-f", output_format])
+    assert result.exit_code in (0, 1), result.output
+    assert READ_MODE[output_format](result.stdout) == _expected(output_format, mode)
+    assert plans == [(output_format, "-")]  # decided by the same plan as --mode vjp
+    assert {path.name for path in tmp_path.iterdir()} == {"a.npy"}
+
+
+@pytest.mark.parametrize("command", ["check", "sweep"])
+def test_in_a_mode_o_dash_with_the_table_writes_json_and_o_file_gets_json_beside_the_table(
+    command, matrix, tmp_path, runner, plans
+):
+    args = _mode_command(command, "hvp", matrix)
+    result = runner.invoke(cli, [*args, "-o", "-"])
+    assert json.loads(result.stdout)["mode"] == "hvp"
+    target = tmp_path / "report.json"
+    result = runner.invoke(cli, [*args, "-o", str(target)])
+    assert json.loads(target.read_text())["schema"] == "svdgrad-modes/1"
+    assert "mode hvp" in result.stdout and not result.stdout.lstrip().startswith("{")  # the table
+    assert plans[-2:] == [("table", "-"), ("table", str(target))]
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (["-f", "html"], "--format"),
+        (["--mode", "hvp", "-f", "jsonl"], "--format"),
+        (["--mode", "hvp", "--plot", "s.png"], "--plot"),
+    ],
+)
+def test_a_mode_refuses_what_it_does_not_write_in_one_line(args, refused, matrix, runner):
+    command = ["check", matrix, "--mode", "jvp", *args] if args[0] == "-f" else ["sweep", *args]
+    result = runner.invoke(cli, command)
+    assert result.exit_code == 2 and refused in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output

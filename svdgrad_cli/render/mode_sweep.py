@@ -25,6 +25,11 @@ MARKS = {
 }
 
 
+def _point(family, x: float) -> str:
+    """x as the points line shows it: 2^e for a doubling parameter (scale), else its value."""
+    return family.vary.axis_value(x) if family.vary.doubling else f"{x:.3g}"
+
+
 def sweep_table(sweep: ModeSweep) -> str:
     """One row per backend and path, one mark per point (MARKS), the parameter of each point below."""
     family, points = sweep.family, sweep.points
@@ -43,7 +48,7 @@ def sweep_table(sweep: ModeSweep) -> str:
     ]
     out += [f"{name[:34]:<35}{' '.join(marks)}" for name, marks in rows.items()]
     legend = ", ".join(f"{mark} {verdict}" for verdict, mark in MARKS.items())
-    out += ["", textwrap.fill("points: " + ", ".join(f"{p.parameter:.3g}" for p in points), WIDTH)]
+    out += ["", textwrap.fill("points: " + ", ".join(_point(family, p.parameter) for p in points), WIDTH)]
     out += [textwrap.fill(legend, WIDTH, break_on_hyphens=False), ""]
     return "\n".join(out)
 
