@@ -61,14 +61,20 @@ def spectral_hvp(u: np.ndarray, s: np.ndarray, v: np.ndarray, w: np.ndarray, e: 
     return h
 
 
+def _why_spectral_not_twice(loss, spectrum: Spectrum) -> str | None:
+    """As ``_why_not_twice`` for a loss of the singular values only."""
+    weights = loss.weights(len(spectrum.values))
+    if is_unique(spectrum, weights):
+        return None
+    if spectrum.zeros and weights[list(spectrum.zeros)].any():
+        return f"{loss.name} has a zero singular value: its gradient is a set there, not differentiable"
+    return f"{loss.name} separates tied singular values: its gradient is a set there, not differentiable"
+
+
 def _why_not_twice(loss, spectrum: Spectrum, svd: ScaledSVD) -> str | None:
     """Why the gradient of ``loss`` is not differentiable at this matrix, or None where it is."""
     if not loss.needs_vectors:
-        if is_unique(spectrum, loss.weights(len(spectrum.values))):
-            return None
-        if spectrum.zeros and loss.weights(len(spectrum.values))[list(spectrum.zeros)].any():
-            return f"{loss.name} has a zero singular value: its gradient is a set there, not differentiable"
-        return f"{loss.name} separates tied singular values: its gradient is a set there, not differentiable"
+        return _why_spectral_not_twice(loss, spectrum)
     if loss.kind == "uv":
         return "uv depends on the signs of the singular pairs: no gradient, hence no HVP"
     if loss.kind == "recon":
