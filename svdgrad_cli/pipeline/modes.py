@@ -58,10 +58,13 @@ def _judged(backend, path, error, budget, unique=True, value=None, note="") -> P
 
 
 def _judge_jvp(backend, path, out, direction: DirectionResult, budget) -> PathResult:
+    """A JVP along a direction whose one-sided derivative is defined (``_judge`` asks only then)."""
+    assert direction.value is not None
     value = float(out)
     error = abs(value - direction.value)
     if direction.unique or error <= budget.allowed:
         return _judged(backend, path, error, budget, True, value)
+    assert direction.interval is not None  # a gradient that is a set: the values of its members
     low, high = direction.interval
     if low - budget.allowed <= value <= high + budget.allowed:
         note = "<G, E> of a member G, not L'(A;E)"
