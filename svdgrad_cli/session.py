@@ -37,15 +37,23 @@ def _nothing_written(reports: list[MatrixReport]) -> str:
     a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
     from svdgrad_cli.repro import NOTHING_TO_REPRODUCE, REPRODUCED
 
-    defined = [r for r in reports if r.reference is not None and r.reference.defined]
-    names = sorted(
-        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in}
-    )
+    names = _unscriptable(reports, REPRODUCED)
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
     failed = {b.name: b for r in reports for b in r.backends if b.verdict == BackendVerdict.FAILED}
     if not failed:
         return NOTHING_TO_REPRODUCE
+    return _no_reproducer(failed)
+
+
+def _unscriptable(reports: list[MatrixReport], reproduced) -> list[str]:
+    """The plug-ins with a finding at a defined reference (svdgrad cannot script them)."""
+    defined = [r for r in reports if r.reference is not None and r.reference.defined]
+    return sorted({b.name for r in defined for b in r.backends if b.verdict in reproduced and not b.built_in})
+
+
+def _no_reproducer(failed: dict) -> str:
+    """The line naming each failed backend, with where it failed."""
     where = "; ".join(
         f"{name} failed: {b.message}" + (f", at {own_frame(b.trace)}" if b.trace else "")
         for name, b in failed.items()
