@@ -159,3 +159,20 @@ def test_assert_gradients_ok_in_hvp_mode_names_the_path_that_failed():
     )  # make_hvp answers; make_jvp unsupported
     with pytest.raises(AssertionError, match="autograd reverse-over-reverse is correct"):
         assert_gradients_ok("autograd", np.diag([3.0, 2.0, 1.0]), mode="hvp", accept=("valid",))
+
+
+@pytest.mark.parametrize("command", ["check", "sweep"])
+def test_ctrl_c_ends_a_mode_run_with_130_and_its_report_says_so(command, runner, tmp_path, monkeypatch):
+    from svdgrad_cli.pipeline import modes
+
+    def interrupted(path, a, e):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(modes, "run_path", interrupted)
+    path = tmp_path / "a.npy"
+    np.save(path, np.diag([3.0, 2.0, 1.0]))
+    where = [str(path)] if command == "check" else ["--shape", "3x3", "--points", "2"]
+    result = runner.invoke(cli, [command, *where, "--mode", "jvp", "-b", "jax", "-f", "json"])
+    assert result.exit_code == 130
+    assert json.loads(result.stdout)["interrupted"] is True
+    assert "interrupted" in result.stderr

@@ -155,7 +155,7 @@ def check(
     what is differentiated (numerics/differentiated.py; a UsageError where svdgrad cannot judge it).
 
     ``mode="jvp"`` or ``"hvp"`` (issue 25) judges forward-mode JVPs or Hessian-vector products
-    instead and returns a modes_run.ModeRun (options: seed, zero_tol, directions).
+    instead and returns a mode_model.ModeRun (options: seed, zero_tol, directions).
 
     >>> report = check(np.eye(3))                      # doctest: +SKIP
     >>> report.results[0].verdict                      # doctest: +SKIP
