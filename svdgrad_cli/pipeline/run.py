@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -21,7 +21,7 @@ from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.cotangents import load_cotangents
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import Entry, collect_files
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss
@@ -75,7 +75,7 @@ def _check_fail_on(settings: Settings) -> None:
 
 
 def iter_reports_for_files(
-    files: list[str | InputError],
+    files: Sequence[Entry],
     settings: Settings,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     jobs: int = 1,
@@ -137,9 +137,7 @@ def check_paths(
     settings = resolve_settings(settings or Settings())
     files = collect_files(paths)
     run = RunReport(settings, skipped=list(files.skipped), versions=run_versions(settings))
-    for item in iter_reports_for_files(files.entries, settings, max_elements):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
-    return run
+    return _collected(run, iter_reports_for_files(files.entries, settings, max_elements))
 
 
 def check(
@@ -155,8 +153,16 @@ def check(
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
-    for item in iter_reports_for_arrays([loaded], settings, target=target):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+    return _collected(run, iter_reports_for_arrays([loaded], settings, target=target))
+
+
+def _collected(run: RunReport, items: Iterable[MatrixReport | Skipped]) -> RunReport:
+    """``run`` with each report among its results and each input passed over among its skipped."""
+    for item in items:
+        if isinstance(item, Skipped):
+            run.skipped.append(item)
+        else:
+            run.results.append(item)
     return run
 
 
