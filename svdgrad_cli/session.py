@@ -18,7 +18,7 @@ from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
-from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
+from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
@@ -35,17 +35,27 @@ NO_SCRIPT = (
 def _nothing_written(reports: list[MatrixReport]) -> str:
     """Why --save-repro wrote no script: no finding, findings of plug-ins svdgrad cannot script, or
     a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
-    from svdgrad_cli.repro import NOTHING_TO_REPRODUCE, REPRODUCED
+    from svdgrad_cli.repro import NOTHING_TO_REPRODUCE
 
-    defined = [r for r in reports if r.reference is not None and r.reference.defined]
-    names = sorted(
-        {b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in}
-    )
+    names = _unscriptable(reports)
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
     failed = {b.name: b for r in reports for b in r.backends if b.verdict == BackendVerdict.FAILED}
     if not failed:
         return NOTHING_TO_REPRODUCE
+    return _failures_note(failed)
+
+
+def _unscriptable(reports: list[MatrixReport]) -> list[str]:
+    """The plug-ins with a finding to reproduce where the loss has a gradient (no framework code)."""
+    from svdgrad_cli.repro import REPRODUCED
+
+    defined = [r for r in reports if r.reference is not None and r.reference.defined]
+    return sorted({b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in})
+
+
+def _failures_note(failed: dict[str, BackendResult]) -> str:
+    """The backends that failed, each with where: a failure has no gradient to reproduce."""
     where = "; ".join(
         f"{name} failed: {b.message}" + (f", at {own_frame(b.trace)}" if b.trace else "")
         for name, b in failed.items()
@@ -90,13 +100,12 @@ class CheckSession:
 
             require_matplotlib()
 
-    def _save_reproducers(self, report: MatrixReport) -> None:
+    def _save_reproducers(self, report: MatrixReport, folder: Path) -> None:
         from svdgrad_cli.backends import registry
         from svdgrad_cli.repro import write_reproducers
 
         s = self.settings
         versions = registry.backend_versions(s.backends)
-        folder = Path(self.options.save_repro)
         backends = {registry.display_name(name): registry.load_backend(name) for name in s.backends}
         written = write_reproducers(
             report, s.loss, folder, versions, s.full_matrices, self.reproduced, backends
@@ -129,7 +138,7 @@ class CheckSession:
             self.notify(checked_line(item))
             self._tell_failures(item)
         if self.options.save_repro is not None:
-            self._save_reproducers(item)
+            self._save_reproducers(item, Path(self.options.save_repro))
         if self.options.plot is not None:
             from svdgrad_cli.render.matrix_plots import save_matrix_pictures
 
@@ -141,20 +150,20 @@ class CheckSession:
         """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
         o = self.options
         if o.plan is not None:  # svdgrad scan's plan of the matrices at risk (inputs/plan.py)
-            return self._planned()
+            return self._planned(o.plan)
         if self.shard is None:
             return collect_files(self.paths, o.recursive, o.globs, o.excludes), None
         plan = plan_shard(self.shard, self.paths, self.settings, o)
         self.notify(plan.summary())
         return plan.files, plan
 
-    def _planned(self):
+    def _planned(self, path: str):
         """--plan FILE: the planned matrices of the PATHS' files (with --shard, this shard's)."""
         from svdgrad_cli.inputs.plan import PlannedShard, read_plan
 
         o = self.options
         found = collect_files(self.paths, o.recursive, o.globs, o.excludes).entries
-        plan = PlannedShard(self.shard, read_plan(o.plan), f"--plan {o.plan}", found)
+        plan = PlannedShard(self.shard, read_plan(path), f"--plan {path}", found)
         self.notify(plan.summary())
         return plan.files, (plan if self.shard is not None else None)
 

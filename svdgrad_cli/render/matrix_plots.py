@@ -189,8 +189,7 @@ def difference_figure(report: MatrixReport):
     if reference is None or not drawn:
         return None
     diffs = [distance_from_reference(b, reference) for b in drawn]
-    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
-    positive = finite[finite > 0]
+    positive = _positive_entries(diffs)
     top = float(positive.max()) if positive.size else 1.0
     low = max(float(positive.min()) if positive.size else top, top * 1e-16)
     norm = LogNorm(vmin=low, vmax=max(top, low * 10))

@@ -57,24 +57,36 @@ def summary_text(run: ScanRun) -> str:
 def render_table(run: ScanRun, details: bool = False, quiet: bool = False) -> str:
     """The rows (at-risk and errors only past DETAIL_LIMIT matrices, unless ``details``), each finding
     of the matrices at risk, and the summary."""
-    lines = []
-    if not quiet:
-        shown = [r for r in run.results if details or len(run.results) <= DETAIL_LIMIT]
-        shown = shown or [r for r in run.results if r.verdict is not ScreenVerdict.CLEAR]
-        if shown:
-            lines.append(f"{'screen':<15} {'shape':<10} {'dtype':<9} {'rank':>6} {'gap/s_1':>8}  matrix")
-            lines += [_row(r) for r in shown]
-        for r in run.at_risk:
-            lines.append("")
-            lines.append(f"{terminal_text(r.label)} ({run.settings.loss}):")
-            lines += [
-                _wrapped(f"{f.level}: {terminal_text(f.message)}") for f in r.findings if f.level == WARNING
-            ]
-        if lines:
-            lines.append("")
+    lines = [] if quiet else _rows(run, details) + _at_risk_lines(run)
+    if lines:
+        lines.append("")
     lines.append(summary_text(run))
     lines.append(textwrap.fill(f"({NOT_CHECKED})", WIDTH, break_on_hyphens=False))
     return "\n".join(lines) + "\n"
+
+
+def _rows(run: ScanRun, details: bool) -> list[str]:
+    """The header and a row per matrix shown: every one, or past DETAIL_LIMIT matrices (without
+    ``details``) the ones not clear."""
+    shown = [r for r in run.results if details or len(run.results) <= DETAIL_LIMIT]
+    shown = shown or [r for r in run.results if r.verdict is not ScreenVerdict.CLEAR]
+    if not shown:
+        return []
+    return [
+        f"{'screen':<15} {'shape':<10} {'dtype':<9} {'rank':>6} {'gap/s_1':>8}  matrix",
+        *map(_row, shown),
+    ]
+
+
+def _at_risk_lines(run: ScanRun) -> list[str]:
+    """Each matrix at risk, named with the loss, and its warnings."""
+    lines: list[str] = []
+    for r in run.at_risk:
+        lines += ["", f"{terminal_text(r.label)} ({run.settings.loss}):"]
+        lines += [
+            _wrapped(f"{f.level}: {terminal_text(f.message)}") for f in r.findings if f.level == WARNING
+        ]
+    return lines
 
 
 def _wrapped(text: str) -> str:
