@@ -14,7 +14,7 @@ and line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -92,7 +92,10 @@ def _error_parts(record: dict | None) -> ErrorParts | None:
     )
 
 
-def _status(value, known: type[MatrixStatus] | type[BackendStatus]) -> MatrixStatus | BackendStatus:
+StatusT = TypeVar("StatusT", MatrixStatus, BackendStatus)
+
+
+def _status(value, known: type[StatusT]) -> StatusT:
     """A status svdgrad writes; ValueError for any other (a report from elsewhere, or edited)."""
     if value not in tuple(known):
         raise ValueError(f"status {value!r} is none of {', '.join(known)}")

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from svdgrad_cli.options import Option, RunOptions, Settings, option, option_fields
+from svdgrad_cli.options import Option, RunOptions, Settings, option, option_fields, split_options
 
 SCAN_RUN_FIELDS = (
     "output_format", "output", "recursive", "globs", "excludes", "max_elements", "verbose", "details",
@@ -50,8 +50,6 @@ def scan_option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
 
 def split_scan_options(values: dict[str, Any]) -> tuple[Settings, RunOptions, ScanOptions]:
     """Settings, RunOptions and ScanOptions from a dict of field values (missing ones take defaults)."""
-    built = []
-    for cls in (Settings, RunOptions, ScanOptions):
-        names = {f.name for f in dataclasses.fields(cls)}
-        built.append(cls(**{k: v for k, v in values.items() if k in names}))
-    return built[0], built[1], built[2]
+    settings, run_options = split_options(values)
+    names = {f.name for f in dataclasses.fields(ScanOptions)}
+    return settings, run_options, ScanOptions(**{k: v for k, v in values.items() if k in names})

@@ -120,7 +120,7 @@ class ScanSession:
         run, entries = self.screen()
         if self.scan.select_file is not None:
             self._write(self.scan.select_file, self._select_lines(run))
-        if self.scan.plan_file is not None:
+        if self.scan.plan_file is not None and self.scan.plan_shards is not None:  # together (__init__)
             items = plan_items(self._planned(run), self.scan.plan_shards)
             self._write(self.scan.plan_file, plan_document(items, self.scan.plan_shards, self._echo()))
         if self.scan.then_check and not run.interrupted:

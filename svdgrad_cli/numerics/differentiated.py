@@ -34,7 +34,7 @@ class Decomposition(StrEnum):
         return repr(self.value)
 
     @property
-    def title(self) -> str:
+    def prose(self) -> str:
         """Its name in sentences."""
         titles = {
             Decomposition.THIN_SVD: "thin SVD",
@@ -94,7 +94,7 @@ class Target:
     mode: DerivativeMode = DerivativeMode.VJP
 
     def __str__(self) -> str:
-        return f"the {self.mode.value.upper()} of the {self.decomposition.title}"
+        return f"the {self.mode.value.upper()} of the {self.decomposition.prose}"
 
     def check_output(
         self, stack_shape: tuple[int, ...], values_shape: tuple[int, ...], derivative_shape: tuple[int, ...]

@@ -33,7 +33,7 @@ from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
@@ -144,7 +144,7 @@ class MatrixAssessment:
         """Every backend judged against a reference, with the budget of this matrix."""
         a, s, loss, svd = self.a, self.settings, self.loss, self.svd
         budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol)
-        w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
+        w = None if isinstance(loss, VectorLoss) else loss.weights(len(spectrum.values))
         distance = distance_function(reference, spectrum, w, svd.u, svd.v)
         results = [judge_backend(r, reference, budget, distance, reference.unique) for r in self.raw]
         return MatrixJudgement(reference, spectrum, budget, results)
@@ -239,7 +239,7 @@ class MatrixAssessment:
         if reference.gradient is None or reference.ball_radius is not None:
             return results
         loss, svd = self.loss, self.svd
-        w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
+        w = None if isinstance(loss, VectorLoss) or reference.unique else loss.weights(len(spectrum.values))
         free = free_blocks(spectrum, w)
         return [
             replace(

@@ -122,10 +122,11 @@ def _refused(name: str, origin: str, status: BackendStatus, message: str) -> Bac
 def _failure(name: str, origin: str, exc: Exception) -> BackendResult:
     """The result of a call that raised: ``failed`` with the reason and where it was raised, or
     ``unsupported`` (a framework that does not implement this gradient is a finding about it)."""
-    contained = isinstance(exc, BackendFailure)
-    message = (str(exc) if contained else described(exc))[:MESSAGE_CHARS]
-    trace = exc.trace if contained else last_frames(exc)
-    unsupported = exc.unsupported if contained else isinstance(exc, NotImplementedError)
+    if isinstance(exc, BackendFailure):
+        message, trace, unsupported = str(exc), exc.trace, exc.unsupported
+    else:
+        message, trace, unsupported = described(exc), last_frames(exc), isinstance(exc, NotImplementedError)
+    message = message[:MESSAGE_CHARS]
     verdict = BackendVerdict.UNSUPPORTED if unsupported else BackendVerdict.FAILED
     status = BackendStatus.UNSUPPORTED if unsupported else BackendStatus.FAILED
     return BackendResult(name, status, message, verdict=verdict, origin=origin, trace=trace)

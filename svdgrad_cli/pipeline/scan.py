@@ -30,7 +30,7 @@ from svdgrad_cli.model import WARNING, Finding
 from svdgrad_cli.numerics.budget import make_budget
 from svdgrad_cli.numerics.conditioning import spectral_hessian_norm
 from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working
-from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference, averaged_weights, is_unique
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum, default_dup_tol, default_zero_tol
@@ -55,7 +55,7 @@ def spectral_conditioning(spectrum: Spectrum, loss: Loss, shape, dtype, settings
     """For a loss of s with a unique gradient, the full check's ill-conditioned warning: the budget
     of reference.py's closed form, whose ||G||_F = ||w||_2 and ||DG||_2 (conditioning.py) are
     functions of the spectrum alone."""
-    if loss.needs_vectors or spectrum.top == 0:
+    if isinstance(loss, VectorLoss) or spectrum.top == 0:
         return []
     w = loss.weights(len(spectrum.values))
     if not is_unique(spectrum, w):
