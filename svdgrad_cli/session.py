@@ -18,7 +18,7 @@ from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
-from svdgrad_cli.model import BackendResult, MatrixReport, RunReport, unmatched_text
+from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import iter_reports_for_files, resolve_settings, run_versions
@@ -35,27 +35,25 @@ NO_SCRIPT = (
 def _nothing_written(reports: list[MatrixReport]) -> str:
     """Why --save-repro wrote no script: no finding, findings of plug-ins svdgrad cannot script, or
     a backend that failed (named with where it failed: a failure has no gradient to reproduce)."""
-    from svdgrad_cli.repro import NOTHING_TO_REPRODUCE
+    from svdgrad_cli.repro import NOTHING_TO_REPRODUCE, REPRODUCED
 
-    names = _unscriptable(reports)
+    names = _unscriptable(reports, REPRODUCED)
     if names:
         return NO_SCRIPT.format(names=", ".join(names))
     failed = {b.name: b for r in reports for b in r.backends if b.verdict == BackendVerdict.FAILED}
     if not failed:
         return NOTHING_TO_REPRODUCE
-    return _failures_note(failed)
+    return _no_reproducer(failed)
 
 
-def _unscriptable(reports: list[MatrixReport]) -> list[str]:
-    """The plug-ins with a finding to reproduce where the loss has a gradient (no framework code)."""
-    from svdgrad_cli.repro import REPRODUCED
-
+def _unscriptable(reports: list[MatrixReport], reproduced) -> list[str]:
+    """The plug-ins with a finding at a defined reference (svdgrad cannot script them)."""
     defined = [r for r in reports if r.reference is not None and r.reference.defined]
-    return sorted({b.name for r in defined for b in r.backends if b.verdict in REPRODUCED and not b.built_in})
+    return sorted({b.name for r in defined for b in r.backends if b.verdict in reproduced and not b.built_in})
 
 
-def _failures_note(failed: dict[str, BackendResult]) -> str:
-    """The backends that failed, each with where: a failure has no gradient to reproduce."""
+def _no_reproducer(failed: dict) -> str:
+    """The line naming each failed backend, with where it failed."""
     where = "; ".join(
         f"{name} failed: {b.message}" + (f", at {own_frame(b.trace)}" if b.trace else "")
         for name, b in failed.items()

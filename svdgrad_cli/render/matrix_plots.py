@@ -179,6 +179,15 @@ def _heatmap(ax, name: str, d: np.ndarray, low: float, look: dict):
     return image
 
 
+def _difference_range(diffs) -> tuple[float, float, bool]:
+    """The colour scale's ends (at most 16 decades) and whether any entry differs at all."""
+    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
+    positive = finite[finite > 0]
+    top = float(positive.max()) if positive.size else 1.0
+    low = max(float(positive.min()) if positive.size else top, top * 1e-16)
+    return low, top, bool(positive.size)
+
+
 def difference_figure(report: MatrixReport):
     """|G_b - G_ref| per entry for each backend with a gradient; None where there is nothing to draw."""
     plt = pyplot()
@@ -189,9 +198,7 @@ def difference_figure(report: MatrixReport):
     if reference is None or not drawn:
         return None
     diffs = [distance_from_reference(b, reference) for b in drawn]
-    positive = _positive_entries(diffs)
-    top = float(positive.max()) if positive.size else 1.0
-    low = max(float(positive.min()) if positive.size else top, top * 1e-16)
+    low, top, differs = _difference_range(diffs)
     norm = LogNorm(vmin=low, vmax=max(top, low * 10))
     cmap = plt.get_cmap("viridis").with_extremes(bad="#D55E00", under="#ffffff")
     fig, axes = plt.subplots(
@@ -203,7 +210,7 @@ def difference_figure(report: MatrixReport):
     ]
     image = images[-1]
     axes[0][0].set_ylabel("row i (from 0)")
-    if positive.size:
+    if differs:
         fig.colorbar(image, ax=axes[0].tolist(), label="|G - G_ref| per entry", extend="min")
     what = "the reference gradient" if report.checked_reference.unique else "the set's minimum-norm member"
     fig.suptitle(f"where each backend differs from {what} (white: exactly equal)", fontsize=11)

@@ -57,36 +57,27 @@ def summary_text(run: ScanRun) -> str:
 def render_table(run: ScanRun, details: bool = False, quiet: bool = False) -> str:
     """The rows (at-risk and errors only past DETAIL_LIMIT matrices, unless ``details``), each finding
     of the matrices at risk, and the summary."""
-    lines = [] if quiet else _rows(run, details) + _at_risk_lines(run)
-    if lines:
-        lines.append("")
+    lines = [] if quiet else _rows_and_findings(run, details)
     lines.append(summary_text(run))
     lines.append(textwrap.fill(f"({NOT_CHECKED})", WIDTH, break_on_hyphens=False))
     return "\n".join(lines) + "\n"
 
 
-def _rows(run: ScanRun, details: bool) -> list[str]:
-    """The header and a row per matrix shown: every one, or past DETAIL_LIMIT matrices (without
-    ``details``) the ones not clear."""
+def _rows_and_findings(run: ScanRun, details: bool) -> list[str]:
+    """The table's rows and each matrix at risk with its warnings, then a blank line (none if empty)."""
+    lines = []
     shown = [r for r in run.results if details or len(run.results) <= DETAIL_LIMIT]
     shown = shown or [r for r in run.results if r.verdict is not ScreenVerdict.CLEAR]
-    if not shown:
-        return []
-    return [
-        f"{'screen':<15} {'shape':<10} {'dtype':<9} {'rank':>6} {'gap/s_1':>8}  matrix",
-        *map(_row, shown),
-    ]
-
-
-def _at_risk_lines(run: ScanRun) -> list[str]:
-    """Each matrix at risk, named with the loss, and its warnings."""
-    lines: list[str] = []
+    if shown:
+        lines.append(f"{'screen':<15} {'shape':<10} {'dtype':<9} {'rank':>6} {'gap/s_1':>8}  matrix")
+        lines += [_row(r) for r in shown]
     for r in run.at_risk:
-        lines += ["", f"{terminal_text(r.label)} ({run.settings.loss}):"]
-        lines += [
-            _wrapped(f"{f.level}: {terminal_text(f.message)}") for f in r.findings if f.level == WARNING
-        ]
-    return lines
+        lines += ["", f"{terminal_text(r.label)} ({run.settings.loss}):", *_warnings(r)]
+    return [*lines, ""] if lines else lines
+
+
+def _warnings(r: Screened) -> list[str]:
+    return [_wrapped(f"{f.level}: {terminal_text(f.message)}") for f in r.findings if f.level == WARNING]
 
 
 def _wrapped(text: str) -> str:
