@@ -18,7 +18,7 @@ from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_MATRICES
 from svdgrad_cli.render import FORMATS, SWEEP_FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict
 
-LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+LOSS_HELP = "sum | sv:K | topk:K | polar[:K] | recon[:K] | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
 REFERENCE_CHOICES = ("auto", "float64", "high")
 FAIL_ON_CHOICES = (
