@@ -104,6 +104,20 @@ def top_gradient(loss, u, s, v, zero: np.ndarray):
     return recon_top_gradient(u, s, v, loss.order)
 
 
+def missing_triplets(loss, shape: tuple[int, int], kept: int) -> str | None:
+    """Why a backend that returned ``kept`` leading triplets cannot be judged on ``loss`` (it needs
+    more), or None where it can."""
+    needed = loss.triplets(shape)
+    if kept >= needed:
+        return None
+    kind = {"sum": "topk", "uv": None}.get(loss.kind, loss.kind)
+    hint = f" (a loss of the top {kept}, e.g. {kind}:{kept}, can be)" if kind else ""
+    return (
+        f"returns {kept} of {min(shape)} singular triplets; loss {loss.name} needs {needed}, so it "
+        f"cannot be judged{hint}"
+    )
+
+
 def cut_problems(s_bar: np.ndarray, spectrum: Spectrum) -> list[str]:
     """A sentence per tied cluster on which the loss weights the singular values unequally (recon:K
     with s_K = s_{K+1}): the sorted values are not differentiable there, so neither is the loss

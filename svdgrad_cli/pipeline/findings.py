@@ -142,6 +142,7 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
                 ("singular values", check.value_error),
                 ("residual ||A - U S V^T|| / ||A||", check.residual),
                 ("orthogonality", check.orthogonality),
+                ("subspace angle (sine) of the top triplets", check.subspace),
             )
             if value is not None
         )

@@ -26,6 +26,7 @@ from svdgrad_cli.model import BackendResult, MatrixReport
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.svd import stack_svd
+from svdgrad_cli.numerics.truncated import missing_triplets
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.assess import assess_matrix
 from svdgrad_cli.pipeline.batching import batched_in_order
@@ -100,12 +101,16 @@ def _run_backend(name: str, stack: np.ndarray, loss: Loss, settings: Settings) -
         output = _call(backend, stack, loss, settings)
         values, gradients = np.asarray(output.singular_values), np.asarray(output.gradients)
         k = min(stack.shape[-2:])
-        if values.shape != (len(stack), k) or gradients.shape != stack.shape:
+        kept = values.shape[-1] if values.ndim == 2 and 0 < values.shape[-1] <= k else k  # truncated.py
+        if values.shape != (len(stack), kept) or gradients.shape != stack.shape:
             raise ValueError(
                 f"returned singular values of shape {values.shape} and gradients of shape "
                 f"{gradients.shape} for a stack of shape {stack.shape}"
             )
         _check_dtypes(values, gradients, stack.dtype)
+        fewer = missing_triplets(loss, stack.shape[-2:], kept)  # a truncated SVD: one line, never wrong
+        if fewer:
+            raise NotImplementedError(fewer)
     except GaugeDependence as exc:  # the framework noticed that the loss has no gradient here
         message = f"{backend.name} refused: {exc}"[:MESSAGE_CHARS]
         refused = BackendResult(

@@ -1,0 +1,76 @@
+"""Backends that return the top k < min(m, n) triplets (examples/backends/truncated.py and
+jax_truncated.py): judged on losses of the top k' <= k triplets against the exact gradient of the
+truncated map, ``unsupported`` (one line) on a loss that needs more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
+from tests.truncated_oracle import exact_matrix
+
+ROOT = Path(__file__).parent.parent
+NAIVE = "torch:examples.backends.truncated:naive"
+CORRECTED = "torch:examples.backends.truncated:corrected"
+JAX_CORRECTED = "jax:examples.backends.jax_truncated:corrected"
+HALVING = [8, 4, 2, 1, 0.5, 0.25, 0.125, 0.0625]  # s_4 / s_3 = 0.5
+ZERO_TAIL = [8, 4, 2, 0, 0, 0, 0, 0]
+TIED_AT_CUT = [8, 4, 2, 2, 0.5, 0.25, 0.125, 0.0625]
+STACK = np.stack([exact_matrix(v) for v in (HALVING, ZERO_TAIL, TIED_AT_CUT)])
+
+
+@pytest.fixture(autouse=True)
+def from_the_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # examples.backends resolves from the current directory, as python -m
+
+
+def verdicts(loss: str, backends) -> list[dict[str, str]]:
+    report = check(STACK, loss=loss, backends=backends)
+    return [{b.name: b.verdict for b in r.backends} for r in report.results]
+
+
+def test_naive_adjoint_is_wrong_with_a_discarded_tail_and_correct_without_one():
+    halving, zero_tail, tied = verdicts("proj:2", [NAIVE, CORRECTED])
+    assert halving == {"truncated.naive": "wrong", "truncated.corrected": "correct"}
+    assert zero_tail == {"truncated.naive": "correct", "truncated.corrected": "correct"}
+    assert tied == {"truncated.naive": "wrong", "truncated.corrected": "correct"}  # proj:2 is defined
+
+
+@pytest.mark.parametrize("loss", ["proj:3", "polar:3"])
+def test_a_cut_inside_a_multiplet_is_undefined_for_losses_of_the_third_vector(loss):
+    halving, zero_tail, tied = verdicts(loss, [NAIVE, CORRECTED])
+    assert halving == {"truncated.naive": "wrong", "truncated.corrected": "correct"}
+    assert zero_tail == {"truncated.naive": "correct", "truncated.corrected": "correct"}
+    assert set(tied.values()) == {"undefined"}
+
+
+def test_assert_gradients_ok_accepts_a_truncated_plugin():
+    assert_gradients_ok(JAX_CORRECTED, STACK[:2], loss="polar:3")
+    assert_gradients_ok(CORRECTED, STACK[:2], loss="recon:3")
+    with pytest.raises(AssertionError, match=r"truncated\.naive is wrong"):
+        assert_gradients_ok(NAIVE, STACK[:1], loss="proj:2")
+
+
+@pytest.mark.parametrize(("loss", "hint"), [("polar", "polar:3"), ("sum", "topk:3"), ("proj:4", "proj:3")])
+def test_a_loss_needing_more_triplets_is_unsupported_with_one_line(loss, hint):
+    result = check(STACK[:1], loss=loss, backends=[NAIVE]).results[0].backends[0]
+    assert result.verdict == "unsupported"
+    assert "returns 3 of 8 singular triplets" in result.message and hint in result.message
+    assert "\n" not in result.message
+
+
+def test_the_python_contract_may_return_the_top_k_values():
+    def top_two(stack, loss):  # the gradient of sv:1 and sv:2, from two triplets
+        u, s, vh = np.linalg.svd(stack)
+        w = loss.weights(2)[:2]
+        return s[:, :2], (u[:, :, :2] * w) @ vh[:, :2, :]
+
+    register_backend("top_two", top_two)
+    try:
+        assert verdicts("sv:2", ["top_two"])[0] == {"top_two": "correct"}
+        assert verdicts("topk:3", ["top_two"])[0] == {"top_two": "unsupported"}
+    finally:
+        unregister_backend("top_two")
