@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from svdgrad_cli import assert_gradients_ok, check, register_backend, unregister_backend
+from svdgrad_cli.pipeline.explain_parts import parts_sentence
 from tests.truncated_oracle import exact_matrix
 
 ROOT = Path(__file__).parent.parent
@@ -74,3 +75,28 @@ def test_the_python_contract_may_return_the_top_k_values():
         assert verdicts("topk:3", ["top_two"])[0] == {"top_two": "unsupported"}
     finally:
         unregister_backend("top_two")
+
+
+def test_blame_names_the_dropped_truncation_coupling_and_its_size():
+    naive, corrected = check(STACK[:1], loss="polar:3", backends=[NAIVE, CORRECTED]).results[0].backends
+    cut = naive.error_parts.truncation
+    assert cut.cut == 3 and cut.truncation > 0.99 * cut.total  # all of ΔG is kept-discarded
+    assert cut.dropped == pytest.approx(naive.error, rel=1e-6)  # ΔG is the dropped term itself
+    assert corrected.error_parts is None  # correct: nothing to blame
+    assert "drops the truncation coupling" in parts_sentence(naive.error_parts)
+
+
+def test_a_wrong_adjoint_that_keeps_the_coupling_is_not_blamed_on_truncation():
+    def scaled(stack, loss):  # the exact gradient of proj:2 off by 10%: wrong, but not by truncation
+        from svdgrad_cli.numerics.reference import build_reference
+
+        g = np.stack([1.1 * build_reference(a, loss, 1e-12, check=False)[0].gradient for a in stack])
+        return np.linalg.svd(stack, compute_uv=False)[:, :3], g
+
+    register_backend("scaled", scaled)
+    try:
+        result = check(STACK[:1], loss="proj:2", backends=["scaled"]).results[0].backends[0]
+    finally:
+        unregister_backend("scaled")
+    assert result.verdict == "wrong" and result.error_parts.truncation.dropped is None
+    assert "drops the truncation coupling" not in parts_sentence(result.error_parts)

@@ -35,9 +35,11 @@ Closed forms used by the reference (free of any 1/(s_i - s_j) the loss does not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from svdgrad_cli.numerics.field import adjoint
+from svdgrad_cli.numerics.field import adjoint, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gradients import masked_divide, spectral_gradient
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
@@ -157,3 +159,42 @@ def naive_gradient(loss, u, s, v, cut: int):
         return spectral_gradient(u[:, :cut], v[:, :cut], loss.weights(len(s))[:cut])
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     return thin_rule(u[:, :cut], s[:cut], v[:, :cut], u_bar[:, :cut], s_bar[:cut], v_bar[:, :cut])
+
+
+@dataclass(frozen=True)
+class TruncationParts:
+    """ΔG split at the cut k (0-based blocks of U^H ΔG V in the full thin bases of A, and the rest):
+    Frobenius norms of the kept-kept block, the kept-discarded blocks (the truncation coupling), the
+    discarded-discarded block and the complement of the thin bases; ``dropped`` is the size of the
+    term the naive truncated adjoint drops, where ΔG is that term (else None)."""
+
+    cut: int
+    kept: float
+    truncation: float
+    discarded: float
+    complement: float
+    dropped: float | None = None
+
+    @property
+    def total(self) -> float:
+        return float(np.sqrt(self.kept**2 + self.truncation**2 + self.discarded**2 + self.complement**2))
+
+
+def truncation_parts(gradient, reference, loss, svd, cut: int) -> TruncationParts:
+    """ΔG = gradient - reference split at ``cut`` (TruncationParts), ``svd`` the scaled thin SVD of A
+    (svd.py), and whether ΔG is the naive truncated adjoint's error G_naive - G_ref to within
+    DROPPED_MATCH of its size: then the backward pass drops the truncation coupling."""
+    delta = working(gradient) - working(reference)
+    x = adjoint(svd.u) @ delta @ svd.v
+    inside = float(np.linalg.norm(x))
+    norm = float(np.linalg.norm(delta))
+    blocks = (x[:cut, :cut], np.concatenate([x[:cut, cut:].ravel(), x[cut:, :cut].ravel()]), x[cut:, cut:])
+    kept, truncation, discarded = (float(np.linalg.norm(b)) for b in blocks)
+    complement = float(np.sqrt(max(norm**2 - inside**2, 0.0)))
+    naive = scale_by_power_of_two(
+        naive_gradient(loss, svd.u, svd.s, svd.v, cut), svd.exponent * loss.gradient_degree
+    )
+    dropped_term = naive - working(reference)
+    matches = np.linalg.norm(delta - dropped_term) <= DROPPED_MATCH * norm
+    dropped = float(np.linalg.norm(dropped_term)) if matches and norm else None
+    return TruncationParts(cut, kept, truncation, discarded, complement, dropped)

@@ -29,6 +29,7 @@ from svdgrad_cli.numerics.losses import Loss
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.numerics.svd import ScaledSVD
+from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
@@ -177,6 +178,25 @@ def _with_error_parts(results, reference: Reference, spectrum: Spectrum, svd: Sc
     ]
 
 
+def _with_truncation_parts(results, reference: Reference, svd: ScaledSVD, loss: Loss):
+    """Truncated SVD maps (numerics/truncated.py): each result's error parts also split at its cut:
+    the triplets it returned where fewer than all, else those the loss uses where fewer than all."""
+    full = len(svd.s)
+    returned = [full if r.singular_values is None else len(r.singular_values) for r in results]
+    cuts = [kept if kept < full else loss.triplets((full, full)) for kept in returned]
+    return [
+        replace(
+            r,
+            error_parts=replace(
+                r.error_parts, truncation=truncation_parts(r.gradient, reference.gradient, loss, svd, cut)
+            ),
+        )
+        if r.error_parts is not None and cut < full and reference.unique
+        else r
+        for r, cut in zip(results, cuts, strict=True)
+    ]
+
+
 def _judged_with_findings(judgement: MatrixJudgement, a, loss: Loss, dup_tol: float, forward_svd: ForwardSVD):
     """The judged results with their forward SVDs measured, and the findings about the matrix."""
     reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
@@ -218,6 +238,7 @@ def assess_matrix(
             judged = [unverified(r, reference) for r in judged]
         findings += reference_check(reference)
     judged = _with_error_parts(judged, reference, spectrum, svd, loss)
+    judged = _with_truncation_parts(judged, reference, svd, loss)  # truncated.py
     verdict = matrix_verdict((r.verdict for r in judged), reference.unique, reference.defined)
     return MatrixReport(
         source=case.source,
