@@ -143,7 +143,9 @@ def _verified(judgement: MatrixJudgement, a, loss, svd, settings, raw) -> Matrix
     return replace(judgement, reference=reference)
 
 
-def _with_forward_checks(results, a, reference: Reference, budget: Budget, forward_svd: ForwardSVD):
+def _with_forward_checks(
+    results, a, reference: Reference, budget: Budget, forward_svd: ForwardSVD, used: int
+):
     """Each result with its forward SVD measured: always where the call returned vectors, and for a
     finding also by asking the backend for its SVD with vectors."""
     checked = []
@@ -156,7 +158,7 @@ def _with_forward_checks(results, a, reference: Reference, budget: Budget, forwa
             factors = forward_svd(r.name)
             if factors is not None:
                 values, u, v = factors
-        forward = check_forward(a, reference.singular_values, values, u, v, budget.eps)
+        forward = check_forward(a, reference.singular_values, values, u, v, budget.eps, used)
         checked.append(replace(r, forward=forward))
     return checked
 
@@ -200,7 +202,8 @@ def _with_truncation_parts(results, reference: Reference, svd: ScaledSVD, loss: 
 def _judged_with_findings(judgement: MatrixJudgement, a, loss: Loss, dup_tol: float, forward_svd: ForwardSVD):
     """The judged results with their forward SVDs measured, and the findings about the matrix."""
     reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
-    judged = _with_forward_checks(judgement.results, a, reference, budget, forward_svd)
+    used = loss.triplets(a.shape)  # the leading triplets the loss reads (a truncated SVD's, truncated.py)
+    judged = _with_forward_checks(judgement.results, a, reference, budget, forward_svd, used)
     findings: list[Finding] = spectrum_findings(spectrum, loss, dup_tol)
     if reference.gradient is not None and reference.unique:
         findings += ill_conditioned(budget, str(a.dtype))
