@@ -15,8 +15,8 @@ U S^-1 Vbar^H (I - V V^H). The *naive truncated adjoint*, the thin rule applied 
 factors as if they were the whole decomposition, writes a / s_i for the first and b / s_i for the
 second: its error there is (a s_j^2 / s_i + b s_j) / (s_i^2 - s_j^2) and (a s_j + b s_j^2 / s_i) /
 (s_i^2 - s_j^2), of relative size about s_j / s_i. It vanishes where the discarded values are zero
-and grows with the discarded weight (Francuz, Sandvik, Cyran, Dziarmaga, Corboz, Phys. Rev. Research
-7, 013237, 2025, arXiv:2311.11894). Where s_K = s_{K+1} the truncated map has no derivative for a
+and grows with the discarded weight (Francuz et al., Phys. Rev. Research 7,
+013237, 2025, arXiv:2311.11894). Where s_K = s_{K+1} the truncated map has no derivative for a
 loss that depends on the K-th vectors (the gauge test of gauge.py sees the cluster across the cut).
 
 Closed forms used by the reference (free of any 1/(s_i - s_j) the loss does not have):
