@@ -36,9 +36,9 @@ BACKENDS = {
 
 def stack(dtype) -> np.ndarray:
     tail = 2.0 * np.array([1, 0.5, 0.25, 0.125, 0.0625])
-    return np.stack(
-        [with_singular_values([8, 4, 2, *(r * tail)], (8, 8), seed=5) for r in RATIOS]
-    ).astype(dtype)
+    return np.stack([with_singular_values([8, 4, 2, *(r * tail)], (8, 8), seed=5) for r in RATIOS]).astype(
+        dtype
+    )
 
 
 def rows(loss: str, dtype) -> list[tuple]:
@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--loss", default="proj:2")
     loss = parser.parse_args().loss
     print(f"loss {loss}, k = 3 of 8, relative error (verdict)")
-    print(f"{'s4/s3':>7} | {'naive f64':>20} | {'corrected f64':>20} | {'naive f32':>20} | {'corrected f32':>20}")
+    heads = ("naive f64", "corrected f64", "naive f32", "corrected f32")
+    print(f"{'s4/s3':>7} | " + " | ".join(f"{h:>20}" for h in heads))
     double, single = rows(loss, np.float64), rows(loss, np.float32)
     for (ratio, n64, c64), (_, n32, c32) in zip(double, single, strict=True):
         cells = " | ".join(f"{e:9.1e} {v:>10}" for e, v in (n64, c64, n32, c32))
