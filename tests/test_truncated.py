@@ -103,3 +103,13 @@ def test_conditioning_follows_the_gap_at_the_cut():
         a = exact_matrix([8, 4, 2, 2 - gap, 1, 0.5, 0.25, 0.125])
         norms.append(build_reference(a, bound("polar:3", a), TOL)[0].condition)
     assert 5 < norms[1] / norms[0] < 20 and 5 < norms[2] / norms[1] < 20
+
+
+@pytest.mark.parametrize("spec", ["polar:3", "recon:3"])
+def test_high_precision_reference_of_the_truncated_map(spec):
+    from svdgrad_cli.numerics.highprec import high_precision_gradient
+
+    a = exact_matrix([8, 4, 2, 1.75, 1, 0.5, 0.25, 0.125])
+    loss = bound(spec, a)
+    _, spectrum, _, _ = build_reference(a, loss, TOL, check=False)
+    assert relative(high_precision_gradient(a, loss, spectrum, 50), oracle(loss, a)) < 1e-14
