@@ -100,3 +100,17 @@ def test_a_wrong_adjoint_that_keeps_the_coupling_is_not_blamed_on_truncation():
         unregister_backend("scaled")
     assert result.verdict == "wrong" and result.error_parts.truncation.dropped is None
     assert "drops the truncation coupling" not in parts_sentence(result.error_parts)
+
+
+def test_json_carries_the_split_at_the_cut_and_the_subspace_error(runner, tmp_path):
+    import json
+
+    from svdgrad_cli.cli import cli
+
+    np.save(tmp_path / "a.npy", STACK[0])
+    arguments = ["check", str(tmp_path / "a.npy"), "--loss", "proj:2", "-b", NAIVE, "-f", "json"]
+    result = runner.invoke(cli, arguments)
+    backend = json.loads(result.stdout)["results"][0]["backends"]["truncated.naive"]
+    cut = backend["error_parts"]["truncation"]
+    assert cut["cut"] == 3 and cut["dropped"] == pytest.approx(backend["error"], rel=1e-6)
+    assert backend["forward"]["subspace"] < 1e-13 and backend["forward"]["residual"] is None
