@@ -35,11 +35,12 @@ from svdgrad_cli.numerics.gradients import (
     reconstruction_gradient,
     spectral_gradient,
 )
-from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss, order_of
+from svdgrad_cli.numerics.losses import OPTIONAL_ORDER, Loss, SpectralLoss, VectorLoss, order_of
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference_result import Reference
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
+from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
 from svdgrad_cli.numerics.verification import verify_reference
 
 
@@ -103,6 +104,8 @@ def _spectral_reference(svd: ScaledSVD, loss: SpectralLoss, spectrum: Spectrum, 
 
 def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
     """The closed form of gradients.py for a loss of U and V that has a gradient here."""
+    if loss.kind in OPTIONAL_ORDER and loss.order is not None:  # truncated map (truncated.py)
+        return top_gradient(loss, u, s, v, spectrum.zero_mask())
     if loss.kind == "polar":
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
@@ -115,7 +118,8 @@ def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> li
     u, s, v = svd.u, svd.s, svd.v
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     clusters, null_space, phases = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
-    problems = clusters + sign_problems(loss, u, s, v, spectrum, null_space is None, known=phases)
+    problems = clusters + cut_problems(s_bar, spectrum)  # a cut inside a multiplet (truncated.py)
+    problems += sign_problems(loss, u, s, v, spectrum, null_space is None, known=phases)
     return problems if null_space is None else [*problems, null_space]
 
 
