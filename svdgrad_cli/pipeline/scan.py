@@ -137,15 +137,17 @@ def screen_cases(items: Iterable[MatrixCase | InputError | Skipped], settings: S
 
 
 def screen_files(
-    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, on_file=None
+    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, observer=None
 ) -> Iterator[Screened | Skipped]:
     """Screen every matrix of ``files`` (discovery.collect_files's entries), each Screened with the
     file it came from; one tensor is in memory at a time (checkpoints are read lazily:
-    inputs/checkpoints.py)."""
+    inputs/checkpoints.py). An ``observer`` (render/progress.py) hears of files as check's does."""
     s = settings
+    on_file = observer.file if observer else None
+    on_count = observer.counted if getattr(observer, "active", False) else None
     for entry in files:
         items = load_files(
-            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, None, s.max_matrices
+            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count, s.max_matrices
         )
         file = None if isinstance(entry, InputError) or entry == "-" else str(entry)
         for item in screen_cases(items, settings):
