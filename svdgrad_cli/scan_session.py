@@ -87,8 +87,8 @@ class ScanSession:
         progress = RunProgress(len(files.entries))
         screened = screen_files(files.entries, self.settings, o.max_elements, progress)
         take = functools.partial(self._take, run)
-        stream = Stream(run, screened, take, progress=progress, covers="matrices screened")
-        stream.first_stage = self.scan.then_check  # the check follows: its report is the run's
+        then = self.scan.then_check  # the check follows: its report is the run's
+        stream = Stream(run, screened, take, progress=progress, covers="matrices screened", first_stage=then)
         run_loop(stream, self._report_options(), write_stdout, self.notify, SCAN_RENDERERS)
         return run, files.entries
 

@@ -140,7 +140,8 @@ class CheckSession:
         return item
 
     def _discover(self):
-        """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
+        """The files to read (those given, else found from the PATHS) and, with --shard, this shard's
+        part of them and its plan (else None)."""
         o = self.options
         if self.files is not None:
             return self.files, None
