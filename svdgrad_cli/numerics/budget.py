@@ -35,6 +35,7 @@ import numpy as np
 from svdgrad_cli.numerics.spectrum import machine_eps
 
 REFERENCE_FACTOR = 10.0  # the float64 reference's own error, in the same unit (calibrated with mpmath)
+REFINED_FACTOR = 1.0  # the same with its SVD refined (refinement.py; calibrated with mpmath)
 SINGLE_FACTOR = 8.0  # the budget's constant in single precision (float32, complex64)
 DOUBLE_FACTOR = 20.0  # in double precision: REFERENCE_FACTOR above the reference's own error
 UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
@@ -96,11 +97,13 @@ class Budget:
 
 
 def reference_uncertainty(reference, shape: tuple[int, ...]) -> float:
-    """The estimated error of the reference itself: REFERENCE_FACTOR * eps(float64) * unit, or 0
-    for a high-precision reference (its error is below float64's rounding of the result)."""
+    """The estimated error of the reference itself: REFINED_FACTOR or REFERENCE_FACTOR times
+    eps(float64) * unit for a refined or LAPACK SVD, or 0 for a high-precision reference (its error
+    is below float64's rounding of the result)."""
     if reference.high_precision:
         return 0.0
-    return REFERENCE_FACTOR * machine_eps(np.float64) * error_unit(reference, shape)
+    factor = REFINED_FACTOR if reference.refined else REFERENCE_FACTOR
+    return factor * machine_eps(np.float64) * error_unit(reference, shape)
 
 
 def calibrated_factor(dtype) -> float:

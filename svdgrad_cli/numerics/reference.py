@@ -38,9 +38,12 @@ from svdgrad_cli.numerics.gradients import (
 )
 from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.refinement import refine_scaled
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.verification import verify_reference
+
+REFINED = " (refined)"  # the precision's suffix where the SVD was refined to float64's rounding
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,9 @@ class Reference:
     hessian_norm: float = 0.0  # ||DG||_2: how fast the true gradient moves with A (conditioning.py)
     natural_scale: float = 0.0  # the size of one term of G's closed form (conditioning.py)
     ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
-    precision: str = "float64"  # complex128 for complex input; "mpmath, N digits" where that could not decide
+    # complex128 for complex input; "float64 (refined)" where the SVD was refined (refinement.py);
+    # "mpmath, N digits" where float64 could not decide
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         if self.gradient is not None and self.gradient_norm is None:
@@ -71,6 +76,11 @@ class Reference:
     def high_precision(self) -> bool:
         """Whether this is a high-precision reference (highprec.py), whose own error is negligible."""
         return self.precision.startswith("mpmath")
+
+    @property
+    def refined(self) -> bool:
+        """Whether the float64 SVD was refined (refinement.py): its own error is then far smaller."""
+        return self.precision.endswith(REFINED)
 
     @property
     def failed_check(self) -> bool:
@@ -210,6 +220,7 @@ def build_reference(
     seed: int = 0,
     svd: ScaledSVD | None = None,
     check: bool = True,
+    refine: bool = True,
 ) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
     """Reference, spectrum, U and V for one matrix (any float or complex dtype; computed in float64
     or complex128).
@@ -217,13 +228,17 @@ def build_reference(
     ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
     ``svd`` is the scaled SVD of ``a`` when the caller computed it for a whole stack (stack_svd).
     ``check``: run the finite-difference self-check now (the pipeline decides later, judge.py).
+    ``refine``: refine the SVD where that converges (refinement.py; False: LAPACK's, as calibrated).
     """
     a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
+    refined = refine_scaled(a64, svd) if refine else None  # None: refinement does not apply
+    svd = refined or svd
+    precision = working_dtype(a64).name + (REFINED if refined else "")
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
     build = _vector_reference if loss.needs_vectors else _spectral_reference
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
-        reference = replace(build(svd, loss, spectrum, seed), precision=working_dtype(a64).name)
+        reference = replace(build(svd, loss, spectrum, seed), precision=precision)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,
