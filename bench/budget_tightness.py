@@ -160,6 +160,11 @@ def _cell(names, shape, dtype, loss, stack) -> list[dict]:
         row["largest_correct"] = largest_correct(ref, budget, shape)
         row["worst_units"] = max(errors) / (budget.eps * error_unit(ref, shape))
         row["rms_units"] = max(errors) / (budget.eps * rms_unit(a, loss))
+        row["terms"] = [
+            ref.matrix_norm * ref.hessian_norm,
+            error_unit(ref, shape) - ref.matrix_norm * ref.hessian_norm,
+        ]
+        row["rms"] = rms_unit(a, loss)
         rows.append(row)
     return rows
 

@@ -147,8 +147,8 @@ def test_indeterminate_where_float32_cannot_resolve_the_gradient():
     [
         (np.float32, 2**-16, "compute in float64 (--dtype float64)"),
         (np.complex64, 2**-16, "compute in complex128 (--dtype complex128)"),
-        (np.float64, 2**-44, "no framework computes in more than float64"),
-        (np.complex128, 2**-44, "no framework computes in more than complex128"),
+        (np.float64, 2**-46, "no framework computes in more than float64"),
+        (np.complex128, 2**-46, "no framework computes in more than complex128"),
     ],
 )
 def test_the_advice_where_the_data_do_not_determine_the_gradient_names_a_wider_dtype_or_none(
