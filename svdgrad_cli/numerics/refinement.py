@@ -28,7 +28,9 @@ exact and lo rounded: the residuals carry about 2^-21 eps of error, not eps, for
 float64 products each (np.longdouble products would cost more than the SVD at 1024x1024).
 
 A step is accepted only where it converges: the steps' corrections must fall to float64's rounding
-of orthonormal factors (STEPS at most); exact or unresolved ties (a gap below about eps s_1), zero
+of orthonormal factors (STEPS at most), a pair's difference term weighed by how far the residuals
+resolve its gap (below RESIDUAL s_1 it can only be known to RESIDUAL eps s_1 / gap, which moves a
+gradient by a negligible part of its budget); exact or unresolved ties (a gap below about eps s_1), zero
 or tiny singular values and complex input keep LAPACK's factors, and the reference says which it is
 (reference.py). tests/test_refinement.py checks the refined factors against mpmath at 50 digits.
 """
