@@ -22,6 +22,7 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.plan import PlannedShard, plan_document, plan_items
 from svdgrad_cli.model import ARCHIVE_MEMBER
 from svdgrad_cli.options import RunOptions, Settings, json_settings
+from svdgrad_cli.options.scan import ScanOptions
 from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import resolve_settings, validate_settings
 from svdgrad_cli.pipeline.scan import screen_files
@@ -31,7 +32,6 @@ from svdgrad_cli.render.scan_report import summary_text
 from svdgrad_cli.report_file import ReportFile
 from svdgrad_cli.run_loop import Stream, run_loop
 from svdgrad_cli.scan_model import ScanRun, Screened
-from svdgrad_cli.scan_options import ScanOptions
 from svdgrad_cli.session import CheckSession
 
 FNMATCH_SPECIAL = re.compile(r"([*?\[])")
