@@ -143,6 +143,8 @@ def check(paths, **values) -> None:
     from svdgrad_cli.session import CheckSession
 
     settings, run_options = split_options(_fail_on_layers(values))
+    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
+        _run_mode(paths, settings, run_options)
     try:
         ctx = click.get_current_context()
         from_config = click.core.ParameterSource.DEFAULT_MAP
@@ -180,6 +182,8 @@ def sweep(**values) -> None:
     settings, run_options = split_options(_fail_on_layers(values))
     names = SweepOptions.__dataclass_fields__
     sweep_options = SweepOptions(**{k: v for k, v in values.items() if k in names})
+    if settings.mode != "vjp" or settings.directions is not None:  # issue 25 hook (mode_session.py)
+        _run_mode_sweep(settings, run_options, sweep_options)
     try:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
     except SvdgradError as exc:
@@ -240,8 +244,8 @@ Exit codes (with --then-check, those of 'check'):
 """
 
 
-def with_scan_options(command):  # svdgrad scan (issue 26): its options are scan_options.py's
-    from svdgrad_cli.scan_options import scan_option_fields
+def with_scan_options(command):  # svdgrad scan (issue 26): its options are options/scan.py's
+    from svdgrad_cli.options.scan import scan_option_fields
 
     return with_options(command, scan_option_fields)
 
@@ -268,7 +272,7 @@ def scan(paths, **values) -> None:
     """
     _configure_runtime(values)
     from svdgrad_cli.errors import SvdgradError
-    from svdgrad_cli.scan_options import split_scan_options
+    from svdgrad_cli.options.scan import split_scan_options
     from svdgrad_cli.scan_session import ScanSession
 
     settings, run_options, scan_options = split_scan_options(_fail_on_layers(values))
@@ -297,6 +301,33 @@ def _fail_on_layers(values: dict) -> dict:
     if values["fail_only_on"] == ("never",):  # the file's 'never', then these
         return values | {"fail_only_on": added, "fail_on": ()}
     return values | {"fail_on": added}
+
+
+def _run_mode(paths, settings, run_options) -> None:
+    """svdgrad check --mode jvp|hvp (issue 25): mode_session.py; exits."""
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.mode_session import run_mode_check
+
+    try:
+        code = run_mode_check(list(paths), settings, run_options, _write_stdout, _notify)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(code)
+
+
+def _run_mode_sweep(settings, run_options, sweep_options) -> None:
+    """svdgrad sweep --mode jvp|hvp (issue 25): mode_session.py; exits."""
+    from svdgrad_cli.errors import SvdgradError
+    from svdgrad_cli.mode_session import run_mode_sweep
+    from svdgrad_cli.pipeline.sweep import SweepSpec, parse_shape
+
+    try:
+        s = sweep_options
+        spec = SweepSpec(s.vary, s.at, s.points, parse_shape(s.shape), s.source)
+        code = run_mode_sweep(spec, settings, run_options, _write_stdout)
+    except SvdgradError as exc:
+        raise InputFailure(str(exc)) from None
+    sys.exit(code)
 
 
 def _configure_runtime(values: dict) -> None:

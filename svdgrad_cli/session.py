@@ -15,7 +15,7 @@ from pathlib import Path
 
 from svdgrad_cli.backends.protocol import own_frame
 from svdgrad_cli.inputs.arrays import Skipped
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import FileList, collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
@@ -81,8 +81,10 @@ class CheckSession:
         notify: Writer,
         config: str | None = None,
         configured: frozenset[str] = frozenset(),
+        files: FileList | None = None,
     ) -> None:
         self.paths = paths
+        self.files = files  # the files to check, if found already (scan --then-check's at risk)
         self.config = config  # the pyproject.toml whose [tool.svdgrad] applied (config.py), if any
         self.configured = configured  # the options ("select", "skip") whose value came from it
         self.settings = resolve_settings(settings)
@@ -145,8 +147,11 @@ class CheckSession:
         return item
 
     def _discover(self):
-        """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
+        """The files to read (those given, else found from the PATHS) and, with --shard, this shard's
+        part of them and its plan (else None)."""
         o = self.options
+        if self.files is not None:
+            return self.files, None
         if o.plan is not None:  # svdgrad scan's plan of the matrices at risk (inputs/plan.py)
             return self._planned(o.plan)
         if self.shard is None:

@@ -16,8 +16,9 @@ from svdgrad_cli.options.machinery import DeclaredOption, Option, declared_optio
 from svdgrad_cli.render import FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict, ReferencePrecision
 
-LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+LOSS_HELP = "sum | sv:K | topk:K | polar[:K] | recon[:K] | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
+MODE_CHOICES = ("vjp", "jvp", "hvp")  # DerivativeMode's values (numerics/differentiated.py; a test compares)
 REFERENCE_CHOICES = tuple(p.value for p in ReferencePrecision)
 FAIL_ON_CHOICES = (
     *(v.value for v in reversed(SEVERITY) if v not in (MatrixVerdict.AGREE, MatrixVerdict.ERROR)),
@@ -149,12 +150,12 @@ class Settings:
         type="float",
         help="Seconds one backend call may take (a plug-in that hangs is then 'failed'). Default: no limit.",
     )
-    full_matrices: bool = option(
-        False,
-        "--full-matrices",
-        kind="flag",
-        help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.",
-    )
+    full_matrices: bool = option(False, "--full-matrices", kind="flag",
+        help="Losses of U and V: call the SVD with full_matrices=True, as some user code does.")  # fmt: skip
+    mode: str = option("vjp", "--mode", type=MODE_CHOICES, config=False, json=False,  # issue 25
+        help="vjp: reverse-mode gradients, jvp: forward-mode JVPs, hvp: Hessian-vector products")  # fmt: skip
+    directions: str | None = option(None, "--directions", type="path", config=False, json=False,
+        help="--mode jvp: an .npz of directions E, each (m, n) or a stack (d, m, n).")  # fmt: skip
 
     @property
     def failing(self) -> frozenset[str]:

@@ -141,15 +141,28 @@ def check_paths(
 
 
 def check(
-    array, loss: str = "sum", backends=None, dtype: str = "auto", target: Target = DEFAULT_TARGET, **options
+    array,
+    loss: str = "sum",
+    backends=None,
+    dtype: str = "auto",
+    target: Target = DEFAULT_TARGET,
+    mode: str = "vjp",
+    **options,
 ) -> RunReport:
     """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport. ``target``:
     what is differentiated (numerics/differentiated.py; a UsageError where svdgrad cannot judge it).
+
+    ``mode="jvp"`` or ``"hvp"`` (issue 25) judges forward-mode JVPs or Hessian-vector products
+    instead and returns a modes_run.ModeRun (options: seed, zero_tol, directions).
 
     >>> report = check(np.eye(3))                      # doctest: +SKIP
     >>> report.results[0].verdict                      # doctest: +SKIP
     'agree'
     """
+    if mode != "vjp":  # issue 25 hook: forward mode and second order (pipeline/modes_run.py)
+        from svdgrad_cli.pipeline.modes_run import check_modes
+
+        return check_modes(array, mode, loss, backends, dtype, **options)
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
@@ -180,6 +193,13 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
             assert_gradients_ok("torch:mypkg.linalg:safe_svd", my_matrices, loss="proj:2")
     """
     report = check(matrices, loss=loss, backends=[backend], **options)
+    if options.get("mode", "vjp") != "vjp":  # issue 25 hook (pipeline/modes_run.py)
+        from svdgrad_cli.pipeline.modes_run import mode_failures
+
+        failures = mode_failures(report, accept)
+        if failures:
+            raise AssertionError("svdgrad: " + "\n".join(failures))
+        return report
     settings = "".join(f", {key}={value!r}" for key, value in options.items())
     call = f"svdgrad_cli.check(matrices, loss={loss!r}, backends=[{backend!r}]{settings})"
     failures = [

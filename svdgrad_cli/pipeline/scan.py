@@ -122,8 +122,11 @@ def error_screen(error: InputError) -> Screened:
     return Screened(error.source, (), (), None, ScreenVerdict.ERROR, error=error.problem)
 
 
-def screen_cases(items: Iterable[MatrixCase | InputError | Skipped], settings: Settings) -> Iterator:
-    """One Screened per matrix or input error, and the Skipped inputs, in input order."""
+def screen_cases(
+    items: Iterable[MatrixCase | InputError | Skipped], settings: Settings, on_stage=None
+) -> Iterator:
+    """One Screened per matrix or input error, and the Skipped inputs, in input order; ``on_stage``
+    hears of each matrix as its singular values are computed."""
     unbound = parse_loss(settings.loss)
     for item in items:
         if isinstance(item, Skipped):
@@ -133,20 +136,24 @@ def screen_cases(items: Iterable[MatrixCase | InputError | Skipped], settings: S
         elif (misfit := unbound.check_fits(item.array.shape)) is not None:
             yield error_screen(InputError(item.label, misfit))
         else:
+            if on_stage is not None:
+                on_stage(f"singular values: {item.label}")
             yield screen_matrix(item, unbound, settings)
 
 
 def screen_files(
-    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, on_file=None
+    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, observer=None
 ) -> Iterator[Screened | Skipped]:
     """Screen every matrix of ``files`` (discovery.collect_files's entries), each Screened with the
     file it came from; one tensor is in memory at a time (checkpoints are read lazily:
-    inputs/checkpoints.py)."""
+    inputs/checkpoints.py). An ``observer`` (render/progress.py) hears of files as check's does."""
     s = settings
+    on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
+    on_count = observer.counted if getattr(observer, "active", False) else None
     for entry in files:
         items = load_files(
-            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, None, s.max_matrices
+            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count, s.max_matrices
         )
         file = None if isinstance(entry, InputError) or entry == "-" else str(entry)
-        for item in screen_cases(items, settings):
+        for item in screen_cases(items, settings, on_stage):
             yield item if isinstance(item, Skipped) else replace(item, file=file)

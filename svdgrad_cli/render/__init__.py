@@ -27,11 +27,17 @@ SWEEP_RENDERERS = {
     "jsonl": "svdgrad_cli.render.sweep_json:SweepJsonlRenderer",
 }
 SWEEP_FORMATS = tuple(SWEEP_RENDERERS)
+# The formats of ``svdgrad scan``'s own report (render/scan_report.py): finish(scan run).
+SCAN_RENDERERS = {
+    "table": "svdgrad_cli.render.scan_report:ScanTableRenderer",
+    "json": "svdgrad_cli.render.scan_report:ScanJsonRenderer",
+}
+SCAN_FORMATS = tuple(SCAN_RENDERERS)
 
 
 def renderer_class(output_format: str, registry: dict[str, str] = RENDERERS):
     """The Renderer class of a format name (ValueError for an unknown one); ``registry``
-    SWEEP_RENDERERS for a sweep's."""
+    SWEEP_RENDERERS for a sweep's, SCAN_RENDERERS for a scan's."""
     try:
         module, name = registry[output_format].split(":")
     except KeyError:

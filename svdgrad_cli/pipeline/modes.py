@@ -1,0 +1,185 @@
+"""Judge forward-mode JVPs and Hessian-vector products of the SVD (issue 25: ``--mode jvp|hvp``).
+
+For each matrix, a few directions E (seeded random unit-norm ones, or the user's own); for each
+direction the exact reference (numerics/jvp.py: L'(A; E); numerics/hvp.py: H(A)[E]) and its budget
+(numerics/mode_budgets.py); for each backend each path of the mode (backends/modes.py), judged with
+the gradient's verdicts (judge.py's ``classify``):
+
+- ``non-finite`` (NaN/Inf), whatever the reference says; ``failed``; ``unsupported`` (no rule);
+- ``undefined``: the reference does not exist (no HVP where the gradient is not differentiable);
+- ``correct`` / ``indeterminate`` / ``inaccurate`` / ``wrong`` as for gradients;
+- JVP where the gradient is a set: equal to the one-sided derivative L'(A; E) within the budget is
+  ``correct``; else inside [low, high], the values <G, E> of the set's members, ``valid`` (a linear
+  JVP cannot give the one-sided derivative along every E: it picks a member); outside, ``wrong``.
+A result the float64 reference cannot decide (within its own uncertainty of a threshold) is decided
+in the backend's favour and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from svdgrad_cli.backends.modes import mode_paths, run_path
+from svdgrad_cli.backends.protocol import BackendFailure
+from svdgrad_cli.numerics.hvp import reference_hvp
+from svdgrad_cli.numerics.jvp import reference_jvp
+from svdgrad_cli.numerics.mode_budgets import hvp_budget, jvp_budget
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.reference import build_reference
+from svdgrad_cli.pipeline.judge import classify
+from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
+
+MODES = ("vjp", "jvp", "hvp")
+DIRECTION_STREAM = 0x25  # directions are drawn from default_rng((seed, DIRECTION_STREAM, index))
+DEFAULT_DIRECTIONS = 3
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One path of one backend along one direction, judged."""
+
+    backend: str
+    path: str
+    verdict: BackendVerdict
+    error: float | None = None  # |JVP - L'(A;E)| or ||HVP - H[E]||_F
+    relative_error: float | None = None  # error / the budget's scale
+    budget: float | None = None  # relative budget
+    value: float | None = None  # the JVP itself (jvp mode)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DirectionResult:
+    """One direction E: the reference and every path's result."""
+
+    index: int
+    reference: str  # what the reference is, or why there is none
+    defined: bool
+    unique: bool
+    value: float | None = None  # jvp: L'(A; E)
+    interval: tuple[float, float] | None = None  # jvp at a non-unique gradient: [low, high]
+    norm: float | None = None  # hvp: ||H(A)[E]||_F
+    results: list[PathResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModeReport:
+    """One matrix checked in one mode."""
+
+    label: str
+    shape: tuple[int, int]
+    mode: str
+    loss: str
+    dtype: str
+    directions: list[DirectionResult]
+
+    @property
+    def verdict(self) -> MatrixVerdict:
+        """The worst news; a backend's unsupported path counts only if none of its paths answered."""
+        answered = {
+            r.backend for d in self.directions for r in d.results if r.verdict != BackendVerdict.UNSUPPORTED
+        }
+        verdicts = [
+            r.verdict
+            for d in self.directions
+            for r in d.results
+            if r.verdict != BackendVerdict.UNSUPPORTED or r.backend not in answered
+        ]
+        defined = all(d.defined for d in self.directions)
+        return matrix_verdict(verdicts, all(d.unique for d in self.directions), defined)
+
+
+def draw_directions(shape: tuple[int, int], seed: int, count: int = DEFAULT_DIRECTIONS) -> list[np.ndarray]:
+    """``count`` seeded Gaussian directions of unit Frobenius norm."""
+    out = []
+    for index in range(count):
+        e = np.random.default_rng((seed, DIRECTION_STREAM, index)).standard_normal(shape)
+        out.append(e / frobenius(e))
+    return out
+
+
+def _failure(backend: str, path: str, exc: BackendFailure) -> PathResult:
+    verdict = BackendVerdict.UNSUPPORTED if exc.unsupported else BackendVerdict.FAILED
+    return PathResult(backend, path, verdict, message=str(exc))
+
+
+def _judged(backend, path, error, budget, unique=True, value=None, note="") -> PathResult:
+    verdict = classify(error, budget, unique)
+    if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
+        verdict, note = BackendVerdict.CORRECT if unique else BackendVerdict.VALID, "reference cannot tell"
+    relative = error / budget.scale if budget.scale else 0.0
+    return PathResult(backend, path, verdict, error, relative, budget.relative, value, note)
+
+
+def _judge_jvp(backend, path, out, direction: DirectionResult, budget) -> PathResult:
+    value = float(out)
+    error = abs(value - direction.value)
+    if direction.unique or error <= budget.allowed:
+        return _judged(backend, path, error, budget, True, value)
+    low, high = direction.interval
+    if low - budget.allowed <= value <= high + budget.allowed:
+        note = "<G, E> of a member G, not L'(A;E)"
+        return PathResult(
+            backend, path, BackendVerdict.VALID, error, error / budget.scale, budget.relative, value, note
+        )
+    return _judged(backend, path, error, budget, True, value)
+
+
+def _judge(backend, path, out, mode, direction: DirectionResult, budget, reference_value) -> PathResult:
+    if not np.all(np.isfinite(out)):
+        count = int(np.sum(~np.isfinite(out)))
+        return PathResult(
+            backend, path, BackendVerdict.NON_FINITE, message=f"{count}/{out.size} entries NaN/Inf"
+        )
+    if not direction.defined:
+        return PathResult(
+            backend, path, BackendVerdict.UNDEFINED, value=float(out) if mode == "jvp" else None
+        )
+    if mode == "jvp":
+        return _judge_jvp(backend, path, out, direction, budget)
+    return _judged(backend, path, frobenius(out - reference_value), budget)
+
+
+def _reference(a, loss, mode, e, zero_tol, seed, gradient_ref, dtype):
+    """(DirectionResult without results, budget, reference value) for one direction."""
+    shape = a.shape
+    if mode == "jvp":
+        d = reference_jvp(a, loss, e, zero_tol, gradient_ref.gradient, gradient_ref.unique)
+        defined = d.one_sided is not None
+        interval = None if d.unique else (d.low, d.high)
+        result = DirectionResult(0, d.reason, defined, d.unique, d.one_sided, interval)
+        budget = jvp_budget(gradient_ref, shape, dtype, e) if defined else None
+        return result, budget, d.one_sided
+    h = reference_hvp(a, loss, e, zero_tol, seed)
+    norm = frobenius(h.value) if h.defined else None
+    result = DirectionResult(0, h.reason, h.defined, h.defined, norm=norm)
+    budget = hvp_budget(h, gradient_ref.hessian_norm, shape, dtype, e) if h.defined else None
+    return result, budget, h.value
+
+
+def check_mode(a, label, loss, backends, mode, dtype, zero_tol, seed=0, directions=None) -> ModeReport:
+    """Judge every backend's paths of ``mode`` on one real matrix ``a`` computed in ``dtype``."""
+    a = np.asarray(a)
+    shape = a.shape
+    loss = loss.bind(shape, seed)
+    a64 = a.astype(np.float64)
+    gradient_ref = build_reference(a64, loss, zero_tol, seed, check=False)[0]
+    paths = {b.name: mode_paths(b, loss, mode, dtype, min(shape)) for b in backends}
+    out_directions = []
+    for index, e in enumerate(directions if directions is not None else draw_directions(shape, seed)):
+        direction, budget, value = _reference(a64, loss, mode, e, zero_tol, seed, gradient_ref, dtype)
+        results = []
+        for backend in backends:
+            if not paths[backend.name]:
+                results.append(PathResult(backend.name, "-", BackendVerdict.UNSUPPORTED, message="no path"))
+            for name, path in paths[backend.name].items():
+                try:
+                    out = run_path(path, a.astype(dtype), e)
+                except BackendFailure as exc:
+                    results.append(_failure(backend.name, name, exc))
+                    continue
+                results.append(_judge(backend.name, name, out, mode, direction, budget, value))
+        out_directions.append(DirectionResult(**{**direction.__dict__, "index": index, "results": results}))
+    return ModeReport(label, shape, mode, loss.name, np.dtype(dtype).name, out_directions)
