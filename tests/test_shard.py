@@ -223,8 +223,9 @@ def test_the_single_run_covers_every_case(runs):
     assert doc["summary"]["verdicts"]["non-unique"] == 1 and doc["summary"]["errors"] == 3
     assert doc["summary"]["skipped"] == 3 and doc["settings"]["shard"] is None
     eye = next(r for r in doc["results"] if r["source"].endswith("eye.npy"))
-    autograd = eye["backends"]["autograd"]  # no closer to the truth than the reference can tell
-    assert autograd["error_is_bound"] and autograd["error"] > 0 and autograd["digits"] > 14
+    # no closer to the truth than the reference can tell (unrefined at the tie: numerics/refinement.py)
+    autograd = eye["backends"]["autograd"]
+    assert autograd["error_is_bound"] and autograd["error"] > 0 and autograd["digits"] > 13
 
 
 def test_merged_json_and_jsonl_equal_the_single_runs(runs):

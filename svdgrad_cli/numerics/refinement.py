@@ -107,13 +107,23 @@ def _step(a: np.ndarray, u: np.ndarray, v: np.ndarray):
     return u_new, d, v + v @ g, float(max(size, np.max(np.abs(np.diag(s)))))
 
 
+def _distinct_positive(s: np.ndarray) -> bool:
+    """Whether the singular values are finite, positive and strictly decreasing."""
+    return bool(np.all(np.isfinite(s)) and s[-1] > 0 and np.all(np.diff(s) < 0))
+
+
+def _refinable(a: np.ndarray, s: np.ndarray) -> bool:
+    """Whether refinement applies: a real float64 matrix with distinct positive singular values (at a
+    zero value or an exact tie the factors are not determined)."""
+    real = not np.iscomplexobj(a) and a.dtype == np.float64
+    return real and a.size > 0 and _distinct_positive(s)
+
+
 def refine_svd(a: np.ndarray, u: np.ndarray, s: np.ndarray, v: np.ndarray):
     """The thin SVD (U, s, V) of a real float64 ``a`` refined to float64's rounding, or None where
     refinement does not converge or does not apply (see the module docstring)."""
-    if np.iscomplexobj(a) or a.dtype != np.float64 or not a.size:
+    if not _refinable(a, s):
         return None
-    if not (np.all(np.isfinite(s)) and s[-1] > 0 and np.all(np.diff(s) < 0)):
-        return None  # a zero value or an exact tie: the factors there are not determined
     if a.shape[0] < a.shape[1]:
         refined = refine_svd(a.T, v, s, u)
         return None if refined is None else (refined[2], refined[1], refined[0])
@@ -121,7 +131,7 @@ def refine_svd(a: np.ndarray, u: np.ndarray, s: np.ndarray, v: np.ndarray):
     for _ in range(STEPS):
         with np.errstate(all="ignore"):
             u, s, v, size = _step(a, u, v)
-        if not (np.isfinite(size) and np.all(np.diff(s) < 0) and s[-1] > 0):
+        if not (np.isfinite(size) and _distinct_positive(s)):
             return None
         if size <= limit:
             return u, s, v
