@@ -31,7 +31,7 @@ import numpy as np
 
 from svdgrad_cli import check
 from svdgrad_cli.numerics import highprec
-from svdgrad_cli.numerics.budget import REFERENCE_FACTOR, calibrated_factor, error_unit
+from svdgrad_cli.numerics.budget import REFERENCE_FACTOR, REFINED_FACTOR, calibrated_factor, error_unit
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.reference import build_reference
 
@@ -100,27 +100,50 @@ def report(rows: dict) -> None:
     print(f"forward SVDs: worst error / (sqrt(n) eps) = {max(forward):.1f} (median {np.median(forward):.2f})")
 
 
-def reference_against_mpmath(on_complex: bool = False) -> None:
-    """The float64 reference's own error, in the same unit, near ties and at random matrices."""
+REFERENCE_SHAPES = [(4, 4), (8, 8), (16, 16), (12, 6), (6, 12), (32, 32)]
+REFERENCE_LOSSES = ("polar", "proj:1", "proj:half", "sv:1", "sv:half", "topk:2", "recon", "sum")
+
+
+def _reference_case(rng, shape, near: bool, on_complex: bool) -> np.ndarray:
+    """Q1 diag(s) Q2^H with s evenly spaced or uniform in [1, 2], and with a near tie of relative
+    gap 2^-1 to 2^-43 in the middle when ``near``."""
+    k = min(shape)
+    a = well_conditioned(rng, shape, on_complex)
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    s = np.linspace(2.0, 1.0, k) if rng.random() < 0.5 else np.sort(1 + rng.random(k))[::-1]
+    if near and k > 1:
+        s[k // 2] = s[k // 2 - 1] * (1 - 2.0 ** -rng.integers(1, 44))
+    return (u * np.sort(s)[::-1]) @ vh
+
+
+def reference_against_mpmath(shapes, on_complex: bool = False) -> None:
+    """The float64 reference's own error against mpmath at 50+ digits, in units of error_unit, on
+    LAPACK's SVD and on the refined one (refinement.py): REFERENCE_FACTOR and REFINED_FACTOR."""
     rng = np.random.default_rng(7)
-    worst = 0.0
-    for trial in range(24):
-        gap = 2.0 ** -rng.integers(1, 40)
-        s = np.array([2.0, 1.0 + gap, 1.0, 0.5]) if trial % 2 else 1 + rng.random(4)
-        a = well_conditioned(rng, (4, 4), on_complex)
-        u, _, vt = np.linalg.svd(a)
-        a = (u * np.sort(s)[::-1]) @ vt
-        for name in ("polar", "proj:1", "sv:1", "recon"):
-            loss = parse_loss(name).bind(a.shape, trial, on_complex=on_complex)
-            reference, spectrum, *_ = build_reference(a, loss, 4 * 2.2e-16, check=False)
-            if not (reference.unique and reference.defined):
-                continue
-            exact = highprec.high_precision_gradient(
-                a, loss, spectrum, highprec.digits_for(reference.condition)
-            )
-            units = np.linalg.norm(reference.gradient - exact) / (2.2e-16 * error_unit(reference, a.shape))
-            worst = max(worst, units)
-    print(f"float64 reference vs mpmath: worst {worst:.2f} units (REFERENCE_FACTOR = {REFERENCE_FACTOR:g})")
+    lapack, refined, kept = [], [], []
+    for shape in shapes:
+        for trial in range(4 if max(shape) <= 16 else 2):
+            a = _reference_case(rng, shape, near=trial % 2 == 1 or max(shape) > 16, on_complex=on_complex)
+            half = str(max(1, min(shape) // 2))
+            for name in REFERENCE_LOSSES:
+                loss = parse_loss(name.replace("half", half)).bind(a.shape, trial, on_complex=on_complex)
+                pair = [build_reference(a, loss, 4 * 2.2e-16, check=False, refine=r) for r in (False, True)]
+                (before, spectrum, *_), (after, *_) = pair
+                if not (before.unique and before.defined):
+                    continue
+                digits = highprec.digits_for(before.condition)
+                exact = highprec.high_precision_gradient(a, loss, spectrum, digits)
+                unit = 2.2e-16 * error_unit(after, a.shape)
+                lapack.append(np.linalg.norm(before.gradient - exact) / unit)
+                (refined if after.refined else kept).append(np.linalg.norm(after.gradient - exact) / unit)
+    print(f"float64 reference vs mpmath over {len(lapack)} cases, in units of the budget's unit:")
+    print(f"  LAPACK's SVD:  worst {max(lapack):.2f}, median {np.median(lapack):.3f} "
+          f"(REFERENCE_FACTOR = {REFERENCE_FACTOR:g})")  # fmt: skip
+    if refined:
+        print(f"  refined SVD:   worst {max(refined):.3f}, median {np.median(refined):.3f} over "
+              f"{len(refined)} refined (REFINED_FACTOR = {REFINED_FACTOR:g})")  # fmt: skip
+    if kept:
+        print(f"  not refined:   worst {max(kept):.2f} over {len(kept)}")
 
 
 def main() -> None:
@@ -135,7 +158,7 @@ def main() -> None:
     start = time.perf_counter()
     rows = measure(shapes, lambda shape: 8 if max(shape) <= 64 else (2 if max(shape) <= 256 else 1), dtypes)
     report(rows)
-    reference_against_mpmath(args.complex)
+    reference_against_mpmath(REFERENCE_SHAPES + ([(64, 64)] if args.full else []), args.complex)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 

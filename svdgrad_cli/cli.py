@@ -252,8 +252,8 @@ Exit codes (with --then-check, those of 'check'):
 """
 
 
-def with_scan_options(command):  # svdgrad scan (issue 26): its options are scan_options.py's
-    from svdgrad_cli.scan_options import scan_option_fields
+def with_scan_options(command):  # svdgrad scan (issue 26): its options are options/scan.py's
+    from svdgrad_cli.options.scan import scan_option_fields
 
     return with_options(command, scan_option_fields)
 
@@ -280,7 +280,7 @@ def scan(paths, **values) -> None:
     """
     _configure_runtime(values)
     from svdgrad_cli.errors import SvdgradError
-    from svdgrad_cli.scan_options import split_scan_options
+    from svdgrad_cli.options.scan import split_scan_options
     from svdgrad_cli.scan_session import ScanSession
 
     settings, run_options, scan_options = split_scan_options(_fail_on_layers(values))

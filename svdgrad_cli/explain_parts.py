@@ -73,7 +73,29 @@ def parts_sentence(parts: ErrorParts) -> str:
         text += f"; {pair_words(parts.worst_pair)}"
     if parts.free:
         text += f"; the set is free on {parts.free}, so ΔG is not split there"
+    if parts.truncation is not None:
+        return f"{text}. {truncation_sentence(parts.truncation, parts.reference_norm)}"
     return text + "."
+
+
+def truncation_sentence(cut, reference_norm: float) -> str:
+    """ΔG split at the cut of a truncated SVD map (numerics/truncated.py), and the dropped term."""
+    total = cut.total or 1.0
+    k = cut.cut
+    shares = (
+        f"kept-kept block (i, j <= {k}) {percent((cut.kept / total) ** 2)}, kept-discarded "
+        f"(truncation) block {percent((cut.truncation / total) ** 2)}, discarded and complement "
+        f"{percent((cut.discarded**2 + cut.complement**2) / total**2)}"
+    )
+    text = f"Split at the cut k = {k}: {shares} of ||ΔG||^2"
+    if cut.dropped is None:
+        return text + "."
+    relative = f", {cut.dropped / reference_norm:.2g} ||G_ref||" if reference_norm else ""
+    return (
+        f"{text}. The backward pass drops the truncation coupling (the terms in 1/(s_i^2 - s_j^2), "
+        f"i <= {k} < j, of the full decomposition): ΔG is the dropped term, of size {cut.dropped:.3g}"
+        f"{relative}."
+    )
 
 
 def parts_brief(parts: ErrorParts) -> str:

@@ -14,7 +14,7 @@ and line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,8 +30,9 @@ from svdgrad_cli.numerics.error_parts import ErrorParts, Part, WorstPair
 from svdgrad_cli.numerics.forward import ForwardCheck
 from svdgrad_cli.numerics.reference import Reference
 from svdgrad_cli.numerics.spectrum import machine_eps
+from svdgrad_cli.numerics.truncated import TruncationParts
 from svdgrad_cli.options import RunOptions, Settings, split_options
-from svdgrad_cli.render.json_format import PAIR_NUMBERS
+from svdgrad_cli.render.json_format import PAIR_NUMBERS, TRUNCATION_NUMBERS
 from svdgrad_cli.verdicts import BackendStatus, MatrixStatus
 
 BACKEND_NUMBERS = ("error", "budget", "gradient_norm", "digits", "justified_digits")
@@ -70,6 +71,7 @@ def _forward(record: dict | None, dtype: str, shape: tuple[int, ...]) -> Forward
         record["orthogonality"],
         machine_eps(np.dtype(dtype)),
         max(shape),
+        subspace=record.get("subspace"),
     )
 
 
@@ -89,10 +91,21 @@ def _error_parts(record: dict | None) -> ErrorParts | None:
         worst_pair=pair,
         on_complex=record["complex"],
         free=record["not_decomposed"],
+        truncation=_truncation(record.get("truncation")),
     )
 
 
-def _status(value, known: type[MatrixStatus] | type[BackendStatus]) -> MatrixStatus | BackendStatus:
+def _truncation(record: dict | None) -> TruncationParts | None:
+    """ΔG split at the cut of a truncated SVD map (absent from reports written before it existed)."""
+    if record is None:
+        return None
+    return TruncationParts(record["cut"], **{key: record[key] for key in TRUNCATION_NUMBERS})
+
+
+StatusT = TypeVar("StatusT", MatrixStatus, BackendStatus)
+
+
+def _status(value, known: type[StatusT]) -> StatusT:
     """A status svdgrad writes; ValueError for any other (a report from elsewhere, or edited)."""
     if value not in tuple(known):
         raise ValueError(f"status {value!r} is none of {', '.join(known)}")

@@ -16,16 +16,24 @@ from svdgrad_cli.options import Settings
 
 def tolerances(report: MatrixReport, settings: Settings) -> tuple[float, float]:
     """(zero_tol, dup_tol) relative to s_1, as the run used them."""
-    shape, dtype = tuple(report.shape), report.dtype or "float64"
-    zero = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
+    dtype = report.dtype or "float64"
+    zero = settings.zero_tol
+    if zero is None:
+        zero = default_zero_tol(_matrix_shape(report), dtype)
     dup = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
     return zero, dup
 
 
+def _matrix_shape(report: MatrixReport) -> tuple[int, int]:
+    """(m, n) of a checked report's matrix."""
+    m, n = report.shape
+    return m, n
+
+
 def tie_clusters(report: MatrixReport, zero_tol: float) -> list[tuple[int, ...]]:
     """The 0-based indices of each run of tied non-zero singular values (two or more)."""
-    values = np.asarray(report.reference.singular_values, dtype=np.float64)
-    spectrum = analyse_spectrum(values, tuple(report.shape), zero_tol)
+    values = np.asarray(report.checked_reference.singular_values, dtype=np.float64)
+    spectrum = analyse_spectrum(values, _matrix_shape(report), zero_tol)
     return [cluster for cluster in spectrum.clusters if len(cluster) > 1]
 
 

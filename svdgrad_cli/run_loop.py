@@ -4,7 +4,8 @@
 before it is written). Ctrl-C and SIGTERM end the loop promptly (interrupts.py): the run is marked
 interrupted, the items' source is closed (worker processes and frameworks' batches stop), and every
 format says so. The report is then written whole (outputs.py), with a signal that comes meanwhile
-held off until it is.
+held off until it is. A first stage (``scan --then-check``'s screen, which the check follows) writes
+its report only if it was interrupted: else the report is the stage's that follows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from svdgrad_cli.model import RunReport
 from svdgrad_cli.outputs import Outputs, Writer
 from svdgrad_cli.render import RENDERERS
 from svdgrad_cli.render.progress import RunProgress
+from svdgrad_cli.scan_model import ScanRun
 
 
 def _nothing(item) -> None:
@@ -29,17 +31,19 @@ class Stream:
     """What a command runs through the loop.
 
     ``take(item)`` records an item in the report (and tells of it) and returns what the renderers'
-    ``item`` gets (a matrix's report or a sweep's point: its ``source`` moves the progress bar), or
-    None; ``report`` is what their ``finish`` gets: ``run`` itself, or a report that holds it (a
-    sweep's). ``covers`` names the items in the line said on an interruption.
+    ``item`` gets (a matrix's report or screen, a sweep's point: its ``source`` moves the progress
+    bar), or None; ``report`` is what their ``finish`` gets: ``run`` itself, or a report that holds
+    it (a sweep's). ``covers`` names the items in the line said on an interruption; ``first_stage``
+    that another run follows (see the module docstring).
     """
 
-    run: RunReport
+    run: RunReport | ScanRun
     items: Iterator = field(default_factory=lambda: iter(()))
     take: Callable = _nothing
     report: object = None
     progress: RunProgress | None = None
     covers: str = "matrices checked"
+    first_stage: bool = False
 
     def __post_init__(self) -> None:
         self.report = self.run if self.report is None else self.report
@@ -75,5 +79,6 @@ def run_loop(
             except KeyboardInterrupt:
                 _stop(stream, interrupt, notify)
         with interrupt.deferred():
-            outputs.finish(stream.report)
+            if stream.run.interrupted or not stream.first_stage:
+                outputs.finish(stream.report)
         interrupt.check_held(notify)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import signal
 from dataclasses import dataclass, field
 
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.shards import item_work
+from svdgrad_cli.interrupts import exit_code
 from svdgrad_cli.model import Finding
 from svdgrad_cli.options import Settings
 
@@ -54,7 +56,7 @@ class ScanRun:
     results: list[Screened] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     interrupted: bool = False
-    stopped_code: int = 130  # the exit code of an interruption: 130 for Ctrl-C, 143 for SIGTERM
+    interrupted_by: int = signal.SIGINT  # the signal that did (read only when interrupted)
 
     def counts(self) -> dict[str, int]:
         return {v.value: sum(1 for r in self.results if r.verdict is v) for v in ScreenVerdict}
@@ -67,7 +69,7 @@ class ScanRun:
     def exit_code(self) -> int:
         """2 for an input error or nothing screened, 130 or 143 interrupted, 1 some at risk, else 0."""
         if self.interrupted:
-            return self.stopped_code
+            return exit_code(self.interrupted_by)
         counts = self.counts()
         if counts[ScreenVerdict.ERROR] or not self.results:
             return 2

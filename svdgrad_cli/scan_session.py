@@ -2,32 +2,36 @@
 later runs (names for ``check --select``, a shard plan for ``check --plan``), and ``--then-check``.
 
 As session.py does for ``check``: the command line hands over a writer for standard output and a
-``notify`` for one-line messages on standard error; ``-o FILE`` writes the report (json for a table)
-whole or not at all while the terminal gets the table. With ``--then-check`` the check's own session
+``notify`` for one-line messages on standard error; the screened matrices go through the run loop
+every command shares (run_loop.py: signals, progress, the interrupted report) to where the same plan
+says (outputs.py), in scan's formats (SCAN_RENDERERS). With ``--then-check`` the check's own session
 runs over the matrices at risk only (each file read for just those, parts.py): its report and exit
-code are the run's, and a matrix the screen found clear is never reported as checked.
+code are the run's, and a matrix the screen found clear is never reported as checked; the screen's
+report is written only if the screen was interrupted (table or json, whatever the check's format).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import signal
 from dataclasses import replace
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.plan import PlannedShard, plan_document, plan_items
-from svdgrad_cli.interrupts import Interrupt, catching_signals, exit_code
 from svdgrad_cli.model import ARCHIVE_MEMBER
 from svdgrad_cli.options import RunOptions, Settings, json_settings
+from svdgrad_cli.options.scan import ScanOptions
 from svdgrad_cli.outputs import Writer, require_writable
 from svdgrad_cli.pipeline.run import resolve_settings, validate_settings
 from svdgrad_cli.pipeline.scan import screen_files
-from svdgrad_cli.render.scan_report import SCAN_FORMATS, render_scan, summary_text
+from svdgrad_cli.render import SCAN_FORMATS, SCAN_RENDERERS
+from svdgrad_cli.render.progress import RunProgress
+from svdgrad_cli.render.scan_report import summary_text
 from svdgrad_cli.report_file import ReportFile
+from svdgrad_cli.run_loop import Stream, run_loop
 from svdgrad_cli.scan_model import ScanRun, Screened
-from svdgrad_cli.scan_options import ScanOptions
 from svdgrad_cli.session import CheckSession
 
 FNMATCH_SPECIAL = re.compile(r"([*?\[])")
@@ -42,17 +46,6 @@ def tensor_name(screened: Screened) -> str | None:
     """The tensor (or archive member) name of a matrix of a checkpoint or archive, else None."""
     match = ARCHIVE_MEMBER.match(screened.source)
     return screened.source[match.end() :] if match else None
-
-
-class PlannedCheck(CheckSession):
-    """``check`` over the matrices of a plan (PlannedShard) instead of whole files."""
-
-    def __init__(self, plan: PlannedShard, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.plan = plan
-
-    def _discover(self):
-        return self.plan.files, None
 
 
 class ScanSession:
@@ -85,29 +78,33 @@ class ScanSession:
         ):
             require_writable(path, flag)
 
-    def screen(self) -> tuple[ScanRun, list]:
-        """The screen of every matrix of the PATHS, and the file entries found."""
+    def screen(self, write_stdout: Writer) -> tuple[ScanRun, list]:
+        """The screen of every matrix of the PATHS through the run loop (its report written unless
+        --then-check follows), and the file entries found."""
         o = self.options
         files = collect_files(self.paths, o.recursive, o.globs, o.excludes)
         run = ScanRun(self.settings, skipped=list(files.skipped))
-        interrupt = Interrupt()
-        with catching_signals(interrupt):
-            try:
-                for item in screen_files(files.entries, self.settings, o.max_elements):
-                    interrupt.check()
-                    self._take(run, item)
-                interrupt.check_last()
-            except KeyboardInterrupt:
-                run.interrupted, run.stopped_code = True, exit_code(interrupt.signum or signal.SIGINT)
-                self.notify("interrupted; the report covers the matrices screened so far")
+        progress = RunProgress(len(files.entries))
+        screened = screen_files(files.entries, self.settings, o.max_elements, progress)
+        take = functools.partial(self._take, run)
+        then = self.scan.then_check  # the check follows: its report is the run's
+        stream = Stream(run, screened, take, progress=progress, covers="matrices screened", first_stage=then)
+        run_loop(stream, self._report_options(), write_stdout, self.notify, SCAN_RENDERERS)
         return run, files.entries
 
-    def _take(self, run: ScanRun, item: Screened | Skipped) -> None:
+    def _report_options(self) -> RunOptions:
+        """The options the screen's report is written by: --then-check's format of check is the
+        table's where scan has no such format."""
+        if self.options.output_format in SCAN_FORMATS:
+            return self.options
+        return replace(self.options, output_format="table")
+
+    def _take(self, run: ScanRun, item: Screened | Skipped) -> Screened | None:
         if isinstance(item, Skipped):
             run.skipped.append(item)
             if self.options.verbose:
                 self.notify(f"skipped {item.source}: {item.reason}")
-            return
+            return None
         run.results.append(item)
         if item.error is not None:
             self.notify(f"error: {item.label}: {item.error}")
@@ -115,17 +112,17 @@ class ScanSession:
             self.notify(
                 f"screened {item.label}: {'x'.join(map(str, item.shape))} {item.dtype}, {item.verdict}"
             )
+        return item
 
     def run(self, write_stdout: Writer) -> int:
-        run, entries = self.screen()
+        run, entries = self.screen(write_stdout)
         if self.scan.select_file is not None:
             self._write(self.scan.select_file, self._select_lines(run))
-        if self.scan.plan_file is not None:
+        if self.scan.plan_file is not None and self.scan.plan_shards is not None:  # together (__init__)
             items = plan_items(self._planned(run), self.scan.plan_shards)
             self._write(self.scan.plan_file, plan_document(items, self.scan.plan_shards, self._echo()))
         if self.scan.then_check and not run.interrupted:
             return self._then_check(run, entries, write_stdout)
-        self._report(run, write_stdout)
         return run.exit_code
 
     def _echo(self) -> dict:
@@ -149,19 +146,6 @@ class ScanSession:
             report.write(text)
             report.commit()
 
-    def _report(self, run: ScanRun, write_stdout: Writer) -> None:
-        o = (
-            replace(self.options, output_format="table")
-            if self.options.output_format not in SCAN_FORMATS
-            else self.options
-        )
-        if o.output is None or o.output == "-":
-            write_stdout(render_scan(run, o.output_format, o))
-            return
-        file_format = "json" if o.output_format == "table" else o.output_format
-        self._write(o.output, render_scan(run, file_format, o))
-        write_stdout(render_scan(run, "table", o))
-
     def _then_check(self, run: ScanRun, entries: list, write_stdout: Writer) -> int:
         """Check the matrices at risk; the check's exit code, 2 where the screen met an input error."""
         planned = list(self._planned(run))
@@ -173,6 +157,6 @@ class ScanSession:
             None, document, "the matrices at risk", [e for e in entries if isinstance(e, str)]
         )
         options = replace(self.options, shard=None, plan=None)
-        session = PlannedCheck(plan, self.paths, self.settings, options, self.notify, self.config)
+        session = CheckSession(self.paths, self.settings, options, self.notify, self.config, files=plan.files)
         code = session.run(write_stdout).exit_code
         return 2 if code in (0, 1) and run.exit_code == 2 else code

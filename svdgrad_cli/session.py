@@ -15,7 +15,7 @@ from pathlib import Path
 
 from svdgrad_cli.backends.protocol import own_frame
 from svdgrad_cli.inputs.arrays import Skipped
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import FileList, collect_files
 from svdgrad_cli.inputs.shards import parse_shard, plan_shard
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
@@ -81,8 +81,10 @@ class CheckSession:
         notify: Writer,
         config: str | None = None,
         configured: frozenset[str] = frozenset(),
+        files: FileList | None = None,
     ) -> None:
         self.paths = paths
+        self.files = files  # the files to check, if found already (scan --then-check's at risk)
         self.config = config  # the pyproject.toml whose [tool.svdgrad] applied (config.py), if any
         self.configured = configured  # the options ("select", "skip") whose value came from it
         self.settings = resolve_settings(settings)
@@ -98,13 +100,12 @@ class CheckSession:
 
             require_matplotlib()
 
-    def _save_reproducers(self, report: MatrixReport) -> None:
+    def _save_reproducers(self, report: MatrixReport, folder: Path) -> None:
         from svdgrad_cli.backends import registry
         from svdgrad_cli.repro import write_reproducers
 
         s = self.settings
         versions = registry.backend_versions(s.backends)
-        folder = Path(self.options.save_repro)
         backends = {registry.display_name(name): registry.load_backend(name) for name in s.backends}
         written = write_reproducers(
             report, s.loss, folder, versions, s.full_matrices, self.reproduced, backends
@@ -137,7 +138,7 @@ class CheckSession:
             self.notify(checked_line(item))
             self._tell_failures(item)
         if self.options.save_repro is not None:
-            self._save_reproducers(item)
+            self._save_reproducers(item, Path(self.options.save_repro))
         if self.options.plot is not None:
             from svdgrad_cli.render.matrix_plots import save_matrix_pictures
 
@@ -146,23 +147,26 @@ class CheckSession:
         return item
 
     def _discover(self):
-        """The files to read and, with --shard, this shard's part of them and its plan (else None)."""
+        """The files to read (those given, else found from the PATHS) and, with --shard, this shard's
+        part of them and its plan (else None)."""
         o = self.options
+        if self.files is not None:
+            return self.files, None
         if o.plan is not None:  # svdgrad scan's plan of the matrices at risk (inputs/plan.py)
-            return self._planned()
+            return self._planned(o.plan)
         if self.shard is None:
             return collect_files(self.paths, o.recursive, o.globs, o.excludes), None
         plan = plan_shard(self.shard, self.paths, self.settings, o)
         self.notify(plan.summary())
         return plan.files, plan
 
-    def _planned(self):
+    def _planned(self, path: str):
         """--plan FILE: the planned matrices of the PATHS' files (with --shard, this shard's)."""
         from svdgrad_cli.inputs.plan import PlannedShard, read_plan
 
         o = self.options
         found = collect_files(self.paths, o.recursive, o.globs, o.excludes).entries
-        plan = PlannedShard(self.shard, read_plan(o.plan), f"--plan {o.plan}", found)
+        plan = PlannedShard(self.shard, read_plan(path), f"--plan {path}", found)
         self.notify(plan.summary())
         return plan.files, (plan if self.shard is not None else None)
 

@@ -45,14 +45,14 @@ class SweepSession:
         spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
         self.family = build_family(spec, self.settings, options.max_elements)
 
-    def _draw(self, report: SweepReport) -> None:
+    def _draw(self, report: SweepReport, plot_file: str) -> None:
         from svdgrad_cli.render.plots import save_sweep_plot
 
         try:
-            save_sweep_plot(report, self.sweep.plot_file)
+            save_sweep_plot(report, plot_file)
         except OSError as exc:
-            raise UsageError(f"--plot {self.sweep.plot_file}: {exc.strerror or exc}") from None
-        self.notify(f"wrote {self.sweep.plot_file}")
+            raise UsageError(f"--plot {plot_file}: {exc.strerror or exc}") from None
+        self.notify(f"wrote {plot_file}")
 
     def run(self, write_stdout: Writer) -> SweepReport:
         o, family = self.options, self.family
@@ -71,7 +71,7 @@ class SweepSession:
         stream = Stream(run, points, take, report, progress, covers="points checked")
         run_loop(stream, o, write_stdout, self.notify, SWEEP_RENDERERS)
         if self.sweep.plot_file is not None and report.points:
-            self._draw(report)
+            self._draw(report, self.sweep.plot_file)
         if self.sweep.save_matrices is not None:
             self.notify(f"saved the matrices in {self.sweep.save_matrices}")
         return report

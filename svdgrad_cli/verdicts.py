@@ -132,6 +132,8 @@ def verdicts_present(
     return frozenset(present or {MatrixVerdict.AGREE})
 
 
-def matrix_verdict(backend_verdicts: Iterable[BackendVerdict], unique: bool, defined: bool) -> MatrixVerdict:
+def matrix_verdict(
+    backend_verdicts: Iterable[BackendVerdict | None], unique: bool, defined: bool
+) -> MatrixVerdict:
     """The worst news of one matrix (the verdict it is reported under)."""
     return worst(verdicts_present(backend_verdicts, unique, defined))

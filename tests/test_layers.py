@@ -108,7 +108,7 @@ def test_help_imports_neither_numpy_nor_the_library():
         "svdgrad_cli.options.check",
         "svdgrad_cli.options.machinery",
         "svdgrad_cli.options.sweep",
-        "svdgrad_cli.scan_options",  # scan's options, as options/ (no numpy)
+        "svdgrad_cli.options.scan",  # scan's options, as options/ (no numpy)
         "svdgrad_cli.verdicts",
         "svdgrad_cli.render",
         "svdgrad_cli.inputs",  # an empty package

@@ -1,6 +1,6 @@
 """One output plan for every command (outputs.py): ``-o - -f FORMAT`` writes FORMAT to stdout for
-check, sweep and merge alike, each decided by the same function; ``-o FILE`` gets the format (json for
-the table) while stdout gets the table."""
+check, sweep, merge and scan alike, each decided by the same function; ``-o FILE`` gets the format
+(json for the table) while stdout gets the table."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from svdgrad_cli.render import (
     FORMATS,
     MODE_RENDERERS,
     MODE_SWEEP_RENDERERS,
+    SCAN_FORMATS,
+    SCAN_RENDERERS,
     SWEEP_FORMATS,
     SWEEP_RENDERERS,
     renderer_class,
@@ -25,6 +27,8 @@ from svdgrad_cli.render.base import Renderer
 
 MACHINE = [f for f in FORMATS if f != "table"]
 SWEEP_MACHINE = [f for f in SWEEP_FORMATS if f != "table"]
+SCAN_MACHINE = [f for f in SCAN_FORMATS if f != "table"]
+JSON_SCHEMAS = ("svdgrad/1", "svdgrad-sweep/1", "svdgrad-scan/1")
 
 
 def _json(text: str) -> str:
@@ -56,7 +60,7 @@ def _html(text: str) -> str:
 
 # what stdout holds in each format, read by a parser of that format (and nothing else passes it)
 READ = {
-    "json": (_json, ("svdgrad/1", "svdgrad-sweep/1")),
+    "json": (_json, JSON_SCHEMAS),
     "jsonl": (_jsonl, ("summary",)),
     "junit": (_junit, ("testsuites",)),
     "github": (_github, ("::",)),
@@ -97,6 +101,10 @@ def _command(name: str, path: str, tmp_path, runner) -> list[str]:
         return ["check", path, "-b", "zero-gradient"]
     if name == "sweep":
         return ["sweep", "--shape", "4x4", "--points", "2", "-b", "autograd"]
+    if name == "scan":
+        return ["scan", path]
+    if name == "scan --then-check":  # uv is at risk on every matrix: the check follows
+        return ["scan", path, "--loss", "uv", "--then-check", "-b", "zero-gradient"]
     report = tmp_path / "run.jsonl"
     made = runner.invoke(cli, ["check", path, "-b", "zero-gradient", "-f", "jsonl", "-o", str(report), "-q"])
     assert made.exit_code == 1, made.output  # the wrong gradient
@@ -104,7 +112,16 @@ def _command(name: str, path: str, tmp_path, runner) -> list[str]:
 
 
 CASES = [("check", f) for f in MACHINE] + [("sweep", f) for f in SWEEP_MACHINE]
-CASES += [("merge", f) for f in MACHINE]
+CASES += [("merge", f) for f in MACHINE] + [("scan", f) for f in SCAN_MACHINE]
+CASES += [("scan --then-check", f) for f in MACHINE]
+
+
+def _plans_asked(command: str, output_format: str, output: str) -> list[tuple[str, str]]:
+    """The plans a command asks for: scan --then-check's screen first (its report written only if it
+    is interrupted; in check's formats but its own, the table's), then the check's."""
+    if command != "scan --then-check":
+        return [(output_format, output)]
+    return [(output_format if output_format in SCAN_FORMATS else "table", output), (output_format, output)]
 
 
 @pytest.mark.parametrize(("command", "output_format"), CASES)
@@ -117,23 +134,36 @@ def test_o_dash_writes_the_format_to_stdout_for_every_command(
     assert result.exit_code in (0, 1), result.output
     read, expected = READ[output_format]
     assert read(result.stdout) in expected
-    assert plans == [(output_format, "-")]  # decided by the one plan
+    assert plans == _plans_asked(command, output_format, "-")  # decided by the one plan
     inputs = {"a.npy", "run.jsonl"} if command == "merge" else {"a.npy"}
     assert {path.name for path in tmp_path.iterdir()} == inputs  # nothing written into a file "-"
 
 
-@pytest.mark.parametrize("command", ["check", "sweep", "merge"])
+# a line of each command's table
+TABLE_SAYS = {"check": "svdgrad: ", "sweep": "svdgrad: ", "merge": "svdgrad: ", "scan": "screened 1 matrix"}
+
+
+@pytest.mark.parametrize("command", list(TABLE_SAYS))
 def test_o_dash_with_the_table_writes_json_to_stdout_and_o_file_gets_json_beside_the_table(
     command, matrix, tmp_path, runner, plans
 ):
     args = _command(command, matrix, tmp_path, runner)
     result = runner.invoke(cli, [*args, "-o", "-"])
-    assert _json(result.stdout) in ("svdgrad/1", "svdgrad-sweep/1")
+    assert _json(result.stdout) in JSON_SCHEMAS
     target = tmp_path / "report.json"
     result = runner.invoke(cli, [*args, "-o", str(target)])
-    assert _json(target.read_text()) in ("svdgrad/1", "svdgrad-sweep/1")
-    assert "svdgrad: " in result.stdout and not result.stdout.lstrip().startswith("{")  # the table
+    assert _json(target.read_text()) in JSON_SCHEMAS
+    assert TABLE_SAYS[command] in result.stdout and not result.stdout.lstrip().startswith("{")  # the table
     assert plans[-2:] == [("table", "-"), ("table", str(target))]
+
+
+def test_scan_then_check_writes_the_checks_report_into_the_file_not_the_screens(matrix, tmp_path, runner):
+    target = tmp_path / "report.json"
+    args = _command("scan --then-check", matrix, tmp_path, runner)
+    result = runner.invoke(cli, [*args, "-o", str(target)])
+    assert result.exit_code in (0, 1), result.output
+    assert _json(target.read_text()) == "svdgrad/1"
+    assert "svdgrad: " in result.stdout and "no gradient was checked" not in result.stdout  # check's table
 
 
 def test_the_plan_is_one_rule():
@@ -145,11 +175,11 @@ def test_the_plan_is_one_rule():
     assert plan_outputs("table", "r.json") == OutputPlan("table", ("r.json", "json"))
 
 
-REGISTRIES = [SWEEP_RENDERERS, MODE_RENDERERS, MODE_SWEEP_RENDERERS]
+REGISTRIES = [SWEEP_RENDERERS, SCAN_RENDERERS, MODE_RENDERERS, MODE_SWEEP_RENDERERS]
 
 
 @pytest.mark.parametrize(("registry", "name"), [(r, name) for r in REGISTRIES for name in r])
-def test_every_sweep_and_mode_format_is_a_renderer_with_that_name(registry, name):
+def test_every_sweep_scan_and_mode_format_is_a_renderer_with_that_name(registry, name):
     cls = renderer_class(name, registry)
     assert issubclass(cls, Renderer)
     assert cls.name == name

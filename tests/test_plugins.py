@@ -153,7 +153,8 @@ def test_a_plugin_that_fails_at_run_time_is_failed_while_the_others_run(tmp_path
     result = check(a, loss="polar", backends=specs).results[0]
     by_name = {b.name: b for b in result.backends}
     assert by_name["raises"].verdict == "failed" and "did not converge" in by_name["raises"].message
-    assert by_name["values"].verdict == "failed"
+    # one singular value is a truncated SVD (tests/test_truncated_backends.py): polar needs all three
+    assert by_name["values"].verdict == "unsupported" and "returns 1 of 3" in by_name["values"].message
     assert by_name["autograd"].verdict == "correct"
     slow = check(a, backends=["sleepy=python:odd_backends:sleepy", "autograd"], timeout=0.5).results[0]
     assert {b.name: b.verdict for b in slow.backends} == {"sleepy": "failed", "autograd": "correct"}

@@ -85,9 +85,28 @@ def test_the_kato_backend_is_the_true_gradient_where_rounding_cannot_reach():
     assert error < 1e-13 * norm
 
 
-def test_a_backend_sharing_the_float64_references_rounding_gets_a_true_bound(shared):
-    """--reference float64: the backend matches the reference far more closely than either matches
-    the truth, so the difference is no error: the report gives a bound that holds."""
+@pytest.fixture
+def lapack_factors(monkeypatch):
+    """The float64 reference on LAPACK's factors, unrefined (as for complex input and exact ties)."""
+    monkeypatch.setattr(reference_module, "refine_scaled", lambda a, svd: None)
+
+
+def test_the_refined_reference_measures_the_true_error_itself(shared):
+    """--reference float64: refined factors (refinement.py) share none of LAPACK's rounding, so the
+    difference from them is the backend's true error, to 1e-6, without mpmath (here within two of
+    the refined reference's own uncertainty, so shown as a bound, which holds)."""
+    a = near_tie()
+    result = check(a, loss=f"proj:{K}", backends=[shared], seed=0, reference="float64").results[0]
+    b = result.backends[0]
+    error, norm = _truth(a, result.loss_weights["C"], b.gradient)
+    assert result.reference.refined
+    assert np.linalg.norm(b.gradient - result.reference.gradient) == pytest.approx(error, rel=1e-6)
+    assert error <= b.error and b.digits <= -np.log10(error / norm)
+
+
+def test_a_backend_sharing_the_float64_references_rounding_gets_a_true_bound(shared, lapack_factors):
+    """--reference float64 on LAPACK's factors: the backend matches the reference far more closely
+    than either matches the truth, so the difference is no error: the report gives a bound that holds."""
     a = near_tie()
     result = check(a, loss=f"proj:{K}", backends=[shared], seed=0, reference="float64").results[0]
     b = result.backends[0]
@@ -101,7 +120,7 @@ def test_a_backend_sharing_the_float64_references_rounding_gets_a_true_bound(sha
     assert -np.log10(difference / norm) > -np.log10(error / norm) + 1.5
 
 
-def test_the_mpmath_reference_measures_that_error_automatically(shared):
+def test_the_mpmath_reference_measures_that_error_automatically(shared, lapack_factors):
     """By default the loose bound (the float64 reference resolves ~3 digits here) calls mpmath: the
     error reported is the backend's true error."""
     a = near_tie()

@@ -172,7 +172,9 @@ def test_the_loss_is_plain_framework_code():
     product = "jnp.matmul(u * s[..., None, :], jnp.swapaxes(v, -1, -2))"
     assert recon == f"jnp.sum(jnp.sqrt(jnp.sum({product} ** 2, axis=(-2, -1))))"
     tf = framework_code(parse_loss("sv:2").expression, registry.BUILTIN["tensorflow"].module.SCRIPT_OPS)
-    assert tf == "tf.reduce_sum(s * w)"  # no axes: the keyword is dropped
+    assert tf == "tf.reduce_sum(s[..., :2] * w)"  # no axes: the keyword is dropped; the top K only
+    top = framework_code(parse_loss("polar:3").expression, torch_ops)  # a truncated SVD's 3 triplets
+    assert top == "torch.sum(C * torch.matmul(u[..., :, :3], torch.transpose(v[..., :, :3], -1, -2)))"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ gives, in every format, with its exit code; merge refuses what is not the shards
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections import Counter
@@ -17,8 +18,10 @@ from click.testing import CliRunner
 from svdgrad_cli.cli import cli
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import load_files
+from svdgrad_cli.inputs.parts import ShardFile
 from svdgrad_cli.inputs.shards import WORK_PER_ITEM, plan_shard
 from svdgrad_cli.options import RunOptions, Settings
+from svdgrad_cli.pipeline import parallel
 from svdgrad_cli.pipeline.parallel import parallel_reports
 from svdgrad_cli.pipeline.plan import RunPlan
 from svdgrad_cli.pipeline.run import resolve_settings
@@ -162,6 +165,17 @@ def test_worker_processes_check_a_shards_files(tree):
     assert serial == parallel and serial
 
 
+def test_a_shards_files_are_weighed_by_their_paths_for_jobs(tree, monkeypatch):
+    """--shard with --jobs: the worker count weighs each of the shard's files by its size on disk (a
+    ShardFile's path; os.path.getsize of the entry itself raised TypeError)."""
+    entries = plan([tree], 2, 3).files.entries
+    shard_files = [e for e in entries if isinstance(e, ShardFile)]
+    weighed = []
+    monkeypatch.setattr(parallel, "_worth", lambda jobs, count, size: weighed.append((count, size)) or 1)
+    assert shard_files and parallel.workers_for(entries, 2) == 1
+    assert weighed == [(len(shard_files), sum(os.path.getsize(f.path) for f in shard_files))]
+
+
 @pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "2/3/4"])
 def test_a_bad_shard_is_a_one_line_usage_error(tree, value):
     result = CliRunner().invoke(cli, ["check", str(tree), *AUTOGRAD, "--shard", value])
@@ -209,8 +223,9 @@ def test_the_single_run_covers_every_case(runs):
     assert doc["summary"]["verdicts"]["non-unique"] == 1 and doc["summary"]["errors"] == 3
     assert doc["summary"]["skipped"] == 3 and doc["settings"]["shard"] is None
     eye = next(r for r in doc["results"] if r["source"].endswith("eye.npy"))
-    autograd = eye["backends"]["autograd"]  # no closer to the truth than the reference can tell
-    assert autograd["error_is_bound"] and autograd["error"] > 0 and autograd["digits"] > 14
+    # no closer to the truth than the reference can tell (unrefined at the tie: numerics/refinement.py)
+    autograd = eye["backends"]["autograd"]
+    assert autograd["error_is_bound"] and autograd["error"] > 0 and autograd["digits"] > 13
 
 
 def test_merged_json_and_jsonl_equal_the_single_runs(runs):

@@ -219,3 +219,43 @@ def test_sweep_writes_its_report_whole_and_marked_interrupted(tmp_path, signum):
     doc = json.loads(run.output.read_text())
     assert doc["interrupted"] is True and doc["exit_code"] == EXIT[signum] and doc["points"] == []
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_scan_writes_its_report_whole_and_marked_interrupted(tmp_path, signum):
+    """The screen of a.npy is told (-v); then it waits on standard input, never closed, until the signal."""
+    np.save(tmp_path / "a.npy", np.diag([3.0, 2.0, 1.0]))
+    output = tmp_path / "out.json"
+    output.write_text(PREVIOUS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "svdgrad_cli",
+        "scan",
+        "a.npy",
+        "-",
+        "-v",
+        "-f",
+        "json",
+        "-o",
+        str(output),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert "screened a.npy" in process.stderr.readline()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == EXIT[signum], err
+    assert "interrupted; the report covers the matrices screened so far" in err
+    doc = json.loads(output.read_text())
+    assert doc["interrupted"] is True and doc["exit_code"] == EXIT[signum]
+    assert [r["label"] for r in doc["results"]] == ["a.npy"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

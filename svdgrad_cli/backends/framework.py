@@ -24,7 +24,8 @@ import numpy as np
 from svdgrad_cli.backends.protocol import BUILT_IN, DEFAULT_TARGETS, BackendOutput, GaugeDependence
 from svdgrad_cli.numerics.differentiated import Target
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED, is_complex
-from svdgrad_cli.numerics.losses import constant_dtype, evaluate_expression
+from svdgrad_cli.numerics.losses import constant_dtype, evaluate_expression, parse_loss
+from svdgrad_cli.numerics.truncated import missing_triplets
 
 
 @functools.lru_cache(maxsize=64)
@@ -40,6 +41,21 @@ def objective_for(module: ModuleType, factors, expression: str, needs_vectors: b
     return objective
 
 
+@functools.lru_cache(maxsize=64)
+def counted(factors, needed: int, name: str, full: int):
+    """``factors`` refusing (NotImplementedError: ``unsupported``) to feed a loss that needs more
+    leading triplets than it returns: a truncated SVD judged on a loss it cannot evaluate."""
+
+    def guarded(x, needs_vectors, full_matrices):
+        u, s, v = factors(x, needs_vectors, full_matrices)
+        if s.shape[-1] < needed:
+            loss = parse_loss(name)
+            raise NotImplementedError(missing_triplets(loss, (full, full), int(s.shape[-1])))
+        return u, s, v
+
+    return guarded
+
+
 def compute_with(
     module: ModuleType, stack: np.ndarray, loss, full_matrices: bool, factors=None
 ) -> BackendOutput:
@@ -52,6 +68,8 @@ def compute_with(
         for name, value in loss.constants(k).items()
     }
     svd = factors or module.thin_factors
+    if factors is not None:  # a plug-in may return fewer triplets than the loss needs (truncated.py)
+        svd = counted(factors, loss.triplets(stack.shape[-2:]), loss.name, min(stack.shape[-2:]))
     objective = objective_for(module, svd, loss.expression, loss.needs_vectors, full_matrices)
     try:
         values, gradients, u, v = module.differentiate(stack, objective, constants)

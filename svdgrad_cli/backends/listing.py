@@ -18,7 +18,10 @@ class Availability(StrEnum):
     BROKEN = "broken"  # installed or named, but it does not load
 
 
-def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
+BackendRow = tuple[str, Availability, str, str]  # (name, availability, version, origin)
+
+
+def _builtin_rows(names: list[str]) -> list[BackendRow]:
     installed = [n for n in names if registry.is_available(n)]
     with ThreadPoolExecutor(max(1, len(installed))) as pool:  # each import in its own child process
         problems = dict(zip(installed, pool.map(registry.import_problem, installed), strict=True))
@@ -34,7 +37,7 @@ def _builtin_rows(names: list[str]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _plugin_row(name: str) -> tuple[str, str, str, str]:
+def _plugin_row(name: str) -> BackendRow:
     try:
         backend = registry.load_backend(name)
     except SvdgradError as exc:
@@ -45,7 +48,7 @@ def _plugin_row(name: str) -> tuple[str, str, str, str]:
     return backend.name, Availability.AVAILABLE, backend.version() or "", backend.origin + opt_in
 
 
-def backend_rows(specs: list[str]) -> list[tuple[str, str, str, str]]:
+def backend_rows(specs: list[str]) -> list[BackendRow]:
     """(name, status, version, origin) of the built-in backends, registered and entry-point ones, and
     the specs asked about."""
     builtin = [n for n in registry.backend_names() if n in registry.BUILTIN]

@@ -22,6 +22,7 @@ from svdgrad_cli.backends.framework import BUILTIN
 from svdgrad_cli.backends.function import FunctionBackend
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import BUILT_IN, Backend, BackendOutput
+from svdgrad_cli.backends.torch_lowrank import parse_lowrank
 from svdgrad_cli.errors import BackendUnavailable, UsageError
 
 # What to install for each optional backend; torch is pinned to the CPU wheel this project tests with
@@ -189,6 +190,11 @@ def load_backend(name: str) -> Backend:
 
 
 def _load_plugin(name: str) -> Backend:
+    lowrank = parse_lowrank(name)  # torch.svd_lowrank, named only where asked for (torch_lowrank.py)
+    if lowrank is not None:
+        if not is_available("torch"):
+            raise BackendUnavailable(f"backend {name!r} needs torch: {install_hint('torch')}")
+        return lowrank
     spec = plugins.parse_spec(name)
     if spec is not None:
         if spec.contract in BUILTIN and not is_available(spec.contract):

@@ -73,7 +73,8 @@ class PlannedShard(ShardPlan):
         self.count = int(document["shards"])
         if shard is not None and shard[1] != self.count:
             raise UsageError(f"--shard {shard[0]}/{shard[1]}: {name} is of {self.count} shards")
-        self.index = shard[0] if shard is not None else None
+        self.whole = shard is None  # every planned matrix: ``check --plan`` without --shard
+        self.index = 0 if shard is None else shard[0]
         self.name = name
         self.items_planned = [{**item, "index": tuple(item["index"])} for item in document["items"]]
         self._check_covered(found)
@@ -82,8 +83,9 @@ class PlannedShard(ShardPlan):
         for number, item in enumerate(self.items_planned):
             self.positions.setdefault(item["label"], (number,))
             self.positions.setdefault(item["file"], (number,))
-        self.entries = list(dict.fromkeys(item["file"] for item in self.items_planned))
-        self.files = self._files()
+        planned_files: list[str] = list(dict.fromkeys(item["file"] for item in self.items_planned))
+        self.entries = list(planned_files)
+        self.files = self._file_list(planned_files)
 
     def _check_covered(self, found: list) -> None:
         """Every planned file must be among the files of the PATHS given (else a UsageError)."""
@@ -94,11 +96,11 @@ class PlannedShard(ShardPlan):
             raise UsageError(f"{self.name} names {missing[0]}{more}, which PATHS do not name")
 
     def mine(self, item: dict) -> bool:
-        return self.index is None or item["shard"] == self.index
+        return self.whole or item["shard"] == self.index
 
-    def _files(self) -> FileList:
+    def _file_list(self, planned_files: list[str]) -> FileList:
         out = FileList()
-        for file in self.entries:
+        for file in planned_files:
             items = [i for i in self.items_planned if i["file"] == file]
             owned: dict[str, set[tuple[int, ...]]] = {}
             for item in filter(self.mine, items):
@@ -124,15 +126,15 @@ class PlannedShard(ShardPlan):
         return loads
 
     @property
-    def info(self) -> ShardInfo | None:
-        if self.index is None:
-            return None
+    def info(self) -> ShardInfo:
+        if self.whole:
+            raise ValueError(f"{self.name}: the whole plan is no shard (no --shard)")
         digest = hashlib.sha256(json.dumps([self.count, self.items_planned]).encode())
         return ShardInfo(self.index, self.count, digest.hexdigest()[:16])
 
     def summary(self) -> str:
         mine = [i for i in self.items_planned if self.mine(i)]
-        part = "all" if self.index is None else f"shard {self.index}/{self.count}"
+        part = "all" if self.whole else f"shard {self.index}/{self.count}"
         share = sum(i["work"] for i in mine) / max(sum(self.loads), 1)
         return (
             f"{self.name}, {part}: {len(mine)} of {len(self.items_planned)} planned matrices "

@@ -31,6 +31,7 @@ from svdgrad_cli.numerics.dilation import polar_hessian, projector_hessian
 from svdgrad_cli.numerics.field import adjoint, is_complex
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
+from svdgrad_cli.numerics.truncated import recon_top_weights
 
 
 def _spectral_hessian_eigenvalues(s: np.ndarray, w: np.ndarray, spectrum: Spectrum):
@@ -75,8 +76,8 @@ def spectral_hessian_rms(s: np.ndarray, w: np.ndarray, spectrum: Spectrum, phase
 
 def dilation_hessian(loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
     """The Hessian operator of polar or proj:K at one matrix (dilation.py)."""
-    if loss.kind == "polar":
-        return polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask())
+    if loss.kind == "polar":  # polar:K: the top K only (truncated.py)
+        return polar_hessian(u, s, v, loss.arrays["C"], spectrum.zero_mask(), loss.order)
     return projector_hessian(u, s, v, loss.arrays["C"], loss.order)
 
 
@@ -84,6 +85,8 @@ def vector_hessian_norm(
     loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum, seed: int
 ) -> float:
     """||DG||_2 of a loss of U and V that has a gradient here (the gauge was checked)."""
+    if loss.kind == "recon" and loss.order is not None:  # recon:K, a spectral function (truncated.py)
+        return recon_top_hessian_norm(s, loss.order, spectrum)
     if loss.kind == "recon":
         return 1.0 / frobenius(s)
     if loss.kind == "proj" and loss.order >= len(u):  # U_K U_K^T = I: a constant loss, G = 0 everywhere
@@ -116,3 +119,11 @@ def natural_scale(loss, s: np.ndarray) -> float:
         c = loss.arrays["C"]
         return frobenius(c + adjoint(c)) / s[0]
     return 0.0
+
+
+def recon_top_hessian_norm(s: np.ndarray, order: int, spectrum) -> float:
+    """||DG||_2 of ||s_K|| (Lewis and Sendov 2001): the spectral Hessian of the weights
+    w = s_K / ||s_K|| (a function of s: its own derivative (I - w w^T) / ||s_K|| adds at most
+    1 / ||s_K||)."""
+    w = recon_top_weights(s, order)
+    return spectral_hessian_norm(s, w, spectrum) + 1.0 / float(np.sqrt(np.sum(s[:order] ** 2)))

@@ -34,7 +34,7 @@ class Decomposition(StrEnum):
         return repr(self.value)
 
     @property
-    def title(self) -> str:
+    def prose(self) -> str:
         """Its name in sentences."""
         titles = {
             Decomposition.THIN_SVD: "thin SVD",
@@ -94,7 +94,14 @@ class Target:
     mode: DerivativeMode = DerivativeMode.VJP
 
     def __str__(self) -> str:
-        return f"the {self.mode.value.upper()} of the {self.decomposition.title}"
+        return f"the {self.mode.value.upper()} of the {self.decomposition.prose}"
+
+    def answers_with(self, shape: tuple[int, int], k: int) -> bool:
+        """Whether k values per matrix answer this target: a backend asked for the thin SVD may
+        return only its top k triplets (a truncated SVD, truncated.py), judged on the losses of those."""
+        if self.decomposition is Decomposition.THIN_SVD and Decomposition.TRUNCATED_SVD.fits(shape, k):
+            return True
+        return self.decomposition.fits(shape, k)
 
     def check_output(
         self, stack_shape: tuple[int, ...], values_shape: tuple[int, ...], derivative_shape: tuple[int, ...]
@@ -104,7 +111,7 @@ class Target:
         b, m, n = stack_shape
         k = values_shape[-1] if len(values_shape) == 2 and values_shape[0] == b else -1
         shaped = tuple(derivative_shape) == self.mode.derivative_shape(stack_shape)
-        if not (shaped and self.decomposition.fits((m, n), k)):
+        if not (shaped and self.answers_with((m, n), k)):
             raise ValueError(
                 f"returned {self.decomposition.values_name} of shape {tuple(values_shape)} and "
                 f"{self.mode.derivative_name} of shape {tuple(derivative_shape)} for a stack of shape "

@@ -153,10 +153,11 @@ class DilationHessian:
 
 
 def polar_hessian(
-    u: np.ndarray, s: np.ndarray, v: np.ndarray, c: np.ndarray, zero: np.ndarray
+    u: np.ndarray, s: np.ndarray, v: np.ndarray, c: np.ndarray, zero: np.ndarray, order: int | None = None
 ) -> DilationHessian:
-    """The Hessian of <C, U V^T>: f = sign on the positive singular values, 0 on the zero ones."""
-    f = np.where(zero, 0.0, 1.0)
+    """The Hessian of <C, U V^T>: f = sign on the positive singular values, 0 on the zero ones; of
+    <C, U_K V_K^T> for K = ``order`` (truncated.py): 0 also beyond the K-th."""
+    f = np.where(zero | (np.arange(len(s)) >= (order or len(s))), 0.0, 1.0)
     return DilationHessian(u, s, v, f, -f, 0.5 * _dilation(c))
 
 

@@ -84,6 +84,7 @@ class ErrorParts:
     worst_pair: WorstPair | None = None
     on_complex: bool = False
     free: str | None = None  # the blocks not decomposed because the gradient set is free there
+    truncation: object | None = None  # truncated.TruncationParts: ΔG split at the cut of a truncated SVD
 
     @property
     def dominant(self) -> Part | None:

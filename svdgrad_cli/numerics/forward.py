@@ -35,6 +35,7 @@ class ForwardCheck:
     eps: float  # machine epsilon of the dtype the backend computed in
     size: int  # max(m, n)
     transposed_residual: float | None = None  # the residual with V^H in place of V (a square V only)
+    subspace: float | None = None  # a truncated SVD: its subspace angles as a backward error (below)
 
     @property
     def transposed(self) -> bool:
@@ -49,7 +50,8 @@ class ForwardCheck:
 
     @property
     def worst(self) -> float:
-        return max(x for x in (self.value_error, self.residual, self.orthogonality) if x is not None)
+        measured = (self.value_error, self.residual, self.orthogonality, self.subspace)
+        return max(x for x in measured if x is not None)
 
     @property
     def accurate(self) -> bool:
@@ -57,7 +59,7 @@ class ForwardCheck:
 
     def predicted_gradient_error(self, matrix_norm: float, hessian_norm: float, term_size: float) -> float:
         """About how far this forward error alone moves a gradient (see the module docstring)."""
-        backward = max(self.value_error, self.residual or 0.0, self.orthogonality or 0.0)
+        backward = self.worst
         return backward * matrix_norm * hessian_norm + (self.orthogonality or 0.0) * term_size
 
     def explains(self, error: float, matrix_norm: float, hessian_norm: float, term_size: float) -> bool:
@@ -67,11 +69,16 @@ class ForwardCheck:
         return self.predicted_gradient_error(matrix_norm, hessian_norm, term_size) >= EXPLAINS * error
 
 
-def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps: float) -> ForwardCheck:
-    """Measure one forward SVD (``u``, ``v`` may be None: a values-only call) against the float64 input."""
+def check_forward(
+    a: np.ndarray, reference_values: np.ndarray, values, u, v, eps: float, used: int | None = None
+) -> ForwardCheck:
+    """Measure one forward SVD (``u``, ``v`` may be None: a values-only call) against the float64 input;
+    one of fewer triplets than A has on the ``used`` leading ones (check_truncated_forward)."""
     a64 = working(a)
     top = float(reference_values[0]) if len(reference_values) else 0.0
     values = np.asarray(values, dtype=np.float64)
+    if len(values) < len(reference_values):
+        return check_truncated_forward(a64, top, values, u, v, eps, used or len(values))
     value_error = float(np.max(np.abs(values - reference_values))) / top if top else 0.0
     if u is None or v is None:
         return ForwardCheck(value_error, None, None, eps, max(a64.shape))
@@ -84,3 +91,30 @@ def check_forward(a: np.ndarray, reference_values: np.ndarray, values, u, v, eps
     if v64.shape[0] == v64.shape[1] and size:  # V and V^H have one shape: the layout cannot tell them
         swapped = frobenius(a64 - (u64 * values) @ v64) / size
     return ForwardCheck(value_error, residual, orthogonality, eps, max(a64.shape), swapped)
+
+
+def check_truncated_forward(a64: np.ndarray, top: float, values, u, v, eps: float, used: int) -> ForwardCheck:
+    """A truncated or low-rank SVD returning the top k triplets (a randomized or Krylov method),
+    measured on the ``used`` leading ones a loss reads: their values against A's, and their subspaces
+    as a backward error. Wedin's theorem (Stewart and Sun 1990, V.4.4) bounds the angle between the
+    leading j-dimensional subspaces of A and A + E by ||E|| / (s_j - s_{j+1}), so a computed U_j at
+    angle theta_j = ||(I - U_A,j U_A,j^H) U_j||_2 from A's is exact for no A + E with ||E|| below
+    sin(theta_j) (s_j - s_{j+1}): ``subspace`` is the largest such bound over j <= used (and for V
+    alike), relative to s_1. A cut inside a multiplet (s_j = s_{j+1}) costs nothing there: any basis
+    of it is as good. The residual ||A - U S V^H|| is the discarded tail, not an error: not measured."""
+    k = min(len(values), used)
+    u_a, s_a, vh_a = np.linalg.svd(a64, full_matrices=False)
+    value_error = float(np.max(np.abs(values[:k] - s_a[:k]))) / top if top else 0.0
+    if u is None or v is None:
+        return ForwardCheck(value_error, None, None, eps, max(a64.shape))
+    u64, v64 = working(u), working(v)
+    gaps = s_a[:k] - np.append(s_a[1:], 0.0)[:k]
+    bounds = [
+        np.linalg.norm(q[:, :j] - basis[:, :j] @ (adjoint(basis[:, :j]) @ q[:, :j]), 2) * gaps[j - 1]
+        for q, basis in ((u64, u_a), (v64, adjoint(vh_a)))
+        for j in range(1, k + 1)
+    ]
+    eye = np.eye(len(values))
+    orthogonality = max(frobenius(adjoint(u64) @ u64 - eye), frobenius(adjoint(v64) @ v64 - eye))
+    subspace = float(max(bounds)) / top if top else 0.0
+    return ForwardCheck(value_error, None, orthogonality, eps, max(a64.shape), subspace=subspace)

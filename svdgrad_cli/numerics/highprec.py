@@ -12,6 +12,7 @@ Complex input uses mpmath's complex SVD (svd_c) and the same formulas with adjoi
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,7 @@ from svdgrad_cli.numerics.gradients import polar_gradient, projector_gradient, s
 from svdgrad_cli.numerics.losses import Loss, SpectralLoss, order_of
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.svd import scale_exponents
+from svdgrad_cli.numerics.truncated import top_gradient
 
 if TYPE_CHECKING:  # mpmath is imported where it is used: most runs never need it
     import mpmath
@@ -65,6 +67,8 @@ def _gradient(loss: Loss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum:
     if isinstance(loss, SpectralLoss):
         return spectral_gradient(u, v, loss.weights(len(s)).astype(object))
     constants = {name: value.astype(object) for name, value in loss.arrays.items()}
+    if loss.order is not None and loss.kind in ("polar", "recon"):  # truncated map (truncated.py)
+        return top_gradient(replace(loss, arrays=constants), u, s, v, spectrum.zero_mask())
     if loss.kind == "polar":
         return polar_gradient(u, s, v, constants["C"], spectrum.zero_mask())
     if loss.kind == "proj":

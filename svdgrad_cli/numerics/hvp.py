@@ -1,6 +1,6 @@
 """The exact Hessian-vector product H(A)[E] = d/dt G(A + tE) of a loss, where it exists (issue 25).
 
-The HVP exists where the gradient is differentiable (docs/theory.md §2, §11):
+The HVP exists where the gradient is differentiable (docs/theory.md §2, §11a):
 
 - Losses of s, sum_i w_i s_i (Lewis and Sendov 2001, twice differentiable spectral functions): G is
   differentiable at A iff it is unique there (w constant on every tie cluster, zero on the zero

@@ -1,6 +1,6 @@
 """The reference directional derivative of a loss, L'(A; E) = lim_{t -> 0+} (L(A + tE) - L(A)) / t.
 
-Issue 25, docs/theory.md §11.
+Issue 25, docs/theory.md §11a.
 
 Where the gradient G is unique, L'(A; E) = <G, E>, linear in E. Where it is a set (a tie that the loss
 separates, or a zero singular value), a loss of s, sum_i w_i s_i, still has a one-sided derivative

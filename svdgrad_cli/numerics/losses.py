@@ -17,6 +17,11 @@ Losses of the singular vectors (thin U, V; weights drawn once from ``--seed``):
 - ``recon``   ||U diag(s) V^T||_F         equals ||A||_F; always well defined, gradient A / ||A||_F
 - ``proj:K``  <C, U_K U_K^T>              the top-K left subspace; well defined iff s_K > s_{K+1}
 - ``uv``      <C_U, U> + <C_V, V>         depends on the sign of each pair (u_i, v_i): ill defined
+- ``polar:K`` <C, U_K V_K^T>              the polar factor of the best rank-K approximation
+- ``recon:K`` ||U_K S_K V_K^T||_F         the best rank-K approximation's norm (truncated.py)
+
+A loss depends on its ``triplets`` leading singular triplets only (K for sv:K, topk:K, proj:K, polar:K,
+recon:K; all of them otherwise): a backend that returns fewer cannot evaluate it (truncated SVDs).
 
 On complex input (docs/theory.md §9) the losses of s are unchanged (s is real); the others are real
 parts with the adjoint, <X, Y> = Re sum conj(X) Y and V^H for V^T, their weights complex: polar is
@@ -28,6 +33,7 @@ conj and cplx (a real tensor as complex, for the products with s that TensorFlow
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -37,10 +43,11 @@ from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.field import adjoint, is_complex, standard_normal
 from svdgrad_cli.numerics.norms import frobenius
 
-LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+LOSS_HELP = "sum | sv:K | topk:K | polar[:K] | recon[:K] | proj:K | uv"
 SPECTRAL_KINDS = ("sum", "sv", "topk")
 VECTOR_KINDS = ("polar", "recon", "proj", "uv")
 WITH_ORDER = ("sv", "topk", "proj")
+OPTIONAL_ORDER = ("polar", "recon")  # truncated forms polar:K, recon:K (truncated.py)
 WEIGHT_STREAM = 0x5D6  # the weights of U/V losses are drawn from default_rng((seed, WEIGHT_STREAM))
 
 NUMPY_OPS = SimpleNamespace(
@@ -78,6 +85,11 @@ def order_of(loss: SpectralLoss | VectorLoss) -> int:
     return loss.order
 
 
+def _triplets(loss, shape: tuple[int, int]) -> int:
+    """How many leading singular triplets the loss depends on: K where it has one, else all."""
+    return loss.order if loss.order is not None else min(shape)
+
+
 def _order_fits(loss, shape: tuple[int, int]) -> str | None:
     """Why ``loss`` cannot be applied to a matrix of ``shape`` (K too large), or None if it can."""
     if loss.order is not None and loss.order > min(shape):
@@ -110,6 +122,9 @@ class SpectralLoss:
     def check_fits(self, shape: tuple[int, int]) -> str | None:
         return _order_fits(self, shape)
 
+    def triplets(self, shape: tuple[int, int]) -> int:
+        return _triplets(self, shape)
+
     def weight_shapes(self, shape: tuple[int, int]) -> dict[str, tuple[int, int]]:
         return {}
 
@@ -132,11 +147,14 @@ class SpectralLoss:
             w[: self.order] = 1.0
         return w
 
-    expression = "ops.sum(s * w)"
+    @property
+    def expression(self) -> str:
+        """sum(s * w), over the first K values for sv:K and topk:K (a truncated SVD has only those)."""
+        return "ops.sum(s * w)" if self.order is None else f"ops.sum(s[..., :{self.order}] * w)"
 
     def constants(self, k: int) -> dict[str, np.ndarray]:
         """The arrays the expression names besides u, s and v."""
-        return {"w": self.weights(k)}
+        return {"w": self.weights(k)[: self.order]}
 
     def evaluate(self, ops, u, s, v):
         """The total loss over a stack (u and v unused): ``expression`` in ``ops``."""
@@ -161,11 +179,14 @@ class VectorLoss:
     def check_fits(self, shape: tuple[int, int]) -> str | None:
         return _order_fits(self, shape)
 
+    def triplets(self, shape: tuple[int, int]) -> int:
+        return _triplets(self, shape)
+
     def separates(self, i: int, j: int, k: int) -> bool:
-        """Whether the loss tells s_i from s_j (0-based, i < j): proj:K across K; uv, which depends on
-        every basis; never the polar factor or ||A||_F, which are smooth through ties."""
-        if self.kind == "proj":
-            return i < order_of(self) <= j
+        """Whether the loss tells s_i from s_j (0-based, i < j): proj:K, polar:K and recon:K across K;
+        uv, which depends on every basis; never the polar factor or ||A||_F, smooth through ties."""
+        if self.order is not None:
+            return i < self.order <= j
         return self.kind == "uv"
 
     @property
@@ -176,7 +197,7 @@ class VectorLoss:
     @property
     def zero_ball_radius(self) -> float | None:
         """recon is ||A||_F, a norm: at A = 0 its subdifferential is the unit Frobenius ball."""
-        return 1.0 if self.kind == "recon" else None
+        return 1.0 if self.kind == "recon" and self.order is None else None
 
     def weight_shapes(self, shape: tuple[int, int]) -> dict[str, tuple[int, int]]:
         """The name and shape of each weight array of the loss for a matrix of ``shape``."""
@@ -219,6 +240,9 @@ class VectorLoss:
     def expression(self) -> str:
         """The loss over a stack of thin factors u (..., m, k), s (..., k), v (..., n, k)."""
         text = (COMPLEX_EXPRESSIONS if self.on_complex else REAL_EXPRESSIONS)[self.kind]
+        if self.kind in OPTIONAL_ORDER and self.order is not None:  # the top K triplets only
+            text = re.sub(r"\b([usv])\b", lambda x: f"{x[1]}[..., :{self.order}]", text)
+            return text.replace("u[..., :", "u[..., :, :").replace("v[..., :", "v[..., :, :")
         return text.replace("TOP", f"u[..., :, :{self.order}]")
 
     def constants(self, k: int) -> dict[str, np.ndarray]:
@@ -233,12 +257,14 @@ class VectorLoss:
         """(Ubar, sbar, Vbar) of the loss at one float64 (complex128) thin SVD, in field.py's
         convention: dL = Re <Ubar, dU> + <sbar, ds> + Re <Vbar, dV> (gauge.py tests them)."""
         zeros_u, zeros_s, zeros_v = np.zeros_like(u), np.zeros_like(s), np.zeros_like(v)
+        top = np.arange(len(s)) < (len(s) if self.order is None else self.order)  # the triplets used
         if self.kind == "polar":
             c = self.arrays["C"]
-            return c @ v, zeros_s, adjoint(c) @ u
+            return (c @ v) * top, zeros_s, (adjoint(c) @ u) * top
         if self.kind == "recon":
             # R = U diag(s) V^T exactly, so dL/dR = R / ||s|| gives Ubar = U diag(s^2/||s||), sbar = s/||s||,
             # Vbar = V diag(s^2/||s||), written as s * (s/||s||) so that nothing squares s (1e+-300 safe).
+            s = s * top
             norm = frobenius(s)
             if norm == 0:
                 return zeros_u, zeros_s, zeros_v
@@ -298,7 +324,7 @@ def parse_loss(spec: str) -> Loss:
     """Turn a ``--loss`` value into a loss, or raise UsageError naming what is accepted."""
     text = spec.strip().lower()
     kind, sep, arg = text.partition(":")
-    if kind in WITH_ORDER:
+    if kind in WITH_ORDER or (sep and kind in OPTIONAL_ORDER):
         try:
             order = int(arg) if sep else 0
         except ValueError:

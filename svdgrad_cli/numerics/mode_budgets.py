@@ -1,4 +1,4 @@
-"""Error budgets of a JVP and of an HVP, from the conditioning of each map (issue 25; docs/theory.md §11).
+"""Error budgets of a JVP and of an HVP, from the conditioning of each map (issue 25; docs/theory.md §11a).
 
 - JVP, <G, E>: a backend whose gradient errs by dG gives <G + dG, E>, off by at most ||dG||_F ||E||_F
   (Cauchy-Schwarz). So the gradient's budget (budget.py), its scale and its reference uncertainty,

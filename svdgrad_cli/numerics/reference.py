@@ -35,11 +35,13 @@ from svdgrad_cli.numerics.gradients import (
     reconstruction_gradient,
     spectral_gradient,
 )
-from svdgrad_cli.numerics.losses import Loss, SpectralLoss, VectorLoss, order_of
+from svdgrad_cli.numerics.losses import OPTIONAL_ORDER, Loss, SpectralLoss, VectorLoss, order_of
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.numerics.reference_result import Reference
+from svdgrad_cli.numerics.reference_result import REFINED, Reference
+from svdgrad_cli.numerics.refinement import refine_scaled
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
+from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
 from svdgrad_cli.numerics.verification import verify_reference
 
 
@@ -103,6 +105,8 @@ def _spectral_reference(svd: ScaledSVD, loss: SpectralLoss, spectrum: Spectrum, 
 
 def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarray, spectrum: Spectrum):
     """The closed form of gradients.py for a loss of U and V that has a gradient here."""
+    if loss.kind in OPTIONAL_ORDER and loss.order is not None:  # truncated map (truncated.py)
+        return top_gradient(loss, u, s, v, spectrum.zero_mask())
     if loss.kind == "polar":
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
@@ -115,7 +119,8 @@ def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> li
     u, s, v = svd.u, svd.s, svd.v
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     clusters, null_space, phases = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
-    problems = clusters + sign_problems(loss, u, s, v, spectrum, null_space is None, known=phases)
+    problems = clusters + cut_problems(s_bar, spectrum)  # a cut inside a multiplet (truncated.py)
+    problems += sign_problems(loss, u, s, v, spectrum, null_space is None, known=phases)
     return problems if null_space is None else [*problems, null_space]
 
 
@@ -164,6 +169,7 @@ def build_reference(
     seed: int = 0,
     svd: ScaledSVD | None = None,
     check: bool = True,
+    refine: bool = True,
 ) -> tuple[Reference, Spectrum, np.ndarray, np.ndarray]:
     """Reference, spectrum, U and V for one matrix (any float or complex dtype; computed in float64
     or complex128).
@@ -171,16 +177,20 @@ def build_reference(
     ``loss`` must be bound to the matrix's shape (``loss.bind``) when it is a loss of U and V.
     ``svd`` is the scaled SVD of ``a`` when the caller computed it for a whole stack (stack_svd).
     ``check``: run the finite-difference self-check now (the pipeline decides later, judge.py).
+    ``refine``: refine the SVD where that converges (refinement.py; False: LAPACK's, as calibrated).
     """
     a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
+    refined = refine_scaled(a64, svd) if refine else None  # None: refinement does not apply
+    svd = refined or svd
+    precision = working_dtype(a64).name + (REFINED if refined else "")
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)
     with np.errstate(all="ignore"):  # overflow is detected below and reported, not printed
         if isinstance(loss, VectorLoss):
             built = _vector_reference(svd, loss, spectrum, seed)
         else:
             built = _spectral_reference(svd, loss, spectrum, seed)
-        reference = replace(built, precision=working_dtype(a64).name)
+        reference = replace(built, precision=precision)
     if reference.gradient is not None and not np.all(np.isfinite(reference.gradient)):
         reference = replace(
             reference,

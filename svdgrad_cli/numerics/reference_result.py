@@ -10,6 +10,7 @@ import numpy as np
 from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.norms import frobenius
 
+REFINED = " (refined)"  # the precision's suffix where the SVD was refined to float64's rounding
 MPMATH = "mpmath"  # how a high-precision reference's ``precision`` begins ("mpmath, 40 digits")
 
 
@@ -31,7 +32,9 @@ class Reference:
     hessian_norm: float = 0.0  # ||DG||_2: how fast the true gradient moves with A (conditioning.py)
     natural_scale: float = 0.0  # the size of one term of G's closed form (conditioning.py)
     ball_radius: float | None = None  # the set is the Frobenius ball of this radius (a norm at A = 0)
-    precision: str = "float64"  # complex128 for complex input; "mpmath, N digits" where that could not decide
+    # complex128 for complex input; "float64 (refined)" where the SVD was refined (refinement.py);
+    # "mpmath, N digits" where float64 could not decide
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         if self.gradient is not None and self.gradient_norm is None:
@@ -51,6 +54,11 @@ class Reference:
             precision=f"{MPMATH}, {digits} digits",
             finite_difference=None,
         )
+
+    @property
+    def refined(self) -> bool:
+        """Whether the float64 SVD was refined (refinement.py): its own error is then far smaller."""
+        return self.precision.endswith(REFINED)
 
     @property
     def failed_check(self) -> bool:

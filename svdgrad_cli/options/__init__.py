@@ -1,6 +1,6 @@
 """Every option of ``svdgrad``, defined once: the machinery (options/machinery.py), the options of
-``check`` (options/check.py) and those of ``sweep`` (options/sweep.py). Imports neither numpy nor
-click: ``svdgrad --help`` stays fast. A test checks the README's key list."""
+``check`` (options/check.py), those of ``sweep`` (options/sweep.py) and ``scan`` (options/scan.py).
+Imports neither numpy nor click: ``svdgrad --help`` stays fast. A test checks the README's key list."""
 
 from svdgrad_cli.inputs.limits import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.options.check import (

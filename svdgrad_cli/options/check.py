@@ -16,7 +16,7 @@ from svdgrad_cli.options.machinery import DeclaredOption, Option, declared_optio
 from svdgrad_cli.render import FORMATS
 from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict, ReferencePrecision
 
-LOSS_HELP = "sum | sv:K | topk:K | polar | recon | proj:K | uv"
+LOSS_HELP = "sum | sv:K | topk:K | polar[:K] | recon[:K] | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
 MODE_CHOICES = ("vjp", "jvp", "hvp")  # DerivativeMode's values (numerics/differentiated.py; a test compares)
 REFERENCE_CHOICES = tuple(p.value for p in ReferencePrecision)

@@ -33,10 +33,11 @@ from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
-from svdgrad_cli.numerics.losses import Loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.reference import Reference, build_reference
 from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
+from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -130,6 +131,7 @@ class MatrixAssessment:
                 judged = [unverified(r, reference) for r in judged]
             findings += reference_check(reference)
         judged = self.with_error_parts(judged, reference, judgement.spectrum)
+        judged = self.with_truncation_parts(judged, reference)
         return self.matrix_report(judged, findings, reference, judgement.spectrum)
 
     def float64_reference(self) -> tuple[Reference, Spectrum]:
@@ -144,7 +146,7 @@ class MatrixAssessment:
         """Every backend judged against a reference, with the budget of this matrix."""
         a, s, loss, svd = self.a, self.settings, self.loss, self.svd
         budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol)
-        w = None if loss.needs_vectors else loss.weights(len(spectrum.values))
+        w = None if isinstance(loss, VectorLoss) else loss.weights(len(spectrum.values))
         distance = distance_function(reference, spectrum, w, svd.u, svd.v)
         results = [judge_backend(r, reference, budget, distance, reference.unique) for r in self.raw]
         return MatrixJudgement(reference, spectrum, budget, results)
@@ -208,6 +210,7 @@ class MatrixAssessment:
         """Each result with its forward SVD measured: always where the call returned vectors, and for
         a finding also by asking the backend for its SVD with vectors."""
         reference, budget = judgement.reference, judgement.budget
+        used = self.loss.triplets(self.a.shape)  # the leading triplets the loss reads (truncated.py)
         checked = []
         for r in judgement.results:
             if r.singular_values is None:
@@ -218,7 +221,7 @@ class MatrixAssessment:
                 factors = self.forward_svd(r.name)
                 if factors is not None:
                     values, u, v = factors
-            forward = check_forward(self.a, reference.singular_values, values, u, v, budget.eps)
+            forward = check_forward(self.a, reference.singular_values, values, u, v, budget.eps, used)
             checked.append(replace(r, forward=forward))
         return checked
 
@@ -239,7 +242,7 @@ class MatrixAssessment:
         if reference.gradient is None or reference.ball_radius is not None:
             return results
         loss, svd = self.loss, self.svd
-        w = None if loss.needs_vectors or reference.unique else loss.weights(len(spectrum.values))
+        w = None if isinstance(loss, VectorLoss) or reference.unique else loss.weights(len(spectrum.values))
         free = free_blocks(spectrum, w)
         return [
             replace(
@@ -249,6 +252,25 @@ class MatrixAssessment:
             if r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)
             else r
             for r in results
+        ]
+
+    def with_truncation_parts(self, results, reference: Reference) -> list[BackendResult]:
+        """Each result's error parts also split at its cut (numerics/truncated.py): the triplets it
+        returned where fewer than all, else those the loss uses where fewer than all."""
+        svd, loss = self.svd, self.loss
+        full = len(svd.s)
+        returned = [full if r.singular_values is None else len(r.singular_values) for r in results]
+        cuts = [kept if kept < full else loss.triplets((full, full)) for kept in returned]
+        return [
+            replace(
+                r,
+                error_parts=replace(
+                    r.error_parts, truncation=truncation_parts(r.gradient, reference.gradient, loss, svd, cut)
+                ),
+            )
+            if r.error_parts is not None and cut < full and reference.unique
+            else r
+            for r, cut in zip(results, cuts, strict=True)
         ]
 
     def matrix_report(self, judged, findings, reference: Reference, spectrum: Spectrum) -> MatrixReport:

@@ -28,6 +28,7 @@ from svdgrad_cli.model import BackendResult
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.truncated import missing_triplets
 from svdgrad_cli.pipeline.plan import RunPlan
 from svdgrad_cli.verdicts import BackendStatus, BackendVerdict
 
@@ -87,8 +88,11 @@ def run_backend(name: str, stack: np.ndarray, loss: Loss, plan: RunPlan) -> list
     try:
         output = _call(backend, stack, loss, plan)
         values, gradients = np.asarray(output.singular_values), np.asarray(output.gradients)
-        plan.target.check_output(stack.shape, values.shape, gradients.shape)
+        kept = plan.target.check_output(stack.shape, values.shape, gradients.shape)
         _check_dtypes(values, gradients, stack.dtype)
+        fewer = missing_triplets(loss, stack.shape[-2:], kept)  # a truncated SVD: one line, never wrong
+        if fewer:
+            raise NotImplementedError(fewer)
     except GaugeDependence as exc:  # the framework noticed that the loss has no gradient here
         message = f"{backend.name} refused: {exc}"
         return [_refused(name, backend.origin, BackendStatus.UNDEFINED, message)] * len(stack)
@@ -122,10 +126,11 @@ def _refused(name: str, origin: str, status: BackendStatus, message: str) -> Bac
 def _failure(name: str, origin: str, exc: Exception) -> BackendResult:
     """The result of a call that raised: ``failed`` with the reason and where it was raised, or
     ``unsupported`` (a framework that does not implement this gradient is a finding about it)."""
-    contained = isinstance(exc, BackendFailure)
-    message = (str(exc) if contained else described(exc))[:MESSAGE_CHARS]
-    trace = exc.trace if contained else last_frames(exc)
-    unsupported = exc.unsupported if contained else isinstance(exc, NotImplementedError)
+    if isinstance(exc, BackendFailure):
+        message, trace, unsupported = str(exc), exc.trace, exc.unsupported
+    else:
+        message, trace, unsupported = described(exc), last_frames(exc), isinstance(exc, NotImplementedError)
+    message = message[:MESSAGE_CHARS]
     verdict = BackendVerdict.UNSUPPORTED if unsupported else BackendVerdict.FAILED
     status = BackendStatus.UNSUPPORTED if unsupported else BackendStatus.FAILED
     return BackendResult(name, status, message, verdict=verdict, origin=origin, trace=trace)

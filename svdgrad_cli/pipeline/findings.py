@@ -12,6 +12,7 @@ from svdgrad_cli.numerics.budget import Budget
 from svdgrad_cli.numerics.field import AS_RETURNED, CONJUGATED
 from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.spectrum import Spectrum, span
+from svdgrad_cli.verdicts import BackendVerdict
 
 
 def _zero_effect(spectrum: Spectrum, loss: Loss) -> tuple[str, str]:
@@ -142,12 +143,16 @@ def forward_findings(results: list[BackendResult], reference: Reference, scale: 
                 ("singular values", check.value_error),
                 ("residual ||A - U S V^T|| / ||A||", check.residual),
                 ("orthogonality", check.orthogonality),
+                ("subspace angles of the top triplets (sin x gap / s_1)", check.subspace),
             )
             if value is not None
         )
         blame = ""
-        if r.error is not None and check.explains(
-            r.error, reference.matrix_norm, reference.hessian_norm, scale
+        off = r.verdict in (BackendVerdict.WRONG, BackendVerdict.INACCURATE)  # a correct one needs no cause
+        if (
+            off
+            and r.error is not None
+            and check.explains(r.error, reference.matrix_norm, reference.hessian_norm, scale)
         ):
             blame = " That accounts for its gradient's error: the SVD, not the gradient rule, is at fault."
         if check.transposed:

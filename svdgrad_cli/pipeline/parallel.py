@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing import get_context
 
 from svdgrad_cli.backends.runtime import threads_per_process, worker_environment
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.inputs.discovery import Entry
+from svdgrad_cli.inputs.parts import entry_path
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.pipeline.plan import RunPlan
 from svdgrad_cli.pipeline.stream import Arrays, check_arrays, check_files
@@ -27,9 +29,9 @@ TASKS_PER_WORKER = 2
 SERIAL_BYTES = 16 * 2**20  # input below this is checked in this process whatever --jobs says
 
 
-def workers_for(files: list[str | InputError], jobs: int) -> int:
+def workers_for(files: Sequence[Entry], jobs: int) -> int:
     """How many worker processes to use for ``files`` with ``--jobs jobs`` (1: none)."""
-    paths = [f for f in files if not isinstance(f, InputError)]
+    paths = [entry_path(f) for f in files if not isinstance(f, InputError)]
     if jobs <= 1 or len(paths) <= 1 or "-" in paths:
         return 1
     size = 0
@@ -58,11 +60,11 @@ def _worth(jobs: int, count: int, size: int) -> int:
     return max(1, min(jobs, count, threads_per_process(1)))
 
 
-def _tasks(files: list[str | InputError], workers: int) -> list[list[str] | InputError]:
+def _tasks(files: Sequence[Entry], workers: int) -> list[list[Entry] | InputError]:
     """Consecutive files in tasks of a few each (InputError entries alone), so that every worker
     gets TASKS_PER_WORKER tasks or more."""
     per_task = max(1, min(FILES_PER_TASK, len(files) // (workers * TASKS_PER_WORKER)))
-    tasks: list[list[str] | InputError] = []
+    tasks: list[list[Entry] | InputError] = []
     for item in files:
         if isinstance(item, InputError) or not tasks or isinstance(tasks[-1], InputError):
             tasks.append(item if isinstance(item, InputError) else [item])
@@ -88,7 +90,7 @@ def environment(variables: dict[str, str]):
                 os.environ[key] = value
 
 
-def _check_files(task: tuple[list[str], RunPlan]) -> list[MatrixReport]:
+def _check_files(task: tuple[list[Entry], RunPlan]) -> list[MatrixReport | Skipped]:
     return list(check_files(*task))
 
 
@@ -113,8 +115,8 @@ def _pool(jobs: int):
 
 
 def parallel_reports(
-    files: list[str | InputError], plan: RunPlan, jobs: int
-) -> Iterator[MatrixReport | InputError]:
+    files: Sequence[Entry], plan: RunPlan, jobs: int
+) -> Iterator[MatrixReport | Skipped | InputError]:
     """Reports for each file (InputError entries pass through), in order, from ``jobs`` processes."""
     tasks = _tasks(files, jobs)
     with _pool(jobs) as pool:

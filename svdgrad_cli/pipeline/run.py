@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -21,7 +21,8 @@ from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
 from svdgrad_cli.inputs.cotangents import load_cotangents
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import Entry, collect_files
+from svdgrad_cli.mode_model import ModeRun
 from svdgrad_cli.model import MatrixReport, RunReport
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.losses import parse_loss
@@ -75,7 +76,7 @@ def _check_fail_on(settings: Settings) -> None:
 
 
 def iter_reports_for_files(
-    files: list[str | InputError],
+    files: Sequence[Entry],
     settings: Settings,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     jobs: int = 1,
@@ -137,9 +138,7 @@ def check_paths(
     settings = resolve_settings(settings or Settings())
     files = collect_files(paths)
     run = RunReport(settings, skipped=list(files.skipped), versions=run_versions(settings))
-    for item in iter_reports_for_files(files.entries, settings, max_elements):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
-    return run
+    return _collected(run, iter_reports_for_files(files.entries, settings, max_elements))
 
 
 def check(
@@ -150,7 +149,7 @@ def check(
     target: Target = DEFAULT_TARGET,
     mode: str = "vjp",
     **options,
-) -> RunReport:
+) -> RunReport | ModeRun:
     """Check one matrix or a stack (..., m, n) given as an array; returns a RunReport. ``target``:
     what is differentiated (numerics/differentiated.py; a UsageError where svdgrad cannot judge it).
 
@@ -168,8 +167,16 @@ def check(
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
-    for item in iter_reports_for_arrays([loaded], settings, target=target):
-        (run.skipped if isinstance(item, Skipped) else run.results).append(item)
+    return _collected(run, iter_reports_for_arrays([loaded], settings, target=target))
+
+
+def _collected(run: RunReport, items: Iterable[MatrixReport | Skipped]) -> RunReport:
+    """``run`` with each report among its results and each input passed over among its skipped."""
+    for item in items:
+        if isinstance(item, Skipped):
+            run.skipped.append(item)
+        else:
+            run.results.append(item)
     return run
 
 
@@ -187,7 +194,7 @@ def assert_gradients_ok(backend: str, matrices, loss: str = "sum", accept=("corr
             assert_gradients_ok("torch:mypkg.linalg:safe_svd", my_matrices, loss="proj:2")
     """
     report = check(matrices, loss=loss, backends=[backend], **options)
-    if options.get("mode", "vjp") != "vjp":  # issue 25 hook (pipeline/modes_run.py)
+    if isinstance(report, ModeRun):  # issue 25 hook (pipeline/modes_run.py)
         from svdgrad_cli.pipeline.modes_run import mode_failures
 
         failures = mode_failures(report, accept)

@@ -30,7 +30,7 @@ from svdgrad_cli.model import WARNING, Finding
 from svdgrad_cli.numerics.budget import make_budget
 from svdgrad_cli.numerics.conditioning import spectral_hessian_norm
 from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working
-from svdgrad_cli.numerics.losses import Loss, parse_loss
+from svdgrad_cli.numerics.losses import Loss, VectorLoss, parse_loss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import Reference, averaged_weights, is_unique
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum, default_dup_tol, default_zero_tol
@@ -55,7 +55,7 @@ def spectral_conditioning(spectrum: Spectrum, loss: Loss, shape, dtype, settings
     """For a loss of s with a unique gradient, the full check's ill-conditioned warning: the budget
     of reference.py's closed form, whose ||G||_F = ||w||_2 and ||DG||_2 (conditioning.py) are
     functions of the spectrum alone."""
-    if loss.needs_vectors or spectrum.top == 0:
+    if isinstance(loss, VectorLoss) or spectrum.top == 0:
         return []
     w = loss.weights(len(spectrum.values))
     if not is_unique(spectrum, w):
@@ -122,8 +122,11 @@ def error_screen(error: InputError) -> Screened:
     return Screened(error.source, (), (), None, ScreenVerdict.ERROR, error=error.problem)
 
 
-def screen_cases(items: Iterable[MatrixCase | InputError | Skipped], settings: Settings) -> Iterator:
-    """One Screened per matrix or input error, and the Skipped inputs, in input order."""
+def screen_cases(
+    items: Iterable[MatrixCase | InputError | Skipped], settings: Settings, on_stage=None
+) -> Iterator:
+    """One Screened per matrix or input error, and the Skipped inputs, in input order; ``on_stage``
+    hears of each matrix as its singular values are computed."""
     unbound = parse_loss(settings.loss)
     for item in items:
         if isinstance(item, Skipped):
@@ -133,20 +136,24 @@ def screen_cases(items: Iterable[MatrixCase | InputError | Skipped], settings: S
         elif (misfit := unbound.check_fits(item.array.shape)) is not None:
             yield error_screen(InputError(item.label, misfit))
         else:
+            if on_stage is not None:
+                on_stage(f"singular values: {item.label}")
             yield screen_matrix(item, unbound, settings)
 
 
 def screen_files(
-    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, on_file=None
+    files: list, settings: Settings, max_elements: int = DEFAULT_MAX_ELEMENTS, observer=None
 ) -> Iterator[Screened | Skipped]:
     """Screen every matrix of ``files`` (discovery.collect_files's entries), each Screened with the
     file it came from; one tensor is in memory at a time (checkpoints are read lazily:
-    inputs/checkpoints.py)."""
+    inputs/checkpoints.py). An ``observer`` (render/progress.py) hears of files as check's does."""
     s = settings
+    on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)
+    on_count = observer.counted if getattr(observer, "active", False) else None
     for entry in files:
         items = load_files(
-            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, None, s.max_matrices
+            [entry], s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, on_count, s.max_matrices
         )
         file = None if isinstance(entry, InputError) or entry == "-" else str(entry)
-        for item in screen_cases(items, settings):
+        for item in screen_cases(items, settings, on_stage):
             yield item if isinstance(item, Skipped) else replace(item, file=file)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +18,7 @@ from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
 from svdgrad_cli.inputs.cotangents import load_cotangents
+from svdgrad_cli.inputs.discovery import Entry
 from svdgrad_cli.inputs.loading import load_files, matrices
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.numerics.field import is_complex
@@ -147,9 +148,7 @@ def iter_reports(
     yield from ReportStream(RunPlan(settings), on_stage).reports(items)
 
 
-def check_files(
-    files: list[str | InputError], plan: RunPlan, observer=None
-) -> Iterator[MatrixReport | Skipped]:
+def check_files(files: Sequence[Entry], plan: RunPlan, observer=None) -> Iterator[MatrixReport | Skipped]:
     """Reports for ``files`` in order, without gradient arrays unless ``plan.keep_arrays``; an
     ``observer`` (render/progress.py) hears of each file and stage."""
     on_file, on_stage = (observer.file, observer.stage) if observer else (None, None)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase
+from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
 from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics import families as fam
@@ -50,10 +50,10 @@ def parse_shape(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _users_matrix(spec: SweepSpec, settings: Settings, max_elements: int) -> MatrixCase:
+def _users_matrix(source: str, settings: Settings, max_elements: int) -> MatrixCase:
     s = settings
     found: list[MatrixCase] = []
-    for item in load_files([spec.source], s.dtype, max_elements, None, s.select, s.skip, s.reshape):
+    for item in load_files([source], s.dtype, max_elements, None, s.select, s.skip, s.reshape):
         if isinstance(item, InputError):
             raise UsageError(f"--from {item}")
         if isinstance(item, MatrixCase):
@@ -61,7 +61,7 @@ def _users_matrix(spec: SweepSpec, settings: Settings, max_elements: int) -> Mat
     if len(found) != 1:
         names = ", ".join(case.label for case in found[:4]) + (", ..." if len(found) > 4 else "")
         held = f"{len(found)} matrices ({names})" if found else "no matrix"
-        raise UsageError(f"--from {spec.source}: holds {held}; give a file with one (or --select one)")
+        raise UsageError(f"--from {source}: holds {held}; give a file with one (or --select one)")
     return found[0]
 
 
@@ -74,7 +74,7 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         raise UsageError(f"--points must be 1 to {MAX_POINTS}, got {spec.points}")
     matrix = original = label = None
     if spec.source is not None:
-        case = _users_matrix(spec, settings, max_elements)
+        case = _users_matrix(spec.source, settings, max_elements)
         matrix, dtype, shape, label = case.array, str(case.array.dtype), case.array.shape, case.label
         factors, base = fam.factors_of(matrix)
         if not base[0] > 0:
@@ -154,6 +154,8 @@ def iter_points(
     base_top = float(family.base[0])
     try:
         for member, file, report in zip(family.members, files, reports, strict=False):
+            if isinstance(report, Skipped):  # a family's own arrays skip nothing
+                raise TypeError(f"{family.label(member)}: {report}")
             realised, method = family.vary.realised(family, member, family.stored(member))
             parameter = family.vary.of(realised, family.at or 1, base_top)
             yield SweepPoint(member, realised, parameter, method, report, file)
@@ -178,8 +180,8 @@ def sweep(
     >>> [p.report.verdict for p in report.points]                                      # doctest: +SKIP
     """
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
-    shape = parse_shape(shape) if isinstance(shape, str) else tuple(shape)
-    family = build_family(SweepSpec(vary, at, points, shape, source), settings)
+    m, n = parse_shape(shape) if isinstance(shape, str) else shape
+    family = build_family(SweepSpec(vary, at, points, (m, n), source), settings)
     report = SweepReport(family, RunReport(settings, versions=run_versions(settings)))
     for point in iter_points(family, settings):
         report.points.append(point)

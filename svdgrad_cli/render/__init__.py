@@ -27,6 +27,12 @@ SWEEP_RENDERERS = {
     "jsonl": "svdgrad_cli.render.sweep_json:SweepJsonlRenderer",
 }
 SWEEP_FORMATS = tuple(SWEEP_RENDERERS)
+# The formats of ``svdgrad scan``'s own report (render/scan_report.py): finish(scan run).
+SCAN_RENDERERS = {
+    "table": "svdgrad_cli.render.scan_report:ScanTableRenderer",
+    "json": "svdgrad_cli.render.scan_report:ScanJsonRenderer",
+}
+SCAN_FORMATS = tuple(SCAN_RENDERERS)
 # The formats of ``--mode jvp|hvp``: render/modes.py (finish(run)), render/mode_sweep.py (finish(sweep)).
 MODE_RENDERERS = {
     "table": "svdgrad_cli.render.modes:ModeTableRenderer",
@@ -44,7 +50,7 @@ MODE_SWEEP_RENDERERS = {
 
 def renderer_class(output_format: str, registry: dict[str, str] = RENDERERS):
     """The Renderer class of a format name (ValueError for an unknown one); ``registry``
-    SWEEP_RENDERERS for a sweep's."""
+    SWEEP_RENDERERS for a sweep's, SCAN_RENDERERS for a scan's."""
     try:
         module, name = registry[output_format].split(":")
     except KeyError:

@@ -19,6 +19,7 @@ from svdgrad_cli.render.base import Renderer
 
 SCHEMA = "svdgrad/1"
 PAIR_NUMBERS = ("gap", "relative_gap", "share", "lost", "broadening")
+TRUNCATION_NUMBERS = ("kept", "truncation", "discarded", "complement", "dropped")
 
 
 def _number(x) -> float | None:
@@ -102,7 +103,15 @@ def _error_parts(parts) -> dict | None:
             **{key: _number(getattr(pair, key)) for key in PAIR_NUMBERS},
         },
         "not_decomposed": parts.free,
+        "truncation": _truncation(parts.truncation),
     }
+
+
+def _truncation(cut) -> dict | None:
+    """ΔG split at the cut of a truncated SVD map (numerics/truncated.py), null elsewhere."""
+    if cut is None:
+        return None
+    return {"cut": cut.cut, **{key: _number(getattr(cut, key)) for key in TRUNCATION_NUMBERS}}
 
 
 def _forward(check) -> dict | None:
@@ -113,6 +122,7 @@ def _forward(check) -> dict | None:
         "value_error": _number(check.value_error),
         "residual": _number(check.residual),
         "orthogonality": _number(check.orthogonality),
+        "subspace": _number(check.subspace),
         "accurate": check.accurate,
     }
 

@@ -1,4 +1,5 @@
-"""The report of ``svdgrad scan`` (pipeline/scan.py): a table for people and one JSON document.
+"""The report of ``svdgrad scan`` (pipeline/scan.py): a table for people and one JSON document,
+each a Renderer (base.py) registered in SCAN_RENDERERS (render/__init__.py), neither streaming.
 
 Its verdicts are the screen's own, ``at-risk`` and ``clear-spectrum`` (and ``error``), never a
 check's: every format says that no gradient was checked.
@@ -12,6 +13,7 @@ import textwrap
 from svdgrad_cli._version import __version__
 from svdgrad_cli.model import WARNING
 from svdgrad_cli.options import DETAIL_LIMIT, json_settings
+from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.scan_model import ScanRun, Screened, ScreenVerdict
 
@@ -20,7 +22,6 @@ NOT_CHECKED = (
     "a screen of the spectrum only: no gradient was checked; 'svdgrad scan --then-check' checks the "
     "matrices at risk"
 )
-SCAN_FORMATS = ("table", "json")
 WIDTH = 80
 
 
@@ -121,8 +122,19 @@ def render_json(run: ScanRun, options=None) -> str:
     return json.dumps(document, allow_nan=False, indent=2) + "\n"
 
 
-def render_scan(run: ScanRun, output_format: str, options) -> str:
-    """The whole scan in ``output_format`` (table or json)."""
-    if output_format == "json":
-        return render_json(run, options)
-    return render_table(run, options.details, options.quiet)
+class ScanTableRenderer(Renderer[Screened, ScanRun]):
+    """The screen's table (render_table), for people."""
+
+    name = "table"
+
+    def finish(self, report: ScanRun, streamed: bool = False) -> str:
+        return render_table(report, self.options.details, self.options.quiet)
+
+
+class ScanJsonRenderer(Renderer[Screened, ScanRun]):
+    """One ``svdgrad-scan/1`` document for the whole screen."""
+
+    name = "json"
+
+    def finish(self, report: ScanRun, streamed: bool = False) -> str:
+        return render_json(report, self.options)

@@ -1,4 +1,4 @@
-"""The options of ``svdgrad scan``, defined once as options.py defines check's: its own (ScanOptions),
+"""The options of ``svdgrad scan``, defined once as options/check.py defines check's: its own (ScanOptions),
 every Settings field (what the screen and ``--then-check`` decide by) and the RunOptions of
 SCAN_RUN_FIELDS. Imports neither numpy nor click."""
 
@@ -8,12 +8,23 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from svdgrad_cli.options import Option, RunOptions, Settings, option, option_fields
+from svdgrad_cli.options.check import RunOptions, Settings, option_fields, split_options
+from svdgrad_cli.options.machinery import Option, option
 
 SCAN_RUN_FIELDS = (
-    "output_format", "output", "recursive", "globs", "excludes", "max_elements", "verbose", "details",
-    "quiet", "top", "jobs", "cache",
-)  # fmt: skip
+    "output_format",
+    "output",
+    "recursive",
+    "globs",
+    "excludes",
+    "max_elements",
+    "verbose",
+    "details",
+    "quiet",
+    "top",
+    "jobs",
+    "cache",
+)
 SCAN_FORMAT_HELP = (
     "Report format: table or json (the screen's report); with --then-check, any format of 'check' "
     "(the check's report)."
@@ -24,18 +35,36 @@ SCAN_FORMAT_HELP = (
 class ScanOptions:
     """What ``svdgrad scan`` does with the matrices at risk (no config keys)."""
 
-    then_check: bool = option(False, "--then-check", kind="flag", config=False,
+    then_check: bool = option(
+        False,
+        "--then-check",
+        kind="flag",
+        config=False,
         help="Then check the matrices at risk, and only those, as 'svdgrad check' does; the report "
-        "and the exit code are the check's.")  # fmt: skip
-    select_file: str | None = option(None, "--write-select", type="path", config=False,
+        "and the exit code are the check's.",
+    )
+    select_file: str | None = option(
+        None,
+        "--write-select",
+        type="path",
+        config=False,
         help="Write the names of the checkpoint and archive tensors at risk into this file, one a "
-        "line, as 'check --select' patterns.")  # fmt: skip
-    plan_shards: int | None = option(None, "--plan-shards", type="positive", config=False,
-        help="N: give the matrices at risk to N shards of similar work (largest first); see "
-        "--write-plan.")  # fmt: skip
-    plan_file: str | None = option(None, "--write-plan", type="path", config=False,
-        help="Write the --plan-shards plan into this file, for 'check PATHS --plan FILE --shard "
-        "K/N'.")  # fmt: skip
+        "line, as 'check --select' patterns.",
+    )
+    plan_shards: int | None = option(
+        None,
+        "--plan-shards",
+        type="positive",
+        config=False,
+        help="N: give the matrices at risk to N shards of similar work (largest first); see --write-plan.",
+    )
+    plan_file: str | None = option(
+        None,
+        "--write-plan",
+        type="path",
+        config=False,
+        help="Write the --plan-shards plan into this file, for 'check PATHS --plan FILE --shard K/N'.",
+    )
 
 
 def scan_option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
@@ -50,8 +79,6 @@ def scan_option_fields() -> list[tuple[type, dataclasses.Field, Option]]:
 
 def split_scan_options(values: dict[str, Any]) -> tuple[Settings, RunOptions, ScanOptions]:
     """Settings, RunOptions and ScanOptions from a dict of field values (missing ones take defaults)."""
-    built = []
-    for cls in (Settings, RunOptions, ScanOptions):
-        names = {f.name for f in dataclasses.fields(cls)}
-        built.append(cls(**{k: v for k, v in values.items() if k in names}))
-    return built[0], built[1], built[2]
+    settings, run_options = split_options(values)
+    names = {f.name for f in dataclasses.fields(ScanOptions)}
+    return settings, run_options, ScanOptions(**{k: v for k, v in values.items() if k in names})
