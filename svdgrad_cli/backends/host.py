@@ -69,6 +69,10 @@ def _die_with_parent() -> None:
 def _load(request: dict):
     sys.path[:] = request["path"]
     recipe = request["recipe"]
+    if recipe["kind"] == "built-in":  # hosted.py
+        from svdgrad_cli.backends.hosted import loaded_builtin
+
+        return loaded_builtin(recipe["text"])
     if recipe["kind"] == "spec":
         spec = plugins.parse_spec(recipe["text"])
         named = replace(spec, name=recipe["name"] or spec.name)

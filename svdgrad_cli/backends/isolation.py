@@ -12,8 +12,8 @@ is checked here before it is used); after the run the most recently used few sta
 run in this process (a Python caller's), and all end with it. A call that outlives
 ``--timeout`` gets its worker killed (its frames first dumped by SIGUSR1), so nothing of it is left
 running in this process; the next call starts a new worker, up to RESTARTS times in a run. The
-built-in backends stay in this process; a WorkerBackend can host any backend that loads from a
-recipe, built-ins included. Measured cost (bench/bench_isolation.py): the start of a worker and a
+built-in backends run in workers of this kind too (hosted.py: all started at once, so that their
+frameworks load side by side), except in ``--jobs`` worker processes. Measured cost (bench/bench_isolation.py): the start of a worker and a
 pipe round trip per call.
 """
 
@@ -114,14 +114,7 @@ class WorkerBackend:
     a plug-in that cannot be loaded is a UsageError with its problem."""
 
     def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-        self._process: subprocess.Popen | None = None
-        self._reader: wire.Reader | None = None
-        self._crash_file = ""
-        self.failures: list[str] = []  # why this run's workers ended before their time
-        self.used = 0.0  # time.monotonic() of the last call
-        self._started_in: tuple[str, ...] = ()
-        _loaded.add(self)
+        self._prepare(recipe)
         hello = self._start()
         self.name, self.origin = str(hello["name"]), str(hello["origin"])
         self.gives_factors = bool(hello["gives_factors"])
@@ -138,10 +131,27 @@ class WorkerBackend:
             else plugins.framework_backend(self.spec.contract)
         )
 
+    def _prepare(self, recipe: Recipe) -> None:
+        """The state of a backend whose worker is yet to start."""
+        self.recipe = recipe
+        self._process: subprocess.Popen | None = None
+        self._reader: wire.Reader | None = None
+        self._crash_file = ""
+        self.failures: list[str] = []  # why this run's workers ended before their time
+        self.used = 0.0  # time.monotonic() of the last call
+        self._started_in: tuple[str, ...] = ()
+        _loaded.add(self)
+
     def version(self) -> str | None:
         return None if self._version is None else str(self._version)
 
     def _start(self) -> dict:
+        """Start the worker and wait for its hello (the backend loaded), or a UsageError."""
+        self._launch()
+        return self._greeting()
+
+    def _launch(self) -> None:
+        """Start the worker and send it the recipe; it loads the backend while this process goes on."""
         handle, self._crash_file = tempfile.mkstemp(prefix="svdgrad-worker-", suffix=".txt")
         os.close(handle)
         command = [sys.executable, "-c", BOOT, self._crash_file]
@@ -154,9 +164,13 @@ class WorkerBackend:
         _running.add(self)
         self._started_in = _context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
+        with suppress(wire.Closed):  # it died at once: _greeting says how
+            wire.send(self._process.stdin.fileno(), request)  # a few hundred bytes: the pipe takes them
+
+    def _greeting(self) -> dict:
+        """The launched worker's hello; a UsageError where it could not load the backend."""
         what = f"backend {self.recipe.text!r}"
         try:
-            wire.send(self._process.stdin.fileno(), request)
             hello, _ = wire.receive(self._reader, 0, time.monotonic() + LOAD_TIMEOUT)
         except wire.Expired:
             self._stop()
@@ -244,8 +258,9 @@ class WorkerBackend:
         self.failures.append(reason)
         return reason, trace
 
-    def _stop(self, dump: bool = False) -> tuple[str, ...]:
-        """End the worker (SIGUSR1 first where ``dump``, for its frames) and return its crash frames."""
+    def _stop(self, dump: bool = False, wait: float = CLOSE_WAIT) -> tuple[str, ...]:
+        """End the worker (SIGUSR1 first where ``dump``, for its frames; killed after ``wait``
+        seconds) and return its crash frames."""
         process, self._process = self._process, None
         _running.discard(self)
         if process is None:
@@ -257,7 +272,7 @@ class WorkerBackend:
                 time.sleep(0.02)
         process.stdin.close()  # the worker's end of the run: it returns from its loop
         try:
-            process.wait(0 if dump else CLOSE_WAIT)
+            process.wait(0 if dump else wait)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

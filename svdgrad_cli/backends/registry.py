@@ -19,6 +19,7 @@ import numpy as np
 
 from svdgrad_cli.backends import isolation, plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
+from svdgrad_cli.backends.hosted import FrameworkWorker
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import Backend, BackendOutput
 from svdgrad_cli.errors import BackendUnavailable, UsageError
@@ -80,6 +81,7 @@ class UnloadableBackend:
 
 _custom: dict[str, Backend] = {}
 _loaded: dict[str, Backend] = {}  # specs and entry points, by the text that named them
+_hosted: dict[str, FrameworkWorker] = {}  # built-ins in their worker processes (hosted.py)
 
 
 def register_backend(name: str, compute: Callable | str, version: str = "custom") -> None:
@@ -103,6 +105,16 @@ def unregister_backend(name: str) -> None:
 def end_run() -> None:
     """The end of a run for the plug-ins' worker processes (isolation.py): the idle beyond a few end."""
     isolation.end_run()
+
+
+def start_workers(names) -> None:
+    """Start at once a worker process for each built-in backend of ``names`` (hosted.py): their
+    frameworks load side by side, and the run's calls to them go to their workers."""
+    for name in names:
+        if name in BUILTIN and name not in _custom:
+            if name not in _hosted:
+                _hosted[name] = FrameworkWorker(BUILTIN[name])
+            _hosted[name].start()
 
 
 def close_workers() -> None:
@@ -214,7 +226,7 @@ def load_backend(name: str) -> Backend:
     if name in _custom:
         return _custom[name]
     if name in BUILTIN:
-        return BUILTIN[name]
+        return _hosted.get(name, BUILTIN[name])
     if name not in _loaded:
         _loaded[name] = _load_plugin(name)
     return _loaded[name]

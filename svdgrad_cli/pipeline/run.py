@@ -75,6 +75,7 @@ def iter_reports_for_files(
         for item in parallel_reports(files, settings, max_elements, workers, keep_arrays):
             yield error_report(item) if isinstance(item, InputError) else item
         return
+    registry.start_workers(settings.backends)  # the frameworks load while the files are read
     yield from check_files(files, settings, max_elements, keep_arrays, observer)
 
 
@@ -105,6 +106,7 @@ def check(array, loss: str = "sum", backends=None, dtype: str = "auto", **option
     'agree'
     """
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
+    registry.start_workers(settings.backends)
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
     for item in iter_reports(matrices(loaded, settings.dtype), settings):
