@@ -17,13 +17,18 @@ none, and ``--jobs`` worker processes (parallel.py) keep their backends in their
 from __future__ import annotations
 
 import importlib
+import os
+import threading
+from contextlib import suppress
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 
+from svdgrad_cli.backends import wire
 from svdgrad_cli.backends.framework import FrameworkBackend
-from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
-from svdgrad_cli.backends.protocol import BackendFailure
+from svdgrad_cli.backends.isolation import Recipe, WorkerBackend, call_message, context
+from svdgrad_cli.backends.protocol import BackendFailure, BackendOutput, GaugeDependence
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.losses import parse_loss
 
@@ -40,6 +45,36 @@ def loaded_builtin(name: str) -> FrameworkBackend:
     return backend
 
 
+def _write_closing(fd: int, message: bytes) -> None:
+    """Write ``message`` to ``fd`` (a duplicate of a worker's input, so that the number is never
+    another file's) and close it; a worker that ended is the reader's to report."""
+    try:
+        wire.write(fd, message)
+    except (wire.Closed, OSError):
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A call sent ahead, and to which worker process."""
+
+    stack: np.ndarray
+    loss: object
+    full_matrices: bool
+    process: object
+
+
+def send_ahead(workers: list[FrameworkWorker], stack: np.ndarray, loss, full_matrices: bool) -> None:
+    """Send one call to each of ``workers`` now, so that they compute side by side (and while a
+    framework still loads, its call waits in the pipe); each one's compute() then takes its answer.
+    A thread writes each call, since a pipe takes 64 KiB until its worker reads."""
+    message = call_message(stack, loss, full_matrices)
+    for worker in workers:
+        worker.send_ahead(message, _Sent(stack, loss, full_matrices, worker.running()))
+
+
 class FrameworkWorker(WorkerBackend):
     """A built-in backend hosted by a worker process started at once (see the module docstring).
 
@@ -53,6 +88,7 @@ class FrameworkWorker(WorkerBackend):
         self.name, self.origin, self.gives_factors = builtin.name, builtin.origin, builtin.gives_factors
         self.spec = None
         self._problem: str | None = None
+        self._sent: _Sent | None = None
         self._launch()
 
     @property
@@ -64,9 +100,38 @@ class FrameworkWorker(WorkerBackend):
         return self.builtin.version()
 
     def start(self) -> None:
-        """Start the worker where none runs (the start of a run after one that ended it)."""
+        """Start the worker where none runs (the start of a run after one that ended it, or after
+        an idle worker died: that is no finding about the next call)."""
+        if self._process is not None and self._process.poll() is not None:
+            self._stop()
         if self._process is None and self._problem is None:
             self._launch()
+
+    def running(self):
+        """The worker process where one runs for this import path, else None."""
+        current = self._process is not None and self._started_in == context()
+        return self._process if current and self._problem is None else None
+
+    def send_ahead(self, message: bytes, sent: _Sent) -> None:
+        """Write the call ``message`` to the running worker, if any, in a thread (see send_ahead)."""
+        if sent.process is None or self._sent is not None:
+            return
+        fd = os.dup(sent.process.stdin.fileno())
+        threading.Thread(target=_write_closing, args=(fd, message), daemon=True).start()
+        self._sent = sent
+
+    def compute(
+        self, stack: np.ndarray, loss, full_matrices: bool = False, timeout: float | None = None
+    ) -> BackendOutput:
+        """The answer to the call sent ahead where this is that call (its ``timeout`` counted from
+        now), else the call made now; an answer nobody asked for any more is read and dropped."""
+        sent, self._sent = self._sent, None
+        if sent is not None and self._worker() is sent.process:
+            if sent.stack is stack and sent.loss is loss and sent.full_matrices == full_matrices:
+                return self._answer(lambda: None, stack.shape, timeout)
+            with suppress(BackendFailure, GaugeDependence):
+                self._answer(lambda: None, sent.stack.shape, timeout)
+        return super().compute(stack, loss, full_matrices, timeout)
 
     def _launch(self) -> None:
         super()._launch()

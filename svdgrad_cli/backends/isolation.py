@@ -13,13 +13,14 @@ run in this process (a Python caller's), and all end with it. A call that outliv
 ``--timeout`` gets its worker killed (its frames first dumped by SIGUSR1), so nothing of it is left
 running in this process; the next call starts a new worker, up to RESTARTS times in a run. The
 built-in backends run in workers of this kind too (hosted.py: all started at once, so that their
-frameworks load side by side), except in ``--jobs`` worker processes. Measured cost (bench/bench_isolation.py): the start of a worker and a
-pipe round trip per call.
+frameworks load side by side), except in ``--jobs`` worker processes. Measured cost
+(bench/bench_isolation.py): the start of a worker and a pipe round trip per call.
 """
 
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import signal
@@ -75,7 +76,7 @@ _running: set[WorkerBackend] = set()
 _loaded: weakref.WeakSet[WorkerBackend] = weakref.WeakSet()
 
 
-def _context() -> tuple[str, ...]:
+def context() -> tuple[str, ...]:
     """What a worker's imports depend on: the current directory and the import path."""
     try:
         return (os.getcwd(), *sys.path)
@@ -162,7 +163,7 @@ class WorkerBackend:
         self._process = process
         self._reader = wire.Reader(process.stdout.fileno(), lambda: process.poll() is None)
         _running.add(self)
-        self._started_in = _context()
+        self._started_in = context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
         with suppress(wire.Closed):  # it died at once: _greeting says how
             wire.send(self._process.stdin.fileno(), request)  # a few hundred bytes: the pipe takes them
@@ -193,7 +194,7 @@ class WorkerBackend:
         """The running worker, started again where the last one ended (RESTARTS times in a run) or
         where it was started in another directory or with another import path."""
         self.used = time.monotonic()
-        if self._process is not None and self._started_in == _context():
+        if self._process is not None and self._started_in == context():
             return self._process
         self._stop()
         if len(self.failures) > RESTARTS:
@@ -213,15 +214,15 @@ class WorkerBackend:
         """The call in the worker; BackendFailure (BackendTimeout after ``timeout`` seconds) where it
         did not answer, GaugeDependence and NotImplementedError as a built-in raises them."""
         process = self._worker()
-        header, weights = wire.loss_message(loss)
+        message = call_message(stack, loss, full_matrices)
+        return self._answer(lambda: wire.write(process.stdin.fileno(), message), stack.shape, timeout)
+
+    def _answer(self, send, shape: tuple[int, ...], timeout: float | None) -> BackendOutput:
+        """``send()`` the call (if not sent yet) and receive the answer for a stack of ``shape``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = 4 * MAX_ITEM_BYTES * stack.size + wire.HEADER_BYTES
+        limit = 4 * MAX_ITEM_BYTES * math.prod(shape) + wire.HEADER_BYTES
         try:
-            wire.send(
-                process.stdin.fileno(),
-                {**header, "full_matrices": full_matrices},
-                {"stack": stack, **weights},
-            )
+            send()
             answer, arrays = wire.receive(self._reader, limit, deadline)
         except wire.Expired:
             reason = f"timed out after {timeout:g} s: killed"
@@ -239,7 +240,7 @@ class WorkerBackend:
         except BaseException:  # Ctrl-C mid-call: its answer must not be taken for the next call's
             self._stop()
             raise
-        return _output(answer, arrays, stack.shape)
+        return _output(answer, arrays, shape)
 
     def _ended(self, doing: str = "answering") -> tuple[str, tuple[str, ...]]:
         """Why the worker that closed its pipe ended (before ``doing`` what it was asked), and its
@@ -287,6 +288,12 @@ class WorkerBackend:
     def close(self) -> None:
         """End the worker; the next call starts a new one."""
         self._stop()
+
+
+def call_message(stack: np.ndarray, loss, full_matrices: bool) -> bytes:
+    """The message of one compute call (the same for every worker asked it)."""
+    header, weights = wire.loss_message(loss)
+    return wire.encode({**header, "full_matrices": full_matrices}, {"stack": stack, **weights})
 
 
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:

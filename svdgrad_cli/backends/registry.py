@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends import isolation, plugins
+from svdgrad_cli.backends import hosted, isolation, plugins
 from svdgrad_cli.backends.framework import FrameworkBackend
 from svdgrad_cli.backends.hosted import FrameworkWorker
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
@@ -115,6 +115,14 @@ def start_workers(names) -> None:
             if name not in _hosted:
                 _hosted[name] = FrameworkWorker(BUILTIN[name])
             _hosted[name].start()
+
+
+def send_ahead(names, stack: np.ndarray, loss, full_matrices: bool) -> None:
+    """Send one call to the worker of every built-in of ``names`` at once, so that they compute side
+    by side (hosted.py); each backend's compute() with these arguments takes its answer."""
+    workers = [_hosted[name] for name in names if name in _hosted and name not in _custom]
+    if len(workers) > 1:
+        hosted.send_ahead(workers, stack, loss, full_matrices)
 
 
 def close_workers() -> None:

@@ -227,6 +227,7 @@ def iter_reports(
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
         reference_svds = background().submit(stack_svd, stack)  # LAPACK lets the backends run meanwhile
+        registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # issue 26: side by side
         per_backend = []
         for name in settings.backends:
             stage(f"{registry.display_name(name)}: {what}")
