@@ -104,3 +104,16 @@ def test_a_call_over_the_timeout_kills_its_worker_and_the_next_run_has_a_new_one
     assert process.poll() is not None  # killed, not abandoned
     (again,) = check(np.eye(2), backends=["autograd"]).results[0].backends
     np.testing.assert_array_equal(again.gradient, np.eye(2))
+
+
+def test_one_float64_svd_of_a_matrix_serves_its_reference_spectrum_and_warnings(hosted, monkeypatch):
+    """A clean 300x300 check makes exactly one SVD in this process (the backend's are its worker's):
+    the reference, the spectrum and the warnings share it."""
+    calls = []
+    svd = np.linalg.svd
+    monkeypatch.setattr(np.linalg, "svd", lambda *args, **kw: calls.append(args[0].shape) or svd(*args, **kw))
+    a = np.random.default_rng(3).standard_normal((300, 300))
+    report = check(a, backends=["autograd"])
+    assert report.results[0].verdict == "agree"
+    assert report.results[0].warnings == ()
+    assert calls == [(1, 300, 300)]

@@ -96,6 +96,11 @@ class FrameworkWorker(WorkerBackend):
         """svdgrad's module of this framework (for a reproducer's source), without the framework."""
         return importlib.import_module(self.builtin.module_path)
 
+    @property
+    def distribution(self) -> str:
+        """The framework's PyPI name (a reproducer's requirements)."""
+        return self.builtin.distribution
+
     def version(self) -> str | None:
         return self.builtin.version()
 

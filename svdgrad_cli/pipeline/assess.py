@@ -188,6 +188,16 @@ def _judged_with_findings(judgement: MatrixJudgement, a, loss: Loss, dup_tol: fl
     return judged, findings
 
 
+def first_reference(
+    a: np.ndarray, loss: Loss, settings: Settings, svd: ScaledSVD
+) -> tuple[Reference, Spectrum]:
+    """The float64 reference and spectrum of one matrix, from its SVD (the one SVD of A that serves
+    the reference, the spectrum and the warnings); computed while the backends run (stream.py)."""
+    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(a.shape, a.dtype)
+    reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
+    return reference, spectrum
+
+
 def assess_matrix(
     case,
     svd: ScaledSVD,
@@ -197,12 +207,12 @@ def assess_matrix(
     versions: dict[str, str | None],
     verification_wanted: Callable[[], bool],
     forward_svd: ForwardSVD,
+    first: tuple[Reference, Spectrum] | None = None,
 ) -> MatrixReport:
-    """Judge one matrix (see the module docstring)."""
+    """Judge one matrix (see the module docstring); ``first``: its first_reference, where computed."""
     a, dtype, shape = case.array, case.array.dtype, case.array.shape
-    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(shape, dtype)
     dup_tol = settings.dup_tol if settings.dup_tol is not None else default_dup_tol(dtype)
-    reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
+    reference, spectrum = first or first_reference(a, loss, settings, svd)
     judgement = _refine(
         _judge_all(a, loss, reference, spectrum, svd, settings, raw), a, loss, svd, settings, raw
     )

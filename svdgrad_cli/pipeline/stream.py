@@ -27,7 +27,7 @@ from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import Loss, parse_loss
 from svdgrad_cli.numerics.svd import stack_svd
 from svdgrad_cli.options import Settings
-from svdgrad_cli.pipeline.assess import assess_matrix
+from svdgrad_cli.pipeline.assess import assess_matrix, first_reference
 from svdgrad_cli.pipeline.batching import batched_in_order
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
@@ -53,8 +53,9 @@ def error_report(error: InputError) -> MatrixReport:
 
 def _call(backend, stack: np.ndarray, loss: Loss, settings: Settings):
     """backend.compute on the stack, given up after ``settings.timeout`` seconds (TimeoutError). A
-    plug-in's worker process is killed then (isolation.py); an in-process call (a built-in, a
-    register_backend function) goes on in a daemon thread, abandoned, since Python cannot stop it."""
+    plug-in's or a built-in's worker process is killed then (isolation.py, hosted.py); an in-process
+    call (a register_backend function, a built-in in a --jobs worker) goes on in a daemon thread,
+    abandoned, since Python cannot stop it."""
     if isinstance(backend, WorkerBackend):
         return backend.compute(stack, loss, settings.full_matrices, timeout=settings.timeout)
 
@@ -84,11 +85,20 @@ def _call(backend, stack: np.ndarray, loss: Loss, settings: Settings):
     return outcome["output"]
 
 
+def _references(batch: list[MatrixCase], stack: np.ndarray, loss: Loss, settings: Settings):
+    """The SVDs of a stack (one LAPACK call) and each matrix's first reference (assess.py): the work
+    of the reference that needs no backend's result, done while the backends compute."""
+    svds = stack_svd(stack)
+    return svds, [
+        first_reference(case.array, loss, settings, svd) for case, svd in zip(batch, svds, strict=True)
+    ]
+
+
 @functools.cache
 def background() -> ThreadPoolExecutor:
-    """One thread for the reference's SVDs, which NumPy computes without the GIL: they overlap the
-    backends' calls and a framework's import (1024x1024: its 0.45 s SVD hides inside TensorFlow's 3 s
-    import)."""
+    """One thread for the reference's SVDs, which NumPy computes without the GIL, and the rest of the
+    reference that needs no backend (_references): they overlap the backends' calls and the
+    frameworks' imports (1024x1024: its 0.45 s SVD hides inside TensorFlow's 3 s import)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="svdgrad-reference")
 
 
@@ -226,14 +236,14 @@ def iter_reports(
             return [error_report(InputError(case.label, str(exc))) for case in batch]
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
-        reference_svds = background().submit(stack_svd, stack)  # LAPACK lets the backends run meanwhile
         registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # issue 26: side by side
+        references = background().submit(_references, batch, stack, loss, settings)  # overlap the backends
         per_backend = []
         for name in settings.backends:
             stage(f"{registry.display_name(name)}: {what}")
             per_backend.append(_run_backend(name, stack, loss, settings))
         stage(f"reference and verdicts: {what}")
-        svds = reference_svds.result()
+        svds, firsts = references.result()
         return [
             assess_matrix(
                 case,
@@ -244,6 +254,7 @@ def iter_reports(
                 versions,
                 wanted(case.array.shape),
                 functools.partial(forward, a=case.array),
+                firsts[i],
             )
             for i, case in enumerate(batch)
         ]
