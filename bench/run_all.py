@@ -35,7 +35,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import PYTHON, QUIET_TF, SVDGRAD, report, run, write_small_matrices
+from common import PYTHON, QUIET_TF, SVDGRAD, report, run, run_with_cpu, write_small_matrices
 
 HERE = Path(__file__).parent
 NAIVE = [PYTHON, str(HERE / "naive_loop.py")]
@@ -114,9 +114,10 @@ def one_small_matrix(tmp: Path, repeat: int) -> None:
     np.save(small, np.random.default_rng(0).standard_normal((5, 5)))
     for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
         with load:
-            ours, _ = run([*SVDGRAD, "check", str(small), "-q", "--no-cache"], repeat=repeat)
-            base, _ = run([*NAIVE, str(small)], repeat=repeat)
+            ours, _, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(small), "-q", "--no-cache"], repeat)
+            base, _, base_cpu = run_with_cpu([*NAIVE, str(small)], repeat)
         report(f"one 5x5, four backends, cold, {state}", ours, base, 0.6)
+        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
 
 
 def big_matrix(tmp: Path, repeat: int) -> None:
@@ -125,10 +126,11 @@ def big_matrix(tmp: Path, repeat: int) -> None:
     np.save(big, np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32))
     for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
         with load:
-            ours, ours_peak = run([*SVDGRAD, "check", str(big), "-q"], repeat=repeat)
-            base, base_peak = run([*NAIVE, str(big)], repeat=repeat)
+            ours, ours_peak, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(big), "-q"], repeat)
+            base, base_peak, base_cpu = run_with_cpu([*NAIVE, str(big)], repeat)
         report(f"2048x2048 float32, four backends, {state}", ours, base, 1.1)
         report("peak memory of that run (with workers)", ours_peak, base_peak, 1.2, unit="MiB")
+        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
 
 
 def budget_tightness() -> None:
