@@ -97,6 +97,7 @@ def iter_reports_for_files(
         for item in parallel_reports(files, plan, workers):
             yield error_report(item) if isinstance(item, InputError) else item
         return
+    registry.start_workers(settings.backends)  # the frameworks load while the files are read
     yield from check_files(files, plan, observer)
 
 
@@ -120,6 +121,7 @@ def iter_reports_for_arrays(
         registry.close_workers()  # each worker process runs its own plug-ins' workers
         yield from parallel_array_reports(arrays, plan, workers)
         return
+    registry.start_workers(settings.backends)  # the frameworks load side by side
     yield from check_arrays(arrays, range(len(arrays)), plan, observer)
 
 
