@@ -81,9 +81,20 @@ def start_workers(names) -> None:
     frameworks load side by side, and the run's calls to them go to their workers."""
     for name in names:
         if name in BUILTIN and name not in _custom:
-            if name not in _hosted:
-                _hosted[name] = FrameworkWorker(BUILTIN[name])
-            _hosted[name].start()
+            _host(name)
+
+
+def _host(name: str) -> None:
+    """Start the worker of the built-in ``name``; where none can start here (no writable temporary
+    directory for its crash file: OSError), the backend stays in this process."""
+    try:
+        if name not in _hosted:
+            _hosted[name] = FrameworkWorker(BUILTIN[name])
+        _hosted[name].start()
+    except OSError:
+        worker = _hosted.pop(name, None)
+        if worker is not None:
+            worker.close()
 
 
 def send_ahead(names, stack: np.ndarray, loss, full_matrices: bool) -> None:

@@ -121,7 +121,6 @@ def iter_reports_for_arrays(
         registry.close_workers()  # each worker process runs its own plug-ins' workers
         yield from parallel_array_reports(arrays, plan, workers)
         return
-    registry.start_workers(settings.backends)  # the frameworks load side by side
     yield from check_arrays(arrays, range(len(arrays)), plan, observer)
 
 
@@ -168,6 +167,7 @@ def check(
 
         return check_modes(array, mode, loss, backends, dtype, **options)
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
+    registry.start_workers(settings.backends)  # the frameworks load side by side
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
     for item in iter_reports_for_arrays([loaded], settings, target=target):
