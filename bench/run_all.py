@@ -11,6 +11,10 @@ Targets (issue 16), each printed with its ratio:
 - JAX: the share of a run spent compiling (a cold cache against a warm one), and a second run's
   time with the persistent cache against ``--no-cache``;
 - one 1024x1024 matrix, two backends, <= 1.15x the minimal script making the same two calls;
+- one 5x5 matrix, default backends, cold (a new process, no compilation cache) <= 0.6x the naive
+  loop over the four frameworks on that matrix (issue 26), idle and loaded;
+- one 2048x2048 float32 matrix, default backends, <= 1.1x the naive loop, peak memory <= 1.2x (the
+  memory of svdgrad's process and its backend workers together), idle and loaded;
 - peak memory of the four-backend run <= 1.2x the naive loop's;
 - a ``python:`` plug-in in its worker process against the same function in this one
   (bench_isolation.py): 200 small matrices, the overhead per matrix, a worker's start.
@@ -19,7 +23,7 @@ Targets (issue 16), each printed with its ratio:
 - budget tightness (issue 20, bench/budget_tightness.py --quick): budget / largest framework error,
   median <= 10 and 95th percentile <= 30.
 
-    python bench/run_all.py           # about ten minutes on two cores
+    python bench/run_all.py           # about twenty minutes on two cores
     python bench/run_all.py --quick   # one repetition each
 """
 
@@ -33,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import PYTHON, QUIET_TF, SVDGRAD, report, run, write_small_matrices
+from common import PYTHON, QUIET_TF, SVDGRAD, report, run, run_with_cpu, write_small_matrices
 
 HERE = Path(__file__).parent
 NAIVE = [PYTHON, str(HERE / "naive_loop.py")]
@@ -106,6 +110,31 @@ def large_matrix(tmp: Path, repeat: int) -> None:
     report("peak memory of that run", ours_peak, base_peak, 1.5, unit="MiB")
 
 
+def one_small_matrix(tmp: Path, repeat: int) -> None:
+    """A person at a terminal: one 5x5 matrix, every framework started (issue 26)."""
+    small = tmp / "five.npy"
+    np.save(small, np.random.default_rng(0).standard_normal((5, 5)))
+    for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
+        with load:
+            ours, _, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(small), "-q", "--no-cache"], repeat)
+            base, _, base_cpu = run_with_cpu([*NAIVE, str(small)], repeat)
+        report(f"one 5x5, four backends, cold, {state}", ours, base, 0.6)
+        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
+
+
+def big_matrix(tmp: Path, repeat: int) -> None:
+    """One 2048x2048 float32 matrix, the four backends, against the naive loop (issue 26)."""
+    big = tmp / "big32.npy"
+    np.save(big, np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32))
+    for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
+        with load:
+            ours, ours_peak, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(big), "-q"], repeat)
+            base, base_peak, base_cpu = run_with_cpu([*NAIVE, str(big)], repeat)
+        report(f"2048x2048 float32, four backends, {state}", ours, base, 1.1)
+        report("peak memory of that run (with workers)", ours_peak, base_peak, 1.2, unit="MiB")
+        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
+
+
 def budget_tightness() -> None:
     """The error budgets against the frameworks' own errors, on the quick grid (a few minutes)."""
     print("budget tightness (bench/budget_tightness.py --quick):", flush=True)
@@ -127,6 +156,8 @@ def main() -> None:
         four_backends(small, repeat)
         jobs(small, medium, repeat)
         large_matrix(tmp, repeat)
+        one_small_matrix(tmp, repeat)
+        big_matrix(tmp, repeat)
     subprocess.run(
         [PYTHON, str(HERE / "bench_isolation.py"), *(["--quick"] if repeat == 1 else [])], check=True
     )

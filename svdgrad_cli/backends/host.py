@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
-from svdgrad_cli.backends.protocol import GaugeDependence, described, last_frames
+from svdgrad_cli.backends.protocol import BUILT_IN, GaugeDependence, described, last_frames
 from svdgrad_cli.errors import SvdgradError, UsageError
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -69,6 +69,10 @@ def _die_with_parent() -> None:
 def _load(request: dict):
     sys.path[:] = request["path"]
     recipe = request["recipe"]
+    if recipe["kind"] == BUILT_IN:  # hosted.py
+        from svdgrad_cli.backends.hosted import loaded_builtin
+
+        return loaded_builtin(recipe["text"])
     if recipe["kind"] == "spec":
         spec = plugins.parse_spec(recipe["text"])
         if spec is None:  # the parent parsed it before it sent the recipe

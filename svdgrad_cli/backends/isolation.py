@@ -12,14 +12,15 @@ is checked here before it is used); after the run the most recently used few sta
 run in this process (a Python caller's), and all end with it. A call that outlives
 ``--timeout`` gets its worker killed (its frames first dumped by SIGUSR1), so nothing of it is left
 running in this process; the next call starts a new worker, up to RESTARTS times in a run. The
-built-in backends stay in this process; a WorkerBackend can host any backend that loads from a
-recipe, built-ins included. Measured cost (bench/bench_isolation.py): the start of a worker and a
-pipe round trip per call.
+built-in backends run in workers of this kind too (hosted.py: all started at once, so that their
+frameworks load side by side), except in ``--jobs`` worker processes. Measured cost
+(bench/bench_isolation.py): the start of a worker and a pipe round trip per call.
 """
 
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -76,7 +78,7 @@ _running: set[WorkerBackend] = set()
 _loaded: weakref.WeakSet[WorkerBackend] = weakref.WeakSet()
 
 
-def _context() -> tuple[str, ...]:
+def context() -> tuple[str, ...]:
     """What a worker's imports depend on: the current directory and the import path."""
     try:
         return (os.getcwd(), *sys.path)
@@ -109,7 +111,7 @@ def _crash_frames(path: str) -> tuple[str, ...]:
     return frame_lines(frames[::-1])
 
 
-def _pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+def pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
     """A worker's stdin and stdout (it is started with both piped)."""
     if process.stdin is None or process.stdout is None:
         raise ValueError("a worker process is started with its stdin and stdout piped")
@@ -122,14 +124,7 @@ class WorkerBackend:
     a plug-in that cannot be loaded is a UsageError with its problem."""
 
     def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-        self._process: subprocess.Popen[bytes] | None = None
-        self._reader: wire.Reader | None = None
-        self._crash_file = ""
-        self.failures: list[str] = []  # why this run's workers ended before their time
-        self.used = 0.0  # time.monotonic() of the last call
-        self._started_in: tuple[str, ...] = ()
-        _loaded.add(self)
+        self._prepare(recipe)
         hello = self._start()
         self.name, self.origin = str(hello["name"]), str(hello["origin"])
         self.gives_factors = bool(hello["gives_factors"])
@@ -146,10 +141,27 @@ class WorkerBackend:
             else plugins.framework_backend(self.spec.contract)
         )
 
+    def _prepare(self, recipe: Recipe) -> None:
+        """The state of a backend whose worker is yet to start."""
+        self.recipe = recipe
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: wire.Reader | None = None
+        self._crash_file = ""
+        self.failures: list[str] = []  # why this run's workers ended before their time
+        self.used = 0.0  # time.monotonic() of the last call
+        self._started_in: tuple[str, ...] = ()
+        _loaded.add(self)
+
     def version(self) -> str | None:
         return None if self._version is None else str(self._version)
 
     def _start(self) -> dict:
+        """Start the worker and wait for its hello (the backend loaded), or a UsageError."""
+        self._launch()
+        return self._greeting()
+
+    def _launch(self) -> None:
+        """Start the worker and send it the recipe; it loads the backend while this process goes on."""
         handle, self._crash_file = tempfile.mkstemp(prefix="svdgrad-worker-", suffix=".txt")
         os.close(handle)
         command = [sys.executable, "-c", BOOT, self._crash_file]
@@ -157,16 +169,20 @@ class WorkerBackend:
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
         )
-        stdin, stdout = _pipes(process)
+        stdin, stdout = pipes(process)
         self._process = process
-        self._reader = reader = wire.Reader(stdout.fileno(), lambda: process.poll() is None)
+        self._reader = wire.Reader(stdout.fileno(), lambda: process.poll() is None)
         _running.add(self)
-        self._started_in = _context()
+        self._started_in = context()
         request = {"recipe": asdict(self.recipe), "path": [entry or os.getcwd() for entry in sys.path]}
+        with suppress(wire.Closed):  # it died at once: _greeting says how
+            wire.send(stdin.fileno(), request)  # a few hundred bytes: the pipe takes them
+
+    def _greeting(self) -> dict:
+        """The launched worker's hello; a UsageError where it could not load the backend."""
         what = f"backend {self.recipe.text!r}"
         try:
-            wire.send(stdin.fileno(), request)
-            hello, _ = wire.receive(reader, 0, time.monotonic() + LOAD_TIMEOUT)
+            hello, _ = wire.receive(self._live()[1], 0, time.monotonic() + LOAD_TIMEOUT)
         except wire.Expired:
             self._stop()
             raise UsageError(f"{what}: loading it took over {LOAD_TIMEOUT:g} s") from None
@@ -188,7 +204,7 @@ class WorkerBackend:
         """The running worker, started again where the last one ended (RESTARTS times in a run) or
         where it was started in another directory or with another import path."""
         self.used = time.monotonic()
-        if self._process is not None and self._reader is not None and self._started_in == _context():
+        if self._process is not None and self._reader is not None and self._started_in == context():
             return self._process, self._reader
         self._stop()
         if len(self.failures) > RESTARTS:
@@ -214,15 +230,18 @@ class WorkerBackend:
         """The call in the worker; BackendFailure (BackendTimeout after ``timeout`` seconds) where it
         did not answer, GaugeDependence and NotImplementedError as a built-in raises them."""
         process, reader = self._worker()
-        header, weights = wire.loss_message(loss)
+        message = call_message(stack, loss, full_matrices)
+        stdin = pipes(process)[0]
+        return self._answer(lambda: wire.write(stdin.fileno(), message), reader, stack.shape, timeout)
+
+    def _answer(
+        self, send: Callable[[], None], reader: wire.Reader, shape: tuple[int, ...], timeout: float | None
+    ) -> BackendOutput:
+        """``send()`` the call (if not sent yet) and receive the answer for a stack of ``shape``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = 4 * MAX_ITEM_BYTES * stack.size + wire.HEADER_BYTES
+        limit = 4 * MAX_ITEM_BYTES * math.prod(shape) + wire.HEADER_BYTES
         try:
-            wire.send(
-                _pipes(process)[0].fileno(),
-                {**header, "full_matrices": full_matrices},
-                {"stack": stack, **weights},
-            )
+            send()
             answer, arrays = wire.receive(reader, limit, deadline)
         except wire.Expired:
             reason = f"timed out after {timeout:g} s: killed"
@@ -240,7 +259,7 @@ class WorkerBackend:
         except BaseException:  # Ctrl-C mid-call: its answer must not be taken for the next call's
             self._stop()
             raise
-        return _output(answer, arrays, stack.shape)
+        return _output(answer, arrays, shape)
 
     def _ended(self, doing: str = "answering") -> tuple[str, tuple[str, ...]]:
         """Why the worker that closed its pipe ended (before ``doing`` what it was asked), and its
@@ -259,8 +278,9 @@ class WorkerBackend:
         self.failures.append(reason)
         return reason, trace
 
-    def _stop(self, dump: bool = False) -> tuple[str, ...]:
-        """End the worker (SIGUSR1 first where ``dump``, for its frames) and return its crash frames."""
+    def _stop(self, dump: bool = False, wait: float = CLOSE_WAIT) -> tuple[str, ...]:
+        """End the worker (SIGUSR1 first where ``dump``, for its frames; killed after ``wait``
+        seconds) and return its crash frames."""
         process, self._process = self._process, None
         _running.discard(self)
         if process is None:
@@ -270,10 +290,10 @@ class WorkerBackend:
             waited = time.monotonic() + DUMP_WAIT
             while os.path.getsize(self._crash_file) == 0 and time.monotonic() < waited:
                 time.sleep(0.02)
-        stdin, stdout = _pipes(process)
+        stdin, stdout = pipes(process)
         stdin.close()  # the worker's end of the run: it returns from its loop
         try:
-            process.wait(0 if dump else CLOSE_WAIT)
+            process.wait(0 if dump else wait)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -293,6 +313,12 @@ class WorkerBackend:
 def _is_factor(factor: np.ndarray, leading: tuple[int, int]) -> bool:
     """Whether a returned U or V is a stack of float or complex matrices with these leading axes."""
     return factor.ndim == 3 and factor.shape[:2] == leading and factor.dtype.kind in "fc"
+
+
+def call_message(stack: np.ndarray, loss, full_matrices: bool) -> bytes:
+    """The message of one compute call (the same for every worker asked it)."""
+    header, weights = wire.loss_message(loss)
+    return wire.encode({**header, "full_matrices": full_matrices}, {"stack": stack, **weights})
 
 
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:

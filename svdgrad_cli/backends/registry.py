@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from svdgrad_cli.backends import isolation, plugins
+from svdgrad_cli.backends import hosted, isolation, plugins
 from svdgrad_cli.backends.framework import BUILTIN
 from svdgrad_cli.backends.function import FunctionBackend
+from svdgrad_cli.backends.hosted import FrameworkWorker
 from svdgrad_cli.backends.isolation import Recipe, WorkerBackend
 from svdgrad_cli.backends.protocol import BUILT_IN, Backend, BackendOutput
 from svdgrad_cli.backends.torch_lowrank import parse_lowrank
@@ -49,6 +50,7 @@ class UnloadableBackend:
 
 _custom: dict[str, Backend] = {}
 _loaded: dict[str, Backend] = {}  # specs and entry points, by the text that named them
+_hosted: dict[str, FrameworkWorker] = {}  # built-ins in their worker processes (hosted.py)
 
 
 def register_backend(name: str, compute: Callable | str, version: str = "custom") -> None:
@@ -72,6 +74,35 @@ def unregister_backend(name: str) -> None:
 def end_run() -> None:
     """The end of a run for the plug-ins' worker processes (isolation.py): the idle beyond a few end."""
     isolation.end_run()
+
+
+def start_workers(names) -> None:
+    """Start at once a worker process for each built-in backend of ``names`` (hosted.py): their
+    frameworks load side by side, and the run's calls to them go to their workers."""
+    for name in names:
+        if name in BUILTIN and name not in _custom:
+            _host(name)
+
+
+def _host(name: str) -> None:
+    """Start the worker of the built-in ``name``; where none can start here (no writable temporary
+    directory for its crash file: OSError), the backend stays in this process."""
+    try:
+        if name not in _hosted:
+            _hosted[name] = FrameworkWorker(BUILTIN[name])
+        _hosted[name].start()
+    except OSError:
+        worker = _hosted.pop(name, None)
+        if worker is not None:
+            worker.close()
+
+
+def send_ahead(names, stack: np.ndarray, loss, full_matrices: bool) -> None:
+    """Send one call to the worker of every built-in of ``names`` at once, so that they compute side
+    by side (hosted.py); each backend's compute() with these arguments takes its answer."""
+    workers = [_hosted[name] for name in names if name in _hosted and name not in _custom]
+    if len(workers) > 1:
+        hosted.send_ahead(workers, stack, loss, full_matrices)
 
 
 def close_workers() -> None:
@@ -183,7 +214,7 @@ def load_backend(name: str) -> Backend:
     if name in _custom:
         return _custom[name]
     if name in BUILTIN:
-        return BUILTIN[name]
+        return _hosted.get(name, BUILTIN[name])
     if name not in _loaded:
         _loaded[name] = _load_plugin(name)
     return _loaded[name]

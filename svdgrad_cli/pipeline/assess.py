@@ -12,8 +12,9 @@ that fails it is replaced by the high-precision one where that is affordable and
 it certifies nothing and every backend judged against it is ``indeterminate``, with the reason.
 
 All of this is the VJP of the thin SVD (:class:`MatrixAssessment`). ``ASSESSMENTS`` maps each target
-svdgrad can judge (numerics/differentiated.py) to its assessment: a class whose ``factorize`` gives
-the reference's factorization of a batch and which, built with the same arguments, gives the
+svdgrad can judge (numerics/differentiated.py) to its assessment: a class whose ``before_backends``
+gives, per matrix of a batch, the reference's factorization and what of the reference needs no
+backend (computed while the backends run), and which, built with them, gives the
 MatrixReport from ``report()``. A new target is one more class and entry; a
 target without one is a one-line usage error (``assessment_for``).
 """
@@ -39,6 +40,7 @@ from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zer
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
+from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
     convention_note,
@@ -73,6 +75,17 @@ ForwardSVD = Callable[[str], tuple[np.ndarray, np.ndarray, np.ndarray] | None]
 LOOSE_BOUND = math.sqrt(np.finfo(np.float64).eps)
 
 
+FirstReference = tuple[Reference, Spectrum]  # a matrix's float64 reference and its spectrum
+
+
+def first_reference(a: np.ndarray, loss: Loss, settings: Settings, svd: ScaledSVD) -> FirstReference:
+    """The float64 reference and spectrum of one matrix, from its SVD (the one SVD of A that serves
+    the reference, the spectrum and the warnings)."""
+    zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(a.shape, a.dtype)
+    reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
+    return reference, spectrum
+
+
 @dataclass
 class MatrixJudgement:
     """The reference, budget and judged backends of one matrix, as they are refined."""
@@ -97,6 +110,15 @@ class MatrixAssessment:
     # and handed to the constructor one matrix at a time as ``svd``.
     factorize = staticmethod(stack_svd)
 
+    @classmethod
+    def before_backends(
+        cls, stack: np.ndarray, loss: Loss, settings: Settings
+    ) -> list[tuple[ScaledSVD, FirstReference]]:
+        """Each matrix's factorization and first_reference: all of the reference that needs no
+        backend's answer, computed in the background while the backends run (stream.py)."""
+        svds = cls.factorize(stack)
+        return [(svd, first_reference(a, loss, settings, svd)) for a, svd in zip(stack, svds, strict=True)]
+
     def __init__(
         self,
         case,
@@ -107,13 +129,14 @@ class MatrixAssessment:
         versions: dict[str, str | None],
         verification_wanted: Callable[[], bool],
         forward_svd: ForwardSVD,
+        first: FirstReference | None = None,
     ) -> None:
         self.case, self.a, self.svd, self.raw, self.loss = case, case.array, svd, raw, loss
+        self.first = first  # the float64 reference and spectrum, where before_backends computed them
         self.plan, self.settings, self.versions = plan, plan.settings, versions
         self.verification_wanted, self.forward_svd = verification_wanted, forward_svd
-        shape, dtype, s = self.a.shape, self.a.dtype, plan.settings
-        self.zero_tol = s.zero_tol if s.zero_tol is not None else default_zero_tol(shape, dtype)
-        self.dup_tol = s.dup_tol if s.dup_tol is not None else default_dup_tol(dtype)
+        s = plan.settings
+        self.dup_tol = s.dup_tol if s.dup_tol is not None else default_dup_tol(self.a.dtype)
 
     def report(self) -> MatrixReport:
         """Judge the matrix (see the module docstring)."""
@@ -136,11 +159,7 @@ class MatrixAssessment:
 
     def float64_reference(self) -> tuple[Reference, Spectrum]:
         """The reference in the working precision (float64 or complex128), and the spectrum."""
-        a, s = self.a, self.settings
-        reference, spectrum, _, _ = build_reference(
-            a, self.loss, self.zero_tol, s.seed, self.svd, check=False
-        )
-        return reference, spectrum
+        return self.first or first_reference(self.a, self.loss, self.settings, self.svd)
 
     def judged(self, reference: Reference, spectrum: Spectrum) -> MatrixJudgement:
         """Every backend judged against a reference, with the budget of this matrix."""

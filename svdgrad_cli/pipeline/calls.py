@@ -37,8 +37,9 @@ MESSAGE_CHARS = 240  # a framework's error can quote the whole input matrix; kee
 
 def _call(backend, stack: np.ndarray, loss: Loss, plan: RunPlan):
     """backend.compute on the stack, given up after ``--timeout`` seconds (TimeoutError). A plug-in's
-    worker process is killed then (isolation.py); an in-process call (a built-in, a register_backend
-    function) goes on in a daemon thread, abandoned, since Python cannot stop it."""
+    or a built-in's worker process is killed then (isolation.py, hosted.py); an in-process call (a
+    register_backend function, a built-in in a --jobs worker) goes on in a daemon thread, abandoned,
+    since Python cannot stop it."""
     settings = plan.settings
     asked = {} if plan.target == DEFAULT_TARGET else {"target": plan.target}  # protocol.py
     if isinstance(backend, WorkerBackend):
@@ -72,9 +73,9 @@ def _call(backend, stack: np.ndarray, loss: Loss, plan: RunPlan):
 
 @functools.cache
 def background() -> ThreadPoolExecutor:
-    """One thread for the reference's SVDs, which NumPy computes without the GIL: they overlap the
-    backends' calls and a framework's import (1024x1024: its 0.45 s SVD hides inside TensorFlow's 3 s
-    import)."""
+    """One thread for the reference's SVDs, which NumPy computes without the GIL, and the rest of the
+    reference that needs no backend (assess.py ``before_backends``): they overlap the backends' calls
+    and the frameworks' imports (1024x1024: its 0.45 s SVD hides inside TensorFlow's 3 s import)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="svdgrad-reference")
 
 

@@ -98,6 +98,7 @@ def iter_reports_for_files(
         for item in parallel_reports(files, plan, workers):
             yield error_report(item) if isinstance(item, InputError) else item
         return
+    registry.start_workers(settings.backends)  # the frameworks load while the files are read
     yield from check_files(files, plan, observer)
 
 
@@ -165,6 +166,7 @@ def check(
 
         return check_modes(array, mode, loss, backends, dtype, **options)
     settings = resolve_settings(Settings(loss=loss, dtype=dtype, backends=tuple(backends or ()), **options))
+    registry.start_workers(settings.backends)  # the frameworks load side by side
     loaded = LoadedArray("<array>", np.asarray(array))
     run = RunReport(settings, versions=run_versions(settings))
     return _collected(run, iter_reports_for_arrays([loaded], settings, target=target))

@@ -116,24 +116,27 @@ class ReportStream:
             return loss
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
+        settings = self.plan.settings
+        registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # side by side
         # LAPACK lets the backends run meanwhile
-        reference_svds = background().submit(self.assessment.factorize, stack)
+        references = background().submit(self.assessment.before_backends, stack, loss, settings)
         per_backend = []
-        for name in self.plan.settings.backends:
+        for name in settings.backends:
             self.stage(f"{registry.display_name(name)}: {what}")
             per_backend.append(run_backend(name, stack, loss, self.plan))
         self.stage(f"reference and verdicts: {what}")
-        svds = reference_svds.result()
+        prepared = references.result()
         return [
             self.assessment(
                 case,
-                svds[i],
+                prepared[i][0],
                 [results[i] for results in per_backend],
                 loss,
                 self.plan,
                 self.versions,
                 functools.partial(self.verification_wanted, case.array.shape),
                 functools.partial(self.forward, a=case.array),
+                prepared[i][1],
             ).report()
             for i, case in enumerate(batch)
         ]
