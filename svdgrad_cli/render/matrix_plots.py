@@ -161,12 +161,6 @@ def errors_figure(report: MatrixReport):
     return fig
 
 
-def _positive_entries(diffs: list[np.ndarray]) -> np.ndarray:
-    """The finite, positive entries of every difference: what the colour scale spans."""
-    finite = np.concatenate([d[np.isfinite(d)].ravel() for d in diffs])
-    return finite[finite > 0]
-
-
 def _heatmap(ax, name: str, d: np.ndarray, low: float, look: dict):
     """One backend's |G - G_ref| per entry (zeros below the scale, NaN/Inf in the colour of bad)."""
     shown = np.where(np.isfinite(d), np.where(d > 0, d, low / 2), np.nan)
