@@ -147,11 +147,10 @@ class ScanSession:
             report.commit()
 
     def _then_check(self, run: ScanRun, entries: list, write_stdout: Writer) -> int:
-        """Check the matrices at risk; the check's exit code, 2 where the screen met an input error."""
+        """Check the matrices at risk, none if none is (its report, saying 0 checked, is still written
+        where -o asks); the check's exit code, 2 where the screen met an input error."""
         planned = list(self._planned(run))
         self.notify(f"{summary_text(run)}; checking the {len(planned)} at risk")
-        if not planned:
-            return run.exit_code
         document = {"shards": 1, "items": plan_items(planned, 1)}
         plan = PlannedShard(
             None, document, "the matrices at risk", [e for e in entries if isinstance(e, str)]

@@ -193,3 +193,12 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, args, message):
     np.save(tmp_path / "a.npy", planted(DISTINCT))
     result = scan(tmp_path / "a.npy", *args)
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_then_check_with_nothing_at_risk_still_writes_the_checks_report(tmp_path):
+    """The -o file a CI step reads exists, says 0 checked, and no stale report is left in its place."""
+    np.save(tmp_path / "distinct.npy", planted(DISTINCT))
+    report = tmp_path / "report.xml"
+    result = scan(tmp_path / "distinct.npy", "--then-check", "-b", "autograd", "-f", "junit", "-o", report)
+    assert result.exit_code == 0 and "checking the 0 at risk" in result.stderr
+    assert '<testsuites tests="0"' in report.read_text()
