@@ -44,10 +44,13 @@ def _direction_head(report: ModeReport, d: DirectionResult) -> list[str]:
     return [wrapped for line in lines for wrapped in textwrap.wrap(line, WIDTH, subsequent_indent="    ")]
 
 
-def _row(r: PathResult) -> str:
+def _row(r: PathResult, width: int, told: set[tuple[str, str]]) -> str:
+    """A path's row; its message the first time the report meets it (an unsupported backend's
+    reason is one line, not one per direction)."""
     numbers = f"{_number(r.relative_error):>10} {_number(r.budget):>10}"
-    text = f"    {r.backend:<11}{r.path:<22}{r.verdict:<14}{numbers}"
-    if r.message:
+    text = f"    {r.backend:<{width}} {r.path:<21} {r.verdict:<13}{numbers}"
+    if r.message and (r.backend, r.message) not in told:
+        told.add((r.backend, r.message))
         text += "\n" + textwrap.fill(r.message, WIDTH, initial_indent="      ", subsequent_indent="      ")
     return text
 
@@ -57,12 +60,15 @@ def table(reports: list[ModeReport]) -> str:
     out = []
     for report in reports:
         m, n = report.shape
+        width = max([10, *(len(r.backend) for _, r in report.rows())])
+        told: set[tuple[str, str]] = set()
         out.append(f"{report.label}  {m}x{n}  loss {report.loss}  {report.dtype}  -> {report.verdict}")
         out.append(f"  mode {MODE_NAMES[report.mode]}")
         for d in report.directions:
             out += _direction_head(report, d)
-            out.append(f"    {'backend':<11}{'path':<22}{'verdict':<14}{'rel. error':>10} {'budget':>10}")
-            out += [_row(r) for r in d.results]
+            head = f"{'backend':<{width}} {'path':<21} {'verdict':<13}{'rel. error':>10} {'budget':>10}"
+            out.append("    " + head)
+            out += [_row(r, width, told) for r in d.results]
         if report.mode == "jvp" and any(d.interval for d in report.directions):
             out.append(textwrap.fill(WHY_JVPS_DIFFER, WIDTH, initial_indent="  ", subsequent_indent="  "))
         out.append("")
