@@ -8,8 +8,9 @@ The VJP is session.py and sweep_session.py.
 from __future__ import annotations
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
-from svdgrad_cli.model import RunReport
+from svdgrad_cli.model import RunReport, unmatched_text
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
 from svdgrad_cli.outputs import Writer, require_writable
@@ -18,6 +19,7 @@ from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
 from svdgrad_cli.pipeline.run import resolve_settings
 from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, parse_shape
 from svdgrad_cli.render import MODE_RENDERERS, MODE_SWEEP_RENDERERS
+from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
 
 
@@ -36,21 +38,33 @@ def _require_format(options: RunOptions, registry: dict[str, str], command: str)
     require_writable(options.output, "-o")
 
 
+def _refuse_jobs(options: RunOptions, command: str) -> None:
+    """A mode's paths are transforms built in this process, which worker processes cannot share."""
+    if options.jobs > 1:
+        raise UsageError(f"{command} runs in one process (each path is a transform built here); drop --jobs")
+
+
 def run_mode_check(
     paths, target: Target, settings: Settings, options: RunOptions, write: Writer, notify
 ) -> int:
-    """Check ``paths`` in ``target``'s mode, write the report, name each unchecked input; the exit code."""
+    """Check ``paths`` in ``target``'s mode (--select, --skip, --fail-on as check), write the report,
+    name each unchecked input and each --select that matched nothing; the exit code."""
     _require_format(options, MODE_RENDERERS, f"--mode {target.mode}")
+    _refuse_jobs(options, f"--mode {target.mode}")
     settings = resolve_settings(settings)
     given = load_directions(settings.directions) if settings.directions else None
     check = ModeCheck.resolve(
         target, settings.loss, settings.backends, settings.seed, settings.zero_tol, given
     )
     run = RunReport(settings, options=options)
-    report = ModeRun(target.mode, run=run)
-    cases = path_cases(paths, settings.dtype, options.max_elements)
-    stream = Stream(run, cases, lambda item: check.record(item, report, notify), report)
+    report = ModeRun(target.mode, run=run, failing=settings.failing, select=settings.select)
+    files = collect_files(paths, options.recursive, options.globs, options.excludes)
+    progress = RunProgress(len(files.entries))
+    cases = path_cases(files, settings, options.max_elements, progress.file)
+    stream = Stream(run, cases, lambda item: check.record(item, report, notify), report, progress)
     run_loop(stream, options, write, notify, MODE_RENDERERS)
+    for pattern in report.unmatched:
+        notify(f"error: {unmatched_text('--select', pattern)}")
     return report.exit_code
 
 
@@ -65,6 +79,7 @@ def run_mode_sweep(
     if sweep.plot_file is not None or sweep.save_matrices is not None:
         raise UsageError(f"{command}: --plot and --save-matrices are for --mode vjp sweeps")
     _require_format(options, MODE_SWEEP_RENDERERS, command)
+    _refuse_jobs(options, command)
     settings = resolve_settings(settings)
     spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
     family = build_family(spec, settings, options.max_elements)

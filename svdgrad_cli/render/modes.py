@@ -194,7 +194,14 @@ class ModeJsonRenderer(ModeRenderer):
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
         results = [as_dict(r) for r in report.reports]
-        data = {"schema": SCHEMA, "mode": report.mode, "interrupted": report.interrupted, "results": results}
+        data = {
+            "schema": SCHEMA,
+            "mode": report.mode,
+            "interrupted": report.interrupted,
+            "results": results,
+            "errors": report.errors,
+            "unmatched_select": list(report.unmatched),
+        }
         return json.dumps(data, indent=2, allow_nan=False)
 
 
