@@ -44,13 +44,13 @@ def _direction_head(report: ModeReport, d: DirectionResult) -> list[str]:
     return [wrapped for line in lines for wrapped in textwrap.wrap(line, WIDTH, subsequent_indent="    ")]
 
 
-def _row(r: PathResult, width: int, told: set[tuple[str, str]]) -> str:
+def _row(r: PathResult, width: int, told: set[str]) -> str:
     """A path's row; its message the first time the report meets it (an unsupported backend's
-    reason is one line, not one per direction)."""
+    reason is said once, not once per direction)."""
     numbers = f"{_number(r.relative_error):>10} {_number(r.budget):>10}"
     text = f"    {r.backend:<{width}} {r.path:<21} {r.verdict:<13}{numbers}"
-    if r.message and (r.backend, r.message) not in told:
-        told.add((r.backend, r.message))
+    if r.message and r.message not in told:
+        told.add(r.message)
         text += "\n" + textwrap.fill(r.message, WIDTH, initial_indent="      ", subsequent_indent="      ")
     return text
 
@@ -61,7 +61,7 @@ def table(reports: list[ModeReport]) -> str:
     for report in reports:
         m, n = report.shape
         width = max([10, *(len(r.backend) for _, r in report.rows())])
-        told: set[tuple[str, str]] = set()
+        told: set[str] = set()
         out.append(f"{report.label}  {m}x{n}  loss {report.loss}  {report.dtype}  -> {report.verdict}")
         out.append(f"  mode {MODE_NAMES[report.mode]}")
         for d in report.directions:
