@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mpmath
 import numpy as np
 import pytest
+from mode_oracle import nuclear_jvp, polar_jvp
 
 from svdgrad_cli import check, register_backend, unregister_backend
 from svdgrad_cli.backends import plugins
@@ -28,27 +28,6 @@ HVP_ERROR = 0.5  # what examples/backends/torch_wrong_hvp.py adds to every H(A)[
 @pytest.fixture(autouse=True)
 def _root(monkeypatch):
     monkeypatch.chdir(ROOT)  # examples.backends resolves from the current directory, as python -m
-
-
-def _mp(x):
-    return mpmath.matrix(np.asarray(x, dtype=float).tolist())
-
-
-def nuclear_jvp(a, e) -> float:
-    """d/dt ||A + tE||_* at 0, central difference at 60 digits of mpmath's singular values."""
-    with mpmath.workdps(60):
-        h = mpmath.mpf("1e-25")
-        norm = lambda x: mpmath.fsum(mpmath.svd_r(x, compute_uv=False))  # noqa: E731
-        return float((norm(_mp(a) + h * _mp(e)) - norm(_mp(a) - h * _mp(e))) / (2 * h))
-
-
-def polar_jvp(a, e) -> np.ndarray:
-    """d/dt P(A + tE) at 0, P(A) = A (A^T A)^(-1/2) the nuclear norm's gradient, at 60 digits."""
-    with mpmath.workdps(60):
-        h = mpmath.mpf("1e-25")
-        polar = lambda x: x * mpmath.inverse(mpmath.sqrtm(x.T * x))  # noqa: E731
-        diff = (polar(_mp(a) + h * _mp(e)) - polar(_mp(a) - h * _mp(e))) / (2 * h)
-        return np.array(diff.tolist(), dtype=float)
 
 
 def _paths(spec_text: str, mode: str):
