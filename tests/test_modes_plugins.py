@@ -92,3 +92,16 @@ def test_a_backend_without_the_mode_is_unsupported_in_one_line(runner, tmp_path)
     assert result.output.count("You must implement the jvp function") == 1  # once, not per direction
     alone = runner.invoke(cli, ["check", str(path), "--mode", "jvp", "-b", WRONG_HVP])
     assert alone.exit_code == 2  # nothing was judged: fail closed
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "jax:examples.backends.jax_broadened:svd",  # a jax.custom_vjp: JAX has no forward mode of it
+        "torch:examples.backends.broadened:svd",  # forward(ctx, ...): torch.func cannot transform it
+    ],
+)
+def test_a_backward_only_plugin_has_no_forward_mode_unsupported_never_failed(spec):
+    run = check(A, mode="jvp", backends=[spec])
+    assert {r.verdict for report in run.reports for _, r in report.rows()} == {V.UNSUPPORTED}
+    assert run.exit_code == 2  # nothing was judged

@@ -46,7 +46,15 @@ from svdgrad_cli.numerics.losses import constant_dtype
 FORWARD_OVER_REVERSE = "forward-over-reverse"
 REVERSE_OVER_REVERSE = "reverse-over-reverse"
 # What a framework says when it has no rule for this mode (read as ``unsupported``).
-NO_RULE = ("not implemented", "not defined", "notimplemented", "no forward ad", "does not have a jvp")
+NO_RULE = (
+    "not implemented",
+    "not defined",
+    "notimplemented",
+    "no forward ad",
+    "does not have a jvp",
+    "must override the setup_context",  # a torch.autograd.Function of the old style under torch.func
+    "can't apply forward-mode autodiff",  # a jax.custom_vjp function under jax.jvp
+)
 
 
 def _scalar(module, loss, dtype, k: int, factors=None) -> Callable:
