@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from svdgrad_cli.model import RunReport
+from svdgrad_cli.model import RunReport, tensor_names, unmatched_patterns
 from svdgrad_cli.numerics.differentiated import DerivativeMode
 from svdgrad_cli.sweep_model import Family
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
-
-FINDING_VERDICTS = {BackendVerdict.WRONG, BackendVerdict.NON_FINITE}
+from svdgrad_cli.verdicts import FAILING, BackendVerdict, MatrixVerdict, verdicts_present, worst
 
 
 @dataclass(frozen=True)
@@ -67,43 +65,46 @@ class ModeReport:
         }
 
     @property
-    def verdict(self) -> MatrixVerdict:
-        """The worst news; a backend's unsupported path counts only if none of its paths answered."""
+    def verdicts(self) -> frozenset[MatrixVerdict]:
+        """Every matrix verdict true of this matrix (--fail-on reads them all); a backend's
+        unsupported path counts only if none of its paths answered."""
         answered = self.answered
-        verdicts = [
+        counted = [
             r.verdict
             for d in self.directions
             for r in d.results
             if r.verdict != BackendVerdict.UNSUPPORTED or r.backend not in answered
         ]
-        defined = all(d.defined for d in self.directions)
-        return matrix_verdict(verdicts, all(d.unique for d in self.directions), defined)
+        unique, defined = all(d.unique for d in self.directions), all(d.defined for d in self.directions)
+        return verdicts_present(counted, unique, defined)
+
+    @property
+    def verdict(self) -> MatrixVerdict:
+        """The worst news."""
+        return worst(self.verdicts)
 
     def rows(self):
         """(direction, path result) of every path along every direction."""
         return ((d, r) for d in self.directions for r in d.results)
 
 
-def _exit_code(reports: list[ModeReport], errors: list[str]) -> int:
-    """1 on a finding (wrong, non-finite), else 2 if anything failed or nothing was judged, else 0
-    (an interrupted run's code is its RunReport's: run_loop.py)."""
-    verdicts = [r.verdict for report in reports for _, r in report.rows()]
-    if any(v in FINDING_VERDICTS for v in verdicts):
-        return 1
+def _exit_code(run: ModeRun) -> int:
+    """2 if an input was not checked, a path failed, a --select matched no tensor or nothing was
+    judged; else 1 if a matrix has a verdict of --fail-on (default: wrong, non-finite); else 0 (an
+    interrupted run's code is its RunReport's: run_loop.py)."""
+    verdicts = [r.verdict for report in run.reports for _, r in report.rows()]
     judged = [v for v in verdicts if v not in {BackendVerdict.UNSUPPORTED, BackendVerdict.FAILED}]
-    if errors or BackendVerdict.FAILED in verdicts or not judged:
+    if run.errors or BackendVerdict.FAILED in verdicts or not judged or run.unmatched:
         return 2
-    return 0
+    return 1 if any(run.failing & report.verdicts for report in run.reports) else 0
 
 
 @dataclass
-class ModeRun:
-    """Every matrix's report in one mode, and the inputs that could not be checked."""
+class Interruptible:
+    """What a run and a sweep in a mode share: the run loop's record (run_loop.py), which says
+    whether it was interrupted, and then the exit code (130, or 143 by SIGTERM)."""
 
-    mode: DerivativeMode
-    reports: list[ModeReport] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # one line per input that was not checked
-    run: RunReport | None = None  # the run loop's record (run_loop.py): whether it was interrupted
+    run: RunReport | None = field(default=None, kw_only=True)
 
     @property
     def interrupted(self) -> bool:
@@ -112,8 +113,32 @@ class ModeRun:
     @property
     def exit_code(self) -> int:
         if self.run is not None and self.run.interrupted:
-            return self.run.exit_code  # 130, or 143 by SIGTERM
-        return _exit_code(self.reports, self.errors)
+            return self.run.exit_code
+        return self.judged_code()
+
+    def judged_code(self) -> int:
+        """The exit code of what was judged (the run was not interrupted)."""
+        raise NotImplementedError
+
+
+@dataclass
+class ModeRun(Interruptible):
+    """Every matrix's report in one mode, and the inputs that could not be checked."""
+
+    mode: DerivativeMode
+    reports: list[ModeReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per input that was not checked
+    failing: frozenset[str] = frozenset(FAILING)  # the matrix verdicts that exit 1 (--fail-on)
+    select: tuple[str, ...] = ()  # --select: a pattern that matches no tensor met is an error
+    sources: list[str] = field(default_factory=list)  # every input met: judged, refused, skipped
+
+    @property
+    def unmatched(self) -> tuple[str, ...]:
+        """The --select patterns that matched no tensor met (none where no tensor was met)."""
+        return () if self.interrupted else unmatched_patterns(self.select, tensor_names(self.sources))
+
+    def judged_code(self) -> int:
+        return _exit_code(self)
 
 
 @dataclass(frozen=True)
@@ -130,22 +155,14 @@ class ModePoint:
 
 
 @dataclass
-class ModeSweep:
+class ModeSweep(Interruptible):
     """A swept family and each point's report in one mode."""
 
     family: Family
     mode: DerivativeMode
     points: list[ModePoint] = field(default_factory=list)
-    run: RunReport | None = None  # as a ModeRun's
 
-    @property
-    def interrupted(self) -> bool:
-        return self.run is not None and self.run.interrupted
-
-    @property
-    def exit_code(self) -> int:
+    def judged_code(self) -> int:
         """As a run's, but a sweep's undecided points are not an error: 1 on a finding, else 0."""
-        if self.run is not None and self.run.interrupted:
-            return self.run.exit_code
         findings = [r.verdict for p in self.points for _, r in p.report.rows()]
         return 1 if any(v.is_finding for v in findings) else 0

@@ -7,9 +7,12 @@ The VJP is session.py and sweep_session.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
-from svdgrad_cli.model import RunReport
+from svdgrad_cli.model import RunReport, unmatched_text
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
 from svdgrad_cli.outputs import Writer, require_writable
@@ -18,7 +21,10 @@ from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
 from svdgrad_cli.pipeline.run import resolve_settings
 from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, parse_shape
 from svdgrad_cli.render import MODE_RENDERERS, MODE_SWEEP_RENDERERS
+from svdgrad_cli.render.plots import require_matplotlib
+from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
+from svdgrad_cli.sweep_session import PLOT_SUFFIXES
 
 
 def mode_run_target(settings: Settings) -> Target | None:
@@ -36,22 +42,52 @@ def _require_format(options: RunOptions, registry: dict[str, str], command: str)
     require_writable(options.output, "-o")
 
 
+def _refuse_jobs(options: RunOptions, command: str) -> None:
+    """A mode's paths are transforms built in this process, which worker processes cannot share."""
+    if options.jobs > 1:
+        raise UsageError(f"{command} runs in one process (each path is a transform built here); drop --jobs")
+
+
 def run_mode_check(
     paths, target: Target, settings: Settings, options: RunOptions, write: Writer, notify
 ) -> int:
-    """Check ``paths`` in ``target``'s mode, write the report, name each unchecked input; the exit code."""
+    """Check ``paths`` in ``target``'s mode (--select, --skip, --fail-on as check), write the report,
+    name each unchecked input and each --select that matched nothing; the exit code."""
     _require_format(options, MODE_RENDERERS, f"--mode {target.mode}")
+    _refuse_jobs(options, f"--mode {target.mode}")
     settings = resolve_settings(settings)
     given = load_directions(settings.directions) if settings.directions else None
     check = ModeCheck.resolve(
         target, settings.loss, settings.backends, settings.seed, settings.zero_tol, given
     )
     run = RunReport(settings, options=options)
-    report = ModeRun(target.mode, run=run)
-    cases = path_cases(paths, settings.dtype, options.max_elements)
-    stream = Stream(run, cases, lambda item: check.record(item, report, notify), report)
-    run_loop(stream, options, write, notify, MODE_RENDERERS)
+    report = ModeRun(target.mode, run=run, failing=settings.failing, select=settings.select)
+    files = collect_files(paths, options.recursive, options.globs, options.excludes)
+    progress = RunProgress(len(files.entries))
+    cases = path_cases(files, settings, options.max_elements, progress.file)
+    take = _pictured(lambda item: check.record(item, report, notify), options.plot, notify)
+    run_loop(Stream(run, cases, take, report, progress), options, write, notify, MODE_RENDERERS)
+    for pattern in report.unmatched:
+        notify(f"error: {unmatched_text('--select', pattern)}")
     return report.exit_code
+
+
+def _pictured(record, folder: str | None, notify):
+    """``record`` that also draws each matrix's picture into --plot ``folder`` (render/mode_plots.py)."""
+    if folder is None:
+        return record
+    require_matplotlib()
+    from svdgrad_cli.render.mode_plots import save_mode_pictures
+
+    taken: set[str] = set()
+
+    def take(item):
+        report = record(item)
+        if report is not None:
+            notify(f"wrote {save_mode_pictures(report, folder, taken)}")
+        return report
+
+    return take
 
 
 def run_mode_sweep(
@@ -62,9 +98,11 @@ def run_mode_sweep(
     command = f"sweep --mode {target.mode}"
     if settings.directions is not None:
         raise UsageError("sweep draws one seeded direction per family; --directions is for check --mode jvp")
-    if sweep.plot_file is not None or sweep.save_matrices is not None:
-        raise UsageError(f"{command}: --plot and --save-matrices are for --mode vjp sweeps")
+    if sweep.save_matrices is not None:
+        raise UsageError(f"{command}: --save-matrices is for --mode vjp sweeps")
     _require_format(options, MODE_SWEEP_RENDERERS, command)
+    _require_plot_file(sweep.plot_file)
+    _refuse_jobs(options, command)
     settings = resolve_settings(settings)
     spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
     family = build_family(spec, settings, options.max_elements)
@@ -76,6 +114,28 @@ def run_mode_sweep(
         return point
 
     points = iter_mode_points(family, sweep_check(family, target, settings))
-    stream = Stream(run, points, take, report, covers="points checked")
+    progress = RunProgress(len(family.members))
+    stream = Stream(run, points, take, report, progress, covers="points checked")
     run_loop(stream, options, write, notify, MODE_SWEEP_RENDERERS)
+    if sweep.plot_file is not None and report.points:
+        _draw(report, sweep.plot_file, notify)
     return report.exit_code
+
+
+def _require_plot_file(path: str | None) -> None:
+    if path is None:
+        return
+    require_writable(path, "--plot")
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
+    require_matplotlib()
+
+
+def _draw(report: ModeSweep, path: str, notify) -> None:
+    from svdgrad_cli.render.mode_plots import save_mode_sweep_plot
+
+    try:
+        save_mode_sweep_plot(report, path)
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
+    notify(f"wrote {path}")

@@ -45,6 +45,17 @@ def source_file(source: str) -> str | None:
     return None if path == "-" else path
 
 
+def tensor_names(sources: list[str]) -> list[str]:
+    """The names of the tensors of archives and checkpoints among ``sources``, once each."""
+    return list(dict.fromkeys(m.string[m.end() :] for m in map(ARCHIVE_MEMBER.match, sources) if m))
+
+
+def unmatched_patterns(patterns: tuple[str, ...], names: list[str]) -> tuple[str, ...]:
+    """The --select (or --skip) ``patterns`` that match none of the tensor ``names`` (none where
+    no tensor was met)."""
+    return tuple(p for p in patterns if names and not any(fnmatchcase(n, p) for n in names))
+
+
 WARNING, NOTE = "warning", "note"
 REFERENCE_FAILED = "reference-check"  # the code of the warning that the reference failed its own check
 
@@ -296,14 +307,13 @@ class RunReport:
 
     def tensor_names(self) -> list[str]:
         """The names of the tensors of archives and checkpoints met (read, refused or passed over)."""
-        sources = [r.source for r in self.results] + [s.source for s in self.skipped]
-        return list(dict.fromkeys(m.string[m.end() :] for m in map(ARCHIVE_MEMBER.match, sources) if m))
+        return tensor_names([r.source for r in self.results] + [s.source for s in self.skipped])
 
     def unmatched(self, patterns: tuple[str, ...]) -> tuple[str, ...]:
         """The --select (or --skip) ``patterns`` that match no tensor met, where tensors were met; not
         said of one shard, whose part may hold none of the tensors a pattern names."""
         names = self.tensor_names() if patterns and self.shard is None and not self.interrupted else []
-        return tuple(p for p in patterns if names and not any(fnmatchcase(n, p) for n in names))
+        return unmatched_patterns(patterns, names)
 
     @property
     def exit_code(self) -> int:

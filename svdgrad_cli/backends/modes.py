@@ -17,42 +17,62 @@ Paths (framework versions of docs/theory.md §6; which exist is measured, not as
   ``make_jvp_reversemode`` (a VJP transposed by a second reverse pass); ``make_hvp``
   (reverse-over-reverse) and ``make_jvp`` of ``grad`` (forward-over-reverse: unsupported likewise).
 
+A framework spec (plugins.py: ``jax:``, ``torch:``, ``tensorflow:``, ``autograd:``) gets its framework's
+paths with the user's SVD function in place of the framework's: a ``jax.custom_jvp`` rule is what
+jax.jvp calls and JAX differentiates again for the HVP; a ``torch.autograd.Function`` with a ``jvp``
+staticmethod serves torch's forward mode, and its backward pass, if differentiable, double backward
+(examples/backends/jax_jvp.py, torch_wrong_hvp.py). These transforms of the user's function run in
+this process (they cannot be sent to the plug-in's worker, isolation.py). A ``python:`` plug-in or a
+``register_backend`` function gives gradients only: it has no path of either mode.
+
 A path that raises NotImplementedError, or whose framework has no rule for the SVD, is ``unsupported``
 (protocol.BackendFailure with unsupported=True), never ``failed``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import objective_for
+from svdgrad_cli.backends.framework import BUILTIN, objective_for
+from svdgrad_cli.backends.plugins import spec_backend
 from svdgrad_cli.backends.protocol import BackendFailure, described
 from svdgrad_cli.numerics.losses import constant_dtype
 
 FORWARD_OVER_REVERSE = "forward-over-reverse"
 REVERSE_OVER_REVERSE = "reverse-over-reverse"
 # What a framework says when it has no rule for this mode (read as ``unsupported``).
-NO_RULE = ("not implemented", "not defined", "notimplemented", "no forward ad", "does not have a jvp")
+NO_RULE = (
+    "not implemented",
+    "not defined",
+    "notimplemented",
+    "no forward ad",
+    "does not have a jvp",
+    "must override the setup_context",  # a torch.autograd.Function of the old style under torch.func
+    "can't apply forward-mode autodiff",  # a jax.custom_vjp function under jax.jvp
+)
 
 
-def _scalar(module, loss, dtype, k: int) -> Callable:
-    """x -> L(x) for one matrix in the framework, the loss's own text (framework.py)."""
+def _scalar(module, loss, dtype, k: int, factors=None) -> Callable:
+    """x -> L(x) for one matrix in the framework, the loss's own text (framework.py), with
+    ``factors`` as its SVD call where given (a plug-in's), else the framework's."""
     const = module.framework_ops().const
     constants = {
         name: const(value.astype(constant_dtype(value, dtype))) for name, value in loss.constants(k).items()
     }
-    objective = objective_for(module, module.thin_factors, loss.expression, loss.needs_vectors, False)
+    svd = factors or module.thin_factors
+    objective = objective_for(module, svd, loss.expression, loss.needs_vectors, False)
     return lambda x: objective(x, constants)[0]
 
 
-def _jax_paths(module, loss, dtype, k):
+def _jax_paths(module, loss, dtype, k, factors=None):
     jax = module.framework()
     jnp = jax.numpy
-    f = _scalar(module, loss, dtype, k)
+    f = _scalar(module, loss, dtype, k, factors)
     grad = jax.grad(f)
     return {
         "jvp": {"jax.jvp": lambda x, e: jax.jvp(f, (jnp.asarray(x),), (jnp.asarray(e),))[1]},
@@ -65,9 +85,9 @@ def _jax_paths(module, loss, dtype, k):
     }
 
 
-def _torch_paths(module, loss, dtype, k):
+def _torch_paths(module, loss, dtype, k, factors=None):
     torch = module.framework()
-    f = _scalar(module, loss, dtype, k)
+    f = _scalar(module, loss, dtype, k, factors)
 
     def double_backward(x, e):
         y = torch.from_numpy(np.array(x)).requires_grad_(True)
@@ -89,9 +109,9 @@ def _torch_paths(module, loss, dtype, k):
     }
 
 
-def _tensorflow_paths(module, loss, dtype, k):
+def _tensorflow_paths(module, loss, dtype, k, factors=None):
     tf = module.framework()
-    f = _scalar(module, loss, dtype, k)
+    f = _scalar(module, loss, dtype, k, factors)
 
     def forward(x, e):
         x = tf.constant(x)
@@ -125,11 +145,11 @@ def _tensorflow_paths(module, loss, dtype, k):
     }
 
 
-def _autograd_paths(module, loss, dtype, k):
+def _autograd_paths(module, loss, dtype, k, factors=None):
     from autograd import grad
     from autograd.differential_operators import make_hvp, make_jvp, make_jvp_reversemode
 
-    f = _scalar(module, loss, dtype, k)
+    f = _scalar(module, loss, dtype, k, factors)
     return {
         "jvp": {
             "make_jvp": lambda x, e: make_jvp(f)(x)(e)[1],
@@ -151,15 +171,33 @@ PATHS = {
 
 
 def mode_paths(backend, loss, mode: str, dtype, k: int) -> dict[str, Callable]:
-    """Path name -> fn(x, e) for one built-in backend, loss and mode; {} where svdgrad knows no path
-    of that backend (a plug-in: unsupported)."""
-    build = PATHS.get(backend.name)
-    if build is None or not hasattr(backend, "module_path"):
-        return {}
-    module = importlib.import_module(backend.module_path)
+    """Path name -> fn(x, e) for one backend, loss and mode: a built-in's, or a framework spec's
+    (its SVD call in that framework's paths); BackendFailure (unsupported, one line) for a backend
+    with no path of this mode."""
+    spec = getattr(backend, "spec", None)
+    if hasattr(backend, "module_path") and backend.name in PATHS:
+        contract, factors = backend.name, None
+    elif spec is not None and spec.contract in PATHS:
+        contract, factors = spec.contract, in_process(spec).factors
+    else:
+        kind = "a python: plug-in" if spec is not None else "this backend"
+        raise BackendFailure(f"{kind} gives gradients only: no {mode} path", unsupported=True)
+    module = _prepared(BUILTIN[contract].module_path)
+    return PATHS[contract](module, loss, np.dtype(dtype), k, factors)[mode]
+
+
+def _prepared(module_path: str):
+    module = importlib.import_module(module_path)
     if hasattr(module, "prepare"):
         module.prepare()
-    return build(module, loss, np.dtype(dtype), k)[mode]
+    return module
+
+
+@functools.lru_cache(maxsize=16)
+def in_process(spec):
+    """The plug-in of a framework ``spec`` in this process (its forward mode and second order are
+    the framework's transforms of the user's function, which do not travel to a worker)."""
+    return spec_backend(spec)
 
 
 def run_path(path: Callable, x: np.ndarray, e: np.ndarray) -> np.ndarray:

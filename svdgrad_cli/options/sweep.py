@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from svdgrad_cli.options.check import Settings, option_fields
 from svdgrad_cli.options.machinery import DeclaredOption, declared_options, option
-from svdgrad_cli.render import SWEEP_FORMATS
+from svdgrad_cli.render import MODE_SWEEP_RENDERERS, SWEEP_FORMATS
 
 VARY_CHOICES = ("gap", "zero", "scale")
 SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs", "cache")
-SWEEP_FORMAT_HELP = "Report format: table, json or jsonl."
+SWEEP_FORMAT_HELP = "Report format: table, json or jsonl; with --mode jvp|hvp table, json or html."
+# --format's choices: the vjp sweep's formats and the mode sweep's (each run refuses the other's)
+SWEEP_COMMAND_FORMATS = tuple(dict.fromkeys([*SWEEP_FORMATS, *MODE_SWEEP_RENDERERS]))
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _as_sweep_option(declared: DeclaredOption) -> DeclaredOption:
     cls, field, opt = declared
     if field.name != "output_format":
         return declared
-    return cls, field, dataclasses.replace(opt, type=SWEEP_FORMATS, help=SWEEP_FORMAT_HELP)
+    return cls, field, dataclasses.replace(opt, type=SWEEP_COMMAND_FORMATS, help=SWEEP_FORMAT_HELP)
 
 
 def sweep_option_fields() -> list[DeclaredOption]:

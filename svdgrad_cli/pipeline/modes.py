@@ -106,6 +106,29 @@ def _reference(a, loss, mode, e, zero_tol, seed, gradient_ref, dtype):
     return result, budget, h.value
 
 
+def _paths(backend, loss, mode, dtype, k) -> dict | BackendFailure:
+    """The backend's paths of ``mode``, or why it has none (unsupported) or they failed to build."""
+    try:
+        return mode_paths(backend, loss, mode, dtype, k)
+    except BackendFailure as exc:
+        return exc
+
+
+def _run_paths(backend, paths, a, e, mode, direction, budget, value) -> list[PathResult]:
+    """Every path of one backend along one direction, judged."""
+    if isinstance(paths, BackendFailure):
+        return [_failure(backend.name, "-", paths)]
+    results = []
+    for name, path in paths.items():
+        try:
+            out = run_path(path, a, e)
+        except BackendFailure as exc:
+            results.append(_failure(backend.name, name, exc))
+            continue
+        results.append(_judge(backend.name, name, out, mode, direction, budget, value))
+    return results
+
+
 def check_mode(a, label, loss, backends, mode, dtype, zero_tol, seed=0, directions=None) -> ModeReport:
     """Judge every backend's paths of ``mode`` on one real matrix ``a`` computed in ``dtype``."""
     a = np.asarray(a)
@@ -113,20 +136,14 @@ def check_mode(a, label, loss, backends, mode, dtype, zero_tol, seed=0, directio
     loss = loss.bind(shape, seed)
     a64 = a.astype(np.float64)
     gradient_ref = build_reference(a64, loss, zero_tol, seed, check=False)[0]
-    paths = {b.name: mode_paths(b, loss, mode, dtype, min(shape)) for b in backends}
+    paths = {b.name: _paths(b, loss, mode, dtype, min(shape)) for b in backends}
     out_directions = []
     for index, e in enumerate(directions if directions is not None else draw_directions(shape, seed)):
         direction, budget, value = _reference(a64, loss, mode, e, zero_tol, seed, gradient_ref, dtype)
-        results = []
-        for backend in backends:
-            if not paths[backend.name]:
-                results.append(PathResult(backend.name, "-", BackendVerdict.UNSUPPORTED, message="no path"))
-            for name, path in paths[backend.name].items():
-                try:
-                    out = run_path(path, a.astype(dtype), e)
-                except BackendFailure as exc:
-                    results.append(_failure(backend.name, name, exc))
-                    continue
-                results.append(_judge(backend.name, name, out, mode, direction, budget, value))
+        results = [
+            r
+            for b in backends
+            for r in _run_paths(b, paths[b.name], a.astype(dtype), e, mode, direction, budget, value)
+        ]
         out_directions.append(DirectionResult(**{**direction.__dict__, "index": index, "results": results}))
     return ModeReport(label, shape, DerivativeMode(mode), loss.name, np.dtype(dtype).name, out_directions)

@@ -9,7 +9,7 @@ run's verdicts and exit code. The ``vjp`` mode is the rest of the pipeline (run.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,14 +17,13 @@ import numpy as np
 from svdgrad_cli.backends import registry
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, Skipped
-from svdgrad_cli.inputs.discovery import collect_files
+from svdgrad_cli.inputs.discovery import FileList
 from svdgrad_cli.inputs.loading import load_files, matrices
 from svdgrad_cli.mode_model import ModeReport, ModeRun
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.numerics.field import is_complex
 from svdgrad_cli.numerics.losses import SpectralLoss, VectorLoss, parse_loss
 from svdgrad_cli.numerics.spectrum import default_zero_tol
-from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS
 from svdgrad_cli.pipeline.modes import check_mode
 from svdgrad_cli.verdicts import BackendVerdict
 
@@ -95,7 +94,7 @@ class ModeCheck:
         """One real matrix's report; InputError for a complex one or no direction of its shape."""
         mode = self.target.mode
         if is_complex(array):
-            raise InputError(label, f"--mode {mode} checks real matrices only")
+            raise InputError(label, f"complex input is not supported in --mode {mode} (real matrices only)")
         tol = self.zero_tol if self.zero_tol is not None else default_zero_tol(array.shape, array.dtype)
         directions = _directions_for(label, array.shape, self.given)
         return check_mode(
@@ -105,6 +104,7 @@ class ModeCheck:
     def record(self, item, run: ModeRun, notify: Callable[[str], None] = _ignore) -> ModeReport | None:
         """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or
         None where there is none (an input error is told through ``notify`` and kept)."""
+        run.sources.append(item.source)
         if isinstance(item, Skipped):
             return None
         try:
@@ -131,9 +131,13 @@ def check_modes(
     return run
 
 
-def path_cases(paths: list[str], dtype: str, max_elements: int = DEFAULT_MAX_ELEMENTS):
-    """Every matrix of ``paths`` as loaded (MatrixCase, InputError or Skipped), lazily."""
-    return load_files(collect_files(paths).entries, dtype, max_elements)
+def path_cases(files: FileList, s, max_elements: int, on_file=None) -> Iterator:
+    """Every matrix of ``files`` as loaded (MatrixCase, InputError or Skipped: the settings'
+    --select, --skip, --reshape, --max-matrices), after the files passed over, lazily."""
+    yield from files.skipped
+    yield from load_files(
+        files.entries, s.dtype, max_elements, on_file, s.select, s.skip, s.reshape, None, s.max_matrices
+    )
 
 
 def mode_failures(run: ModeRun, accept) -> list[str]:

@@ -41,10 +41,12 @@ MODE_RENDERERS = {
     "junit": "svdgrad_cli.render.modes:ModeJunitRenderer",
     "github": "svdgrad_cli.render.modes:ModeGithubRenderer",
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
+    "html": "svdgrad_cli.render.mode_html:ModeHtmlRenderer",
 }
 MODE_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",
     "json": "svdgrad_cli.render.mode_sweep:ModeSweepJsonRenderer",
+    "html": "svdgrad_cli.render.mode_html:ModeSweepHtmlRenderer",
 }
 
 

@@ -44,10 +44,13 @@ def _direction_head(report: ModeReport, d: DirectionResult) -> list[str]:
     return [wrapped for line in lines for wrapped in textwrap.wrap(line, WIDTH, subsequent_indent="    ")]
 
 
-def _row(r: PathResult) -> str:
+def _row(r: PathResult, width: int, told: set[str]) -> str:
+    """A path's row; its message the first time the report meets it (an unsupported backend's
+    reason is said once, not once per direction)."""
     numbers = f"{_number(r.relative_error):>10} {_number(r.budget):>10}"
-    text = f"    {r.backend:<11}{r.path:<22}{r.verdict:<14}{numbers}"
-    if r.message:
+    text = f"    {r.backend:<{width}} {r.path:<21} {r.verdict:<13}{numbers}"
+    if r.message and r.message not in told:
+        told.add(r.message)
         text += "\n" + textwrap.fill(r.message, WIDTH, initial_indent="      ", subsequent_indent="      ")
     return text
 
@@ -57,12 +60,15 @@ def table(reports: list[ModeReport]) -> str:
     out = []
     for report in reports:
         m, n = report.shape
+        width = max([10, *(len(r.backend) for _, r in report.rows())])
+        told: set[str] = set()
         out.append(f"{report.label}  {m}x{n}  loss {report.loss}  {report.dtype}  -> {report.verdict}")
         out.append(f"  mode {MODE_NAMES[report.mode]}")
         for d in report.directions:
             out += _direction_head(report, d)
-            out.append(f"    {'backend':<11}{'path':<22}{'verdict':<14}{'rel. error':>10} {'budget':>10}")
-            out += [_row(r) for r in d.results]
+            head = f"{'backend':<{width}} {'path':<21} {'verdict':<13}{'rel. error':>10} {'budget':>10}"
+            out.append("    " + head)
+            out += [_row(r, width, told) for r in d.results]
         if report.mode == "jvp" and any(d.interval for d in report.directions):
             out.append(textwrap.fill(WHY_JVPS_DIFFER, WIDTH, initial_indent="  ", subsequent_indent="  "))
         out.append("")
@@ -188,7 +194,14 @@ class ModeJsonRenderer(ModeRenderer):
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
         results = [as_dict(r) for r in report.reports]
-        data = {"schema": SCHEMA, "mode": report.mode, "interrupted": report.interrupted, "results": results}
+        data = {
+            "schema": SCHEMA,
+            "mode": report.mode,
+            "interrupted": report.interrupted,
+            "results": results,
+            "errors": report.errors,
+            "unmatched_select": list(report.unmatched),
+        }
         return json.dumps(data, indent=2, allow_nan=False)
 
 

@@ -147,9 +147,13 @@ def region(report: MatrixReport) -> MatrixVerdict | None:
 
 
 def _shade(ax, report: SweepReport, positions: list[float]) -> None:
+    shade_regions(ax, [region(point.report) for point in report.points], positions)
+
+
+def shade_regions(ax, kinds: list[MatrixVerdict | None], positions: list[float]) -> None:
+    """Shade each point whose gradient is a set, undefined or indeterminate (``kinds``, SHADES)."""
     labelled = set()
-    for i, point in enumerate(report.points):
-        kind = region(point.report)
+    for i, kind in enumerate(kinds):
         if kind is None:
             continue
         (hatch, label), colour = SHADES[kind], verdict_colour(kind)
