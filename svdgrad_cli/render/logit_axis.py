@@ -3,7 +3,7 @@
 Points are placed at t = log10(x / (1 - x)) on a linear axis, so that 10^-k and 1 - 10^-k lie
 symmetrically about 1/2 and neither end loses digits to rounding (1 - 10^-15 is barely a float64);
 exact 0 and exact 1, which t cannot place, get ticks of their own past a break at either end. The
-ticks read as x: 10^-k, 1/2, 1 - 10^-k.
+labelled ticks read as x: 10^-k, 1/2, 1 - 10^-k; unlabelled ones mark every power of ten between.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 REACH = 1.5  # how far past the outermost inner point, in steps (at least one unit of t), an exact end lies
-SIDE = 3  # at most this many ticks on either side of 1/2
+SIDE = 2  # at most this many labelled ticks on either side of 1/2 (1 - 10^-10 is wide)
+STEPS = (1, 2, 5, 10, 20, 50)  # between labelled ticks, in units of t
 
 
 def logit(x: float) -> float:
@@ -50,10 +51,10 @@ def logit_axis(ax, positions: list[float], xs: list[float]) -> None:
     """Ticks at 10^-k, 1/2 and 1 - 10^-k (k whole), and exact 0 and 1 past dotted breaks."""
     inner = [p for p, x in zip(positions, xs, strict=True) if 0 < x < 1]
     low, high = (math.floor(min(inner)), math.ceil(max(inner))) if inner else (-1, 1)
-    every = max(1, math.ceil(max(-low, high, 1) / SIDE))
+    every = next((step for step in STEPS if max(-low, high, 1) <= SIDE * step), STEPS[-1])
     ticks = [t for t in range(low, high + 1) if t % every == 0]
     places, labels = [float(t) for t in ticks], [_tick_label(t) for t in ticks]
-    legend = "axis breaks: exact 0 and 1 at the ends"
+    legend: str | None = "axis breaks: exact 0 and 1 at the ends"
     for end, label in ((0.0, "0"), (1.0, "1")):
         place = logit_place(end, positions, xs)
         if place is None:
@@ -64,5 +65,5 @@ def logit_axis(ax, positions: list[float], xs: list[float]) -> None:
         ax.axvline((place + nearest) / 2, color="0.3", linewidth=0.8, linestyle=(0, (2, 2)), label=legend)
         legend = None
     ax.set_xticks(places, labels)
-    ax.minorticks_off()
+    ax.set_xticks([float(t) for t in range(low, high + 1) if t % every], minor=True)  # every unit of t
     ax.set_xlim(min(positions) - 0.6, max(positions) + 0.6)

@@ -6,7 +6,8 @@ palette, which survives the common colour-blindnesses, and shapes that survive g
 Ito 2008, "Color Universal Design"), the error budget as a band (below it, the digits the data
 justify), sqrt(eps) where ``inaccurate`` ends and ``wrong`` begins, non-finite results as markers
 in a strip above the axes, and the points where the gradient is a set or undefined shaded. An exact
-zero of the parameter, which a log axis cannot place, gets its own tick past a break. Figures are
+zero of the parameter, which a log axis cannot place, gets its own tick past a break; a ratio from 0
+to 1 (``--vary cut``) is drawn on a logit axis (logit_axis.py). Figures are
 drawn with the Agg backend (no display needed) and closed after saving.
 """
 
