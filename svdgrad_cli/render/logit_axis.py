@@ -47,23 +47,28 @@ def _tick_label(t: int) -> str:
     return f"$10^{{{t}}}$" if t < 0 else f"$1-10^{{{-t}}}$"
 
 
-def logit_axis(ax, positions: list[float], xs: list[float]) -> None:
-    """Ticks at 10^-k, 1/2 and 1 - 10^-k (k whole), and exact 0 and 1 past dotted breaks."""
-    inner = [p for p, x in zip(positions, xs, strict=True) if 0 < x < 1]
-    low, high = (math.floor(min(inner)), math.ceil(max(inner))) if inner else (-1, 1)
-    every = next((step for step in STEPS if max(-low, high, 1) <= SIDE * step), STEPS[-1])
-    ticks = [t for t in range(low, high + 1) if t % every == 0]
-    places, labels = [float(t) for t in ticks], [_tick_label(t) for t in ticks]
+def _ends(ax, positions: list[float], xs: list[float], inner: list[float]) -> list[tuple[float, str]]:
+    """(place, label) of exact 0 and exact 1 where the sweep has them, each past a dotted break."""
+    ends = []
     legend: str | None = "axis breaks: exact 0 and 1 at the ends"
     for end, label in ((0.0, "0"), (1.0, "1")):
         place = logit_place(end, positions, xs)
         if place is None:
             continue
-        places.append(place)
-        labels.append(label)
+        ends.append((place, label))
         nearest = min(inner, key=lambda t: abs(t - place)) if inner else 0.0
         ax.axvline((place + nearest) / 2, color="0.3", linewidth=0.8, linestyle=(0, (2, 2)), label=legend)
         legend = None
+    return ends
+
+
+def logit_axis(ax, positions: list[float], xs: list[float]) -> None:
+    """Ticks at 10^-k, 1/2 and 1 - 10^-k (k whole), and exact 0 and 1 past dotted breaks."""
+    inner = [p for p, x in zip(positions, xs, strict=True) if 0 < x < 1]
+    low, high = (math.floor(min(inner)), math.ceil(max(inner))) if inner else (-1, 1)
+    every = next((step for step in STEPS if max(-low, high, 1) <= SIDE * step), STEPS[-1])
+    ticks = [(float(t), _tick_label(t)) for t in range(low, high + 1) if t % every == 0]
+    places, labels = zip(*ticks, *_ends(ax, positions, xs, inner), strict=True)
     ax.set_xticks(places, labels)
     ax.set_xticks([float(t) for t in range(low, high + 1) if t % every], minor=True)  # every unit of t
     ax.set_xlim(min(positions) - 0.6, max(positions) + 0.6)
