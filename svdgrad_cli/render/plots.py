@@ -306,7 +306,7 @@ def _original(ax, family: Family, zero_at: float | None, placed: tuple[list[floa
     if x is None:
         return
     if family.vary.logit:
-        x = logit_place(x, *placed)
+        x = logit_place(0.0 if x <= family.zero_level else x, *placed)
     elif x <= family.zero_level:
         x = zero_at
     low, high = sorted(ax.get_xlim())
