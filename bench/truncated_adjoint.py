@@ -23,7 +23,7 @@ ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 os.chdir(ROOT)
 
-from conftest import with_singular_values  # noqa: E402
+from helpers import with_singular_values  # noqa: E402
 
 from svdgrad_cli import check  # noqa: E402
 

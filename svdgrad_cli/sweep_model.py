@@ -37,6 +37,7 @@ class SweepParameter:
     axis_label: ClassVar[str]  # the heading of the terminal picture's axis
     doubling: ClassVar[bool] = False  # x = 2^e, increasing (an axis in powers of two), never 0
     shows_original: ClassVar[bool] = True  # where the user's own matrix lies on the axis is worth a mark
+    logit: ClassVar[bool] = False  # x from 0 to 1, drawn on a logit axis (exact 0 and 1 past breaks)
 
     def formula(self, at: int | None) -> str:
         """x in words of the spectrum: '(s_2 - s_3) / s_1'."""
@@ -46,7 +47,8 @@ class SweepParameter:
         """A UsageError for a K (``--at``) this family of ``k`` values cannot move."""
         raise NotImplementedError
 
-    def default_at(self, values: np.ndarray, level: float) -> int | None:
+    def default_at(self, values: np.ndarray, level: float, order: int | None = None) -> int | None:
+        """K where --at is not given (``order``: the loss's K, if it has one)."""
         raise NotImplementedError
 
     def members(self, at, base: np.ndarray, points: int, dtype: str, factors: fam.Factors) -> list[Member]:
@@ -112,11 +114,14 @@ class _Spectral(SweepParameter):
     def move(self, values: np.ndarray, at: int, x: float, level: float) -> np.ndarray:
         raise NotImplementedError
 
+    def nominal(self, at: int, base: np.ndarray, points: int, dtype: str, level: float) -> list[float]:
+        """The requested x: from at most 0.1 (less if the neighbours leave no room) to 10 eps, then 0."""
+        return fam.log_points(points, dtype, fam.start_below(self.room(at, base)))
+
     def members(self, at, base: np.ndarray, points: int, dtype: str, factors: fam.Factors) -> list[Member]:
         level = fam.zero_level((len(factors.u), len(factors.v)), dtype)
-        nominal = fam.log_points(points, dtype, fam.start_below(self.room(at, base)))
         members = []
-        for i, x in enumerate(nominal):
+        for i, x in enumerate(self.nominal(at, base, points, dtype, level)):
             values = self.move(base, at, x, level)
             members.append(Member(i, x, values, fam.is_exact(factors, values, dtype)))
         return members
@@ -160,7 +165,7 @@ class Gap(_Spectral):
     def formula(self, at: int | None) -> str:
         return f"(s_{at} - s_{(at or 0) + 1}) / s_1"
 
-    def default_at(self, values: np.ndarray, level: float) -> int:
+    def default_at(self, values: np.ndarray, level: float, order: int | None = None) -> int:
         return fam.closest_pair(values, level)
 
     def room(self, at: int, values: np.ndarray) -> float:
@@ -188,7 +193,7 @@ class Zero(_Spectral):
     def formula(self, at: int | None) -> str:
         return f"s_{at} / s_1"
 
-    def default_at(self, values: np.ndarray, level: float) -> int:
+    def default_at(self, values: np.ndarray, level: float, order: int | None = None) -> int:
         return fam.first_zero(values, level)
 
     def room(self, at: int, values: np.ndarray) -> float:
@@ -220,7 +225,7 @@ class Scale(SweepParameter):
         if at is not None:
             raise UsageError("--at has no meaning for --vary scale (the whole matrix is scaled)")
 
-    def default_at(self, values: np.ndarray, level: float) -> None:
+    def default_at(self, values: np.ndarray, level: float, order: int | None = None) -> None:
         return None
 
     def members(self, at, base: np.ndarray, points: int, dtype: str, factors: fam.Factors) -> list[Member]:
@@ -272,7 +277,53 @@ class Scale(SweepParameter):
         return "scale x: the matrix is 2^e A (dimensionless)"
 
 
-SWEEP_PARAMETERS: dict[str, SweepParameter] = {p.name: p for p in (Gap(), Zero(), Scale())}
+class Cut(_Spectral):
+    """The values below s_K scaled against it: x = s_{K+1} / s_K from exact 0 (nothing discarded) to
+    the multiplet at exact 1, the cut of a truncated SVD that keeps K triplets (truncated.py)."""
+
+    name = "cut"
+    axis_label = "log10 x/(1-x)"
+    lowest_at, held = 1, 1
+    moving, quantity = "the last value kept, s_K", "ratio (logit axis)"
+    logit = True
+
+    def formula(self, at: int | None) -> str:
+        return f"s_{(at or 0) + 1} / s_{at}"
+
+    def default_at(self, values: np.ndarray, level: float, order: int | None = None) -> int:
+        if order is None or order >= len(values):
+            raise UsageError(f"--vary cut needs --at K < {len(values)}, the triplets kept (or a loss of K)")
+        return order
+
+    def nominal(self, at: int, base: np.ndarray, points: int, dtype: str, level: float) -> list[float]:
+        return fam.logit_points(points, level)  # 0, log10(x / (1 - x)) evenly spaced, then 1
+
+    def move(self, values: np.ndarray, at: int, x: float, level: float) -> np.ndarray:
+        return fam.across_cut(values, at, x, fam.zero_profile(values, at + 1, level))
+
+    def of(self, values: np.ndarray, at: int | None, base_top: float) -> float:
+        kept = float(values[at - 1]) if at and len(values) > at else 0.0
+        return float(values[at]) / kept if at and kept else math.nan
+
+    def point_text(self, member: Member, at: int | None) -> str:
+        return f"s_{(at or 0) + 1}/s_{at} {self.x_text(member.requested)}"
+
+    def file_tag(self, member: Member) -> str:
+        return self.x_text(member.requested)
+
+    def axis_value(self, x: float) -> str:
+        return "-∞" if x <= 0 else "∞" if x >= 1 else f"{self.axis_position(x):.0f}"
+
+    def axis_position(self, x: float) -> float:
+        return math.log10(x / (1.0 - x)) if 0 < x < 1 else math.copysign(math.inf, x - 0.5)
+
+    def x_text(self, x: float) -> str:
+        if 0 < x < 0.01 or 0.99 < x < 1:
+            return super().x_text(x) if x < 0.5 else f"1-{super().x_text(1.0 - x)}"
+        return f"{x:.2g}"
+
+
+SWEEP_PARAMETERS: dict[str, SweepParameter] = {p.name: p for p in (Gap(), Zero(), Scale(), Cut())}
 
 
 @dataclass(frozen=True)

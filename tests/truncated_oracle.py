@@ -85,3 +85,19 @@ def truncated_gradient(name: str, order: int, a: np.ndarray, weights: np.ndarray
             difference = loss_value(name, order, plus, weights) - loss_value(name, order, minus, weights)
             g[i, j] = float(difference / (2 * h))
     return g
+
+
+def example_gradient(adjoint: str, name: str, order: int, a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The gradient that examples/backends/truncated.py's ``adjoint`` ("naive" or "corrected") gives
+    for proj:K <C, U_K U_K^T> or polar:K <C, U_K V_K^T>, computed here with torch in the dtype of
+    ``a`` (not through svdgrad), as float64."""
+    import torch
+
+    from examples.backends import truncated
+
+    x = torch.tensor(a, requires_grad=True)
+    u, _, vh = getattr(truncated, adjoint)(x)
+    c = torch.tensor(weights, dtype=x.dtype)
+    other = u[:, :order] if name == "proj" else vh[:order, :].T
+    torch.sum(c * (u[:, :order] @ other.T)).backward()
+    return x.grad.numpy().astype(np.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 
-from svdgrad_cli.backends import plugins, registry
+from svdgrad_cli.backends import plugins, registry, torch_lowrank
 from svdgrad_cli.backends.protocol import BUILT_IN
 from svdgrad_cli.errors import SvdgradError
 
@@ -37,6 +37,14 @@ def _builtin_rows(names: list[str]) -> list[BackendRow]:
     return rows
 
 
+def _lowrank_row(torch: BackendRow) -> BackendRow:
+    """torch.svd_lowrank (torch_lowrank.py): loads where torch does, runs only where named, with its
+    parameters."""
+    _, status, version, origin = torch
+    named = f"{BUILT_IN}, only where named: -b {torch_lowrank.USAGE}"
+    return torch_lowrank.NAME, status, version, named if status is Availability.AVAILABLE else origin
+
+
 def _plugin_row(name: str) -> BackendRow:
     try:
         backend = registry.load_backend(name)
@@ -54,6 +62,8 @@ def backend_rows(specs: list[str]) -> list[BackendRow]:
     builtin = [n for n in registry.backend_names() if n in registry.BUILTIN]
     others = [n for n in registry.backend_names() if n not in registry.BUILTIN]
     try:
-        return _builtin_rows(builtin) + [_plugin_row(n) for n in [*others, *specs]]
+        rows = _builtin_rows(builtin)
+        rows += [_lowrank_row(row) for row in rows if row[0] == "torch"]
+        return rows + [_plugin_row(n) for n in [*others, *specs]]
     finally:
         registry.close_workers()  # each plug-in was loaded in its worker process

@@ -29,6 +29,7 @@ NAME = "torch_lowrank"
 DEFAULTS = {"q": 6, "niter": 2}  # torch.svd_lowrank's own
 SEED = 0
 PATTERN = re.compile(rf"{NAME}(?::(?P<options>.*))?")
+USAGE = f"{NAME}[:q=Q,niter=N] (q={DEFAULTS['q']}, niter={DEFAULTS['niter']})"
 
 
 def parse_lowrank(text: str) -> LowRankBackend | None:

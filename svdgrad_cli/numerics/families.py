@@ -120,6 +120,17 @@ def log_points(points: int, dtype: str, start: float = START) -> list[float]:
     return [*(float(x) for x in spaced), 0.0]
 
 
+def logit_points(points: int, level: float) -> list[float]:
+    """Exact 0, ``points - 2`` values of x in (0, 1) evenly spaced in log10(x / (1 - x)) from about
+    10 ``level`` to 1 minus that, then exact 1 (one point: 1; two: 0 and 1). An odd count has 1/2
+    in the middle."""
+    if points <= 2:
+        return [1.0] if points == 1 else [0.0, 1.0]
+    edge = math.ceil(math.log10(10 * level))
+    inner = np.linspace(edge, -edge, points - 2) if points > 3 else [0.0]
+    return [0.0, *(1.0 / (1.0 + 10.0 ** -float(t)) for t in inner), 1.0]
+
+
 def doubling_points(points: int) -> list[float]:
     """2^e with e evenly spaced over SCALE_EXPONENTS (rounded to integers)."""
     exponents = np.rint(np.linspace(*SCALE_EXPONENTS, points)) if points > 1 else np.zeros(1)
@@ -225,4 +236,15 @@ def vanishing(values: np.ndarray, at: int, size: float, profile: np.ndarray) -> 
     s = np.array(values, dtype=np.float64)
     top = float(s[0])
     s[at - 1 :] = [quantise(size * top * float(r)) for r in profile]
+    return s
+
+
+def across_cut(values: np.ndarray, at: int, x: float, profile: np.ndarray) -> np.ndarray:
+    """The spectrum with s_{K+1} = x s_K and the values below it s_{K+1} profile_i (profile_1 = 1),
+    quantised to MANTISSA_BITS bits: x itself up to 1/2, 1 - x above (so that s_{K+1} can come
+    within 2^-50 s_K of s_K exactly), never above s_{K+1}."""
+    s = np.array(values, dtype=np.float64)
+    kept = float(s[at - 1])
+    first = quantise(x * kept) if x <= 0.5 else kept - quantise((1.0 - x) * kept)
+    s[at:] = [first, *(min(quantise(first * float(r)), first) for r in profile[1:])]
     return s

@@ -10,7 +10,7 @@ from svdgrad_cli.options.check import Settings, option_fields
 from svdgrad_cli.options.machinery import DeclaredOption, declared_options, option
 from svdgrad_cli.render import MODE_SWEEP_RENDERERS, SWEEP_FORMATS
 
-VARY_CHOICES = ("gap", "zero", "scale")
+VARY_CHOICES = ("gap", "zero", "scale", "cut")
 SWEEP_RUN_FIELDS = ("output_format", "output", "max_elements", "quiet", "include_arrays", "jobs", "cache")
 SWEEP_FORMAT_HELP = "Report format: table, json or jsonl; with --mode jvp|hvp table, json or html."
 # --format's choices: the vjp sweep's formats and the mode sweep's (each run refuses the other's)
@@ -28,7 +28,8 @@ class SweepOptions:
         show_default=True,
         config=False,
         help="gap: s_K and s_K+1 pulled together, (s_K - s_K+1)/s_1 from 0.1 down to exact 0; zero: s_K "
-        "and below toward 0, ending at 0; scale: A * 2^e, e from -100 to 100.",
+        "and below toward 0, ending at 0; scale: A * 2^e, e from -100 to 100; cut: s_K+1 and below "
+        "against s_K, s_K+1/s_K from exact 0 to the multiplet at 1 (truncated SVDs keeping K).",
     )
     at: int | None = option(
         None,
@@ -36,7 +37,7 @@ class SweepOptions:
         type="positive",
         config=False,
         help="K. Default: the closest pair of non-zero values (gap); the first zero value, else the "
-        "smallest (zero).",
+        "smallest (zero); the loss's K (cut).",
     )
     points: int = option(
         16,
@@ -44,7 +45,8 @@ class SweepOptions:
         type="positive",
         show_default=True,
         config=False,
-        help="Points, log-spaced (the last at exact 0 for gap and zero).",
+        help="Points, log-spaced (the last at exact 0 for gap and zero; cut: exact 0, logit-spaced, "
+        "exact 1).",
     )
     shape: str = option(
         "8x8",

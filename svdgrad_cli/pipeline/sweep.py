@@ -1,7 +1,8 @@
 """``svdgrad sweep``: a family of matrices with exactly known spectra, each checked as ``check`` does.
 
 The family (numerics/families.py, sweep_model.py) moves one thing: the gap s_K - s_{K+1}, the values
-from s_K down, or the scale of the whole matrix. Each point's matrix is built in memory and checked
+from s_K down, the values below a cut against s_K (s_{K+1} / s_K), or the scale of the whole matrix.
+Each point's matrix is built in memory and checked
 as ``check(array)`` checks an array (run.iter_reports_for_arrays: the same batching, and worker
 processes for ``jobs`` > 1, which build their points' matrices themselves), so every point's result is
 what ``svdgrad check`` says of that matrix; no file is written but the ones asked for
@@ -23,6 +24,7 @@ from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
 from svdgrad_cli.inputs.loading import load_files
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics import families as fam
+from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.options import DEFAULT_MAX_ELEMENTS, Settings
 from svdgrad_cli.pipeline.run import iter_reports_for_arrays, resolve_settings, run_versions
 from svdgrad_cli.sweep_model import SWEEP_PARAMETERS, Family, SweepPoint, SweepReport
@@ -87,7 +89,7 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         complex_ = np.dtype(dtype).kind == "c"
         factors, base = fam.synthetic_factors(shape, settings.seed, complex_), fam.base_spectrum(min(shape))
     vary.check_at(spec.at, len(base))
-    at = spec.at or vary.default_at(base, fam.zero_level(shape, dtype))
+    at = spec.at or vary.default_at(base, fam.zero_level(shape, dtype), parse_loss(settings.loss).order)
     spectrum = base
     if matrix is not None:
         spectrum, _ = fam.realised_values(matrix, base, exact=False)

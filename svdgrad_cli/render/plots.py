@@ -6,7 +6,8 @@ palette, which survives the common colour-blindnesses, and shapes that survive g
 Ito 2008, "Color Universal Design"), the error budget as a band (below it, the digits the data
 justify), sqrt(eps) where ``inaccurate`` ends and ``wrong`` begins, non-finite results as markers
 in a strip above the axes, and the points where the gradient is a set or undefined shaded. An exact
-zero of the parameter, which a log axis cannot place, gets its own tick past a break. Figures are
+zero of the parameter, which a log axis cannot place, gets its own tick past a break; a ratio from 0
+to 1 (``--vary cut``) is drawn on a logit axis (logit_axis.py). Figures are
 drawn with the Agg backend (no display needed) and closed after saving.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import MatrixReport
 from svdgrad_cli.render.colours import colour as verdict_colour
+from svdgrad_cli.render.logit_axis import logit_axis, logit_place, logit_positions
 from svdgrad_cli.sweep_model import Family, SweepReport
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
@@ -93,8 +95,10 @@ def _positions(xs: list[float]) -> tuple[list[float], float | None]:
     return [x if x > 0 else zero_at for x in xs], zero_at
 
 
-def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None) -> None:
-    if family.vary.doubling:
+def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None, xs: list[float]) -> None:
+    if family.vary.logit:
+        logit_axis(ax, positions, xs)
+    elif family.vary.doubling:
         _doubling_axis(ax, positions)
     else:
         _decades_axis(ax, positions, zero_at)
@@ -146,6 +150,18 @@ def region(report: MatrixReport) -> MatrixVerdict | None:
     return None
 
 
+def _bounds(positions: list[float], i: int, linear: bool) -> tuple[float, float]:
+    """Where the i-th point's shade begins and ends: halfway to its neighbours (geometrically on a
+    log axis), and past an outermost point by half a unit (a factor 1.6)."""
+    if linear:
+        left = (positions[i] + positions[i - 1]) / 2 if i > 0 else positions[i] - 0.5
+        right = (positions[i] + positions[i + 1]) / 2 if i + 1 < len(positions) else positions[i] + 0.5
+        return left, right
+    left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
+    right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
+    return left, right
+
+
 def _shade(ax, report: SweepReport, positions: list[float]) -> None:
     shade_regions(ax, [region(point.report) for point in report.points], positions)
 
@@ -157,8 +173,7 @@ def shade_regions(ax, kinds: list[MatrixVerdict | None], positions: list[float])
         if kind is None:
             continue
         (hatch, label), colour = SHADES[kind], verdict_colour(kind)
-        left = math.sqrt(positions[i] * positions[i - 1]) if i > 0 else positions[i] * 1.6
-        right = math.sqrt(positions[i] * positions[i + 1]) if i + 1 < len(positions) else positions[i] / 1.6
+        left, right = _bounds(positions, i, report.family.vary.logit)
         ax.axvspan(
             left,
             right,
@@ -205,7 +220,7 @@ def sweep_figure(report: SweepReport):
     plt = pyplot()
     family = report.family
     xs = [p.member.requested for p in report.points]
-    positions, zero_at = _positions(xs)
+    positions, zero_at = (logit_positions(xs), None) if family.vary.logit else _positions(xs)
     names = backend_names(report)
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = _budget(report)
@@ -235,8 +250,8 @@ def sweep_figure(report: SweepReport):
     ax.set_yscale("log")
     ax.set_ylim(low, ceiling)
     ax.set_ylabel("relative error ||G - G_ref||_F / ||G_ref||_F\n(dimensionless; 10^-d: d correct digits)")
-    _x_axis(ax, family, positions, zero_at)
-    _original(ax, family, zero_at)
+    _x_axis(ax, family, positions, zero_at, xs)
+    _original(ax, family, zero_at, (positions, xs))
     s = report.run.settings
     m, n = family.shape
     where = family.source or f"{m}x{n} {MADE[family.factors.kind]}"
@@ -289,12 +304,14 @@ def _backend_line(ax, positions, series, heights: tuple[float, float], look: dic
         )
 
 
-def _original(ax, family: Family, zero_at: float | None) -> None:
+def _original(ax, family: Family, zero_at: float | None, placed: tuple[list[float], list[float]]) -> None:
     """A vertical line at the user's own matrix (--from), where it lies on the axis."""
     x = family.marked_original
     if x is None:
         return
-    if x <= family.zero_level:
+    if family.vary.logit:
+        x = logit_place(0.0 if x <= family.zero_level else x, *placed)
+    elif x <= family.zero_level:
         x = zero_at
     low, high = sorted(ax.get_xlim())
     if x is not None and low <= x <= high:

@@ -66,7 +66,8 @@ def axis_labels(family: Family, points: list[SweepPoint]) -> list[str]:
 
     def off(i: int) -> float:
         x = points[i].member.requested
-        return abs(vary.axis_position(x) - float(labels[i])) if x > 0 else 0.0
+        position = vary.axis_position(x) if x > 0 else math.inf  # an exact end has its own heading
+        return abs(position - float(labels[i])) if math.isfinite(position) else 0.0
 
     for label in set(labels):
         columns = [i for i, other in enumerate(labels) if other == label]
