@@ -19,15 +19,15 @@ import numpy as np
 from svdgrad_cli.mode_model import ModeReport, ModeSweep, PathResult
 from svdgrad_cli.render.matrix_plots import file_stem
 from svdgrad_cli.render.plots import (
-    _backend_line,
-    _budget_band,
-    _limits,
-    _positions,
-    _x_axis,
+    backend_line,
+    budget_band,
     figure_bytes,
+    limits,
     pyplot,
     shade_regions,
     style,
+    sweep_positions,
+    x_axis,
 )
 from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict
 
@@ -117,7 +117,8 @@ def mode_sweep_figure(sweep: ModeSweep):
     """The sweep in one mode as a matplotlib Figure (see the module docstring)."""
     plt = pyplot()
     family = sweep.family
-    positions, zero_at = _positions([p.parameter for p in sweep.points])
+    xs = [p.parameter for p in sweep.points]
+    positions, zero_at = sweep_positions(family, xs)
     names = list(_path_rows(sweep.points[0].report))
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = [
@@ -125,9 +126,9 @@ def mode_sweep_figure(sweep: ModeSweep):
         for p in sweep.points
     ]
     series = {name: _series(sweep, name) for name in names}
-    low, high = _limits(budget + [e for errors, _ in series.values() for e in errors])
-    shade_regions(ax, [_region(p.report) for p in sweep.points], positions)
-    _budget_band(ax, positions, budget, low)
+    low, high = limits(budget + [e for errors, _ in series.values() for e in errors])
+    shade_regions(ax, [_region(p.report) for p in sweep.points], positions, family.vary.logit)
+    budget_band(ax, positions, budget, low)
     eps = float(np.finfo(family.dtype).eps)
     ax.axhline(
         math.sqrt(eps),
@@ -138,7 +139,7 @@ def mode_sweep_figure(sweep: ModeSweep):
     )
     top = high * 4
     for i, name in enumerate(names):
-        _backend_line(ax, positions, series[name], (low, top * 1.6**i), style(i), name)
+        backend_line(ax, positions, series[name], (low, top * 1.6**i), style(i), name)
     ceiling = high
     if any(any(bad) for _, bad in series.values()):
         ceiling = top * 1.6 ** len(names) * 2
@@ -147,7 +148,7 @@ def mode_sweep_figure(sweep: ModeSweep):
     ax.set_yscale("log")
     ax.set_ylim(low, ceiling)
     ax.set_ylabel(f"relative error {WHAT[sweep.mode]}\n/ the budget's scale (dimensionless)")
-    _x_axis(ax, family, positions, zero_at)
+    x_axis(ax, family, positions, zero_at, xs)
     m, n = family.shape
     loss = sweep.points[0].report.loss
     ax.set_title(f"svdgrad sweep --mode {sweep.mode}: loss {loss}, {m}x{n}, {family.dtype}, one direction E")

@@ -95,7 +95,12 @@ def _positions(xs: list[float]) -> tuple[list[float], float | None]:
     return [x if x > 0 else zero_at for x in xs], zero_at
 
 
-def _x_axis(ax, family: Family, positions: list[float], zero_at: float | None, xs: list[float]) -> None:
+def sweep_positions(family: Family, xs: list[float]) -> tuple[list[float], float | None]:
+    """Where each point of a sweep goes on its x axis, and the place of an exact 0 (see _positions)."""
+    return (logit_positions(xs), None) if family.vary.logit else _positions(xs)
+
+
+def x_axis(ax, family: Family, positions: list[float], zero_at: float | None, xs: list[float]) -> None:
     if family.vary.logit:
         logit_axis(ax, positions, xs)
     elif family.vary.doubling:
@@ -163,17 +168,18 @@ def _bounds(positions: list[float], i: int, linear: bool) -> tuple[float, float]
 
 
 def _shade(ax, report: SweepReport, positions: list[float]) -> None:
-    shade_regions(ax, [region(point.report) for point in report.points], positions)
+    shade_regions(ax, [region(point.report) for point in report.points], positions, report.family.vary.logit)
 
 
-def shade_regions(ax, kinds: list[MatrixVerdict | None], positions: list[float]) -> None:
-    """Shade each point whose gradient is a set, undefined or indeterminate (``kinds``, SHADES)."""
+def shade_regions(ax, kinds: list[MatrixVerdict | None], positions: list[float], linear: bool) -> None:
+    """Shade each point whose gradient is a set, undefined or indeterminate (``kinds``, SHADES);
+    ``linear`` where the positions are on a linear (logit) scale."""
     labelled = set()
     for i, kind in enumerate(kinds):
         if kind is None:
             continue
         (hatch, label), colour = SHADES[kind], verdict_colour(kind)
-        left, right = _bounds(positions, i, report.family.vary.logit)
+        left, right = _bounds(positions, i, linear)
         ax.axvspan(
             left,
             right,
@@ -206,7 +212,7 @@ def _budget(report: SweepReport) -> list[float | None]:
     return out
 
 
-def _limits(values: list[float | None]) -> tuple[float, float]:
+def limits(values: list[float | None]) -> tuple[float, float]:
     finite = [v for v in values if v and v > 0 and math.isfinite(v)]
     low = min(finite, default=1e-16) / 10
     high = max(max(finite, default=1.0), 1.0) * 10
@@ -220,14 +226,14 @@ def sweep_figure(report: SweepReport):
     plt = pyplot()
     family = report.family
     xs = [p.member.requested for p in report.points]
-    positions, zero_at = (logit_positions(xs), None) if family.vary.logit else _positions(xs)
+    positions, zero_at = sweep_positions(family, xs)
     names = backend_names(report)
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     budget = _budget(report)
     series = {name: _errors(report, name) for name in names}
-    low, high = _limits(budget + [e for errors, _ in series.values() for e in errors])
+    low, high = limits(budget + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
-    _budget_band(ax, positions, budget, low)
+    budget_band(ax, positions, budget, low)
     eps = float(np.finfo(family.dtype).eps)
     ax.axhline(
         math.sqrt(eps),
@@ -239,7 +245,7 @@ def sweep_figure(report: SweepReport):
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):
         version = report.run.versions.get(name)
-        _backend_line(
+        backend_line(
             ax, positions, series[name], (low, top * 1.6**i), style(i), f"{name} {version or ''}".strip()
         )
     ceiling = high
@@ -250,7 +256,7 @@ def sweep_figure(report: SweepReport):
     ax.set_yscale("log")
     ax.set_ylim(low, ceiling)
     ax.set_ylabel("relative error ||G - G_ref||_F / ||G_ref||_F\n(dimensionless; 10^-d: d correct digits)")
-    _x_axis(ax, family, positions, zero_at, xs)
+    x_axis(ax, family, positions, zero_at, xs)
     _original(ax, family, zero_at, (positions, xs))
     s = report.run.settings
     m, n = family.shape
@@ -261,7 +267,7 @@ def sweep_figure(report: SweepReport):
     return fig
 
 
-def _budget_band(ax, positions: list[float], budget: list[float | None], low: float) -> None:
+def budget_band(ax, positions: list[float], budget: list[float | None], low: float) -> None:
     """The region within the error budget, shaded from the bottom of the axes up to the budget."""
     edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
     if edges:
@@ -275,7 +281,7 @@ def _budget_band(ax, positions: list[float], budget: list[float | None], low: fl
         )
 
 
-def _backend_line(ax, positions, series, heights: tuple[float, float], look: dict, label: str) -> None:
+def backend_line(ax, positions, series, heights: tuple[float, float], look: dict, label: str) -> None:
     """One backend's relative errors (at least 1.5 times the floor ``heights[0]``), and its
     non-finite points in the strip at ``heights[1]``."""
     errors, nonfinite = series
