@@ -53,14 +53,14 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14
 """
 
 
-def _text(value) -> str:
+def escaped(value) -> str:
     """Text for HTML: its markup characters escaped, and its controls and bidi characters (terminal.py)."""
     return html.escape(terminal_text(str(value), keep="\n"))
 
 
 def badge(verdict: str) -> str:
     background, text = colours(verdict)
-    return f'<span class="badge" style="background:{background};color:{text}">{_text(verdict)}</span>'
+    return f'<span class="badge" style="background:{background};color:{text}">{escaped(verdict)}</span>'
 
 
 def _number(x, spec: str = ".3g") -> str:
@@ -73,18 +73,18 @@ def _backends_table(report: MatrixReport) -> str:
         at_most, at_least = (html.escape(mark) for mark in b.bound_marks)
         digits = f"{at_least}{_number(b.digits, '.1f')} / {_number(b.justified_digits, '.1f')}"
         rows.append(
-            f"<tr><td>{_text(b.name)}</td><td class=text>{badge(b.verdict or '-')}</td>"
+            f"<tr><td>{escaped(b.name)}</td><td class=text>{badge(b.verdict or '-')}</td>"
             f"<td class=num>{digits}</td><td class=num>{at_most}{_number(b.error, '.2e')}</td>"
             f"<td class=num>{_number(b.budget, '.2e')}</td>"
             f"<td class=num>{_number(b.gradient_norm, '.4g')}</td></tr>"
         )
         if b.message:
-            rows.append(f'<tr><td></td><td colspan=5 class="text meta">{_text(b.message)}</td></tr>')
+            rows.append(f'<tr><td></td><td colspan=5 class="text meta">{escaped(b.message)}</td></tr>')
         if b.error_parts is not None:
-            where = _text(parts_sentence(b.error_parts))
+            where = escaped(parts_sentence(b.error_parts))
             rows.append(f'<tr><td></td><td colspan=5 class="text meta">{where}</td></tr>')
     if any(b.error_is_bound for b in report.backends):
-        rows.append(f'<tr><td colspan=6 class="text meta">{_text(BOUND_NOTE)}</td></tr>')
+        rows.append(f'<tr><td colspan=6 class="text meta">{escaped(BOUND_NOTE)}</td></tr>')
     head = "<tr><th>backend</th><th>verdict</th><th>digits (correct / justified)</th><th>error</th>"
     return (
         f'<div class="scroll"><table>{head}<th>budget</th><th>||G||_F</th></tr>{"".join(rows)}</table></div>'
@@ -93,8 +93,8 @@ def _backends_table(report: MatrixReport) -> str:
 
 def _findings(report: MatrixReport) -> str:
     items = [
-        f'<li class="{_text(f.level)}"><b>{_text(f.code)}</b>'
-        f"{' (note)' if f.level == 'note' else ''}: {_text(f.message)}</li>"
+        f'<li class="{escaped(f.level)}"><b>{escaped(f.code)}</b>'
+        f"{' (note)' if f.level == 'note' else ''}: {escaped(f.message)}</li>"
         for f in report.warnings
     ]
     return f"<ul>{''.join(items)}</ul>" if items else ""
@@ -104,7 +104,7 @@ def _figures(pictures: dict[str, bytes], label: str) -> str:
     out = []
     for kind, data in pictures.items():
         encoded = base64.b64encode(data).decode("ascii")
-        alt = _text(f"{kind} of {label}")
+        alt = escaped(f"{kind} of {label}")
         out.append(
             f'<figure><img alt="{alt}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{CAPTIONS[kind]}</figcaption></figure>"
@@ -128,11 +128,11 @@ def _without_differences(report: MatrixReport, pictures: dict[str, bytes] | None
 
 def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, why_none: str = "") -> str:
     """One matrix's panel (an input error as a short one)."""
-    label = _text(report.label)
+    label = escaped(report.label)
     colour = colours(report.verdict)[0]
     start = f'<article class="panel" id="m{number}" style="border-left-color:{colour}">'
     if report.status is MatrixStatus.ERROR:
-        problem = _text(report.error or "")
+        problem = escaped(report.error or "")
         return f'{start}<h2>{label} {badge("error")}</h2><p class="error">{problem}</p></article>'
     m, n = report.shape
     stored = f" (stored {report.stored_dtype})" if report.stored_dtype else ""
@@ -141,11 +141,11 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
     shown = ", ".join(f"{v:.5g}" for v in values[:12]) + (", ..." if len(values) > 12 else "")
     parts = [
         f"{start}<h2>{label} {badge(report.verdict)}</h2>",
-        f'<p class="meta">{m}x{n} {_text(report.dtype)}{stored}; singular values {shown}</p>',
-        f'<p class="explanation">{_text(report.explanation)}</p>',
+        f'<p class="meta">{m}x{n} {escaped(report.dtype)}{stored}; singular values {shown}</p>',
+        f'<p class="explanation">{escaped(report.explanation)}</p>',
         _backends_table(report),
         _findings(report),
-        _figures(pictures, report.label) if pictures else f'<p class="meta">{_text(why_none)}</p>',
+        _figures(pictures, report.label) if pictures else f'<p class="meta">{escaped(why_none)}</p>',
         f'<p class="meta">{NO_DIFFERENCES}</p>' if _without_differences(report, pictures) else "",
     ]
     return "".join(parts) + "</article>"
@@ -166,8 +166,8 @@ def _summary(run: RunReport) -> str:
     }
     if run.warning_counts():
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))
-    rows = "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in facts.items())
-    line = _text(summary_line(run).plain.removeprefix("svdgrad: "))
+    rows = "".join(f"<dt>{escaped(k)}</dt><dd>{escaped(v)}</dd>" for k, v in facts.items())
+    line = escaped(summary_line(run).plain.removeprefix("svdgrad: "))
     return f'<p class="lead">{line}</p><p>{counts}</p><dl>{rows}</dl>'
 
 
@@ -180,9 +180,9 @@ def _worst(run: RunReport, numbers: dict[int, int]) -> str:
     if not flagged:
         return ""
     rows = "".join(
-        f'<tr><td><a href="#m{numbers[id(r)]}">{_text(r.label)}</a></td>'
+        f'<tr><td><a href="#m{numbers[id(r)]}">{escaped(r.label)}</a></td>'
         f"<td class=text>{badge(r.verdict)}</td>"
-        f'<td class="text">{_text(backend_summary(r))}</td></tr>'
+        f'<td class="text">{escaped(backend_summary(r))}</td></tr>'
         for r in flagged[:20]
     )
     return f"<h3>worst matrices</h3><table><tr><th>matrix</th><th>verdict</th><th>why</th></tr>{rows}</table>"
@@ -191,7 +191,7 @@ def _worst(run: RunReport, numbers: dict[int, int]) -> str:
 def _skipped(run: RunReport) -> str:
     if not run.skipped:
         return ""
-    items = "".join(f"<li>{_text(s.source)}: {_text(s.reason)}</li>" for s in run.skipped)
+    items = "".join(f"<li>{escaped(s.source)}: {escaped(s.reason)}</li>" for s in run.skipped)
     return f"<h3>skipped ({len(run.skipped)})</h3><ul class=meta>{items}</ul>"
 
 

@@ -13,8 +13,7 @@ from collections import Counter
 
 from svdgrad_cli.mode_model import DirectionResult, ModePoint, ModeReport, ModeRun, ModeSweep
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.render.html import STYLE, badge
-from svdgrad_cli.render.html import _text as text
+from svdgrad_cli.render.html import STYLE, badge, escaped
 from svdgrad_cli.render.modes import MODE_NAMES, WHY_JVPS_DIFFER
 from svdgrad_cli.render.plots import INSTALL
 
@@ -29,8 +28,8 @@ def _number(x: float | None) -> str:
 def _image(data: bytes, alt: str, caption: str) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     return (
-        f'<figure><img alt="{text(alt)}" src="data:image/png;base64,{encoded}">'
-        f"<figcaption>{text(caption)}</figcaption></figure>"
+        f'<figure><img alt="{escaped(alt)}" src="data:image/png;base64,{encoded}">'
+        f"<figcaption>{escaped(caption)}</figcaption></figure>"
     )
 
 
@@ -42,14 +41,14 @@ def _reference(report: ModeReport, d: DirectionResult) -> str:
             facts.append(f"members give [{d.interval[0]:.6g}, {d.interval[1]:.6g}]")
     elif d.norm is not None:
         facts.append(f"||H(A)[E{d.index + 1}]||_F = {d.norm:.6g}")
-    return f"<h3>E{d.index + 1}</h3><p class=meta>{text('; '.join(facts))}</p>"
+    return f"<h3>E{d.index + 1}</h3><p class=meta>{escaped('; '.join(facts))}</p>"
 
 
 def _direction(report: ModeReport, d: DirectionResult) -> str:
     rows = "".join(
-        f"<tr><td>{text(r.backend)}</td><td class=text>{text(r.path)}</td>"
+        f"<tr><td>{escaped(r.backend)}</td><td class=text>{escaped(r.path)}</td>"
         f"<td class=text>{badge(r.verdict)}</td><td class=num>{_number(r.relative_error)}</td>"
-        f"<td class=num>{_number(r.budget)}</td><td class='text meta'>{text(r.message)}</td></tr>"
+        f"<td class=num>{_number(r.budget)}</td><td class='text meta'>{escaped(r.message)}</td></tr>"
         for r in d.results
     )
     head = "<tr><th>backend</th><th>path</th><th>verdict</th><th>rel. error</th><th>budget</th><th></th></tr>"
@@ -67,12 +66,12 @@ def panel(report: ModeReport, number: int, draw: bool) -> str:
     """One matrix's panel: its directions, and its errors picture where ``draw``."""
     m, n = report.shape
     parts = [
-        f'<article class="panel" id="m{number}"><h2>{text(report.label)} {badge(report.verdict)}</h2>',
-        f"<p class=meta>{m}x{n}, loss {text(report.loss)}, {text(report.dtype)}</p>",
+        f'<article class="panel" id="m{number}"><h2>{escaped(report.label)} {badge(report.verdict)}</h2>',
+        f"<p class=meta>{m}x{n}, loss {escaped(report.loss)}, {escaped(report.dtype)}</p>",
         *(_direction(report, d) for d in report.directions),
     ]
     if report.mode == "jvp" and any(d.interval for d in report.directions):
-        parts.append(f"<p class=explanation>{text(WHY_JVPS_DIFFER)}</p>")
+        parts.append(f"<p class=explanation>{escaped(WHY_JVPS_DIFFER)}</p>")
     if draw:
         caption = "Each path's relative error per direction against the budget and sqrt(eps)."
         parts.append(_image(_errors_picture(report), f"errors of {report.label}", caption))
@@ -83,8 +82,8 @@ def _document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{text(title)}</title><style>{STYLE}</style></head><body><main>"
-        f"<h1>{text(title)}</h1>{body}</main></body></html>\n"
+        f"<title>{escaped(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{escaped(title)}</h1>{body}</main></body></html>\n"
     )
 
 
@@ -97,22 +96,24 @@ def run_html(run: ModeRun) -> str:
     draw = _can_draw()
     counts = Counter(str(r.verdict) for r in run.reports)
     parts = [
-        f'<p class="lead">mode {text(MODE_NAMES[run.mode])}: {len(run.reports)} matrices</p>',
+        f'<p class="lead">mode {escaped(MODE_NAMES[run.mode])}: {len(run.reports)} matrices</p>',
         "<p>" + " ".join(f"{badge(v)} {n}" for v, n in counts.items()) + "</p>",
     ]
     if run.interrupted:
         parts.append('<p class="error">Interrupted: the report covers the matrices checked so far.</p>')
-    parts += [f'<p class="error">{text(line)}</p>' for line in run.errors]
-    parts += [f'<p class="error">--select {text(p)!r} matched no tensor</p>' for p in run.unmatched]
+    parts += [f'<p class="error">{escaped(line)}</p>' for line in run.errors]
+    parts += [f'<p class="error">--select {escaped(p)!r} matched no tensor</p>' for p in run.unmatched]
     if not draw:
-        parts.append(f"<p class=meta>{text(NO_PICTURES)}</p>")
+        parts.append(f"<p class=meta>{escaped(NO_PICTURES)}</p>")
     parts += [panel(r, i + 1, draw and i < PICTURE_LIMIT) for i, r in enumerate(run.reports)]
     return _document(f"svdgrad check --mode {run.mode}", "".join(parts))
 
 
 def sweep_html(sweep: ModeSweep) -> str:
     """A sweep in one mode as a document: its picture, then each point's verdicts."""
-    parts = [f'<p class="lead">sweep {text(sweep.family.parameter)}, mode {text(MODE_NAMES[sweep.mode])}</p>']
+    parts = [
+        f'<p class="lead">sweep {escaped(sweep.family.parameter)}, mode {escaped(MODE_NAMES[sweep.mode])}</p>'
+    ]
     if sweep.interrupted:
         parts.append('<p class="error">Interrupted: the report covers the points checked so far.</p>')
     if sweep.points and _can_draw():
@@ -122,14 +123,14 @@ def sweep_html(sweep: ModeSweep) -> str:
         caption = "Each path's relative error along one seeded direction against the swept parameter."
         parts.append(_image(figure_bytes(mode_sweep_figure(sweep)), "the sweep", caption))
     elif sweep.points:
-        parts.append(f"<p class=meta>{text(NO_PICTURES)}</p>")
+        parts.append(f"<p class=meta>{escaped(NO_PICTURES)}</p>")
     parts += [_point(p) for p in sweep.points]
     return _document(f"svdgrad sweep --mode {sweep.mode}", "".join(parts))
 
 
 def _point(point: ModePoint) -> str:
     d = point.report.directions[0]
-    return f"<h2>{text(point.label)} {badge(point.report.verdict)}</h2>{_direction(point.report, d)}"
+    return f"<h2>{escaped(point.label)} {badge(point.report.verdict)}</h2>{_direction(point.report, d)}"
 
 
 class ModeHtmlRenderer(Renderer[ModeReport, ModeRun]):
