@@ -42,6 +42,11 @@ MODE_RENDERERS = {
     "github": "svdgrad_cli.render.modes:ModeGithubRenderer",
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
 }
+# The formats of ``--decomposition eigh``: render/eigh_report.py (finish(run)).
+EIGH_RENDERERS = {
+    "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
+    "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+}
 MODE_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",
     "json": "svdgrad_cli.render.mode_sweep:ModeSweepJsonRenderer",

@@ -1,0 +1,161 @@
+"""Judge each backend's gradient of an eigh loss at one real symmetric matrix (``--decomposition eigh``).
+
+Input: a square, finite, real matrix, symmetric to working precision (||A - A^T||_F <= ASYMMETRY_TOL
+n eps ||A||_F; else an InputError giving the asymmetry), or symmetrized, (A + A^T)/2, with
+``--symmetrize``. Reference: numerics/eigh_reference.py; budget: budget.py's make_budget on that
+reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and divided differences, so
+2^k A has the same relative budget as A). Verdicts, as for the SVD (judge.py ``classify``):
+
+- ``non-finite``: NaN/Inf in the gradient, whatever the reference says; ``failed``: the call raised;
+- ``undefined``: the loss has no gradient here (a single eigenvalue at a tie, a projector across a
+  closed gap, an eigenvector loss at a tie, logdet/entropy off the positive definite cone);
+- ``correct`` / ``inaccurate`` / ``wrong`` by the distance of the gradient's symmetric part to G
+  (to the gradient set: ``valid`` inside it); ``indeterminate`` where the budget reaches a tenth of
+  ||G||: the data in that dtype (float32) cannot decide; within the float64 reference's own error
+  of a threshold, decided in the backend's favour and said so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
+from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.eigh_losses import EighLoss
+from svdgrad_cli.numerics.eigh_membership import distance
+from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.pipeline.judge import classify
+from svdgrad_cli.verdicts import BackendVerdict
+
+ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^T||_F <= this * n * eps * ||A||_F
+FLOAT32_NOTE = "cannot be decided in float32: the data determine less than one digit of the gradient"
+
+
+def asymmetry(a: np.ndarray) -> float:
+    """||A - A^T||_F / ||A||_F (0 for A = 0)."""
+    norm = frobenius(a)
+    return frobenius(a - a.T) / norm if norm else 0.0
+
+
+def symmetric_input(a: np.ndarray, label: str, symmetrize: bool) -> tuple[np.ndarray, float | None]:
+    """The matrix to check and the relative asymmetry --symmetrize removed (None if it did not);
+    an InputError (one line) for a matrix that is not square, not finite, complex or not symmetric."""
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise InputError(label, f"--decomposition eigh needs square matrices; this one is {a.shape}")
+    if np.iscomplexobj(a):
+        raise InputError(
+            label, "--decomposition eigh checks real symmetric matrices only (Hermitian: not yet)"
+        )
+    if not np.all(np.isfinite(a)):
+        raise InputError(label, "the matrix has NaN or Inf entries")
+    gap = asymmetry(a)
+    if symmetrize:
+        return ((a + a.T) / 2).astype(a.dtype), gap
+    limit = ASYMMETRY_TOL * a.shape[0] * np.finfo(a.dtype).eps
+    if gap > limit:
+        raise InputError(
+            label,
+            f"not symmetric: ||A - A^T||_F / ||A||_F = {gap:.3g} > {limit:.1g} (working precision); "
+            "--symmetrize checks (A + A^T)/2",
+        )
+    return a, None
+
+
+def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
+    """One finite gradient against a defined reference."""
+    error = distance(gradient, reference)
+    scale = budget.scale or 1.0
+    skew = frobenius(gradient - gradient.T) / 2 / scale
+    verdict, note = classify(error, budget, reference.unique), ""
+    if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
+        verdict, note = (
+            (BackendVerdict.CORRECT if reference.unique else BackendVerdict.VALID),
+            "reference cannot tell",
+        )
+    if verdict is BackendVerdict.INDETERMINATE:
+        note = (
+            FLOAT32_NOTE
+            if budget.eps >= np.finfo(np.float32).eps
+            else "the data do not determine the gradient"
+        )
+    return EighResult(name, verdict, error, error / scale, budget.relative, skew, note)
+
+
+def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
+    """The verdict of one backend's gradient (see the module docstring)."""
+    if not np.all(np.isfinite(gradient)):
+        message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
+        return EighResult(name, BackendVerdict.NON_FINITE, message=message)
+    if not reference.defined:
+        return EighResult(name, BackendVerdict.UNDEFINED, message=reference.method)
+    return _judged(name, gradient, reference, budget)
+
+
+def _answers(backend, a: np.ndarray, loss: EighLoss):
+    """(gradient, None) of one backend's call, or (None, the failure as one line)."""
+    try:
+        values, gradients = backend.compute(a[None], loss)
+    except Exception as exc:  # the framework's or the plug-in's error: reported, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return None, f"{type(exc).__name__}: {first}"
+    if np.shape(gradients) != (1, *a.shape) or np.shape(values) != (1, a.shape[0]):
+        return (
+            None,
+            f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
+        )
+    return np.asarray(gradients[0], dtype=np.float64), None
+
+
+def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False) -> EighReport:
+    """One matrix's report: the reference, and each backend judged against it."""
+    a, removed = symmetric_input(a, label, symmetrize)
+    problem = loss.check_fits(a.shape[0])
+    if problem:
+        raise InputError(label, problem)
+    reference = eigh_reference(a, loss)
+    budget = make_budget(reference, a.shape, a.dtype)
+    results = []
+    for backend in backends:
+        gradient, failure = _answers(backend, a, loss)
+        if failure is not None:
+            results.append(EighResult(backend.name, BackendVerdict.FAILED, message=failure))
+        else:
+            results.append(judge_gradient(backend.name, gradient, reference, budget))
+    values = tuple(float(x) for x in reference.eigenvalues)
+    return EighReport(
+        label,
+        a.shape,
+        str(a.dtype),
+        loss.name,
+        values,
+        reference.method,
+        reference.defined,
+        reference.unique,
+        results,
+        removed,
+    )
+
+
+def record(
+    item, loss: EighLoss, backends, seed: int, symmetrize: bool, run: EighRun, notify
+) -> EighReport | None:
+    """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or None
+    where there is none (an input error is told through ``notify`` and kept: exit 2, the other
+    files still checked)."""
+    if isinstance(item, Skipped):
+        return None
+    try:
+        if isinstance(item, InputError):
+            raise item
+        report = check_matrix(
+            item.array, item.label, loss.bind(item.array.shape[-1], seed), backends, symmetrize
+        )
+    except InputError as exc:
+        run.errors.append(str(exc))
+        notify(str(exc))
+        return None
+    run.reports.append(report)
+    return report
