@@ -120,8 +120,8 @@ def _edge_gap(w: np.ndarray, chosen: np.ndarray) -> float:
 def _eigenvalue_sum(loss: EighLoss, w, q) -> EighReference:
     chosen = _selection(loss, len(w))
     gap = _edge_gap(w, chosen)
-    hessian = 0.0 if gap == float("inf") else 1 / gap
     if gap > tie_tolerance(w):
+        hessian = 0.0 if gap == float("inf") else 1 / gap
         gradient = q[:, chosen] @ q[:, chosen].T
         return EighReference(
             w, q, gradient, True, True, "Q_S Q_S^T: the gap at the selection's edge is open", hessian
