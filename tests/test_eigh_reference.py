@@ -141,3 +141,12 @@ def test_exact_power_of_two_scaling_leaves_relative_budgets_unchanged(spec, k):
         reference = eigh_reference(matrix, loss)
         budgets.append(make_budget(reference, matrix.shape, np.float64).relative)
     assert math.isclose(budgets[0], budgets[1], rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("lam", [[2.0**-20, 2.0**-20 + 2.0**-40, 0.5, 1.0], [1.0, 1.0 + 2.0**-30, 1.5, 3.0]])
+def test_expm_reference_keeps_its_digits_at_near_ties(lam):
+    """e^b expm1(a - b)/(a - b), not (e^a - e^b)/(a - b), which loses digits to cancellation there."""
+    a, q = symmetric(lam, seed=8)
+    loss = parse_eigh_loss("expm").bind(4, seed=1)
+    oracle = matrix_function_gradient(q, lam, loss.arrays["C"], mpmath.exp, mpmath.exp)
+    assert _close(eigh_reference(a, loss).gradient, oracle, 1e-13)

@@ -154,9 +154,9 @@ def _divided_differences(loss: EighLoss, w: np.ndarray, d: np.ndarray) -> np.nda
     gap = w[:, None] - w[None, :]
     tied = np.abs(gap) <= tie_tolerance(w)
     with np.errstate(divide="ignore", invalid="ignore"):
+        if loss.kind == "expm":  # e^b (e^(a-b) - 1)/(a-b): no cancellation between close a and b
+            return np.where(tied, (d[:, None] + d[None, :]) / 2, d[None, :] * np.expm1(gap) / gap)
         divided = (d[:, None] - d[None, :]) / gap
-    if loss.kind == "expm":
-        return np.where(tied, (d[:, None] + d[None, :]) / 2, divided)
     return np.where(d[:, None] != d[None, :], divided, 0.0)
 
 
