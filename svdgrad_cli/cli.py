@@ -192,7 +192,7 @@ def sweep(**values) -> None:
         lambda session, target: session.run_mode_sweep(
             target, settings, run_options, sweep_options, _write_stdout, _notify
         ),
-        lambda session: session.refuse_sweep(),
+        lambda session: session.run_eigh_sweep(settings, run_options, sweep_options, _write_stdout, _notify),
     )
     try:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)

@@ -58,19 +58,26 @@ class EighRun:
     reports: list[EighReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     run: RunReport | None = None  # the run loop's record (run_loop.py): whether it was interrupted
+    swept: str | None = None  # a sweep's parameter ("gap", "scale"); None for a check
 
     @property
     def interrupted(self) -> bool:
         return self.run is not None and self.run.interrupted
 
     @property
+    def verdicts(self) -> list[BackendVerdict]:
+        return [r.verdict for report in self.reports for r in report.results]
+
+    @property
     def exit_code(self) -> int:
-        """1 on a finding (wrong, non-finite); else 2 if an input or a backend was not checked or
-        nothing was judged; else 0 (an interrupted run's is its RunReport's)."""
+        """1 on a finding (wrong, non-finite); else, for a check, 2 if an input or a backend was not
+        checked or nothing was judged; else 0 (an interrupted run's is its RunReport's)."""
         if self.run is not None and self.run.interrupted:
             return self.run.exit_code
-        verdicts = [r.verdict for report in self.reports for r in report.results]
+        verdicts = self.verdicts
         if any(v in FINDINGS for v in verdicts):
             return 1
+        if self.swept is not None:  # a sweep's undecided or undefined points are what it measures
+            return 0
         judged = [v for v in verdicts if v not in UNJUDGED]
         return 2 if self.errors or BackendVerdict.FAILED in verdicts or not judged else 0

@@ -54,9 +54,7 @@ def test_an_undefined_loss_is_reported_and_a_wrong_gradient_exits_1(runner, tmp_
     assert result.exit_code == 1 and "wrong" in result.stdout  # I is not (A)^-1
 
 
-def test_unknown_eigh_losses_and_sweeps_are_usage_errors(runner, tmp_path, monkeypatch):
+def test_unknown_eigh_losses_are_usage_errors(runner, tmp_path, monkeypatch):
     tied, _ = _files(tmp_path, monkeypatch)
     result = runner.invoke(cli, ["check", tied, "--decomposition", "eigh", "--loss", "polar", "-b", FAKE])
     assert result.exit_code == 2 and "unknown loss 'polar' for --decomposition eigh" in result.stderr
-    result = runner.invoke(cli, ["sweep", "--decomposition", "eigh"])
-    assert result.exit_code == 2 and "does not take --decomposition eigh" in result.stderr

@@ -29,7 +29,7 @@ from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
 from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
 from svdgrad_cli.numerics.norms import frobenius
-from svdgrad_cli.pipeline.judge import classify
+from svdgrad_cli.pipeline.judge import classify, within_verdict
 from svdgrad_cli.verdicts import BackendVerdict
 
 ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^T||_F <= this * n * eps * ||A||_F
@@ -73,10 +73,8 @@ def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: B
     skew = frobenius(gradient - gradient.T) / 2 / scale
     verdict, note = classify(error, budget, reference.unique), ""
     if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
-        verdict, note = (
-            (BackendVerdict.CORRECT if reference.unique else BackendVerdict.VALID),
-            "reference cannot tell",
-        )
+        verdict, note = within_verdict(budget, reference.unique), "reference cannot tell"
+
     if verdict is BackendVerdict.INDETERMINATE:
         note = (
             FLOAT32_NOTE

@@ -47,6 +47,10 @@ EIGH_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
 }
+EIGH_SWEEP_RENDERERS = {
+    "table": "svdgrad_cli.render.eigh_report:EighSweepTableRenderer",
+    "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+}
 MODE_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",
     "json": "svdgrad_cli.render.mode_sweep:ModeSweepJsonRenderer",

@@ -57,6 +57,42 @@ def table(run: EighRun) -> str:
     return "\n".join(out) + ("\n" + INTERRUPTED if run.interrupted else "") + "\n"
 
 
+SHORT = {  # a sweep's cells, to fit 80 columns
+    "correct": "ok",
+    "valid": "valid",
+    "undefined": "undef",
+    "indeterminate": "indet",
+    "inaccurate": "inacc",
+    "wrong": "WRONG",
+    "non-finite": "NaN",
+    "failed": "failed",
+}
+CELL = 14
+
+
+def sweep_table(run: EighRun) -> str:
+    """A sweep: one row per point, each backend's verdict and relative error, the relative budget."""
+    tail = ("\n" + INTERRUPTED if run.interrupted else "") + "\n"
+    if not run.reports:
+        return "no points" + tail
+    first = run.reports[0]
+    n = first.shape[0]
+    out = [f"sweep --vary {run.swept}  {n}x{n}  eigh  loss {first.loss}  {first.dtype}"]
+    out.append("cells: verdict, relative error; ok correct, undef undefined, indet indeterminate")
+    names = "".join(f"{r.backend[: CELL - 1]:<{CELL}}" for r in first.results)
+    out.append(f"{'point':<13}{'budget':>9}  {names}".rstrip())
+    for report in run.reports:
+        budget = next((r.budget for r in report.results if r.budget is not None), None)
+        cells = "".join(f"{_cell(r):<{CELL}}" for r in report.results)
+        out.append(f"{report.label:<13}{_number(budget):>9}  {cells}".rstrip())
+    return "\n".join(out) + tail
+
+
+def _cell(r: EighResult) -> str:
+    short = SHORT.get(str(r.verdict), str(r.verdict))
+    return short if r.relative_error is None else f"{short} {r.relative_error:.1e}"
+
+
 def _finite(x: float | None) -> float | None:
     return x if x is None or math.isfinite(x) else None
 
@@ -100,6 +136,13 @@ class EighTableRenderer(EighRenderer):
 
     def finish(self, report: EighRun, streamed: bool = False) -> str:
         return table(report)
+
+
+class EighSweepTableRenderer(EighRenderer):
+    name = "table"
+
+    def finish(self, report: EighRun, streamed: bool = False) -> str:
+        return sweep_table(report)
 
 
 class EighJsonRenderer(EighRenderer):
