@@ -10,7 +10,7 @@ import importlib.util
 import mpmath
 import numpy as np
 import pytest
-from eigh_oracle import matrix_function_gradient, selection_gradient, spectral_gradient, symmetric
+from eigh_oracle import hermitian, matrix_function_gradient, selection_gradient, spectral_gradient, symmetric
 
 from svdgrad_cli.backends.eigh_backends import EIGH_BACKENDS, EighBackend, EighFunctionBackend
 from svdgrad_cli.errors import InputError
@@ -91,9 +91,9 @@ def _truth(gradient: np.ndarray, oracle: np.ndarray, a: np.ndarray, spec: str) -
     """The verdicts the mathematics allows for a gradient, from its distance to the oracle."""
     if not np.all(np.isfinite(gradient)):
         return {V.NON_FINITE}
-    loss = parse_eigh_loss(spec).bind(4, 0)
-    budget = make_budget(eigh_reference(a, loss), a.shape, np.float64)
-    error = np.linalg.norm((gradient + gradient.T) / 2 - oracle)
+    loss = parse_eigh_loss(spec).bind(4, 0, np.iscomplexobj(a))
+    budget = make_budget(eigh_reference(a, loss), a.shape, a.dtype)
+    error = np.linalg.norm((gradient + gradient.conj().T) / 2 - oracle)
     if error <= 0.5 * budget.allowed:
         return {V.CORRECT}
     return {V.CORRECT, V.INACCURATE} if error <= 2 * budget.allowed else {V.INACCURATE, V.WRONG}
@@ -161,3 +161,28 @@ def test_the_broadened_plugin_example_is_judged_against_the_oracle():
     gradient = backend.compute(a[None], loss)[1][0]
     verdict = check_matrix(a, "A", loss, [backend]).results[0].verdict
     assert verdict in _truth(gradient, oracle, a, "expm")
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+@pytest.mark.parametrize("spec", ["logdet", "expm"])
+def test_frameworks_at_a_hermitian_tie_are_judged_as_the_oracle_says(name, spec):
+    """Complex Hermitian input, each framework's gradient read in svdgrad's convention (field.py)."""
+    a, q = hermitian(TIED, seed=2)
+    loss = parse_eigh_loss(spec).bind(4, 0, on_complex=True)
+    backend = EighBackend(name, name)
+    gradient = backend.compute(a[None], loss)[1][0]
+    if spec == "expm":
+        oracle = matrix_function_gradient(q, TIED, loss.arrays["C"], mpmath.exp, mpmath.exp)
+    else:
+        oracle = spectral_gradient(q, TIED, lambda x: 1 / x)
+    verdict = check_matrix(a, "A", loss, [backend]).results[0].verdict
+    assert verdict in _truth(gradient, oracle, a, spec)
+
+
+def test_hermitian_input_is_refused_with_its_asymmetry_and_vec_is_undefined_at_its_tie():
+    a = np.array([[1.0, 2.0 + 1j], [2.0 + 1j, 3.0]])  # symmetric, not Hermitian
+    with pytest.raises(InputError, match=r"not Hermitian: \|\|A - A\^H\|\|_F"):
+        check_matrix(a, "A", parse_eigh_loss("eigsum"), [answering(np.eye(2))])
+    h, _ = hermitian(TIED, seed=2)
+    loss = parse_eigh_loss("vec").bind(4, 0, on_complex=True)
+    assert check_matrix(h, "A", loss, [answering(np.eye(4) + 0j)]).results[0].verdict is V.UNDEFINED

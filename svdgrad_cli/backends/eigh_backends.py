@@ -58,6 +58,8 @@ def objective_for(name: str, module: ModuleType, eigh, expression: str, needs_ve
             w, q = eigh(x) if plugin else own_eigh(x)
         else:
             w, q = eigvalsh(x), None
+        if name == "tensorflow" and w.dtype.is_complex:  # TF's eigh of a Hermitian A: complex w
+            w = ops.real(w)
         scope = {**constants, "w": w, "q": q}
         return evaluate_expression(expression, ops, None, None, None, scope), (w, q, None)
 
@@ -89,6 +91,8 @@ class EighBackend:
             self.framework, module, self.eigh, loss.expression, loss.needs_vectors, plugin
         )
         values, gradients, _, _ = module.differentiate(stack, objective, constants)
+        if np.iscomplexobj(stack) and module.CONJUGATES_COMPLEX_GRADIENT:  # to field.py's convention
+            gradients = np.conj(gradients)
         return np.asarray(values), np.asarray(gradients)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.numerics.field import adjoint, standard_normal
 
 EIGH_LOSS_HELP = "eigsum | eig:K | lowk:K | topk:K | logdet | entropy | expm | proj:K | vec"
 SPECTRAL = ("eigsum", "logdet", "entropy")  # tr f(A) with f smooth on the spectrum
@@ -43,6 +44,12 @@ FIXED_EXPRESSIONS = {
     "entropy": "-ops.sum(w * ops.log(w))",
     "expm": "ops.sum(C * ops.matmul(q * ops.exp(w)[..., None, :], ops.t(q)))",
     "vec": "ops.sum(ops.sum(q * ops.matmul(B, q), axes=-2) * d)",
+}
+# Complex Hermitian A (A = Q diag(w) Q^H, w real): the losses of Q are real parts with adjoints.
+COMPLEX_EXPRESSIONS = {
+    "expm": "ops.sum(ops.real(ops.conj(C) * ops.matmul(q * ops.cplx(ops.exp(w))[..., None, :], QH)))",
+    "vec": "ops.sum(ops.real(ops.sum(ops.conj(q) * ops.matmul(B, q), axes=-2)) * d)",
+    "proj": "ops.sum(ops.real(ops.conj(C) * ops.matmul(q[..., :, :K], ops.conj(ops.t(q[..., :, :K])))))",
 }
 ORDERED_EXPRESSIONS = {
     "eig": "ops.sum(w[..., K - 1])",
@@ -59,6 +66,7 @@ class EighLoss:
     kind: str
     order: int | None = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    on_complex: bool = False  # bound to Hermitian matrices: complex weights, real parts, adjoints
 
     @property
     def name(self) -> str:
@@ -74,31 +82,36 @@ class EighLoss:
             return f"loss {self.name} needs at least {self.order} eigenvalues; the matrix has {n}"
         return None
 
-    def bind(self, n: int, seed: int) -> EighLoss:
-        """The loss with its weights for n x n matrices, drawn from ``seed``."""
+    def bind(self, n: int, seed: int, on_complex: bool = False) -> EighLoss:
+        """The loss with its weights for n x n matrices (complex C, B ``on_complex``), from ``seed``."""
         rng = np.random.default_rng((seed, EIGH_WEIGHT_STREAM, n))
         if self.kind in ("proj", "expm"):
-            return EighLoss(self.kind, self.order, {"C": rng.standard_normal((n, n))})
+            return EighLoss(
+                self.kind, self.order, {"C": standard_normal(rng, (n, n), on_complex)}, on_complex
+            )
         if self.kind == "vec":
-            return EighLoss(self.kind, None, {"B": rng.standard_normal((n, n)), "d": rng.standard_normal(n)})
-        return self
+            b = standard_normal(rng, (n, n), on_complex)
+            return EighLoss(self.kind, None, {"B": b, "d": rng.standard_normal(n)}, on_complex)
+        return EighLoss(self.kind, self.order, {}, on_complex)
 
     @property
     def expression(self) -> str:
         """The loss over a stack of eigenvalues w (..., n) and eigenvectors q (..., n, n)."""
+        if self.on_complex and self.kind in COMPLEX_EXPRESSIONS:
+            text = COMPLEX_EXPRESSIONS[self.kind].replace("QH", "ops.conj(ops.t(q))")
+        else:
+            text = FIXED_EXPRESSIONS[self.kind] if self.order is None else ORDERED_EXPRESSIONS[self.kind]
         if self.order is None:
-            return FIXED_EXPRESSIONS[self.kind]
-        return (
-            ORDERED_EXPRESSIONS[self.kind].replace("K - 1", str(self.order - 1)).replace("K", str(self.order))
-        )
+            return text
+        return text.replace("K - 1", str(self.order - 1)).replace("K", str(self.order))
 
     def constants(self) -> dict[str, np.ndarray]:
         return dict(self.arrays)
 
     def weight_matrix(self) -> np.ndarray:
-        """The symmetric part of C (proj:K, expm) or B (vec): what the loss reads of it on symmetric A."""
+        """The Hermitian part of C (proj:K, expm) or B (vec): what the loss reads of it on Hermitian A."""
         c = self.arrays["B" if self.kind == "vec" else "C"]
-        return (c + c.T) / 2
+        return (c + adjoint(c)) / 2
 
     def vector_weights(self, w: np.ndarray) -> np.ndarray:
         """d such that the loss is <weight_matrix, Q diag(d) Q^T>: d for vec, the indicator of the K

@@ -12,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.numerics.eigh_reference import EighReference
+from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 
 BISECTIONS = 200  # halvings of the shift of the capped-simplex projection (to float64's resolution)
 
 
 def symmetric_part(g: np.ndarray) -> np.ndarray:
-    """(G + G^T) / 2: what a gradient says along symmetric directions."""
-    return (g + g.T) / 2
+    """(G + G^H) / 2: what a gradient says along symmetric (Hermitian) directions."""
+    return (g + adjoint(g)) / 2
 
 
 def capped_simplex(x: np.ndarray, r: int) -> np.ndarray:
@@ -43,11 +44,11 @@ def distance(g: np.ndarray, reference: EighReference) -> float:
         return frobenius(sym - reference.gradient)
     _, block, r = reference.edge
     q = reference.vectors
-    inner = q.T @ sym @ q
-    target = q.T @ reference.gradient @ q
+    inner = adjoint(q) @ sym @ q
+    target = adjoint(q) @ reference.gradient @ q
     outside = np.ones(inner.shape, dtype=bool)
     outside[np.ix_(block, block)] = False
     mu, basis = np.linalg.eigh(inner[np.ix_(block, block)])
-    nearest = (basis * capped_simplex(mu, r)) @ basis.T
+    nearest = (basis * capped_simplex(mu, r)) @ adjoint(basis)
     inside = frobenius(inner[np.ix_(block, block)] - nearest)
     return float(np.hypot(frobenius(np.where(outside, inner - target, 0.0)), inside))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from svdgrad_cli.numerics.eigh_losses import SPECTRAL, EighLoss
+from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 
 TIE_FACTOR = 4.0  # ties: gaps within TIE_FACTOR * n * eps(float64) * ||A||_2 (LAPACK's eigenvalue error)
@@ -94,7 +95,7 @@ def _spectral(loss: EighLoss, w, q) -> EighReference:
         reason = f"{loss.name} needs A positive definite; its least eigenvalue is {w[0]:.3g}"
         return EighReference(w, q, None, True, False, reason)
     first, divided = derivatives
-    gradient = (q * first) @ q.T
+    gradient = (q * first) @ adjoint(q)
     method = "Q diag(f'(w)) Q^T (Lewis 1996), unique at ties"
     return EighReference(w, q, gradient, True, True, method, float(np.max(np.abs(divided))))
 
@@ -122,7 +123,7 @@ def _eigenvalue_sum(loss: EighLoss, w, q) -> EighReference:
     gap = _edge_gap(w, chosen)
     if gap > tie_tolerance(w):
         hessian = 0.0 if gap == float("inf") else 1 / gap
-        gradient = q[:, chosen] @ q[:, chosen].T
+        gradient = q[:, chosen] @ adjoint(q[:, chosen])
         return EighReference(
             w, q, gradient, True, True, "Q_S Q_S^T: the gap at the selection's edge is open", hessian
         )
@@ -139,7 +140,7 @@ def _edge_set(loss: EighLoss, w, q, chosen) -> EighReference:
     block = np.flatnonzero(np.abs(w - edge_value) <= tie_tolerance(w))
     fixed = np.setdiff1d(chosen, block)
     r = len(np.intersect1d(chosen, block))
-    gradient = q[:, fixed] @ q[:, fixed].T + (r / len(block)) * (q[:, block] @ q[:, block].T)
+    gradient = q[:, fixed] @ adjoint(q[:, fixed]) + (r / len(block)) * (q[:, block] @ adjoint(q[:, block]))
     outside = np.setdiff1d(np.arange(len(w)), block)
     near = np.min(np.abs(w[block][:, None] - w[outside][None, :])) if len(outside) else np.inf
     hessian = 0.0 if not np.isfinite(near) else 1 / near
@@ -170,8 +171,8 @@ def _weighted_projector(loss: EighLoss, w, q) -> EighReference:
         reason = f"w_{i + 1} = w_{j + 1} = {w[i]:.6g} tie where {loss.name} tells their eigenvectors apart"
         return EighReference(w, q, None, False, False, reason)
     gamma = _divided_differences(loss, w, d)
-    m = q.T @ loss.weight_matrix() @ q
-    gradient = q @ (gamma * m) @ q.T
+    m = adjoint(q) @ loss.weight_matrix() @ q
+    gradient = q @ (gamma * m) @ adjoint(q)
     method = "Q (Gamma o Q^T C Q) Q^T, Gamma the divided differences (Daleckii-Krein)"
     natural = float(np.max(np.abs(gamma * m)))
     return EighReference(
@@ -195,7 +196,7 @@ def _second_order(loss: EighLoss, w, d, m) -> float:
 
 def eigh_reference(a: np.ndarray, loss: EighLoss) -> EighReference:
     """The reference of ``loss`` at the symmetric matrix ``a`` (float64 eigh)."""
-    w, q = np.linalg.eigh(np.asarray(a, dtype=np.float64))
+    w, q = np.linalg.eigh(np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64))
     if loss.kind in SPECTRAL:
         return _spectral(loss, w, q)
     if loss.kind in ("eig", "lowk", "topk"):

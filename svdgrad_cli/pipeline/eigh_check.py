@@ -1,7 +1,8 @@
 """Judge each backend's gradient of an eigh loss at one real symmetric matrix (``--decomposition eigh``).
 
-Input: a square, finite, real matrix, symmetric to working precision (||A - A^T||_F <= ASYMMETRY_TOL
-n eps ||A||_F; else an InputError giving the asymmetry), or symmetrized, (A + A^T)/2, with
+Input: a square, finite matrix, real symmetric or complex Hermitian to working precision
+(||A - A^H||_F <= ASYMMETRY_TOL n eps ||A||_F; else an InputError giving the asymmetry), or made
+so, (A + A^H)/2, with
 ``--symmetrize``. Reference: numerics/eigh_reference.py; budget: budget.py's make_budget on that
 reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and divided differences, so
 2^k A has the same relative budget as A). Verdicts, as for the SVD (judge.py ``classify``):
@@ -28,40 +29,38 @@ from svdgrad_cli.numerics.budget import Budget, make_budget
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
 from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
+from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.pipeline.judge import classify, within_verdict
 from svdgrad_cli.verdicts import BackendVerdict
 
-ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^T||_F <= this * n * eps * ||A||_F
+ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^H||_F <= this * n * eps * ||A||_F
 FLOAT32_NOTE = "cannot be decided in float32: the data determine less than one digit of the gradient"
 
 
 def asymmetry(a: np.ndarray) -> float:
-    """||A - A^T||_F / ||A||_F (0 for A = 0)."""
+    """||A - A^H||_F / ||A||_F (0 for A = 0)."""
     norm = frobenius(a)
-    return frobenius(a - a.T) / norm if norm else 0.0
+    return frobenius(a - adjoint(a)) / norm if norm else 0.0
 
 
 def symmetric_input(a: np.ndarray, label: str, symmetrize: bool) -> tuple[np.ndarray, float | None]:
     """The matrix to check and the relative asymmetry --symmetrize removed (None if it did not);
-    an InputError (one line) for a matrix that is not square, not finite, complex or not symmetric."""
+    an InputError (one line) for a matrix that is not square, not finite, or not symmetric (Hermitian)."""
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise InputError(label, f"--decomposition eigh needs square matrices; this one is {a.shape}")
-    if np.iscomplexobj(a):
-        raise InputError(
-            label, "--decomposition eigh checks real symmetric matrices only (Hermitian: not yet)"
-        )
     if not np.all(np.isfinite(a)):
         raise InputError(label, "the matrix has NaN or Inf entries")
     gap = asymmetry(a)
     if symmetrize:
-        return ((a + a.T) / 2).astype(a.dtype), gap
+        return ((a + adjoint(a)) / 2).astype(a.dtype), gap
     limit = ASYMMETRY_TOL * a.shape[0] * np.finfo(a.dtype).eps
     if gap > limit:
+        kind, t = ("Hermitian", "H") if np.iscomplexobj(a) else ("symmetric", "T")
         raise InputError(
             label,
-            f"not symmetric: ||A - A^T||_F / ||A||_F = {gap:.3g} > {limit:.1g} (working precision); "
-            "--symmetrize checks (A + A^T)/2",
+            f"not {kind}: ||A - A^{t}||_F / ||A||_F = {gap:.3g} > {limit:.1g} (working precision); "
+            f"--symmetrize checks (A + A^{t})/2",
         )
     return a, None
 
@@ -70,7 +69,7 @@ def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: B
     """One finite gradient against a defined reference."""
     error = distance(gradient, reference)
     scale = budget.scale or 1.0
-    skew = frobenius(gradient - gradient.T) / 2 / scale
+    skew = frobenius(gradient - adjoint(gradient)) / 2 / scale
     verdict, note = classify(error, budget, reference.unique), ""
     if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
         verdict, note = within_verdict(budget, reference.unique), "reference cannot tell"
@@ -108,7 +107,7 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
             None,
             f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
         )
-    return np.asarray(gradients[0], dtype=np.float64), None
+    return np.asarray(gradients[0], dtype=np.complex128 if np.iscomplexobj(a) else np.float64), None
 
 
 def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False) -> EighReport:
@@ -153,7 +152,11 @@ def record(
         if isinstance(item, InputError):
             raise item
         report = check_matrix(
-            item.array, item.label, loss.bind(item.array.shape[-1], seed), backends, symmetrize
+            item.array,
+            item.label,
+            loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array)),
+            backends,
+            symmetrize,
         )
     except InputError as exc:
         run.errors.append(str(exc))
