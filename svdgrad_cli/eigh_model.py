@@ -24,6 +24,7 @@ class EighResult:
     budget: float | None = None  # the relative budget
     asymmetry: float | None = None  # ||G_b - G_b^T||_F / 2 / ||G||_F: which triangle it reads
     message: str = ""
+    forward: str = ""  # for a finding: whether its own eigendecomposition or its backward is off
 
 
 @dataclass(frozen=True)

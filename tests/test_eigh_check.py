@@ -186,3 +186,24 @@ def test_hermitian_input_is_refused_with_its_asymmetry_and_vec_is_undefined_at_i
     h, _ = hermitian(TIED, seed=2)
     loss = parse_eigh_loss("vec").bind(4, 0, on_complex=True)
     assert check_matrix(h, "A", loss, [answering(np.eye(4) + 0j)]).results[0].verdict is V.UNDEFINED
+
+
+def test_a_finding_says_whether_the_eigendecomposition_or_the_backward_pass_is_off():
+    a, q = symmetric(TIED, seed=1)
+    oracle = spectral_gradient(q, TIED, lambda x: 1 / x)
+    w = np.array(TIED)
+
+    def plugin(values, vectors):
+        return EighFunctionBackend(
+            "p", lambda stack, loss: (values[None], (oracle + 1e-3)[None], vectors[None])
+        )
+
+    loss = parse_eigh_loss("logdet")
+    exact = check_matrix(a, "A", loss, [plugin(w, q)]).results[0]
+    assert exact.verdict is V.WRONG and exact.forward.endswith("its backward pass is off")
+    off = check_matrix(a, "A", loss, [plugin(w + 1e-6, q)]).results[0]
+    assert off.verdict is V.WRONG and off.forward.startswith(
+        "its eigendecomposition is off (eigenvalue error 2.5e-07"
+    )
+    right = check_matrix(a, "A", loss, [answering(oracle)]).results[0]
+    assert right.verdict is V.CORRECT and right.forward == ""

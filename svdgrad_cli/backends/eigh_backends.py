@@ -12,7 +12,7 @@ Plug-ins: ``FRAMEWORK:MODULE:FUNCTION`` (plugins.py's spec) names a function cal
 built-in calls its framework's ``eigh``: it takes a stack (..., n, n) and returns ``(w, Q)`` as
 that framework's eigh does, with its own backward pass (a ``torch.autograd.Function``, a
 ``jax.custom_vjp``, ...); ``python:MODULE:FUNCTION`` is ``function(stack, loss) -> (eigenvalues,
-gradients)`` on NumPy arrays. examples/backends/eigh_broadened.py is one.
+gradients[, eigenvectors])`` on NumPy arrays. examples/backends/eigh_broadened.py is one.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ class EighBackend:
     def module(self) -> ModuleType:
         return BUILTIN[self.framework].module
 
-    def compute(self, stack: np.ndarray, loss: EighLoss) -> tuple[np.ndarray, np.ndarray]:
-        """(eigenvalues (b, n), gradients (b, n, n)) of ``loss`` over a stack."""
+    def compute(self, stack: np.ndarray, loss: EighLoss) -> tuple:
+        """(eigenvalues (b, n), gradients (b, n, n), eigenvectors (b, n, n) or None where the call
+        computed none) of ``loss`` over a stack."""
         module = self.module
         const = module.framework_ops().const
         constants = {
@@ -90,10 +91,10 @@ class EighBackend:
         objective = objective_for(
             self.framework, module, self.eigh, loss.expression, loss.needs_vectors, plugin
         )
-        values, gradients, _, _ = module.differentiate(stack, objective, constants)
+        values, gradients, vectors, _ = module.differentiate(stack, objective, constants)
         if np.iscomplexobj(stack) and module.CONJUGATES_COMPLEX_GRADIENT:  # to field.py's convention
             gradients = np.conj(gradients)
-        return np.asarray(values), np.asarray(gradients)
+        return np.asarray(values), np.asarray(gradients), vectors
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,11 @@ class EighFunctionBackend:
     name: str
     function: Callable[..., tuple]
 
-    def compute(self, stack: np.ndarray, loss: EighLoss) -> tuple[np.ndarray, np.ndarray]:
-        values, gradients = self.function(stack, loss)[:2]
-        return np.asarray(values), np.asarray(gradients)
+    def compute(self, stack: np.ndarray, loss: EighLoss) -> tuple:
+        """(eigenvalues, gradients, eigenvectors or None): a function may return the third."""
+        out = self.function(stack, loss)
+        vectors = np.asarray(out[2]) if len(out) > 2 and out[2] is not None else None
+        return np.asarray(out[0]), np.asarray(out[1]), vectors
 
 
 def installed(name: str) -> bool:

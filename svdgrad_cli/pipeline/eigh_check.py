@@ -19,6 +19,7 @@ reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and div
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.eigh_forward import blame
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
 from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
@@ -35,6 +37,7 @@ from svdgrad_cli.pipeline.judge import classify, within_verdict
 from svdgrad_cli.verdicts import BackendVerdict
 
 ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^H||_F <= this * n * eps * ||A||_F
+EXPLAINED = (BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE)
 FLOAT32_NOTE = "cannot be decided in float32: the data determine less than one digit of the gradient"
 
 
@@ -94,11 +97,12 @@ def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, bu
 
 
 def _answers(backend, a: np.ndarray, loss: EighLoss):
-    """(gradient, None) of one backend's call, or (None, the failure as one line)."""
+    """((gradient, eigenvalues, eigenvectors or None), None) of one backend's call, or (None, the
+    failure as one line)."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # 0/0 at ties: judged, not printed
             warnings.simplefilter("ignore")
-            values, gradients = backend.compute(a[None], loss)
+            values, gradients, vectors = backend.compute(a[None], loss)
     except Exception as exc:  # the framework's or the plug-in's error: reported, never a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
         return None, f"{type(exc).__name__}: {first}"
@@ -107,7 +111,16 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
             None,
             f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
         )
-    return np.asarray(gradients[0], dtype=np.complex128 if np.iscomplexobj(a) else np.float64), None
+    dtype = np.complex128 if np.iscomplexobj(a) else np.float64
+    return (np.asarray(gradients[0], dtype=dtype), values[0], None if vectors is None else vectors[0]), None
+
+
+def _explained(result: EighResult, a: np.ndarray, reference: EighReference, answer) -> EighResult:
+    """A finding with its blame: the backend's own eigendecomposition, or its backward pass."""
+    if result.verdict not in EXPLAINED:
+        return result
+    _, values, vectors = answer
+    return replace(result, forward=blame(a, reference.eigenvalues, values, vectors, np.finfo(a.dtype).eps))
 
 
 def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False) -> EighReport:
@@ -120,11 +133,12 @@ def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize
     budget = make_budget(reference, a.shape, a.dtype)
     results = []
     for backend in backends:
-        gradient, failure = _answers(backend, a, loss)
-        if failure is not None:
-            results.append(EighResult(backend.name, BackendVerdict.FAILED, message=failure))
+        answer, failure = _answers(backend, a, loss)
+        if answer is None:
+            results.append(EighResult(backend.name, BackendVerdict.FAILED, message=failure or ""))
         else:
-            results.append(judge_gradient(backend.name, gradient, reference, budget))
+            judged = judge_gradient(backend.name, answer[0], reference, budget)
+            results.append(_explained(judged, a, reference, answer))
     values = tuple(float(x) for x in reference.eigenvalues)
     return EighReport(
         label,

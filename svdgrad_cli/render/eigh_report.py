@@ -25,8 +25,9 @@ def _number(x: float | None) -> str:
 def _row(r: EighResult) -> str:
     numbers = f"{_number(r.relative_error):>11} {_number(r.budget):>10} {_number(r.asymmetry):>10}"
     text = f"  {r.backend:<24}{r.verdict:<14}{numbers}"
-    if r.message:
-        text += "\n" + textwrap.fill(r.message, WIDTH, initial_indent="    ", subsequent_indent="    ")
+    for note in (r.message, r.forward):
+        if note:
+            text += "\n" + textwrap.fill(note, WIDTH, initial_indent="    ", subsequent_indent="    ")
     return text
 
 
@@ -118,6 +119,7 @@ def as_dict(report: EighReport) -> dict:
                 "budget": _finite(r.budget),
                 "asymmetry": _finite(r.asymmetry),
                 "message": r.message,
+                "forward": r.forward,
             }
             for r in report.results
         ],
