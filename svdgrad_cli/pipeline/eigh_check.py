@@ -117,7 +117,7 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
 
 def _explained(result: EighResult, a: np.ndarray, reference: EighReference, answer) -> EighResult:
     """A finding with its blame: the backend's own eigendecomposition, or its backward pass."""
-    if result.verdict not in EXPLAINED:
+    if result.verdict not in EXPLAINED or not reference.defined:  # NaN where L has no gradient: no blame
         return result
     _, values, vectors = answer
     return replace(result, forward=blame(a, reference.eigenvalues, values, vectors, np.finfo(a.dtype).eps))
