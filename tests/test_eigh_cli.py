@@ -58,3 +58,13 @@ def test_unknown_eigh_losses_are_usage_errors(runner, tmp_path, monkeypatch):
     tied, _ = _files(tmp_path, monkeypatch)
     result = runner.invoke(cli, ["check", tied, "--decomposition", "eigh", "--loss", "polar", "-b", FAKE])
     assert result.exit_code == 2 and "unknown loss 'polar' for --decomposition eigh" in result.stderr
+
+
+def test_check_eigh_from_python_judges_a_stack_and_names_what_it_could_not_check():
+    from svdgrad_cli import check_eigh
+
+    a, _ = symmetric([0.5, 2.0, 2.0, 4.0])
+    exact = "python:eigh_oracle:identity_gradient"  # tests/ is on the path: I is eigsum's gradient
+    run = check_eigh(np.stack([a, a + np.triu(np.ones((4, 4)), 1)]), backends=[exact])
+    assert [r.results[0].verdict for r in run.reports] == ["correct"] and len(run.errors) == 1
+    assert "not symmetric" in run.errors[0] and run.exit_code == 2
