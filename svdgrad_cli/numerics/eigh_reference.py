@@ -68,10 +68,6 @@ def tie_tolerance(w: np.ndarray) -> float:
     return TIE_FACTOR * len(w) * np.finfo(np.float64).eps * float(np.max(np.abs(w), initial=0.0))
 
 
-def _tied(w: np.ndarray, i: int, j: int) -> bool:
-    return abs(w[i] - w[j]) <= tie_tolerance(w)
-
-
 def _spectral_derivatives(kind: str, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(f'(w), the matrix of divided differences f'[w_i, w_j]) of tr f, or None outside f's domain."""
     if kind == "eigsum":
