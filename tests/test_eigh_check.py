@@ -207,3 +207,9 @@ def test_a_finding_says_whether_the_eigendecomposition_or_the_backward_pass_is_o
     )
     right = check_matrix(a, "A", loss, [answering(oracle)]).results[0]
     assert right.verdict is V.CORRECT and right.forward == ""
+
+
+def test_a_plugin_that_answers_complex_gradients_for_a_real_matrix_failed():
+    a, _ = symmetric(TIED, seed=1)
+    result = check_matrix(a, "A", parse_eigh_loss("eigsum"), [answering(np.eye(4) + 1j)]).results[0]
+    assert result.verdict is V.FAILED and "complex gradients" in result.message

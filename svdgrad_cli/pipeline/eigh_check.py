@@ -76,7 +76,6 @@ def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: B
     verdict, note = classify(error, budget, reference.unique), ""
     if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
         verdict, note = within_verdict(budget, reference.unique), "reference cannot tell"
-
     if verdict is BackendVerdict.INDETERMINATE:
         note = (
             FLOAT32_NOTE
@@ -111,6 +110,8 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
             None,
             f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
         )
+    if not np.iscomplexobj(a) and np.iscomplexobj(gradients):
+        return None, "returned complex gradients for a real matrix"
     dtype = np.complex128 if np.iscomplexobj(a) else np.float64
     return (np.asarray(gradients[0], dtype=dtype), values[0], None if vectors is None else vectors[0]), None
 
