@@ -5,7 +5,7 @@ Gaussian (GOE), evenly spaced, clustered (pairs 1e-3 apart) and power-law spectr
 sizes 4 to 64; float64 and float32; every loss. Prints, per loss and dtype, the largest error in
 units over frameworks and matrices, against the calibrated factor the budget uses.
 
-    python bench/eigh_calibration.py            # sizes 4, 8, 16, 32, 64, three matrices each
+    python bench/eigh_calibration.py   # 4 families x 5 sizes (4 to 64), 9 losses, ~3 min
 """
 
 from __future__ import annotations
