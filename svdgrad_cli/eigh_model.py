@@ -60,6 +60,7 @@ class EighRun:
     errors: list[str] = field(default_factory=list)
     run: RunReport | None = None  # the run loop's record (run_loop.py): whether it was interrupted
     swept: str | None = None  # a sweep's parameter ("gap", "scale"); None for a check
+    parameters: list[float] = field(default_factory=list)  # a sweep's: each report's gap or exponent
 
     @property
     def interrupted(self) -> bool:

@@ -58,27 +58,48 @@ def run_eigh_sweep(
     settings: Settings, options: RunOptions, sweep: SweepOptions, write: Writer, notify
 ) -> int:
     """``svdgrad sweep --decomposition eigh --vary gap|scale`` (pipeline/eigh_sweep.py): every point
-    judged as a check's matrix; the exit code (1 on a wrong or non-finite point, else 0)."""
-    if sweep.source or sweep.plot_file or sweep.save_matrices:
-        raise UsageError("sweep --decomposition eigh: --from, --plot and --save-matrices are not built yet")
+    judged as a check's matrix, drawn with --plot; the exit code (1 on a wrong or non-finite point,
+    else 0)."""
+    if sweep.source or sweep.save_matrices:
+        raise UsageError("sweep --decomposition eigh: --from and --save-matrices are not built yet")
+    if sweep.plot_file is not None:
+        _check_plot_file(sweep.plot_file)
     m, n = parse_shape(sweep.shape)
     if m != n:
         raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
     loss, backends = _resolved(settings, options, EIGH_SWEEP_RENDERERS)
     dtype = "float64" if settings.dtype == "auto" else settings.dtype
     family = eigh_family(sweep.vary, sweep.at, sweep.points, n, settings.seed, dtype)
-    cases = (case for loaded in family for case in matrices(loaded, dtype))
+    cases = ((x, case) for x, loaded in family for case in matrices(loaded, dtype))
     run = RunReport(settings, options=options)
     report = EighRun(run=run, swept=sweep.vary)
 
     def take(item):
-        return record(item, loss, backends, settings.seed, False, report, notify)
+        x, case = item
+        report.parameters.append(x)
+        return record(case, loss, backends, settings.seed, False, report, notify)
 
-    run_loop(
-        Stream(run, cases, take, report, covers="points checked"),
-        options,
-        write,
-        notify,
-        EIGH_SWEEP_RENDERERS,
-    )
+    stream = Stream(run, cases, take, report, covers="points checked")
+    run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)
+    if sweep.plot_file is not None and report.reports:
+        _draw(report, sweep.plot_file, notify)
     return report.exit_code
+
+
+def _check_plot_file(path: str) -> None:
+    from svdgrad_cli.render.plots import require_matplotlib
+
+    require_writable(path, "--plot")
+    if not path.lower().endswith((".png", ".svg")):
+        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
+    require_matplotlib()
+
+
+def _draw(report: EighRun, path: str, notify) -> None:
+    from svdgrad_cli.render.eigh_plot import save_eigh_sweep_plot
+
+    try:
+        save_eigh_sweep_plot(report, path)
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
+    notify(f"wrote {path}")

@@ -25,7 +25,7 @@ def plugin(tmp_path, monkeypatch):
 
 
 def test_the_gap_family_closes_the_pair_at_k_down_to_an_exact_tie():
-    family = list(eigh_family("gap", 3, 6, 8, seed=0, dtype="float64"))
+    family = [item for _, item in eigh_family("gap", 3, 6, 8, seed=0, dtype="float64")]
     gaps = [np.diff(np.linalg.eigvalsh(item.array))[2] for item in family]  # w_4 - w_3
     assert family[0].source == "gap 0.5" and family[-1].source == "gap 0"
     assert gaps[0] == pytest.approx(0.5 / 8, rel=1e-12)  # d = 1/8 for n = 8
@@ -50,3 +50,13 @@ def test_sweep_usage_errors_are_one_line(runner, plugin):
     assert result.exit_code == 2 and "square --shape" in result.stderr
     with pytest.raises(UsageError, match="1 <= K < n"):
         list(eigh_family("gap", 8, 4, 8, seed=0, dtype="float64"))
+
+
+def test_a_sweep_draws_its_picture(runner, plugin, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "gap.png"
+    args = ["sweep", "--decomposition", "eigh", "--shape", "4x4", "--points", "4", "--plot", str(png)]
+    result = runner.invoke(cli, [*args, "-b", EXACT])
+    assert result.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = runner.invoke(cli, [*args[:-1], str(tmp_path / "gap.pdf"), "-b", EXACT])
+    assert result.exit_code == 2 and "must end in .png or .svg" in result.stderr

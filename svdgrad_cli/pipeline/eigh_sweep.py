@@ -48,8 +48,8 @@ def _parameters(vary: str, points: int) -> list[float]:
 
 def eigh_family(
     vary: str, at: int | None, points: int, n: int, seed: int, dtype: str
-) -> Iterator[LoadedArray]:
-    """The family's matrices, labelled by their parameter; a UsageError for one that cannot be made."""
+) -> Iterator[tuple[float, LoadedArray]]:
+    """(parameter, matrix labelled by it) of each point; a UsageError for a family that cannot be made."""
     if vary not in ("gap", "scale"):
         raise UsageError(f"sweep --decomposition eigh varies gap or scale, not {vary!r}")
     k = at if at is not None else n // 2
@@ -59,7 +59,7 @@ def eigh_family(
     q = dyadic_orthogonal(n, rng)[0] if n >= 4 else seeded_orthogonal(n, rng)
     for x in _parameters(vary, points):
         if vary == "gap":
-            yield LoadedArray(f"gap {x:.3g}", _matrix(q, _spectrum(n, k, x), dtype))
+            yield x, LoadedArray(f"gap {x:.3g}", _matrix(q, _spectrum(n, k, x), dtype))
         else:
             a = _matrix(q, _spectrum(n, k, 0.5), "float64") * 2.0**x
-            yield LoadedArray(f"2^{x:.0f} A", a.astype(dtype))
+            yield x, LoadedArray(f"2^{x:.0f} A", a.astype(dtype))
