@@ -20,6 +20,7 @@ _EXPORTS = {
     "assert_gradients_ok": "svdgrad_cli.pipeline.run",
     "check": "svdgrad_cli.pipeline.run",
     "check_paths": "svdgrad_cli.pipeline.run",
+    "check_eigh": "svdgrad_cli.pipeline.eigh_run",
     "iter_reports": "svdgrad_cli.pipeline.stream",
     "BackendUnavailable": "svdgrad_cli.errors",
     "InputError": "svdgrad_cli.errors",

@@ -148,6 +148,7 @@ def check(paths, **values) -> None:
         lambda session, target: session.run_mode_check(
             list(paths), target, settings, run_options, _write_stdout, _notify
         ),
+        lambda session: session.run_eigh_check(list(paths), settings, run_options, _write_stdout, _notify),
     )
     try:
         ctx = click.get_current_context()
@@ -191,6 +192,7 @@ def sweep(**values) -> None:
         lambda session, target: session.run_mode_sweep(
             target, settings, run_options, sweep_options, _write_stdout, _notify
         ),
+        lambda session: session.run_eigh_sweep(settings, run_options, sweep_options, _write_stdout, _notify),
     )
     try:
         report = SweepSession(settings, run_options, sweep_options, notify=_notify).run(_write_stdout)
@@ -311,13 +313,18 @@ def _fail_on_layers(values: dict) -> dict:
     return values | {"fail_on": added}
 
 
-def _run_in_mode(settings, run) -> None:
-    """--mode jvp|hvp: ``run(mode_session, target)`` judges that derivative (mode_session.py) and this
-    exits with its code; returns for --mode vjp."""
+def _run_in_mode(settings, run, eigh) -> None:
+    """--mode jvp|hvp: ``run(mode_session, target)`` judges that derivative (mode_session.py);
+    --decomposition eigh: ``eigh(eigh_session)`` (eigh_session.py); this exits with its code, and
+    returns for the SVD's VJP."""
     from svdgrad_cli import mode_session
     from svdgrad_cli.errors import SvdgradError
 
     try:
+        if settings.decomposition == "eigh":
+            from svdgrad_cli import eigh_session
+
+            sys.exit(eigh(eigh_session))
         target = mode_session.mode_run_target(settings)
         if target is None:
             return

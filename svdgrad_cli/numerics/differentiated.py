@@ -5,7 +5,9 @@ Two axes, each an enum, combined in a :class:`Target` that the pipeline passes t
 
 - :class:`Decomposition`, what the backend's call factorizes: the thin SVD (k = min(m, n) triplets,
   implemented), a truncated SVD (the top k < min(m, n) triplets, k read from the shape of the values a
-  backend returns; issue 24), a symmetric or Hermitian eigendecomposition (m = n; later).
+  backend returns; issue 24), a symmetric or Hermitian eigendecomposition (m = n; judged by
+  ``--decomposition eigh``, eigh_session.py and pipeline/eigh_check.py, outside ASSESSMENTS: its
+  reports hold eigenvalues and an eigenvector gauge, not the SVD's MatrixReport).
 - :class:`DerivativeMode`, which derivative of the loss through it is judged: the VJP (reverse mode,
   the gradient dL/dA; implemented), the JVP (forward mode, dL[A; dA] along a tangent; issue 25), the
   HVP (second order, the Hessian of L applied to a direction; issue 25).

@@ -18,6 +18,12 @@ from svdgrad_cli.verdicts import FAILING, SEVERITY, MatrixVerdict, ReferencePrec
 
 LOSS_HELP = "sum | sv:K | topk:K | polar[:K] | recon[:K] | proj:K | uv"
 DTYPE_CHOICES = ("auto", "float32", "float64", "complex64", "complex128")
+DECOMPOSITION_CHOICES = ("svd", "eigh")  # the SVD, or a real symmetric A's eigendecomposition (issue 27)
+EIGH_HELP = (
+    "svd, or eigh: gradients of losses of a real symmetric A's eigendecomposition, --loss eigsum | eig:K "
+    "| lowk:K | topk:K | logdet | entropy | expm | proj:K | vec"
+)
+SYM_HELP = "--decomposition eigh: check (A + A^T)/2 where A is not symmetric (else it is refused)."
 MODE_CHOICES = ("vjp", "jvp", "hvp")  # DerivativeMode's values (numerics/differentiated.py; a test compares)
 REFERENCE_CHOICES = tuple(p.value for p in ReferencePrecision)
 FAIL_ON_CHOICES = (
@@ -164,6 +170,10 @@ class Settings:
         json=False,
         help="vjp: reverse-mode gradients, jvp: forward-mode JVPs, hvp: Hessian-vector products",
     )
+    decomposition: str = option(
+        "svd", "--decomposition", type=DECOMPOSITION_CHOICES, config=False, json=False, help=EIGH_HELP
+    )
+    symmetrize: bool = option(False, "--symmetrize", kind="flag", config=False, json=False, help=SYM_HELP)
     directions: str | None = option(
         None,
         "--directions",

@@ -43,6 +43,15 @@ MODE_RENDERERS = {
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
     "html": "svdgrad_cli.render.mode_html:ModeHtmlRenderer",
 }
+# The formats of ``--decomposition eigh``: render/eigh_report.py (finish(run)).
+EIGH_RENDERERS = {
+    "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
+    "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+}
+EIGH_SWEEP_RENDERERS = {
+    "table": "svdgrad_cli.render.eigh_report:EighSweepTableRenderer",
+    "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+}
 MODE_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",
     "json": "svdgrad_cli.render.mode_sweep:ModeSweepJsonRenderer",

@@ -1,0 +1,105 @@
+"""``svdgrad check|sweep --decomposition eigh`` (issue 27): the gradients of losses of a real symmetric
+eigendecomposition, each matrix judged by pipeline/eigh_check.py in the one run loop (run_loop.py:
+signals, the interrupted report), written where the one plan says (outputs.py) in the formats of
+EIGH_RENDERERS. An option of ``check`` rather than a sibling command: the inputs, the backends'
+names and plug-in specs, --loss, --seed, --dtype, --format and -o mean the same thing; only the
+decomposition differs, as numerics/differentiated.py's Target says.
+"""
+
+from __future__ import annotations
+
+from svdgrad_cli.backends.eigh_backends import eigh_backends
+from svdgrad_cli.eigh_model import EighRun
+from svdgrad_cli.errors import UsageError
+from svdgrad_cli.inputs.loading import matrices
+from svdgrad_cli.model import RunReport
+from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
+from svdgrad_cli.options import RunOptions, Settings, SweepOptions
+from svdgrad_cli.outputs import Writer, require_writable
+from svdgrad_cli.pipeline.eigh_check import record
+from svdgrad_cli.pipeline.eigh_sweep import eigh_family
+from svdgrad_cli.pipeline.modes_run import path_cases
+from svdgrad_cli.pipeline.sweep import parse_shape
+from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
+from svdgrad_cli.run_loop import Stream, run_loop
+
+SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
+
+
+def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
+    """(loss, backends) of an eigh run; a UsageError for what it cannot do."""
+    if options.output_format not in formats:
+        raise UsageError(
+            f"--decomposition eigh writes --format {', '.join(formats)}; not {options.output_format}"
+        )
+    require_writable(options.output, "-o")
+    if settings.mode != "vjp":
+        raise UsageError("--decomposition eigh judges reverse-mode gradients (--mode vjp) only")
+    loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
+    return loss, eigh_backends(tuple(settings.backends))
+
+
+def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer, notify) -> int:
+    """Check ``paths`` under --decomposition eigh, write the report, name each unchecked input; the
+    exit code."""
+    loss, backends = _resolved(settings, options, EIGH_RENDERERS)
+    cases = path_cases(paths, settings.dtype, options.max_elements)
+    run = RunReport(settings, options=options)
+    report = EighRun(run=run)
+
+    def take(item):
+        return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify)
+
+    run_loop(Stream(run, cases, take, report), options, write, notify, EIGH_RENDERERS)
+    return report.exit_code
+
+
+def run_eigh_sweep(
+    settings: Settings, options: RunOptions, sweep: SweepOptions, write: Writer, notify
+) -> int:
+    """``svdgrad sweep --decomposition eigh --vary gap|scale`` (pipeline/eigh_sweep.py): every point
+    judged as a check's matrix, drawn with --plot; the exit code (1 on a wrong or non-finite point,
+    else 0)."""
+    if sweep.source or sweep.save_matrices:
+        raise UsageError("sweep --decomposition eigh: --from and --save-matrices are not built yet")
+    if sweep.plot_file is not None:
+        _check_plot_file(sweep.plot_file)
+    m, n = parse_shape(sweep.shape)
+    if m != n:
+        raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
+    loss, backends = _resolved(settings, options, EIGH_SWEEP_RENDERERS)
+    dtype = "float64" if settings.dtype == "auto" else settings.dtype
+    family = eigh_family(sweep.vary, sweep.at, sweep.points, n, settings.seed, dtype)
+    cases = ((x, case) for x, loaded in family for case in matrices(loaded, dtype))
+    run = RunReport(settings, options=options)
+    report = EighRun(run=run, swept=sweep.vary)
+
+    def take(item):
+        x, case = item
+        report.parameters.append(x)
+        return record(case, loss, backends, settings.seed, False, report, notify)
+
+    stream = Stream(run, cases, take, report, covers="points checked")
+    run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)
+    if sweep.plot_file is not None and report.reports:
+        _draw(report, sweep.plot_file, notify)
+    return report.exit_code
+
+
+def _check_plot_file(path: str) -> None:
+    from svdgrad_cli.render.plots import require_matplotlib
+
+    require_writable(path, "--plot")
+    if not path.lower().endswith((".png", ".svg")):
+        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
+    require_matplotlib()
+
+
+def _draw(report: EighRun, path: str, notify) -> None:
+    from svdgrad_cli.render.eigh_plot import save_eigh_sweep_plot
+
+    try:
+        save_eigh_sweep_plot(report, path)
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
+    notify(f"wrote {path}")

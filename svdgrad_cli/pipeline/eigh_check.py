@@ -1,0 +1,181 @@
+"""Judge each backend's gradient of an eigh loss at one real symmetric matrix (``--decomposition eigh``).
+
+Input: a square, finite matrix, real symmetric or complex Hermitian to working precision
+(||A - A^H||_F <= ASYMMETRY_TOL n eps ||A||_F; else an InputError giving the asymmetry), or made
+so, (A + A^H)/2, with
+``--symmetrize``. Reference: numerics/eigh_reference.py; budget: budget.py's make_budget on that
+reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and divided differences, so
+2^k A has the same relative budget as A). Verdicts, as for the SVD (judge.py ``classify``):
+
+- ``non-finite``: NaN/Inf in the gradient, whatever the reference says; ``failed``: the call raised;
+- ``undefined``: the loss has no gradient here (a single eigenvalue at a tie, a projector across a
+  closed gap, an eigenvector loss at a tie, logdet/entropy off the positive definite cone);
+- ``correct`` / ``inaccurate`` / ``wrong`` by the distance of the gradient's symmetric part to G
+  (to the gradient set: ``valid`` inside it); ``indeterminate`` where the budget reaches a tenth of
+  ||G||: the data in that dtype (float32) cannot decide; within the float64 reference's own error
+  of a threshold, decided in the backend's favour and said so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
+from svdgrad_cli.errors import InputError
+from svdgrad_cli.inputs.arrays import Skipped
+from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.eigh_forward import blame
+from svdgrad_cli.numerics.eigh_losses import EighLoss
+from svdgrad_cli.numerics.eigh_membership import distance
+from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
+from svdgrad_cli.numerics.field import adjoint
+from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.pipeline.judge import classify, within_verdict
+from svdgrad_cli.verdicts import BackendVerdict
+
+ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^H||_F <= this * n * eps * ||A||_F
+EXPLAINED = (BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE)
+FLOAT32_NOTE = "cannot be decided in float32: the data determine less than one digit of the gradient"
+
+
+def asymmetry(a: np.ndarray) -> float:
+    """||A - A^H||_F / ||A||_F (0 for A = 0)."""
+    norm = frobenius(a)
+    return frobenius(a - adjoint(a)) / norm if norm else 0.0
+
+
+def symmetric_input(a: np.ndarray, label: str, symmetrize: bool) -> tuple[np.ndarray, float | None]:
+    """The matrix to check and the relative asymmetry --symmetrize removed (None if it did not);
+    an InputError (one line) for a matrix that is not square, not finite, or not symmetric (Hermitian)."""
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise InputError(label, f"--decomposition eigh needs square matrices; this one is {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(label, "the matrix has NaN or Inf entries")
+    gap = asymmetry(a)
+    if symmetrize:
+        return ((a + adjoint(a)) / 2).astype(a.dtype), gap
+    limit = ASYMMETRY_TOL * a.shape[0] * np.finfo(a.dtype).eps
+    if gap > limit:
+        kind, t = ("Hermitian", "H") if np.iscomplexobj(a) else ("symmetric", "T")
+        raise InputError(
+            label,
+            f"not {kind}: ||A - A^{t}||_F / ||A||_F = {gap:.3g} > {limit:.1g} (working precision); "
+            f"--symmetrize checks (A + A^{t})/2",
+        )
+    return a, None
+
+
+def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
+    """One finite gradient against a defined reference."""
+    error = distance(gradient, reference)
+    scale = budget.scale or 1.0
+    skew = frobenius(gradient - adjoint(gradient)) / 2 / scale
+    verdict, note = classify(error, budget, reference.unique), ""
+    if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
+        verdict, note = within_verdict(budget, reference.unique), "reference cannot tell"
+    if verdict is BackendVerdict.INDETERMINATE:
+        note = (
+            FLOAT32_NOTE
+            if budget.eps >= np.finfo(np.float32).eps
+            else "the data do not determine the gradient"
+        )
+    return EighResult(name, verdict, error, error / scale, budget.relative, skew, note)
+
+
+def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
+    """The verdict of one backend's gradient (see the module docstring)."""
+    if not np.all(np.isfinite(gradient)):
+        message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
+        return EighResult(name, BackendVerdict.NON_FINITE, message=message)
+    if not reference.defined:
+        return EighResult(name, BackendVerdict.UNDEFINED, message=reference.method)
+    return _judged(name, gradient, reference, budget)
+
+
+def _answers(backend, a: np.ndarray, loss: EighLoss):
+    """((gradient, eigenvalues, eigenvectors or None), None) of one backend's call, or (None, the
+    failure as one line)."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # 0/0 at ties: judged, not printed
+            warnings.simplefilter("ignore")
+            values, gradients, vectors = backend.compute(a[None], loss)
+    except Exception as exc:  # the framework's or the plug-in's error: reported, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return None, f"{type(exc).__name__}: {first}"
+    if np.shape(gradients) != (1, *a.shape) or np.shape(values) != (1, a.shape[0]):
+        return (
+            None,
+            f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
+        )
+    if not np.iscomplexobj(a) and np.iscomplexobj(gradients):
+        return None, "returned complex gradients for a real matrix"
+    dtype = np.complex128 if np.iscomplexobj(a) else np.float64
+    return (np.asarray(gradients[0], dtype=dtype), values[0], None if vectors is None else vectors[0]), None
+
+
+def _explained(result: EighResult, a: np.ndarray, reference: EighReference, answer) -> EighResult:
+    """A finding with its blame: the backend's own eigendecomposition, or its backward pass."""
+    if result.verdict not in EXPLAINED or not reference.defined:  # NaN where L has no gradient: no blame
+        return result
+    _, values, vectors = answer
+    return replace(result, forward=blame(a, reference.eigenvalues, values, vectors, np.finfo(a.dtype).eps))
+
+
+def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False) -> EighReport:
+    """One matrix's report: the reference, and each backend judged against it."""
+    a, removed = symmetric_input(a, label, symmetrize)
+    problem = loss.check_fits(a.shape[0])
+    if problem:
+        raise InputError(label, problem)
+    reference = eigh_reference(a, loss)
+    budget = make_budget(reference, a.shape, a.dtype)
+    results = []
+    for backend in backends:
+        answer, failure = _answers(backend, a, loss)
+        if answer is None:
+            results.append(EighResult(backend.name, BackendVerdict.FAILED, message=failure or ""))
+        else:
+            judged = judge_gradient(backend.name, answer[0], reference, budget)
+            results.append(_explained(judged, a, reference, answer))
+    values = tuple(float(x) for x in reference.eigenvalues)
+    return EighReport(
+        label,
+        a.shape,
+        str(a.dtype),
+        loss.name,
+        values,
+        reference.method,
+        reference.defined,
+        reference.unique,
+        results,
+        removed,
+    )
+
+
+def record(
+    item, loss: EighLoss, backends, seed: int, symmetrize: bool, run: EighRun, notify
+) -> EighReport | None:
+    """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or None
+    where there is none (an input error is told through ``notify`` and kept: exit 2, the other
+    files still checked)."""
+    if isinstance(item, Skipped):
+        return None
+    try:
+        if isinstance(item, InputError):
+            raise item
+        report = check_matrix(
+            item.array,
+            item.label,
+            loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array)),
+            backends,
+            symmetrize,
+        )
+    except InputError as exc:
+        run.errors.append(str(exc))
+        notify(str(exc))
+        return None
+    run.reports.append(report)
+    return report

@@ -1,0 +1,28 @@
+"""``check_eigh(array, ...)``: ``svdgrad check --decomposition eigh`` from Python, for one symmetric
+(Hermitian) matrix or a stack (..., n, n); an EighRun (eigh_model.py) whose ``reports`` hold each
+matrix's verdicts and whose ``errors`` the matrices that could not be checked (not symmetric, ...)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svdgrad_cli.backends.eigh_backends import eigh_backends
+from svdgrad_cli.eigh_model import EighRun
+from svdgrad_cli.inputs.arrays import LoadedArray
+from svdgrad_cli.inputs.loading import matrices
+from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
+from svdgrad_cli.pipeline.eigh_check import record
+
+
+def _quiet(line: str) -> None:
+    return None
+
+
+def check_eigh(array, loss="eigsum", backends=None, dtype="auto", seed=0, symmetrize=False) -> EighRun:
+    """Judge each framework's (or plug-in spec's) gradient of ``loss`` at ``array``."""
+    parsed = parse_eigh_loss(loss)
+    resolved = eigh_backends(tuple(backends or ()))
+    run = EighRun()
+    for case in matrices(LoadedArray("<array>", np.asarray(array)), dtype):
+        record(case, parsed, resolved, seed, symmetrize, run, _quiet)
+    return run
