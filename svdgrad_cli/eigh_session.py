@@ -11,6 +11,7 @@ from __future__ import annotations
 from svdgrad_cli.backends.eigh_backends import eigh_backends
 from svdgrad_cli.eigh_model import EighRun
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
@@ -21,6 +22,7 @@ from svdgrad_cli.pipeline.eigh_sweep import eigh_family
 from svdgrad_cli.pipeline.modes_run import path_cases
 from svdgrad_cli.pipeline.sweep import parse_shape
 from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
+from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
 
 SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
@@ -35,6 +37,8 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     require_writable(options.output, "-o")
     if settings.mode != "vjp":
         raise UsageError("--decomposition eigh judges reverse-mode gradients (--mode vjp) only")
+    if settings.select or settings.skip:
+        raise UsageError("--decomposition eigh: --select and --skip are not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
     return loss, eigh_backends(tuple(settings.backends))
 
@@ -43,14 +47,16 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     """Check ``paths`` under --decomposition eigh, write the report, name each unchecked input; the
     exit code."""
     loss, backends = _resolved(settings, options, EIGH_RENDERERS)
-    cases = path_cases(paths, settings.dtype, options.max_elements)
+    files = collect_files(paths, options.recursive, options.globs, options.excludes)
+    progress = RunProgress(len(files.entries))
+    cases = path_cases(files, settings, options.max_elements, progress.file)
     run = RunReport(settings, options=options)
     report = EighRun(run=run)
 
     def take(item):
         return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify)
 
-    run_loop(Stream(run, cases, take, report), options, write, notify, EIGH_RENDERERS)
+    run_loop(Stream(run, cases, take, report, progress), options, write, notify, EIGH_RENDERERS)
     return report.exit_code
 
 
