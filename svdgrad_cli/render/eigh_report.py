@@ -45,6 +45,12 @@ def _head(report: EighReport) -> list[str]:
     return [w for line in lines for w in textwrap.wrap(line, WIDTH, subsequent_indent="    ")]
 
 
+ASYM_NOTE = (
+    "asym: ||G - G^H||_F / ||G||_F of the gradient as returned; a framework that reads one triangle "
+    "returns a triangular G. Each is judged by its Hermitian part (G + G^H)/2."
+)
+
+
 def table(run: EighRun) -> str:
     """The human report: per matrix, one row per backend (relative error and budget against ||G||_F;
     asym: the antisymmetric part the framework adds, which only says which triangle it reads)."""
@@ -54,6 +60,8 @@ def table(run: EighRun) -> str:
         out.append(f"  {'backend':<24}{'verdict':<14}{'rel. error':>11} {'budget':>10} {'asym':>10}")
         out += [_row(r) for r in report.results]
         out.append("")
+    if run.reports:
+        out += textwrap.wrap(ASYM_NOTE, WIDTH)
     out += [f"not checked: {line}" for line in run.errors]
     return "\n".join(out) + ("\n" + INTERRUPTED if run.interrupted else "") + "\n"
 
