@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import subprocess
+import sys
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
@@ -38,8 +39,12 @@ WARM_UP = np.array([[[2.0, 0.0], [0.0, 1.0]]])  # the tiny first call made befor
 
 
 def loaded_builtin(name: str) -> FrameworkBackend:
-    """In the worker: the built-in backend ``name``, its framework imported and called once."""
+    """In the worker: the built-in backend ``name``, its framework imported and called once, without
+    the packages it imports but never uses here (its ``unused_imports``: None in sys.modules makes
+    their import an ImportError, which the framework catches)."""
     backend = BUILTIN[name]
+    for package in backend.unused_imports:
+        sys.modules.setdefault(package, None)  # type: ignore[assignment]
     backend.compute(WARM_UP, parse_loss("sum"))
     return backend
 

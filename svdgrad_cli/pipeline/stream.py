@@ -34,6 +34,11 @@ SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is check
 # ... up to this size: beyond it the check's SVDs cost a tenth of the run (1024x1024: 0.85 s of 7.5 s)
 # and a clean agree, every backend within its budget of the reference, has nothing left to settle.
 CLEAN_CHECK_ELEMENTS = 256 * 256
+# Stacks from this size on go to one backend at a time (beside the reference, in the background), not to
+# all at once: side by side, the backends' working sets (a dozen copies of the stack each) add up, and
+# each one's LAPACK already keeps the cores busy. Measured on two cores, one 2048x2048 float32 matrix:
+# see bench/bench_terminal.py and the README.
+SIDE_BY_SIDE_BYTES = 2**22
 
 
 def error_report(error: InputError) -> MatrixReport:
@@ -117,7 +122,8 @@ class ReportStream:
         stack = np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
         settings = self.plan.settings
-        registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # side by side
+        if stack.nbytes < SIDE_BY_SIDE_BYTES:
+            registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # side by side
         # LAPACK lets the backends run meanwhile
         references = background().submit(self.assessment.before_backends, stack, loss, settings)
         per_backend = []
