@@ -127,3 +127,17 @@ def test_a_framework_that_cannot_load_fails_the_cli_run_closed_in_one_line(tmp_p
     shown = done.stdout + done.stderr
     assert "svdgrad: 1 matrix checked (1 error); exit code 2" in shown.splitlines()
     assert "thisautogradisbroken" in "".join(shown.split())  # the reason, in the report's panel
+
+
+def test_the_reference_is_refined_only_where_the_backends_compute_in_double_precision(hosted):
+    """float32: the budget is 10^8 times the unrefined reference's error (refinement.refines), and
+    the verdict is the same; float64: refined."""
+    rng = np.random.default_rng(5)
+    u, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    v, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    a = (u * [5.0, 4.0, 3.0, 2.0, 1.0]) @ v.T
+    single = check(a.astype(np.float32), backends=["autograd"], reference="float64").results[0]
+    double = check(a, backends=["autograd"], reference="float64").results[0]
+    assert single.reference.precision == "float64"
+    assert double.reference.precision == "float64 (refined)"
+    assert single.verdict == double.verdict == "agree"

@@ -27,6 +27,7 @@ import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
 from svdgrad_cli.backends.protocol import BUILT_IN, GaugeDependence, described, last_frames
+from svdgrad_cli.backends.runtime import RELEASE_BYTES, release_free_memory
 from svdgrad_cli.errors import SvdgradError, UsageError
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -144,6 +145,9 @@ def main() -> None:
         while backend is not None:
             header, arrays = wire.receive(reader, sys.maxsize)
             wire.write(answers, _answer(backend, header, arrays))
+            if arrays["stack"].nbytes >= RELEASE_BYTES:
+                del arrays
+                release_free_memory()
     except wire.Closed:  # svdgrad is done with this backend
         pass
 

@@ -49,7 +49,7 @@ def loaded_builtin(name: str) -> FrameworkBackend:
     return backend
 
 
-def _write_closing(fd: int, message: bytes) -> None:
+def _write_closing(fd: int, message: list[bytes | memoryview]) -> None:
     """Write ``message`` to ``fd`` (a duplicate of a worker's input, so that the number is never
     another file's) and close it; a worker that ended is the reader's to report."""
     try:
@@ -130,7 +130,7 @@ class FrameworkWorker(WorkerBackend):
         current = self._process is not None and self._started_in == context()
         return self._process if current and self._problem is None else None
 
-    def send_ahead(self, message: bytes, sent: _Sent) -> None:
+    def send_ahead(self, message: list[bytes | memoryview], sent: _Sent) -> None:
         """Write the call ``message`` to the running worker, if any, in a thread (see send_ahead)."""
         if sent.process is None or self._sent is not None:
             return
