@@ -141,3 +141,12 @@ def test_the_reference_is_refined_only_where_the_backends_compute_in_double_prec
     assert single.reference.precision == "float64"
     assert double.reference.precision == "float64 (refined)"
     assert single.verdict == double.verdict == "agree"
+
+
+def test_the_early_start_starts_only_the_installed_built_ins_named(hosted):
+    """check's command line starts workers before svdgrad loads (registry.start_early): only those
+    named (a spec or an unknown name is left to resolve_backends), every installed one where none is."""
+    registry.start_early(("autograd", "python:json:loads", "nonexistent"))
+    assert sorted(hosted) == ["autograd"]
+    registry.start_early(())
+    assert sorted(hosted) == sorted(name for name in BUILTIN if registry.is_available(name))

@@ -12,6 +12,9 @@ this process reads the matrices and computes the reference. The first compute ca
 worker's hello. A call that outlives ``--timeout`` gets its worker killed, not abandoned in a thread,
 and the next call starts a new one. ``-b NAME`` starts only the workers it names; ``--help`` starts
 none, and ``--jobs`` worker processes (parallel.py) keep their backends in their own process.
+``svdgrad check`` starts them before the rest of svdgrad is imported (registry.start_early), and a
+worker leaves out what its framework imports but never uses for an SVD (``unused_imports``:
+TensorFlow's JAX converter and Keras, a quarter of its start-up's CPU time).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def loaded_builtin(name: str) -> FrameworkBackend:
     their import an ImportError, which the framework catches)."""
     backend = BUILTIN[name]
     for package in backend.unused_imports:
-        sys.modules.setdefault(package, None)  # type: ignore[assignment]
+        sys.modules.setdefault(package, None)  # type: ignore[arg-type]
     backend.compute(WARM_UP, parse_loss("sum"))
     return backend
 

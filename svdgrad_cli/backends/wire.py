@@ -51,7 +51,7 @@ def encode_parts(header: dict, arrays: dict[str, np.ndarray] | None = None) -> l
     return [
         len(head).to_bytes(LENGTH, "big"),
         head,
-        *(memoryview(a.reshape(-1).view(np.uint8)) for a in arrays.values()),
+        *(memoryview(a.reshape(-1).view(np.uint8).data) for a in arrays.values()),
     ]
 
 
