@@ -6,7 +6,7 @@ times ``svdgrad scan FILE -q`` (median of ``--repeat`` runs, and once more after
 of the two counts) against ``svdgrad check FILE -q`` with the default backends (run once: it is
 slow). Target (issue 26): scan <= 0.2x the full check.
 
-It also measures that checkpoints are read one tensor at a time: the scan's peak RSS against the
+It also measures that checkpoints are read one tensor at a time: the scan's peak memory against the
 checkpoint's size, for the safetensors file and for the same tensors in a PyTorch zip checkpoint
 (torch.save): the peak anonymous memory (not the mapped file's pages, which count in RSS) above that of
 a scan of one 2x2 matrix in the same format (its reader's imports). Reading every tensor at once would
@@ -96,7 +96,7 @@ def main() -> None:
             print(f"{'  the scan again, after the check':<44} {after:8.2f} s")
             # the slower scan: a load that changes during the long check must not favour the scan
             report("scan / full check, default backends", max(scan, after), check, 0.2)
-        print(f"{'  peak RSS of that scan':<44} {scan_peak:8.0f} MiB")
+        print(f"{'  peak memory (PSS) of that scan':<44} {scan_peak:8.0f} MiB")
         small, _ = write(Path(tmp) / "small", layers=0)
         for kind, path, tiny in (
             ("safetensors", safetensors, small),

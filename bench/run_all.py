@@ -12,10 +12,14 @@ Targets (issue 16), each printed with its ratio:
   time with the persistent cache against ``--no-cache``;
 - one 1024x1024 matrix, two backends, <= 1.15x the minimal script making the same two calls;
 - one 5x5 matrix, default backends, cold (a new process, no compilation cache) <= 0.6x the naive
-  loop over the four frameworks on that matrix (issue 26), idle and loaded;
-- one 2048x2048 float32 matrix, default backends, <= 1.1x the naive loop, peak memory <= 1.2x (the
-  memory of svdgrad's process and its backend workers together), idle and loaded;
-- peak memory of the four-backend run <= 1.2x the naive loop's;
+  loop over the four frameworks on that matrix (issue 26), idle and loaded (bench_terminal.py:
+  medians of paired runs);
+- one 2048x2048 float32 matrix, default backends, <= 1.1x the naive loop, peak memory <= 1.2x, idle
+  and loaded (bench_terminal.py);
+- peak memory of the four-backend run <= 1.2x the naive loop's.
+
+Memory is the peak of the summed proportional set size (PSS) of a command's process and the
+processes below it (svdgrad's backend workers; common.tree_pss): a page they share counts once.
 - a ``python:`` plug-in in its worker process against the same function in this one
   (bench_isolation.py): 200 small matrices, the overhead per matrix, a worker's start.
 - ``svdgrad scan`` over a 12-layer transformer's safetensors checkpoint <= 0.2x the full check
@@ -37,23 +41,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import PYTHON, QUIET_TF, SVDGRAD, report, run, run_with_cpu, write_small_matrices
+from common import PYTHON, QUIET_TF, SVDGRAD, busy, report, run, write_small_matrices
 
 HERE = Path(__file__).parent
 NAIVE = [PYTHON, str(HERE / "naive_loop.py")]
 TWO = ["-b", "autograd", "-b", "tensorflow"]
-
-
-@contextlib.contextmanager
-def busy(processes: int = 2):
-    """``processes`` CPU-bound processes for the duration (a shared CI runner's neighbours)."""
-    load = [subprocess.Popen([PYTHON, "-c", "while True: pass"]) for _ in range(processes)]
-    try:
-        yield
-    finally:
-        for process in load:
-            process.kill()
-            process.wait()
 
 
 def write_medium_matrices(folder: Path, files: int = 8, per_file: int = 4, side: int = 192) -> None:
@@ -73,7 +65,7 @@ def four_backends(small: Path, repeat: int) -> None:
     ours, ours_peak = run([*SVDGRAD, "check", str(small), "-q"], repeat=repeat)
     base, base_peak = run([*NAIVE, str(small)], repeat=repeat)
     report("four backends, 1,000 small, idle", ours, base, 0.75)
-    report("peak memory of that run", ours_peak, base_peak, 1.2, unit="MiB")
+    report("peak memory of that run (PSS)", ours_peak, base_peak, 1.2, unit="MiB")
     with busy():
         ours, _ = run([*SVDGRAD, "check", str(small), "-q"], repeat=repeat)
         base, _ = run([*NAIVE, str(small)], repeat=repeat)
@@ -107,32 +99,7 @@ def large_matrix(tmp: Path, repeat: int) -> None:
     ours, ours_peak = run([*SVDGRAD, "check", str(big), *TWO, "-q"], repeat=repeat)
     base, base_peak = run([PYTHON, str(HERE / "minimal_loop.py"), str(big)], repeat=repeat)
     report("1024x1024, sum, autograd+tensorflow", ours, base, 1.15)
-    report("peak memory of that run", ours_peak, base_peak, 1.5, unit="MiB")
-
-
-def one_small_matrix(tmp: Path, repeat: int) -> None:
-    """A person at a terminal: one 5x5 matrix, every framework started (issue 26)."""
-    small = tmp / "five.npy"
-    np.save(small, np.random.default_rng(0).standard_normal((5, 5)))
-    for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
-        with load:
-            ours, _, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(small), "-q", "--no-cache"], repeat)
-            base, _, base_cpu = run_with_cpu([*NAIVE, str(small)], repeat)
-        report(f"one 5x5, four backends, cold, {state}", ours, base, 0.6)
-        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
-
-
-def big_matrix(tmp: Path, repeat: int) -> None:
-    """One 2048x2048 float32 matrix, the four backends, against the naive loop (issue 26)."""
-    big = tmp / "big32.npy"
-    np.save(big, np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32))
-    for state, load in (("idle", contextlib.nullcontext()), ("loaded", busy())):
-        with load:
-            ours, ours_peak, ours_cpu = run_with_cpu([*SVDGRAD, "check", str(big), "-q"], repeat)
-            base, base_peak, base_cpu = run_with_cpu([*NAIVE, str(big)], repeat)
-        report(f"2048x2048 float32, four backends, {state}", ours, base, 1.1)
-        report("peak memory of that run (with workers)", ours_peak, base_peak, 1.2, unit="MiB")
-        report("CPU seconds of that run (with workers)", ours_cpu, base_cpu, None, unit="s")
+    report("peak memory of that run (PSS)", ours_peak, base_peak, 1.5, unit="MiB")
 
 
 def budget_tightness() -> None:
@@ -156,12 +123,11 @@ def main() -> None:
         four_backends(small, repeat)
         jobs(small, medium, repeat)
         large_matrix(tmp, repeat)
-        one_small_matrix(tmp, repeat)
-        big_matrix(tmp, repeat)
     subprocess.run(
         [PYTHON, str(HERE / "bench_isolation.py"), *(["--quick"] if repeat == 1 else [])], check=True
     )
     subprocess.run([PYTHON, str(HERE / "bench_scan.py"), "--repeat", str(repeat)], check=True)  # issue 26
+    subprocess.run([PYTHON, str(HERE / "bench_terminal.py"), "--repeat", str(repeat)], check=True)  # issue 26
     budget_tightness()
 
 

@@ -139,10 +139,14 @@ def check(paths, **values) -> None:
       cat A.txt | svdgrad check -
     """
     _configure_runtime(values)
+    settings, run_options = split_options(_fail_on_layers(values))
+    if settings.mode == "vjp" and run_options.jobs == 1:  # the frameworks start while svdgrad loads
+        from svdgrad_cli.backends.registry import start_early
+
+        start_early(settings.backends)
     from svdgrad_cli.errors import SvdgradError
     from svdgrad_cli.session import CheckSession
 
-    settings, run_options = split_options(_fail_on_layers(values))
     _run_in_mode(
         settings,
         lambda session, target: session.run_mode_check(

@@ -95,6 +95,9 @@ class FrameworkBackend:
     origin: str = BUILT_IN
     gives_factors: bool = True
     targets: frozenset[Target] = DEFAULT_TARGETS  # what compute() differentiates (protocol.py)
+    # packages the framework imports at start-up, each where their ImportError is caught, that take
+    # no part in its SVD or gradients: a worker process hosting this backend alone refuses them
+    unused_imports: tuple[str, ...] = ()
 
     @property
     def module(self) -> ModuleType:
@@ -121,7 +124,15 @@ BUILTIN: dict[str, FrameworkBackend] = {
     backend.name: backend
     for backend in (
         FrameworkBackend("autograd", "svdgrad_cli.backends.autograd_backend", "autograd", "autograd"),
-        FrameworkBackend("tensorflow", "svdgrad_cli.backends.tensorflow_backend", "tensorflow", "tensorflow"),
+        # tf.lite's JAX converter (``from jax import jit``) and Keras 3's optimizers, which TensorFlow
+        # loads eagerly for SavedModel: a quarter of its start-up's CPU time (hosted.py)
+        FrameworkBackend(
+            "tensorflow",
+            "svdgrad_cli.backends.tensorflow_backend",
+            "tensorflow",
+            "tensorflow",
+            unused_imports=("jax", "keras"),
+        ),
         FrameworkBackend("torch", "svdgrad_cli.backends.torch_backend", "torch", "torch"),
         FrameworkBackend("jax", "svdgrad_cli.backends.jax_backend", "jax", "jax"),
     )

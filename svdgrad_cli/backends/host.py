@@ -27,6 +27,7 @@ import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
 from svdgrad_cli.backends.protocol import BUILT_IN, GaugeDependence, described, last_frames
+from svdgrad_cli.backends.runtime import RELEASE_BYTES, release_free_memory
 from svdgrad_cli.errors import SvdgradError, UsageError
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -104,7 +105,7 @@ def _hello(request: dict) -> tuple[dict, object]:
     return hello, backend
 
 
-def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
     loss = wire.loss_from_message(header, arrays)
     # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -113,10 +114,10 @@ def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
     results = {"values": output.singular_values, "gradients": output.gradients, "u": output.u, "v": output.v}
     answer = {"convention": None if output.convention is None else str(output.convention)}
     # encoded here, so that what cannot travel without pickle is the call's failure
-    return wire.encode(answer, {name: np.asarray(a) for name, a in results.items() if a is not None})
+    return wire.encode_parts(answer, {name: np.asarray(a) for name, a in results.items() if a is not None})
 
 
-def _answer(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+def _answer(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes | list[bytes | memoryview]:
     """The message answering one compute call: its arrays, or what it raised."""
     try:
         return _compute(backend, header, arrays)
@@ -144,6 +145,9 @@ def main() -> None:
         while backend is not None:
             header, arrays = wire.receive(reader, sys.maxsize)
             wire.write(answers, _answer(backend, header, arrays))
+            if arrays["stack"].nbytes >= RELEASE_BYTES:
+                del arrays
+                release_free_memory()
     except wire.Closed:  # svdgrad is done with this backend
         pass
 

@@ -12,6 +12,9 @@ this process reads the matrices and computes the reference. The first compute ca
 worker's hello. A call that outlives ``--timeout`` gets its worker killed, not abandoned in a thread,
 and the next call starts a new one. ``-b NAME`` starts only the workers it names; ``--help`` starts
 none, and ``--jobs`` worker processes (parallel.py) keep their backends in their own process.
+``svdgrad check`` starts them before the rest of svdgrad is imported (registry.start_early), and a
+worker leaves out what its framework imports but never uses for an SVD (``unused_imports``:
+TensorFlow's JAX converter and Keras, a quarter of its start-up's CPU time).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 import subprocess
+import sys
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
@@ -38,13 +42,17 @@ WARM_UP = np.array([[[2.0, 0.0], [0.0, 1.0]]])  # the tiny first call made befor
 
 
 def loaded_builtin(name: str) -> FrameworkBackend:
-    """In the worker: the built-in backend ``name``, its framework imported and called once."""
+    """In the worker: the built-in backend ``name``, its framework imported and called once, without
+    the packages it imports but never uses here (its ``unused_imports``: None in sys.modules makes
+    their import an ImportError, which the framework catches)."""
     backend = BUILTIN[name]
+    for package in backend.unused_imports:
+        sys.modules.setdefault(package, None)  # type: ignore[arg-type]
     backend.compute(WARM_UP, parse_loss("sum"))
     return backend
 
 
-def _write_closing(fd: int, message: bytes) -> None:
+def _write_closing(fd: int, message: list[bytes | memoryview]) -> None:
     """Write ``message`` to ``fd`` (a duplicate of a worker's input, so that the number is never
     another file's) and close it; a worker that ended is the reader's to report."""
     try:
@@ -125,7 +133,7 @@ class FrameworkWorker(WorkerBackend):
         current = self._process is not None and self._started_in == context()
         return self._process if current and self._problem is None else None
 
-    def send_ahead(self, message: bytes, sent: _Sent) -> None:
+    def send_ahead(self, message: list[bytes | memoryview], sent: _Sent) -> None:
         """Write the call ``message`` to the running worker, if any, in a thread (see send_ahead)."""
         if sent.process is None or self._sent is not None:
             return

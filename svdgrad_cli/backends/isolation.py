@@ -315,10 +315,11 @@ def _is_factor(factor: np.ndarray, leading: tuple[int, int]) -> bool:
     return factor.ndim == 3 and factor.shape[:2] == leading and factor.dtype.kind in "fc"
 
 
-def call_message(stack: np.ndarray, loss, full_matrices: bool) -> bytes:
-    """The message of one compute call (the same for every worker asked it)."""
+def call_message(stack: np.ndarray, loss, full_matrices: bool) -> list[bytes | memoryview]:
+    """The message of one compute call (the same for every worker asked it), in parts: the stack's
+    bytes are a view of it, not a copy."""
     header, weights = wire.loss_message(loss)
-    return wire.encode({**header, "full_matrices": full_matrices}, {"stack": stack, **weights})
+    return wire.encode_parts({**header, "full_matrices": full_matrices}, {"stack": stack, **weights})
 
 
 def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:

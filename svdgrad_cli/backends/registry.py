@@ -84,6 +84,14 @@ def start_workers(names) -> None:
             _host(name)
 
 
+def start_early(names) -> None:
+    """start_workers for a check's backends as the command line names them (``-b``, or the
+    configured list; none: every built-in installed), before the rest of svdgrad is imported or any
+    file read, so that the frameworks' start-up overlaps all of that too. Names that are not
+    installed built-ins are left to resolve_backends, which says why."""
+    start_workers(n for n in (names or BUILTIN) if n in BUILTIN and _installed(n))
+
+
 def _host(name: str) -> None:
     """Start the worker of the built-in ``name``; where none can start here (no writable temporary
     directory for its crash file: OSError), the backend stays in this process."""
@@ -119,8 +127,12 @@ def backend_names() -> list[str]:
 def is_available(name: str) -> bool:
     if name in _custom or name in _loaded or name in plugins.entry_point_backends():
         return True
-    spec = BUILTIN.get(name)
-    return spec is not None and importlib.util.find_spec(spec.requires) is not None
+    return name in BUILTIN and _installed(name)
+
+
+def _installed(builtin: str) -> bool:
+    """Whether the framework of a built-in backend is installed (nothing imported)."""
+    return importlib.util.find_spec(BUILTIN[builtin].requires) is not None
 
 
 def origin(name: str) -> str:

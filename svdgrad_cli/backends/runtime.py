@@ -18,6 +18,7 @@ cache, under the user's cache directory, keeps them across runs (``--no-cache`` 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 
 # Environment variables that size the thread pools of OpenBLAS/MKL/OpenMP (NumPy, torch, autograd)
@@ -91,3 +92,16 @@ def cache_directory() -> Path | None:
         return Path(chosen) if chosen else None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "svdgrad"
+
+
+RELEASE_BYTES = 2**22  # a stack from this size on leaves freed memory worth handing back
+
+
+def release_free_memory() -> None:
+    """Hand the memory freed so far back to the system (glibc's malloc_trim; elsewhere nothing): the
+    allocator keeps freed blocks for reuse, and in a worker process of its own (hosted.py) no other
+    framework can reuse what one framework freed after a big call, as it could in one process."""
+    import ctypes
+
+    with suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL(None).malloc_trim(0)

@@ -39,28 +39,39 @@ class Malformed(Exception):
     """A message that does not follow this module's format or exceeds the reader's limit."""
 
 
-def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
-    """One message: ``header`` (JSON-serialisable) and named arrays (ValueError for object arrays)."""
+def encode_parts(header: dict, arrays: dict[str, np.ndarray] | None = None) -> list[bytes | memoryview]:
+    """One message in parts, each array's bytes a view of the array, not a copy: ``header``
+    (JSON-serialisable) and named arrays (ValueError for object arrays)."""
     arrays = {name: np.ascontiguousarray(a) for name, a in (arrays or {}).items()}
     for a in arrays.values():
         if a.dtype.hasobject:
             raise ValueError(f"an array of dtype {a.dtype} holds Python objects, which only pickle carries")
     listed = [[name, a.dtype.str, list(a.shape)] for name, a in arrays.items()]
     head = json.dumps({**header, "arrays": listed}).encode()
-    return b"".join([len(head).to_bytes(LENGTH, "big"), head, *(a.tobytes() for a in arrays.values())])
+    return [
+        len(head).to_bytes(LENGTH, "big"),
+        head,
+        *(memoryview(a.reshape(-1).view(np.uint8).data) for a in arrays.values()),
+    ]
+
+
+def encode(header: dict, arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """One message as bytes (encode_parts joined)."""
+    return b"".join(encode_parts(header, arrays))
 
 
 def send(fd: int, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
     """Write one message to the file descriptor ``fd`` (BrokenPipeError becomes Closed)."""
-    write(fd, encode(header, arrays))
+    write(fd, encode_parts(header, arrays))
 
 
-def write(fd: int, message: bytes) -> None:
-    """Write an encoded message to ``fd`` (BrokenPipeError becomes Closed)."""
-    data = memoryview(message)
+def write(fd: int, message: bytes | list[bytes | memoryview]) -> None:
+    """Write an encoded message, or its parts in turn, to ``fd`` (BrokenPipeError becomes Closed)."""
     try:
-        while data:
-            data = data[os.write(fd, data) :]
+        for part in [message] if isinstance(message, bytes) else message:
+            data = memoryview(part)
+            while data:
+                data = data[os.write(fd, data) :]
     except (BrokenPipeError, ConnectionResetError):
         raise Closed from None
 
@@ -86,6 +97,8 @@ class Reader:
                 raise Closed
 
     def read(self, size: int, deadline: float | None) -> bytearray:
+        if size > CHUNK and len(self.buffer) < size:
+            return self._read_into(size, deadline)
         while len(self.buffer) < size:
             self._wait(deadline)
             chunk = os.read(self.fd, max(CHUNK, size - len(self.buffer)))
@@ -94,6 +107,21 @@ class Reader:
             self.buffer += chunk
         data = self.buffer[:size]
         del self.buffer[:size]
+        return data
+
+    def _read_into(self, size: int, deadline: float | None) -> bytearray:
+        """``size`` bytes read straight into one buffer of that size (an array's bytes: no copy
+        of them is made on the way, and nothing beyond them is read)."""
+        data = bytearray(size)
+        have = len(self.buffer)
+        data[:have], self.buffer = self.buffer, bytearray()
+        view = memoryview(data)
+        while have < size:
+            self._wait(deadline)
+            got = os.readv(self.fd, [view[have:]])
+            if not got:
+                raise Closed
+            have += got
         return data
 
 

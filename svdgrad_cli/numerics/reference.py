@@ -38,7 +38,7 @@ from svdgrad_cli.numerics.gradients import (
 from svdgrad_cli.numerics.losses import OPTIONAL_ORDER, Loss, SpectralLoss, VectorLoss, order_of
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference_result import REFINED, Reference
-from svdgrad_cli.numerics.refinement import refine_scaled
+from svdgrad_cli.numerics.refinement import refine_scaled, refines
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
@@ -181,7 +181,7 @@ def build_reference(
     """
     a64 = working(a)
     svd = svd or stack_svd(a64[None])[0]
-    refined = refine_scaled(a64, svd) if refine else None  # None: refinement does not apply
+    refined = refine_scaled(a64, svd) if refine and refines(a.dtype) else None  # None: does not apply
     svd = refined or svd
     precision = working_dtype(a64).name + (REFINED if refined else "")
     spectrum = analyse_spectrum(svd.values, a64.shape, zero_tol)

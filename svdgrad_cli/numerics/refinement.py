@@ -119,6 +119,16 @@ def _refinable(a: np.ndarray, s: np.ndarray) -> bool:
     return real and a.size > 0 and _distinct_positive(s)
 
 
+def refines(dtype) -> bool:
+    """Whether refinement can matter for a matrix of ``dtype``: where the backends compute in double
+    precision. In single precision their budget (budget.py: SINGLE_FACTOR units of float32's eps) is
+    10^8 times the unrefined reference's own error (REFERENCE_FACTOR units of float64's), so no
+    verdict moves, while the refinement's products cost as much as the SVD itself (2048x2048: the
+    SVD and the refinement took about the same time)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind not in "fc" or np.finfo(dtype).eps < np.finfo(np.float32).eps
+
+
 def refine_svd(a: np.ndarray, u: np.ndarray, s: np.ndarray, v: np.ndarray):
     """The thin SVD (U, s, V) of a real float64 ``a`` refined to float64's rounding, or None where
     refinement does not converge or does not apply (see the module docstring)."""

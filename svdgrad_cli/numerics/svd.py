@@ -40,8 +40,9 @@ def stack_svd(stack: np.ndarray) -> list[ScaledSVD]:
     stack = working(stack)
     exponents = scale_exponents(stack)
     scaled = scale_by_power_of_two(stack, -exponents[:, None, None])
+    del stack  # a float64 copy of float32 input, not needed beside LAPACK's working set
     u, s, vh = np.linalg.svd(scaled, full_matrices=False)
-    return [ScaledSVD(u[i], s[i], adjoint(vh[i]), int(exponents[i])) for i in range(len(stack))]
+    return [ScaledSVD(u[i], s[i], adjoint(vh[i]), int(exponents[i])) for i in range(len(s))]
 
 
 def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import wait
 from typing import Protocol
 
 import numpy as np
 
 from svdgrad_cli.backends import registry
+from svdgrad_cli.backends.runtime import RELEASE_BYTES, release_free_memory
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import LoadedArray, MatrixCase, Skipped
 from svdgrad_cli.inputs.cotangents import load_cotangents
@@ -34,6 +36,11 @@ SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is check
 # ... up to this size: beyond it the check's SVDs cost a tenth of the run (1024x1024: 0.85 s of 7.5 s)
 # and a clean agree, every backend within its budget of the reference, has nothing left to settle.
 CLEAN_CHECK_ELEMENTS = 256 * 256
+# Stacks from this size on go to one backend at a time, after the reference's SVD, not all at once beside
+# it: side by side, the working sets (a dozen copies of the stack each) add up, and each LAPACK call
+# already keeps the cores busy. The reference is computed while the frameworks load. Measured on two
+# cores, one 2048x2048 float32 matrix: see bench/bench_terminal.py and the README.
+SIDE_BY_SIDE_BYTES = RELEASE_BYTES
 
 
 def error_report(error: InputError) -> MatrixReport:
@@ -114,19 +121,24 @@ class ReportStream:
         loss = self.bound_loss(batch)
         if isinstance(loss, list):
             return loss
-        stack = np.stack([case.array for case in batch])
+        # one matrix: a view of it (np.stack would copy it)
+        stack = batch[0].array[None] if len(batch) == 1 else np.stack([case.array for case in batch])
         what = f"{len(batch)} matri{'x' if len(batch) == 1 else 'ces'} of {stack.shape[1]}x{stack.shape[2]}"
         settings = self.plan.settings
-        registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)  # side by side
-        # LAPACK lets the backends run meanwhile
+        side_by_side = stack.nbytes < SIDE_BY_SIDE_BYTES
+        if side_by_side:
+            registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)
+        # LAPACK lets the backends run meanwhile (or, the first time, the frameworks load)
         references = background().submit(self.assessment.before_backends, stack, loss, settings)
+        if not side_by_side:
+            wait([references])  # its working set before the backends' (they wait for it), not beside
         per_backend = []
         for name in settings.backends:
             self.stage(f"{registry.display_name(name)}: {what}")
             per_backend.append(run_backend(name, stack, loss, self.plan))
         self.stage(f"reference and verdicts: {what}")
         prepared = references.result()
-        return [
+        reports = [
             self.assessment(
                 case,
                 prepared[i][0],
@@ -140,6 +152,10 @@ class ReportStream:
             ).report()
             for i, case in enumerate(batch)
         ]
+        if stack.nbytes >= RELEASE_BYTES:
+            del prepared, per_backend, stack
+            release_free_memory()
+        return reports
 
 
 def iter_reports(
