@@ -140,8 +140,8 @@ def check(paths, **values) -> None:
     """
     _configure_runtime(values)
     settings, run_options = split_options(_fail_on_layers(values))
-    if settings.mode == "vjp" and run_options.jobs == 1:  # the frameworks start while svdgrad loads
-        from svdgrad_cli.backends.registry import start_early
+    if (settings.mode, settings.decomposition, run_options.jobs) == ("vjp", "svd", 1):
+        from svdgrad_cli.backends.registry import start_early  # the frameworks start while svdgrad loads
 
         start_early(settings.backends)
     from svdgrad_cli.errors import SvdgradError
@@ -318,9 +318,8 @@ def _fail_on_layers(values: dict) -> dict:
 
 
 def _run_in_mode(settings, run, eigh) -> None:
-    """--mode jvp|hvp: ``run(mode_session, target)`` judges that derivative (mode_session.py);
-    --decomposition eigh: ``eigh(eigh_session)`` (eigh_session.py); this exits with its code, and
-    returns for the SVD's VJP."""
+    """--mode jvp|hvp: ``run(mode_session, target)``; --decomposition eigh: ``eigh(eigh_session)``;
+    this exits with its code, and returns for the SVD's VJP."""
     from svdgrad_cli import mode_session
     from svdgrad_cli.errors import SvdgradError
 
