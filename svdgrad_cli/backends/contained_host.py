@@ -71,7 +71,8 @@ class HostedModes:
             value = run_path(paths[str(header["path"])], np.array(arrays["x"]), np.array(arrays["e"]))
         except BackendFailure as exc:
             return wire.encode({"error": "unsupported" if exc.unsupported else "failed", "message": str(exc)})
-        return wire.encode({}, {"value": value})
+        # its shape said apart: the wire sends a 0-d array (a JVP) as of shape (1,)
+        return wire.encode({"shape": list(value.shape)}, {"value": value})
 
 
 def hosted_plugin(kind: str, text: str) -> HostedEigh | HostedModes:
