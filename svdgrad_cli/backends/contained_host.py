@@ -21,7 +21,9 @@ from svdgrad_cli.numerics.eigh_losses import EighLoss, parse_eigh_loss
 def eigh_loss_from_message(header: dict, arrays: dict[str, np.ndarray]) -> EighLoss:
     """The bound eigh loss contained.eigh_loss_message sent."""
     weights = {name.removeprefix("loss "): a for name, a in arrays.items() if name.startswith("loss ")}
-    return replace(parse_eigh_loss(str(header["loss"])), arrays=weights, on_complex=bool(header["on_complex"]))
+    return replace(
+        parse_eigh_loss(str(header["loss"])), arrays=weights, on_complex=bool(header["on_complex"])
+    )
 
 
 class HostedEigh:

@@ -147,7 +147,9 @@ def eigh_backends(names: tuple[str, ...], timeout: float | None = None) -> list[
     """The named backends, or every installed built-in where none is named."""
     if names:
         return [eigh_backend(text, timeout) for text in names]
-    found: list[EighBackend | EighWorker] = [EighBackend(name, name) for name in EIGH_BACKENDS if installed(name)]
+    found: list[EighBackend | EighWorker] = [
+        EighBackend(name, name) for name in EIGH_BACKENDS if installed(name)
+    ]
     if not found:
         raise UsageError("no framework with an eigh is installed; try: pip install autograd")
     return found

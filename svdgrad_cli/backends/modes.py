@@ -38,8 +38,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from svdgrad_cli.backends.framework import BUILTIN, objective_for
 from svdgrad_cli.backends.contained import mode_worker
+from svdgrad_cli.backends.framework import BUILTIN, objective_for
 from svdgrad_cli.backends.protocol import BackendFailure, described
 from svdgrad_cli.numerics.losses import constant_dtype
 
