@@ -174,3 +174,22 @@ def test_a_mode_plugin_that_prints_leaves_the_json_report_whole_and_is_judged(ru
     assert result.exit_code == 0, result.output
     rows = _mode_rows(result)
     assert rows and all(row["verdict"] == "correct" for row in rows)
+
+
+def test_a_sweep_with_a_plugin_that_exits_is_not_clean(runner, plugins):
+    """A sweep's undecided points are what it measures, but a plug-in that did not answer is not."""
+    args = ["sweep", "--decomposition", "eigh", "--points", "3", "-f", "json", "-b", "autograd"]
+    result = runner.invoke(cli, [*args, "-b", "bad=python:evil:os_exits"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    rows = [row for point in data["results"] for row in point["backends"]]
+    assert {row["verdict"] for row in rows if row["backend"] == "bad"} == {"failed"}
+    assert {row["verdict"] for row in rows if row["backend"] == "autograd"} == {"correct"}
+
+
+def test_a_mode_sweep_with_a_plugin_that_exits_is_not_clean(runner, plugins):
+    pytest.importorskip("torch")
+    args = ["sweep", "--mode", "jvp", "--shape", "3x3", "--points", "3", "-b", "torch"]
+    result = runner.invoke(cli, [*args, "-b", "torch:evilsvd:os_exits"])
+    assert result.exit_code == 2, result.output
+    assert "failed" in result.stdout and "correct" in result.stdout
