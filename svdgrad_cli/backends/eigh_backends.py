@@ -25,6 +25,7 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
+from svdgrad_cli.backends import isolation
 from svdgrad_cli.backends.contained import EighWorker, eigh_worker
 from svdgrad_cli.backends.framework import BUILTIN
 from svdgrad_cli.backends.plugins import FRAMEWORKS, import_function, parse_spec
@@ -144,7 +145,9 @@ def eigh_backend(text: str, timeout: float | None = None) -> EighBackend | EighW
 
 
 def eigh_backends(names: tuple[str, ...], timeout: float | None = None) -> list[EighBackend | EighWorker]:
-    """The named backends, or every installed built-in where none is named."""
+    """The named backends, or every installed built-in where none is named (the start of a run: the
+    plug-in workers' restarts are counted anew, and of the earlier runs' idle workers a few stay)."""
+    isolation.end_run()
     if names:
         return [eigh_backend(text, timeout) for text in names]
     found: list[EighBackend | EighWorker] = [

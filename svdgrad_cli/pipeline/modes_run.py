@@ -88,7 +88,9 @@ class ModeCheck:
     def resolve(
         cls, target: Target, loss: str, backends, seed=0, zero_tol=None, given=None, timeout=None
     ) -> ModeCheck:
-        """The check of backend names or specs (the defaults where none) and a loss's text."""
+        """The check of backend names or specs (the defaults where none) and a loss's text (the start
+        of a run: the plug-in workers' restarts are counted anew)."""
+        registry.end_run()
         names = registry.resolve_backends(tuple(backends or ()))
         resolved = [registry.load_backend(name) for name in names]
         return cls(target, parse_loss(loss), resolved, seed, zero_tol, given, timeout)
