@@ -72,14 +72,14 @@ class EighRun:
 
     @property
     def exit_code(self) -> int:
-        """1 on a finding (wrong, non-finite); else, for a check, 2 if an input or a backend was not
-        checked or nothing was judged; else 0 (an interrupted run's is its RunReport's)."""
+        """1 on a finding (wrong, non-finite); else 2 if a backend failed, or, for a check, if an
+        input was not checked or nothing was judged; else 0 (an interrupted run's is its RunReport's)."""
         if self.run is not None and self.run.interrupted:
             return self.run.exit_code
         verdicts = self.verdicts
         if any(v in FINDINGS for v in verdicts):
             return 1
         if self.swept is not None:  # a sweep's undecided or undefined points are what it measures
-            return 0
+            return 2 if BackendVerdict.FAILED in verdicts else 0
         judged = [v for v in verdicts if v not in UNJUDGED]
         return 2 if self.errors or BackendVerdict.FAILED in verdicts or not judged else 0

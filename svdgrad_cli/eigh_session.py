@@ -40,7 +40,7 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     if settings.select or settings.skip:
         raise UsageError("--decomposition eigh: --select and --skip are not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
-    return loss, eigh_backends(tuple(settings.backends))
+    return loss, eigh_backends(tuple(settings.backends), settings.timeout)
 
 
 def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer, notify) -> int:

@@ -163,6 +163,9 @@ class ModeSweep(Interruptible):
     points: list[ModePoint] = field(default_factory=list)
 
     def judged_code(self) -> int:
-        """As a run's, but a sweep's undecided points are not an error: 1 on a finding, else 0."""
-        findings = [r.verdict for p in self.points for _, r in p.report.rows()]
-        return 1 if any(v.is_finding for v in findings) else 0
+        """As a run's, but a sweep's undecided points are not an error: 1 on a finding, 2 where a
+        backend failed (a plug-in that exited, crashed or hung: not checked), else 0."""
+        verdicts = [r.verdict for p in self.points for _, r in p.report.rows()]
+        if any(v.is_finding for v in verdicts):
+            return 1
+        return 2 if BackendVerdict.FAILED in verdicts else 0

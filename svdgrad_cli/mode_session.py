@@ -58,7 +58,7 @@ def run_mode_check(
     settings = resolve_settings(settings)
     given = load_directions(settings.directions) if settings.directions else None
     check = ModeCheck.resolve(
-        target, settings.loss, settings.backends, settings.seed, settings.zero_tol, given
+        target, settings.loss, settings.backends, settings.seed, settings.zero_tol, given, settings.timeout
     )
     run = RunReport(settings, options=options)
     report = ModeRun(target.mode, run=run, failing=settings.failing, select=settings.select)

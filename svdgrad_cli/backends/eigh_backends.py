@@ -12,7 +12,8 @@ Plug-ins: ``FRAMEWORK:MODULE:FUNCTION`` (plugins.py's spec) names a function cal
 built-in calls its framework's ``eigh``: it takes a stack (..., n, n) and returns ``(w, Q)`` as
 that framework's eigh does, with its own backward pass (a ``torch.autograd.Function``, a
 ``jax.custom_vjp``, ...); ``python:MODULE:FUNCTION`` is ``function(stack, loss) -> (eigenvalues,
-gradients[, eigenvectors])`` on NumPy arrays. examples/backends/eigh_broadened.py is one.
+gradients[, eigenvectors])`` on NumPy arrays. examples/backends/eigh_broadened.py is one. A plug-in
+runs in a worker process of its own (contained.py), so that its exit, crash or hang is its failure.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
+from svdgrad_cli.backends import isolation
+from svdgrad_cli.backends.contained import EighWorker, eigh_worker
 from svdgrad_cli.backends.framework import BUILTIN
 from svdgrad_cli.backends.plugins import FRAMEWORKS, import_function, parse_spec
 from svdgrad_cli.errors import UsageError
@@ -117,15 +120,11 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(BUILTIN[name].requires) is not None
 
 
-def eigh_backend(text: str) -> EighBackend | EighFunctionBackend:
-    """The backend a ``--backend`` value names under ``--decomposition eigh``; UsageError otherwise."""
+def plugin_backend(text: str) -> EighBackend | EighFunctionBackend:
+    """The plug-in of spec ``text`` in this process (contained_host.py: its worker's)."""
     spec = parse_spec(text)
     if spec is None:
-        if text not in EIGH_BACKENDS:
-            raise UsageError(f"backend {text!r} has no eigh; built-ins: {', '.join(EIGH_BACKENDS)}")
-        if not installed(text):
-            raise UsageError(f"backend {text!r} is not installed")
-        return EighBackend(text, text)
+        raise UsageError(f"backend {text!r}: not a spec FRAMEWORK:MODULE:FUNCTION")
     function = import_function(spec)
     if spec.contract == "python":
         return EighFunctionBackend(spec.name, function)
@@ -133,11 +132,25 @@ def eigh_backend(text: str) -> EighBackend | EighFunctionBackend:
     return EighBackend(spec.name, spec.contract, function)
 
 
-def eigh_backends(names: tuple[str, ...]) -> list[EighBackend | EighFunctionBackend]:
-    """The named backends, or every installed built-in where none is named."""
+def eigh_backend(text: str, timeout: float | None = None) -> EighBackend | EighWorker:
+    """The backend a ``--backend`` value names under ``--decomposition eigh`` (a plug-in in its
+    worker process, its calls given up after ``timeout`` seconds); UsageError otherwise."""
+    if parse_spec(text) is not None:
+        return eigh_worker(text, timeout)
+    if text not in EIGH_BACKENDS:
+        raise UsageError(f"backend {text!r} has no eigh; built-ins: {', '.join(EIGH_BACKENDS)}")
+    if not installed(text):
+        raise UsageError(f"backend {text!r} is not installed")
+    return EighBackend(text, text)
+
+
+def eigh_backends(names: tuple[str, ...], timeout: float | None = None) -> list[EighBackend | EighWorker]:
+    """The named backends, or every installed built-in where none is named (the start of a run: the
+    plug-in workers' restarts are counted anew, and of the earlier runs' idle workers a few stay)."""
+    isolation.end_run()
     if names:
-        return [eigh_backend(text) for text in names]
-    found: list[EighBackend | EighFunctionBackend] = [
+        return [eigh_backend(text, timeout) for text in names]
+    found: list[EighBackend | EighWorker] = [
         EighBackend(name, name) for name in EIGH_BACKENDS if installed(name)
     ]
     if not found:

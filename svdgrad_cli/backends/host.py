@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from svdgrad_cli.backends import plugins, wire
-from svdgrad_cli.backends.protocol import BUILT_IN, GaugeDependence, described, last_frames
+from svdgrad_cli.backends.protocol import BUILT_IN, CONTAINED, GaugeDependence, described, last_frames
 from svdgrad_cli.backends.runtime import RELEASE_BYTES, release_free_memory
 from svdgrad_cli.errors import SvdgradError, UsageError
 
@@ -74,6 +74,10 @@ def _load(request: dict):
         from svdgrad_cli.backends.hosted import loaded_builtin
 
         return loaded_builtin(recipe["text"])
+    if recipe["kind"] in CONTAINED:  # an eigh or a mode plug-in (contained.py)
+        from svdgrad_cli.backends.contained_host import hosted_plugin
+
+        return hosted_plugin(recipe["kind"], recipe["text"])
     if recipe["kind"] == "spec":
         spec = plugins.parse_spec(recipe["text"])
         if spec is None:  # the parent parsed it before it sent the recipe
@@ -105,7 +109,9 @@ def _hello(request: dict) -> tuple[dict, object]:
     return hello, backend
 
 
-def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
+def _compute(backend, header: dict, arrays: dict[str, np.ndarray]) -> bytes | list[bytes | memoryview]:
+    if hasattr(backend, "respond"):  # an eigh or a mode plug-in's call (contained_host.py)
+        return backend.respond(header, arrays)
     loss = wire.loss_from_message(header, arrays)
     # A framework's own NumPy warnings (divide by zero at ties) would only repeat the verdict.
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -235,9 +235,15 @@ class WorkerBackend:
         return self._answer(lambda: wire.write(stdin.fileno(), message), reader, stack.shape, timeout)
 
     def _answer(
-        self, send: Callable[[], None], reader: wire.Reader, shape: tuple[int, ...], timeout: float | None
-    ) -> BackendOutput:
-        """``send()`` the call (if not sent yet) and receive the answer for a stack of ``shape``."""
+        self,
+        send: Callable[[], None],
+        reader: wire.Reader,
+        shape: tuple[int, ...],
+        timeout: float | None,
+        parse: Callable | None = None,
+    ):
+        """``send()`` the call (if not sent yet) and receive the answer for a stack of ``shape``:
+        ``parse(answer, arrays, shape)`` of it (a BackendOutput by default), or what it raised."""
         deadline = None if timeout is None else time.monotonic() + timeout
         limit = 4 * MAX_ITEM_BYTES * math.prod(shape) + wire.HEADER_BYTES
         try:
@@ -259,7 +265,15 @@ class WorkerBackend:
         except BaseException:  # Ctrl-C mid-call: its answer must not be taken for the next call's
             self._stop()
             raise
-        return _output(answer, arrays, shape)
+        raise_error(answer)
+        return (parse or _output)(answer, arrays, shape)
+
+    def call(self, message: bytes, shape: tuple[int, ...], timeout: float | None, parse: Callable):
+        """One call of another kind than compute (eigh, modes: contained.py): ``message`` sent,
+        ``parse(answer, arrays, shape)`` of the answer, the answer's size bounded by ``shape``."""
+        process, reader = self._worker()
+        stdin = pipes(process)[0]
+        return self._answer(lambda: wire.write(stdin.fileno(), message), reader, shape, timeout, parse)
 
     def _ended(self, doing: str = "answering") -> tuple[str, tuple[str, ...]]:
         """Why the worker that closed its pipe ended (before ``doing`` what it was asked), and its
@@ -322,14 +336,18 @@ def call_message(stack: np.ndarray, loss, full_matrices: bool) -> list[bytes | m
     return wire.encode_parts({**header, "full_matrices": full_matrices}, {"stack": stack, **weights})
 
 
-def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:
-    """The worker's answer as a BackendOutput, or what it raised, raised here."""
+def raise_error(answer: dict) -> None:
+    """What the worker's call raised, raised here (nothing where it answered)."""
     if "error" in answer:
         message = str(answer.get("message"))
         if answer["error"] == "undefined":
             raise GaugeDependence(message)
         trace = tuple(str(line)[:LINE_CHARS] for line in answer.get("trace") or ())[:TRACE_FRAMES]
         raise BackendFailure(message, trace, unsupported=answer["error"] == "unsupported")
+
+
+def _output(answer: dict, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> BackendOutput:
+    """The worker's answer as a BackendOutput."""
     if "values" not in arrays or "gradients" not in arrays:
         raise BackendFailure("answered without singular values or gradients")
     b, m, n = shape

@@ -21,8 +21,9 @@ A framework spec (plugins.py: ``jax:``, ``torch:``, ``tensorflow:``, ``autograd:
 paths with the user's SVD function in place of the framework's: a ``jax.custom_jvp`` rule is what
 jax.jvp calls and JAX differentiates again for the HVP; a ``torch.autograd.Function`` with a ``jvp``
 staticmethod serves torch's forward mode, and its backward pass, if differentiable, double backward
-(examples/backends/jax_jvp.py, torch_wrong_hvp.py). These transforms of the user's function run in
-this process (they cannot be sent to the plug-in's worker, isolation.py). A ``python:`` plug-in or a
+(examples/backends/jax_jvp.py, torch_wrong_hvp.py). These transforms of the user's function are
+built and run in a worker process of the plug-in's own (contained.py), so that its exit, crash or
+hang is its failure, never the run's. A ``python:`` plug-in or a
 ``register_backend`` function gives gradients only: it has no path of either mode.
 
 A path that raises NotImplementedError, or whose framework has no rule for the SVD, is ``unsupported``
@@ -31,15 +32,14 @@ A path that raises NotImplementedError, or whose framework has no rule for the S
 
 from __future__ import annotations
 
-import functools
 import importlib
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
+from svdgrad_cli.backends.contained import mode_worker
 from svdgrad_cli.backends.framework import BUILTIN, objective_for
-from svdgrad_cli.backends.plugins import spec_backend
 from svdgrad_cli.backends.protocol import BackendFailure, described
 from svdgrad_cli.numerics.losses import constant_dtype
 
@@ -170,18 +170,23 @@ PATHS = {
 }
 
 
-def mode_paths(backend, loss, mode: str, dtype, k: int) -> dict[str, Callable]:
+def mode_paths(backend, loss, mode: str, dtype, k: int, timeout: float | None = None) -> dict[str, Callable]:
     """Path name -> fn(x, e) for one backend, loss and mode: a built-in's, or a framework spec's
-    (its SVD call in that framework's paths); BackendFailure (unsupported, one line) for a backend
-    with no path of this mode."""
+    (its SVD call in that framework's paths, built and run in its worker process, each call given
+    up after ``timeout`` seconds: contained.py); BackendFailure (unsupported, one line) for a
+    backend with no path of this mode."""
     spec = getattr(backend, "spec", None)
     if hasattr(backend, "module_path") and backend.name in PATHS:
-        contract, factors = backend.name, None
-    elif spec is not None and spec.contract in PATHS:
-        contract, factors = spec.contract, in_process(spec).factors
-    else:
-        kind = "a python: plug-in" if spec is not None else "this backend"
-        raise BackendFailure(f"{kind} gives gradients only: no {mode} path", unsupported=True)
+        return framework_paths(backend.name, loss, mode, dtype, k)
+    if spec is not None and spec.contract in PATHS:
+        return mode_worker(spec.text, timeout).paths(loss, mode, dtype, k)
+    kind = "a python: plug-in" if spec is not None else "this backend"
+    raise BackendFailure(f"{kind} gives gradients only: no {mode} path", unsupported=True)
+
+
+def framework_paths(contract: str, loss, mode: str, dtype, k: int, factors=None) -> dict[str, Callable]:
+    """The paths of ``mode`` in framework ``contract``, with ``factors`` as the SVD (a plug-in's, in
+    its worker: contained_host.py) or the framework's own."""
     module = _prepared(BUILTIN[contract].module_path)
     return PATHS[contract](module, loss, np.dtype(dtype), k, factors)[mode]
 
@@ -193,13 +198,6 @@ def _prepared(module_path: str):
     return module
 
 
-@functools.lru_cache(maxsize=16)
-def in_process(spec):
-    """The plug-in of a framework ``spec`` in this process (its forward mode and second order are
-    the framework's transforms of the user's function, which do not travel to a worker)."""
-    return spec_backend(spec)
-
-
 def run_path(path: Callable, x: np.ndarray, e: np.ndarray) -> np.ndarray:
     """One path's answer as a NumPy array, or BackendFailure (unsupported where there is no rule)."""
     try:
@@ -208,6 +206,8 @@ def run_path(path: Callable, x: np.ndarray, e: np.ndarray) -> np.ndarray:
             return np.asarray(path(x, e.astype(x.dtype)), dtype=np.float64)
     except NotImplementedError as exc:
         raise BackendFailure(described(exc), unsupported=True) from None
+    except BackendFailure:  # a plug-in's worker that did not answer (contained.py): its reason
+        raise
     except Exception as exc:
         text = described(exc)
         raise BackendFailure(text, unsupported=any(m in text.lower() for m in NO_RULE)) from None

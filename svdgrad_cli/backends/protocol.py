@@ -27,6 +27,8 @@ import numpy as np
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 
 BUILT_IN = "built-in"  # the origin of svdgrad's own backends (framework.py); others name theirs
+EIGH_PLUGIN, MODE_PLUGIN = "eigh spec", "mode spec"  # Recipe kinds of plug-ins run by contained.py
+CONTAINED = (EIGH_PLUGIN, MODE_PLUGIN)
 TRACE_FRAMES = 6  # the last frames of a failure kept for -v and JSON
 LINE_CHARS = 300  # characters of each frame kept
 PACKAGE = str(Path(__file__).parent.parent)  # svdgrad's own frames are plumbing, left out

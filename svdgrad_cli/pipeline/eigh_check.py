@@ -23,6 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from svdgrad_cli.backends.protocol import BackendFailure
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.errors import InputError
 from svdgrad_cli.inputs.arrays import Skipped
@@ -102,6 +103,8 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # 0/0 at ties: judged, not printed
             warnings.simplefilter("ignore")
             values, gradients, vectors = backend.compute(a[None], loss)
+    except BackendFailure as exc:  # a plug-in's worker: what it raised, or why it did not answer
+        return None, str(exc)
     except Exception as exc:  # the framework's or the plug-in's error: reported, never a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
         return None, f"{type(exc).__name__}: {first}"

@@ -106,10 +106,10 @@ def _reference(a, loss, mode, e, zero_tol, seed, gradient_ref, dtype):
     return result, budget, h.value
 
 
-def _paths(backend, loss, mode, dtype, k) -> dict | BackendFailure:
+def _paths(backend, loss, mode, dtype, k, timeout) -> dict | BackendFailure:
     """The backend's paths of ``mode``, or why it has none (unsupported) or they failed to build."""
     try:
-        return mode_paths(backend, loss, mode, dtype, k)
+        return mode_paths(backend, loss, mode, dtype, k, timeout)
     except BackendFailure as exc:
         return exc
 
@@ -129,14 +129,17 @@ def _run_paths(backend, paths, a, e, mode, direction, budget, value) -> list[Pat
     return results
 
 
-def check_mode(a, label, loss, backends, mode, dtype, zero_tol, seed=0, directions=None) -> ModeReport:
-    """Judge every backend's paths of ``mode`` on one real matrix ``a`` computed in ``dtype``."""
+def check_mode(
+    a, label, loss, backends, mode, dtype, zero_tol, seed=0, directions=None, timeout=None
+) -> ModeReport:
+    """Judge every backend's paths of ``mode`` on one real matrix ``a`` computed in ``dtype`` (a
+    plug-in's path given up after ``timeout`` seconds)."""
     a = np.asarray(a)
     shape = a.shape
     loss = loss.bind(shape, seed)
     a64 = a.astype(np.float64)
     gradient_ref = build_reference(a64, loss, zero_tol, seed, check=False)[0]
-    paths = {b.name: _paths(b, loss, mode, dtype, min(shape)) for b in backends}
+    paths = {b.name: _paths(b, loss, mode, dtype, min(shape), timeout) for b in backends}
     out_directions = []
     for index, e in enumerate(directions if directions is not None else draw_directions(shape, seed)):
         direction, budget, value = _reference(a64, loss, mode, e, zero_tol, seed, gradient_ref, dtype)

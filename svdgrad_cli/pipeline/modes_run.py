@@ -82,13 +82,18 @@ class ModeCheck:
     seed: int = 0
     zero_tol: float | None = None
     given: list[np.ndarray] | None = None
+    timeout: float | None = None  # seconds a plug-in's path may take (contained.py)
 
     @classmethod
-    def resolve(cls, target: Target, loss: str, backends, seed=0, zero_tol=None, given=None) -> ModeCheck:
-        """The check of backend names or specs (the defaults where none) and a loss's text."""
+    def resolve(
+        cls, target: Target, loss: str, backends, seed=0, zero_tol=None, given=None, timeout=None
+    ) -> ModeCheck:
+        """The check of backend names or specs (the defaults where none) and a loss's text (the start
+        of a run: the plug-in workers' restarts are counted anew)."""
+        registry.end_run()
         names = registry.resolve_backends(tuple(backends or ()))
         resolved = [registry.load_backend(name) for name in names]
-        return cls(target, parse_loss(loss), resolved, seed, zero_tol, given)
+        return cls(target, parse_loss(loss), resolved, seed, zero_tol, given, timeout)
 
     def judge(self, array: np.ndarray, label: str) -> ModeReport:
         """One real matrix's report; InputError for a complex one or no direction of its shape."""
@@ -98,7 +103,16 @@ class ModeCheck:
         tol = self.zero_tol if self.zero_tol is not None else default_zero_tol(array.shape, array.dtype)
         directions = _directions_for(label, array.shape, self.given)
         return check_mode(
-            array, label, self.loss, self.backends, mode, array.dtype, tol, self.seed, directions
+            array,
+            label,
+            self.loss,
+            self.backends,
+            mode,
+            array.dtype,
+            tol,
+            self.seed,
+            directions,
+            self.timeout,
         )
 
     def record(self, item, run: ModeRun, notify: Callable[[str], None] = _ignore) -> ModeReport | None:

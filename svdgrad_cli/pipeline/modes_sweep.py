@@ -15,11 +15,17 @@ from svdgrad_cli.sweep_model import Family
 
 
 def sweep_check(family: Family, target: Target, settings) -> ModeCheck:
-    """The check of every point: ``settings``' loss, backends, seed and zero tolerance, and one seeded
-    direction of the family's shape."""
+    """The check of every point: ``settings``' loss, backends, seed, zero tolerance and timeout, and
+    one seeded direction of the family's shape."""
     direction = draw_directions(family.shape, settings.seed, count=1)
     return ModeCheck.resolve(
-        target, settings.loss, settings.backends, settings.seed, settings.zero_tol, direction
+        target,
+        settings.loss,
+        settings.backends,
+        settings.seed,
+        settings.zero_tol,
+        direction,
+        settings.timeout,
     )
 
 
