@@ -151,7 +151,7 @@ def main() -> None:
         while backend is not None:
             header, arrays = wire.receive(reader, sys.maxsize)
             wire.write(answers, _answer(backend, header, arrays))
-            if arrays["stack"].nbytes >= RELEASE_BYTES:
+            if sum(a.nbytes for a in arrays.values()) >= RELEASE_BYTES:
                 del arrays
                 release_free_memory()
     except wire.Closed:  # svdgrad is done with this backend
