@@ -47,6 +47,9 @@ SINGLE_FACTOR = 8.0  # the budget's constant in single precision (float32, compl
 DOUBLE_FACTOR = (
     14.5  # double precision, the frameworks' part (1.2x 11.9 units); the reference's error is added
 )
+WITNESS_FACTOR = 6.0  # single precision: the budget over the rounding witness (witness.py)
+FORMING_FACTOR = 0.3  # single precision: the backward formula's rounding, in eps sqrt(n) term sizes
+FLOOR_FACTOR = 0.3  # single precision: the least budget, in worst-direction units (error_unit)
 UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
 
 
@@ -130,11 +133,28 @@ def calibrated_factor(dtype, reference=None) -> float:
     return DOUBLE_FACTOR + reference_factor(reference)
 
 
+def witnessed_allowance(reference, shape: tuple[int, ...], eps: float, witness: float) -> float:
+    """The single-precision budget from the rounding witness (witness.py): WITNESS_FACTOR times what
+    a backward-stable SVD in this precision errs by on this matrix, plus the backward formula's own
+    rounding, FORMING_FACTOR eps sqrt(max(m, n)) times the size of G's terms; never below
+    FLOOR_FACTOR units of the worst direction (one gap dominating, a witness that was lucky)."""
+    forming = FORMING_FACTOR * eps * math.sqrt(max(shape)) * term_size(reference)
+    floor = FLOOR_FACTOR * eps * error_unit(reference, shape)
+    return max(WITNESS_FACTOR * witness + forming, floor)
+
+
 def make_budget(
-    reference, shape: tuple[int, ...], dtype, factor: float | None = None, rtol=None, atol=None
+    reference,
+    shape: tuple[int, ...],
+    dtype,
+    factor: float | None = None,
+    rtol=None,
+    atol=None,
+    witness: float | None = None,
 ) -> Budget:
     """The budget of a backend computing in ``dtype`` (``factor`` None: the calibrated one); rtol/atol
-    replace the formula when given."""
+    replace the formula when given. ``witness``: the rounding witness (witness.py) of a single-precision
+    dtype, which then sets the calibrated budget (witnessed_allowance)."""
     scale = gradient_scale(reference)
     eps = machine_eps(dtype)
     uncertainty = reference_uncertainty(reference, shape)
@@ -143,6 +163,8 @@ def make_budget(
         return Budget(allowed, scale, uncertainty, eps)
     if factor:
         return Budget(factor * eps * error_unit(reference, shape), scale, uncertainty, eps)
+    if witness is not None and eps == machine_eps(np.float32):
+        return Budget(witnessed_allowance(reference, shape, eps, witness), scale, uncertainty, eps)
     allowed = calibrated_factor(dtype, reference) * eps * error_unit(reference, shape)
     room = uncertainty if eps < machine_eps(np.float32) else 0.0  # double precision: room included
     return Budget(allowed, scale, uncertainty, eps, room)
