@@ -28,6 +28,14 @@ worst^a rms^(1-a) + b sqrt(n) ||G|| fitted on the grid, keeps float32 budgets wi
 worst framework: its error ranges over 0.03 to 7.2 units (spread 59x at best), mostly proj:K on
 power-law spectra, where forming G's terms (natural scale) overstates what frameworks err by.
 
+Single precision (float32, complex64) is budgeted by measurement instead (docs/theory.md §5.5):
+6 times the rounding witness (witness.py: what LAPACK's SVD in that precision errs by on this very
+matrix, read off by the reference's closed form), plus 0.3 eps sqrt(max(m, n)) term sizes for the
+backward formula's own rounding, never below 0.3 nor above SINGLE_FACTOR units of the worst
+direction, and only where the data determine the gradient (otherwise the worst direction decides,
+and says so: ``indeterminate``). The largest of the four frameworks' float32 errors lies within 0.38
+to 6.0 witnesses on the grid (16x spread, against 123x in worst-direction units).
+
 The budget is relative to nothing: 2^k A has the same relative budget as A. Where it reaches
 UNDETERMINED of the gradient's scale, the data in that dtype do not determine the gradient.
 """
@@ -163,8 +171,10 @@ def make_budget(
         return Budget(allowed, scale, uncertainty, eps)
     if factor:
         return Budget(factor * eps * error_unit(reference, shape), scale, uncertainty, eps)
-    if witness is not None and eps == machine_eps(np.float32):
-        return Budget(witnessed_allowance(reference, shape, eps, witness), scale, uncertainty, eps)
     allowed = calibrated_factor(dtype, reference) * eps * error_unit(reference, shape)
     room = uncertainty if eps < machine_eps(np.float32) else 0.0  # double precision: room included
-    return Budget(allowed, scale, uncertainty, eps, room)
+    budget = Budget(allowed, scale, uncertainty, eps, room)
+    if witness is None or eps != machine_eps(np.float32) or not budget.determined:
+        return budget  # where the data do not determine G, the worst direction decides (theory.md §5.5)
+    witnessed = min(witnessed_allowance(reference, shape, eps, witness), allowed)  # never looser
+    return Budget(witnessed, scale, uncertainty, eps)
