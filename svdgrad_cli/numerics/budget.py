@@ -29,12 +29,12 @@ worst framework: its error ranges over 0.03 to 7.2 units (spread 59x at best), m
 power-law spectra, where forming G's terms (natural scale) overstates what frameworks err by.
 
 Single precision (float32, complex64) is budgeted by measurement instead (docs/theory.md §5.5):
-6 times the rounding witness (witness.py: what LAPACK's SVD in that precision errs by on this very
+6.5 times the rounding witness (witness.py: what LAPACK's SVD in that precision errs by on this very
 matrix, read off by the reference's closed form), plus 0.3 eps sqrt(max(m, n)) term sizes for the
 backward formula's own rounding, never below 0.3 nor above SINGLE_FACTOR units of the worst
 direction, and only where the data determine the gradient (otherwise the worst direction decides,
-and says so: ``indeterminate``). The largest of the four frameworks' float32 errors lies within 0.38
-to 6.0 witnesses on the grid (16x spread, against 123x in worst-direction units).
+and says so: ``indeterminate``). The largest of the four frameworks' float32 errors lies within 0.35
+to 6.0 witnesses on the grid (17x spread, against 123x in worst-direction units).
 
 The budget is relative to nothing: 2^k A has the same relative budget as A. Where it reaches
 UNDETERMINED of the gradient's scale, the data in that dtype do not determine the gradient.
@@ -55,7 +55,7 @@ SINGLE_FACTOR = 8.0  # the budget's constant in single precision (float32, compl
 DOUBLE_FACTOR = (
     14.5  # double precision, the frameworks' part (1.2x 11.9 units); the reference's error is added
 )
-WITNESS_FACTOR = 6.0  # single precision: the budget over the rounding witness (witness.py)
+WITNESS_FACTOR = 6.5  # single precision: the budget over the rounding witness (witness.py)
 FORMING_FACTOR = 0.3  # single precision: the backward formula's rounding, in eps sqrt(n) term sizes
 FLOOR_FACTOR = 0.3  # single precision: the least budget, in worst-direction units (error_unit)
 UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
