@@ -32,9 +32,11 @@ Single precision (float32, complex64) is budgeted by measurement instead (docs/t
 6.5 times the rounding witness (witness.py: what LAPACK's SVD in that precision errs by on this very
 matrix, read off by the reference's closed form), plus 0.3 eps sqrt(max(m, n)) term sizes for the
 backward formula's own rounding, never below 0.3 nor above SINGLE_FACTOR units of the worst
-direction, and only where the data determine the gradient (otherwise the worst direction decides,
-and says so: ``indeterminate``). The largest of the four frameworks' float32 errors lies within 0.35
-to 6.0 witnesses on the grid (17x spread, against 123x in worst-direction units).
+direction, nor below 3 max(m, n) one-ulp spreads of the gradient (what tests/test_truth.py's
+acceptance rule calls rounding), and only where the data determine the gradient (otherwise the
+worst direction decides, and says so: ``indeterminate``). The largest of the four frameworks'
+float32 errors lies within 0.35 to 6.0 witnesses on the grid (17x spread, against 123x in
+worst-direction units).
 
 The budget is relative to nothing: 2^k A has the same relative budget as A. Where it reaches
 UNDETERMINED of the gradient's scale, the data in that dtype do not determine the gradient.
@@ -58,6 +60,7 @@ DOUBLE_FACTOR = (
 WITNESS_FACTOR = 6.5  # single precision: the budget over the rounding witness (witness.py)
 FORMING_FACTOR = 0.3  # single precision: the backward formula's rounding, in eps sqrt(n) term sizes
 FLOOR_FACTOR = 0.3  # single precision: the least budget, in worst-direction units (error_unit)
+ULP_ROUNDING = 3.0  # single precision: the least budget, in max(m, n) one-ulp spreads (witness.py)
 UNDETERMINED = 0.1  # relative budget from which the data do not determine the gradient
 
 
@@ -141,14 +144,24 @@ def calibrated_factor(dtype, reference=None) -> float:
     return DOUBLE_FACTOR + reference_factor(reference)
 
 
-def witnessed_allowance(reference, shape: tuple[int, ...], eps: float, witness: float) -> float:
+@dataclass(frozen=True)
+class Witness:
+    """What rounding measurably does on one matrix in single precision (witness.py)."""
+
+    svd: float  # rounding_witness: LAPACK's SVD in that precision, read off by the closed form
+    ulp: float  # ulp_spread: the gradient's move when every entry is off by one ulp
+
+
+def witnessed_allowance(reference, shape: tuple[int, ...], eps: float, witness: Witness) -> float:
     """The single-precision budget from the rounding witness (witness.py): WITNESS_FACTOR times what
     a backward-stable SVD in this precision errs by on this matrix, plus the backward formula's own
     rounding, FORMING_FACTOR eps sqrt(max(m, n)) times the size of G's terms; never below
-    FLOOR_FACTOR units of the worst direction (one gap dominating, a witness that was lucky)."""
+    FLOOR_FACTOR units of the worst direction (one gap dominating, a witness that was lucky) nor
+    below ULP_ROUNDING max(m, n) one-ulp spreads (what the data's own rounding leaves open)."""
     forming = FORMING_FACTOR * eps * math.sqrt(max(shape)) * term_size(reference)
     floor = FLOOR_FACTOR * eps * error_unit(reference, shape)
-    return max(WITNESS_FACTOR * witness + forming, floor)
+    data = ULP_ROUNDING * max(shape) * witness.ulp
+    return max(WITNESS_FACTOR * witness.svd + forming, floor, data)
 
 
 def make_budget(
@@ -158,7 +171,7 @@ def make_budget(
     factor: float | None = None,
     rtol=None,
     atol=None,
-    witness: float | None = None,
+    witness: Witness | None = None,
 ) -> Budget:
     """The budget of a backend computing in ``dtype`` (``factor`` None: the calibrated one); rtol/atol
     replace the formula when given. ``witness``: the rounding witness (witness.py) of a single-precision

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from svdgrad_cli.numerics.field import adjoint, scale_by_power_of_two, working
+from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gradients import spectral_gradient
 from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
@@ -68,3 +68,21 @@ def rounding_witness(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: 
     with np.errstate(all="ignore"):
         errors = [_error(scaled, *sample, loss, target, spectrum) for sample in SAMPLES]
     return float(np.ldexp(np.sqrt(np.mean(np.square(errors))), exponent * degree))
+
+
+def ulp_spread(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: Spectrum, seed: int = 0) -> float:
+    """||G(A + D o ulp(A)) - G(A)||_F for one seeded sign pattern D, in float64: how far the gradient
+    moves when every entry of A is off by one ulp of its own dtype, the rounding the data themselves
+    carry (tests/truth_oracle.py's acceptance rule measures the same)."""
+    a64 = working(a)
+    exponent = int(scale_exponents(a64[None])[0])
+    scaled = scale_by_power_of_two(a64, -exponent)
+    degree = loss.gradient_degree
+    target = scale_by_power_of_two(working(gradient), -exponent * degree)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=a.shape)
+    ulp = np.spacing(np.abs(scale_by_power_of_two(a, -exponent)))  # exact: a power of two
+    moved = scaled + signs * working(ulp.real if is_complex(ulp) else ulp)
+    u, s, vh = np.linalg.svd(moved, full_matrices=False)
+    with np.errstate(all="ignore"):
+        found = closed_form(loss, u, s, adjoint(vh), spectrum)
+    return float(np.ldexp(frobenius(found - target), exponent * degree))

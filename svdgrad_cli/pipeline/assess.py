@@ -30,7 +30,7 @@ import numpy as np
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport
 from svdgrad_cli.numerics import highprec
-from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
+from svdgrad_cli.numerics.budget import Budget, Witness, make_budget, term_size
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
@@ -40,7 +40,7 @@ from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zer
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
-from svdgrad_cli.numerics.witness import rounding_witness
+from svdgrad_cli.numerics.witness import rounding_witness, ulp_spread
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -172,7 +172,7 @@ class MatrixAssessment:
         results = [judge_backend(r, reference, budget, distance, reference.unique) for r in self.raw]
         return MatrixJudgement(reference, spectrum, budget, results)
 
-    def rounding_witness(self, reference: Reference, spectrum: Spectrum) -> float | None:
+    def rounding_witness(self, reference: Reference, spectrum: Spectrum) -> Witness | None:
         """What a single-precision backward-stable SVD errs by here (witness.py), where it sets the
         budget: a unique gradient, single precision, no budget of the user's."""
         s = self.settings
@@ -180,7 +180,8 @@ class MatrixAssessment:
         single = machine_eps(self.a.dtype) == machine_eps(np.float32)  # what SciPy computes in
         if given or not single or not reference.unique or reference.gradient is None:
             return None
-        return rounding_witness(self.a, self.loss, reference.gradient, spectrum, self.a.dtype)
+        svd = rounding_witness(self.a, self.loss, reference.gradient, spectrum, self.a.dtype)
+        return Witness(svd, ulp_spread(self.a, self.loss, reference.gradient, spectrum))
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference
