@@ -259,11 +259,13 @@ class MatrixAssessment:
 
     def with_findings(self, judgement: MatrixJudgement) -> tuple[list[BackendResult], list[Finding]]:
         """The judged results with their forward SVDs measured, and the findings about the matrix."""
-        reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
+        reference, spectrum = judgement.reference, judgement.spectrum
         judged = self.with_forward_checks(judgement)
         findings: list[Finding] = spectrum_findings(spectrum, self.loss, self.dup_tol)
-        if reference.gradient is not None and reference.unique:
-            findings += ill_conditioned(budget, str(self.a.dtype))
+        if reference.gradient is not None and reference.unique:  # the conditioning's, as scan.py's
+            s = self.settings
+            conditioned = make_budget(reference, self.a.shape, self.a.dtype, s.budget_factor, s.rtol, s.atol)
+            findings += ill_conditioned(conditioned, str(self.a.dtype))
         findings += forward_findings(judged, reference, term_size(reference)) + convention_note(judged)
         return judged, findings
 
