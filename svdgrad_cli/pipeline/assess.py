@@ -30,16 +30,17 @@ import numpy as np
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import BackendResult, Finding, MatrixReport
 from svdgrad_cli.numerics import highprec
-from svdgrad_cli.numerics.budget import Budget, make_budget, term_size
+from svdgrad_cli.numerics.budget import Budget, Witness, make_budget, term_size
 from svdgrad_cli.numerics.differentiated import DEFAULT_TARGET, Target
 from svdgrad_cli.numerics.error_parts import decompose, free_blocks
 from svdgrad_cli.numerics.forward import check_forward
 from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.reference import Reference, build_reference
-from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol
+from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zero_tol, machine_eps
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
+from svdgrad_cli.numerics.witness import rounding_witness, ulp_spread
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -164,11 +165,23 @@ class MatrixAssessment:
     def judged(self, reference: Reference, spectrum: Spectrum) -> MatrixJudgement:
         """Every backend judged against a reference, with the budget of this matrix."""
         a, s, loss, svd = self.a, self.settings, self.loss, self.svd
-        budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol)
+        witness = self.rounding_witness(reference, spectrum)
+        budget = make_budget(reference, a.shape, a.dtype, s.budget_factor, s.rtol, s.atol, witness)
         w = None if isinstance(loss, VectorLoss) else loss.weights(len(spectrum.values))
         distance = distance_function(reference, spectrum, w, svd.u, svd.v)
         results = [judge_backend(r, reference, budget, distance, reference.unique) for r in self.raw]
         return MatrixJudgement(reference, spectrum, budget, results)
+
+    def rounding_witness(self, reference: Reference, spectrum: Spectrum) -> Witness | None:
+        """What a single-precision backward-stable SVD errs by here (witness.py), where it sets the
+        budget: a unique gradient, single precision, no budget of the user's."""
+        s = self.settings
+        given = s.budget_factor or s.rtol is not None or s.atol is not None
+        single = machine_eps(self.a.dtype) == machine_eps(np.float32)  # what SciPy computes in
+        if given or not single or not reference.unique or reference.gradient is None:
+            return None
+        svd = rounding_witness(self.a, self.loss, reference.gradient, spectrum, self.a.dtype)
+        return Witness(svd, ulp_spread(self.a, self.loss, reference.gradient, spectrum))
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference
@@ -246,11 +259,13 @@ class MatrixAssessment:
 
     def with_findings(self, judgement: MatrixJudgement) -> tuple[list[BackendResult], list[Finding]]:
         """The judged results with their forward SVDs measured, and the findings about the matrix."""
-        reference, budget, spectrum = judgement.reference, judgement.budget, judgement.spectrum
+        reference, spectrum = judgement.reference, judgement.spectrum
         judged = self.with_forward_checks(judgement)
         findings: list[Finding] = spectrum_findings(spectrum, self.loss, self.dup_tol)
-        if reference.gradient is not None and reference.unique:
-            findings += ill_conditioned(budget, str(self.a.dtype))
+        if reference.gradient is not None and reference.unique:  # the conditioning's, as scan.py's
+            s = self.settings
+            conditioned = make_budget(reference, self.a.shape, self.a.dtype, s.budget_factor, s.rtol, s.atol)
+            findings += ill_conditioned(conditioned, str(self.a.dtype))
         findings += forward_findings(judged, reference, term_size(reference)) + convention_note(judged)
         return judged, findings
 
