@@ -16,7 +16,7 @@ from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
-from svdgrad_cli.outputs import Writer, require_writable
+from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.eigh_check import record
 from svdgrad_cli.pipeline.eigh_sweep import eigh_family
 from svdgrad_cli.pipeline.modes_run import path_cases
@@ -68,8 +68,7 @@ def run_eigh_sweep(
     else 0)."""
     if sweep.source or sweep.save_matrices:
         raise UsageError("sweep --decomposition eigh: --from and --save-matrices are not built yet")
-    if sweep.plot_file is not None:
-        _check_plot_file(sweep.plot_file)
+    require_plot_file(sweep.plot_file)
     m, n = parse_shape(sweep.shape)
     if m != n:
         raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
@@ -88,24 +87,7 @@ def run_eigh_sweep(
     stream = Stream(run, cases, take, report, covers="points checked")
     run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)
     if sweep.plot_file is not None and report.reports:
-        _draw(report, sweep.plot_file, notify)
+        from svdgrad_cli.render.eigh_plot import save_eigh_sweep_plot
+
+        draw_plot(save_eigh_sweep_plot, report, sweep.plot_file, notify)
     return report.exit_code
-
-
-def _check_plot_file(path: str) -> None:
-    from svdgrad_cli.render.plots import require_matplotlib
-
-    require_writable(path, "--plot")
-    if not path.lower().endswith((".png", ".svg")):
-        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
-    require_matplotlib()
-
-
-def _draw(report: EighRun, path: str, notify) -> None:
-    from svdgrad_cli.render.eigh_plot import save_eigh_sweep_plot
-
-    try:
-        save_eigh_sweep_plot(report, path)
-    except OSError as exc:
-        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
-    notify(f"wrote {path}")

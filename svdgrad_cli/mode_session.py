@@ -7,15 +7,13 @@ The VJP is session.py and sweep_session.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
 from svdgrad_cli.model import RunReport, unmatched_text
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
-from svdgrad_cli.outputs import Writer, require_writable
+from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.modes_run import ModeCheck, load_directions, mode_target, path_cases
 from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
 from svdgrad_cli.pipeline.run import resolve_settings
@@ -24,7 +22,6 @@ from svdgrad_cli.render import MODE_RENDERERS, MODE_SWEEP_RENDERERS
 from svdgrad_cli.render.plots import require_matplotlib
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
-from svdgrad_cli.sweep_session import PLOT_SUFFIXES
 
 
 def mode_run_target(settings: Settings) -> Target | None:
@@ -101,7 +98,7 @@ def run_mode_sweep(
     if sweep.save_matrices is not None:
         raise UsageError(f"{command}: --save-matrices is for --mode vjp sweeps")
     _require_format(options, MODE_SWEEP_RENDERERS, command)
-    _require_plot_file(sweep.plot_file)
+    require_plot_file(sweep.plot_file)
     _refuse_jobs(options, command)
     settings = resolve_settings(settings)
     spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
@@ -118,24 +115,7 @@ def run_mode_sweep(
     stream = Stream(run, points, take, report, progress, covers="points checked")
     run_loop(stream, options, write, notify, MODE_SWEEP_RENDERERS)
     if sweep.plot_file is not None and report.points:
-        _draw(report, sweep.plot_file, notify)
+        from svdgrad_cli.render.mode_plots import save_mode_sweep_plot
+
+        draw_plot(save_mode_sweep_plot, report, sweep.plot_file, notify)
     return report.exit_code
-
-
-def _require_plot_file(path: str | None) -> None:
-    if path is None:
-        return
-    require_writable(path, "--plot")
-    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
-        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
-    require_matplotlib()
-
-
-def _draw(report: ModeSweep, path: str, notify) -> None:
-    from svdgrad_cli.render.mode_plots import save_mode_sweep_plot
-
-    try:
-        save_mode_sweep_plot(report, path)
-    except OSError as exc:
-        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
-    notify(f"wrote {path}")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.render import RENDERERS, renderer_class
@@ -40,6 +41,32 @@ def plan_outputs(output_format: str, output: str | None) -> OutputPlan:
     if output == "-":
         return OutputPlan(file_format)
     return OutputPlan(TABLE, (output, file_format))
+
+
+PLOT_SUFFIXES = (".png", ".svg")  # what a sweep's --plot FILE may be
+R = TypeVar("R")  # a report drawn by draw_plot
+
+
+def require_plot_file(path: str | None) -> None:
+    """A sweep's --plot FILE, checked before any work: a directory to go into, a .png or .svg name,
+    matplotlib installed."""
+    if path is None:
+        return
+    require_writable(path, "--plot")
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {path}: the file must end in .png or .svg")
+    from svdgrad_cli.render.plots import require_matplotlib
+
+    require_matplotlib()
+
+
+def draw_plot(save: Callable[[R, str], None], report: R, path: str, notify: Writer) -> None:
+    """``save(report, path)`` (a sweep's picture), a file that cannot be written said in one line."""
+    try:
+        save(report, path)
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
+    notify(f"wrote {path}")
 
 
 def require_writable(path: str | None, option: str) -> None:

@@ -8,20 +8,16 @@ As session.py does for ``check``: the command line hands over a writer for stand
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
-from svdgrad_cli.outputs import Writer, require_writable
+from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.run import resolve_settings, run_versions
 from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, iter_points, parse_shape
 from svdgrad_cli.render import SWEEP_RENDERERS
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
 from svdgrad_cli.sweep_model import SweepPoint, SweepReport
-
-PLOT_SUFFIXES = (".png", ".svg")
 
 
 class SweepSession:
@@ -35,24 +31,14 @@ class SweepSession:
         if options.output_format not in SWEEP_RENDERERS:
             raise UsageError(f"sweep writes {', '.join(SWEEP_RENDERERS)}; not {options.output_format}")
         require_writable(options.output, "-o")
-        require_writable(sweep.plot_file, "--plot")
-        if sweep.plot_file is not None:
-            if Path(sweep.plot_file).suffix.lower() not in PLOT_SUFFIXES:
-                raise UsageError(f"--plot {sweep.plot_file}: the file must end in .png or .svg")
-            from svdgrad_cli.render.plots import require_matplotlib
-
-            require_matplotlib()
+        require_plot_file(sweep.plot_file)
         spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
         self.family = build_family(spec, self.settings, options.max_elements)
 
     def _draw(self, report: SweepReport, plot_file: str) -> None:
         from svdgrad_cli.render.plots import save_sweep_plot
 
-        try:
-            save_sweep_plot(report, plot_file)
-        except OSError as exc:
-            raise UsageError(f"--plot {plot_file}: {exc.strerror or exc}") from None
-        self.notify(f"wrote {plot_file}")
+        draw_plot(save_sweep_plot, report, plot_file, self.notify)
 
     def run(self, write_stdout: Writer) -> SweepReport:
         o, family = self.options, self.family
