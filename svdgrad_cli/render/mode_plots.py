@@ -25,6 +25,7 @@ from svdgrad_cli.render.plots import (
     limits,
     pyplot,
     shade_regions,
+    sqrt_eps_line,
     style,
     sweep_positions,
     x_axis,
@@ -129,14 +130,7 @@ def mode_sweep_figure(sweep: ModeSweep):
     low, high = limits(budget + [e for errors, _ in series.values() for e in errors])
     shade_regions(ax, [_region(p.report) for p in sweep.points], positions, family.vary.logit)
     budget_band(ax, positions, budget, low)
-    eps = float(np.finfo(family.dtype).eps)
-    ax.axhline(
-        math.sqrt(eps),
-        color="0.35",
-        linewidth=1,
-        linestyle=":",
-        label="sqrt(eps): beyond the budget,\nwrong above, inaccurate below",
-    )
+    sqrt_eps_line(ax, family.dtype)
     top = high * 4
     for i, name in enumerate(names):
         backend_line(ax, positions, series[name], (low, top * 1.6**i), style(i), name)

@@ -212,6 +212,17 @@ def _budget(report: SweepReport) -> list[float | None]:
     return out
 
 
+def sqrt_eps_line(ax, dtype) -> None:
+    """The line at sqrt(eps) of ``dtype``: past the budget, wrong above it and inaccurate below."""
+    ax.axhline(
+        math.sqrt(float(np.finfo(dtype).eps)),
+        color="0.35",
+        linewidth=1,
+        linestyle=":",
+        label="sqrt(eps): beyond the budget,\nwrong above, inaccurate below",
+    )
+
+
 def limits(values: list[float | None]) -> tuple[float, float]:
     finite = [v for v in values if v and v > 0 and math.isfinite(v)]
     low = min(finite, default=1e-16) / 10
@@ -234,14 +245,7 @@ def sweep_figure(report: SweepReport):
     low, high = limits(budget + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
     budget_band(ax, positions, budget, low)
-    eps = float(np.finfo(family.dtype).eps)
-    ax.axhline(
-        math.sqrt(eps),
-        color="0.35",
-        linewidth=1,
-        linestyle=":",
-        label="sqrt(eps): beyond the budget,\nwrong above, inaccurate below",
-    )
+    sqrt_eps_line(ax, family.dtype)
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):
         version = report.run.versions.get(name)
