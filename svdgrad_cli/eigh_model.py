@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from svdgrad_cli.model import RunReport
-from svdgrad_cli.verdicts import BackendVerdict, MatrixVerdict, matrix_verdict
-
-FINDINGS = {BackendVerdict.WRONG, BackendVerdict.NON_FINITE}
-UNJUDGED = {BackendVerdict.UNSUPPORTED, BackendVerdict.FAILED}
+from svdgrad_cli.mode_model import Interruptible, judged_exit_code
+from svdgrad_cli.verdicts import FAILING, BackendVerdict, MatrixVerdict, verdicts_present, worst
 
 
 @dataclass(frozen=True)
@@ -48,38 +45,34 @@ class EighReport:
         return self.label
 
     @property
+    def verdicts(self) -> frozenset[MatrixVerdict]:
+        """Every matrix verdict true of this matrix (--fail-on reads them all)."""
+        return verdicts_present((r.verdict for r in self.results), self.unique, self.defined)
+
+    @property
     def verdict(self) -> MatrixVerdict:
-        return matrix_verdict((r.verdict for r in self.results), self.unique, self.defined)
+        return worst(self.verdicts)
 
 
 @dataclass
-class EighRun:
+class EighRun(Interruptible):
     """Every matrix's report, and the inputs that could not be checked (one line each)."""
 
     reports: list[EighReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    run: RunReport | None = None  # the run loop's record (run_loop.py): whether it was interrupted
+    failing: frozenset[str] = frozenset(FAILING)  # the matrix verdicts that exit 1 (--fail-on)
     swept: str | None = None  # a sweep's parameter ("gap", "scale"); None for a check
     parameters: list[float] = field(default_factory=list)  # a sweep's: each report's gap or exponent
-
-    @property
-    def interrupted(self) -> bool:
-        return self.run is not None and self.run.interrupted
 
     @property
     def verdicts(self) -> list[BackendVerdict]:
         return [r.verdict for report in self.reports for r in report.results]
 
-    @property
-    def exit_code(self) -> int:
-        """1 on a finding (wrong, non-finite); else 2 if a backend failed, or, for a check, if an
-        input was not checked or nothing was judged; else 0 (an interrupted run's is its RunReport's)."""
-        if self.run is not None and self.run.interrupted:
-            return self.run.exit_code
-        verdicts = self.verdicts
-        if any(v in FINDINGS for v in verdicts):
-            return 1
-        if self.swept is not None:  # a sweep's undecided or undefined points are what it measures
-            return 2 if BackendVerdict.FAILED in verdicts else 0
-        judged = [v for v in verdicts if v not in UNJUDGED]
-        return 2 if self.errors or BackendVerdict.FAILED in verdicts or not judged else 0
+    def judged_code(self) -> int:
+        """mode_model.judged_exit_code (2 where an input or a point was not checked, a backend failed
+        or, for a check, nothing was judged; else 1 on a verdict of --fail-on); a sweep's undecided or
+        undefined points are what it measures, so judging none of them is not an error."""
+        reports = [r.verdicts for r in self.reports]
+        if self.swept is not None and not self.errors and BackendVerdict.FAILED not in self.verdicts:
+            return 1 if any(self.failing & present for present in reports) else 0
+        return judged_exit_code(self.verdicts, reports, self.failing, bool(self.errors))

@@ -51,10 +51,11 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     progress = RunProgress(len(files.entries))
     cases = path_cases(files, settings, options.max_elements, progress.file)
     run = RunReport(settings, options=options)
-    report = EighRun(run=run)
+    report = EighRun(run=run, failing=settings.failing)
+    tolerances = (settings.budget_factor, settings.rtol, settings.atol)
 
     def take(item):
-        return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify)
+        return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify, tolerances)
 
     run_loop(Stream(run, cases, take, report, progress), options, write, notify, EIGH_RENDERERS)
     return report.exit_code
@@ -77,12 +78,13 @@ def run_eigh_sweep(
     family = eigh_family(sweep.vary, sweep.at, sweep.points, n, settings.seed, dtype)
     cases = ((x, case) for x, loaded in family for case in matrices(loaded, dtype))
     run = RunReport(settings, options=options)
-    report = EighRun(run=run, swept=sweep.vary)
+    report = EighRun(run=run, swept=sweep.vary, failing=settings.failing)
+    tolerances = (settings.budget_factor, settings.rtol, settings.atol)
 
     def take(item):
         x, case = item
         report.parameters.append(x)
-        return record(case, loss, backends, settings.seed, False, report, notify)
+        return record(case, loss, backends, settings.seed, False, report, notify, tolerances)
 
     stream = Stream(run, cases, take, report, covers="points checked")
     run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)

@@ -88,15 +88,22 @@ class ModeReport:
         return ((d, r) for d in self.directions for r in d.results)
 
 
-def _exit_code(run: ModeRun) -> int:
-    """2 if an input was not checked, a path failed, a --select matched no tensor or nothing was
-    judged; else 1 if a matrix has a verdict of --fail-on (default: wrong, non-finite); else 0 (an
-    interrupted run's code is its RunReport's: run_loop.py)."""
-    verdicts = [r.verdict for report in run.reports for _, r in report.rows()]
+def judged_exit_code(backend_verdicts, matrix_verdicts, failing, unchecked: bool) -> int:
+    """2 if something was not checked (``unchecked``: an input, a --select that matched nothing), a
+    backend failed or nothing was judged; else 1 if a matrix has a verdict of --fail-on (default:
+    wrong, non-finite); else 0. ``matrix_verdicts``: each matrix's set of verdicts."""
+    verdicts = list(backend_verdicts)
     judged = [v for v in verdicts if v not in {BackendVerdict.UNSUPPORTED, BackendVerdict.FAILED}]
-    if run.errors or BackendVerdict.FAILED in verdicts or not judged or run.unmatched:
+    if unchecked or BackendVerdict.FAILED in verdicts or not judged:
         return 2
-    return 1 if any(run.failing & report.verdicts for report in run.reports) else 0
+    return 1 if any(failing & present for present in matrix_verdicts) else 0
+
+
+def _exit_code(run: ModeRun) -> int:
+    """judged_exit_code of every path (an interrupted run's code is its RunReport's: run_loop.py)."""
+    verdicts = [r.verdict for report in run.reports for _, r in report.rows()]
+    unchecked = bool(run.errors or run.unmatched)
+    return judged_exit_code(verdicts, (r.verdicts for r in run.reports), run.failing, unchecked)
 
 
 @dataclass

@@ -127,14 +127,20 @@ def _explained(result: EighResult, a: np.ndarray, reference: EighReference, answ
     return replace(result, forward=blame(a, reference.eigenvalues, values, vectors, np.finfo(a.dtype).eps))
 
 
-def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False) -> EighReport:
-    """One matrix's report: the reference, and each backend judged against it."""
+NO_TOLERANCES = (None, None, None)
+
+
+def check_matrix(
+    a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False, tolerances=NO_TOLERANCES
+) -> EighReport:
+    """One matrix's report: the reference, and each backend judged against it. ``tolerances``:
+    (--budget-factor, --rtol, --atol), as make_budget takes them (None: the calibrated budget)."""
     a, removed = symmetric_input(a, label, symmetrize)
     problem = loss.check_fits(a.shape[0])
     if problem:
         raise InputError(label, problem)
     reference = eigh_reference(a, loss)
-    budget = make_budget(reference, a.shape, a.dtype)
+    budget = make_budget(reference, a.shape, a.dtype, *tolerances)
     results = []
     for backend in backends:
         answer, failure = _answers(backend, a, loss)
@@ -159,7 +165,14 @@ def check_matrix(a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize
 
 
 def record(
-    item, loss: EighLoss, backends, seed: int, symmetrize: bool, run: EighRun, notify
+    item,
+    loss: EighLoss,
+    backends,
+    seed: int,
+    symmetrize: bool,
+    run: EighRun,
+    notify,
+    tolerances=NO_TOLERANCES,
 ) -> EighReport | None:
     """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or None
     where there is none (an input error is told through ``notify`` and kept: exit 2, the other
@@ -175,6 +188,7 @@ def record(
             loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array)),
             backends,
             symmetrize,
+            tolerances,
         )
     except InputError as exc:
         run.errors.append(str(exc))

@@ -1,0 +1,55 @@
+"""``--decomposition eigh`` honours the options that decide a verdict or the exit code, refuses the
+ones it cannot honour, and fails closed on bad answers and unrepresentable losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from svdgrad_cli.cli import cli
+from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
+from svdgrad_cli.pipeline.eigh_check import check_matrix
+
+EXACT = "python:eigh_review_plugin:exact"  # the exact gradient of eigsum (and of eig:k off ties): I
+
+
+@pytest.fixture
+def identity(tmp_path, monkeypatch):
+    (tmp_path / "eigh_review_plugin.py").write_text(
+        "import numpy as np\n\ndef exact(stack, loss):\n"
+        "    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "eye.npy", np.eye(3))
+    return str(tmp_path / "eye.npy")
+
+
+def _check(runner, *args):
+    return runner.invoke(cli, ["check", "--decomposition", "eigh", "-b", EXACT, *args])
+
+
+def test_fail_on_and_fail_only_on_decide_the_exit_code(runner, identity):
+    # eig:2 of I has no gradient (a single eigenvalue at a triple tie): undefined, not a finding
+    assert _check(runner, identity, "--loss", "eig:2").exit_code == 0
+    assert _check(runner, identity, "--loss", "eig:2", "--fail-on", "undefined").exit_code == 1
+    assert _check(runner, identity, "--loss", "eig:2", "--fail-only-on", "undefined").exit_code == 1
+
+
+class _Answering:
+    name = "answering"
+
+    def __init__(self, gradient):
+        self.gradient = gradient
+
+    def compute(self, stack, loss):
+        return np.linalg.eigvalsh(stack), self.gradient[None], None
+
+
+def test_rtol_and_atol_replace_the_budget():
+    a = np.diag([1.0, 2.0, 3.0])
+    off = np.eye(3) * 1.01  # relative error 0.01 in the gradient of eigsum (I)
+    loss = parse_eigh_loss("eigsum").bind(3, 0, False)
+    tight = check_matrix(a, "A", loss, [_Answering(off)]).results[0]
+    loose = check_matrix(a, "A", loss, [_Answering(off)], tolerances=(None, 0.05, 0.0)).results[0]
+    assert tight.verdict.value == "wrong" and loose.verdict.value == "correct"
+    assert loose.budget == pytest.approx(0.05)
