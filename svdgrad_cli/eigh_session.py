@@ -74,6 +74,9 @@ def run_eigh_sweep(
     if m != n:
         raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
     loss, backends = _resolved(settings, options, EIGH_SWEEP_RENDERERS)
+    problem = loss.check_fits(n)
+    if problem:
+        raise UsageError(f"sweep --decomposition eigh --shape {n}x{n}: {problem}")
     dtype = "float64" if settings.dtype == "auto" else settings.dtype
     family = eigh_family(sweep.vary, sweep.at, sweep.points, n, settings.seed, dtype)
     cases = ((x, case) for x, loaded in family for case in matrices(loaded, dtype))

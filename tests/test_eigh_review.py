@@ -53,3 +53,21 @@ def test_rtol_and_atol_replace_the_budget():
     loose = check_matrix(a, "A", loss, [_Answering(off)], tolerances=(None, 0.05, 0.0)).results[0]
     assert tight.verdict.value == "wrong" and loose.verdict.value == "correct"
     assert loose.budget == pytest.approx(0.05)
+
+
+def test_a_sweep_whose_loss_does_not_fit_the_shape_is_a_usage_error(runner, identity):
+    args = ["sweep", "--decomposition", "eigh", "-b", EXACT, "--points", "3", "--shape", "4x4"]
+    result = runner.invoke(cli, [*args, "--loss", "eig:99"])
+    assert result.exit_code == 2
+    assert "needs at least 99 eigenvalues" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("spec", ["eig:²", "topk:2.0", "eig:-1", "eig:"])
+def test_k_must_be_ascii_digits(runner, identity, spec):
+    result = _check(runner, identity, "--loss", spec)
+    assert result.exit_code == 2 and "K must be a whole number" in result.output
+
+
+def test_torch_lowrank_options_must_be_ascii_digits(runner, identity):
+    result = runner.invoke(cli, ["check", "-b", "torch_lowrank:q=²", identity])
+    assert result.exit_code == 2 and "whole numbers" in result.output

@@ -24,6 +24,7 @@ import numpy as np
 from svdgrad_cli.backends.framework import BUILTIN, compute_with
 from svdgrad_cli.backends.protocol import BUILT_IN, BackendOutput
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.numerics.losses import whole_number
 
 NAME = "torch_lowrank"
 DEFAULTS = {"q": 6, "niter": 2}  # torch.svd_lowrank's own
@@ -41,12 +42,12 @@ def parse_lowrank(text: str) -> LowRankBackend | None:
     options = dict(DEFAULTS)
     for item in filter(None, (found["options"] or "").split(",")):
         key, _, value = item.partition("=")
-        key = key.strip()
-        if key not in DEFAULTS or not value.strip().isdigit() or (key == "q" and int(value) < 1):
+        key, number = key.strip(), whole_number(value)
+        if key not in DEFAULTS or number is None or (key == "q" and number < 1):
             raise UsageError(
                 f"backend {text!r}: expected {NAME}:q=Q,niter=N with whole numbers Q >= 1, N >= 0"
             )
-        options[key] = int(value)
+        options[key] = number
     return LowRankBackend(text.strip(), options["q"], options["niter"])
 
 

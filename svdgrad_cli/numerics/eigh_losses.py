@@ -31,6 +31,7 @@ import numpy as np
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.field import adjoint, standard_normal
+from svdgrad_cli.numerics.losses import whole_number
 
 EIGH_LOSS_HELP = "eigsum | eig:K | lowk:K | topk:K | logdet | entropy | expm | proj:K | vec"
 SPECTRAL = ("eigsum", "logdet", "entropy")  # tr f(A) with f smooth on the spectrum
@@ -128,8 +129,8 @@ def parse_eigh_loss(spec: str) -> EighLoss:
     """A ``--loss`` value under ``--decomposition eigh``, or a UsageError naming what is accepted."""
     kind, sep, arg = spec.strip().lower().partition(":")
     if kind in ORDERED:
-        order = int(arg) if sep and arg.isdigit() else 0
-        if order < 1:
+        order = whole_number(arg) if sep else None
+        if order is None or order < 1:
             raise UsageError(f"loss {spec!r}: K must be a whole number >= 1 (e.g. {kind}:2)")
         return EighLoss(kind, order)
     if not sep and kind in FIXED_EXPRESSIONS:

@@ -320,16 +320,18 @@ def _dtype_of(x) -> np.dtype:
     return np.dtype(name)
 
 
+def whole_number(text: str) -> int | None:
+    """The whole number ``text`` spells in ASCII digits (a K, a q), or None ('²', '2.0', '-1', '')."""
+    return int(text) if re.fullmatch(r"[0-9]+", text.strip()) else None
+
+
 def parse_loss(spec: str) -> Loss:
     """Turn a ``--loss`` value into a loss, or raise UsageError naming what is accepted."""
     text = spec.strip().lower()
     kind, sep, arg = text.partition(":")
     if kind in WITH_ORDER or (sep and kind in OPTIONAL_ORDER):
-        try:
-            order = int(arg) if sep else 0
-        except ValueError:
-            order = 0
-        if order < 1:
+        order = whole_number(arg) if sep else None
+        if order is None or order < 1:
             raise UsageError(f"loss {spec!r}: K must be a whole number >= 1 (e.g. {kind}:2)")
         return SpectralLoss(kind, order) if kind in SPECTRAL_KINDS else VectorLoss(kind, order)
     if not sep and kind == "sum":
