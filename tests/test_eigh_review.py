@@ -103,3 +103,43 @@ def test_sweep_refuses_what_it_cannot_honour(runner, identity, extra):
     args = ["sweep", "--decomposition", "eigh", "-b", EXACT, "--points", "2", "--shape", "4x4", *extra]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2 and f"--decomposition eigh: {extra[0]}" in result.output
+
+
+class _Returning:
+    """A backend returning (values, gradients, vectors) as given, with the exact gradient of vec."""
+
+    name = "returning"
+
+    def __init__(self, **parts):
+        self.parts = parts
+
+    def compute(self, stack, loss):
+        w, q = np.linalg.eigh(stack)
+        parts = {"values": w, "gradients": np.zeros_like(stack) + 5.0, "vectors": q, **self.parts}
+        return parts["values"], parts["gradients"], parts["vectors"]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"values": np.array([["a"] * 3])},
+        {"values": np.ones((1, 3), dtype=bool)},
+        {"gradients": np.zeros((1, 3, 3), dtype=object)},
+        {"vectors": np.eye(3)[None, :, :2]},
+    ],
+)
+def test_an_answer_that_is_not_numbers_of_its_shape_fails_that_backend_only(parts):
+    a = np.diag([1.0, 2.0, 3.0])
+    loss = parse_eigh_loss("eigsum").bind(3, 0, False)
+    report = check_matrix(a, "A", loss, [_Returning(**parts), _Answering(np.eye(3))])
+    assert [r.verdict.value for r in report.results] == ["failed", "correct"]
+    assert "returned" in report.results[0].message
+
+
+def test_a_nan_residual_is_not_an_accurate_eigendecomposition():
+    a = np.diag([1.0, 2.0, 3.0])
+    loss = parse_eigh_loss("eigsum").bind(3, 0, False)
+    nan_vectors = np.full((1, 3, 3), np.nan)
+    result = check_matrix(a, "A", loss, [_Returning(vectors=nan_vectors)]).results[0]
+    assert result.verdict.value == "wrong"
+    assert "eigendecomposition is off" in result.forward and "residual nan" in result.forward

@@ -17,7 +17,7 @@ def forward_errors(a: np.ndarray, reference_w: np.ndarray, w: np.ndarray, q: np.
     """Eigenvalue error, residual and orthogonality, each relative (to ||A||_2 where it has units)."""
     norm = float(np.max(np.abs(reference_w))) or 1.0
     errors = {"eigenvalue error": float(np.max(np.abs(np.sort(np.real(w)) - reference_w))) / norm}
-    if q is not None and q.shape == a.shape:
+    if q is not None:  # n x n: pipeline/eigh_check.py fails a backend whose eigenvectors are not
         q = q.astype(np.complex128 if np.iscomplexobj(q) else np.float64)
         errors["residual"] = frobenius(a @ q - q * np.real(w)) / norm
         errors["orthogonality"] = frobenius(adjoint(q) @ q - np.eye(len(w)))
@@ -32,6 +32,6 @@ def blame(a: np.ndarray, reference_w: np.ndarray, w, q, eps: float) -> str:
     errors = forward_errors(a, reference_w, np.asarray(w), None if q is None else np.asarray(q))
     tolerance = FORWARD_FACTOR * len(reference_w) * eps
     figures = ", ".join(f"{name} {value:.1e}" for name, value in errors.items())
-    if any(value > tolerance for value in errors.values()):
+    if any(not value <= tolerance for value in errors.values()):  # NaN: not accurate
         return f"its eigendecomposition is off ({figures}; a backward-stable one: <= {tolerance:.0e})"
     return f"its eigendecomposition is accurate ({figures}): its backward pass is off"

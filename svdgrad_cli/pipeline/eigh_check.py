@@ -96,6 +96,21 @@ def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, bu
     return _judged(name, gradient, reference, budget)
 
 
+def _malformed(a: np.ndarray, values, gradients, vectors) -> str | None:
+    """Why a backend's answer cannot be judged (one line), or None: each part an array of numbers
+    (real or complex) of its shape: eigenvalues (1, n), gradients and eigenvectors (1, n, n)."""
+    parts = {"eigenvalues": (values, (1, a.shape[0])), "gradients": (gradients, (1, *a.shape))}
+    if vectors is not None:
+        parts["eigenvectors"] = (vectors, (1, *a.shape))
+    for name, (part, shape) in parts.items():
+        kind = np.asarray(part).dtype.kind if isinstance(part, np.ndarray) else "not an array"
+        if kind not in ("i", "u", "f", "c"):
+            return f"returned {name} that are not numbers ({type(part).__name__} of kind {kind!r})"
+        if part.shape != shape:
+            return f"returned {name} of shape {part.shape}, not {shape}"
+    return None
+
+
 def _answers(backend, a: np.ndarray, loss: EighLoss):
     """((gradient, eigenvalues, eigenvectors or None), None) of one backend's call, or (None, the
     failure as one line)."""
@@ -108,11 +123,9 @@ def _answers(backend, a: np.ndarray, loss: EighLoss):
     except Exception as exc:  # the framework's or the plug-in's error: reported, never a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
         return None, f"{type(exc).__name__}: {first}"
-    if np.shape(gradients) != (1, *a.shape) or np.shape(values) != (1, a.shape[0]):
-        return (
-            None,
-            f"returned eigenvalues of shape {np.shape(values)} and gradients of shape {np.shape(gradients)}",
-        )
+    problem = _malformed(a, values, gradients, vectors)
+    if problem:
+        return None, problem
     if not np.iscomplexobj(a) and np.iscomplexobj(gradients):
         return None, "returned complex gradients for a real matrix"
     dtype = np.complex128 if np.iscomplexobj(a) else np.float64
