@@ -3,11 +3,14 @@ ones it cannot honour, and fails closed on bad answers and unrepresentable losse
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
+from svdgrad_cli.numerics.eigh_reference import eigh_reference
 from svdgrad_cli.pipeline.eigh_check import check_matrix
 
 EXACT = "python:eigh_review_plugin:exact"  # the exact gradient of eigsum (and of eig:k off ties): I
@@ -143,3 +146,29 @@ def test_a_nan_residual_is_not_an_accurate_eigendecomposition():
     result = check_matrix(a, "A", loss, [_Returning(vectors=nan_vectors)]).results[0]
     assert result.verdict.value == "wrong"
     assert "eigendecomposition is off" in result.forward and "residual nan" in result.forward
+
+
+def test_the_expm_reference_across_a_wide_spread_matches_mpmath():
+    import mpmath
+
+    mpmath.mp.dps = 60
+    w = [-800.0, -1.0, -900.0]  # e^w_i - e^w_j: e^-800 under e^-1, each gap far beyond 709
+    loss = parse_eigh_loss("expm").bind(3, 0, False)
+    reference = eigh_reference(np.diag(w), loss)
+    c = loss.weight_matrix()
+    for i in range(3):
+        for j in range(3):
+            a, b = mpmath.mpf(w[i]), mpmath.mpf(w[j])
+            gamma = mpmath.exp(a) if i == j else (mpmath.exp(a) - mpmath.exp(b)) / (a - b)
+            exact = float(gamma * mpmath.mpf(float(c[i, j])))
+            assert reference.gradient[i, j] == pytest.approx(exact, rel=1e-13, abs=1e-300)
+
+
+def test_an_expm_that_overflows_float64_is_blamed_on_no_backend():
+    nan = _Returning(gradients=np.full((1, 3, 3), np.inf))
+    loss = parse_eigh_loss("expm").bind(3, 0, False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from e^720
+        report = check_matrix(np.diag([720.0, 1.0, 2.0]), "A", loss, [nan])
+    assert not report.defined and "overflows float64" in report.reference
+    assert report.results[0].verdict.value == "indeterminate"

@@ -31,6 +31,7 @@ from svdgrad_cli.numerics.eigh_losses import SPECTRAL, EighLoss
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 
+OVERFLOW = float(np.log(np.finfo(np.float64).max))  # e^w is not a float64 above this
 TIE_FACTOR = 4.0  # ties: gaps within TIE_FACTOR * n * eps(float64) * ||A||_2 (LAPACK's eigenvalue error)
 
 
@@ -53,6 +54,7 @@ class EighReference:
     ball_radius: float | None = None
     high_precision = False
     refined = False
+    overflows: bool = False  # the loss itself is not a float64 (expm of a large w): nothing decides
 
     @property
     def gradient_norm(self) -> float | None:
@@ -151,13 +153,18 @@ def _divided_differences(loss: EighLoss, w: np.ndarray, d: np.ndarray) -> np.nda
     gap = w[:, None] - w[None, :]
     tied = np.abs(gap) <= tie_tolerance(w)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if loss.kind == "expm":  # e^b (e^(a-b) - 1)/(a-b): no cancellation between close a and b
-            return np.where(tied, (d[:, None] + d[None, :]) / 2, d[None, :] * np.expm1(gap) / gap)
+        if loss.kind == "expm":  # e^max(a,b) (1 - e^-|a-b|)/|a-b|: no cancellation, no inf * 0
+            top, spread = np.maximum(w[:, None], w[None, :]), np.abs(gap)
+            midpoint = np.exp((w[:, None] + w[None, :]) / 2)  # the tie limit, to O(gap^2)
+            return np.where(tied, midpoint, np.exp(top) * -np.expm1(-spread) / spread)
         divided = (d[:, None] - d[None, :]) / gap
     return np.where(d[:, None] != d[None, :], divided, 0.0)
 
 
 def _weighted_projector(loss: EighLoss, w, q) -> EighReference:
+    if loss.kind == "expm" and np.max(w) > OVERFLOW:
+        reason = f"the loss overflows float64: e^w_max = e^{np.max(w):.6g} > {np.finfo(float).max:.3g}"
+        return EighReference(w, q, None, False, False, reason, overflows=True)
     d = loss.vector_weights(w)
     tied = np.abs(w[:, None] - w[None, :]) <= tie_tolerance(w)
     separated = d[:, None] != d[None, :]

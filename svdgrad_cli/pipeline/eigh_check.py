@@ -88,6 +88,8 @@ def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: B
 
 def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
     """The verdict of one backend's gradient (see the module docstring)."""
+    if reference.overflows:  # not a float64: an Inf or NaN gradient is no backend's fault
+        return EighResult(name, BackendVerdict.INDETERMINATE, message=reference.method)
     if not np.all(np.isfinite(gradient)):
         message = f"{int(np.sum(~np.isfinite(gradient)))}/{gradient.size} entries NaN/Inf"
         return EighResult(name, BackendVerdict.NON_FINITE, message=message)
