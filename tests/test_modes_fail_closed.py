@@ -1,0 +1,44 @@
+"""``--mode jvp|hvp`` fails closed: a loss whose K exceeds a matrix's singular values is an input error
+naming the file (exit 2, the other files still checked), a sweep refuses such a loss up front, and the
+library's ``check_modes`` reports it as an error rather than raising."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from svdgrad_cli.cli import cli
+from svdgrad_cli.pipeline.modes_run import check_modes
+
+
+@pytest.fixture
+def files(tmp_path):
+    """small.npy: 2x2 (too few singular values for sv:3); big.npy: 4x4."""
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "small.npy", rng.standard_normal((2, 2)))
+    np.save(tmp_path / "big.npy", rng.standard_normal((4, 4)))
+    return tmp_path
+
+
+@pytest.mark.parametrize("mode", ["jvp", "hvp"])
+def test_a_loss_too_large_for_one_file_names_it_and_checks_the_others(runner, files, mode):
+    args = ["check", "--mode", mode, "-b", "autograd", "--loss", "sv:3", str(files / "small.npy")]
+    result = runner.invoke(cli, [*args, str(files / "big.npy")])
+    assert result.exit_code == 2, result.output
+    assert "small.npy: loss sv:3 needs at least 3 singular values; the matrix has 2" in result.stderr
+    assert "big.npy" in result.stdout and "internal error" not in result.stderr
+
+
+def test_check_modes_reports_a_loss_too_large_as_an_error():
+    run = check_modes(np.eye(2), "jvp", loss="sv:3", backends=["autograd"])
+    assert run.reports == [] and len(run.errors) == 1 and "needs at least 3" in run.errors[0]
+
+
+@pytest.mark.parametrize("mode", ["jvp", "vjp"])
+def test_a_sweep_refuses_a_loss_too_large_for_its_shape_in_one_line(runner, mode):
+    args = ["sweep", "--mode", mode, "-b", "autograd", "--loss", "sv:5", "--shape", "4x4"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "svdgrad: error: sweep: loss sv:5 needs at least 5 singular values; the matrix has 4"
+    ]
