@@ -42,3 +42,38 @@ def test_a_sweep_refuses_a_loss_too_large_for_its_shape_in_one_line(runner, mode
     assert result.stderr.strip().splitlines() == [
         "svdgrad: error: sweep: loss sv:5 needs at least 5 singular values; the matrix has 4"
     ]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--shard", "2/2"],
+        ["--plan", "plan.json"],
+        ["--reference", "high"],
+        ["--full-matrices"],
+        ["--dup-tol", "1e-3"],
+        ["--budget-factor", "40"],
+        ["--rtol", "1e-3"],
+        ["--show-gradients"],
+        ["--include-arrays"],
+        ["--save-repro", "repro"],
+    ],
+)
+def test_a_check_option_a_mode_run_does_not_honour_is_refused_in_one_line(runner, files, option):
+    result = runner.invoke(cli, ["check", "--mode", "jvp", "-b", "autograd", str(files), *option])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"svdgrad: error: --mode jvp does not honour {option[0]} (it is for --mode vjp); drop it"
+    ]
+
+
+def test_a_sweep_in_a_mode_refuses_an_option_it_does_not_honour(runner):
+    result = runner.invoke(cli, ["sweep", "--mode", "hvp", "-b", "autograd", "--budget-factor", "40"])
+    assert result.exit_code == 2
+    assert "sweep --mode hvp does not honour --budget-factor" in result.stderr
+
+
+def test_the_zero_tolerance_is_honoured_and_not_refused(runner, files):
+    args = ["check", "--mode", "jvp", "-b", "autograd", str(files), "--zero-tol", "1e-9"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
