@@ -1,6 +1,8 @@
 """``--mode jvp|hvp`` fails closed: a loss whose K exceeds a matrix's singular values is an input error
 naming the file (exit 2, the other files still checked), a sweep refuses such a loss up front, and the
-library's ``check_modes`` reports it as an error rather than raising."""
+library's ``check_modes`` reports it as an error rather than raising; options a mode run does not
+honour are refused; a result the reference cannot tell is ``correct`` only where the budget is
+determined."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import numpy as np
 import pytest
 
 from svdgrad_cli.cli import cli
+from svdgrad_cli.numerics.budget import Budget
+from svdgrad_cli.pipeline.modes import _judged
 from svdgrad_cli.pipeline.modes_run import check_modes
+from svdgrad_cli.verdicts import BackendVerdict
 
 
 @pytest.fixture
@@ -77,3 +82,14 @@ def test_the_zero_tolerance_is_honoured_and_not_refused(runner, files):
     args = ["check", "--mode", "jvp", "-b", "autograd", str(files), "--zero-tol", "1e-9"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
+
+
+def test_a_mode_result_the_reference_cannot_tell_is_correct_only_where_the_budget_is_determined():
+    """Near the budget, within the reference's own error: in the backend's favour, but a budget of half
+    the gradient (float32 data that do not determine it) never makes the result ``correct``."""
+    eps32 = float(np.finfo(np.float32).eps)
+    undetermined = Budget(allowed=0.5, scale=1.0, uncertainty=0.1, eps=eps32)
+    determined = Budget(allowed=1e-6, scale=1.0, uncertainty=1e-7, eps=eps32)
+    assert _judged("b", "p", 0.45, undetermined).verdict == BackendVerdict.INDETERMINATE
+    assert _judged("b", "p", 0.95e-6, determined).verdict == BackendVerdict.CORRECT
+    assert _judged("b", "p", 0.95e-6, determined, unique=False).verdict == BackendVerdict.VALID
