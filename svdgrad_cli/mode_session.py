@@ -7,6 +7,8 @@ The VJP is session.py and sweep_session.py.
 
 from __future__ import annotations
 
+import dataclasses
+
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
@@ -39,10 +41,35 @@ def _require_format(options: RunOptions, registry: dict[str, str], command: str)
     require_writable(options.output, "-o")
 
 
-def _refuse_jobs(options: RunOptions, command: str) -> None:
-    """A mode's paths are transforms built in this process, which worker processes cannot share."""
+# Options of check and sweep that a --mode jvp|hvp run does not honour: given, they are refused
+# rather than ignored (fail closed). Each is given when it differs from its default.
+UNHONOURED = (
+    "dup_tol",
+    "budget_factor",
+    "rtol",
+    "atol",
+    "reference",
+    "cotangents",
+    "full_matrices",
+    "shard",
+    "plan",
+    "show_gradients",
+    "show_reference",
+    "include_arrays",
+    "save_repro",
+)
+
+
+def _refuse_unhonoured(settings: Settings, options: RunOptions, command: str) -> None:
+    """A UsageError naming the first option of UNHONOURED given, or --jobs (a mode's paths are
+    transforms built in this process, which worker processes cannot share)."""
     if options.jobs > 1:
         raise UsageError(f"{command} runs in one process (each path is a transform built here); drop --jobs")
+    for given in (settings, options):
+        for field in dataclasses.fields(given):
+            if field.name in UNHONOURED and getattr(given, field.name) != field.default:
+                flag = "--" + field.name.replace("_", "-")
+                raise UsageError(f"{command} does not honour {flag} (it is for --mode vjp); drop it")
 
 
 def run_mode_check(
@@ -51,7 +78,7 @@ def run_mode_check(
     """Check ``paths`` in ``target``'s mode (--select, --skip, --fail-on as check), write the report,
     name each unchecked input and each --select that matched nothing; the exit code."""
     _require_format(options, MODE_RENDERERS, f"--mode {target.mode}")
-    _refuse_jobs(options, f"--mode {target.mode}")
+    _refuse_unhonoured(settings, options, f"--mode {target.mode}")
     settings = resolve_settings(settings)
     given = load_directions(settings.directions) if settings.directions else None
     check = ModeCheck.resolve(
@@ -99,7 +126,7 @@ def run_mode_sweep(
         raise UsageError(f"{command}: --save-matrices is for --mode vjp sweeps")
     _require_format(options, MODE_SWEEP_RENDERERS, command)
     require_plot_file(sweep.plot_file)
-    _refuse_jobs(options, command)
+    _refuse_unhonoured(settings, options, command)
     settings = resolve_settings(settings)
     spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
     family = build_family(spec, settings, options.max_elements)

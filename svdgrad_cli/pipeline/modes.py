@@ -28,7 +28,7 @@ from svdgrad_cli.numerics.jvp import reference_jvp
 from svdgrad_cli.numerics.mode_budgets import hvp_budget, jvp_budget
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import build_reference
-from svdgrad_cli.pipeline.judge import classify
+from svdgrad_cli.pipeline.judge import classify, within_verdict
 from svdgrad_cli.verdicts import BackendVerdict
 
 DIRECTION_STREAM = 0x25  # directions are drawn from default_rng((seed, DIRECTION_STREAM, index))
@@ -52,7 +52,7 @@ def _failure(backend: str, path: str, exc: BackendFailure) -> PathResult:
 def _judged(backend, path, error, budget, unique=True, value=None, note="") -> PathResult:
     verdict = classify(error, budget, unique)
     if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
-        verdict, note = BackendVerdict.CORRECT if unique else BackendVerdict.VALID, "reference cannot tell"
+        verdict, note = within_verdict(budget, unique), "reference cannot tell"
     relative = error / budget.scale if budget.scale else 0.0
     return PathResult(backend, path, verdict, error, relative, budget.relative, value, note)
 

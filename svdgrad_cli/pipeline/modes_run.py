@@ -96,10 +96,13 @@ class ModeCheck:
         return cls(target, parse_loss(loss), resolved, seed, zero_tol, given, timeout)
 
     def judge(self, array: np.ndarray, label: str) -> ModeReport:
-        """One real matrix's report; InputError for a complex one or no direction of its shape."""
+        """One real matrix's report; InputError for a complex one, one too small for the loss's K or
+        with no direction of its shape."""
         mode = self.target.mode
         if is_complex(array):
             raise InputError(label, f"complex input is not supported in --mode {mode} (real matrices only)")
+        if (misfit := self.loss.check_fits(array.shape[-2:])) is not None:
+            raise InputError(label, misfit)
         tol = self.zero_tol if self.zero_tol is not None else default_zero_tol(array.shape, array.dtype)
         directions = _directions_for(label, array.shape, self.given)
         return check_mode(

@@ -89,7 +89,10 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         complex_ = np.dtype(dtype).kind == "c"
         factors, base = fam.synthetic_factors(shape, settings.seed, complex_), fam.base_spectrum(min(shape))
     vary.check_at(spec.at, len(base))
-    at = spec.at or vary.default_at(base, fam.zero_level(shape, dtype), parse_loss(settings.loss).order)
+    loss = parse_loss(settings.loss)
+    if (misfit := loss.check_fits(shape)) is not None:
+        raise UsageError(f"sweep: {misfit}")
+    at = spec.at or vary.default_at(base, fam.zero_level(shape, dtype), loss.order)
     spectrum = base
     if matrix is not None:
         spectrum, _ = fam.realised_values(matrix, base, exact=False)
