@@ -15,7 +15,7 @@ from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
-from svdgrad_cli.options import RunOptions, Settings, SweepOptions
+from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
 from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.eigh_check import record
 from svdgrad_cli.pipeline.eigh_sweep import eigh_family
@@ -26,21 +26,19 @@ from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
 
 SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
-NOT_HONOURED = {  # the options --decomposition eigh cannot honour -> whether (settings, options) give it
-    "--select": lambda s, o: bool(s.select),
-    "--skip": lambda s, o: bool(s.skip),
-    "--plan": lambda s, o: o.plan is not None,
-    "--shard": lambda s, o: o.shard is not None,
-    "--jobs above 1": lambda s, o: o.jobs > 1,
-    "--plot": lambda s, o: o.plot is not None,
-    "--save-repro": lambda s, o: o.save_repro is not None,
-    "--cotangents": lambda s, o: s.cotangents is not None,
-    "--reference high": lambda s, o: s.reference == "high",  # its reference is float64 closed forms
-    "--zero-tol": lambda s, o: s.zero_tol is not None,
-    "--dup-tol": lambda s, o: s.dup_tol is not None,
-    "--full-matrices": lambda s, o: s.full_matrices,
-    "--directions": lambda s, o: s.directions is not None,
-}
+NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1, --reference high)
+    "select",
+    "skip",
+    "plan",
+    "shard",
+    "plot",
+    "save_repro",
+    "cotangents",
+    "zero_tol",
+    "dup_tol",
+    "full_matrices",
+    "directions",
+)
 
 
 def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
@@ -52,7 +50,8 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     require_writable(options.output, "-o")
     if settings.mode != "vjp":
         raise UsageError("--decomposition eigh judges reverse-mode gradients (--mode vjp) only")
-    given = [name for name, is_given in NOT_HONOURED.items() if is_given(settings, options)]
+    given = given_flags(NOT_HONOURED, settings, options)
+    given += ["--jobs above 1"] * (options.jobs > 1) + ["--reference high"] * (settings.reference == "high")
     if given:
         raise UsageError(f"--decomposition eigh: {', '.join(given)} not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)

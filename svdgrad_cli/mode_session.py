@@ -7,14 +7,12 @@ The VJP is session.py and sweep_session.py.
 
 from __future__ import annotations
 
-import dataclasses
-
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
 from svdgrad_cli.model import RunReport, unmatched_text
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
-from svdgrad_cli.options import RunOptions, Settings, SweepOptions
+from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
 from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.modes_run import ModeCheck, load_directions, mode_target, path_cases
 from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
@@ -65,11 +63,9 @@ def _refuse_unhonoured(settings: Settings, options: RunOptions, command: str) ->
     transforms built in this process, which worker processes cannot share)."""
     if options.jobs > 1:
         raise UsageError(f"{command} runs in one process (each path is a transform built here); drop --jobs")
-    for given in (settings, options):
-        for field in dataclasses.fields(given):
-            if field.name in UNHONOURED and getattr(given, field.name) != field.default:
-                flag = "--" + field.name.replace("_", "-")
-                raise UsageError(f"{command} does not honour {flag} (it is for --mode vjp); drop it")
+    given = given_flags(UNHONOURED, settings, options)
+    if given:
+        raise UsageError(f"{command} does not honour {', '.join(given)} (it is for --mode vjp); drop it")
 
 
 def run_mode_check(

@@ -15,7 +15,7 @@ from svdgrad_cli.options.check import (
     option_fields,
     split_options,
 )
-from svdgrad_cli.options.machinery import DeclaredOption, Option, declared_options, option
+from svdgrad_cli.options.machinery import DeclaredOption, Option, declared_options, given_flags, option
 from svdgrad_cli.options.sweep import SWEEP_RUN_FIELDS, VARY_CHOICES, SweepOptions, sweep_option_fields
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "SweepOptions",
     "config_keys",
     "declared_options",
+    "given_flags",
     "json_settings",
     "option",
     "option_fields",

@@ -51,6 +51,17 @@ def option(default: Any, *flags: str, help: str, **details: Any) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def given_flags(names: tuple[str, ...], *values: Any) -> list[str]:
+    """The flags of the fields ``names`` that ``values`` (Settings, RunOptions) give other than their
+    defaults: what a run that cannot honour them refuses (--mode jvp|hvp, --decomposition eigh)."""
+    return [
+        f.metadata["option"].flags[0]
+        for given in values
+        for f in dataclasses.fields(given)
+        if f.name in names and "option" in f.metadata and getattr(given, f.name) != f.default
+    ]
+
+
 def declared_options(cls: type) -> list[DeclaredOption]:
     """(cls, field, option) of every option field of one options class, in declaration order."""
     return [(cls, f, f.metadata["option"]) for f in dataclasses.fields(cls)]
