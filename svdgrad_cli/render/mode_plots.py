@@ -21,6 +21,7 @@ from svdgrad_cli.render.matrix_plots import file_stem
 from svdgrad_cli.render.plots import (
     backend_line,
     budget_band,
+    error_axis,
     figure_bytes,
     limits,
     pyplot,
@@ -134,13 +135,7 @@ def mode_sweep_figure(sweep: ModeSweep):
     top = high * 4
     for i, name in enumerate(names):
         backend_line(ax, positions, series[name], (low, top * 1.6**i), style(i), name)
-    ceiling = high
-    if any(any(bad) for _, bad in series.values()):
-        ceiling = top * 1.6 ** len(names) * 2
-        ax.axhspan(high, ceiling, color="#D55E00", alpha=0.08, linewidth=0)
-        ax.text(0.01, 0.985, "non-finite (NaN or Inf)", transform=ax.transAxes, va="top", color="0.25")
-    ax.set_yscale("log")
-    ax.set_ylim(low, ceiling)
+    error_axis(ax, series, (low, high, top))
     ax.set_ylabel(f"relative error {WHAT[sweep.mode]}\n/ the budget's scale (dimensionless)")
     x_axis(ax, family, positions, zero_at, xs)
     m, n = family.shape

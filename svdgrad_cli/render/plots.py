@@ -212,6 +212,19 @@ def _budget(report: SweepReport) -> list[float | None]:
     return out
 
 
+def error_axis(ax, series: dict, bounds: tuple[float, float, float]) -> None:
+    """The errors' log axis from ``low``; above ``high`` a strip up from ``top`` where the non-finite
+    results are drawn, if any backend of ``series`` (name: (errors, non-finite flags)) has one."""
+    low, high, top = bounds
+    ceiling = high
+    if any(any(bad) for _, bad in series.values()):
+        ceiling = top * 1.6 ** len(series) * 2
+        ax.axhspan(high, ceiling, color="#D55E00", alpha=0.08, linewidth=0)
+        ax.text(0.01, 0.985, "non-finite (NaN or Inf)", transform=ax.transAxes, va="top", color="0.25")
+    ax.set_yscale("log")
+    ax.set_ylim(low, ceiling)
+
+
 def sqrt_eps_line(ax, dtype) -> None:
     """The line at sqrt(eps) of ``dtype``: past the budget, wrong above it and inaccurate below."""
     ax.axhline(
@@ -252,13 +265,7 @@ def sweep_figure(report: SweepReport):
         backend_line(
             ax, positions, series[name], (low, top * 1.6**i), style(i), f"{name} {version or ''}".strip()
         )
-    ceiling = high
-    if any(any(bad) for _, bad in series.values()):
-        ceiling = top * 1.6 ** len(names) * 2
-        ax.axhspan(high, ceiling, color="#D55E00", alpha=0.08, linewidth=0)
-        ax.text(0.01, 0.985, "non-finite (NaN or Inf)", transform=ax.transAxes, va="top", color="0.25")
-    ax.set_yscale("log")
-    ax.set_ylim(low, ceiling)
+    error_axis(ax, series, (low, high, top))
     ax.set_ylabel("relative error ||G - G_ref||_F / ||G_ref||_F\n(dimensionless; 10^-d: d correct digits)")
     x_axis(ax, family, positions, zero_at, xs)
     _original(ax, family, zero_at, (positions, xs))
