@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from helpers import SEED_FULL_RANK, SEED_RANK2
 
 from svdgrad_cli import register_backend, unregister_backend
+from svdgrad_cli.backends import registry
 
 
 @pytest.fixture
@@ -41,3 +42,13 @@ def seed_files(tmp_path):
     np.save(rank2, SEED_RANK2)
     np.save(full, SEED_FULL_RANK)
     return rank2, full
+
+
+@pytest.fixture
+def hosted(monkeypatch):
+    """A registry of hosted workers of this test's own, all ended after it."""
+    workers: dict[str, object] = {}
+    monkeypatch.setattr(registry, "_hosted", workers)
+    yield workers
+    for worker in workers.values():
+        worker.close()

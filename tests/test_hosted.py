@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from svdgrad_cli import check
 from svdgrad_cli.backends import registry
@@ -27,16 +26,6 @@ def hadamard_matrix() -> tuple[np.ndarray, np.ndarray]:
     h = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]], dtype=float) / 2
     v = np.array([[0, 1, 0, 0], [0, 0, 0, -1], [1, 0, 0, 0], [0, 0, 1, 0]], dtype=float)
     return (h * [4.0, 3.0, 2.0, 1.0]) @ v.T, h @ v.T
-
-
-@pytest.fixture
-def hosted(monkeypatch):
-    """A registry of hosted workers of this test's own, all ended after it."""
-    workers: dict[str, FrameworkWorker] = {}
-    monkeypatch.setattr(registry, "_hosted", workers)
-    yield workers
-    for worker in workers.values():
-        worker.close()
 
 
 def test_every_default_backend_answers_from_its_worker_with_the_closed_form(hosted):

@@ -24,16 +24,6 @@ from svdgrad_cli.pipeline import stream
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.fixture
-def hosted(monkeypatch):
-    """A registry of hosted workers of this test's own, all ended after it."""
-    workers: dict[str, FrameworkWorker] = {}
-    monkeypatch.setattr(registry, "_hosted", workers)
-    yield workers
-    for worker in workers.values():
-        worker.close()
-
-
 def _through_a_pipe(messages: list[tuple[dict, dict[str, np.ndarray]]]) -> list[tuple[dict, dict]]:
     """Each message sent in parts (wire.send) by a thread and received at the other end of a pipe."""
     read_end, write_end = os.pipe()
