@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from svdgrad_cli.backends.eigh_backends import eigh_backends
 from svdgrad_cli.eigh_model import EighRun
-from svdgrad_cli.errors import UsageError
+from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
 from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
-from svdgrad_cli.pipeline.eigh_check import record
-from svdgrad_cli.pipeline.eigh_sweep import eigh_family
+from svdgrad_cli.pipeline.eigh_check import record, symmetric_input
+from svdgrad_cli.pipeline.eigh_sweep import EighBase, built_in_base, eigh_family, save_points, users_base
 from svdgrad_cli.pipeline.modes_run import path_cases
-from svdgrad_cli.pipeline.sweep import parse_shape
+from svdgrad_cli.pipeline.sweep import parse_shape, users_matrix
 from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
@@ -76,25 +76,39 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     return report.exit_code
 
 
+def _sweep_base(settings: Settings, options: RunOptions, sweep: SweepOptions) -> EighBase:
+    """The family's eigenvectors and eigenvalues: --from's matrix (symmetric, or made so by
+    --symmetrize), else the built-in one of --shape."""
+    if sweep.source is not None:
+        case = users_matrix(sweep.source, settings, options.max_elements)
+        try:
+            a, _ = symmetric_input(case.array, case.label, settings.symmetrize)
+        except InputError as error:
+            raise UsageError(f"--from {error}") from None
+        return users_base(a, case.label, sweep.at)
+    m, n = parse_shape(sweep.shape)
+    if m != n:
+        raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
+    return built_in_base(n, settings.seed, "float64" if settings.dtype == "auto" else settings.dtype)
+
+
 def run_eigh_sweep(
     settings: Settings, options: RunOptions, sweep: SweepOptions, write: Writer, notify
 ) -> int:
     """``svdgrad sweep --decomposition eigh --vary gap|scale`` (pipeline/eigh_sweep.py): every point
     judged as a check's matrix, drawn with --plot; the exit code (1 on a wrong or non-finite point,
     else 0)."""
-    if sweep.source or sweep.save_matrices:
-        raise UsageError("sweep --decomposition eigh: --from and --save-matrices are not built yet")
     require_plot_file(sweep.plot_file)
-    m, n = parse_shape(sweep.shape)
-    if m != n:
-        raise UsageError(f"sweep --decomposition eigh needs a square --shape, not {m}x{n}")
     loss, backends = _resolved(settings, options, EIGH_SWEEP_RENDERERS)
-    problem = loss.check_fits(n)
+    base = _sweep_base(settings, options, sweep)
+    problem = loss.check_fits(len(base.w))
     if problem:
-        raise UsageError(f"sweep --decomposition eigh --shape {n}x{n}: {problem}")
-    dtype = "float64" if settings.dtype == "auto" else settings.dtype
-    family = eigh_family(sweep.vary, sweep.at, sweep.points, n, settings.seed, dtype)
-    cases = ((x, case) for x, loaded in family for case in matrices(loaded, dtype))
+        raise UsageError(f"sweep --decomposition eigh, {len(base.w)}x{len(base.w)}: {problem}")
+    family = list(eigh_family(sweep.vary, sweep.at, sweep.points, base))
+    if sweep.save_matrices is not None:
+        save_points(family, sweep.vary, sweep.save_matrices)
+        notify(f"saved the matrices in {sweep.save_matrices}")
+    cases = ((x, case) for x, loaded in family for case in matrices(loaded, base.dtype))
     run = RunReport(settings, options=options)
     report = EighRun(run=run, swept=sweep.vary, failing=settings.failing)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)

@@ -10,7 +10,7 @@ import pytest
 
 from svdgrad_cli.cli import cli
 from svdgrad_cli.errors import UsageError
-from svdgrad_cli.pipeline.eigh_sweep import eigh_family
+from svdgrad_cli.pipeline.eigh_sweep import built_in_base, eigh_family
 
 EXACT = "python:eigh_sweep_plugin:eigsum"  # the exact gradient of eigsum, I, for every matrix
 
@@ -25,7 +25,7 @@ def plugin(tmp_path, monkeypatch):
 
 
 def test_the_gap_family_closes_the_pair_at_k_down_to_an_exact_tie():
-    family = [item for _, item in eigh_family("gap", 3, 6, 8, seed=0, dtype="float64")]
+    family = [item for _, item in eigh_family("gap", 3, 6, built_in_base(8, seed=0, dtype="float64"))]
     gaps = [np.diff(np.linalg.eigvalsh(item.array))[2] for item in family]  # w_4 - w_3
     assert family[0].source == "gap 0.5" and family[-1].source == "gap 0"
     assert gaps[0] == pytest.approx(0.5 / 8, rel=1e-12)  # d = 1/8 for n = 8
@@ -49,7 +49,7 @@ def test_sweep_usage_errors_are_one_line(runner, plugin):
     result = runner.invoke(cli, ["sweep", "--decomposition", "eigh", "--shape", "4x6", "-b", EXACT])
     assert result.exit_code == 2 and "square --shape" in result.stderr
     with pytest.raises(UsageError, match="1 <= K < n"):
-        list(eigh_family("gap", 8, 4, 8, seed=0, dtype="float64"))
+        list(eigh_family("gap", 8, 4, built_in_base(8, seed=0, dtype="float64")))
 
 
 def test_a_sweep_draws_its_picture(runner, plugin, tmp_path):

@@ -34,6 +34,7 @@ MANTISSA_BITS = 8
 REALISED_DIGITS = 40
 MAX_REALISED_ELEMENTS = 4096  # mpmath's SVD up to 64 x 64 (about a second); float64 above
 H4 = np.kron([[1.0, 1.0], [1.0, -1.0]], [[1.0, 1.0], [1.0, -1.0]]) / 2
+F4 = np.array([[1, 1, 1, 1], [1, 1j, -1, -1j], [1, -1, 1, -1], [1, -1j, -1, 1j]]) / 2  # the unitary DFT
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,27 @@ def _layers(n: int) -> int:
 
 def dyadic_orthogonal(n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """An exactly orthogonal n x n matrix (n >= 4) with entries that are multiples of 2^-L, and L."""
-    q = np.eye(n)
+    return _butterfly(np.eye(n), (H4,), rng)
+
+
+def dyadic_unitary(n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """An exactly unitary, genuinely complex n x n matrix (n >= 4): the butterfly of
+    :func:`dyadic_orthogonal` with the 4-point DFT F4 = [i^(jk)] / 2 in every other layer, so that
+    the real and imaginary parts of every entry are multiples of 2^-L (F4's entries are +-1/2 and
+    +-i/2, and F4 is unitary in binary as H4 is orthogonal)."""
+    return _butterfly(np.eye(n, dtype=complex), (F4, H4), rng)
+
+
+def _butterfly(
+    q: np.ndarray, blocks: tuple[np.ndarray, ...], rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    n = len(q)
     layers = _layers(n)
-    for _ in range(layers):
+    for layer in range(layers):
         q = q[:, rng.permutation(n)] * rng.choice([-1.0, 1.0], n)
+        block = blocks[layer % len(blocks)]
         for j in range(0, n - 3, 4):
-            q[:, j : j + 4] = q[:, j : j + 4] @ H4  # exact: sums of four multiples of 2^-l, halved
+            q[:, j : j + 4] = q[:, j : j + 4] @ block  # exact: sums of four multiples of 2^-l, halved
     return q, layers
 
 

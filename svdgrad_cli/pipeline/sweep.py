@@ -52,7 +52,8 @@ def parse_shape(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _users_matrix(source: str, settings: Settings, max_elements: int) -> MatrixCase:
+def users_matrix(source: str, settings: Settings, max_elements: int) -> MatrixCase:
+    """--from FILE's one matrix; a UsageError where the file holds none, several or is unreadable."""
     s = settings
     found: list[MatrixCase] = []
     for item in load_files([source], s.dtype, max_elements, None, s.select, s.skip, s.reshape):
@@ -76,7 +77,7 @@ def build_family(spec: SweepSpec, settings: Settings, max_elements: int = DEFAUL
         raise UsageError(f"--points must be 1 to {MAX_POINTS}, got {spec.points}")
     matrix = original = label = None
     if spec.source is not None:
-        case = _users_matrix(spec.source, settings, max_elements)
+        case = users_matrix(spec.source, settings, max_elements)
         matrix, dtype, shape, label = case.array, str(case.array.dtype), case.array.shape, case.label
         factors, base = fam.factors_of(matrix)
         if not base[0] > 0:
