@@ -119,6 +119,16 @@ class BackendResult:
         return self.convention is not None and self.convention.startswith(CONJUGATED)
 
     @property
+    def relative_budget(self) -> float | None:
+        """budget / the gradient's scale, read off the error and its digits (both relative to that
+        scale); the data's part alone (10^-justified_digits) where the error is 0 or absent."""
+        if self.budget is None or self.justified_digits is None:
+            return None
+        if self.error and self.digits is not None and math.isfinite(self.digits):
+            return self.budget / self.error * 10.0**-self.digits
+        return 10.0**-self.justified_digits if math.isfinite(self.justified_digits) else None
+
+    @property
     def bound_marks(self) -> tuple[str, str]:
         """('<=', '>=') to put before the error and the digits where they are bounds, else ('', '')."""
         return ("<=", ">=") if self.error_is_bound else ("", "")

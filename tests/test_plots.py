@@ -142,3 +142,17 @@ def hide_matplotlib(monkeypatch) -> None:
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
     )
+
+
+def test_the_shaded_budget_reaches_every_point_judged_correct():
+    """At a near-tie the float64 reference is not refined and the budget makes room for its own
+    error; the picture's band must reach the budget the verdict used, not only the data's part."""
+    report = sweep("gap", points=10, shape="8x8", loss="sum", backends=["torch", "tensorflow"])
+    data, allowed = plots._budget(report)
+    for point, top, floor in zip(report.points, allowed, data, strict=True):
+        for b in point.report.backends:
+            if b.verdict == "correct" and b.error:
+                assert 10.0**-b.digits <= top * (1 + 1e-12)
+                assert b.error <= b.budget  # what the verdict read
+        assert top >= floor
+    assert any(top > 1.5 * floor for top, floor in zip(allowed, data, strict=True))  # the near-ties

@@ -204,12 +204,18 @@ def _errors(report: SweepReport, name: str) -> tuple[list[float | None], list[bo
     return errors, nonfinite
 
 
-def _budget(report: SweepReport) -> list[float | None]:
-    out = []
+def _budget(report: SweepReport) -> tuple[list[float | None], list[float | None]]:
+    """Per point, the least relative budget the data justify (10^-justified digits) and the least
+    relative budget the verdicts used (with room for the reference's own error: larger where the
+    reference is not refined, as at near-ties)."""
+    data: list[float | None] = []
+    allowed: list[float | None] = []
     for p in report.points:
         digits = [b.justified_digits for b in p.report.backends if b.justified_digits is not None]
-        out.append(10.0 ** -min(digits) if digits and math.isfinite(min(digits)) else None)
-    return out
+        data.append(10.0 ** -min(digits) if digits and math.isfinite(min(digits)) else None)
+        used = [r for b in p.report.backends if (r := b.relative_budget) is not None]
+        allowed.append(min(used) if used else None)
+    return data, allowed
 
 
 def error_axis(ax, series: dict, bounds: tuple[float, float, float]) -> None:
@@ -253,11 +259,11 @@ def sweep_figure(report: SweepReport):
     positions, zero_at = sweep_positions(family, xs)
     names = backend_names(report)
     fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
-    budget = _budget(report)
+    budget, allowed = _budget(report)
     series = {name: _errors(report, name) for name in names}
-    low, high = limits(budget + [e for errors, _ in series.values() for e in errors])
+    low, high = limits(budget + allowed + [e for errors, _ in series.values() for e in errors])
     _shade(ax, report, positions)
-    budget_band(ax, positions, budget, low)
+    budget_band(ax, positions, budget, low, allowed)
     sqrt_eps_line(ax, family.dtype)
     top = high * 4  # non-finite results are drawn in a strip above the axes' range
     for i, name in enumerate(names):
@@ -278,17 +284,32 @@ def sweep_figure(report: SweepReport):
     return fig
 
 
-def budget_band(ax, positions: list[float], budget: list[float | None], low: float) -> None:
-    """The region within the error budget, shaded from the bottom of the axes up to the budget."""
-    edges = [(x, b) for x, b in zip(positions, budget, strict=True) if b is not None]
-    if edges:
+def budget_band(
+    ax,
+    positions: list[float],
+    budget: list[float | None],
+    low: float,
+    allowed: list[float | None] | None = None,
+) -> None:
+    """The region within the error budget, shaded from the bottom of the axes up to the budget the
+    data justify; ``allowed``: above it, lighter, up to the budget the verdicts used where that is
+    larger (the room for the reference's own error)."""
+    edges = [(x, b, a) for x, b, a in zip(positions, budget, allowed or budget, strict=True) if b is not None]
+    if not edges:
+        return
+    xs, data = [x for x, _, _ in edges], [b for _, b, _ in edges]
+    ax.fill_between(
+        xs, low, data, color="0.85", step="mid", label="within the error budget:\nthe digits the data justify"
+    )
+    tops = [max(b, a or b) for _, b, a in edges]
+    if any(top > b * 1.05 for top, b in zip(tops, data, strict=True)):
         ax.fill_between(
-            [x for x, _ in edges],
-            low,
-            [b for _, b in edges],
-            color="0.85",
+            xs,
+            data,
+            tops,
+            color="0.93",
             step="mid",
-            label="within the error budget:\nthe digits the data justify",
+            label="also within it: room for\nthe reference's own error",
         )
 
 
