@@ -44,7 +44,7 @@ font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:nowrap}
 padding:14px 18px;margin:18px 0}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:14px}
 th,td{padding:3px 10px;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
-th{background:#eef1f4;font-weight:600}th:first-child,td:first-child,td.text{text-align:left}
+th{background:#eef1f4;font-weight:600}th:first-child,td:first-child,th.text,td.text{text-align:left}
 td.num{font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:nowrap}
 .scroll{overflow-x:auto}
 .meta{color:#57606a;font-size:13px}.explanation{max-width:72em}

@@ -72,7 +72,7 @@ class Unchecked:
 
     @property
     def interruption(self) -> str:
-        return f"interrupted after {self.reported} {self.items}: the rest was not checked"
+        return f"interrupted ({self.items} reported: {self.reported}); the rest was not checked"
 
 
 def junit(suite_name: str, cases: list[Case], unchecked: Unchecked) -> str:
