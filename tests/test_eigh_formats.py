@@ -107,6 +107,17 @@ def test_an_unreadable_input_is_named_in_every_format_and_exits_2(runner, files,
         assert summary["decomposition"] == "eigh" and summary["errors"][0].startswith("bad.npy: ")
 
 
+def test_a_refused_member_of_a_stack_is_annotated_on_its_file(runner, files):
+    a = symmetric(TIED)[0]
+    np.save("stack.npy", np.stack([a, a + np.triu(np.ones((4, 4)), 1)]))  # the second is not symmetric
+    result = _check(runner, ["stack.npy"], "github", "-b", EXACT)
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        line for line in result.stdout.splitlines() if line.startswith("::error file=stack.npy,")
+    ]
+    assert "stack.npy[1]: not symmetric" in result.stdout
+
+
 @pytest.mark.parametrize("fmt", ("junit", "github", "markdown", "html", "jsonl"))
 def test_a_failed_backend_is_an_error_in_every_format(runner, files, fmt):
     tied, _ = files

@@ -42,7 +42,8 @@ def _direction(report: ModeReport, d: DirectionResult) -> str:
         f"<td class=num>{_number(r.budget)}</td><td class='text meta'>{escaped(r.message)}</td></tr>"
         for r in d.results
     )
-    head = "<tr><th>backend</th><th>path</th><th>verdict</th><th>rel. error</th><th>budget</th><th></th></tr>"
+    head = "<tr><th>backend</th><th class=text>path</th><th class=text>verdict</th><th>rel. error</th>"
+    head += "<th>budget</th><th></th></tr>"
     return f'{_reference(report, d)}<div class="scroll"><table>{head}{rows}</table></div>'
 
 
