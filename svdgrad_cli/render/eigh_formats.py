@@ -49,8 +49,9 @@ def message(report: EighReport, r: EighResult) -> str:
 
 
 def cases(run: EighRun) -> list[Case]:
+    """A Case per backend and matrix."""
     return [
-        Case(report.label, r.backend, r.verdict, message(report, r), report.label)
+        Case(report.label, r.backend, r.verdict, message(report, r))
         for report in run.reports
         for r in report.results
     ]

@@ -161,7 +161,7 @@ def _cases(run: ModeRun) -> list[Case]:
             name = f"E{d.index + 1} {r.backend} {r.path}"
             numbers = f", relative error {_number(r.relative_error)}, budget {_number(r.budget)}"
             message = f"{name}: {r.verdict} (--mode {run.mode}, loss {report.loss}{numbers})"
-            cases.append(Case(report.label, name, r.verdict, f"{message} {r.message}".strip(), report.label))
+            cases.append(Case(report.label, name, r.verdict, f"{message} {r.message}".strip()))
     return cases
 
 

@@ -47,11 +47,10 @@ def file_of(source: str) -> str | None:
 class Case:
     """One judged row: a backend's verdict on one matrix (and path, direction)."""
 
-    group: str  # the matrix's label: the JUnit classname
+    group: str  # the matrix's label (file_of names its file): the JUnit classname
     name: str  # what was judged: the backend (and its path, the direction)
     verdict: BackendVerdict
     message: str  # one line: the verdict, the numbers and the notes
-    source: str  # what the matrix was read from (source_file names its file)
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def junit(suite_name: str, cases: list[Case], unchecked: Unchecked) -> str:
         element = testcase(suite, error_source(line), "load", file_of(error_source(line)))
         outcome(element, "error", line, "input", line)
     for line in unchecked.problems:
-        outcome(testcase(suite, "svdgrad", "run", None), "error", line, "not-checked", line)
+        outcome(testcase(suite, "svdgrad", "not checked", None), "error", line, "not-checked", line)
     if unchecked.interrupted:
         element = testcase(suite, "svdgrad", "run", None)
         outcome(element, "error", unchecked.interruption, "interrupted", unchecked.interruption)
@@ -94,7 +93,7 @@ def junit(suite_name: str, cases: list[Case], unchecked: Unchecked) -> str:
 
 
 def _testcase(suite: ET.Element, case: Case) -> None:
-    element = testcase(suite, case.group, case.name, file_of(case.source))
+    element = testcase(suite, case.group, case.name, file_of(case.group))
     if case.verdict.is_finding:
         outcome(element, "failure", case.message, case.verdict, case.message)
     elif case.verdict == BackendVerdict.FAILED:
@@ -109,7 +108,7 @@ def github(title: str, cases: list[Case], unchecked: Unchecked) -> str:
     """An annotation per row worth one (LEVELS), naming its file, and an error per unchecked input and
     for an interruption."""
     lines = [
-        annotation(LEVELS[c.verdict], f"{title} {c.verdict}: {c.group}", c.message, file_of(c.source))
+        annotation(LEVELS[c.verdict], f"{title} {c.verdict}: {c.group}", c.message, file_of(c.group))
         for c in cases
         if c.verdict in LEVELS
     ]
