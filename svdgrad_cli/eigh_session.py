@@ -115,8 +115,9 @@ def run_eigh_sweep(
 
     def take(item):
         x, case = item
-        report.parameters.append(x)
-        return record(case, loss, backends, settings.seed, False, report, notify, tolerances)
+        judged = record(case, loss, backends, settings.seed, False, report, notify, tolerances)
+        report.parameters += [x] if judged is not None else []  # one parameter per report
+        return judged
 
     stream = Stream(run, cases, take, report, covers="points checked")
     run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)

@@ -14,6 +14,12 @@ class InputError(SvdgradError):
         super().__init__(f"{source}: {problem}")
 
 
+def error_source(line: str) -> str:
+    """The source named by an InputError's line (``str(InputError(source, problem))``): its text up to
+    the first ": " (a source holding ": " itself is cut there)."""
+    return line.partition(": ")[0]
+
+
 class BackendUnavailable(SvdgradError):
     """A backend that was asked for by name but cannot be imported here."""
 

@@ -43,14 +43,21 @@ MODE_RENDERERS = {
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
     "html": "svdgrad_cli.render.mode_html:ModeHtmlRenderer",
 }
-# The formats of ``--decomposition eigh``: render/eigh_report.py (finish(run)).
+# The formats of ``--decomposition eigh``: render/eigh_report.py, eigh_formats.py, eigh_html.py (finish(run)).
 EIGH_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+    "jsonl": "svdgrad_cli.render.eigh_formats:EighJsonlRenderer",
+    "junit": "svdgrad_cli.render.eigh_formats:EighJunitRenderer",
+    "github": "svdgrad_cli.render.eigh_formats:EighGithubRenderer",
+    "markdown": "svdgrad_cli.render.eigh_formats:EighMarkdownRenderer",
+    "html": "svdgrad_cli.render.eigh_html:EighHtmlRenderer",
 }
 EIGH_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighSweepTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+    "jsonl": "svdgrad_cli.render.eigh_formats:EighJsonlRenderer",
+    "html": "svdgrad_cli.render.eigh_html:EighSweepHtmlRenderer",
 }
 MODE_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.mode_sweep:ModeSweepTableRenderer",

@@ -65,7 +65,7 @@ def _thresholds(ax, run: EighRun, x: np.ndarray) -> None:
 
 def eigh_sweep_figure(run: EighRun):
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(8.4, 5.0), layout="constrained")
     x = _positions(run)
     _shade(ax, run, x)
     _backends(ax, run, x)
@@ -79,7 +79,7 @@ def eigh_sweep_figure(run: EighRun):
     name = "gap (w_K+1 - w_K) / d; the exact tie at the right" if run.swept == "gap" else "e in 2^e A"
     ax.set(xlabel=name, ylabel="relative error (NaN: top strip)")
     ax.set_title(f"eigh, loss {first.loss}, {n}x{n} {first.dtype}; grey: undefined, light: indeterminate")
-    ax.legend(loc="best")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # off the data, as plots.py
     return fig
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from collections.abc import Callable
 
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.render.base import Renderer
@@ -16,14 +17,14 @@ INTERRUPTED = "interrupted: the report covers the matrices checked so far"
 SHOWN_VALUES = 6  # eigenvalues listed per matrix in the table
 
 
-def _number(x: float | None) -> str:
+def number(x: float | None) -> str:
     if x is None:
         return "-"
     return f"{x:.2e}" if x and (abs(x) < 1e-3 or abs(x) >= 1e4) else f"{x:.4g}"
 
 
 def _row(r: EighResult) -> str:
-    numbers = f"{_number(r.relative_error):>11} {_number(r.budget):>10} {_number(r.asymmetry):>10}"
+    numbers = f"{number(r.relative_error):>11} {number(r.budget):>10} {number(r.asymmetry):>10}"
     text = f"  {r.backend:<24}{r.verdict:<14}{numbers}"
     for note in (r.message, r.forward):
         if note:
@@ -46,7 +47,8 @@ def _head(report: EighReport) -> list[str]:
 
 
 ASYM_NOTE = (
-    "asym: ||G - G^H||_F / ||G||_F of the gradient as returned; a framework that reads one triangle "
+    "asym: ||G - G^H||_F / 2 of the gradient as returned, relative to ||G||_F (the budget's scale); "
+    "a framework that reads one triangle "
     "returns a triangular G. Each is judged by its Hermitian part (G + G^H)/2."
 )
 
@@ -62,7 +64,7 @@ def table(run: EighRun) -> str:
         out.append("")
     if run.reports:
         out += textwrap.wrap(ASYM_NOTE, WIDTH)
-    out += [f"not checked: {line}" for line in run.errors]
+    out += [textwrap.fill(f"not checked: {line}", WIDTH, subsequent_indent="    ") for line in run.errors]
     return "\n".join(out) + ("\n" + INTERRUPTED if run.interrupted else "") + "\n"
 
 
@@ -93,7 +95,7 @@ def sweep_table(run: EighRun) -> str:
     for report in run.reports:
         budget = next((r.budget for r in report.results if r.budget is not None), None)
         cells = "".join(f"{_cell(r):<{CELL}}" for r in report.results)
-        out.append(f"{report.label:<13}{_number(budget):>9}  {cells}".rstrip())
+        out.append(f"{report.label:<13}{number(budget):>9}  {cells}".rstrip())
     return "\n".join(out) + tail
 
 
@@ -134,36 +136,45 @@ def as_dict(report: EighReport) -> dict:
     }
 
 
+def results(run: EighRun) -> list[dict]:
+    """Each matrix's report (as_dict) naming the decomposition, a sweep's with its parameter."""
+    extra = [{"parameter": x} for x in run.parameters] if run.swept else [{} for _ in run.reports]
+    pairs = zip(run.reports, extra, strict=True)
+    return [{"decomposition": "eigh", **as_dict(r), **more} for r, more in pairs]
+
+
 class EighRenderer(Renderer[EighReport, EighRun]):
-    """A format of an eigh run: ``finish(run)`` writes every matrix's report."""
+    """A format of an eigh run: ``finish(run)`` writes every matrix's report, the text its subclass's
+    ``document(run)`` makes."""
+
+    document: Callable[[EighRun], str]
 
     def finish(self, report: EighRun, streamed: bool = False) -> str:
-        raise NotImplementedError
+        return type(self).document(report)
 
 
 class EighTableRenderer(EighRenderer):
     name = "table"
-
-    def finish(self, report: EighRun, streamed: bool = False) -> str:
-        return table(report)
+    document = staticmethod(table)
 
 
 class EighSweepTableRenderer(EighRenderer):
     name = "table"
+    document = staticmethod(sweep_table)
 
-    def finish(self, report: EighRun, streamed: bool = False) -> str:
-        return sweep_table(report)
+
+def json_document(run: EighRun) -> str:
+    """The run as one JSON document (``svdgrad-eigh/1``)."""
+    data = {
+        "schema": SCHEMA,
+        "decomposition": "eigh",
+        "interrupted": run.interrupted,
+        "results": results(run),
+        "errors": list(run.errors),
+    }
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
 class EighJsonRenderer(EighRenderer):
     name = "json"
-
-    def finish(self, report: EighRun, streamed: bool = False) -> str:
-        data = {
-            "schema": SCHEMA,
-            "decomposition": "eigh",
-            "interrupted": report.interrupted,
-            "results": [as_dict(r) for r in report.reports],
-            "errors": list(report.errors),
-        }
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    document = staticmethod(json_document)

@@ -20,11 +20,15 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
-    path = source_file(report.source)
+def annotation(kind: str, title: str, message: str, path: str | None = None) -> str:
+    """One workflow command: ``kind`` error, warning or notice, on the file ``path`` where there is one."""
     properties = [] if path is None else [f"file={escape_property(path)}"]
     properties.append(f"title={escape_property(title)}")
     return f"::{kind} {','.join(properties)}::{escape_data(message)}"
+
+
+def _command(kind: str, report: MatrixReport, title: str, message: str) -> str:
+    return annotation(kind, title, message, source_file(report.source))
 
 
 def _verdict_command(report: MatrixReport) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import math
 
 from svdgrad_cli.explain_parts import parts_sentence
@@ -17,6 +18,7 @@ from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, worst_first
 from svdgrad_cli.options import Settings
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.colours import colours
+from svdgrad_cli.render.plots import INSTALL
 from svdgrad_cli.render.table import backend_summary
 from svdgrad_cli.render.terminal import terminal_text
 from svdgrad_cli.verdicts import MatrixStatus, MatrixVerdict
@@ -42,7 +44,7 @@ font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:nowrap}
 padding:14px 18px;margin:18px 0}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:14px}
 th,td{padding:3px 10px;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
-th{background:#eef1f4;font-weight:600}th:first-child,td:first-child,td.text{text-align:left}
+th{background:#eef1f4;font-weight:600}th:first-child,td:first-child,th.text,td.text{text-align:left}
 td.num{font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:nowrap}
 .scroll{overflow-x:auto}
 .meta{color:#57606a;font-size:13px}.explanation{max-width:72em}
@@ -100,16 +102,47 @@ def _findings(report: MatrixReport) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
+def figure(data: bytes, alt: str, caption: str) -> str:
+    """A PNG picture inside the document (a base64 ``data:`` URI) with its caption."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return (
+        f'<figure><img alt="{escaped(alt)}" src="data:image/png;base64,{encoded}">'
+        f"<figcaption>{escaped(caption)}</figcaption></figure>"
+    )
+
+
+def document(title: str, body: str, heading: str = "") -> str:
+    """A whole self-contained document: the style sheet inline, ``body`` under the heading (the
+    title where none is given)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escaped(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{escaped(heading or title)}</h1>{body}</main></body></html>\n"
+    )
+
+
+def can_draw() -> bool:
+    """Whether matplotlib is there to draw pictures."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def drawn(make_figure, alt: str, caption: str) -> str:
+    """The picture ``make_figure()`` draws (a matplotlib figure), or a line saying how to get pictures."""
+    if not can_draw():
+        return f"<p class=meta>No pictures: they need matplotlib ({escaped(INSTALL)}).</p>"
+    from svdgrad_cli.render.plots import figure_bytes
+
+    return figure(figure_bytes(make_figure()), alt, caption)
+
+
+def badges(counts: dict[str, int]) -> str:
+    """Each verdict's badge and how many have it."""
+    return "<p>" + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>"
+
+
 def _figures(pictures: dict[str, bytes], label: str) -> str:
-    out = []
-    for kind, data in pictures.items():
-        encoded = base64.b64encode(data).decode("ascii")
-        alt = escaped(f"{kind} of {label}")
-        out.append(
-            f'<figure><img alt="{alt}" src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{CAPTIONS[kind]}</figcaption></figure>"
-        )
-    return "".join(out)
+    return "".join(figure(data, f"{kind} of {label}", CAPTIONS[kind]) for kind, data in pictures.items())
 
 
 NO_DIFFERENCES = (
@@ -154,7 +187,7 @@ def panel(report: MatrixReport, number: int, pictures: dict[str, bytes] | None, 
 def _summary(run: RunReport) -> str:
     from svdgrad_cli.render.table import summary_line
 
-    counts = " ".join(f"{badge(v)} {n}" for v, n in run.verdict_counts().items() if n)
+    counts = badges(run.verdict_counts())
     s = run.settings
     tools = ("svdgrad", "python", "numpy", "mpmath")
     facts = {
@@ -168,7 +201,7 @@ def _summary(run: RunReport) -> str:
         facts["warnings"] = ", ".join(f"{code} ({n})" for code, n in sorted(run.warning_counts().items()))
     rows = "".join(f"<dt>{escaped(k)}</dt><dd>{escaped(v)}</dd>" for k, v in facts.items())
     line = escaped(summary_line(run).plain.removeprefix("svdgrad: "))
-    return f'<p class="lead">{line}</p><p>{counts}</p><dl>{rows}</dl>'
+    return f'<p class="lead">{line}</p>{counts}<dl>{rows}</dl>'
 
 
 def _worst(run: RunReport, numbers: dict[int, int]) -> str:
@@ -203,14 +236,11 @@ def render_html(
     numbers = {id(r): i + 1 for i, r in enumerate(run.results)}
     panels = "".join(panel(r, i + 1, pictures.get(i), why_none) for i, r in enumerate(run.results))
     interrupted = '<p class="error">Interrupted: the report covers the matrices checked so far.</p>'
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>svdgrad report</title><style>{STYLE}</style></head><body><main>"
-        f"<h1>svdgrad check</h1>{_summary(run)}{interrupted if run.interrupted else ''}"
+    body = (
+        f"{_summary(run)}{interrupted if run.interrupted else ''}"
         f"{_worst(run, numbers)}{_skipped(run)}<h3>matrices</h3>{panels}"
-        "</main></body></html>\n"
     )
+    return document("svdgrad report", body, "svdgrad check")
 
 
 def most_severe(kept: list[tuple[int, MatrixReport]]) -> list[tuple[int, MatrixReport]]:
@@ -236,10 +266,8 @@ class HtmlRenderer(Renderer):
         return ""
 
     def _pictures(self, run: RunReport) -> tuple[dict[int, dict[str, bytes]], str]:
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            return {}, "No pictures: they need matplotlib (pip install 'svdgrad[plot]')."
+        if not can_draw():
+            return {}, f"No pictures: they need matplotlib ({INSTALL})."
         from svdgrad_cli.render.matrix_plots import matrix_pictures
 
         kept = self.kept if self.seen else most_severe(list(enumerate(run.results)))

@@ -16,7 +16,7 @@ NOTED = (BackendVerdict.VALID, BackendVerdict.UNDEFINED)
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     """Text XML can hold, its controls and bidi characters escaped visibly (terminal.py) but its lines."""
     return NOT_XML.sub("\ufffd", terminal_text(text, keep="\n"))
 
@@ -40,35 +40,39 @@ def _details(report: MatrixReport) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, report: MatrixReport, name: str) -> ET.Element:
-    attributes = {"classname": _clean(report.label), "name": _clean(name)}
-    path = source_file(report.source)
+def testcase(suite: ET.Element, group: str, name: str, path: str | None) -> ET.Element:
+    """A testcase of ``suite`` named ``group`` (classname) and ``name``, on the file ``path``."""
+    attributes = {"classname": clean(group), "name": clean(name)}
     if path is not None:
-        attributes["file"] = _clean(path)
+        attributes["file"] = clean(path)
     return ET.SubElement(suite, "testcase", attributes)
 
 
-def _outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> None:
-    ET.SubElement(case, tag, {"message": _clean(message), "type": kind}).text = _clean(text)
+def _testcase(suite: ET.Element, report: MatrixReport, name: str) -> ET.Element:
+    return testcase(suite, report.label, name, source_file(report.source))
+
+
+def outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> None:
+    ET.SubElement(case, tag, {"message": clean(message), "type": kind}).text = clean(text)
 
 
 def _backend_case(suite: ET.Element, report: MatrixReport, result: BackendResult) -> None:
     case = _testcase(suite, report, result.name)
     verdict = result.verdict
     if verdict is not None and verdict.is_finding:
-        _outcome(case, "failure", _verdict_message(result), verdict, _details(report))
+        outcome(case, "failure", _verdict_message(result), verdict, _details(report))
     elif result.verdict == BackendVerdict.FAILED:
-        _outcome(case, "error", _verdict_message(result), "failed", _details(report))
+        outcome(case, "error", _verdict_message(result), "failed", _details(report))
     elif result.verdict == BackendVerdict.UNSUPPORTED:
-        ET.SubElement(case, "skipped", {"message": _clean(_verdict_message(result))})
+        ET.SubElement(case, "skipped", {"message": clean(_verdict_message(result))})
     elif result.verdict in NOTED or report.warnings:
-        ET.SubElement(case, "system-out").text = _clean(_details(report))
+        ET.SubElement(case, "system-out").text = clean(_details(report))
 
 
 def _matrix_cases(suite: ET.Element, report: MatrixReport) -> None:
     if report.status is MatrixStatus.ERROR:
         message = report.error or report.explanation
-        _outcome(_testcase(suite, report, "load"), "error", message, "input", message)
+        outcome(_testcase(suite, report, "load"), "error", message, "input", message)
         return
     for result in report.backends:
         _backend_case(suite, report, result)
@@ -89,22 +93,27 @@ def render_junit(run: RunReport) -> str:
     suite = ET.SubElement(root, "testsuite", {"name": "svdgrad"})
     properties = ET.SubElement(suite, "properties")
     for name, version in run.versions.items():
-        ET.SubElement(properties, "property", {"name": f"version.{name}", "value": _clean(version or "")})
-    ET.SubElement(properties, "property", {"name": "config", "value": _clean(run.config_shown)})
+        ET.SubElement(properties, "property", {"name": f"version.{name}", "value": clean(version or "")})
+    ET.SubElement(properties, "property", {"name": "config", "value": clean(run.config_shown)})
     for report in run.results:
         _matrix_cases(suite, report)
     if run.interrupted:
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": "run"})
         after = f"after {len(run.results)} results; the rest was not checked"
         message = f"interrupted ({run.interruption}) {after}"
-        _outcome(case, "error", message, "interrupted", message)
+        outcome(case, "error", message, "interrupted", message)
     for pattern in run.unmatched(run.settings.select):  # the check it meant did not run
         case = ET.SubElement(suite, "testcase", {"classname": "svdgrad", "name": f"select {pattern}"})
-        message = _clean(unmatched_text("--select", pattern))
-        _outcome(case, "error", message, "unmatched-select", message)
-    counts = _counts(suite)
-    root.attrib.update(counts)
-    suite.attrib.update(counts)
+        message = clean(unmatched_text("--select", pattern))
+        outcome(case, "error", message, "unmatched-select", message)
+    return serialised(root, suite)
+
+
+def serialised(root: ET.Element, suite: ET.Element) -> str:
+    """The document of ``root`` holding ``suite``, with the counts of its testcases' outcomes."""
+    tally = _counts(suite)
+    root.attrib.update(tally)
+    suite.attrib.update(tally)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 

@@ -32,13 +32,13 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table_lines(header: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
 
 
 def _verdict_counts(run: RunReport) -> list[str]:
     counts = run.verdict_counts()
-    return _table(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
+    return table_lines(["verdict", "matrices"], [[v, str(counts.get(v, 0))] for v in SEVERITY])
 
 
 def _bounded(report: MatrixReport) -> bool:
@@ -70,7 +70,7 @@ def _matrix_table(run: RunReport) -> list[str]:
     if not checked:
         return []
     header = ["matrix", "verdict", "backends", "max rel. diff", "worst x budget"]
-    lines = _table(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
+    lines = table_lines(header, [_matrix_row(r) for r in checked[:MAX_ROWS]])
     if len(checked) > MAX_ROWS:
         lines += ["", f"... and {len(checked) - MAX_ROWS} more"]
     if any(_bounded(r) for r in checked[:MAX_ROWS]):

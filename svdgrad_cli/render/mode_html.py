@@ -7,15 +7,14 @@ Without matplotlib the document says how to get the pictures.
 
 from __future__ import annotations
 
-import base64
-import importlib.util
 from collections import Counter
 
 from svdgrad_cli.mode_model import DirectionResult, ModePoint, ModeReport, ModeRun, ModeSweep
 from svdgrad_cli.render.base import Renderer
-from svdgrad_cli.render.html import STYLE, badge, escaped
-from svdgrad_cli.render.modes import MODE_NAMES, WHY_JVPS_DIFFER
+from svdgrad_cli.render.html import badge, badges, can_draw, document, drawn, escaped, figure
+from svdgrad_cli.render.modes import MODE_NAMES, WHY_JVPS_DIFFER, unchecked
 from svdgrad_cli.render.plots import INSTALL
+from svdgrad_cli.render.row_formats import html_unchecked
 
 PICTURE_LIMIT = 20  # matrices drawn, in the order met
 NO_PICTURES = f"No pictures: they need matplotlib ({INSTALL})."
@@ -23,14 +22,6 @@ NO_PICTURES = f"No pictures: they need matplotlib ({INSTALL})."
 
 def _number(x: float | None) -> str:
     return "-" if x is None else f"{x:.2e}"
-
-
-def _image(data: bytes, alt: str, caption: str) -> str:
-    encoded = base64.b64encode(data).decode("ascii")
-    return (
-        f'<figure><img alt="{escaped(alt)}" src="data:image/png;base64,{encoded}">'
-        f"<figcaption>{escaped(caption)}</figcaption></figure>"
-    )
 
 
 def _reference(report: ModeReport, d: DirectionResult) -> str:
@@ -51,7 +42,8 @@ def _direction(report: ModeReport, d: DirectionResult) -> str:
         f"<td class=num>{_number(r.budget)}</td><td class='text meta'>{escaped(r.message)}</td></tr>"
         for r in d.results
     )
-    head = "<tr><th>backend</th><th>path</th><th>verdict</th><th>rel. error</th><th>budget</th><th></th></tr>"
+    head = "<tr><th>backend</th><th class=text>path</th><th class=text>verdict</th><th>rel. error</th>"
+    head += "<th>budget</th><th></th></tr>"
     return f'{_reference(report, d)}<div class="scroll"><table>{head}{rows}</table></div>'
 
 
@@ -74,39 +66,22 @@ def panel(report: ModeReport, number: int, draw: bool) -> str:
         parts.append(f"<p class=explanation>{escaped(WHY_JVPS_DIFFER)}</p>")
     if draw:
         caption = "Each path's relative error per direction against the budget and sqrt(eps)."
-        parts.append(_image(_errors_picture(report), f"errors of {report.label}", caption))
+        parts.append(figure(_errors_picture(report), f"errors of {report.label}", caption))
     return "".join(parts) + "</article>"
-
-
-def _document(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escaped(title)}</title><style>{STYLE}</style></head><body><main>"
-        f"<h1>{escaped(title)}</h1>{body}</main></body></html>\n"
-    )
-
-
-def _can_draw() -> bool:
-    return importlib.util.find_spec("matplotlib") is not None
 
 
 def run_html(run: ModeRun) -> str:
     """A run in one mode as a document."""
-    draw = _can_draw()
-    counts = Counter(str(r.verdict) for r in run.reports)
+    draw = can_draw()
     parts = [
         f'<p class="lead">mode {escaped(MODE_NAMES[run.mode])}: {len(run.reports)} matrices</p>',
-        "<p>" + " ".join(f"{badge(v)} {n}" for v, n in counts.items()) + "</p>",
+        badges(Counter(str(r.verdict) for r in run.reports)),
+        html_unchecked(unchecked(run)),
     ]
-    if run.interrupted:
-        parts.append('<p class="error">Interrupted: the report covers the matrices checked so far.</p>')
-    parts += [f'<p class="error">{escaped(line)}</p>' for line in run.errors]
-    parts += [f'<p class="error">--select {escaped(p)!r} matched no tensor</p>' for p in run.unmatched]
     if not draw:
         parts.append(f"<p class=meta>{escaped(NO_PICTURES)}</p>")
     parts += [panel(r, i + 1, draw and i < PICTURE_LIMIT) for i, r in enumerate(run.reports)]
-    return _document(f"svdgrad check --mode {run.mode}", "".join(parts))
+    return document(f"svdgrad check --mode {run.mode}", "".join(parts))
 
 
 def sweep_html(sweep: ModeSweep) -> str:
@@ -116,16 +91,13 @@ def sweep_html(sweep: ModeSweep) -> str:
     ]
     if sweep.interrupted:
         parts.append('<p class="error">Interrupted: the report covers the points checked so far.</p>')
-    if sweep.points and _can_draw():
+    if sweep.points:
         from svdgrad_cli.render.mode_plots import mode_sweep_figure
-        from svdgrad_cli.render.plots import figure_bytes
 
         caption = "Each path's relative error along one seeded direction against the swept parameter."
-        parts.append(_image(figure_bytes(mode_sweep_figure(sweep)), "the sweep", caption))
-    elif sweep.points:
-        parts.append(f"<p class=meta>{escaped(NO_PICTURES)}</p>")
+        parts.append(drawn(lambda: mode_sweep_figure(sweep), "the sweep", caption))
     parts += [_point(p) for p in sweep.points]
-    return _document(f"svdgrad sweep --mode {sweep.mode}", "".join(parts))
+    return document(f"svdgrad sweep --mode {sweep.mode}", "".join(parts))
 
 
 def _point(point: ModePoint) -> str:

@@ -1,7 +1,8 @@
 """Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, JSON lines, Markdown,
-GitHub annotations and JUnit XML, each naming the mode, the loss, the dtype and, for every path, which
-derivative the framework computed. Each format is a Renderer (base.py) of MODE_RENDERERS; a run is
-written whole at its end (``finish(run)``)."""
+GitHub annotations and JUnit XML (the last three and the JSON lines' summary through row_formats.py),
+each naming the mode, the loss, the dtype and, for every path, which derivative the framework
+computed. Each format is a Renderer (base.py) of MODE_RENDERERS; a run is written whole at its end
+(``finish(run)``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import math
 import textwrap
 
 from svdgrad_cli.mode_model import DirectionResult, ModeReport, ModeRun, PathResult
+from svdgrad_cli.model import unmatched_text
 from svdgrad_cli.render.base import Renderer
+from svdgrad_cli.render.markdown import inline, table_lines
+from svdgrad_cli.render.row_formats import Case, Unchecked, github, jsonl_summary, junit, markdown_unchecked
+from svdgrad_cli.verdicts import BackendVerdict
 
 WIDTH = 80
 WHY_JVPS_DIFFER = (
@@ -30,6 +35,10 @@ def _number(x: float | None, digits: int = 2) -> str:
     if x is None:
         return "-"
     return f"{x:.{digits}e}" if x and (abs(x) < 1e-3 or abs(x) >= 1e4) else f"{x:.{digits + 2}g}"
+
+
+def _numbers(r: PathResult) -> list[str]:
+    return [_number(r.relative_error), _number(r.budget)]
 
 
 def _direction_head(report: ModeReport, d: DirectionResult) -> list[str]:
@@ -116,59 +125,44 @@ def as_dict(report: ModeReport) -> dict:
     }
 
 
-def markdown(reports: list[ModeReport], mode: str) -> str:
-    """A GitHub-flavoured table per matrix, with the mode in its heading."""
-    out = [f"## svdgrad --mode {mode}", ""]
-    for report in reports:
-        out += [f"### {report.label} ({report.loss}, {report.dtype}): {report.verdict}", ""]
-        out += ["| E | backend | path | verdict | rel. error | budget |", "|---|---|---|---|---|---|"]
-        for d in report.directions:
-            out += [
-                f"| {d.index + 1} | {r.backend} | {r.path} | {r.verdict} | {_number(r.relative_error)} "
-                f"| {_number(r.budget)} |"
-                for r in d.results
-            ]
+def markdown(run: ModeRun) -> str:
+    """A GitHub-flavoured table per matrix, with the mode in its heading, and what was not checked."""
+    out = [f"## svdgrad --mode {run.mode}", *markdown_unchecked(unchecked(run)), ""]
+    for report in run.reports:
+        out += [f"### {inline(report.label)} ({report.loss}, {report.dtype}): {report.verdict}", ""]
+        rows = [
+            [f"{d.index + 1}", inline(r.backend), r.path, r.verdict, *_numbers(r)] for d, r in report.rows()
+        ]
+        out += table_lines(["E", "backend", "path", "verdict", "rel. error", "budget"], rows)
         out.append("")
     return "\n".join(out)
 
 
-def _rows(reports: list[ModeReport]):
-    for report in reports:
-        for d, r in report.rows():
-            yield report, d, r
-
-
 def jsonl(reports: list[ModeReport]) -> str:
-    """One JSON object per matrix, each naming the mode."""
-    return "".join(json.dumps(as_dict(r), allow_nan=False) + "\n" for r in reports)
+    """One JSON object per matrix, each naming the mode (``type: result``)."""
+    return "".join(json.dumps({"type": "result", **as_dict(r)}, allow_nan=False) + "\n" for r in reports)
 
 
-def github(reports: list[ModeReport], mode: str) -> str:
-    """Workflow annotations: an error per wrong or non-finite path, a warning per inaccurate one."""
-    level = {"wrong": "error", "non-finite": "error", "inaccurate": "warning", "failed": "error"}
-    lines = []
-    for report, d, r in _rows(reports):
-        if str(r.verdict) in level:
-            message = f"{report.label} E{d.index + 1}: {r.backend} {r.path} is {r.verdict} ({report.loss})"
-            escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            lines.append(f"::{level[str(r.verdict)]} title=svdgrad --mode {mode}::{escaped}")
-    return "".join(line + "\n" for line in lines)
+def unchecked(run: ModeRun) -> Unchecked:
+    """What the run did not check: its input errors, its unmatched --select patterns, an interruption."""
+    problems = tuple(unmatched_text("--select", p) for p in run.unmatched)
+    return Unchecked(tuple(run.errors), run.interrupted, len(run.reports), problems=problems)
 
 
-def junit(reports: list[ModeReport], mode: str) -> str:
-    """JUnit XML: a test case per matrix, direction, backend and path; wrong and non-finite fail."""
-    from xml.sax.saxutils import quoteattr
-
-    cases, failures = [], 0
-    for report, d, r in _rows(reports):
-        name = quoteattr(f"{report.label} E{d.index + 1} {r.backend} {r.path}")
-        body = ""
-        if r.verdict.is_finding:
-            failures += 1
-            body = f"<failure message={quoteattr(f'{r.verdict} ({mode}, {report.loss})')}/>"
-        cases.append(f"  <testcase classname={quoteattr(f'svdgrad.{mode}')} name={name}>{body}</testcase>")
-    head = f'<testsuite name="svdgrad --mode {mode}" tests="{len(cases)}" failures="{failures}" errors="0">'
-    return "\n".join(["<testsuites>", head, *cases, "</testsuite>", "</testsuites>", ""])
+def _cases(run: ModeRun) -> list[Case]:
+    """A Case per path along each direction (an unsupported path only where its backend answered on
+    no other: row_formats.py)."""
+    cases = []
+    for report in run.reports:
+        answered = report.answered
+        for d, r in report.rows():
+            if r.verdict == BackendVerdict.UNSUPPORTED and r.backend in answered:
+                continue
+            name = f"E{d.index + 1} {r.backend} {r.path}"
+            numbers = f", relative error {_number(r.relative_error)}, budget {_number(r.budget)}"
+            message = f"{name}: {r.verdict} (--mode {run.mode}, loss {report.loss}{numbers})"
+            cases.append(Case(report.label, name, r.verdict, f"{message} {r.message}".strip()))
+    return cases
 
 
 SCHEMA = "svdgrad-modes/1"
@@ -209,25 +203,26 @@ class ModeJsonlRenderer(ModeRenderer):
     name = "jsonl"
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        return jsonl(report.reports)
+        summary = jsonl_summary(unchecked(report), report.exit_code, schema=SCHEMA, mode=report.mode)
+        return jsonl(report.reports) + summary
 
 
 class ModeMarkdownRenderer(ModeRenderer):
     name = "markdown"
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        return markdown(report.reports, report.mode)
+        return markdown(report)
 
 
 class ModeGithubRenderer(ModeRenderer):
     name = "github"
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        return github(report.reports, report.mode)
+        return github(f"svdgrad --mode {report.mode}", _cases(report), unchecked(report))
 
 
 class ModeJunitRenderer(ModeRenderer):
     name = "junit"
 
     def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        return junit(report.reports, report.mode)
+        return junit(f"svdgrad --mode {report.mode}", _cases(report), unchecked(report))
