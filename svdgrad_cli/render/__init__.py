@@ -37,7 +37,7 @@ SCAN_FORMATS = tuple(SCAN_RENDERERS)
 MODE_RENDERERS = {
     "table": "svdgrad_cli.render.modes:ModeTableRenderer",
     "json": "svdgrad_cli.render.modes:ModeJsonRenderer",
-    "jsonl": "svdgrad_cli.render.modes:ModeJsonlRenderer",
+    "jsonl": "svdgrad_cli.render.checked_jsonl:ModeJsonlRenderer",
     "junit": "svdgrad_cli.render.modes:ModeJunitRenderer",
     "github": "svdgrad_cli.render.modes:ModeGithubRenderer",
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
@@ -47,6 +47,7 @@ MODE_RENDERERS = {
 EIGH_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
+    "jsonl": "svdgrad_cli.render.checked_jsonl:EighJsonlRenderer",
 }
 EIGH_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighSweepTableRenderer",

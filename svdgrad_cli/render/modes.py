@@ -1,7 +1,7 @@
-"""Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, JSON lines, Markdown,
-GitHub annotations and JUnit XML, each naming the mode, the loss, the dtype and, for every path, which
-derivative the framework computed. Each format is a Renderer (base.py) of MODE_RENDERERS; a run is
-written whole at its end (``finish(run)``)."""
+"""Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, Markdown, GitHub
+annotations and JUnit XML (JSON lines: render/checked_jsonl.py), each naming the mode, the loss, the
+dtype and, for every path, which derivative the framework computed. Each format is a Renderer
+(base.py) of MODE_RENDERERS; a run is written whole at its end (``finish(run)``)."""
 
 from __future__ import annotations
 
@@ -138,11 +138,6 @@ def _rows(reports: list[ModeReport]):
             yield report, d, r
 
 
-def jsonl(reports: list[ModeReport]) -> str:
-    """One JSON object per matrix, each naming the mode."""
-    return "".join(json.dumps(as_dict(r), allow_nan=False) + "\n" for r in reports)
-
-
 def github(reports: list[ModeReport], mode: str) -> str:
     """Workflow annotations: an error per wrong or non-finite path, a warning per inaccurate one."""
     level = {"wrong": "error", "non-finite": "error", "inaccurate": "warning", "failed": "error"}
@@ -203,13 +198,6 @@ class ModeJsonRenderer(ModeRenderer):
             "unmatched_select": list(report.unmatched),
         }
         return json.dumps(data, indent=2, allow_nan=False)
-
-
-class ModeJsonlRenderer(ModeRenderer):
-    name = "jsonl"
-
-    def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        return jsonl(report.reports)
 
 
 class ModeMarkdownRenderer(ModeRenderer):
