@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from svdgrad_cli.eigh_model import EighRun
+from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.plan import planned_files
 from svdgrad_cli.inputs.shards import ShardPlan, parse_shard
-from svdgrad_cli.mode_model import CheckedRun
+from svdgrad_cli.mode_model import CheckedRun, ModeRun
 from svdgrad_cli.model import unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
 from svdgrad_cli.outputs import Writer
@@ -36,10 +38,12 @@ def _sourced(record: Callable, report: CheckedRun) -> Callable:
     return take
 
 
-def _positioned(record: Callable, report: CheckedRun, plan: ShardPlan) -> Callable:
+def _positioned(record: Callable, report: EighRun | ModeRun, plan: ShardPlan) -> Callable:
     """``record`` that also notes where the report or the input error it adds comes in the run."""
 
     def take(item):
+        if isinstance(item, Skipped):  # reported by no format of these runs: no place to keep
+            return record(item)
         position = plan.position(item.source, getattr(item, "index", ()))
         reports, errors = len(report.reports), len(report.errors)
         shown = record(item)
@@ -54,7 +58,7 @@ def run_checked(
     paths: list[str],
     settings: Settings,
     options: RunOptions,
-    report: CheckedRun,
+    report: EighRun | ModeRun,
     record: Callable,
     write: Writer,
     notify: Writer,
@@ -73,9 +77,11 @@ def run_checked(
         else plan.files
     )
     run = report.run
+    if run is None:
+        raise TypeError("a checked run without its RunReport")
     run.versions = run_versions(settings)
     take = _sourced(record, report)
-    if shard is not None:
+    if shard is not None and plan is not None:
         run.shard = plan.info
         take = _positioned(take, report, plan)
     progress = RunProgress(len(files.entries))

@@ -312,22 +312,12 @@ def _configs(reports: list[ShardReport]) -> str | None:
     return "; ".join(f"{config} (shard {shard})" for config, shard in named)
 
 
-def merge_files(paths: list[str], display: RunOptions | None = None):
-    """Read and merge jsonl reports (see the module docstring); those of --mode jvp|hvp and
-    --decomposition eigh by merge_checked.py."""
-    from svdgrad_cli.merge_checked import is_checked_report, merge_checked
-
-    checked = [path for path in paths if is_checked_report(path)]
-    if checked:
-        return merge_checked(paths, checked, display)
+def merge_files(paths: list[str], display: RunOptions | None = None) -> RunReport:
+    """Read and merge jsonl reports (see the module docstring)."""
     return merge_reports([read_report(path) for path in paths], display)
 
 
-def write_report(run, options: RunOptions, write_stdout: Writer, notify: Writer) -> None:
+def write_report(run: RunReport, options: RunOptions, write_stdout: Writer, notify: Writer) -> None:
     """As every command writes (outputs.py), through the run loop every command shares (run_loop.py):
     the merged report is whole before it is written, so the loop has no items to stream."""
-    if not isinstance(run, RunReport):
-        from svdgrad_cli.merge_checked import write_checked
-
-        return write_checked(run, options, write_stdout, notify)
     run_loop(Stream(run), options, write_stdout, notify)

@@ -16,7 +16,7 @@ import json
 
 from svdgrad_cli._version import __version__
 from svdgrad_cli.eigh_model import EighRun
-from svdgrad_cli.mode_model import CheckedRun, ModeRun
+from svdgrad_cli.mode_model import ModeRun
 from svdgrad_cli.options import json_settings
 from svdgrad_cli.render import eigh_report, modes
 from svdgrad_cli.render.base import Renderer
@@ -30,9 +30,14 @@ def _positioned(record: dict, positions: list, number: int) -> dict:
     return {**record, "position": list(positions[number])} if positions else record
 
 
-def summary_line(run: CheckedRun, kind: str, digest: LineDigest) -> str:
+Checked = EighRun | ModeRun
+
+
+def summary_line(run: Checked, kind: str, digest: LineDigest) -> str:
     """The last line (see the module docstring)."""
     report = run.run
+    if report is None:
+        raise TypeError("a checked run without its RunReport")
     document = {
         "type": "summary",
         "schema": CHECKED_SCHEMA,
@@ -65,7 +70,7 @@ class CheckedJsonlRenderer(Renderer):
     def record(self, report) -> dict:
         raise NotImplementedError
 
-    def finish(self, report: CheckedRun, streamed: bool = False) -> str:
+    def finish(self, report: Checked, streamed: bool = False) -> str:
         digest, lines = LineDigest(), []
         for number, matrix in enumerate(report.reports):
             record = {"type": "result", **self.record(matrix)}
