@@ -87,5 +87,7 @@ def run_checked(
     progress = RunProgress(len(files.entries))
     cases = path_cases(files, settings, options.max_elements, progress.file)
     run_loop(Stream(run, cases, take, report, progress), options, write, notify, registry)
+    if not report.reports and not report.errors and not run.interrupted:  # exit 2: fail closed
+        notify("nothing was checked" + (" (no matrix of the run is this shard's)" if shard else ""))
     for pattern in report.unmatched:
         notify(f"error: {unmatched_text('--select', pattern)}")

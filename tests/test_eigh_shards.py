@@ -161,7 +161,7 @@ def test_an_interrupted_shard_makes_the_merged_run_interrupted(tree, tmp_path):
 def test_a_shard_with_nothing_to_check_does_not_exit_0(tree, tmp_path):
     lone = invoke("check", str(tree / "b_apart.npy"), *EIGH, "--shard", "2/2")
     assert lone.exit_code == 2  # nothing was judged here
-    assert "0 of 1 matrices" in lone.stderr
+    assert "0 of 1 matrices" in lone.stderr and "nothing was checked" in lone.stderr
 
 
 @pytest.mark.parametrize("mode", [EIGH, ["--mode", "jvp", "-b", "autograd"]])
@@ -202,3 +202,40 @@ def test_a_slurm_array_over_scans_plan_merged_equals_the_plans_single_run(tree, 
     assert merged == single
     labels = [r["label"] for r in merged["results"]]
     assert labels == [label + (f"[{index[0]}]" if index else "") for label, index in planned]
+
+
+SLOW_PLUGIN = """import os, time
+import numpy as np
+
+def exact(stack, loss):
+    with open(os.environ["CALLS"], "a") as calls:
+        calls.write("call\\n")
+    if os.environ.get("SLOW") and sum(1 for _ in open(os.environ["CALLS"])) >= 2:
+        time.sleep(60)  # the second matrix: stopped by the signal, not by this
+    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape)
+"""
+
+
+def test_an_eigh_shard_stopped_by_ctrl_c_exits_130_and_so_does_the_merge(tree, tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    calls = tmp_path / "calls"
+    env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "CALLS": str(calls), "SLOW": "1"}
+    args = [sys.executable, "-m", "svdgrad_cli", "check", str(tree), "--decomposition", "eigh"]
+    args += ["-b", "python:slow_plugin:exact", "-f", "jsonl", "-q"]
+    parts = [str(tmp_path / f"part{k}.jsonl") for k in (1, 2)]
+    process = subprocess.Popen([*args, "--shard", "1/2", "-o", parts[0]], env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 300
+    while not (calls.exists() and len(calls.read_text().splitlines()) >= 2):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    lines = [json.loads(line) for line in Path(parts[0]).read_text().splitlines()]
+    assert lines[-1]["interrupted"] is True and len(lines) - 1 < 4  # not every matrix of shard 1
+    env.pop("SLOW")  # shard 2 runs whole
+    subprocess.run([*args, "--shard", "2/2", "-o", parts[1]], env=env, cwd=tmp_path, timeout=600)
+    merged = invoke("merge", *parts, "-f", "json")
+    assert merged.exit_code == 130 and json.loads(merged.stdout)["interrupted"] is True
