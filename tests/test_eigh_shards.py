@@ -239,3 +239,14 @@ def test_an_eigh_shard_stopped_by_ctrl_c_exits_130_and_so_does_the_merge(tree, t
     subprocess.run([*args, "--shard", "2/2", "-o", parts[1]], env=env, cwd=tmp_path, timeout=600)
     merged = invoke("merge", *parts, "-f", "json")
     assert merged.exit_code == 130 and json.loads(merged.stdout)["interrupted"] is True
+
+
+def test_merge_of_one_unsharded_eigh_report_is_a_format_conversion(tree, tmp_path):
+    whole = tmp_path / "run.jsonl"
+    done = invoke("check", str(tree), *EIGH, "-f", "jsonl", "-o", str(whole))
+    converted, single = merged_and_single([str(whole)], [str(tree), *EIGH])
+    assert done.exit_code == 2 and converted == single  # 2: e_skew.npy is not symmetric
+    text = whole.read_text()
+    whole.write_text(text.replace('"unique": true', '"unique": true, "extra": 1', 1))
+    edited = invoke("merge", str(whole))
+    assert edited.exit_code == 2 and "is not a valid result" in edited.stderr
