@@ -237,13 +237,13 @@ def merge(reports, **values) -> None:
       svdgrad merge part*.jsonl -f markdown >> "$GITHUB_STEP_SUMMARY"
     """
     from svdgrad_cli.errors import SvdgradError
-    from svdgrad_cli.merge import merge_files, write_report
+    from svdgrad_cli.merge_checked import merge_paths, write_merged
     from svdgrad_cli.options import RunOptions
 
     options = RunOptions(**values)
     try:
-        run = merge_files(list(reports), options)
-        write_report(run, options, _write_stdout, _notify)
+        run = merge_paths(list(reports), options)
+        write_merged(run, options, _write_stdout, _notify)
     except SvdgradError as exc:
         raise InputFailure(str(exc)) from None
     sys.exit(run.exit_code)

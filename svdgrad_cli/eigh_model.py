@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from svdgrad_cli.mode_model import Interruptible, judged_exit_code
+from svdgrad_cli.mode_model import CheckedRun, judged_exit_code
 from svdgrad_cli.verdicts import FAILING, BackendVerdict, MatrixVerdict, verdicts_present, worst
 
 
@@ -55,7 +55,7 @@ class EighReport:
 
 
 @dataclass
-class EighRun(Interruptible):
+class EighRun(CheckedRun):
     """Every matrix's report, and the inputs that could not be checked (one line each)."""
 
     reports: list[EighReport] = field(default_factory=list)
@@ -75,4 +75,4 @@ class EighRun(Interruptible):
         reports = [r.verdicts for r in self.reports]
         if self.swept is not None and not self.errors and BackendVerdict.FAILED not in self.verdicts:
             return 1 if any(self.failing & present for present in reports) else 0
-        return judged_exit_code(self.verdicts, reports, self.failing, bool(self.errors))
+        return judged_exit_code(self.verdicts, reports, self.failing, bool(self.errors or self.unmatched))

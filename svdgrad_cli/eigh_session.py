@@ -9,9 +9,9 @@ decomposition differs, as numerics/differentiated.py's Target says.
 from __future__ import annotations
 
 from svdgrad_cli.backends.eigh_backends import eigh_backends
+from svdgrad_cli.checked_session import run_checked
 from svdgrad_cli.eigh_model import EighRun
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
@@ -19,18 +19,12 @@ from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
 from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
 from svdgrad_cli.pipeline.eigh_check import record, symmetric_input
 from svdgrad_cli.pipeline.eigh_sweep import EighBase, built_in_base, eigh_family, save_points, users_base
-from svdgrad_cli.pipeline.modes_run import path_cases
 from svdgrad_cli.pipeline.sweep import parse_shape, users_matrix
 from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
-from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
 
 SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
 NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1, --reference high)
-    "select",
-    "skip",
-    "plan",
-    "shard",
     "plot",
     "save_repro",
     "cotangents",
@@ -62,17 +56,14 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     """Check ``paths`` under --decomposition eigh, write the report, name each unchecked input; the
     exit code."""
     loss, backends = _resolved(settings, options, EIGH_RENDERERS)
-    files = collect_files(paths, options.recursive, options.globs, options.excludes)
-    progress = RunProgress(len(files.entries))
-    cases = path_cases(files, settings, options.max_elements, progress.file)
     run = RunReport(settings, options=options)
-    report = EighRun(run=run, failing=settings.failing)
+    report = EighRun(run=run, failing=settings.failing, select=settings.select)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)
 
     def take(item):
         return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify, tolerances)
 
-    run_loop(Stream(run, cases, take, report, progress), options, write, notify, EIGH_RENDERERS)
+    run_checked(paths, settings, options, report, take, write, notify, EIGH_RENDERERS)
     return report.exit_code
 
 

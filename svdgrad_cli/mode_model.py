@@ -129,20 +129,35 @@ class Interruptible:
 
 
 @dataclass
-class ModeRun(Interruptible):
+class CheckedRun(Interruptible):
+    """What a check of paths outside the SVD pipeline keeps besides its reports (--mode jvp|hvp,
+    --decomposition eigh): the --select patterns, every input met and, in a shard's run
+    (judged_session.py), each report's and each error's position in the unsharded run."""
+
+    select: tuple[str, ...] = field(default=(), kw_only=True)  # a pattern matching no tensor: an error
+    sources: list[str] = field(
+        default_factory=list, kw_only=True
+    )  # every input met: judged, refused, skipped
+    positions: list[tuple[int, ...]] = field(default_factory=list, kw_only=True)  # of reports (shards)
+    error_positions: list[tuple[int, ...]] = field(default_factory=list, kw_only=True)  # of errors
+
+    @property
+    def unmatched(self) -> tuple[str, ...]:
+        """The --select patterns that matched no tensor met (none where no tensor was met); not said
+        of one shard, whose part may hold none of the tensors a pattern names."""
+        if self.interrupted or (self.run is not None and self.run.shard is not None):
+            return ()
+        return unmatched_patterns(self.select, tensor_names(self.sources))
+
+
+@dataclass
+class ModeRun(CheckedRun):
     """Every matrix's report in one mode, and the inputs that could not be checked."""
 
     mode: DerivativeMode
     reports: list[ModeReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # one line per input that was not checked
     failing: frozenset[str] = frozenset(FAILING)  # the matrix verdicts that exit 1 (--fail-on)
-    select: tuple[str, ...] = ()  # --select: a pattern that matches no tensor met is an error
-    sources: list[str] = field(default_factory=list)  # every input met: judged, refused, skipped
-
-    @property
-    def unmatched(self) -> tuple[str, ...]:
-        """The --select patterns that matched no tensor met (none where no tensor was met)."""
-        return () if self.interrupted else unmatched_patterns(self.select, tensor_names(self.sources))
 
     def judged_code(self) -> int:
         return _exit_code(self)

@@ -7,14 +7,14 @@ The VJP is session.py and sweep_session.py.
 
 from __future__ import annotations
 
+from svdgrad_cli.checked_session import run_checked
 from svdgrad_cli.errors import UsageError
-from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.mode_model import ModePoint, ModeRun, ModeSweep
-from svdgrad_cli.model import RunReport, unmatched_text
+from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.differentiated import DerivativeMode, Target
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
 from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
-from svdgrad_cli.pipeline.modes_run import ModeCheck, load_directions, mode_target, path_cases
+from svdgrad_cli.pipeline.modes_run import ModeCheck, load_directions, mode_target
 from svdgrad_cli.pipeline.modes_sweep import iter_mode_points, sweep_check
 from svdgrad_cli.pipeline.run import resolve_settings
 from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, parse_shape
@@ -49,8 +49,6 @@ UNHONOURED = (
     "reference",
     "cotangents",
     "full_matrices",
-    "shard",
-    "plan",
     "show_gradients",
     "show_reference",
     "include_arrays",
@@ -71,8 +69,9 @@ def _refuse_unhonoured(settings: Settings, options: RunOptions, command: str) ->
 def run_mode_check(
     paths, target: Target, settings: Settings, options: RunOptions, write: Writer, notify
 ) -> int:
-    """Check ``paths`` in ``target``'s mode (--select, --skip, --fail-on as check), write the report,
-    name each unchecked input and each --select that matched nothing; the exit code."""
+    """Check ``paths`` in ``target``'s mode (--select, --skip, --shard, --plan, --fail-on as check),
+    write the report, name each unchecked input and each --select that matched nothing; the exit
+    code."""
     _require_format(options, MODE_RENDERERS, f"--mode {target.mode}")
     _refuse_unhonoured(settings, options, f"--mode {target.mode}")
     settings = resolve_settings(settings)
@@ -82,13 +81,8 @@ def run_mode_check(
     )
     run = RunReport(settings, options=options)
     report = ModeRun(target.mode, run=run, failing=settings.failing, select=settings.select)
-    files = collect_files(paths, options.recursive, options.globs, options.excludes)
-    progress = RunProgress(len(files.entries))
-    cases = path_cases(files, settings, options.max_elements, progress.file)
     take = _pictured(lambda item: check.record(item, report, notify), options.plot, notify)
-    run_loop(Stream(run, cases, take, report, progress), options, write, notify, MODE_RENDERERS)
-    for pattern in report.unmatched:
-        notify(f"error: {unmatched_text('--select', pattern)}")
+    run_checked(paths, settings, options, report, take, write, notify, MODE_RENDERERS)
     return report.exit_code
 
 

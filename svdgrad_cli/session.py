@@ -16,7 +16,8 @@ from pathlib import Path
 from svdgrad_cli.backends.protocol import own_frame
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.inputs.discovery import FileList, collect_files
-from svdgrad_cli.inputs.shards import parse_shard, plan_shard
+from svdgrad_cli.inputs.plan import planned_files
+from svdgrad_cli.inputs.shards import parse_shard
 from svdgrad_cli.inputs.tensors import closest_names
 from svdgrad_cli.model import MatrixReport, RunReport, unmatched_text
 from svdgrad_cli.options import RunOptions, Settings
@@ -148,25 +149,13 @@ class CheckSession:
 
     def _discover(self):
         """The files to read (those given, else found from the PATHS) and, with --shard, this shard's
-        part of them and its plan (else None)."""
+        part of them and its plan (else None); --plan FILE: the planned matrices (inputs/plan.py)."""
         o = self.options
         if self.files is not None:
             return self.files, None
-        if o.plan is not None:  # svdgrad scan's plan of the matrices at risk (inputs/plan.py)
-            return self._planned(o.plan)
-        if self.shard is None:
+        plan = planned_files(self.paths, self.shard, self.settings, o)
+        if plan is None:
             return collect_files(self.paths, o.recursive, o.globs, o.excludes), None
-        plan = plan_shard(self.shard, self.paths, self.settings, o)
-        self.notify(plan.summary())
-        return plan.files, plan
-
-    def _planned(self, path: str):
-        """--plan FILE: the planned matrices of the PATHS' files (with --shard, this shard's)."""
-        from svdgrad_cli.inputs.plan import PlannedShard, read_plan
-
-        o = self.options
-        found = collect_files(self.paths, o.recursive, o.globs, o.excludes).entries
-        plan = PlannedShard(self.shard, read_plan(path), f"--plan {path}", found)
         self.notify(plan.summary())
         return plan.files, (plan if self.shard is not None else None)
 

@@ -79,8 +79,6 @@ def test_torch_lowrank_options_must_be_ascii_digits(runner, identity):
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--plan", "p.json"],
-        ["--shard", "1/2"],
         ["--jobs", "2"],
         ["--plot", "pics"],
         ["--save-repro", "repro"],

@@ -76,7 +76,7 @@ def test_complex_input_is_refused_in_one_line_and_the_others_are_checked(runner,
 
 
 def test_the_progress_bar_hears_each_file_and_matrix(runner, archive, monkeypatch):
-    from svdgrad_cli import mode_session
+    from svdgrad_cli import checked_session
 
     heard = []
 
@@ -96,7 +96,7 @@ def test_the_progress_bar_hears_each_file_and_matrix(runner, archive, monkeypatc
         def matrix(self, source):
             heard.append(("matrix", source))
 
-    monkeypatch.setattr(mode_session, "RunProgress", Progress)
+    monkeypatch.setattr(checked_session, "RunProgress", Progress)
     assert run(runner, archive)[0].exit_code == 0
     assert heard[0] == ("files", 1)
     assert [s for kind, s in heard if kind == "matrix"] == [f"{archive}:enc", f"{archive}:dec"]

@@ -52,8 +52,6 @@ def test_a_sweep_refuses_a_loss_too_large_for_its_shape_in_one_line(runner, mode
 @pytest.mark.parametrize(
     "option",
     [
-        ["--shard", "2/2"],
-        ["--plan", "plan.json"],
         ["--reference", "high"],
         ["--full-matrices"],
         ["--dup-tol", "1e-3"],

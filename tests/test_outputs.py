@@ -188,8 +188,9 @@ def test_every_sweep_scan_and_mode_format_is_a_renderer_with_that_name(registry,
 
 def _mode_jsonl(text: str) -> str:
     lines = [json.loads(line) for line in text.splitlines()]
-    assert lines and len({line["mode"] for line in lines}) == 1
-    return lines[0]["mode"]
+    assert lines and lines[-1]["type"] == "summary"  # after a line per matrix (render/checked_jsonl.py)
+    assert len({line["mode"] for line in lines[:-1]} | {lines[-1]["kind"]}) == 1
+    return lines[-1]["kind"]
 
 
 def _mode_github(text: str) -> str:

@@ -21,9 +21,9 @@ import os
 from collections.abc import Iterable
 
 from svdgrad_cli.errors import UsageError
-from svdgrad_cli.inputs.discovery import FileList
+from svdgrad_cli.inputs.discovery import FileList, collect_files
 from svdgrad_cli.inputs.parts import FilePart, ShardFile, ShardInfo
-from svdgrad_cli.inputs.shards import Item, ShardPlan, assign
+from svdgrad_cli.inputs.shards import Item, ShardPlan, assign, plan_shard
 
 PLAN_SCHEMA = "svdgrad-plan/1"
 
@@ -140,3 +140,12 @@ class PlannedShard(ShardPlan):
             f"{self.name}, {part}: {len(mine)} of {len(self.items_planned)} planned matrices "
             f"({share:.0%} of the work) in {len(self.files.entries)} of {len(self.entries)} files"
         )
+
+
+def planned_files(paths: list[str], shard: tuple[int, int] | None, settings, options) -> ShardPlan | None:
+    """The plan that decides what a run reads: ``--plan FILE``'s (with ``shard``, its part), else the
+    plan of ``--shard K/N`` over ``paths``; None for a run of every file of ``paths``."""
+    if options.plan is not None:  # svdgrad scan's plan of the matrices at risk
+        found = collect_files(paths, options.recursive, options.globs, options.excludes).entries
+        return PlannedShard(shard, read_plan(options.plan), f"--plan {options.plan}", found)
+    return None if shard is None else plan_shard(shard, paths, settings, options)

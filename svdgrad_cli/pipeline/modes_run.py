@@ -121,7 +121,6 @@ class ModeCheck:
     def record(self, item, run: ModeRun, notify: Callable[[str], None] = _ignore) -> ModeReport | None:
         """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or
         None where there is none (an input error is told through ``notify`` and kept)."""
-        run.sources.append(item.source)
         if isinstance(item, Skipped):
             return None
         try:

@@ -37,7 +37,7 @@ SCAN_FORMATS = tuple(SCAN_RENDERERS)
 MODE_RENDERERS = {
     "table": "svdgrad_cli.render.modes:ModeTableRenderer",
     "json": "svdgrad_cli.render.modes:ModeJsonRenderer",
-    "jsonl": "svdgrad_cli.render.modes:ModeJsonlRenderer",
+    "jsonl": "svdgrad_cli.render.checked_jsonl:ModeJsonlRenderer",
     "junit": "svdgrad_cli.render.modes:ModeJunitRenderer",
     "github": "svdgrad_cli.render.modes:ModeGithubRenderer",
     "markdown": "svdgrad_cli.render.modes:ModeMarkdownRenderer",
@@ -47,7 +47,7 @@ MODE_RENDERERS = {
 EIGH_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
-    "jsonl": "svdgrad_cli.render.eigh_formats:EighJsonlRenderer",
+    "jsonl": "svdgrad_cli.render.checked_jsonl:EighJsonlRenderer",
     "junit": "svdgrad_cli.render.eigh_formats:EighJunitRenderer",
     "github": "svdgrad_cli.render.eigh_formats:EighGithubRenderer",
     "markdown": "svdgrad_cli.render.eigh_formats:EighMarkdownRenderer",
@@ -56,7 +56,7 @@ EIGH_RENDERERS = {
 EIGH_SWEEP_RENDERERS = {
     "table": "svdgrad_cli.render.eigh_report:EighSweepTableRenderer",
     "json": "svdgrad_cli.render.eigh_report:EighJsonRenderer",
-    "jsonl": "svdgrad_cli.render.eigh_formats:EighJsonlRenderer",
+    "jsonl": "svdgrad_cli.render.checked_jsonl:EighJsonlRenderer",
     "html": "svdgrad_cli.render.eigh_html:EighSweepHtmlRenderer",
 }
 MODE_SWEEP_RENDERERS = {

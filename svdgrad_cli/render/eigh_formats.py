@@ -7,19 +7,17 @@ end (``finish(run)``)."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections import Counter
 
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
-from svdgrad_cli.render.eigh_report import ASYM_NOTE, SCHEMA, EighRenderer, number, results
+from svdgrad_cli.render.eigh_report import ASYM_NOTE, EighRenderer, number
 from svdgrad_cli.render.markdown import inline, table_lines
 from svdgrad_cli.render.row_formats import (
     WIDTH,
     Case,
     Unchecked,
     github,
-    jsonl_summary,
     junit,
     markdown_unchecked,
     wrapped_item,
@@ -55,14 +53,6 @@ def cases(run: EighRun) -> list[Case]:
         for report in run.reports
         for r in report.results
     ]
-
-
-def jsonl(run: EighRun) -> str:
-    """A ``type: result`` line per matrix (or point), then the ``type: summary`` line."""
-    lines = "".join(json.dumps({"type": "result", **r}, allow_nan=False) + "\n" for r in results(run))
-    counts = Counter(str(r.verdict) for r in run.reports)
-    facts = {"schema": SCHEMA, "decomposition": "eigh", "swept": run.swept, "verdicts": dict(counts)}
-    return lines + jsonl_summary(unchecked(run), run.exit_code, **facts)
 
 
 def _paragraph(text: str) -> list[str]:
@@ -106,11 +96,6 @@ def _junit(run: EighRun) -> str:
 
 def _github(run: EighRun) -> str:
     return github(TITLE, cases(run), unchecked(run))
-
-
-class EighJsonlRenderer(EighRenderer):
-    name = "jsonl"
-    document = staticmethod(jsonl)
 
 
 class EighJunitRenderer(EighRenderer):

@@ -1,5 +1,5 @@
-"""Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, JSON lines, Markdown,
-GitHub annotations and JUnit XML (the last three and the JSON lines' summary through row_formats.py),
+"""Reports of ``--mode jvp|hvp`` (mode_model.py): a table at 80 columns, JSON, Markdown, GitHub
+annotations and JUnit XML (the last three through row_formats.py; JSON lines: render/checked_jsonl.py),
 each naming the mode, the loss, the dtype and, for every path, which derivative the framework
 computed. Each format is a Renderer (base.py) of MODE_RENDERERS; a run is written whole at its end
 (``finish(run)``)."""
@@ -14,7 +14,7 @@ from svdgrad_cli.mode_model import DirectionResult, ModeReport, ModeRun, PathRes
 from svdgrad_cli.model import unmatched_text
 from svdgrad_cli.render.base import Renderer
 from svdgrad_cli.render.markdown import inline, table_lines
-from svdgrad_cli.render.row_formats import Case, Unchecked, github, jsonl_summary, junit, markdown_unchecked
+from svdgrad_cli.render.row_formats import Case, Unchecked, github, junit, markdown_unchecked
 from svdgrad_cli.verdicts import BackendVerdict
 
 WIDTH = 80
@@ -138,11 +138,6 @@ def markdown(run: ModeRun) -> str:
     return "\n".join(out)
 
 
-def jsonl(reports: list[ModeReport]) -> str:
-    """One JSON object per matrix, each naming the mode (``type: result``)."""
-    return "".join(json.dumps({"type": "result", **as_dict(r)}, allow_nan=False) + "\n" for r in reports)
-
-
 def unchecked(run: ModeRun) -> Unchecked:
     """What the run did not check: its input errors, its unmatched --select patterns, an interruption."""
     problems = tuple(unmatched_text("--select", p) for p in run.unmatched)
@@ -197,14 +192,6 @@ class ModeJsonRenderer(ModeRenderer):
             "unmatched_select": list(report.unmatched),
         }
         return json.dumps(data, indent=2, allow_nan=False)
-
-
-class ModeJsonlRenderer(ModeRenderer):
-    name = "jsonl"
-
-    def finish(self, report: ModeRun, streamed: bool = False) -> str:
-        summary = jsonl_summary(unchecked(report), report.exit_code, schema=SCHEMA, mode=report.mode)
-        return jsonl(report.reports) + summary
 
 
 class ModeMarkdownRenderer(ModeRenderer):

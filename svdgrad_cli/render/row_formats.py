@@ -8,7 +8,6 @@ no report looks clean when something was not checked.
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
@@ -120,19 +119,6 @@ def github(title: str, cases: list[Case], unchecked: Unchecked) -> str:
     if unchecked.interrupted:
         lines.append(annotation("error", f"{title}: interrupted", unchecked.interruption))
     return "".join(line + "\n" for line in lines)
-
-
-def jsonl_summary(unchecked: Unchecked, exit_code: int, **facts) -> str:
-    """The last line of a JSON Lines report: ``type: summary``, what it covers and the exit code."""
-    summary = {
-        "type": "summary",
-        **facts,
-        "reported": unchecked.reported,
-        "errors": [*unchecked.errors, *unchecked.problems],
-        "interrupted": unchecked.interrupted,
-        "exit_code": exit_code,
-    }
-    return json.dumps(summary, allow_nan=False) + "\n"
 
 
 def markdown_unchecked(unchecked: Unchecked) -> list[str]:
