@@ -63,7 +63,8 @@ def _mode(record: dict) -> ModeReport:
 
 def report_from_dict(kind: str, record: dict) -> EighReport | ModeReport:
     """The report a result line was written from; ValueError where writing it again differs."""
-    written = {key: value for key, value in record.items() if key not in ("type", "position")}
+    framing = ("type", "position", "decomposition")  # the line's place and kind, not the result's fields
+    written = {key: value for key, value in record.items() if key not in framing}
     report: EighReport | ModeReport
     if kind == "eigh":
         report = _eigh(record)

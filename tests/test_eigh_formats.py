@@ -104,7 +104,7 @@ def test_an_unreadable_input_is_named_in_every_format_and_exits_2(runner, files,
     if fmt == "jsonl":
         summary = json.loads(result.stdout.splitlines()[-1])
         assert summary["type"] == "summary" and summary["exit_code"] == 2
-        assert summary["decomposition"] == "eigh" and summary["errors"][0].startswith("bad.npy: ")
+        assert summary["kind"] == "eigh" and summary["errors"][0].startswith("bad.npy: ")
 
 
 def test_a_refused_member_of_a_stack_is_annotated_on_its_file(runner, files):

@@ -27,4 +27,4 @@ def test_an_unreadable_input_is_an_error_in_every_mode_format(runner, tmp_path, 
         assert "::error file=bad.npy,title=svdgrad --mode jvp%3A not checked::" in result.stdout
     if fmt == "jsonl":
         summary = json.loads(result.stdout.splitlines()[-1])
-        assert summary["exit_code"] == 2 and summary["mode"] == "jvp" and len(summary["errors"]) == 1
+        assert summary["exit_code"] == 2 and summary["kind"] == "jvp" and len(summary["errors"]) == 1

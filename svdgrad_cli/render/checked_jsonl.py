@@ -34,7 +34,7 @@ Checked = EighRun | ModeRun
 
 
 def summary_line(run: Checked, kind: str, digest: LineDigest) -> str:
-    """The last line (see the module docstring)."""
+    """The last line (see the module docstring); a sweep's names its parameter (``swept``)."""
     report = run.run
     if report is None:
         raise TypeError("a checked run without its RunReport")
@@ -54,6 +54,8 @@ def summary_line(run: Checked, kind: str, digest: LineDigest) -> str:
         "interrupted": run.interrupted,
         "exit_code": run.exit_code,
     }
+    if getattr(run, "swept", None):
+        document["swept"] = run.swept
     if report.shard is not None:
         document["shard"] = {**vars(report.shard), "lines": digest.hexdigest(report.shard)}
     return json.dumps(document, allow_nan=False)
