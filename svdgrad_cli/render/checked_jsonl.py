@@ -54,7 +54,7 @@ def summary_line(run: Checked, kind: str, digest: LineDigest) -> str:
         "interrupted": run.interrupted,
         "exit_code": run.exit_code,
     }
-    if getattr(run, "swept", None):
+    if isinstance(run, EighRun) and run.swept:
         document["swept"] = run.swept
     if report.shard is not None:
         document["shard"] = {**vars(report.shard), "lines": digest.hexdigest(report.shard)}

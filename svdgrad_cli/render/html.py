@@ -12,6 +12,7 @@ import base64
 import html
 import importlib.util
 import math
+from collections.abc import Mapping
 
 from svdgrad_cli.explain_parts import parts_sentence
 from svdgrad_cli.model import BOUND_NOTE, MatrixReport, RunReport, worst_first
@@ -136,7 +137,7 @@ def drawn(make_figure, alt: str, caption: str) -> str:
     return figure(figure_bytes(make_figure()), alt, caption)
 
 
-def badges(counts: dict[str, int]) -> str:
+def badges(counts: Mapping[str, int] | Mapping[MatrixVerdict, int]) -> str:
     """Each verdict's badge and how many have it."""
     return "<p>" + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>"
 

@@ -138,5 +138,11 @@ def html_unchecked(unchecked: Unchecked) -> str:
 
 def wrapped_item(text: str) -> str:
     """A Markdown list item wrapped at WIDTH columns."""
-    indents = {"initial_indent": "- ", "subsequent_indent": "  "}
-    return textwrap.fill(text, WIDTH, **indents, break_on_hyphens=False, break_long_words=False)
+    return textwrap.fill(
+        text,
+        WIDTH,
+        initial_indent="- ",
+        subsequent_indent="  ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
