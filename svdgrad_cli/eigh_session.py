@@ -8,9 +8,12 @@ decomposition differs, as numerics/differentiated.py's Target says.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from svdgrad_cli.backends.eigh_backends import eigh_backends
 from svdgrad_cli.eigh_model import EighRun
 from svdgrad_cli.errors import UsageError
+from svdgrad_cli.inputs.cotangents import load_cotangents
 from svdgrad_cli.inputs.discovery import collect_files
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
@@ -33,7 +36,6 @@ NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --j
     "shard",
     "plot",
     "save_repro",
-    "cotangents",
     "zero_tol",
     "dup_tol",
     "full_matrices",
@@ -55,6 +57,13 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     if given:
         raise UsageError(f"--decomposition eigh: {', '.join(given)} not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
+    if settings.cotangents is not None:
+        names = tuple(loss.weight_shapes(2))
+        if not names:
+            raise UsageError(
+                f"--cotangents: loss {loss.name} has no weights to replace (--loss wq: C_w, C_Q)"
+            )
+        loss = replace(loss, given=load_cotangents(settings.cotangents, names))
     return loss, eigh_backends(tuple(settings.backends), settings.timeout)
 
 

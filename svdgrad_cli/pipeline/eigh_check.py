@@ -25,13 +25,14 @@ import numpy as np
 
 from svdgrad_cli.backends.protocol import BackendFailure
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
-from svdgrad_cli.errors import InputError
+from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.eigh_cotangent import anchored, same_cluster
 from svdgrad_cli.numerics.eigh_forward import blame
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
-from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
+from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference, tie_tolerance
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.pipeline.judge import classify, within_verdict
@@ -156,6 +157,8 @@ def check_matrix(
         raise InputError(label, problem)
     reference = eigh_reference(a, loss)
     budget = make_budget(reference, a.shape, a.dtype, *tolerances)
+    w, q = reference.eigenvalues, reference.vectors
+    loss = anchored(loss, q, same_cluster(w, tie_tolerance(w)))  # a user's cotangents: at this Q
     results = []
     for backend in backends:
         answer, failure = _answers(backend, a, loss)
@@ -197,14 +200,11 @@ def record(
     try:
         if isinstance(item, InputError):
             raise item
-        report = check_matrix(
-            item.array,
-            item.label,
-            loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array)),
-            backends,
-            symmetrize,
-            tolerances,
-        )
+        try:
+            bound = loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array))
+        except UsageError as exc:  # a user's cotangent that does not fit this matrix
+            raise InputError(item.label, str(exc)) from None
+        report = check_matrix(item.array, item.label, bound, backends, symmetrize, tolerances)
     except InputError as exc:
         run.errors.append(str(exc))
         notify(str(exc))

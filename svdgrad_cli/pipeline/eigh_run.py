@@ -4,6 +4,8 @@ matrix's verdicts and whose ``errors`` the matrices that could not be checked (n
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from svdgrad_cli.backends.eigh_backends import eigh_backends
@@ -18,9 +20,14 @@ def _quiet(line: str) -> None:
     return None
 
 
-def check_eigh(array, loss="eigsum", backends=None, dtype="auto", seed=0, symmetrize=False) -> EighRun:
-    """Judge each framework's (or plug-in spec's) gradient of ``loss`` at ``array``."""
+def check_eigh(
+    array, loss="eigsum", backends=None, dtype="auto", seed=0, symmetrize=False, cotangents=None
+) -> EighRun:
+    """Judge each framework's (or plug-in spec's) gradient of ``loss`` at ``array``; ``cotangents``:
+    a dict of the loss's weights, as ``--cotangents`` gives them (``loss="wq"``: C_w, C_Q)."""
     parsed = parse_eigh_loss(loss)
+    if cotangents is not None:
+        parsed = replace(parsed, given={key: np.asarray(value) for key, value in cotangents.items()})
     resolved = eigh_backends(tuple(backends or ()))
     run = EighRun()
     for case in matrices(LoadedArray("<array>", np.asarray(array)), dtype):
