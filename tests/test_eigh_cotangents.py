@@ -121,6 +121,24 @@ def test_a_cotangent_that_tells_tied_eigenvectors_apart_is_undefined():
     assert not reference.defined and "w_2, w_3 are tied" in reference.method and "basis" in reference.method
 
 
+@pytest.mark.parametrize("build", [symmetric, hermitian])
+def test_a_hermitian_block_inside_a_tie_is_invisible(build):
+    """C_Q = R_C X, X Hermitian, is the cotangent at Q = R of f = tr(X R_C^H P_C R_C) / 2, a function
+    of the tied pair's projector P_C alone, whose first-order change moves P_C only across C
+    (R_C^H dP_C R_C = 0): its gradient is exactly 0, where Giles' rule would divide by the zero gap."""
+    a, _ = build(TIED, seed=3)
+    r = np.linalg.eigh(a)[1]
+    x = (
+        np.array([[0.5, 1.0 - 2.0j], [1.0 + 2.0j, -3.0]])
+        if np.iscomplexobj(a)
+        else np.array([[0.5, 1.0], [1.0, -3.0]])
+    )
+    c = np.zeros_like(r)
+    c[:, 1:3] = r[:, 1:3] @ x
+    reference = _reference(a, {"C_Q": c})
+    assert reference.defined and float(np.linalg.norm(reference.gradient)) <= 1e-14
+
+
 def test_an_eigenvalue_cotangent_that_differs_across_a_tie_is_undefined():
     a, _ = symmetric(TIED, seed=3)
     reference = _reference(a, {"C_w": np.array([0.0, 1.0, 2.0, 0.0])})
