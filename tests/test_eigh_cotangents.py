@@ -20,6 +20,7 @@ from eigh_oracle import finite_difference, hermitian, inner, symmetric, symmetri
 from svdgrad_cli import check_eigh
 from svdgrad_cli.backends.eigh_backends import EighBackend, installed
 from svdgrad_cli.cli import cli
+from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.numerics.eigh_reference import eigh_reference
 from svdgrad_cli.pipeline.eigh_check import check_matrix
@@ -192,6 +193,12 @@ def test_check_eigh_takes_cotangents_and_tells_undefined_from_judged():
     run = check_eigh(a, loss="wq", cotangents=cotangents)
     assert not run.reports[0].defined
     assert all(r.verdict in NOT_JUDGED for r in run.reports[0].results)
+
+
+def test_check_eigh_refuses_cotangents_the_loss_does_not_have():
+    a, _ = symmetric(SEPARATED, seed=3)
+    with pytest.raises(UsageError, match="dQ: not weights of loss wq"):
+        check_eigh(a, loss="wq", cotangents={"dQ": np.eye(4)})
 
 
 def test_cotangents_from_a_file_on_the_command_line(runner, tmp_path, monkeypatch):
