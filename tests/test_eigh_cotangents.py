@@ -28,6 +28,7 @@ from svdgrad_cli.verdicts import BackendVerdict
 
 SEPARATED = [0.5, 1.0, 2.0, 4.0]
 TIED = [0.5, 2.0, 2.0, 4.0]
+NEAR = [0.5, 2.0, 2.0 + 2**-30, 4.0]
 NOT_JUDGED = {BackendVerdict.UNDEFINED, BackendVerdict.NON_FINITE}
 
 
@@ -79,6 +80,21 @@ def test_the_gradient_of_a_gauge_invariant_loss_from_its_cotangents_is_the_oracl
     reference = _reference(a, cotangents)
     assert reference.defined and reference.unique, reference.method
     for seed in range(3):
+        e = symmetric_direction(4, seed, np.iscomplexobj(a))
+        fd = finite_difference(_weighted(b, d), a, e)
+        assert math.isclose(inner(reference.gradient, e), fd, rel_tol=1e-10, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("build", [symmetric, hermitian])
+def test_near_a_tie_an_invariant_cotangent_is_not_divided_by_the_gap(build):
+    """w_3 - w_2 = 2^-30 and d_2 = d_3: f is smooth through the near tie, and the reference is its
+    gradient to 1e-10, where Giles' term (M_23 - M_32) / (2 (w_3 - w_2)) would add the rounding of
+    a zero over the gap (about eps / gap = 2e-7 of ||G||)."""
+    d = [1.0, -2.0, -2.0, 3.0]
+    a, b, cotangents = _problem(build, NEAR, d)
+    reference = _reference(a, cotangents)
+    assert reference.defined
+    for seed in range(2):
         e = symmetric_direction(4, seed, np.iscomplexobj(a))
         fd = finite_difference(_weighted(b, d), a, e)
         assert math.isclose(inner(reference.gradient, e), fd, rel_tol=1e-10, abs_tol=1e-12)

@@ -46,10 +46,28 @@ def tie_groups(w: np.ndarray, tol: float) -> list[np.ndarray]:
     return np.split(np.arange(len(w)), breaks)
 
 
-def same_cluster(w: np.ndarray, tol: float) -> np.ndarray:
-    """The n x n mask of pairs (i, j) in one cluster (the diagonal included)."""
-    ids = np.zeros(len(w), dtype=int)
-    for k, group in enumerate(tie_groups(w, tol)):
+def invariant_groups(w: np.ndarray, q: np.ndarray, c_q, tol: float, eps: float) -> list[np.ndarray]:
+    """The clusters of the cotangent: the ties, adjacent ones joined where the skew-Hermitian part of
+    M = Q^H C_Q over their union is within the rounding of its data (GAUGE_FACTOR n eps ||C_Q||_F):
+    there the cotangent does not tell their eigenvectors apart, and Giles' term
+    (M_ij - conj M_ji) / (2 (w_j - w_i)) of a near tie would divide rounding by the gap."""
+    m = adjoint(q) @ c_q
+    skew = m - adjoint(m)
+    rounding = GAUGE_FACTOR * len(w) * eps * frobenius(c_q)
+    groups: list[np.ndarray] = []
+    for group in tie_groups(w, tol):
+        union = np.concatenate([groups[-1], group]) if groups else group
+        if groups and frobenius(skew[np.ix_(union, union)]) <= rounding:
+            groups[-1] = union
+        else:
+            groups.append(group)
+    return groups
+
+
+def cluster_mask(groups: list[np.ndarray], n: int) -> np.ndarray:
+    """The n x n mask of pairs (i, j) in one group (the diagonal included)."""
+    ids = np.zeros(n, dtype=int)
+    for k, group in enumerate(groups):
         ids[group] = k
     return ids[:, None] == ids[None, :]
 
@@ -110,12 +128,13 @@ def conditioning(w: np.ndarray, inner: np.ndarray, c_w, c_q, same: np.ndarray) -
     return (spread + 2 * float(np.linalg.norm(x, 2))) / gap + 2 * float(np.linalg.norm(c_q, 2)) / gap**2
 
 
-def anchored(loss, q: np.ndarray, same: np.ndarray):
+def anchored(loss, reference):
     """``loss`` (a bound ``wq`` with C_Q) with the anchors of its gauge-invariant form: R, the
-    eigenvectors C_Q was taken at, and S, the cluster mask (complex on complex input, so that every
-    framework multiplies like with like); any other loss as it is."""
+    eigenvectors C_Q was taken at, and S, the mask of the reference's clusters (complex on complex
+    input, so that every framework multiplies like with like); any other loss as it is."""
     if loss.kind != "wq" or "C_Q" not in loss.arrays:
         return loss
+    q = reference.vectors
     dtype = np.complex128 if is_complex(q) or loss.on_complex else np.float64
-    anchors = {"R": np.asarray(q, dtype=dtype), "S": same.astype(dtype)}
+    anchors = {"R": np.asarray(q, dtype=dtype), "S": reference.clusters.astype(dtype)}
     return replace(loss, arrays={**loss.arrays, **anchors})

@@ -58,6 +58,7 @@ class EighReference:
     high_precision = False
     refined = False
     overflows: bool = False  # the loss itself is not a float64 (expm of a large w): nothing decides
+    clusters: np.ndarray | None = None  # wq: the mask of the cotangent's clusters (eigh_cotangent.py)
 
     @property
     def gradient_norm(self) -> float | None:
@@ -206,13 +207,16 @@ def _cotangent(loss: EighLoss, w, q, eps: float) -> EighReference:
     c_w = loss.arrays.get("C_w", np.zeros(len(w)))
     c_q = loss.arrays.get("C_Q", np.zeros_like(q))
     problems = eigh_cotangent.gauge_problems(w, q, c_w, c_q, tie_tolerance(w), eps)
-    if problems:
-        return EighReference(w, q, None, False, False, "; ".join(problems))
-    same = eigh_cotangent.same_cluster(w, tie_tolerance(w))
+    if problems:  # the backends still differentiate the loss anchored at the ties
+        ties = eigh_cotangent.cluster_mask(eigh_cotangent.tie_groups(w, tie_tolerance(w)), len(w))
+        return EighReference(w, q, None, False, False, "; ".join(problems), clusters=ties)
+    groups = eigh_cotangent.invariant_groups(w, q, c_q, tie_tolerance(w), eps)
+    same = eigh_cotangent.cluster_mask(groups, len(w))
     inner = eigh_cotangent.inner_matrix(w, q, c_w, c_q, same)
     method = "Q herm(diag(C_w) + F o Q^H C_Q) Q^H, F_ij = 1/(w_j - w_i) across clusters (Giles 2008)"
     hessian = eigh_cotangent.conditioning(w, inner, c_w, c_q, same)
-    return EighReference(w, q, q @ inner @ adjoint(q), True, True, method, hessian)
+    gradient = q @ inner @ adjoint(q)
+    return EighReference(w, q, gradient, True, True, method, hessian, clusters=same)
 
 
 def eigh_reference(a: np.ndarray, loss: EighLoss) -> EighReference:

@@ -28,11 +28,11 @@ from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.numerics.budget import Budget, make_budget
-from svdgrad_cli.numerics.eigh_cotangent import anchored, same_cluster
+from svdgrad_cli.numerics.eigh_cotangent import anchored
 from svdgrad_cli.numerics.eigh_forward import blame
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
-from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference, tie_tolerance
+from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.pipeline.judge import classify, within_verdict
@@ -157,8 +157,7 @@ def check_matrix(
         raise InputError(label, problem)
     reference = eigh_reference(a, loss)
     budget = make_budget(reference, a.shape, a.dtype, *tolerances)
-    w, q = reference.eigenvalues, reference.vectors
-    loss = anchored(loss, q, same_cluster(w, tie_tolerance(w)))  # a user's cotangents: at this Q
+    loss = anchored(loss, reference)  # a user's cotangents: at the reference's Q and clusters
     results = []
     for backend in backends:
         answer, failure = _answers(backend, a, loss)
