@@ -100,6 +100,20 @@ def test_near_a_tie_an_invariant_cotangent_is_not_divided_by_the_gap(build):
         assert math.isclose(inner(reference.gradient, e), fd, rel_tol=1e-10, abs_tol=1e-12)
 
 
+@pytest.mark.parametrize("lam", [SEPARATED, NEAR, TIED])
+def test_the_cotangent_of_a_projector_gives_the_projector_loss_gradient(lam):
+    """C_Q = 2 C_s Q diag(1, 1, 1, 0) is the cotangent of proj:3 = <C, Q_3 Q_3^T>: Giles' rule with
+    the clusters agrees with the Daleckii-Krein reference of proj:3 (eigh_reference.py's other
+    path), across the pair w_2, w_3 separated, near-tied and tied."""
+    a, _ = symmetric(lam, seed=3)
+    loss = parse_eigh_loss("proj:3").bind(4, 0)
+    projector = eigh_reference(a, loss)
+    c, q = loss.arrays["C"], np.linalg.eigh(a)[1]
+    reference = _reference(a, {"C_Q": (c + c.T) @ q * np.array([1.0, 1.0, 1.0, 0.0])})
+    assert reference.defined and projector.defined
+    assert np.allclose(reference.gradient, projector.gradient, rtol=0, atol=1e-13)
+
+
 def test_any_eigenvector_cotangent_of_simple_real_eigenvalues_is_defined():
     """Real signs are discrete: any C_Q is the cotangent at Q of the sign-invariant
     f = sum_i (c_i^T q_i)(q_i^T r_i), r_i NumPy's eigenvectors (its cotangent differs from C_Q along

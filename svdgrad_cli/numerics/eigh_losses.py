@@ -115,6 +115,8 @@ class EighLoss:
                 arrays[key] = given_weight(key, self.given[key], shape, where, complex_, "eigenvalues are")
             elif self.given is None or self.kind != "wq":
                 arrays[key] = drawn
+            elif key == "C_w":  # not given: zero (C_Q not given: no eigenvectors, as eigvalsh users)
+                arrays[key] = np.zeros(shape)
         return EighLoss(self.kind, self.order, arrays, on_complex)
 
     @property
