@@ -262,3 +262,15 @@ def test_cotangent_files_that_do_not_fit_are_one_line_usage_errors(runner, tmp_p
     none = runner.invoke(cli, [*base, "--cotangents", "other.npz"])
     assert none.exit_code == 2 and "loss eigsum has no weights" in none.output
     assert "Traceback" not in shape.output + name.output + none.output
+
+
+def test_a_cotangent_left_out_is_zero_and_eigenvalues_alone_read_no_eigenvectors():
+    """Only C_w: the loss is <C_w, w>, evaluated without eigenvectors (eigvalsh, as users do), so
+    that a zero C_Q cannot bring the eigenvectors' 0/0 at a tie in; only C_Q: C_w = 0."""
+    loss = parse_eigh_loss("wq")
+    values = replace(loss, given={"C_w": np.ones(4)}).bind(4, 0)
+    assert not values.needs_vectors and "q" not in values.expression.replace("ops.", "")
+    vectors = replace(loss, given={"C_Q": np.eye(4)}).bind(4, 0)
+    assert vectors.needs_vectors and np.array_equal(vectors.arrays["C_w"], np.zeros(4))
+    drawn = loss.bind(4, 0)  # without --cotangents both are drawn from the seed
+    assert np.all(drawn.arrays["C_w"] != 0) and np.all(drawn.arrays["C_Q"] != 0)
