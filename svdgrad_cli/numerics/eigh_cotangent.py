@@ -10,7 +10,7 @@ Seeger et al. 2017). G is the gradient of every loss that is a function of A, i.
 depend on the gauge of eigh (docs/theory.md §11c):
 
 - Omega_ii is any imaginary number on complex input (q_i -> e^{i phi} q_i): f must not depend on it to
-  first order, Im M_ii = 0 (the condition torch.linalg.eigh's backward checks);
+  first order, Im M_ii = 0 (torch.linalg.eigh's backward raises where it is not);
 - inside a cluster C of tied eigenvalues Q_C -> Q_C R for any unitary R, Omega_CC any
   skew-Hermitian matrix: M_CC must be Hermitian (f invariant to first order), and C_w constant on C
   (tied eigenvalues have no separate derivatives). F is then 0 inside C: the cluster's projector
@@ -18,6 +18,9 @@ depend on the gauge of eigh (docs/theory.md §11c):
 
 Real signs q_i -> -q_i are discrete: no first-order condition, the derivative of f along them is
 not seen by a cotangent. Otherwise ``undefined`` with the reason, as gauge.py says it for the SVD.
+(MatrixAlgebraKit.jl's eigh pullback tests the same anti-Hermitian part of V^H dV on its
+degenerate blocks.) Near ties, adjacent clusters count as one where M is Hermitian on their union to
+the rounding of its data (``invariant_groups``): Giles' term there would divide rounding by the gap.
 
 Each backend differentiates, on its own eigh, the gauge-invariant loss whose cotangents at Q are
 (C_w, C_Q) wherever that matters: <C_w, w> + Re sum_C <C_Q[:, C], P_C R_C> with R = that Q (the
