@@ -274,3 +274,15 @@ def test_a_cotangent_left_out_is_zero_and_eigenvalues_alone_read_no_eigenvectors
     assert vectors.needs_vectors and np.array_equal(vectors.arrays["C_w"], np.zeros(4))
     drawn = loss.bind(4, 0)  # without --cotangents both are drawn from the seed
     assert np.all(drawn.arrays["C_w"] != 0) and np.all(drawn.arrays["C_Q"] != 0)
+
+
+def test_a_sweep_takes_cotangents(runner, tmp_path, monkeypatch):
+    """C_w = (1, 1, 1, 1) is eigsum's cotangent: the exact plug-in (I) is correct at every gap, the
+    tie included (an eigenvalue cotangent constant on a tie is defined)."""
+    monkeypatch.chdir(tmp_path)
+    np.savez("ones.npz", C_w=np.ones(4))
+    args = ["sweep", "--decomposition", "eigh", "--vary", "gap", "--shape", "4x4", "--points", "4"]
+    args += ["--loss", "wq", "--cotangents", "ones.npz", "-b", "python:eigh_oracle:identity_gradient"]
+    result = runner.invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count('"correct"') == 4 and "undefined" not in result.stdout
