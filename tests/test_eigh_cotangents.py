@@ -259,6 +259,9 @@ def test_cotangent_files_that_do_not_fit_are_one_line_usage_errors(runner, tmp_p
     assert shape.exit_code == 2 and "cotangent C_Q has shape (3, 3)" in shape.output
     name = runner.invoke(cli, [*base, "--loss", "wq", "--cotangents", "other.npz"])
     assert name.exit_code == 2 and "expected C_w, C_Q" in name.output
+    np.savez("complex.npz", C_Q=np.eye(4) * 1j)
+    field = runner.invoke(cli, [*base, "--loss", "wq", "--cotangents", "complex.npz"])
+    assert field.exit_code == 2 and "cotangent C_Q is complex; the matrices are real" in field.output
     none = runner.invoke(cli, [*base, "--cotangents", "other.npz"])
     assert none.exit_code == 2 and "loss eigsum has no weights" in none.output
     assert "Traceback" not in shape.output + name.output + none.output

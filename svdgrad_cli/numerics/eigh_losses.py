@@ -112,7 +112,8 @@ class EighLoss:
             drawn = standard_normal(rng, shape, complex_)  # drawn always: one stream, given or not
             if self.given is not None and key in self.given:
                 where = f"loss {self.name} on a {n}x{n} matrix"
-                arrays[key] = given_weight(key, self.given[key], shape, where, complex_, "eigenvalues are")
+                real = "eigenvalues are" if key in REAL_WEIGHTS else "the matrices are"
+                arrays[key] = given_weight(key, self.given[key], shape, where, complex_, real)
             elif self.given is None or self.kind != "wq":
                 arrays[key] = drawn
             elif key == "C_w":  # not given: zero (C_Q not given: no eigenvectors, as eigvalsh users)
