@@ -6,8 +6,9 @@ dL = Re <C_Q, dQ>), taken at the eigenvectors Q of A that NumPy's float64 (compl
 a cotangent of Q means something only together with the Q it was taken at. With B = Q^H dA Q,
 dw_i = B_ii and dQ = Q Omega, Omega_ij = B_ij / (w_j - w_i) (i != j), so dL = Re <K, B> with
 K = diag(C_w) + F o M, M = Q^H C_Q, F_ij = 1/(w_j - w_i) and G = Q herm(K) Q^H (Giles 2008, §3.1;
-Seeger et al. 2017). G is the gradient of every loss that is a function of A, i.e. that does not
-depend on the gauge of eigh (docs/theory.md §11c):
+Seeger et al. 2017). G is the gradient of every loss with these cotangents that does not depend on
+the gauge of eigh near Q (reads a tie's eigenvectors only through its projector, docs/theory.md
+§11c); where the cotangents show a dependence to first order, no loss with them is a function of A:
 
 - Omega_ii is any imaginary number on complex input (q_i -> e^{i phi} q_i): f must not depend on it to
   first order, Im M_ii = 0 (torch.linalg.eigh's backward raises where it is not);
