@@ -214,6 +214,8 @@ def _cotangent(loss: EighLoss, w, q, eps: float) -> EighReference:
     same = eigh_cotangent.cluster_mask(groups, len(w))
     inner = eigh_cotangent.inner_matrix(w, q, c_w, c_q, same)
     method = "Q herm(diag(C_w) + F o Q^H C_Q) Q^H, F_ij = 1/(w_j - w_i) across clusters (Giles 2008)"
+    if "C_Q" in loss.arrays and any(len(group) > 1 for group in groups):
+        method += "; for a loss reading each cluster's eigenvectors through its projector"
     hessian = eigh_cotangent.conditioning(w, inner, c_w, c_q, same)
     gradient = q @ inner @ adjoint(q)
     return EighReference(w, q, gradient, True, True, method, hessian, clusters=same)
