@@ -2,8 +2,9 @@
 eps * (||A||_2 ||DG||_2 + sqrt(n) ||G||_F) (numerics/budget.py error_unit, with the eigh reference's
 ||DG||_2), on real symmetric matrices with well separated spectra where every loss is defined:
 Gaussian (GOE), evenly spaced, clustered (pairs 1e-3 apart) and power-law spectra under Haar Q;
-sizes 4 to 64; float64 and float32; every loss. Prints, per loss and dtype, the largest error in
-units over frameworks and matrices, against the calibrated factor the budget uses.
+sizes 4 to 64; float64 and float32; every loss (wq: seeded random cotangents). Prints, per loss
+and dtype, the largest error in units over frameworks and matrices, against the calibrated factor
+the budget uses.
 
     python bench/eigh_calibration.py   # 4 families x 5 sizes (4 to 64), 9 losses, ~3 min
 """
@@ -16,11 +17,12 @@ import numpy as np
 
 from svdgrad_cli.backends.eigh_backends import eigh_backends
 from svdgrad_cli.numerics.budget import calibrated_factor, error_unit
+from svdgrad_cli.numerics.eigh_cotangent import anchored
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.numerics.eigh_membership import distance
 from svdgrad_cli.numerics.eigh_reference import eigh_reference
 
-LOSSES = ("eigsum", "eig:2", "lowk:2", "topk:2", "logdet", "entropy", "expm", "proj:2", "vec")
+LOSSES = ("eigsum", "eig:2", "lowk:2", "topk:2", "logdet", "entropy", "expm", "proj:2", "vec", "wq")
 SIZES = (4, 8, 16, 32, 64)
 
 
@@ -55,6 +57,7 @@ def worst_units(dtype) -> dict[str, float]:
             for spec in LOSSES:
                 loss = parse_eigh_loss(spec).bind(n, 0)
                 reference = eigh_reference(a, loss)
+                loss = anchored(loss, reference)  # wq: the user's cotangents at this Q
                 unit = np.finfo(dtype).eps * error_unit(reference, a.shape)
                 for backend in backends:
                     g = backend.compute(a[None], loss)[1][0].astype(np.float64)

@@ -8,10 +8,13 @@ decomposition differs, as numerics/differentiated.py's Target says.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from svdgrad_cli.backends.eigh_backends import eigh_backends
 from svdgrad_cli.checked_session import run_checked
 from svdgrad_cli.eigh_model import EighRun
 from svdgrad_cli.errors import InputError, UsageError
+from svdgrad_cli.inputs.cotangents import load_cotangents
 from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
@@ -27,7 +30,6 @@ SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenva
 NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1, --reference high)
     "plot",
     "save_repro",
-    "cotangents",
     "zero_tol",
     "dup_tol",
     "full_matrices",
@@ -49,6 +51,13 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     if given:
         raise UsageError(f"--decomposition eigh: {', '.join(given)} not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
+    if settings.cotangents is not None:
+        names = tuple(loss.weight_shapes(2))
+        if not names:
+            raise UsageError(
+                f"--cotangents: loss {loss.name} has no weights to replace (--loss wq: C_w, C_Q)"
+            )
+        loss = replace(loss, given=load_cotangents(settings.cotangents, names))
     return loss, eigh_backends(tuple(settings.backends), settings.timeout)
 
 

@@ -17,10 +17,15 @@ framework's ``eigh`` output, as a user writes it:
                                                     smooth everywhere, ties included (Daleckii-Krein)
 - ``vec``      sum_i d_i q_i^T B q_i = <B, Q diag(d) Q^T>  depends on each eigenvector (sign-gauge
                                                     invariant): defined iff every eigenvalue is simple
+- ``wq``       the user's cotangents C_w = dL/dw, C_Q = dL/dQ (``--cotangents``; drawn without it):
+                                                    differentiated as the gauge-invariant loss with
+                                                    those cotangents (eigh_cotangent.py), defined iff
+                                                    they do not depend on the gauge of eigh
 
 C, B (their symmetric parts are what a loss on symmetric A reads) and d are drawn from ``--seed``
-once per shape. The spectral functions tr f(A) have the gradient f'(A) = Q diag(f'(w)) Q^T even at
-ties (Lewis 1996); see eigh_reference.py.
+once per shape, or given (``--cotangents``: ``given``; under ``wq`` an array not given is zero).
+The spectral functions tr f(A) have the gradient f'(A) = Q diag(f'(w)) Q^T even at ties (Lewis
+1996); see eigh_reference.py.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ import numpy as np
 
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.field import adjoint, standard_normal
-from svdgrad_cli.numerics.losses import whole_number
+from svdgrad_cli.numerics.losses import given_weight, whole_number
 
-EIGH_LOSS_HELP = "eigsum | eig:K | lowk:K | topk:K | logdet | entropy | expm | proj:K | vec"
+EIGH_LOSS_HELP = "eigsum | eig:K | lowk:K | topk:K | logdet | entropy | expm | proj:K | vec | wq"
 SPECTRAL = ("eigsum", "logdet", "entropy")  # tr f(A) with f smooth on the spectrum
 ORDERED = ("eig", "lowk", "topk", "proj")  # kinds that take K
 VECTORS = ("proj", "vec", "expm")  # kinds that read the eigenvectors
 EIGH_WEIGHT_STREAM = 0x27  # their weights are drawn from default_rng((seed, EIGH_WEIGHT_STREAM))
+REAL_WEIGHTS = ("d", "C_w")  # weights of the (real) eigenvalues: real on Hermitian A too
 
 FIXED_EXPRESSIONS = {
     "eigsum": "ops.sum(w)",
@@ -45,6 +51,12 @@ FIXED_EXPRESSIONS = {
     "entropy": "-ops.sum(w * ops.log(w))",
     "expm": "ops.sum(C * ops.matmul(q * ops.exp(w)[..., None, :], ops.t(q)))",
     "vec": "ops.sum(ops.sum(q * ops.matmul(B, q), axes=-2) * d)",
+    "wq": "ops.sum(C_w * w)",  # + EIGENVECTOR_COTANGENT where C_Q is given
+}
+# sum_C Re <C_Q[:, C], P_C R_C>, P_C = Q_C Q_C^H (S masks the clusters): eigh_cotangent.py
+EIGENVECTOR_COTANGENT = {
+    False: " + ops.sum(S * ops.matmul(ops.t(C_Q), q) * ops.t(ops.matmul(ops.t(q), R)))",
+    True: " + ops.sum(ops.real(S * ops.matmul(ops.conj(ops.t(C_Q)), q) * ops.t(ops.matmul(QH, R))))",
 }
 # Complex Hermitian A (A = Q diag(w) Q^H, w real): the losses of Q are real parts with adjoints.
 COMPLEX_EXPRESSIONS = {
@@ -68,6 +80,7 @@ class EighLoss:
     order: int | None = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     on_complex: bool = False  # bound to Hermitian matrices: complex weights, real parts, adjoints
+    given: dict[str, np.ndarray] | None = None  # the user's weights (--cotangents), used by ``bind``
 
     @property
     def name(self) -> str:
@@ -75,7 +88,7 @@ class EighLoss:
 
     @property
     def needs_vectors(self) -> bool:
-        return self.kind in VECTORS
+        return self.kind in VECTORS or "C_Q" in self.arrays
 
     def check_fits(self, n: int) -> str | None:
         """Why the loss cannot be applied to an n x n matrix (K too large), or None."""
@@ -83,21 +96,36 @@ class EighLoss:
             return f"loss {self.name} needs at least {self.order} eigenvalues; the matrix has {n}"
         return None
 
+    def weight_shapes(self, n: int) -> dict[str, tuple[int, ...]]:
+        """The name and shape of each weight of the loss on n x n matrices."""
+        square = (n, n)
+        shapes = {"vec": {"B": square, "d": (n,)}, "wq": {"C_w": (n,), "C_Q": square}}
+        return shapes.get(self.kind, {"C": square} if self.kind in ("proj", "expm") else {})
+
     def bind(self, n: int, seed: int, on_complex: bool = False) -> EighLoss:
-        """The loss with its weights for n x n matrices (complex C, B ``on_complex``), from ``seed``."""
+        """The loss with its weights for n x n matrices (complex C, B, C_Q ``on_complex``): the
+        ``given`` ones (a UsageError where one does not fit), the others drawn from ``seed``."""
         rng = np.random.default_rng((seed, EIGH_WEIGHT_STREAM, n))
-        if self.kind in ("proj", "expm"):
-            return EighLoss(
-                self.kind, self.order, {"C": standard_normal(rng, (n, n), on_complex)}, on_complex
-            )
-        if self.kind == "vec":
-            b = standard_normal(rng, (n, n), on_complex)
-            return EighLoss(self.kind, None, {"B": b, "d": rng.standard_normal(n)}, on_complex)
-        return EighLoss(self.kind, self.order, {}, on_complex)
+        arrays = {}
+        for key, shape in self.weight_shapes(n).items():
+            complex_ = on_complex and key not in REAL_WEIGHTS
+            drawn = standard_normal(rng, shape, complex_)  # drawn always: one stream, given or not
+            if self.given is not None and key in self.given:
+                where = f"loss {self.name} on a {n}x{n} matrix"
+                real = "eigenvalues are" if key in REAL_WEIGHTS else "the matrices are"
+                arrays[key] = given_weight(key, self.given[key], shape, where, complex_, real)
+            elif self.given is None or self.kind != "wq":
+                arrays[key] = drawn
+            elif key == "C_w":  # not given: zero (C_Q not given: no eigenvectors, as eigvalsh users)
+                arrays[key] = np.zeros(shape)
+        return EighLoss(self.kind, self.order, arrays, on_complex)
 
     @property
     def expression(self) -> str:
         """The loss over a stack of eigenvalues w (..., n) and eigenvectors q (..., n, n)."""
+        if self.kind == "wq":
+            vectors = EIGENVECTOR_COTANGENT[self.on_complex] if "C_Q" in self.arrays else ""
+            return FIXED_EXPRESSIONS["wq"] + vectors.replace("QH", "ops.conj(ops.t(q))")
         if self.on_complex and self.kind in COMPLEX_EXPRESSIONS:
             text = COMPLEX_EXPRESSIONS[self.kind].replace("QH", "ops.conj(ops.t(q))")
         else:

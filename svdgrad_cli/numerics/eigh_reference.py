@@ -17,6 +17,8 @@ adds off the symmetric subspace only says which triangle it reads; docs/theory.m
   d = e^w): by the Daleckii-Krein formula G = Q (Gamma o Q^T Cs Q) Q^T with Gamma_ij = (d_i - d_j)/(w_i -
   w_j), 0 where d_i = d_j for proj and vec, defined iff no tie separates different d (proj:K: iff
   w_K < w_{K+1}); for expm, exp(A) is smooth and Gamma_ij = e^{w_i} at ties (Higham 2008, Thm 3.11).
+- the user's cotangents (wq): Giles' reverse-mode rule, defined iff they do not depend on the gauge
+  of eigh (eigh_cotangent.py).
 
 Eigenvalues closer than TIE_FACTOR * n * eps * ||A||_2 are tied: float64 cannot tell them apart.
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from svdgrad_cli.numerics import eigh_cotangent
 from svdgrad_cli.numerics.eigh_losses import SPECTRAL, EighLoss
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
@@ -55,6 +58,7 @@ class EighReference:
     high_precision = False
     refined = False
     overflows: bool = False  # the loss itself is not a float64 (expm of a large w): nothing decides
+    clusters: np.ndarray | None = None  # wq: the mask of the cotangent's clusters (eigh_cotangent.py)
 
     @property
     def gradient_norm(self) -> float | None:
@@ -197,9 +201,31 @@ def _second_order(loss: EighLoss, w, d, m) -> float:
     return 2 * norm * float(np.max(gamma)) / float(np.min(gaps))
 
 
+def _cotangent(loss: EighLoss, w, q, eps: float) -> EighReference:
+    """The user's cotangents (C_w, C_Q): Giles' rule where no gauge of eigh moves them
+    (eigh_cotangent.py), else undefined with the freedoms they depend on."""
+    c_w = loss.arrays.get("C_w", np.zeros(len(w)))
+    c_q = loss.arrays.get("C_Q", np.zeros_like(q))
+    problems = eigh_cotangent.gauge_problems(w, q, c_w, c_q, tie_tolerance(w), eps)
+    if problems:  # the backends still differentiate the loss anchored at the ties
+        ties = eigh_cotangent.cluster_mask(eigh_cotangent.tie_groups(w, tie_tolerance(w)), len(w))
+        return EighReference(w, q, None, False, False, "; ".join(problems), clusters=ties)
+    groups = eigh_cotangent.invariant_groups(w, q, c_q, tie_tolerance(w), eps)
+    same = eigh_cotangent.cluster_mask(groups, len(w))
+    inner = eigh_cotangent.inner_matrix(w, q, c_w, c_q, same)
+    method = "Q herm(diag(C_w) + F o Q^H C_Q) Q^H, F_ij = 1/(w_j - w_i) across clusters (Giles 2008)"
+    if "C_Q" in loss.arrays and any(len(group) > 1 for group in groups):
+        method += "; for a loss reading each cluster's eigenvectors through its projector"
+    hessian = eigh_cotangent.conditioning(w, inner, c_w, c_q, same)
+    gradient = q @ inner @ adjoint(q)
+    return EighReference(w, q, gradient, True, True, method, hessian, clusters=same)
+
+
 def eigh_reference(a: np.ndarray, loss: EighLoss) -> EighReference:
     """The reference of ``loss`` at the symmetric matrix ``a`` (float64 eigh)."""
     w, q = np.linalg.eigh(np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64))
+    if loss.kind == "wq":
+        return _cotangent(loss, w, q, float(np.finfo(a.dtype).eps))
     if loss.kind in SPECTRAL:
         return _spectral(loss, w, q)
     if loss.kind in ("eig", "lowk", "topk"):

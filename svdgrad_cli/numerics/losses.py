@@ -224,14 +224,8 @@ class VectorLoss:
         arrays = {}
         for key, size in self.weight_shapes(shape).items():
             if given and key in given:
-                if given[key].shape != size:
-                    raise UsageError(
-                        f"cotangent {key} has shape {given[key].shape}; loss {self.name} on a "
-                        f"{shape[0]}x{shape[1]} matrix needs {size}"
-                    )
-                if is_complex(given[key]) and not on_complex:
-                    raise UsageError(f"cotangent {key} is complex; the matrices are real")
-                arrays[key] = np.asarray(given[key], dtype=np.complex128 if on_complex else np.float64)
+                where = f"loss {self.name} on a {shape[0]}x{shape[1]} matrix"
+                arrays[key] = given_weight(key, given[key], size, where, on_complex)
             else:
                 arrays[key] = standard_normal(rng, size, on_complex)
         return VectorLoss(self.kind, self.order, arrays, on_complex)
@@ -279,6 +273,19 @@ class VectorLoss:
 
 
 Loss = SpectralLoss | VectorLoss
+
+
+def given_weight(
+    key: str, value: np.ndarray, size, where: str, complex_: bool, real="the matrices are"
+) -> np.ndarray:
+    """A weight the user gave (--cotangents) as the loss uses it (complex128 where ``complex_``, else
+    float64); a UsageError where it does not have the ``size`` that ``where`` needs, or is complex
+    where the field is real (``real``: what is real)."""
+    if value.shape != tuple(size):
+        raise UsageError(f"cotangent {key} has shape {value.shape}; {where} needs {tuple(size)}")
+    if is_complex(value) and not complex_:
+        raise UsageError(f"cotangent {key} is complex; {real} real")
+    return np.asarray(value, dtype=np.complex128 if complex_ else np.float64)
 
 
 @functools.lru_cache(maxsize=32)

@@ -117,8 +117,8 @@ class Settings:
         None,
         "--cotangents",
         type="path",
-        help="An .npz with the loss's weights (C; or C_U, C_V for uv) to use instead of random ones: "
-        "the upstream gradient of your model.",
+        help="An .npz with the loss's weights (C; or C_U, C_V for uv; C_w, C_Q for eigh's wq) to use "
+        "instead of random ones: the upstream gradient of your model.",
     )
     select: tuple[str, ...] = option(
         (),

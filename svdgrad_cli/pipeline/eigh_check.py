@@ -25,9 +25,10 @@ import numpy as np
 
 from svdgrad_cli.backends.protocol import BackendFailure
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
-from svdgrad_cli.errors import InputError
+from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.eigh_cotangent import anchored
 from svdgrad_cli.numerics.eigh_forward import blame
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
@@ -156,6 +157,7 @@ def check_matrix(
         raise InputError(label, problem)
     reference = eigh_reference(a, loss)
     budget = make_budget(reference, a.shape, a.dtype, *tolerances)
+    loss = anchored(loss, reference)  # a user's cotangents: at the reference's Q and clusters
     results = []
     for backend in backends:
         answer, failure = _answers(backend, a, loss)
@@ -197,14 +199,11 @@ def record(
     try:
         if isinstance(item, InputError):
             raise item
-        report = check_matrix(
-            item.array,
-            item.label,
-            loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array)),
-            backends,
-            symmetrize,
-            tolerances,
-        )
+        try:
+            bound = loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array))
+        except UsageError as exc:  # a user's cotangent that does not fit this matrix
+            raise InputError(item.label, str(exc)) from None
+        report = check_matrix(item.array, item.label, bound, backends, symmetrize, tolerances)
     except InputError as exc:
         run.errors.append(str(exc))
         notify(str(exc))
