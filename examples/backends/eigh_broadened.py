@@ -6,8 +6,8 @@ the price of a bias wherever the loss depends on that gap.
 
     svdgrad check A.npy --decomposition eigh --loss expm -b torch:examples.backends.eigh_broadened:eigh
 
-The backward pass is the standard rule for A = Q diag(w) Q^T (Giles 2008, sec. 3.1):
-A_bar = Q (diag(w_bar) + F o (Q^T Q_bar)) Q^T, symmetrized, F_ij = 1 / (w_j - w_i) (i != j).
+The backward pass is the standard rule for A = Q diag(w) Q^H (Giles 2008, sec. 3.1; Q^H = Q^T for real A):
+A_bar = Q (diag(w_bar) + F o (Q^H Q_bar)) Q^H, made Hermitian, F_ij = 1 / (w_j - w_i) (i != j).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ class BroadenedEigh(torch.autograd.Function):
         f = x / (x * x + ctx.eps)
         inner = torch.diag_embed(gw if gw is not None else torch.zeros_like(w))
         if gq is not None:
-            inner = inner + f * (q.mT @ gq)
-        grad = q @ inner @ q.mT
-        return (grad + grad.mT) / 2, None
+            inner = inner + f * (q.mH @ gq)
+        grad = q @ inner @ q.mH
+        return (grad + grad.mH) / 2, None
 
 
 def eigh(a: torch.Tensor):
