@@ -24,9 +24,10 @@ from svdgrad_cli.pipeline.sweep import parse_shape
 from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
 from svdgrad_cli.render.progress import RunProgress
 from svdgrad_cli.run_loop import Stream, run_loop
+from svdgrad_cli.verdicts import ReferencePrecision
 
 SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
-NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1, --reference high)
+NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1)
     "select",
     "skip",
     "plan",
@@ -51,7 +52,7 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     if settings.mode != "vjp":
         raise UsageError("--decomposition eigh judges reverse-mode gradients (--mode vjp) only")
     given = given_flags(NOT_HONOURED, settings, options)
-    given += ["--jobs above 1"] * (options.jobs > 1) + ["--reference high"] * (settings.reference == "high")
+    given += ["--jobs above 1"] * (options.jobs > 1)
     if given:
         raise UsageError(f"--decomposition eigh: {', '.join(given)} not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
@@ -68,9 +69,11 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     run = RunReport(settings, options=options)
     report = EighRun(run=run, failing=settings.failing)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)
+    precision = ReferencePrecision(settings.reference)
 
     def take(item):
-        return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify, tolerances)
+        symmetrize = settings.symmetrize
+        return record(item, loss, backends, settings.seed, symmetrize, report, notify, tolerances, precision)
 
     run_loop(Stream(run, cases, take, report, progress), options, write, notify, EIGH_RENDERERS)
     return report.exit_code
@@ -98,11 +101,12 @@ def run_eigh_sweep(
     run = RunReport(settings, options=options)
     report = EighRun(run=run, swept=sweep.vary, failing=settings.failing)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)
+    precision = ReferencePrecision(settings.reference)
 
     def take(item):
         x, case = item
         report.parameters.append(x)
-        return record(case, loss, backends, settings.seed, False, report, notify, tolerances)
+        return record(case, loss, backends, settings.seed, False, report, notify, tolerances, precision)
 
     stream = Stream(run, cases, take, report, covers="points checked")
     run_loop(stream, options, write, notify, EIGH_SWEEP_RENDERERS)
