@@ -102,26 +102,27 @@ def _float32_symmetric(n: int, seed: int) -> np.ndarray:
     return np.triu(x) + np.triu(x, 1).T  # exactly symmetric in float32
 
 
-@pytest.mark.parametrize("spec", ["proj:2", "lowk:2", "vec", "eig:3"])
-def test_exact_power_of_two_scaling_leaves_witnessed_float32_budgets_unchanged(spec):
+@pytest.mark.parametrize(("spec", "witnessed"), [("proj:2", True), ("vec", True), ("lowk:2", False)])
+def test_exact_power_of_two_scaling_leaves_witnessed_float32_budgets_unchanged(spec, witnessed):
     a = _float32_symmetric(12, seed=27)
     loss = parse_eigh_loss(spec).bind(12, 0)
     exact = answering(np.zeros((12, 12)))  # any finite answer: the budget is what is compared
     budgets = [
         check_matrix(a * np.float32(2.0**k), "A", loss, [exact]).results[0].budget for k in (-30, 0, 30)
     ]
-    assert budgets[0] == pytest.approx(budgets[1], rel=1e-12) and budgets[2] == pytest.approx(
-        budgets[1], rel=1e-12
-    )
+    assert budgets[0] == pytest.approx(budgets[1], rel=1e-12)
+    assert budgets[2] == pytest.approx(budgets[1], rel=1e-12)
     worst = make_budget(eigh_reference(a, loss), a.shape, a.dtype)  # no witness: the worst direction
-    assert budgets[1] < worst.relative  # the witness set it
+    assert (budgets[1] < worst.relative / 1.2) is witnessed  # the witness set it (where it is tighter)
 
 
 def test_the_witnessed_budget_catches_what_the_worst_direction_passes_and_keeps_the_oracle():
-    lam = [0.5, 1.0, 1.5, 4.0]  # dyadic: A is exact in float32
+    lam = [0.5, 1.0, 1.25, 4.0]  # dyadic: A is exact in float32
     a, q = symmetric(lam, seed=3)
-    loss = parse_eigh_loss("lowk:2").bind(4, 0)
-    oracle = selection_gradient(q, [0, 1])
+    loss = parse_eigh_loss("proj:2").bind(4, 0)
+    cut = (lam[1] + lam[2]) / 2
+    step = lambda x: mpmath.mpf(1) if x < cut else mpmath.mpf(0)  # noqa: E731
+    oracle = matrix_function_gradient(q, lam, loss.arrays["C"], step, lambda x: mpmath.mpf(0))
     a32 = a.astype(np.float32)
     worst = make_budget(eigh_reference(a32, loss), a.shape, a32.dtype).relative
     exact = check_matrix(a32, "A", loss, [answering(oracle)]).results[0]
