@@ -14,11 +14,13 @@ reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and div
   (to the gradient set: ``valid`` inside it); ``indeterminate`` where the budget reaches a tenth of
   ||G||: the data in that dtype (float32) cannot decide.
 
-Where a result lies within the float64 reference's own error of a threshold, the mpmath reference
-(numerics/eigh_highprec.py) decides, computed as the SVD's is (pipeline/assess.py): automatically up
-to highprec.MAX_ELEMENTS entries, always with ``--reference high``, never with ``--reference float64``
-(then the result is settled in the backend's favour, and said so). Single-precision budgets follow
-the rounding witness (numerics/eigh_witness.py, budget.py's witnessed_allowance), as the SVD's do.
+Where a result lies within the float64 reference's own error of a threshold, or that error exceeds
+sqrt(eps) ||G|| (its differences from a backend would pass for the backend's errors), the mpmath
+reference (numerics/eigh_highprec.py) decides, as the SVD's does (pipeline/assess.py): automatically
+up to highprec.MAX_ELEMENTS entries, always with ``--reference high``, never with ``--reference
+float64`` (then an undecided result is settled in the backend's favour, and said so).
+Single-precision budgets follow the rounding witness (numerics/eigh_witness.py, budget.py's
+witnessed_allowance), as the SVD's do.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
 from svdgrad_cli.numerics.eigh_witness import eigh_witness
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.pipeline.assess import LOOSE_BOUND
 from svdgrad_cli.pipeline.judge import classify, within_verdict
 from svdgrad_cli.verdicts import BackendVerdict, ReferencePrecision
 
@@ -177,15 +180,18 @@ def _witness(a: np.ndarray, loss: EighLoss, reference: EighReference, tolerances
     return eigh_witness(a, loss, reference)
 
 
-def _wants_high_precision(a, reference: EighReference, results, precision: ReferencePrecision) -> bool:
+def _wants_high_precision(a, reference: EighReference, budget: Budget, results, precision) -> bool:
     """Whether to ask mpmath (eigh_highprec.py): a unique gradient, not --reference float64, and
-    --reference high, or a result the float64 reference cannot decide on an affordable matrix."""
+    --reference high, or on an affordable matrix a result the float64 reference cannot decide or a
+    float64 reference that resolves fewer than half of float64's digits (assess.LOOSE_BOUND: its
+    differences from a backend would be shown as that backend's errors)."""
     if precision is ReferencePrecision.FLOAT64 or not (reference.unique and reference.defined):
         return False
     if reference.overflows or reference.gradient is None:
         return False
     undecided = any(r.verdict is None for r in results)
-    return precision is ReferencePrecision.HIGH or (undecided and affordable(a))
+    loose = budget.uncertainty > LOOSE_BOUND * budget.scale
+    return precision is ReferencePrecision.HIGH or ((undecided or loose) and affordable(a))
 
 
 def judged(a, loss: EighLoss, answers, tolerances, precision: ReferencePrecision):
@@ -200,7 +206,7 @@ def judged(a, loss: EighLoss, answers, tolerances, precision: ReferencePrecision
         return budget, results
 
     budget, results = against(reference)
-    if _wants_high_precision(a, reference, results, precision):
+    if _wants_high_precision(a, reference, budget, results, precision):
         reference = high_precision_eigh(a, loss, reference)
         budget, results = against(reference)
     return reference, [_settled(r, budget, reference.unique) for r in results]
