@@ -3,10 +3,11 @@
 The float64 reference (eigh_reference.py) errs by about eps(float64) ||A||_2 ||DG||_2: near a tie its
 eigenvectors turn by eps ||A||_2 / gap inside the nearly tied pair (Davis and Kahan 1970; Parlett
 1998, ch. 11), and a float64 backend within its budget of a threshold cannot be told apart from one
-beyond it. mpmath's Jacobi eigendecomposition of the exact input (``eigsy`` for real symmetric,
-``eighe`` for complex Hermitian A; every float64 entry is an mpmath number exactly) at
-highprec.digits_for(condition) digits, then the same closed forms on NumPy object arrays of mpmath
-numbers: Q diag(f'(w)) Q^H (Lewis 1996), Q_S Q_S^H, and Q (Gamma o Q^H C Q) Q^H with Gamma the
+beyond it (nor its difference from the reference shown as its error). mpmath's eigendecomposition
+of the exact input (``eigsy`` for real symmetric, ``eighe`` for complex Hermitian A: Householder
+tridiagonalisation and the implicit QL iteration; every float64 entry is an mpmath number exactly)
+at highprec.digits_for(condition) digits, then the same closed forms on NumPy object arrays of
+mpmath numbers: Q diag(f'(w)) Q^H (Lewis 1996), Q_S Q_S^H, and Q (Gamma o Q^H C Q) Q^H with Gamma the
 divided differences (Daleckii and Krein 1965). The float64 reference's structure stands (which
 eigenvalues it calls tied, so which loss is unique and defined): only a unique gradient is
 recomputed, as highprec.py does for the SVD, and with the same affordability (highprec.MAX_ELEMENTS).
