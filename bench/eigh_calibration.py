@@ -25,6 +25,7 @@ import argparse
 import os
 import sys
 import tempfile
+import textwrap
 import warnings
 from collections import defaultdict
 
@@ -165,12 +166,13 @@ def witness_summary(rows: list[dict]) -> None:
     for spec, group in by_loss.items():
         print(_summary_line(spec, group))
     print(_summary_line("all", rows))
-    print(
-        "  median, p95: budget / largest honest framework error (targets <= "
-        f"{TARGET_MEDIAN:g}, <= {TARGET_P95:g}); over: honest errors over the budget (target 0); 10x ok:"
+    legend = (
+        f"median, p95: budget / largest honest framework error (targets <= {TARGET_MEDIAN:g}, "
+        f"<= {TARGET_P95:g}); over: honest errors over the budget (target 0); 10x ok: 10x the largest "
+        "honest error, injected by the plug-in, still correct (target 0); dishonest: framework errors "
+        "beyond the worst-direction budget; r correct: median of the largest injected r still correct"
     )
-    print("  10x the largest honest error injected and still correct (target 0); dishonest: framework")
-    print("  errors beyond the worst-direction budget; r correct: median largest injected r still correct")
+    print(textwrap.fill(legend, 80, initial_indent="  ", subsequent_indent="  "))
 
 
 def main() -> None:
