@@ -38,6 +38,7 @@ class EighReport:
     unique: bool
     results: list[EighResult] = field(default_factory=list)
     symmetrized: float | None = None  # ||A - A^T||_F / ||A||_F removed by --symmetrize
+    precision: str = "float64"  # the reference's: "float64", or "mpmath, N digits" (eigh_highprec.py)
 
     @property
     def source(self) -> str:

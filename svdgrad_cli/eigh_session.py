@@ -25,9 +25,10 @@ from svdgrad_cli.pipeline.eigh_sweep import EighBase, built_in_base, eigh_family
 from svdgrad_cli.pipeline.sweep import parse_shape, users_matrix
 from svdgrad_cli.render import EIGH_RENDERERS, EIGH_SWEEP_RENDERERS
 from svdgrad_cli.run_loop import Stream, run_loop
+from svdgrad_cli.verdicts import ReferencePrecision
 
 SVD_DEFAULT_LOSS = "sum"  # --loss's default: under eigh, the sum of the eigenvalues (eigsum)
-NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1, --reference high)
+NOT_HONOURED = (  # the options --decomposition eigh cannot honour yet (also --jobs above 1)
     "plot",
     "save_repro",
     "zero_tol",
@@ -47,10 +48,12 @@ def _resolved(settings: Settings, options: RunOptions, formats: dict[str, str]):
     if settings.mode != "vjp":
         raise UsageError("--decomposition eigh judges reverse-mode gradients (--mode vjp) only")
     given = given_flags(NOT_HONOURED, settings, options)
-    given += ["--jobs above 1"] * (options.jobs > 1) + ["--reference high"] * (settings.reference == "high")
+    given += ["--jobs above 1"] * (options.jobs > 1)
     if given:
         raise UsageError(f"--decomposition eigh: {', '.join(given)} not built yet")
     loss = parse_eigh_loss("eigsum" if settings.loss == SVD_DEFAULT_LOSS else settings.loss)
+    if loss.kind == "wq" and settings.reference == "high":
+        raise UsageError("--reference high: --loss wq reads its cotangents at NumPy's float64 eigenvectors")
     if settings.cotangents is not None:
         names = tuple(loss.weight_shapes(2))
         if not names:
@@ -68,9 +71,11 @@ def run_eigh_check(paths, settings: Settings, options: RunOptions, write: Writer
     run = RunReport(settings, options=options)
     report = EighRun(run=run, failing=settings.failing, select=settings.select)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)
+    precision = ReferencePrecision(settings.reference)
 
     def take(item):
-        return record(item, loss, backends, settings.seed, settings.symmetrize, report, notify, tolerances)
+        symmetrize = settings.symmetrize
+        return record(item, loss, backends, settings.seed, symmetrize, report, notify, tolerances, precision)
 
     run_checked(paths, settings, options, report, take, write, notify, EIGH_RENDERERS)
     return report.exit_code
@@ -112,10 +117,11 @@ def run_eigh_sweep(
     run = RunReport(settings, options=options)
     report = EighRun(run=run, swept=sweep.vary, failing=settings.failing)
     tolerances = (settings.budget_factor, settings.rtol, settings.atol)
+    precision = ReferencePrecision(settings.reference)
 
     def take(item):
         x, case = item
-        judged = record(case, loss, backends, settings.seed, False, report, notify, tolerances)
+        judged = record(case, loss, backends, settings.seed, False, report, notify, tolerances, precision)
         report.parameters += [x] if judged is not None else []  # one parameter per report
         return judged
 

@@ -82,7 +82,6 @@ def test_torch_lowrank_options_must_be_ascii_digits(runner, identity):
         ["--jobs", "2"],
         ["--plot", "pics"],
         ["--save-repro", "repro"],
-        ["--reference", "high"],
         ["--zero-tol", "1e-3"],
         ["--dup-tol", "1e-3"],
         ["--full-matrices"],
@@ -96,7 +95,7 @@ def test_options_eigh_cannot_honour_are_refused_in_one_line(runner, identity, ex
     assert f"--decomposition eigh: {extra[0]}" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("extra", [["--full-matrices"], ["--reference", "high"]])
+@pytest.mark.parametrize("extra", [["--full-matrices"]])
 def test_sweep_refuses_what_it_cannot_honour(runner, identity, extra):
     args = ["sweep", "--decomposition", "eigh", "-b", EXACT, "--points", "2", "--shape", "4x4", *extra]
     result = runner.invoke(cli, args)

@@ -58,6 +58,7 @@ DOUBLE_FACTOR = (
     14.5  # double precision, the frameworks' part (1.2x 11.9 units); the reference's error is added
 )
 WITNESS_FACTOR = 6.5  # single precision: the budget over the rounding witness (witness.py)
+EIGH_WITNESS_FACTOR = 12.0  # the same for eigh's witness (eigh_witness.py; bench/eigh_calibration.py)
 FORMING_FACTOR = 0.3  # single precision: the backward formula's rounding, in eps sqrt(n) term sizes
 FLOOR_FACTOR = 0.3  # single precision: the least budget, in worst-direction units (error_unit)
 ULP_ROUNDING = 3.0  # single precision: the least budget, in max(m, n) one-ulp spreads (witness.py)
@@ -148,12 +149,13 @@ def calibrated_factor(dtype, reference=None) -> float:
 class Witness:
     """What rounding measurably does on one matrix in single precision (witness.py)."""
 
-    svd: float  # rounding_witness: LAPACK's SVD in that precision, read off by the closed form
+    svd: float  # rounding_witness: LAPACK's SVD (eigh) in that precision, read off by the closed form
     ulp: float  # ulp_spread: the gradient's move when every entry is off by one ulp
+    factor: float = WITNESS_FACTOR  # the budget over ``svd``, as calibrated for how it was measured
 
 
 def witnessed_allowance(reference, shape: tuple[int, ...], eps: float, witness: Witness) -> float:
-    """The single-precision budget from the rounding witness (witness.py): WITNESS_FACTOR times what
+    """The single-precision budget from the rounding witness (witness.py): its factor times what
     a backward-stable SVD in this precision errs by on this matrix, plus the backward formula's own
     rounding, FORMING_FACTOR eps sqrt(max(m, n)) times the size of G's terms; never below
     FLOOR_FACTOR units of the worst direction (one gap dominating, a witness that was lucky) nor
@@ -161,7 +163,7 @@ def witnessed_allowance(reference, shape: tuple[int, ...], eps: float, witness: 
     forming = FORMING_FACTOR * eps * math.sqrt(max(shape)) * term_size(reference)
     floor = FLOOR_FACTOR * eps * error_unit(reference, shape)
     data = ULP_ROUNDING * max(shape) * witness.ulp
-    return max(WITNESS_FACTOR * witness.svd + forming, floor, data)
+    return max(witness.factor * witness.svd + forming, floor, data)
 
 
 def make_budget(

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from svdgrad_cli.numerics import eigh_cotangent
+from svdgrad_cli.numerics.budget import gradient_scale
 from svdgrad_cli.numerics.eigh_losses import SPECTRAL, EighLoss
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.numerics.reference_result import MPMATH
 
 OVERFLOW = float(np.log(np.finfo(np.float64).max))  # e^w is not a float64 above this
 TIE_FACTOR = 4.0  # ties: gaps within TIE_FACTOR * n * eps(float64) * ||A||_2 (LAPACK's eigenvalue error)
@@ -55,7 +57,6 @@ class EighReference:
     precision: str = "float64"
     natural_scale: float = 0.0
     ball_radius: float | None = None
-    high_precision = False
     refined = False
     overflows: bool = False  # the loss itself is not a float64 (expm of a large w): nothing decides
     clusters: np.ndarray | None = None  # wq: the mask of the cotangent's clusters (eigh_cotangent.py)
@@ -67,6 +68,17 @@ class EighReference:
     @property
     def matrix_norm(self) -> float:
         return float(np.max(np.abs(self.eigenvalues))) if len(self.eigenvalues) else 0.0
+
+    @property
+    def high_precision(self) -> bool:
+        """Whether mpmath computed the gradient (eigh_highprec.py): its own error is negligible."""
+        return self.precision.startswith(MPMATH)
+
+    @property
+    def condition(self) -> float:
+        """||A||_2 ||DG||_2 / ||G||_F (budget.py's scale): the gradient's relative condition number."""
+        scale = gradient_scale(self)
+        return self.matrix_norm * self.hessian_norm / scale if scale else float("inf")
 
 
 def tie_tolerance(w: np.ndarray) -> float:
@@ -102,7 +114,7 @@ def _spectral(loss: EighLoss, w, q) -> EighReference:
     return EighReference(w, q, gradient, True, True, method, float(np.max(np.abs(divided))))
 
 
-def _selection(loss: EighLoss, n: int) -> np.ndarray:
+def selection(loss: EighLoss, n: int) -> np.ndarray:
     """The indices a sum of eigenvalues selects (ascending order)."""
     k = loss.order or 0
     return (
@@ -121,7 +133,7 @@ def _edge_gap(w: np.ndarray, chosen: np.ndarray) -> float:
 
 
 def _eigenvalue_sum(loss: EighLoss, w, q) -> EighReference:
-    chosen = _selection(loss, len(w))
+    chosen = selection(loss, len(w))
     gap = _edge_gap(w, chosen)
     if gap > tie_tolerance(w):
         hessian = 0.0 if gap == float("inf") else 1 / gap
@@ -224,8 +236,14 @@ def _cotangent(loss: EighLoss, w, q, eps: float) -> EighReference:
 def eigh_reference(a: np.ndarray, loss: EighLoss) -> EighReference:
     """The reference of ``loss`` at the symmetric matrix ``a`` (float64 eigh)."""
     w, q = np.linalg.eigh(np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64))
+    return reference_from(w, q, loss, float(np.finfo(a.dtype).eps))
+
+
+def reference_from(w: np.ndarray, q: np.ndarray, loss: EighLoss, eps: float) -> EighReference:
+    """The reference of ``loss`` read off an eigendecomposition Q diag(w) Q^H (w ascending, float64);
+    ``eps``: the input's machine epsilon (what a user's cotangent is rounded to, eigh_cotangent.py)."""
     if loss.kind == "wq":
-        return _cotangent(loss, w, q, float(np.finfo(a.dtype).eps))
+        return _cotangent(loss, w, q, eps)
     if loss.kind in SPECTRAL:
         return _spectral(loss, w, q)
     if loss.kind in ("eig", "lowk", "topk"):

@@ -12,8 +12,15 @@ reference (||A||_2 ||DG||_2 + sqrt(n) ||G||, with ||DG||_2 from the gaps and div
   closed gap, an eigenvector loss at a tie, logdet/entropy off the positive definite cone);
 - ``correct`` / ``inaccurate`` / ``wrong`` by the distance of the gradient's symmetric part to G
   (to the gradient set: ``valid`` inside it); ``indeterminate`` where the budget reaches a tenth of
-  ||G||: the data in that dtype (float32) cannot decide; within the float64 reference's own error
-  of a threshold, decided in the backend's favour and said so.
+  ||G||: the data in that dtype (float32) cannot decide.
+
+Where a result lies within the float64 reference's own error of a threshold, or that error exceeds
+sqrt(eps) ||G|| (its differences from a backend would pass for the backend's errors), the mpmath
+reference (numerics/eigh_highprec.py) decides, as the SVD's does (pipeline/assess.py): automatically
+up to highprec.MAX_ELEMENTS entries, always with ``--reference high``, never with ``--reference
+float64`` (then an undecided result is settled in the backend's favour, and said so).
+Single-precision budgets follow the rounding witness (numerics/eigh_witness.py, budget.py's
+witnessed_allowance), as the SVD's do.
 """
 
 from __future__ import annotations
@@ -27,20 +34,27 @@ from svdgrad_cli.backends.protocol import BackendFailure
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.errors import InputError, UsageError
 from svdgrad_cli.inputs.arrays import Skipped
-from svdgrad_cli.numerics.budget import Budget, make_budget
+from svdgrad_cli.numerics.budget import Budget, Witness, make_budget
 from svdgrad_cli.numerics.eigh_cotangent import anchored
 from svdgrad_cli.numerics.eigh_forward import blame
+from svdgrad_cli.numerics.eigh_highprec import affordable, high_precision_eigh
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_membership import distance
 from svdgrad_cli.numerics.eigh_reference import EighReference, eigh_reference
+from svdgrad_cli.numerics.eigh_witness import eigh_witness
 from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
+from svdgrad_cli.pipeline.assess import LOOSE_BOUND
 from svdgrad_cli.pipeline.judge import classify, within_verdict
-from svdgrad_cli.verdicts import BackendVerdict
+from svdgrad_cli.verdicts import BackendVerdict, ReferencePrecision
 
 ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^H||_F <= this * n * eps * ||A||_F
 EXPLAINED = (BackendVerdict.WRONG, BackendVerdict.INACCURATE, BackendVerdict.NON_FINITE)
 FLOAT32_NOTE = "cannot be decided in float32: the data determine less than one digit of the gradient"
+UNDECIDED_NOTE = (
+    "within the float64 reference's own error of the budget: in the backend's favour "
+    "(--reference high decides)"
+)
 
 
 def asymmetry(a: np.ndarray) -> float:
@@ -71,24 +85,34 @@ def symmetric_input(a: np.ndarray, label: str, symmetrize: bool) -> tuple[np.nda
 
 
 def _judged(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
-    """One finite gradient against a defined reference."""
+    """One finite gradient against a defined reference (verdict None: within the reference's own
+    error of a threshold, for a better reference or _settled to decide)."""
     error = distance(gradient, reference)
     scale = budget.scale or 1.0
     skew = frobenius(gradient - adjoint(gradient)) / 2 / scale
-    verdict, note = classify(error, budget, reference.unique), ""
-    if verdict is None:  # within the reference's own error of a threshold: in the backend's favour
-        verdict, note = within_verdict(budget, reference.unique), "reference cannot tell"
-    if verdict is BackendVerdict.INDETERMINATE:
-        note = (
-            FLOAT32_NOTE
-            if budget.eps >= np.finfo(np.float32).eps
-            else "the data do not determine the gradient"
-        )
-    return EighResult(name, verdict, error, error / scale, budget.relative, skew, note)
+    verdict = classify(error, budget, reference.unique)
+    return EighResult(name, verdict, error, error / scale, budget.relative, skew, _note(verdict, budget))  # type: ignore[arg-type]
+
+
+def _note(verdict: BackendVerdict | None, budget: Budget) -> str:
+    """Why an ``indeterminate`` result is one (the data, in the backend's dtype); else nothing."""
+    if verdict is not BackendVerdict.INDETERMINATE:
+        return ""
+    return (
+        FLOAT32_NOTE if budget.eps >= np.finfo(np.float32).eps else "the data do not determine the gradient"
+    )
+
+
+def _settled(result: EighResult, budget: Budget, unique: bool) -> EighResult:
+    """A result the reference cannot decide, with no better reference to ask: in its favour, said so."""
+    if result.verdict is not None:
+        return result
+    verdict = within_verdict(budget, unique)
+    return replace(result, verdict=verdict, message=_note(verdict, budget) or UNDECIDED_NOTE)
 
 
 def judge_gradient(name: str, gradient: np.ndarray, reference: EighReference, budget: Budget) -> EighResult:
-    """The verdict of one backend's gradient (see the module docstring)."""
+    """The verdict of one backend's gradient (see the module docstring; None: undecided, as _judged)."""
     if reference.overflows:  # not a float64: an Inf or NaN gradient is no backend's fault
         return EighResult(name, BackendVerdict.INDETERMINATE, message=reference.method)
     if not np.all(np.isfinite(gradient)):
@@ -146,26 +170,80 @@ def _explained(result: EighResult, a: np.ndarray, reference: EighReference, answ
 NO_TOLERANCES = (None, None, None)
 
 
+def _witness(a: np.ndarray, loss: EighLoss, reference: EighReference, tolerances) -> Witness | None:
+    """The rounding witness (eigh_witness.py) where it sets the budget: single precision, a unique
+    gradient, no budget of the user's (as the SVD's, pipeline/assess.py)."""
+    single = np.finfo(a.dtype).eps == np.finfo(np.float32).eps
+    if any(t is not None for t in tolerances) or not single or not reference.unique or loss.kind == "wq":
+        return None  # wq: its cotangent is read at NumPy's float64 Q, not at a float32 one
+    if reference.gradient is None:
+        return None
+    return eigh_witness(a, loss, reference)
+
+
+def _wants_high_precision(
+    a, loss: EighLoss, reference: EighReference, budget: Budget, results, precision
+) -> bool:
+    """Whether to ask mpmath (eigh_highprec.py): a unique gradient, not --reference float64, and
+    --reference high, or on an affordable matrix a result the float64 reference cannot decide or a
+    float64 reference that resolves fewer than half of float64's digits (assess.LOOSE_BOUND: its
+    differences from a backend would be shown as that backend's errors)."""
+    if precision is ReferencePrecision.FLOAT64 or not (reference.unique and reference.defined):
+        return False
+    if loss.kind == "wq":  # its cotangent is read at NumPy's float64 Q (eigh_cotangent.py), not mpmath's
+        return False
+    if reference.overflows or reference.gradient is None:
+        return False
+    undecided = any(r.verdict is None for r in results)
+    loose = budget.uncertainty > LOOSE_BOUND * budget.scale
+    return precision is ReferencePrecision.HIGH or ((undecided or loose) and affordable(a))
+
+
+def judged(a, loss: EighLoss, answers, tolerances, precision: ReferencePrecision, reference: EighReference):
+    """(reference, results): every answer judged against the float64 ``reference``, and against the
+    mpmath one where that is wanted (_wants_high_precision); what is still undecided settled."""
+    witness = _witness(a, loss, reference, tolerances)
+
+    factor, rtol, atol = tolerances
+
+    def against(ref: EighReference):
+        budget = make_budget(ref, a.shape, a.dtype, factor, rtol, atol, witness=witness)
+        results = [_result(name, answer, failure, a, ref, budget) for name, answer, failure in answers]
+        return budget, results
+
+    budget, results = against(reference)
+    if _wants_high_precision(a, loss, reference, budget, results, precision):
+        reference = high_precision_eigh(a, loss, reference)
+        budget, results = against(reference)
+    return reference, [_settled(r, budget, reference.unique) for r in results]
+
+
+def _result(name: str, answer, failure, a, reference: EighReference, budget: Budget) -> EighResult:
+    if answer is None:
+        return EighResult(name, BackendVerdict.FAILED, message=failure or "")
+    return _explained(judge_gradient(name, answer[0], reference, budget), a, reference, answer)
+
+
 def check_matrix(
-    a: np.ndarray, label: str, loss: EighLoss, backends, symmetrize: bool = False, tolerances=NO_TOLERANCES
+    a: np.ndarray,
+    label: str,
+    loss: EighLoss,
+    backends,
+    symmetrize: bool = False,
+    tolerances=NO_TOLERANCES,
+    precision: ReferencePrecision = ReferencePrecision.AUTO,
 ) -> EighReport:
     """One matrix's report: the reference, and each backend judged against it. ``tolerances``:
-    (--budget-factor, --rtol, --atol), as make_budget takes them (None: the calibrated budget)."""
+    (--budget-factor, --rtol, --atol), as make_budget takes them (None: the calibrated budget);
+    ``precision``: --reference."""
     a, removed = symmetric_input(a, label, symmetrize)
     problem = loss.check_fits(a.shape[0])
     if problem:
         raise InputError(label, problem)
-    reference = eigh_reference(a, loss)
-    budget = make_budget(reference, a.shape, a.dtype, *tolerances)
-    loss = anchored(loss, reference)  # a user's cotangents: at the reference's Q and clusters
-    results = []
-    for backend in backends:
-        answer, failure = _answers(backend, a, loss)
-        if answer is None:
-            results.append(EighResult(backend.name, BackendVerdict.FAILED, message=failure or ""))
-        else:
-            judged = judge_gradient(backend.name, answer[0], reference, budget)
-            results.append(_explained(judged, a, reference, answer))
+    float64 = eigh_reference(a, loss)
+    loss = anchored(loss, float64)  # a user's cotangents: at the reference's Q and clusters
+    answers = [(backend.name, *_answers(backend, a, loss)) for backend in backends]
+    reference, results = judged(a, loss, answers, tolerances, precision, float64)
     values = tuple(float(x) for x in reference.eigenvalues)
     return EighReport(
         label,
@@ -178,6 +256,7 @@ def check_matrix(
         reference.unique,
         results,
         removed,
+        reference.precision,
     )
 
 
@@ -190,6 +269,7 @@ def record(
     run: EighRun,
     notify,
     tolerances=NO_TOLERANCES,
+    precision: ReferencePrecision = ReferencePrecision.AUTO,
 ) -> EighReport | None:
     """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or None
     where there is none (an input error is told through ``notify`` and kept: exit 2, the other
@@ -203,7 +283,7 @@ def record(
             bound = loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array))
         except UsageError as exc:  # a user's cotangent that does not fit this matrix
             raise InputError(item.label, str(exc)) from None
-        report = check_matrix(item.array, item.label, bound, backends, symmetrize, tolerances)
+        report = check_matrix(item.array, item.label, bound, backends, symmetrize, tolerances, precision)
     except InputError as exc:
         run.errors.append(str(exc))
         notify(str(exc))

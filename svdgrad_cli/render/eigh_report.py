@@ -39,7 +39,7 @@ def _head(report: EighReport) -> list[str]:
     lines = [
         f"{report.label}  {n}x{n}  eigh  loss {report.loss}  {report.dtype}  -> {report.verdict}",
         f"  eigenvalues: {shown}{more}",
-        f"  reference: {report.reference}",
+        f"  reference ({report.precision}): {report.reference}",
     ]
     if report.symmetrized is not None:
         lines.append(f"  --symmetrize: (A + A^T)/2; ||A - A^T||_F / ||A||_F was {report.symmetrized:.3g}")
@@ -118,6 +118,7 @@ def as_dict(report: EighReport) -> dict:
         "verdict": str(report.verdict),
         "eigenvalues": [_finite(w) for w in report.eigenvalues],
         "reference": report.reference,
+        "reference_precision": report.precision,
         "defined": report.defined,
         "unique": report.unique,
         "symmetrized": report.symmetrized,
