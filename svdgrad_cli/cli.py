@@ -43,8 +43,7 @@ CLICK_TYPES = {
 def quiet_on_closed_pipe(command):
     """Exit CLOSED_PIPE without a word when stdout's reader goes away (``svdgrad check dir | head``).
 
-    Inside the command, because click would otherwise turn the error into exit code 1 (findings).
-    """
+    Inside the command, because click would otherwise turn the error into exit code 1 (findings)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
