@@ -12,6 +12,10 @@ sum of resident sizes would count it once per process. The loop is one process, 
 The load is two CPU-bound processes (the machine's neighbours on a shared runner).
 
     python bench/bench_terminal.py [--repeat 3] [--only small|big] [--state idle|loaded]
+
+The 2048x2048 figure alone, idle (about a minute per pair on two quiet cores):
+
+    python bench/bench_terminal.py --only big --state idle --repeat 3
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import PYTHON, SVDGRAD, busy, paired, report_paired
+from common import PYTHON, SVDGRAD, Paired, busy, paired, report_paired
 
 NAIVE = [PYTHON, str(Path(__file__).parent / "naive_loop.py")]
 STATES = {"idle": contextlib.nullcontext, "loaded": busy}
@@ -46,6 +50,15 @@ def big(tmp: Path, repeat: int, state: str) -> None:
     report_paired(f"2048x2048 float32, four backends, {state}", pair, "wall", 1.1, "s")
     report_paired("  peak memory, PSS with workers", pair, "peak", 1.2, "MiB")
     report_paired("  CPU seconds of that run (with workers)", pair, "cpu", None, "s")
+    each_pair(pair)
+
+
+def each_pair(pair: Paired) -> None:
+    """Each pair's wall-time and memory ratios, to show how far a neighbour's load moved them."""
+    for what in ("wall", "peak"):
+        pairs = zip(pair.ours, pair.base, strict=True)
+        ratios = " ".join(f"{getattr(o, what) / getattr(b, what):.2f}" for o, b in pairs)
+        print(f"  {what} ratio of each pair: {ratios}", flush=True)
 
 
 def main() -> None:

@@ -43,8 +43,7 @@ CLICK_TYPES = {
 def quiet_on_closed_pipe(command):
     """Exit CLOSED_PIPE without a word when stdout's reader goes away (``svdgrad check dir | head``).
 
-    Inside the command, because click would otherwise turn the error into exit code 1 (findings).
-    """
+    Inside the command, because click would otherwise turn the error into exit code 1 (findings)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -138,9 +137,10 @@ def check(paths, **values) -> None:
       svdgrad check fixtures/ --format junit > svdgrad.xml
       cat A.txt | svdgrad check -
     """
-    _configure_runtime(values)
     settings, run_options = split_options(_fail_on_layers(values))
-    if (settings.mode, settings.decomposition, run_options.jobs) == ("vjp", "svd", 1):
+    hosted = (settings.mode, settings.decomposition, run_options.jobs) == ("vjp", "svd", 1)
+    _configure_runtime(values, processes=2 if hosted else 1)  # beside the backends' worker processes
+    if hosted:
         from svdgrad_cli.backends.registry import start_early  # the frameworks start while svdgrad loads
 
         start_early(settings.backends)
@@ -337,11 +337,11 @@ def _run_in_mode(settings, run, eigh) -> None:
     sys.exit(code)
 
 
-def _configure_runtime(values: dict) -> None:
+def _configure_runtime(values: dict, processes: int = 1) -> None:
     """Thread pools and caches for this run, before NumPy or a framework is imported (runtime.py)."""
     from svdgrad_cli.backends.runtime import configure
 
-    configure(values.get("cache", True))
+    configure(values.get("cache", True), processes)
 
 
 def _notify(message: str) -> None:

@@ -66,11 +66,15 @@ def _thread_settings(processes: int) -> dict[str, str]:
     return wanted
 
 
-def configure(cache: bool = True) -> dict[str, str]:
+def configure(cache: bool = True, processes: int = 1) -> dict[str, str]:
     """Size this process's thread pools and choose the cache, before NumPy or a framework is
-    imported; worker processes get theirs from worker_environment(). Returns the variables it set
-    (the user's own are kept)."""
-    chosen = {key: value for key, value in _thread_settings(1).items() if key not in os.environ}
+    imported; worker processes get theirs from worker_environment(). ``processes``: how many
+    processes compute at once, each with its share (2 for a check whose backends run in worker
+    processes of their own, hosted.py, which inherit these settings: this process's reference beside
+    one backend's call on a big matrix, each of them on its share of the cores, since a LAPACK call
+    whose threads outnumber the free cores slows down several times over). Returns the variables it
+    set (the user's own are kept)."""
+    chosen = {key: value for key, value in _thread_settings(processes).items() if key not in os.environ}
     if not cache:
         chosen[CACHE_VARIABLE] = ""  # --no-cache wins over the environment
     os.environ.update(chosen)

@@ -63,6 +63,7 @@ def rounding_witness(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: 
     a64 = working(a)
     exponent = int(scale_exponents(a64[None])[0])
     scaled = scale_by_power_of_two(a64, -exponent).astype(dtype)  # exact: a power of two
+    del a64  # not needed beside LAPACK's working set (a big matrix: tens of MiB)
     degree = loss.gradient_degree
     target = scale_by_power_of_two(working(gradient), -exponent * degree)
     with np.errstate(all="ignore"):
@@ -77,12 +78,15 @@ def ulp_spread(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: Spectr
     a64 = working(a)
     exponent = int(scale_exponents(a64[None])[0])
     scaled = scale_by_power_of_two(a64, -exponent)
-    degree = loss.gradient_degree
-    target = scale_by_power_of_two(working(gradient), -exponent * degree)
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=a.shape)
     ulp = np.spacing(np.abs(scale_by_power_of_two(a, -exponent)))  # exact: a power of two
-    moved = scaled + signs * working(ulp.real if is_complex(ulp) else ulp)
+    moved = scaled  # A + D o ulp(A), in place of the scaled copy
+    moved += working(ulp.real if is_complex(ulp) else ulp) * signs
+    del a64, scaled, signs, ulp  # not needed beside LAPACK's working set (a big matrix: tens of MiB)
     u, s, vh = np.linalg.svd(moved, full_matrices=False)
+    del moved
+    degree = loss.gradient_degree
+    target = scale_by_power_of_two(working(gradient), -exponent * degree)  # after LAPACK's working set
     with np.errstate(all="ignore"):
         found = closed_form(loss, u, s, adjoint(vh), spectrum)
     return float(np.ldexp(frobenius(found - target), exponent * degree))

@@ -76,15 +76,28 @@ ForwardSVD = Callable[[str], tuple[np.ndarray, np.ndarray, np.ndarray] | None]
 LOOSE_BOUND = math.sqrt(np.finfo(np.float64).eps)
 
 
-FirstReference = tuple[Reference, Spectrum]  # a matrix's float64 reference and its spectrum
+# A matrix's float64 reference, its spectrum and its rounding witness (None where none sets the budget)
+FirstReference = tuple[Reference, Spectrum, Witness | None]
 
 
 def first_reference(a: np.ndarray, loss: Loss, settings: Settings, svd: ScaledSVD) -> FirstReference:
-    """The float64 reference and spectrum of one matrix, from its SVD (the one SVD of A that serves
-    the reference, the spectrum and the warnings)."""
+    """The float64 reference, spectrum and rounding witness of one matrix, from its SVD (the one SVD
+    of A that serves the reference, the spectrum, the warnings and the witness's target): all of it
+    needs no backend's answer, so it is computed while the backends run (stream.py)."""
     zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(a.shape, a.dtype)
     reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
-    return reference, spectrum
+    return reference, spectrum, witness_of(a, loss, settings, reference, spectrum)
+
+
+def witness_of(a: np.ndarray, loss: Loss, settings: Settings, reference: Reference, spectrum: Spectrum):
+    """What a single-precision backward-stable SVD errs by here (witness.py), where it sets the
+    budget: a unique gradient, single precision, no budget of the user's; else None."""
+    given = settings.budget_factor or settings.rtol is not None or settings.atol is not None
+    single = machine_eps(a.dtype) == machine_eps(np.float32)  # what SciPy computes in
+    if given or not single or not reference.unique or reference.gradient is None:
+        return None
+    svd = rounding_witness(a, loss, reference.gradient, spectrum, a.dtype)
+    return Witness(svd, ulp_spread(a, loss, reference.gradient, spectrum))
 
 
 @dataclass
@@ -133,7 +146,7 @@ class MatrixAssessment:
         first: FirstReference | None = None,
     ) -> None:
         self.case, self.a, self.svd, self.raw, self.loss = case, case.array, svd, raw, loss
-        self.first = first  # the float64 reference and spectrum, where before_backends computed them
+        self.first = first  # the float64 reference, spectrum and witness (before_backends)
         self.plan, self.settings, self.versions = plan, plan.settings, versions
         self.verification_wanted, self.forward_svd = verification_wanted, forward_svd
         s = plan.settings
@@ -160,7 +173,9 @@ class MatrixAssessment:
 
     def float64_reference(self) -> tuple[Reference, Spectrum]:
         """The reference in the working precision (float64 or complex128), and the spectrum."""
-        return self.first or first_reference(self.a, self.loss, self.settings, self.svd)
+        if self.first is None:
+            self.first = first_reference(self.a, self.loss, self.settings, self.svd)
+        return self.first[0], self.first[1]
 
     def judged(self, reference: Reference, spectrum: Spectrum) -> MatrixJudgement:
         """Every backend judged against a reference, with the budget of this matrix."""
@@ -173,15 +188,10 @@ class MatrixAssessment:
         return MatrixJudgement(reference, spectrum, budget, results)
 
     def rounding_witness(self, reference: Reference, spectrum: Spectrum) -> Witness | None:
-        """What a single-precision backward-stable SVD errs by here (witness.py), where it sets the
-        budget: a unique gradient, single precision, no budget of the user's."""
-        s = self.settings
-        given = s.budget_factor or s.rtol is not None or s.atol is not None
-        single = machine_eps(self.a.dtype) == machine_eps(np.float32)  # what SciPy computes in
-        if given or not single or not reference.unique or reference.gradient is None:
-            return None
-        svd = rounding_witness(self.a, self.loss, reference.gradient, spectrum, self.a.dtype)
-        return Witness(svd, ulp_spread(self.a, self.loss, reference.gradient, spectrum))
+        """The witness of ``reference`` (witness_of): first_reference's where it is that one."""
+        if self.first is not None and reference is self.first[0]:
+            return self.first[2]
+        return witness_of(self.a, self.loss, self.settings, reference, spectrum)
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference

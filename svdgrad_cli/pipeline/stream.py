@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import wait
 from typing import Protocol
 
 import numpy as np
@@ -36,10 +35,11 @@ SELF_CHECKS_PER_SHAPE = 8  # clean results of one shape whose reference is check
 # ... up to this size: beyond it the check's SVDs cost a tenth of the run (1024x1024: 0.85 s of 7.5 s)
 # and a clean agree, every backend within its budget of the reference, has nothing left to settle.
 CLEAN_CHECK_ELEMENTS = 256 * 256
-# Stacks from this size on go to one backend at a time, after the reference's SVD, not all at once beside
-# it: side by side, the working sets (a dozen copies of the stack each) add up, and each LAPACK call
-# already keeps the cores busy. The reference is computed while the frameworks load. Measured on two
-# cores, one 2048x2048 float32 matrix: see bench/bench_terminal.py and the README.
+# Stacks from this size on go to one backend at a time while this process computes the reference and
+# its rounding witness (assess.py ``before_backends``), not to all backends at once: side by side,
+# the working sets (a dozen copies of the stack each) add up, and one backend's LAPACK call beside
+# the reference's keeps two cores busy. Measured on two cores, one 2048x2048 float32 matrix: see
+# bench/bench_terminal.py and the README.
 SIDE_BY_SIDE_BYTES = RELEASE_BYTES
 
 
@@ -130,8 +130,6 @@ class ReportStream:
             registry.send_ahead(settings.backends, stack, loss, settings.full_matrices)
         # LAPACK lets the backends run meanwhile (or, the first time, the frameworks load)
         references = background().submit(self.assessment.before_backends, stack, loss, settings)
-        if not side_by_side:
-            wait([references])  # its working set before the backends' (they wait for it), not beside
         per_backend = []
         for name in settings.backends:
             self.stage(f"{registry.display_name(name)}: {what}")
