@@ -40,7 +40,7 @@ from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zer
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
-from svdgrad_cli.numerics.witness import rounding_witness, ulp_spread
+from svdgrad_cli.numerics.witness import rounding_witness, typical_sensitivity
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -181,7 +181,7 @@ class MatrixAssessment:
         if given or not single or not reference.unique or reference.gradient is None:
             return None
         svd = rounding_witness(self.a, self.loss, reference.gradient, spectrum, self.a.dtype)
-        return Witness(svd, ulp_spread(self.a, self.loss, reference.gradient, spectrum))
+        return Witness(svd, typical_sensitivity(self.loss, self.svd, spectrum, s.seed))
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference
