@@ -2,11 +2,12 @@
 
 Grid: Gaussian, dense evenly spaced (linspace(2, 1, k)), clustered, power-law and near-rank-deficient
 spectra between Haar orthogonal factors; sizes 4 to 1024, square, tall and wide; float32 and
-float64; every loss. Per cell it prints the budget over the largest error of the four frameworks on
-the same matrix (median and maximum over the cell's matrices), the largest injected relative error r
-that is still ``correct`` (the reference gradient plus a perturbation of Frobenius size r ||G||_F,
-judged by the library's own classify() against the same reference and budget as the frameworks),
-and the largest framework error in two units: the budget's worst-direction unit
+float64, and complex64 up to 512 (Haar unitary factors; not in --quick); every loss. Per cell it
+prints the budget over the largest error of the four frameworks on the same matrix (median and
+maximum over the cell's matrices), the largest injected relative error r that is still ``correct``
+(the reference gradient plus a perturbation of Frobenius size r ||G||_F, judged by the library's
+own classify() against the same reference and budget as the frameworks), and the largest framework
+error in two units: the budget's worst-direction unit
 eps (||A||_2 ||DG||_2 + sqrt(max(m, n)) ||G||_F), and the typical-direction one,
 eps ||A||_F ||DG||_F / sqrt(mn) (the root mean square of ||DG[E]|| over random E of the size
 eps ||A||_F). Framework errors are measured against the float64 reference, refined where that
@@ -131,7 +132,7 @@ def largest_correct(reference, budget, shape) -> float | None:
 def rms_unit(a: np.ndarray, loss_name: str) -> float:
     """||A||_F times the root mean square of ||DG[E]||_F over unit E: the typical direction's unit
     (witness.typical_sensitivity without its sqrt(max(m, n)))."""
-    loss = parse_loss(loss_name).bind(a.shape, 0)  # the weights check() drew (seed 0)
+    loss = parse_loss(loss_name).bind(a.shape, 0, on_complex=np.iscomplexobj(a))  # check()'s (seed 0)
     svd = stack_svd(a[None])[0]
     spectrum = analyse_spectrum(svd.values, a.shape, max(a.shape) * 2.0**-52)
     return typical_sensitivity(loss, svd, spectrum, 0) / math.sqrt(max(a.shape))
