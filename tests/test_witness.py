@@ -7,6 +7,7 @@ gradients from numpy's symmetric eigensolver (no SVD).
 
 from __future__ import annotations
 
+import complex_oracle
 import numpy as np
 import pytest
 import truth_oracle as oracle
@@ -145,3 +146,30 @@ def test_the_typical_sensitivity_is_the_oracles_root_mean_square_move(loss):
         scaled = stack_svd(np.ldexp(a, k)[None])[0]
         moved = analyse_spectrum(scaled.values, a.shape, 1e-12)
         assert typical_sensitivity(bound, scaled, moved, 0) == np.ldexp(found, k * bound.gradient_degree)
+
+
+def test_complex64_ten_times_the_worst_framework_is_not_correct_and_the_frameworks_are():
+    """The same acceptance in complex64, against complex_oracle.py's 60-digit central differences:
+    6x6, s evenly spaced over [1, 2] between Haar unitary factors, sv:1."""
+    rng = np.random.default_rng(66)
+    q1, _ = np.linalg.qr(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6)))
+    q2, _ = np.linalg.qr(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6)))
+    a = ((q1 * np.linspace(2.0, 1.0, 6)) @ q2.conj().T).astype(np.complex64)
+    truth = complex_oracle.gradient(a.astype(np.complex128), "sv:1")
+    honest = check(a, loss="sv:1", backends=FRAMEWORKS).results[0]
+    largest = max(np.linalg.norm(b.gradient.astype(np.complex128) - truth) for b in honest.backends)
+    for backend in honest.backends:
+        assert backend.verdict == "correct", (backend.name, backend.error, backend.budget)
+    noise = rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape)
+    wrong = truth + 10 * largest * noise / np.linalg.norm(noise)
+
+    def compute(stack, loss_):
+        values = np.linalg.svd(stack.astype(np.complex128), compute_uv=False).astype(np.float32)
+        return values, wrong[None].astype(stack.dtype)
+
+    register_backend("injected-tenfold-complex", compute)
+    try:
+        injected = check(a, loss="sv:1", backends=["injected-tenfold-complex"]).results[0].backends[0]
+    finally:
+        unregister_backend("injected-tenfold-complex")
+    assert injected.verdict != "correct", (injected.error, injected.budget)
