@@ -2,11 +2,12 @@
 
 Grid: Gaussian, dense evenly spaced (linspace(2, 1, k)), clustered, power-law and near-rank-deficient
 spectra between Haar orthogonal factors; sizes 4 to 1024, square, tall and wide; float32 and
-float64; every loss. Per cell it prints the budget over the largest error of the four frameworks on
-the same matrix (median and maximum over the cell's matrices), the largest injected relative error r
-that is still ``correct`` (the reference gradient plus a perturbation of Frobenius size r ||G||_F,
-judged by the library's own classify() against the same reference and budget as the frameworks),
-and the largest framework error in two units: the budget's worst-direction unit
+float64, and complex64 up to 512 (Haar unitary factors; not in --quick); every loss. Per cell it
+prints the budget over the largest error of the four frameworks on the same matrix (median and
+maximum over the cell's matrices), the largest injected relative error r that is still ``correct``
+(the reference gradient plus a perturbation of Frobenius size r ||G||_F, judged by the library's
+own classify() against the same reference and budget as the frameworks), and the largest framework
+error in two units: the budget's worst-direction unit
 eps (||A||_2 ||DG||_2 + sqrt(max(m, n)) ||G||_F), and the typical-direction one,
 eps ||A||_F ||DG||_F / sqrt(mn) (the root mean square of ||DG[E]|| over random E of the size
 eps ||A||_F). Framework errors are measured against the float64 reference, refined where that
@@ -43,10 +44,11 @@ import numpy as np
 from svdgrad_cli import check
 from svdgrad_cli.numerics import highprec
 from svdgrad_cli.numerics.budget import error_unit, make_budget
-from svdgrad_cli.numerics.conditioning import spectral_hessian_rms, vector_hessian_rms
+from svdgrad_cli.numerics.field import working
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
-from svdgrad_cli.numerics.svd import thin_svd
+from svdgrad_cli.numerics.svd import stack_svd
+from svdgrad_cli.numerics.witness import typical_sensitivity
 from svdgrad_cli.pipeline.judge import classify
 from svdgrad_cli.verdicts import BackendVerdict
 
@@ -55,7 +57,8 @@ STABLE_RULES = ("sum", "sv:1", "topk:2", "proj:1", "proj:2")
 LOSSES = (*STABLE_RULES, "polar", "recon")
 FAMILIES = ("gaussian", "dense", "clustered", "power", "near-rank")
 LADDER = 10.0 ** np.arange(-12.0, -0.49, 0.25)  # injected relative errors, quarter decades
-SPOT = {"float32": (1e-3, 1e-4), "float64": (1e-9, 1e-10)}  # r, and the bound on every framework
+# r, and the bound on every framework's error
+SPOT = {"float32": (1e-3, 1e-4), "complex64": (1e-3, 1e-4), "float64": (1e-9, 1e-10)}
 TARGET_MEDIAN, TARGET_P95 = 10.0, 30.0
 
 
@@ -73,14 +76,20 @@ def spectrum(family: str, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([np.linspace(2.0, 1.0, k - tail), np.geomspace(1e-2, 1e-3, tail)])
 
 
-def matrix(family: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def gaussian(rng: np.random.Generator, shape, on_complex: bool) -> np.ndarray:
+    return rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if on_complex else 0)
+
+
+def matrix(family: str, shape: tuple[int, int], rng: np.random.Generator, on_complex: bool = False):
+    """One matrix of the family: Gaussian, or the family's spectrum between Haar orthogonal (unitary)
+    factors."""
     m, n = shape
     if family == "gaussian":
-        return rng.standard_normal(shape)
+        return gaussian(rng, shape, on_complex)
     k = min(shape)
-    q1, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    q2, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    return (q1[:, :k] * spectrum(family, k, rng)) @ q2[:, :k].T
+    q1, _ = np.linalg.qr(gaussian(rng, (m, m), on_complex))
+    q2, _ = np.linalg.qr(gaussian(rng, (n, n), on_complex))
+    return (q1[:, :k] * spectrum(family, k, rng)) @ q2[:, :k].conj().T
 
 
 def shapes(grid: str) -> list[tuple[tuple[int, int], int]]:
@@ -121,26 +130,27 @@ def largest_correct(reference, budget, shape) -> float | None:
 
 
 def rms_unit(a: np.ndarray, loss_name: str) -> float:
-    """||A||_F times the root mean square of ||DG[E]||_F over unit E: the typical direction's unit."""
-    loss = parse_loss(loss_name).bind(a.shape, 0)  # the weights check() drew (seed 0)
-    u, s, v = thin_svd(a)
-    spectrum = analyse_spectrum(s, a.shape, max(a.shape) * 2.0**-52)
-    if loss.needs_vectors:
-        rms = vector_hessian_rms(loss, u, s, v, spectrum, 0)
-    else:
-        rms = spectral_hessian_rms(s, loss.weights(len(s)), spectrum)
-    return float(np.linalg.norm(s)) * rms
+    """||A||_F times the root mean square of ||DG[E]||_F over unit E: the typical direction's unit
+    (witness.typical_sensitivity without its sqrt(max(m, n)))."""
+    loss = parse_loss(loss_name).bind(a.shape, 0, on_complex=np.iscomplexobj(a))  # check()'s (seed 0)
+    svd = stack_svd(a[None])[0]
+    spectrum = analyse_spectrum(svd.values, a.shape, max(a.shape) * 2.0**-52)
+    return typical_sensitivity(loss, svd, spectrum, 0) / math.sqrt(max(a.shape))
 
 
 def measure(grid: str) -> list[dict]:
     """One row per (matrix, loss, dtype) with a unique, determined reference; the families of one
     shape go to the frameworks as one stack."""
     rows = []
-    rng = np.random.default_rng(2020)
+    rng, complex_rng = np.random.default_rng(2020), np.random.default_rng(2021)
     for shape, count in shapes(grid):
         names = [family for family in families(shape) for _ in range(count)]
-        stack = np.array([matrix(family, shape, rng) for family in names])
-        for dtype in ("float32", "float64"):
+        real = np.array([matrix(family, shape, rng) for family in names])
+        stacks = [("float32", real), ("float64", real)]
+        if grid != "quick" and max(shape) <= 512:  # complex64 up to 512: Haar unitary factors
+            complex_stack = [matrix(family, shape, complex_rng, True) for family in names]
+            stacks.append(("complex64", np.array(complex_stack)))
+        for dtype, stack in stacks:
             for loss in LOSSES:
                 if wanted(loss, shape):
                     rows += _cell(names, shape, dtype, loss, stack.astype(dtype))
@@ -151,7 +161,7 @@ def measure(grid: str) -> list[dict]:
 def _cell(names, shape, dtype, loss, stack) -> list[dict]:
     rows = []
     results = check(stack, loss=loss, backends=BACKENDS, reference="float64").results
-    for family, a, result in zip(names, stack.astype(np.float64), results, strict=True):
+    for family, a, result in zip(names, working(stack), results, strict=True):
         ref = result.reference
         if ref is None or not (ref.unique and ref.defined) or not ref.gradient_norm:
             continue
@@ -204,6 +214,7 @@ def summary(rows: list[dict]) -> None:
         ("stable rules (losses of s, proj:K)", stable),
         ("  of which float32", [r for r in stable if r["dtype"] == "float32"]),
         ("  of which float64", [r for r in stable if r["dtype"] == "float64"]),
+        ("  of which complex64", [r for r in stable if r["dtype"] == "complex64"]),
         ("polar and recon (frameworks divide by gaps)", [r for r in rows if r["loss"] not in STABLE_RULES]),
     ):
         ratios = [r["budget"] / max(r["errors"]) for r in group]

@@ -343,7 +343,7 @@ _SIGNED_PERMUTATION = (
 
 DISAGREEMENTS: dict[str, str] = {
     "hh-tie-all-float64-sum": _SIGNED_PERMUTATION.format(sigma="4.2e-23", err="3.1e-16", budget="3.3e-14"),
-    "hh-tie-all-float32-sum": _SIGNED_PERMUTATION.format(sigma="2.2e-14", err="8.6e-08", budget="1.8e-05"),
+    "hh-tie-all-float32-sum": _SIGNED_PERMUTATION.format(sigma="2.2e-14", err="8.6e-08", budget="5.8e-07"),
 }
 
 

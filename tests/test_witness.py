@@ -7,6 +7,7 @@ gradients from numpy's symmetric eigensolver (no SVD).
 
 from __future__ import annotations
 
+import complex_oracle
 import numpy as np
 import pytest
 import truth_oracle as oracle
@@ -15,7 +16,8 @@ from helpers import with_singular_values
 from svdgrad_cli import check, register_backend, unregister_backend
 from svdgrad_cli.numerics.losses import parse_loss
 from svdgrad_cli.numerics.spectrum import analyse_spectrum
-from svdgrad_cli.numerics.witness import rounding_witness, ulp_spread
+from svdgrad_cli.numerics.svd import stack_svd
+from svdgrad_cli.numerics.witness import rounding_witness, typical_sensitivity
 
 FRAMEWORKS = ["autograd", "tensorflow", "torch", "jax"]
 EPS32 = float(np.finfo(np.float32).eps)
@@ -112,16 +114,62 @@ def test_ten_times_the_worst_framework_is_not_correct_and_the_frameworks_are(nam
     assert injected.verdict != "correct", (injected.error, injected.budget)
 
 
-@pytest.mark.parametrize("loss", ["sv:1", "polar", "proj:2"])
-def test_the_ulp_spread_is_the_oracles_move_under_one_ulp_of_every_entry(loss):
-    """ulp_spread is ||G(A + D o ulp(A)) - G(A)||_F for the sign pattern of seed 0; truth_oracle.py
-    computes both gradients at 60 digits (no SVD), from the same exactly representable matrices."""
-    a = with_singular_values([3.0, 2.0, 1.5, 1.0], (6, 4), seed=7).astype(np.float32)
+def _typical_by_oracle(a: np.ndarray, loss: str, c) -> float:
+    """sqrt(max(m, n)) ||A||_F ||DG||_F / sqrt(mn), with ||DG||_F^2 the sum over every unit direction
+    e_ij of ||DG[e_ij]||_F^2, each by a 1e-20 forward difference of truth_oracle.py's 60-digit closed
+    form (no SVD, no Hessian formula)."""
+    m, n = a.shape
+    base = oracle.gradient(a, loss, c)
+    step = oracle.mp.mpf("1e-20")
+    squares = 0.0
+    for i in range(m):
+        for j in range(n):
+            moved = oracle.to_mp(a)
+            moved[i, j] += step
+            squares += oracle.frobenius((oracle.gradient(moved, loss, c) - base) / step) ** 2
+    return float(np.sqrt(max(m, n)) * np.linalg.norm(a) * np.sqrt(squares / (m * n)))
+
+
+@pytest.mark.parametrize("loss", ["sum", "sv:1", "polar", "proj:2", "recon"])
+def test_the_typical_sensitivity_is_the_oracles_root_mean_square_move(loss):
+    """typical_sensitivity against ||DG||_F from the oracle's derivatives along every unit direction
+    (6x4: every direction is used by the code too, so the two agree to the difference's accuracy),
+    and exactly 2^(k d) times itself for 2^k A."""
+    a = with_singular_values([3.0, 2.0, 1.5, 1.0], (6, 4), seed=7)
     bound = parse_loss(loss).bind(a.shape, 0)
     c = getattr(bound, "arrays", {}).get("C")
-    truth = oracle.gradient_float64(a, bound.name, c)
-    spectrum = analyse_spectrum(np.linalg.svd(a.astype(np.float64), compute_uv=False), a.shape, 1e-12)
-    signs = np.random.default_rng(0).choice([-1.0, 1.0], size=a.shape)
-    moved = a.astype(np.float64) + signs * np.spacing(np.abs(a)).astype(np.float64)
-    exact = oracle.frobenius(oracle.gradient(moved, bound.name, c) - oracle.gradient(a, bound.name, c))
-    assert ulp_spread(a, bound, truth, spectrum) == pytest.approx(exact, rel=1e-5)
+    svd = stack_svd(a[None])[0]
+    spectrum = analyse_spectrum(svd.values, a.shape, 1e-12)
+    found = typical_sensitivity(bound, svd, spectrum, 0)
+    assert found == pytest.approx(_typical_by_oracle(a, bound.name, c), rel=1e-6)
+    for k in (-40, 30):
+        scaled = stack_svd(np.ldexp(a, k)[None])[0]
+        moved = analyse_spectrum(scaled.values, a.shape, 1e-12)
+        assert typical_sensitivity(bound, scaled, moved, 0) == np.ldexp(found, k * bound.gradient_degree)
+
+
+def test_complex64_ten_times_the_worst_framework_is_not_correct_and_the_frameworks_are():
+    """The same acceptance in complex64, against complex_oracle.py's 60-digit central differences:
+    6x6, s evenly spaced over [1, 2] between Haar unitary factors, sv:1."""
+    rng = np.random.default_rng(66)
+    q1, _ = np.linalg.qr(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6)))
+    q2, _ = np.linalg.qr(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6)))
+    a = ((q1 * np.linspace(2.0, 1.0, 6)) @ q2.conj().T).astype(np.complex64)
+    truth = complex_oracle.gradient(a.astype(np.complex128), "sv:1")
+    honest = check(a, loss="sv:1", backends=FRAMEWORKS).results[0]
+    largest = max(np.linalg.norm(b.gradient.astype(np.complex128) - truth) for b in honest.backends)
+    for backend in honest.backends:
+        assert backend.verdict == "correct", (backend.name, backend.error, backend.budget)
+    noise = rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape)
+    wrong = truth + 10 * largest * noise / np.linalg.norm(noise)
+
+    def compute(stack, loss_):
+        values = np.linalg.svd(stack.astype(np.complex128), compute_uv=False).astype(np.float32)
+        return values, wrong[None].astype(stack.dtype)
+
+    register_backend("injected-tenfold-complex", compute)
+    try:
+        injected = check(a, loss="sv:1", backends=["injected-tenfold-complex"]).results[0].backends[0]
+    finally:
+        unregister_backend("injected-tenfold-complex")
+    assert injected.verdict != "correct", (injected.error, injected.budget)

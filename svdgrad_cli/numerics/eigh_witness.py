@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from svdgrad_cli.numerics.budget import EIGH_WITNESS_FACTOR, Witness
+from svdgrad_cli.numerics.budget import Witness
 from svdgrad_cli.numerics.eigh_losses import EighLoss
 from svdgrad_cli.numerics.eigh_reference import EighReference, reference_from
 from svdgrad_cli.numerics.field import is_complex, scale_by_power_of_two, working
@@ -83,4 +83,4 @@ def ulp_spread(a: np.ndarray, loss: EighLoss, reference: EighReference, seed: in
 def eigh_witness(a: np.ndarray, loss: EighLoss, reference: EighReference, seed: int = 0) -> Witness:
     """Both measures of budget.py's Witness for a single-precision matrix ``a``."""
     svd, ulp = rounding_witness(a, loss, reference, a.dtype), ulp_spread(a, loss, reference, seed)
-    return Witness(svd, ulp, EIGH_WITNESS_FACTOR)
+    return Witness(svd, typical=None, ulp=ulp)  # budget.py: eigh's witness alone, EIGH_WITNESS_FACTOR

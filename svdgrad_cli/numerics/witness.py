@@ -26,13 +26,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from svdgrad_cli.numerics.conditioning import spectral_hessian_rms, vector_hessian_rms
 from svdgrad_cli.numerics.field import adjoint, is_complex, scale_by_power_of_two, working
 from svdgrad_cli.numerics.gradients import spectral_gradient
 from svdgrad_cli.numerics.losses import Loss, VectorLoss
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.reference import averaged_weights, vector_gradient
 from svdgrad_cli.numerics.spectrum import Spectrum
-from svdgrad_cli.numerics.svd import scale_exponents
+from svdgrad_cli.numerics.svd import ScaledSVD, scale_exponents
 
 # LAPACK's divide-and-conquer SVD of A and of A^H: two rounding patterns of the same data (a
 # perturbation of A below half an ulp would round away in the dtype). xGESVD's QR iteration errs
@@ -71,22 +72,18 @@ def rounding_witness(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: 
     return float(np.ldexp(np.sqrt(np.mean(np.square(errors))), exponent * degree))
 
 
-def ulp_spread(a: np.ndarray, loss: Loss, gradient: np.ndarray, spectrum: Spectrum, seed: int = 0) -> float:
-    """||G(A + D o ulp(A)) - G(A)||_F for one seeded sign pattern D, in float64: how far the gradient
-    moves when every entry of A is off by one ulp of its own dtype, the rounding the data themselves
-    carry (tests/truth_oracle.py's acceptance rule measures the same)."""
-    a64 = working(a)
-    exponent = int(scale_exponents(a64[None])[0])
-    scaled = scale_by_power_of_two(a64, -exponent)
-    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=a.shape)
-    ulp = np.spacing(np.abs(scale_by_power_of_two(a, -exponent)))  # exact: a power of two
-    moved = scaled  # A + D o ulp(A), in place of the scaled copy
-    moved += working(ulp.real if is_complex(ulp) else ulp) * signs
-    del a64, scaled, signs, ulp  # not needed beside LAPACK's working set (a big matrix: tens of MiB)
-    u, s, vh = np.linalg.svd(moved, full_matrices=False)
-    del moved
-    degree = loss.gradient_degree
-    target = scale_by_power_of_two(working(gradient), -exponent * degree)  # after LAPACK's working set
-    with np.errstate(all="ignore"):
-        found = closed_form(loss, u, s, adjoint(vh), spectrum)
-    return float(np.ldexp(frobenius(found - target), exponent * degree))
+def typical_sensitivity(loss: Loss, svd: ScaledSVD, spectrum: Spectrum, seed: int) -> float:
+    """sqrt(max(m, n)) ||A||_F times the root mean square of ||DG[E]||_F over unit directions E: how far
+    the true gradient moves, on average over directions, under a backward error of size
+    sqrt(max(m, n)) ||A||_F (times eps), the typical growth of Householder rounding (Higham 2002,
+    §3.8 and §19.3: sqrt(n) where the worst case has n). Deterministic (exact eigenvalues of the
+    Hessian for a loss of s, Hutchinson's estimator on the seeded probes of conditioning.py for a
+    loss of U and V), computed on A scaled by a power of two (``svd``), so 2^k A has exactly 2^(k d)
+    times the value of A."""
+    u, s, v = svd.u, svd.s, svd.v
+    if isinstance(loss, VectorLoss):
+        rms = vector_hessian_rms(loss, u, s, v, spectrum, seed)
+    else:
+        rms = spectral_hessian_rms(s, loss.weights(len(s)), spectrum, phases=is_complex(u))
+    size = np.sqrt(max(len(u), len(v))) * frobenius(s) * rms
+    return float(np.ldexp(size, svd.exponent * loss.gradient_degree))

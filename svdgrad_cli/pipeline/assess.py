@@ -40,7 +40,7 @@ from svdgrad_cli.numerics.spectrum import Spectrum, default_dup_tol, default_zer
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import truncation_parts
 from svdgrad_cli.numerics.verification import verify_reference
-from svdgrad_cli.numerics.witness import rounding_witness, ulp_spread
+from svdgrad_cli.numerics.witness import rounding_witness, typical_sensitivity
 from svdgrad_cli.options import Settings
 from svdgrad_cli.pipeline.explain import explain
 from svdgrad_cli.pipeline.findings import (
@@ -86,18 +86,21 @@ def first_reference(a: np.ndarray, loss: Loss, settings: Settings, svd: ScaledSV
     needs no backend's answer, so it is computed while the backends run (stream.py)."""
     zero_tol = settings.zero_tol if settings.zero_tol is not None else default_zero_tol(a.shape, a.dtype)
     reference, spectrum, _, _ = build_reference(a, loss, zero_tol, settings.seed, svd, check=False)
-    return reference, spectrum, witness_of(a, loss, settings, reference, spectrum)
+    return reference, spectrum, witness_of(a, loss, settings, svd, (reference, spectrum))
 
 
-def witness_of(a: np.ndarray, loss: Loss, settings: Settings, reference: Reference, spectrum: Spectrum):
+def witness_of(
+    a: np.ndarray, loss: Loss, settings: Settings, svd: ScaledSVD, judged: tuple[Reference, Spectrum]
+):
     """What a single-precision backward-stable SVD errs by here (witness.py), where it sets the
     budget: a unique gradient, single precision, no budget of the user's; else None."""
+    reference, spectrum = judged
     given = settings.budget_factor or settings.rtol is not None or settings.atol is not None
     single = machine_eps(a.dtype) == machine_eps(np.float32)  # what SciPy computes in
     if given or not single or not reference.unique or reference.gradient is None:
         return None
-    svd = rounding_witness(a, loss, reference.gradient, spectrum, a.dtype)
-    return Witness(svd, ulp_spread(a, loss, reference.gradient, spectrum))
+    found = rounding_witness(a, loss, reference.gradient, spectrum, a.dtype)
+    return Witness(found, typical_sensitivity(loss, svd, spectrum, settings.seed))
 
 
 @dataclass
@@ -191,7 +194,7 @@ class MatrixAssessment:
         """The witness of ``reference`` (witness_of): first_reference's where it is that one."""
         if self.first is not None and reference is self.first[0]:
             return self.first[2]
-        return witness_of(self.a, self.loss, self.settings, reference, spectrum)
+        return witness_of(self.a, self.loss, self.settings, self.svd, (reference, spectrum))
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference
