@@ -42,6 +42,7 @@ from svdgrad_cli.numerics.refinement import refine_scaled, refines
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
+from svdgrad_cli.numerics.uv_cotangent import uv_gradient, uv_problems
 from svdgrad_cli.numerics.verification import verify_reference
 
 
@@ -111,12 +112,16 @@ def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarra
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
         return projector_gradient(u, s, v, loss.arrays["C"], order_of(loss))
+    if loss.kind == "uv":  # the user's cotangents (uv_cotangent.py)
+        return uv_gradient(u, s, v, loss.arrays["C_U"], spectrum)
     return reconstruction_gradient(u, s, v, frobenius(s))
 
 
 def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> list[str]:
     """Sentences naming the gauge freedoms the loss depends on here (none: it has a gradient)."""
     u, s, v = svd.u, svd.s, svd.v
+    if loss.kind == "uv":  # read per pair: a first-order test at one SVD is not enough
+        return uv_problems(u, s, v, loss.arrays["C_U"], loss.arrays["C_V"], spectrum)
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     clusters, null_space, phases = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
     problems = clusters + cut_problems(s_bar, spectrum)  # a cut inside a multiplet (truncated.py)
