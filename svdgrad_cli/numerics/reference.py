@@ -42,8 +42,10 @@ from svdgrad_cli.numerics.refinement import refine_scaled, refines
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
-from svdgrad_cli.numerics.uv_cotangent import uv_gradient, uv_problems
+from svdgrad_cli.numerics.uv_cotangent import UV_DESCRIPTION, uv_gradient, uv_problems
 from svdgrad_cli.numerics.verification import verify_reference
+
+DILATION_DESCRIPTION = "unique gradient, closed form of the dilation's divided differences"
 
 
 def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
@@ -159,7 +161,7 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
         unique=True,
         method="closed form in the SVD basis (float64)",
         gradient=scale_by_power_of_two(gradient, svd.exponent * degree),
-        set_description="unique gradient, closed form of the dilation's divided differences",
+        set_description=UV_DESCRIPTION if loss.kind == "uv" else DILATION_DESCRIPTION,
         hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
         natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
         singular_values=spectrum.values,

@@ -34,6 +34,11 @@ from svdgrad_cli.numerics.gauge import GAUGE_RTOL
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
+UV_DESCRIPTION = (
+    "unique gradient U diag(i Im(u_i^H C_U[:, i]) / s_i) V^H (0 on real input): every pair's "
+    "cotangent lies along (u_i, v_i), so no SVD's choice of signs or phases changes it"
+)
+
 
 def _along(c: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(x_i^H c_i for each column, the columns of c off their x_i)."""
