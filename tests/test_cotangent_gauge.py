@@ -45,7 +45,9 @@ def test_the_reported_uv_case_is_a_verdict_not_an_internal_error(runner, tmp_pat
     np.save(tmp_path / "a.npy", a)
     np.savez(tmp_path / "c.npz", C_U=u, C_V=-v)
     arguments = ["--loss", "uv", "--cotangents", str(tmp_path / "c.npz"), "-b", "torch"]
-    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), *arguments, "-f", "json", "--include-arrays"])
+    result = runner.invoke(
+        cli, ["check", str(tmp_path / "a.npy"), *arguments, "-f", "json", "--include-arrays"]
+    )
     assert result.exit_code == 0, result.output
     assert "internal error" not in result.stderr
     checked = json.loads(result.stdout)["results"][0]

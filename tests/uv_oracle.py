@@ -51,7 +51,7 @@ def _mp(x: np.ndarray):
 
 
 def _svd(a, complex_: bool):
-    u, s, vh = (mp.svd_c if complex_ else mp.svd_r)(a, full_matrices=False)
+    u, _, vh = (mp.svd_c if complex_ else mp.svd_r)(a, full_matrices=False)
     return u, vh.H
 
 
