@@ -129,3 +129,37 @@ def test_a_cotangent_on_a_tie_is_undefined():
     reference = reference_with(a, u * alpha, -v * alpha)
     assert not reference.defined
     assert "s_2, s_3 are tied or zero" in reference.set_description
+
+
+def test_a_cotangent_left_out_is_zero_not_drawn():
+    """A model that reads only U gives only C_U: C_V is zero, not the seed's random weights."""
+    a = exact_matrix(VALUES, 9)
+    u, _, _ = thin_svd(a)
+    loss = parse_loss("uv").bind(a.shape, 0, {"C_U": 2.0 * u})
+    assert not np.any(loss.arrays["C_V"])
+    reference = build_reference(a, loss, zero_tol=1e-12)[0]
+    assert reference.defined and not np.any(reference.gradient)
+
+
+def test_a_high_precision_reference_is_not_asked_for_the_users_cotangents(runner, tmp_path):
+    """mpmath's SVD picks its own phases; the cotangents belong to the float64 SVD's."""
+    a = exact_matrix(VALUES, 6, complex_=True)
+    u, _, v = thin_svd(a)
+    kappa = np.array([0.3 + 0.7j, -1.2 + 0.2j, 0.5 - 0.9j, 0.1 + 0.4j])
+    np.save(tmp_path / "a.npy", a)
+    np.savez(tmp_path / "c.npz", C_U=u * kappa, C_V=v * np.conj(kappa))
+    arguments = [
+        "--loss",
+        "uv",
+        "--cotangents",
+        str(tmp_path / "c.npz"),
+        "-b",
+        "torch",
+        "--reference",
+        "high",
+    ]
+    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), *arguments, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    checked = json.loads(result.stdout)["results"][0]
+    assert checked["reference"]["precision"].startswith("complex128")
+    assert checked["backends"]["torch"]["verdict"] == "correct"
