@@ -15,9 +15,10 @@ contribution vanishes. With alpha = u_i^H c_U, beta = v_i^H c_V:
 - on complex input it also reads i Im(alpha) / s_i along u_i v_i^H: the pair is phase-invariant to
   first order iff Im(alpha + beta) = 0 (the test torch's svd_backward makes before it raises), and
   then the gradient is Im(alpha) i u_i v_i^H / s_i, the derivative of the phase-invariant
-  Re(conj(alpha) r_u^H u_i v_i^H r_v) (R the reference's vectors): Im(u_i^H dA v_i) = s_i Im(u_i^H du_i
-  - v_i^H dv_i). On real input a pair along (u_i, v_i) contributes nothing (the stationary
-  alpha |r_u^T u_i| + beta |r_v^T v_i|);
+  Re(conj(kappa) r_u^H u_i v_i^H r_v) with kappa = i Im(alpha) (R the reference's vectors; its
+  cotangents are kappa u_i, conj(kappa) v_i), since Im(u_i^H dA v_i) = s_i Im(u_i^H du_i - v_i^H dv_i).
+  The real parts of alpha, beta contribute nothing, as on real input, where a pair along
+  (u_i, v_i) has the cotangents of the stationary Re(alpha) |r_u^H u_i| + Re(beta) |r_v^H v_i|;
 - a tied positive cluster or a zero value: its vectors turn freely (the zero ones alone), and the
   column pair is read under every turn unless it is zero.
 
