@@ -23,7 +23,9 @@ contribution vanishes. With alpha = u_i^H c_U, beta = v_i^H c_V:
   column pair is read under every turn unless it is zero.
 
 Otherwise ``undefined``, naming the pairs. Where defined, G = U diag(i Im(alpha) / s) V^H (0 on real
-input). The tolerance is gauge.py's, relative to the cotangents' norm.
+input). The tolerance is rounding, UV_FACTOR k eps of the cotangents' norm: a part the rule reads
+beyond it moves the backends' gradients by about its size over a gap, apart by their signs, which a
+budget of a few eps ||C|| / gap would call wrong.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from __future__ import annotations
 import numpy as np
 
 from svdgrad_cli.numerics.field import adjoint, is_complex
-from svdgrad_cli.numerics.gauge import GAUGE_RTOL
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum, span
 
+UV_FACTOR = 8.0  # a cotangent taken at another float64 SVD of A is along its pairs to ~k eps
 UV_DESCRIPTION = (
     "unique gradient U diag(i Im(u_i^H C_U[:, i]) / s_i) V^H (0 on real input): every pair's "
     "cotangent lies along (u_i, v_i), so no SVD's choice of signs or phases changes it"
@@ -59,7 +61,8 @@ def _free(spectrum: Spectrum) -> np.ndarray:
 def uv_problems(u, s, v, c_u, c_v, spectrum: Spectrum) -> list[str]:
     """A sentence per kind of freedom of the SVD that the cotangents' gradient depends on (none:
     defined)."""
-    tol = GAUGE_RTOL * (frobenius(c_u) + frobenius(c_v)) or np.finfo(float).tiny
+    rtol = UV_FACTOR * len(s) * np.finfo(np.float64).eps
+    tol = rtol * (frobenius(c_u) + frobenius(c_v)) or np.finfo(float).tiny
     alpha, off_u = _along(c_u, u)
     beta, off_v = _along(c_v, v)
     free = _free(spectrum)
