@@ -32,6 +32,7 @@ from svdgrad_cli.numerics.field import adjoint, is_complex
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.numerics.spectrum import Spectrum
 from svdgrad_cli.numerics.truncated import recon_top_weights
+from svdgrad_cli.numerics.uv_cotangent import uv_hessian_norm
 
 
 def _spectral_hessian_eigenvalues(s: np.ndarray, w: np.ndarray, spectrum: Spectrum):
@@ -91,6 +92,8 @@ def vector_hessian_norm(
         return 1.0 / frobenius(s)
     if loss.kind == "proj" and loss.order >= len(u):  # U_K U_K^T = I: a constant loss, G = 0 everywhere
         return 0.0
+    if loss.kind == "uv":
+        return uv_hessian_norm(s, loss.arrays["C_U"], loss.arrays["C_V"], spectrum)
     return dilation_hessian(loss, u, s, v, spectrum).norm(np.random.default_rng(seed + 1))
 
 
@@ -109,7 +112,8 @@ def vector_hessian_rms(
 
 
 def natural_scale(loss, s: np.ndarray) -> float:
-    """||C||_F / s_1 for polar, ||C + C^H||_F / s_1 for proj:K: the least size of the terms of G,
+    """||C||_F / s_1 for polar, ||C + C^H||_F / s_1 for proj:K, (||C_U||_F + ||C_V||_F) / s_1 for uv
+    (whose G is 0 on real input where it is defined): the least size of the terms of G,
     the scale of its rounding where they cancel (0 for the other losses, whose ||G|| never vanishes)."""
     if not len(s) or s[0] == 0:
         return 0.0
@@ -118,6 +122,8 @@ def natural_scale(loss, s: np.ndarray) -> float:
     if loss.kind == "proj":
         c = loss.arrays["C"]
         return frobenius(c + adjoint(c)) / s[0]
+    if loss.kind == "uv":
+        return (frobenius(loss.arrays["C_U"]) + frobenius(loss.arrays["C_V"])) / s[0]
     return 0.0
 
 

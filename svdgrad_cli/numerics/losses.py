@@ -17,6 +17,7 @@ Losses of the singular vectors (thin U, V; weights drawn once from ``--seed``):
 - ``recon``   ||U diag(s) V^T||_F         equals ||A||_F; always well defined, gradient A / ||A||_F
 - ``proj:K``  <C, U_K U_K^T>              the top-K left subspace; well defined iff s_K > s_{K+1}
 - ``uv``      <C_U, U> + <C_V, V>         depends on the sign of each pair (u_i, v_i): ill defined
+                                          (a user's --cotangents: uv_cotangent.py says where not)
 - ``polar:K`` <C, U_K V_K^T>              the polar factor of the best rank-K approximation
 - ``recon:K`` ||U_K S_K V_K^T||_F         the best rank-K approximation's norm (truncated.py)
 
@@ -218,14 +219,17 @@ class VectorLoss:
         on_complex: bool = False,
     ) -> VectorLoss:
         """The same loss with its weights for ``shape`` (complex ones ``on_complex``): the ``given``
-        arrays (a user's cotangents), else drawn from a generator seeded by ``seed``. A given array of
-        another shape, or a complex one for real matrices, is a UsageError."""
+        arrays (a user's cotangents; one they leave out is zero, as a model that does not read V has
+        C_V = 0), else drawn from a generator seeded by ``seed``. A given array of another shape, or
+        a complex one for real matrices, is a UsageError."""
         rng = np.random.default_rng((seed, WEIGHT_STREAM))  # not the stream of default_rng(seed) matrices
         arrays = {}
         for key, size in self.weight_shapes(shape).items():
             if given and key in given:
                 where = f"loss {self.name} on a {shape[0]}x{shape[1]} matrix"
                 arrays[key] = given_weight(key, given[key], size, where, on_complex)
+            elif given:
+                arrays[key] = np.zeros(size, dtype=np.complex128 if on_complex else np.float64)
             else:
                 arrays[key] = standard_normal(rng, size, on_complex)
         return VectorLoss(self.kind, self.order, arrays, on_complex)

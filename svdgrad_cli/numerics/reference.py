@@ -42,7 +42,10 @@ from svdgrad_cli.numerics.refinement import refine_scaled, refines
 from svdgrad_cli.numerics.spectrum import Spectrum, analyse_spectrum
 from svdgrad_cli.numerics.svd import ScaledSVD, stack_svd
 from svdgrad_cli.numerics.truncated import cut_problems, top_gradient
+from svdgrad_cli.numerics.uv_cotangent import UV_DESCRIPTION, uv_gradient, uv_problems
 from svdgrad_cli.numerics.verification import verify_reference
+
+DILATION_DESCRIPTION = "unique gradient, closed form of the dilation's divided differences"
 
 
 def is_unique(spectrum: Spectrum, w: np.ndarray) -> bool:
@@ -111,12 +114,16 @@ def vector_gradient(loss: VectorLoss, u: np.ndarray, s: np.ndarray, v: np.ndarra
         return polar_gradient(u, s, v, loss.arrays["C"], spectrum.zero_mask())
     if loss.kind == "proj":
         return projector_gradient(u, s, v, loss.arrays["C"], order_of(loss))
+    if loss.kind == "uv":  # the user's cotangents (uv_cotangent.py)
+        return uv_gradient(u, s, v, loss.arrays["C_U"], spectrum)
     return reconstruction_gradient(u, s, v, frobenius(s))
 
 
 def _vector_problems(loss: VectorLoss, svd: ScaledSVD, spectrum: Spectrum) -> list[str]:
     """Sentences naming the gauge freedoms the loss depends on here (none: it has a gradient)."""
     u, s, v = svd.u, svd.s, svd.v
+    if loss.kind == "uv":  # read per pair: a first-order test at one SVD is not enough
+        return uv_problems(u, s, v, loss.arrays["C_U"], loss.arrays["C_V"], spectrum)
     u_bar, s_bar, v_bar = loss.cotangents(u, s, v)
     clusters, null_space, phases = gauge_problems(u, v, u_bar, s_bar, v_bar, spectrum)
     problems = clusters + cut_problems(s_bar, spectrum)  # a cut inside a multiplet (truncated.py)
@@ -154,7 +161,7 @@ def _vector_reference(svd: ScaledSVD, loss: VectorLoss, spectrum: Spectrum, seed
         unique=True,
         method="closed form in the SVD basis (float64)",
         gradient=scale_by_power_of_two(gradient, svd.exponent * degree),
-        set_description="unique gradient, closed form of the dilation's divided differences",
+        set_description=UV_DESCRIPTION if loss.kind == "uv" else DILATION_DESCRIPTION,
         hessian_norm=float(np.ldexp(hessian, svd.exponent * (degree - 1))),
         natural_scale=float(np.ldexp(natural_scale(loss, svd.s), svd.exponent * degree)),
         singular_values=spectrum.values,

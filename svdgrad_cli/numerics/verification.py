@@ -57,12 +57,14 @@ def finite_difference_check(
     top: float,
     extent: float,
     slack: float = 0.0,
+    term_size: float = 0.0,
 ) -> dict | None:
     """Check a reference gradient along a few seeded directions; None when no check applies.
 
     ``values`` maps a stack of matrices to their loss values (one batched SVD call for all points);
     ``top`` is the length over which the gradient is smooth: s_1, or s_1 / condition where the
-    gradient turns faster (a near tie the loss separates), and 1 for a zero matrix; ``extent`` is s_1.
+    gradient turns faster (a near tie the loss separates), and 1 for a zero matrix; ``extent`` is s_1;
+    ``term_size`` the size of G's terms where they cancel (the reference's natural scale).
     Differentiable: central differences with h = eps^(1/3) * top; the truncation error is estimated
     by Richardson's comparison with step 2h, so the tolerance is measured, not guessed.
     Convex, non-differentiable: the convex losses here are norms, L(B) = max <Z, B> over the dual
@@ -90,8 +92,9 @@ def finite_difference_check(
         fd_2h = (at[:, 2] - at[:, 3]) / (4 * h)
         errors = np.abs(fd_h - predicted)
         # L is a sum of terms that may cancel: its rounding is eps times their size, about
-        # |L| + ||A||_2 ||G||_F (the change of L over a relative perturbation of order one).
-        scale = float(np.max(np.abs(at))) + extent * frobenius(gradient)
+        # |L| + ||A||_2 ||G||_F (the change of L over a relative perturbation of order one), with
+        # the size of G's terms for ||G||_F where they cancel (uv along each pair: G = 0, L = 0).
+        scale = float(np.max(np.abs(at))) + extent * max(frobenius(gradient), term_size)
         tolerances = 2 * np.abs(fd_2h - fd_h) + 100 * eps * (scale / h + 1)
     else:
         t = np.sqrt(eps) * top
@@ -164,9 +167,10 @@ def verify_reference(
         return replace(reference, method=f"{reference.method}; too ill-conditioned for finite differences")
     scaled = scale_by_power_of_two(a64, -exponent)
     gradient = scale_by_power_of_two(working(reference.gradient), -exponent * degree)
+    term_size = float(np.ldexp(reference.natural_scale, -exponent * degree))
     with np.errstate(all="ignore"):
         fd = finite_difference_check(
-            scaled, values, gradient, differentiable, convex, seed, length, top, slack
+            scaled, values, gradient, differentiable, convex, seed, length, top, slack, term_size
         )
     if fd is None:
         return reference

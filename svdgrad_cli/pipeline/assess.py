@@ -198,11 +198,14 @@ class MatrixAssessment:
 
     def can_use_high_precision(self, reference: Reference) -> bool:
         """Whether a high-precision reference may be computed: a unique gradient, not --reference
-        float64, and affordable (any size with --reference high)."""
+        float64, and affordable (any size with --reference high); never for uv, whose cotangents
+        mean something only at the float64 SVD they were taken at (mpmath's picks other phases)."""
         chosen = self.settings.reference
         if chosen is ReferencePrecision.FLOAT64 or reference.high_precision:
             return False
         if not reference.unique or not reference.defined:
+            return False
+        if getattr(self.loss, "kind", None) == "uv":  # cotangents of the float64 SVD's own phases
             return False
         return chosen is ReferencePrecision.HIGH or np.prod(self.a.shape) <= highprec.MAX_ELEMENTS
 
