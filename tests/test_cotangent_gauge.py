@@ -141,25 +141,12 @@ def test_a_cotangent_left_out_is_zero_not_drawn():
     assert reference.defined and not np.any(reference.gradient)
 
 
-def test_a_high_precision_reference_is_not_asked_for_the_users_cotangents(runner, tmp_path):
-    """mpmath's SVD picks its own phases; the cotangents belong to the float64 SVD's."""
-    a = exact_matrix(VALUES, 6, complex_=True)
-    u, _, v = thin_svd(a)
-    kappa = np.array([0.3 + 0.7j, -1.2 + 0.2j, 0.5 - 0.9j, 0.1 + 0.4j])
-    np.save(tmp_path / "a.npy", a)
-    np.savez(tmp_path / "c.npz", C_U=u * kappa, C_V=v * np.conj(kappa))
-    arguments = [
-        "--loss",
-        "uv",
-        "--cotangents",
-        str(tmp_path / "c.npz"),
-        "-b",
-        "torch",
-        "--reference",
-        "high",
-    ]
-    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), *arguments, "-f", "json"])
-    assert result.exit_code == 0, result.output
-    checked = json.loads(result.stdout)["results"][0]
-    assert checked["reference"]["precision"].startswith("complex128")
-    assert checked["backends"]["torch"]["verdict"] == "correct"
+def test_reference_high_with_uv_is_refused_in_one_line(runner, tmp_path):
+    """mpmath's SVD picks other phases than the float64 SVD the cotangents are read at: a high-precision
+    reference cannot be honoured, so it is refused rather than silently replaced by float64."""
+    from svdgrad_cli.cli import cli
+
+    np.save(tmp_path / "a.npy", np.arange(6.0).reshape(3, 2))
+    result = runner.invoke(cli, ["check", str(tmp_path / "a.npy"), "--loss", "uv", "--reference", "high"])
+    assert result.exit_code == 2 and "--reference high: --loss uv" in result.stderr
+    assert "Traceback" not in result.output

@@ -65,6 +65,10 @@ def validate_settings(settings: Settings) -> None:
         raise UsageError(
             f"--reference must be one of {', '.join(REFERENCE_CHOICES)}, got {settings.reference!r}"
         )
+    if settings.reference == "high" and getattr(parse_loss(settings.loss), "kind", None) == "uv":
+        raise UsageError(
+            "--reference high: --loss uv reads its cotangents at NumPy's float64 singular vectors"
+        )
 
 
 def _check_fail_on(settings: Settings) -> None:
