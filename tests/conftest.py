@@ -52,3 +52,13 @@ def hosted(monkeypatch):
     yield workers
     for worker in workers.values():
         worker.close()
+
+
+@pytest.fixture
+def eigh_exact_plugin(tmp_path, monkeypatch):
+    """helpers.EIGH_EXACT importable from the test's working directory (tmp_path)."""
+    (tmp_path / "eigh_sweep_plugin.py").write_text(
+        "import numpy as np\n\ndef eigsum(stack, loss):\n"
+        "    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape).copy()\n"
+    )
+    monkeypatch.chdir(tmp_path)

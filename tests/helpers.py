@@ -65,3 +65,8 @@ def load_cases(
     """Every matrix named by ``paths`` (files, directories, ``-``), or an InputError (or a Skipped
     tensor) in its place."""
     yield from load_files(collect_files(paths).entries, dtype, max_elements)
+
+
+EIGH_EXACT = (
+    "python:eigh_sweep_plugin:eigsum"  # an eigh plug-in (conftest.eigh_exact_plugin): I, eigsum's gradient
+)

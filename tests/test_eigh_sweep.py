@@ -7,21 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import EIGH_EXACT as EXACT
 
 from svdgrad_cli.cli import cli
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.pipeline.eigh_sweep import built_in_base, eigh_family
-
-EXACT = "python:eigh_sweep_plugin:eigsum"  # the exact gradient of eigsum, I, for every matrix
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    (tmp_path / "eigh_sweep_plugin.py").write_text(
-        "import numpy as np\n\ndef eigsum(stack, loss):\n"
-        "    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape).copy()\n"
-    )
-    monkeypatch.chdir(tmp_path)
 
 
 def test_the_gap_family_closes_the_pair_at_k_down_to_an_exact_tie():
@@ -33,7 +23,9 @@ def test_the_gap_family_closes_the_pair_at_k_down_to_an_exact_tie():
     assert abs(gaps[-1]) < 1e-14 and all(np.array_equal(i.array, i.array.T) for i in family)
 
 
-def test_a_scale_sweep_keeps_the_relative_budget_and_a_projector_goes_undefined_at_the_tie(runner, plugin):
+def test_a_scale_sweep_keeps_the_relative_budget_and_a_projector_goes_undefined_at_the_tie(
+    runner, eigh_exact_plugin
+):
     args = ["sweep", "--decomposition", "eigh", "--shape", "8x8", "--points", "5", "--format", "json"]
     result = runner.invoke(cli, [*args, "--vary", "scale", "--loss", "vec", "-b", EXACT])
     budgets = [r["backends"][0]["budget"] for r in json.loads(result.stdout)["results"]]
@@ -43,7 +35,7 @@ def test_a_scale_sweep_keeps_the_relative_budget_and_a_projector_goes_undefined_
     assert verdicts[-1] == "undefined" and result.exit_code == 1  # I is no projector's gradient: wrong
 
 
-def test_sweep_usage_errors_are_one_line(runner, plugin):
+def test_sweep_usage_errors_are_one_line(runner, eigh_exact_plugin):
     result = runner.invoke(cli, ["sweep", "--decomposition", "eigh", "--vary", "zero", "-b", EXACT])
     assert result.exit_code == 2 and "varies gap or scale" in result.stderr
     result = runner.invoke(cli, ["sweep", "--decomposition", "eigh", "--shape", "4x6", "-b", EXACT])
@@ -52,7 +44,7 @@ def test_sweep_usage_errors_are_one_line(runner, plugin):
         list(eigh_family("gap", 8, 4, built_in_base(8, seed=0, dtype="float64")))
 
 
-def test_a_sweep_draws_its_picture(runner, plugin, tmp_path):
+def test_a_sweep_draws_its_picture(runner, eigh_exact_plugin, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "gap.png"
     args = ["sweep", "--decomposition", "eigh", "--shape", "4x4", "--points", "4", "--plot", str(png)]

@@ -9,22 +9,12 @@ import json
 import mpmath
 import numpy as np
 import pytest
+from helpers import EIGH_EXACT as EXACT
 
 from svdgrad_cli.cli import cli
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.numerics.families import dyadic_unitary
 from svdgrad_cli.pipeline.eigh_sweep import built_in_base, eigh_family, users_base
-
-EXACT = "python:eigh_sweep_plugin:eigsum"  # the exact gradient of eigsum, I, for every matrix
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    (tmp_path / "eigh_sweep_plugin.py").write_text(
-        "import numpy as np\n\ndef eigsum(stack, loss):\n"
-        "    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape).copy()\n"
-    )
-    monkeypatch.chdir(tmp_path)
 
 
 def _eigenvalues(a: np.ndarray) -> list[mpmath.mpf]:
@@ -77,7 +67,7 @@ def test_from_a_tied_pair_is_refused():
         users_base(a, "tie.npy", 2)
 
 
-def test_sweep_from_a_file_saves_the_points_it_judged(runner, plugin, tmp_path):
+def test_sweep_from_a_file_saves_the_points_it_judged(runner, eigh_exact_plugin, tmp_path):
     rng = np.random.default_rng(7)
     z = rng.standard_normal((5, 5)) + 1j * rng.standard_normal((5, 5))
     np.save(tmp_path / "h.npy", z + z.conj().T)
@@ -94,7 +84,9 @@ def test_sweep_from_a_file_saves_the_points_it_judged(runner, plugin, tmp_path):
     assert all(r["backends"][0]["verdict"] == "correct" for r in reports)  # I is eigsum's gradient
 
 
-def test_sweep_from_a_matrix_that_is_not_symmetric_is_one_line_or_symmetrised(runner, plugin, tmp_path):
+def test_sweep_from_a_matrix_that_is_not_symmetric_is_one_line_or_symmetrised(
+    runner, eigh_exact_plugin, tmp_path
+):
     np.save(tmp_path / "ns.npy", np.arange(16.0).reshape(4, 4))
     args = ["sweep", "--decomposition", "eigh", "--from", "ns.npy", "--points", "3", "-b", EXACT]
     result = runner.invoke(cli, args)

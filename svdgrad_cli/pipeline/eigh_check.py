@@ -33,7 +33,6 @@ import numpy as np
 from svdgrad_cli.backends.protocol import BackendFailure
 from svdgrad_cli.eigh_model import EighReport, EighResult, EighRun
 from svdgrad_cli.errors import InputError, UsageError
-from svdgrad_cli.inputs.arrays import Skipped
 from svdgrad_cli.numerics.budget import Budget, Witness, make_budget
 from svdgrad_cli.numerics.eigh_cotangent import anchored
 from svdgrad_cli.numerics.eigh_forward import blame
@@ -46,6 +45,7 @@ from svdgrad_cli.numerics.field import adjoint
 from svdgrad_cli.numerics.norms import frobenius
 from svdgrad_cli.pipeline.assess import LOOSE_BOUND
 from svdgrad_cli.pipeline.judge import classify, within_verdict
+from svdgrad_cli.pipeline.modes_run import judged_into
 from svdgrad_cli.verdicts import BackendVerdict, ReferencePrecision
 
 ASYMMETRY_TOL = 4.0  # symmetric to working precision: ||A - A^H||_F <= this * n * eps * ||A||_F
@@ -271,22 +271,14 @@ def record(
     tolerances=NO_TOLERANCES,
     precision: ReferencePrecision = ReferencePrecision.AUTO,
 ) -> EighReport | None:
-    """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or None
-    where there is none (an input error is told through ``notify`` and kept: exit 2, the other
-    files still checked)."""
-    if isinstance(item, Skipped):
-        return None
-    try:
-        if isinstance(item, InputError):
-            raise item
+    """A loaded item judged into ``run`` (modes_run.judged_into); a user's cotangent that does not fit
+    the matrix is that matrix's input error."""
+
+    def judge(case) -> EighReport:
         try:
-            bound = loss.bind(item.array.shape[-1], seed, np.iscomplexobj(item.array))
-        except UsageError as exc:  # a user's cotangent that does not fit this matrix
-            raise InputError(item.label, str(exc)) from None
-        report = check_matrix(item.array, item.label, bound, backends, symmetrize, tolerances, precision)
-    except InputError as exc:
-        run.errors.append(str(exc))
-        notify(str(exc))
-        return None
-    run.reports.append(report)
-    return report
+            bound = loss.bind(case.array.shape[-1], seed, np.iscomplexobj(case.array))
+        except UsageError as exc:
+            raise InputError(case.label, str(exc)) from None
+        return check_matrix(case.array, case.label, bound, backends, symmetrize, tolerances, precision)
+
+    return judged_into(run, item, judge, notify)

@@ -119,20 +119,26 @@ class ModeCheck:
         )
 
     def record(self, item, run: ModeRun, notify: Callable[[str], None] = _ignore) -> ModeReport | None:
-        """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run``: its report, or
-        None where there is none (an input error is told through ``notify`` and kept)."""
-        if isinstance(item, Skipped):
-            return None
-        try:
-            if isinstance(item, InputError):
-                raise item
-            report = self.judge(item.array, item.label)
-        except InputError as exc:
-            run.errors.append(str(exc))
-            notify(str(exc))
-            return None
-        run.reports.append(report)
-        return report
+        """A loaded item judged into ``run`` (judged_into)."""
+        return judged_into(run, item, lambda case: self.judge(case.array, case.label), notify)
+
+
+def judged_into(run, item, judge: Callable, notify: Callable[[str], None]):
+    """A loaded item (a MatrixCase, an InputError, a Skipped) judged into ``run`` by ``judge(case)``:
+    its report, or None where there is none (an input error is told through ``notify`` and kept in
+    ``run.errors``: exit 2, the other files still checked)."""
+    if isinstance(item, Skipped):
+        return None
+    try:
+        if isinstance(item, InputError):
+            raise item
+        report = judge(item)
+    except InputError as exc:
+        run.errors.append(str(exc))
+        notify(str(exc))
+        return None
+    run.reports.append(report)
+    return report
 
 
 def check_modes(
