@@ -34,7 +34,14 @@ def _eigh(record: dict) -> EighReport:
     values = tuple(_float(w) for w in record["eigenvalues"])
     shape, head = tuple(record["shape"]), (record["dtype"], record["loss"], values, record["reference"])
     return EighReport(
-        record["label"], shape, *head, record["defined"], record["unique"], results, record["symmetrized"]
+        record["label"],
+        shape,
+        *head,
+        record["defined"],
+        record["unique"],
+        results,
+        record["symmetrized"],
+        precision=record["reference_precision"],
     )
 
 

@@ -250,3 +250,20 @@ def test_merge_of_one_unsharded_eigh_report_is_a_format_conversion(tree, tmp_pat
     whole.write_text(text.replace('"unique": true', '"unique": true, "extra": 1', 1))
     edited = invoke("merge", str(whole))
     assert edited.exit_code == 2 and "is not a valid result" in edited.stderr
+
+
+def test_shards_judged_against_the_mpmath_reference_merge(tmp_path):
+    """A near tie (gap 2^-30) sends proj:1's reference to mpmath; its shard still reads back and the
+    merged run equals the single one, the reference's precision included."""
+    np.save(tmp_path / "near.npy", exact([1.0, 1.0 + 2.0**-30, 2.0, 3.0], HADAMARD))
+    np.save(tmp_path / "apart.npy", exact([-2.0, 0.5, 4.0, 8.0], HADAMARD))
+    args = [str(tmp_path / "near.npy"), str(tmp_path / "apart.npy"), "--decomposition", "eigh"]
+    args += ["--loss", "proj:1", "-b", "autograd", "--reference", "high"]
+    parts = []
+    for k in (1, 2):
+        part = tmp_path / f"p{k}.jsonl"
+        assert invoke("check", *args, "--shard", f"{k}/2", "-f", "jsonl", "-o", str(part)).exit_code == 0
+        parts.append(str(part))
+    merged, single = merged_and_single(parts, args)
+    assert merged == single
+    assert all(r["reference_precision"].startswith("mpmath") for r in merged["results"])
