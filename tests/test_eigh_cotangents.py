@@ -9,6 +9,7 @@ cotangents are C_w = h'(w), C_Q = 2 B Q diag(d)."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -289,3 +290,27 @@ def test_a_sweep_takes_cotangents(runner, tmp_path, monkeypatch):
     result = runner.invoke(cli, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert result.stdout.count('"correct"') == 4 and "undefined" not in result.stdout
+
+
+@pytest.mark.parametrize("c_w", [np.full(4, np.nan), np.array(np.inf)])
+def test_a_non_finite_cotangent_of_any_shape_is_one_line(runner, tmp_path, c_w):
+    """A vector or scalar C_w with NaN/Inf is named in one line, exit 2 (not an internal error)."""
+    np.save(tmp_path / "a.npy", np.diag([1.0, 2.0, 3.0, 4.0]))
+    np.savez(tmp_path / "c.npz", C_w=c_w, C_Q=np.eye(4))
+    args = ["check", str(tmp_path / "a.npy"), "--decomposition", "eigh", "--loss", "wq"]
+    result = runner.invoke(cli, [*args, "--cotangents", str(tmp_path / "c.npz"), "-b", "autograd"])
+    assert result.exit_code == 2 and "C_w: " in result.stderr and "NaN/Inf" in result.stderr
+    assert "internal error" not in result.output
+
+
+def test_a_tiny_scale_is_no_internal_error_and_the_other_files_are_judged(runner, tmp_path):
+    """gap^2 underflows at 2^-540 A: the conditioning is inf (no ZeroDivisionError), so that matrix
+    cannot be decided, and the run goes on."""
+    a = np.diag([1.0, 2.0, 4.0, 8.0])
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "tiny.npy", a * 2.0**-540)
+    args = ["check", str(tmp_path / "a.npy"), str(tmp_path / "tiny.npy"), "--decomposition", "eigh"]
+    result = runner.invoke(cli, [*args, "--loss", "wq", "-b", "autograd", "-f", "json"])
+    assert "internal error" not in result.output
+    verdicts = [r["backends"][0]["verdict"] for r in json.loads(result.stdout)["results"]]
+    assert verdicts[0] == "correct" and verdicts[1] in ("correct", "indeterminate")

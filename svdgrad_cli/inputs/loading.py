@@ -217,12 +217,18 @@ def _target_dtype(array_dtype: np.dtype, dtype: str, label: str) -> np.dtype:
 
 
 def non_finite_problem(matrix: np.ndarray) -> str | None:
-    """How many entries are NaN/Inf and where the first one is (1-based), or None if all are finite."""
+    """How many entries are NaN/Inf and where the first one is (1-based: row and column of a matrix,
+    the index of a vector or of a stack), or None if all are finite."""
     bad = ~np.isfinite(matrix)
     if not bad.any():
         return None
-    row, column = (int(i) + 1 for i in np.argwhere(bad)[0])
-    return f"{int(bad.sum())} NaN/Inf value(s) (first at row {row}, column {column})"
+    first = [int(i) + 1 for i in np.argwhere(bad)[0]] if bad.ndim else []
+    where = {0: "a single value", 1: f"first at entry {first[0] if first else 0}"}.get(len(first))
+    if len(first) == 2:
+        where = f"first at row {first[0]}, column {first[1]}"
+    elif where is None:
+        where = f"first at index {tuple(first)}"
+    return f"{int(bad.sum())} NaN/Inf value(s) ({where})"
 
 
 def _converted(matrix: np.ndarray, target: np.dtype, label: str) -> np.ndarray:

@@ -126,10 +126,12 @@ def conditioning(w: np.ndarray, inner: np.ndarray, c_w, c_q, same: np.ndarray) -
     gaps = np.abs(w[:, None] - w[None, :])[~same]
     if not len(gaps):
         return 0.0
-    gap = float(np.min(gaps))
+    gap = np.min(gaps)  # a NumPy float: a tiny gap gives inf, never a ZeroDivisionError
     x = inner - np.diag(np.diag(inner))
     spread = float(np.ptp(c_w)) if len(c_w) else 0.0
-    return (spread + 2 * float(np.linalg.norm(x, 2))) / gap + 2 * float(np.linalg.norm(c_q, 2)) / gap**2
+    with np.errstate(divide="ignore", over="ignore"):
+        rotation = (spread + 2 * float(np.linalg.norm(x, 2))) / gap
+        return float(rotation + 2 * float(np.linalg.norm(c_q, 2)) / gap / gap)  # gap**2 could underflow
 
 
 def anchored(loss, reference):
