@@ -19,7 +19,7 @@ from svdgrad_cli.inputs.loading import matrices
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions, given_flags
-from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
+from svdgrad_cli.outputs import Writer, draw_plot, require_folder, require_plot_file, require_writable
 from svdgrad_cli.pipeline.eigh_check import record, symmetric_input
 from svdgrad_cli.pipeline.eigh_sweep import EighBase, built_in_base, eigh_family, save_points, users_base
 from svdgrad_cli.pipeline.sweep import parse_shape, users_matrix
@@ -104,6 +104,7 @@ def run_eigh_sweep(
     judged as a check's matrix, drawn with --plot; the exit code (1 on a wrong or non-finite point,
     else 0)."""
     require_plot_file(sweep.plot_file)
+    require_folder(sweep.save_matrices, "--save-matrices")
     loss, backends = _resolved(settings, options, EIGH_SWEEP_RENDERERS)
     base = _sweep_base(settings, options, sweep)
     problem = loss.check_fits(len(base.w))

@@ -80,6 +80,19 @@ def require_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path}: cannot write into {folder}")
 
 
+def require_folder(path: str | None, option: str) -> None:
+    """A folder the run will write files into (--save-matrices): made now, or a UsageError saying why
+    it cannot be, before any work is done."""
+    if path is None:
+        return
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path}: cannot write into it")
+
+
 class Outputs:
     """The renderers of a plan, each with where it writes: standard output, and the -o file."""
 

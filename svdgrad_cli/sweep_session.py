@@ -11,7 +11,7 @@ from __future__ import annotations
 from svdgrad_cli.errors import UsageError
 from svdgrad_cli.model import RunReport
 from svdgrad_cli.options import RunOptions, Settings, SweepOptions
-from svdgrad_cli.outputs import Writer, draw_plot, require_plot_file, require_writable
+from svdgrad_cli.outputs import Writer, draw_plot, require_folder, require_plot_file, require_writable
 from svdgrad_cli.pipeline.run import resolve_settings, run_versions
 from svdgrad_cli.pipeline.sweep import SweepSpec, build_family, iter_points, parse_shape
 from svdgrad_cli.render import SWEEP_RENDERERS
@@ -32,6 +32,7 @@ class SweepSession:
             raise UsageError(f"sweep writes {', '.join(SWEEP_RENDERERS)}; not {options.output_format}")
         require_writable(options.output, "-o")
         require_plot_file(sweep.plot_file)
+        require_folder(sweep.save_matrices, "--save-matrices")
         spec = SweepSpec(sweep.vary, sweep.at, sweep.points, parse_shape(sweep.shape), sweep.source)
         self.family = build_family(spec, self.settings, options.max_elements)
 

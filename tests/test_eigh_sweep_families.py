@@ -93,3 +93,11 @@ def test_sweep_from_a_matrix_that_is_not_symmetric_is_one_line_or_symmetrised(
     assert result.exit_code == 2 and "--from ns.npy: not symmetric" in result.stderr
     assert "Traceback" not in result.output
     assert runner.invoke(cli, [*args, "--symmetrize"]).exit_code == 0
+
+
+@pytest.mark.parametrize("decomposition", [[], ["--decomposition", "eigh"]])
+def test_a_save_matrices_folder_that_cannot_be_made_is_one_line(runner, eigh_exact_plugin, decomposition):
+    args = ["sweep", *decomposition, "--points", "2", "-b", EXACT if decomposition else "autograd"]
+    result = runner.invoke(cli, [*args, "--save-matrices", "/proc/no/such/folder"])
+    assert result.exit_code == 2 and "--save-matrices /proc/no/such/folder: " in result.stderr
+    assert "internal error" not in result.output

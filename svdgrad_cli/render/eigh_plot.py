@@ -71,9 +71,16 @@ def eigh_sweep_figure(run: EighRun):
     _backends(ax, run, x)
     _thresholds(ax, run, x)
     ax.set_yscale("log")
-    if run.swept == "gap":
+    lo, hi = min(x), max(x)
+    if run.swept == "gap":  # the gap closes to the right; one point alone gets a decade each side
         ax.set_xscale("log")
-        ax.invert_xaxis()
+        ax.set_xlim(*((hi * 2, lo / 2) if hi > lo else (hi * 10, lo / 10)))
+        if 0.0 in run.parameters:
+            tie = x[run.parameters.index(0.0)]
+            label = "the exact tie (gap 0),\ndrawn a decade past the smallest gap"
+            ax.axvline(tie, color="0.5", linestyle="--", linewidth=0.8, label=label)
+    elif hi == lo:
+        ax.set_xlim(lo - 1, hi + 1)
     first = run.reports[0]
     n = first.shape[0]
     name = "gap (w_K+1 - w_K) / d; the exact tie at the right" if run.swept == "gap" else "e in 2^e A"
