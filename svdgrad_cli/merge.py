@@ -56,6 +56,9 @@ class ShardReport:
         return {key: value for key, value in self.summary["settings"].items() if key != "shard"}
 
 
+NO_SUMMARY = "no summary line: the shard did not finish, or this is not a jsonl report"
+
+
 def _problem(exc: BaseException) -> str:
     return f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
 
@@ -111,7 +114,7 @@ def read_report(path: str) -> ShardReport:
     except UnicodeDecodeError:
         raise InputError(path, "not a jsonl report: not UTF-8 text") from None
     if summary is None:
-        raise InputError(path, "no summary line: the shard did not finish, or this is not a jsonl report")
+        raise InputError(path, NO_SUMMARY)
     try:
         skipped = [skipped_from_dict(s) for s in summary["skipped"]]
         _ = ShardReport(path, summary).shard

@@ -23,6 +23,7 @@ from svdgrad_cli.inputs.parts import ShardInfo
 from svdgrad_cli.json_read import options_from_settings
 from svdgrad_cli.merge import (
     MALFORMED,
+    NO_SUMMARY,
     ShardReport,
     _check_alike,
     _check_shards,
@@ -45,15 +46,21 @@ KINDS = ("eigh", *(mode.value for mode in DerivativeMode if mode is not Derivati
 SUMMARY_KEYS = ("kind", "settings", "versions", "errors", "error_positions", "sources", "interrupted")
 
 
-def is_checked_report(path: str) -> bool:
-    """Whether ``path`` ends with the summary line of render/checked_jsonl.py."""
+def _last_record(path: str) -> dict | None:
+    """The last line of ``path`` as JSON (None where it cannot be read as one)."""
     try:
         with open(path, encoding="utf-8") as handle:
             lines = [line for line in handle if line.strip()]
         record = json.loads(lines[-1]) if lines else None
     except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("schema") == CHECKED_SCHEMA
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_checked_report(path: str) -> bool:
+    """Whether ``path`` ends with the summary line of render/checked_jsonl.py."""
+    record = _last_record(path)
+    return record is not None and record.get("schema") == CHECKED_SCHEMA
 
 
 Placed = tuple[tuple[int, ...] | None, EighReport | ModeReport]
@@ -232,6 +239,9 @@ def merge_paths(paths: list[str], display: RunOptions | None = None) -> RunRepor
         return merge_files(paths, display)
     other = next((path for path in paths if path not in checked), None)
     if other is not None:
+        last = _last_record(other)
+        if last is None or last.get("type") != "summary":  # cut short: of no kind yet
+            raise InputError(other, NO_SUMMARY)
         raise UsageError(
             f"{other} is a report of the SVD check and {checked[0]} is not; merge one run's shards only"
         )

@@ -267,3 +267,11 @@ def test_shards_judged_against_the_mpmath_reference_merge(tmp_path):
     merged, single = merged_and_single(parts, args)
     assert merged == single
     assert all(r["reference_precision"].startswith("mpmath") for r in merged["results"])
+
+
+def test_a_shard_cut_short_is_named_as_unfinished_not_as_another_kind(tree, tmp_path):
+    parts = run_array(f"{tree} {' '.join(EIGH)}", tmp_path)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(Path(parts[0]).read_text().splitlines()[0] + "\n")  # its first line, no summary
+    result = invoke("merge", str(cut), *parts[1:])
+    assert result.exit_code == 2 and "cut.jsonl: no summary line" in result.stderr
