@@ -221,3 +221,11 @@ def test_sweep_html_embeds_its_picture_and_a_row_per_point(runner, files):
         parsed.feed(handle.read())
     assert len(parsed.sources) == 1 and parsed.sources[0].startswith("data:image/png;base64,")
     assert parsed.rows == 1 + 3  # the head and a row per point
+
+
+def test_sweep_html_says_why_a_backend_failed(runner, tmp_path, monkeypatch):
+    (tmp_path / "exits_plugin.py").write_text("import os\n\ndef eigh(stack, loss):\n    os._exit(0)\n")
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--decomposition", "eigh", "--points", "2", "-b", "python:exits_plugin:eigh"]
+    result = runner.invoke(cli, [*args, "-f", "html"])
+    assert result.exit_code == 2 and "exited with status 0 before answering" in result.stdout

@@ -15,6 +15,7 @@ from svdgrad_cli.render.eigh_formats import unchecked
 from svdgrad_cli.render.eigh_report import ASYM_NOTE, SHOWN_VALUES, EighRenderer, number
 from svdgrad_cli.render.html import badge, badges, document, drawn, escaped
 from svdgrad_cli.render.row_formats import html_unchecked
+from svdgrad_cli.verdicts import BackendVerdict
 
 SWEEP_CAPTION = (
     "Each backend's relative error against the swept parameter, the relative budget (grey) and "
@@ -99,7 +100,19 @@ def sweep_html(run: EighRun) -> str:
         rows = "".join(_point(r) for r in run.reports)
         table = f"<table><tr><th>point</th><th>budget</th>{names}</tr>{rows}</table>"
         parts.append(f'<div class="scroll">{table}</div>')
+        parts.append(_failures(run))
     return document("svdgrad sweep --decomposition eigh", "".join(parts))
+
+
+def _failures(run: EighRun) -> str:
+    """Why each backend failed at each point (the table shows only that it did)."""
+    items = "".join(
+        f"<li>{escaped(report.label)}: <b>{escaped(r.backend)}</b> failed: {escaped(r.message)}</li>"
+        for report in run.reports
+        for r in report.results
+        if r.verdict == BackendVerdict.FAILED
+    )
+    return f"<ul class=meta>{items}</ul>" if items else ""
 
 
 class EighHtmlRenderer(EighRenderer):
