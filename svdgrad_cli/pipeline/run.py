@@ -61,6 +61,11 @@ def validate_settings(settings: Settings) -> None:
             raise UsageError(f"--cotangents: loss {settings.loss} has no weights to replace")
         load_cotangents(settings.cotangents, names)
     _check_fail_on(settings)
+    _check_reference(settings)
+
+
+def _check_reference(settings: Settings) -> None:
+    """--reference: a known choice, and not high for uv, whose cotangents are read at NumPy's SVD."""
     if settings.reference not in REFERENCE_CHOICES:
         raise UsageError(
             f"--reference must be one of {', '.join(REFERENCE_CHOICES)}, got {settings.reference!r}"
