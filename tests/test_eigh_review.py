@@ -7,22 +7,17 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import EIGH_EXACT as EXACT
 
 from svdgrad_cli.cli import cli
 from svdgrad_cli.numerics.eigh_losses import parse_eigh_loss
 from svdgrad_cli.numerics.eigh_reference import eigh_reference
 from svdgrad_cli.pipeline.eigh_check import check_matrix
 
-EXACT = "python:eigh_review_plugin:exact"  # the exact gradient of eigsum (and of eig:k off ties): I
-
 
 @pytest.fixture
-def identity(tmp_path, monkeypatch):
-    (tmp_path / "eigh_review_plugin.py").write_text(
-        "import numpy as np\n\ndef exact(stack, loss):\n"
-        "    return np.linalg.eigvalsh(stack), np.broadcast_to(np.eye(stack.shape[-1]), stack.shape)\n"
-    )
-    monkeypatch.chdir(tmp_path)
+def identity(eigh_exact_plugin, tmp_path):
+    """eye.npy beside EXACT (conftest.eigh_exact_plugin): I, the gradient of eigsum and of eig:k off ties."""
     np.save(tmp_path / "eye.npy", np.eye(3))
     return str(tmp_path / "eye.npy")
 
