@@ -3,7 +3,11 @@ seed post's matrices, matrices with exactly known singular values, and every mat
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -70,3 +74,16 @@ def load_cases(
 EIGH_EXACT = (
     "python:eigh_sweep_plugin:eigsum"  # an eigh plug-in (conftest.eigh_exact_plugin): I, eigsum's gradient
 )
+
+
+def slurm_task(script: str, task: int, count: int, folder: Path) -> subprocess.CompletedProcess:
+    """Task ``task`` of a SLURM-style array of ``count``, run through bash as a job script runs: the
+    array's variables set, $SVDGRAD this checkout's svdgrad, $DIR ``folder``."""
+    env = os.environ | {
+        "SLURM_ARRAY_TASK_ID": str(task),
+        "SLURM_ARRAY_TASK_COUNT": str(count),
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+        "SVDGRAD": f"{sys.executable} -m svdgrad_cli",
+        "DIR": str(folder),
+    }
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600)

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import slurm_task
 
 from svdgrad_cli.cli import cli
 
 ROOT = Path(__file__).parent.parent
-SVDGRAD = f"{sys.executable} -m svdgrad_cli"
 TASK = 'cd "$DIR" && $SVDGRAD check {rest} --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT'
 HADAMARD = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]]) / 2.0
 
@@ -56,15 +56,8 @@ def run_array(rest: str, folder: Path, count: int = 3) -> list[str]:
     """Run ``count`` tasks of a SLURM-style array through bash; each task's jsonl report."""
     parts = []
     for task in range(count):
-        env = os.environ | {
-            "SLURM_ARRAY_TASK_ID": str(task),
-            "SLURM_ARRAY_TASK_COUNT": str(count),
-            "PYTHONPATH": str(ROOT),
-            "SVDGRAD": SVDGRAD,
-            "DIR": str(folder),
-        }
         script = TASK.format(rest=f"{rest} -f jsonl -o part{task}.jsonl -q")
-        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        done = slurm_task(script, task, count, folder)
         assert done.returncode in (0, 1, 2), done.stderr  # 2: a shard with the refused matrix
         assert f"shard {task + 1}/{count}" in done.stderr
         parts.append(str(folder / f"part{task}.jsonl"))

@@ -8,22 +8,18 @@ SLURM_ARRAY_TASK_COUNT in each task's environment; the README's job script passe
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import slurm_task
 
 from svdgrad_cli.cli import cli
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
-ROOT = Path(__file__).parent.parent
 WORK_PER_ITEM = 2**15  # shards.py's fixed cost of one matrix, restated: the test's own arithmetic
-SVDGRAD = f"{sys.executable} -m svdgrad_cli"
 TASK = 'cd "$DIR" && $SVDGRAD {command} --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT {rest}'
 
 
@@ -77,15 +73,8 @@ def run_array(command: str, rest: str, folder: Path, count: int = 3) -> list[str
     """Run ``count`` tasks of a SLURM-style array through bash, as the README's job script does."""
     parts = []
     for task in range(count):
-        env = os.environ | {
-            "SLURM_ARRAY_TASK_ID": str(task),
-            "SLURM_ARRAY_TASK_COUNT": str(count),
-            "PYTHONPATH": str(ROOT),
-            "SVDGRAD": SVDGRAD,
-            "DIR": str(folder),
-        }
         script = TASK.format(command=command, rest=rest + f" -f jsonl -o part{task}.jsonl -q")
-        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        done = slurm_task(script, task, count, folder)
         assert done.returncode in (0, 1), done.stderr
         parts.append(str(folder / f"part{task}.jsonl"))
     return parts
